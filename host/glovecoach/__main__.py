@@ -1,0 +1,3 @@
+from glovecoach.cli import main
+
+raise SystemExit(main())
