@@ -1,0 +1,107 @@
+"""The `.gcrec` byte layout, shared by the writer and the reader (see docs/recording-format.md).
+
+A file is a 16-byte header followed by self-delimiting records:
+
+    file header   magic(8) | format_version u16 | header_size u16 (=16) | reserved u32 (=0)
+    record        sync(4) | kind u8 | flags u8 | reserved u16 | length u32 | header_crc u32
+                  | payload (length bytes) | payload_crc u32
+
+`header_crc` covers the first 12 bytes of the record header. It is what lets the reader tell a
+torn tail (valid header, payload cut off by the end of the file) from a corrupt length field,
+and lets it skip a record whose payload is damaged without scanning byte by byte.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import struct
+import zlib
+from typing import Any
+
+import numpy as np
+
+# PNG-style magic: the high-bit first byte catches 7-bit transfers, CR LF and LF catch
+# line-ending conversion, 0x1A stops `type` on Windows from dumping binary to the console.
+MAGIC = b"\x89GCREC\r\n"
+FORMAT_VERSION = 1
+FILE_HEADER = struct.Struct("<8sHHI")
+assert FILE_HEADER.size == 16
+
+# Cannot occur inside 12-bit ADC data at any byte alignment (each u16 it would span is > 4095),
+# so a resync scan does not stop inside sample blocks.
+SYNC = b"\xa7GCr"
+RECORD_HEADER = struct.Struct("<4sBBHII")  # sync, kind, flags, reserved, length, header_crc
+RECORD_HEADER_SIZE = RECORD_HEADER.size
+assert RECORD_HEADER_SIZE == 16
+RECORD_TRAILER_SIZE = 4  # payload crc32
+MAX_RECORD_PAYLOAD = 1 << 30  # a sanity bound: a bigger length can only be corruption
+
+
+class Kind(enum.IntEnum):
+    SESSION = 1
+    SAMPLES = 2
+    GAP = 3
+    STATUS = 4
+    NOTE = 5
+    END = 6
+
+
+# SAMPLES payload: this header, then n_samples*n_channels u16 LE (sample-major),
+# then n_frames entries of FRAME_DTYPE.
+SAMPLES_HEADER = struct.Struct("<qIHHI")  # first_index, n_samples, n_channels, reserved, n_frames
+assert SAMPLES_HEADER.size == 20
+
+FRAME_DTYPE = np.dtype([("sample_index", "<i8"), ("t_us", "<u4"), ("host_time", "<f8")])
+"""One row per received wire frame: the session index of its first sample, the device's
+30-bit `t_us` stamp, and the host's receive time (seconds, the caller's clock)."""
+assert FRAME_DTYPE.itemsize == 20
+RAW_DTYPE = np.dtype("<u2")
+
+
+class RecordingError(Exception):
+    """A file that cannot be read as a recording (names the file and what is wrong)."""
+
+
+def file_header(version: int = FORMAT_VERSION) -> bytes:
+    return FILE_HEADER.pack(MAGIC, version, FILE_HEADER.size, 0)
+
+
+def encode_record(kind: int, payload: bytes | bytearray | memoryview) -> bytes:
+    head = struct.pack("<4sBBHI", SYNC, kind, 0, 0, len(payload))
+    return b"".join((
+        head,
+        struct.pack("<I", zlib.crc32(head)),
+        payload,
+        struct.pack("<I", zlib.crc32(payload)),
+    ))
+
+
+def _json_default(value: Any) -> Any:
+    # Status and note dicts come from other modules and may hold numpy scalars/arrays or
+    # dataclasses; store them as plain JSON rather than failing mid-session.
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, (bytes, bytearray)):
+        return value.hex()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a recording: {value!r}")
+
+
+def encode_json(obj: Any) -> bytes:
+    return json.dumps(obj, default=_json_default, separators=(",", ":")).encode()
+
+
+def encode_samples(first_index: int, raw: np.ndarray, frames: np.ndarray) -> bytes:
+    n, ch = raw.shape
+    return b"".join((
+        SAMPLES_HEADER.pack(first_index, n, ch, 0, len(frames)),
+        np.ascontiguousarray(raw, dtype=RAW_DTYPE).tobytes(),
+        np.ascontiguousarray(frames, dtype=FRAME_DTYPE).tobytes(),
+    ))

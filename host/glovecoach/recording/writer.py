@@ -1,0 +1,389 @@
+"""Append-only, crash-safe writer for `.gcrec` session files.
+
+The caller's thread only validates and copies into memory; a background thread writes the
+buffered records and fsyncs every `flush_interval_s`. So the acquisition path never waits on
+the disk (an fsync can take hundreds of milliseconds on a busy or slow drive), and after a
+crash at most the last interval is missing. Contiguous sample blocks written between two
+flushes are merged into one SAMPLES record, which keeps the per-record overhead (40 bytes for SAMPLES)
+small even when the caller writes one 4-sample wire frame at a time.
+"""
+
+from __future__ import annotations
+
+import atexit
+import math
+import os
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from glovecoach import __version__
+from glovecoach.recording.format import (
+    FORMAT_VERSION,
+    FRAME_DTYPE,
+    RAW_DTYPE,
+    Kind,
+    RecordingError,
+    encode_json,
+    encode_record,
+    encode_samples,
+    file_header,
+)
+
+# Wake the flusher early once this much is buffered, and cap one SAMPLES record's raw block
+# (bounded memory for the reader's per-record work; 1 MiB is ~26 s at 200 Hz x 20 channels).
+_EARLY_FLUSH_BYTES = 1 << 20
+_MAX_BLOCK_BYTES = 1 << 20
+
+_open_writers: weakref.WeakSet[RecordingWriter] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_open_writers_at_exit() -> None:
+    # A program that exits without close() still gets its buffered samples on disk (no END
+    # record, since nobody closed the session).
+    for writer in list(_open_writers):
+        if writer._owner_pid != os.getpid():
+            continue  # a forked child must not append its copy of the parent's buffer
+        try:
+            writer.flush()
+        except Exception:  # noqa: BLE001 - best effort at interpreter exit
+            pass
+
+
+def _utc_now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _as_frames(frames: np.ndarray) -> np.ndarray:
+    frames = np.asarray(frames)
+    names = frames.dtype.names or ()
+    missing = [name for name in FRAME_DTYPE.names or () if name not in names]
+    if missing or frames.ndim != 1:
+        raise ValueError(
+            f"frames must be a 1-D structured array with fields {FRAME_DTYPE.names}; "
+            f"got dtype {frames.dtype} with shape {frames.shape} (missing {missing})"
+        )
+    out = np.empty(len(frames), dtype=FRAME_DTYPE)
+    for name in FRAME_DTYPE.names or ():
+        out[name] = frames[name]
+    return out
+
+
+class RecordingWriter:
+    """Writes one session to `path` (a new file unless `overwrite`)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        device_info: dict,
+        rate_hz: int,
+        channels: Sequence[str],
+        metadata: dict | None = None,
+        flush_interval_s: float = 0.5,
+        overwrite: bool = False,
+    ) -> None:
+        if isinstance(rate_hz, bool) or not float(rate_hz).is_integer() or int(rate_hz) <= 0:
+            raise ValueError(f"rate_hz must be a positive integer, got {rate_hz!r}")
+        channels = tuple(channels)
+        if not channels or not all(isinstance(c, str) and c for c in channels):
+            raise ValueError(f"channels must be a non-empty sequence of channel ids, got {channels!r}")
+        duplicates = sorted({c for c in channels if channels.count(c) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate channel ids: {duplicates}")
+        if not isinstance(device_info, dict):
+            raise TypeError(f"device_info must be a dict (the HELLO message), got {type(device_info).__name__}")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise TypeError(f"metadata must be a dict, got {type(metadata).__name__}")
+        if not (flush_interval_s > 0 and math.isfinite(flush_interval_s)):
+            raise ValueError(f"flush_interval_s must be a positive number of seconds, got {flush_interval_s!r}")
+
+        self.path = Path(path)
+        self.rate_hz = int(rate_hz)
+        self.channels = channels
+        self.flush_interval_s = float(flush_interval_s)
+        self.started_at = _utc_now_iso()
+        # Encoded before the file exists, so unstorable metadata does not leave an empty file.
+        session = encode_json({
+            "format_version": FORMAT_VERSION,
+            "device_info": device_info,
+            "rate_hz": self.rate_hz,
+            "channels": list(channels),
+            "started_at": self.started_at,
+            "started_at_unix": time.time(),
+            "metadata": metadata or {},
+            "writer": f"glovecoach {__version__}",
+        })
+
+        try:
+            self._file = open(self.path, "wb" if overwrite else "xb", buffering=0)
+        except FileExistsError:
+            raise FileExistsError(
+                f"{self.path} already exists; a recording is never overwritten unless asked "
+                f"(overwrite=True)"
+            ) from None
+        self._lock = threading.Lock()      # guards the in-memory state below
+        self._io_lock = threading.Lock()   # one writer to the file at a time
+        self._buffer = bytearray()
+        self._pending_raw: list[np.ndarray] = []
+        self._pending_frames: list[np.ndarray] = []
+        self._pending_first = 0
+        self._pending_rows = 0
+        self._end_index = 0                # first session index not yet covered by samples/gaps
+        self._samples_written = 0
+        self._closed = False
+        self._error: BaseException | None = None
+        self._owner_pid = os.getpid()
+
+        try:
+            self._write_all(file_header() + encode_record(Kind.SESSION, session))
+            os.fsync(self._file.fileno())
+            self._fsync_directory()
+        except BaseException:
+            self._file.close()
+            raise
+
+        self._stop = False
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._flush_loop, name=f"gcrec-flush {self.path.name}", daemon=True)
+        self._thread.start()
+        _open_writers.add(self)
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def end_index(self) -> int:
+        """The first session sample index after everything written so far (samples and gaps)."""
+        return self._end_index
+
+    @property
+    def samples_written(self) -> int:
+        return self._samples_written
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def write_samples(self, first_index: int, raw: np.ndarray, frames: np.ndarray | None = None) -> None:
+        """Append raw ADC rows `raw` (n, channels) whose first row is session index `first_index`."""
+        raw = np.asarray(raw)
+        if raw.ndim != 2 or raw.shape[1] != len(self.channels):
+            raise ValueError(
+                f"raw must have shape (n, {len(self.channels)}) for channels {self.channels[:3]}...; "
+                f"got shape {raw.shape}"
+            )
+        if raw.dtype != RAW_DTYPE:
+            if raw.dtype.kind not in "ui":
+                raise ValueError(f"raw must hold integer ADC counts (uint16), got dtype {raw.dtype}")
+            if raw.size and (raw.min() < 0 or raw.max() > 0xFFFF):
+                raise ValueError(
+                    f"raw values must fit in uint16, got range {raw.min()}..{raw.max()}"
+                )
+        frame_table = _as_frames(frames) if frames is not None else np.empty(0, FRAME_DTYPE)
+        first_index = self._check_index(first_index, "first_index")
+        n = raw.shape[0]
+        block = np.array(raw, dtype=RAW_DTYPE, order="C", copy=True)  # the caller may reuse its array
+        with self._lock:
+            self._check_usable()
+            if first_index < self._end_index:
+                raise ValueError(
+                    f"samples starting at index {first_index} overlap what is already recorded "
+                    f"(everything before index {self._end_index})"
+                )
+            if n == 0 and not len(frame_table):
+                return
+            contiguous = self._pending_rows and first_index == self._pending_first + self._pending_rows
+            if not contiguous or (self._pending_rows + n) * block.shape[1] * 2 > _MAX_BLOCK_BYTES:
+                self._seal_pending()
+                self._pending_first = first_index
+            self._pending_raw.append(block)
+            self._pending_frames.append(frame_table)
+            self._pending_rows += n
+            self._end_index = first_index + n
+            self._samples_written += n
+            buffered = len(self._buffer) + self._pending_rows * block.shape[1] * 2
+        if buffered > _EARLY_FLUSH_BYTES:
+            self._wake.set()
+
+    def write_gap(self, first_index: int, n_samples: int, reason: str, exact: bool = True) -> None:
+        """Record that session indices [first_index, first_index + n_samples) were lost.
+
+        `exact=False` when the count is an estimate (e.g. the device rebooted and its sample
+        index restarted, so the host inferred the count from its own clock).
+        """
+        first_index = self._check_index(first_index, "first_index")
+        n_samples = self._check_index(n_samples, "n_samples")
+        if not isinstance(reason, str):
+            raise TypeError(f"reason must be a str, got {type(reason).__name__}")
+        payload = encode_json({
+            "first_index": first_index, "n_samples": n_samples, "reason": reason, "exact": bool(exact),
+        })
+        with self._lock:
+            self._check_usable()
+            if first_index < self._end_index:
+                raise ValueError(
+                    f"gap starting at index {first_index} overlaps what is already recorded "
+                    f"(everything before index {self._end_index})"
+                )
+            self._append_record(Kind.GAP, payload)
+            self._end_index = first_index + n_samples
+
+    def write_status(self, host_time: float, status: dict) -> None:
+        """Store one device STATUS (as a dict) with the host time it was received."""
+        if not isinstance(status, dict):
+            raise TypeError(f"status must be a dict, got {type(status).__name__}")
+        payload = encode_json({"host_time": float(host_time), "status": status})
+        with self._lock:
+            self._check_usable()
+            self._append_record(Kind.STATUS, payload)
+
+    def write_note(self, kind: str, payload: dict, host_time: float | None = None) -> None:
+        """Store a free-form note (screening answers, checklist, alert, calibration reference...)."""
+        if not isinstance(kind, str) or not kind:
+            raise ValueError(f"note kind must be a non-empty str, got {kind!r}")
+        if not isinstance(payload, dict):
+            raise TypeError(f"note {kind!r}: payload must be a dict, got {type(payload).__name__}")
+        try:
+            encoded = encode_json({
+                "kind": kind, "host_time": None if host_time is None else float(host_time), "payload": payload,
+            })
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"note {kind!r}: {exc}") from exc
+        with self._lock:
+            self._check_usable()
+            self._append_record(Kind.NOTE, encoded)
+
+    def flush(self) -> None:
+        """Write everything buffered and fsync it, now, in the calling thread."""
+        with self._lock:
+            if self._closed:
+                return
+            self._check_usable()
+        self._drain()
+
+    def close(self) -> None:
+        """Flush, write the END record and close the file. Idempotent."""
+        self._close(exception=None)
+
+    def __enter__(self) -> RecordingWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._close(exception=exc)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<RecordingWriter {str(self.path)!r} {state}, {self._samples_written} samples>"
+
+    # ------------------------------------------------------------------ internals
+
+    def _close(self, exception: BaseException | None) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._stop = True
+        self._wake.set()
+        self._thread.join()
+        _open_writers.discard(self)
+        try:
+            end: dict[str, Any] = {
+                "ended_at": _utc_now_iso(),
+                "end_index": self._end_index,
+                "samples": self._samples_written,
+            }
+            if exception is not None:
+                end["exception"] = f"{type(exception).__name__}: {exception}"
+            if self._error is None:
+                with self._lock:
+                    self._append_record(Kind.END, encode_json(end))
+                self._drain()
+        finally:
+            self._file.close()
+        if self._error is not None:
+            raise RecordingError(f"recording to {self.path} failed: {self._error}") from self._error
+
+    @staticmethod
+    def _check_index(value: int, name: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be an integer, got {value!r}")
+        if value < 0:
+            raise ValueError(f"{name} must be >= 0, got {value}")
+        return int(value)
+
+    def _check_usable(self) -> None:
+        # Called with self._lock held.
+        if self._error is not None:
+            raise RecordingError(f"recording to {self.path} failed: {self._error}") from self._error
+        if self._closed:
+            raise RecordingError(f"recording {self.path} is closed")
+
+    def _append_record(self, kind: Kind, payload: bytes) -> None:
+        # Called with self._lock held. Records stay in call order: pending samples go first.
+        self._seal_pending()
+        self._buffer += encode_record(kind, payload)
+
+    def _seal_pending(self) -> None:
+        # Called with self._lock held.
+        if not self._pending_raw:
+            return
+        raw = self._pending_raw[0] if len(self._pending_raw) == 1 else np.concatenate(self._pending_raw)
+        frames = np.concatenate(self._pending_frames)
+        self._buffer += encode_record(Kind.SAMPLES, encode_samples(self._pending_first, raw, frames))
+        self._pending_raw.clear()
+        self._pending_frames.clear()
+        self._pending_rows = 0
+
+    def _drain(self) -> None:
+        with self._io_lock:
+            with self._lock:
+                self._seal_pending()
+                data, self._buffer = self._buffer, bytearray()
+            if not data:
+                return
+            try:
+                self._write_all(data)
+                os.fsync(self._file.fileno())
+            except BaseException as exc:
+                self._error = exc
+                raise RecordingError(f"recording to {self.path} failed: {exc}") from exc
+
+    def _write_all(self, data: bytes | bytearray) -> None:
+        view = memoryview(data)
+        while view:
+            written = self._file.write(view)
+            view = view[written or 0:]
+
+    def _fsync_directory(self) -> None:
+        # Makes the new file's directory entry durable too (POSIX; a no-op where unsupported).
+        try:
+            fd = os.open(self.path.parent if str(self.path.parent) else ".", os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    def _flush_loop(self) -> None:
+        while True:
+            self._wake.wait(self.flush_interval_s)
+            self._wake.clear()
+            if self._stop:
+                return
+            try:
+                self._drain()
+            except RecordingError:
+                return  # self._error is set; the next call from the owner raises it
