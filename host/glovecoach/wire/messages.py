@@ -1,0 +1,543 @@
+"""Messages of docs/protocol.md section 3: types, payload layouts, encoders and decoders.
+
+Both directions live here. The host uses ``encode_command`` and ``decode_message``; the
+device-side encoders (``encode_samples``, ``encode_status``, ``encode_hello`` ...) serve the
+in-process replay device and the tests, and ``decode_command`` is what such a device parses.
+Every ``encode_*`` returns complete wire bytes (framed, delimiter included).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import numpy as np
+
+from glovecoach.wire.frames import (
+    MAX_COMMAND_PAYLOAD,
+    MAX_PAYLOAD,
+    PROTOCOL_VERSION,
+    CorruptReason,
+    FrameError,
+    encode_frame,
+)
+
+
+class MessageType(enum.IntEnum):
+    """Device-to-host message types (first payload byte)."""
+
+    HELLO = 0x01
+    ACK = 0x02
+    ERROR = 0x03
+    STATUS = 0x04
+    LOG = 0x05
+    SAMPLES = 0x10
+
+
+class Command(enum.IntEnum):
+    """Host-to-device command types (first payload byte)."""
+
+    START = 0x81
+    STOP = 0x82
+    SET_RATE = 0x83
+    TARE = 0x84
+    PING = 0x85
+    INFO = 0x86
+
+
+class ErrorCode(enum.IntEnum):
+    BAD_FRAME = 1
+    UNKNOWN_COMMAND = 2
+    BAD_ARGUMENT = 3
+    BUSY = 4
+    NOT_ALLOWED = 5
+
+
+class LogLevel(enum.IntEnum):
+    INFO = 0
+    WARNING = 1
+    ERROR = 2
+
+
+STATUS_STREAMING = 0x01
+STATUS_TARE_RUNNING = 0x02
+SAMPLES_FIRST_AFTER_START = 0x01
+MAX_SAMPLES_PER_FRAME = 64
+MAX_CHANNELS = 32
+UNKNOWN_TOKEN = 0xFFFF  # ERROR BAD_FRAME when the command's token could not be read
+
+SAMPLES_HEADER = struct.Struct("<BBBBIII")  # type, n_samples, n_channels, flags, seq, sample_index, t_us
+STATUS_LAYOUT = struct.Struct("<BBHIIIIIII")
+_REPLY_HEADER = struct.Struct("<BHB")       # type, token, command (ACK and ERROR)
+_COMMAND_HEADER = struct.Struct("<BH")      # command, token
+
+# Each command's arguments in payload order: (name, struct format). docs/protocol.md 3.2.
+COMMAND_ARGUMENTS: dict[Command, tuple[tuple[str, str], ...]] = {
+    Command.START: (),
+    Command.STOP: (),
+    Command.SET_RATE: (("rate_hz", "H"),),
+    Command.TARE: (("n", "H"),),
+    Command.PING: (("nonce", "I"),),
+    Command.INFO: (),
+}
+_ARG_STRUCTS = {c: struct.Struct("<" + "".join(f for _, f in args)) for c, args in COMMAND_ARGUMENTS.items()}
+_LIMITS = {"B": 0xFF, "H": 0xFFFF, "I": 0xFFFFFFFF}
+
+
+def samples_per_frame(rate_hz: int) -> int:
+    """Samples in each SAMPLES frame at ``rate_hz``: ``clamp(rate_hz // 50, 1, 32)`` (docs/protocol.md 3.1)."""
+    return max(1, min(32, rate_hz // 50))
+
+
+def _enum_or_int(enum_type: type[enum.IntEnum], value: int) -> Any:
+    """The enum member for a known value; the plain int for one a newer peer may send."""
+    try:
+        return enum_type(value)
+    except ValueError:
+        return value
+
+
+def _json_body(obj: dict[str, Any]) -> bytes:
+    # The firmware's json.dumps writes ", " and ": "; matching it keeps golden vectors byte-exact.
+    return json.dumps(obj, separators=(", ", ": ")).encode()
+
+
+def _parse_json_object(body: bytes, what: str) -> dict[str, Any]:
+    try:
+        obj = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FrameError(CorruptReason.MALFORMED, f"{what} body is not UTF-8 JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise FrameError(CorruptReason.MALFORMED, f"{what} body is JSON {type(obj).__name__}, not an object")
+    return obj
+
+
+def _check_uint(name: str, value: int, fmt: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if not 0 <= value <= _LIMITS[fmt]:
+        raise ValueError(f"{name}={value} outside 0..{_LIMITS[fmt]}")
+    return int(value)
+
+
+# --------------------------------------------------------------------------- messages
+
+
+class MessageError(KeyError):
+    """A message lacks a field the caller asked for (e.g. a HELLO without ``glove_id``)."""
+
+    def __str__(self) -> str:  # KeyError would print the repr of the text
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class Hello:
+    protocol_version: int
+    info: dict[str, Any]
+
+    def _require(self, key: str) -> Any:
+        try:
+            return self.info[key]
+        except KeyError:
+            raise MessageError(f"HELLO has no {key!r} (keys: {', '.join(self.info) or 'none'})") from None
+
+    @property
+    def glove_id(self) -> str:
+        return str(self._require("glove_id"))
+
+    @property
+    def boot_id(self) -> int:
+        return int(self._require("boot_id"))
+
+    @property
+    def firmware(self) -> str:
+        return str(self._require("firmware"))
+
+    @property
+    def board(self) -> str:
+        return str(self._require("board"))
+
+    @property
+    def rate_hz(self) -> int:
+        return int(self._require("rate_hz"))
+
+    @property
+    def samples_per_frame(self) -> int:
+        return int(self._require("samples_per_frame"))
+
+    @property
+    def adc_bits(self) -> int:
+        return int(self._require("adc_bits"))
+
+    @property
+    def adc_max(self) -> int:
+        return int(self._require("adc_max"))
+
+    @property
+    def channels(self) -> list[str]:
+        return list(self._require("channels"))
+
+    @property
+    def streaming(self) -> bool:
+        return bool(self._require("streaming"))
+
+    @property
+    def link_bytes_per_s(self) -> int | None:
+        """Usable link capacity the firmware assumes; None for native USB (not limiting)."""
+        return self.info.get("link_bytes_per_s")
+
+    @property
+    def tare(self) -> list[int] | None:
+        return self.info.get("tare")
+
+
+@dataclass(frozen=True)
+class Ack:
+    token: int
+    command: Command | int
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ErrorReply:
+    token: int
+    command: Command | int
+    code: ErrorCode | int
+    message: str
+
+
+@dataclass(frozen=True)
+class Status:
+    flags: int
+    rate_hz: int
+    t_us: int
+    boot_id: int
+    seq: int
+    dropped_samples: int
+    saturated_mask: int
+    open_mask: int
+    loop_max_us: int
+
+    @property
+    def streaming(self) -> bool:
+        return bool(self.flags & STATUS_STREAMING)
+
+    @property
+    def tare_running(self) -> bool:
+        return bool(self.flags & STATUS_TARE_RUNNING)
+
+    @property
+    def saturated_channels(self) -> list[int]:
+        """Indices of channels that reached ``saturated_at`` during the last second."""
+        return _mask_bits(self.saturated_mask)
+
+    @property
+    def open_channels(self) -> list[int]:
+        """Indices of channels that stayed below ``open_below`` all last second (broken lead)."""
+        return _mask_bits(self.open_mask)
+
+
+def _mask_bits(mask: int) -> list[int]:
+    return [i for i in range(MAX_CHANNELS) if mask >> i & 1]
+
+
+@dataclass(frozen=True)
+class Log:
+    level: LogLevel | int
+    message: str
+
+
+@dataclass(eq=False)
+class SampleBatch:
+    """One or more consecutive SAMPLES frames with the same channel count.
+
+    ``raw`` holds every sample row of every frame in arrival order; the per-frame arrays say
+    which rows came from which frame (frame *f* owns ``n_per_frame[f]`` rows starting at
+    ``frame_rows[f]``).
+    """
+
+    raw: np.ndarray          # (n, ch) uint16
+    seq: np.ndarray          # (frames,) uint32
+    sample_index: np.ndarray  # (frames,) uint32: device grid slot of each frame's first row
+    t_us: np.ndarray         # (frames,) uint32, 30-bit device clock at each frame's first row
+    n_per_frame: np.ndarray  # (frames,) uint16
+    flags: np.ndarray        # (frames,) uint8
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.seq.shape[0])
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.raw.shape[0])
+
+    @property
+    def n_channels(self) -> int:
+        return int(self.raw.shape[1])
+
+    @property
+    def frame_rows(self) -> np.ndarray:
+        """Row of ``raw`` where each frame starts (int64)."""
+        rows = np.zeros(self.n_frames, dtype=np.int64)
+        np.cumsum(self.n_per_frame[:-1], out=rows[1:])
+        return rows
+
+    def row_sample_indices(self) -> np.ndarray:
+        """Device grid slot of every row of ``raw`` (int64), vectorised over frames."""
+        starts = self.sample_index.astype(np.int64) - self.frame_rows
+        return np.repeat(starts, self.n_per_frame) + np.arange(self.n_samples, dtype=np.int64)
+
+    def frames(self, start: int, stop: int) -> SampleBatch:
+        """The frames ``start:stop`` as their own batch (views, no copy of ``raw``)."""
+        rows = self.frame_rows
+        first = int(rows[start]) if start < self.n_frames else self.n_samples
+        last = int(rows[stop]) if stop < self.n_frames else self.n_samples
+        return SampleBatch(self.raw[first:last], self.seq[start:stop], self.sample_index[start:stop],
+                           self.t_us[start:stop], self.n_per_frame[start:stop], self.flags[start:stop])
+
+    @staticmethod
+    def concat(batches: list[SampleBatch]) -> SampleBatch:
+        """One batch holding the frames of ``batches`` in order (all must share a channel count)."""
+        if not batches:
+            raise ValueError("concat needs at least one batch")
+        channels = {b.n_channels for b in batches}
+        if len(channels) > 1:
+            raise ValueError(f"cannot concatenate batches of {sorted(channels)} channels")
+        return SampleBatch(
+            np.concatenate([b.raw for b in batches]),
+            np.concatenate([b.seq for b in batches]),
+            np.concatenate([b.sample_index for b in batches]),
+            np.concatenate([b.t_us for b in batches]),
+            np.concatenate([b.n_per_frame for b in batches]),
+            np.concatenate([b.flags for b in batches]),
+        )
+
+    def __repr__(self) -> str:
+        seq = f"seq {int(self.seq[0])}..{int(self.seq[-1])}" if self.n_frames else "empty"
+        return f"SampleBatch({self.n_frames} frames, {self.n_samples}x{self.n_channels}, {seq})"
+
+
+Message = Union[Hello, Ack, ErrorReply, Status, Log, SampleBatch]
+
+
+# --------------------------------------------------------------------------- device -> host
+
+
+def decode_samples_header(payload: bytes) -> tuple[int, int, int, int, int, int]:
+    """``(n_samples, n_channels, flags, seq, sample_index, t_us)`` of a SAMPLES payload, validated.
+
+    Raises :class:`FrameError` (``length`` or ``malformed``).
+    """
+    if len(payload) < SAMPLES_HEADER.size:
+        raise FrameError(CorruptReason.LENGTH, f"SAMPLES payload of {len(payload)} bytes, header needs 16")
+    _, n, ch, flags, seq, index, t_us = SAMPLES_HEADER.unpack_from(payload)
+    if not 1 <= n <= MAX_SAMPLES_PER_FRAME:
+        raise FrameError(CorruptReason.MALFORMED, f"SAMPLES n_samples={n} outside 1..{MAX_SAMPLES_PER_FRAME}")
+    if not 1 <= ch <= MAX_CHANNELS:
+        raise FrameError(CorruptReason.MALFORMED, f"SAMPLES n_channels={ch} outside 1..{MAX_CHANNELS}")
+    expected = SAMPLES_HEADER.size + 2 * n * ch
+    if len(payload) != expected:
+        raise FrameError(CorruptReason.LENGTH,
+                         f"SAMPLES with {n} samples x {ch} channels needs {expected} bytes, got {len(payload)}")
+    return n, ch, flags, seq, index, t_us
+
+
+def _decode_samples(payload: bytes) -> SampleBatch:
+    n, ch, flags, seq, index, t_us = decode_samples_header(payload)
+    raw = np.frombuffer(bytearray(payload[SAMPLES_HEADER.size:]), dtype="<u2").astype(np.uint16, copy=False)
+    return SampleBatch(raw.reshape(n, ch), np.array([seq], np.uint32), np.array([index], np.uint32),
+                       np.array([t_us], np.uint32), np.array([n], np.uint16), np.array([flags], np.uint8))
+
+
+def _require_length(payload: bytes, minimum: int, name: str) -> None:
+    if len(payload) < minimum:
+        raise FrameError(CorruptReason.LENGTH, f"{name} payload of {len(payload)} bytes, needs at least {minimum}")
+
+
+def decode_message(payload: bytes) -> Message:
+    """The message in one device-to-host payload (CRC already checked).
+
+    Raises :class:`FrameError` with reason ``unknown_type``, ``length`` or ``malformed``.
+    """
+    if not payload:
+        raise FrameError(CorruptReason.LENGTH, "empty payload")
+    kind = payload[0]
+    if kind == MessageType.SAMPLES:
+        return _decode_samples(payload)
+    if kind == MessageType.STATUS:
+        if len(payload) != STATUS_LAYOUT.size:
+            raise FrameError(CorruptReason.LENGTH, f"STATUS payload of {len(payload)} bytes, must be 32")
+        return Status(*STATUS_LAYOUT.unpack(payload)[1:])
+    if kind == MessageType.HELLO:
+        _require_length(payload, 2, "HELLO")
+        return Hello(payload[1], _parse_json_object(payload[2:], "HELLO"))
+    if kind == MessageType.ACK:
+        _require_length(payload, _REPLY_HEADER.size, "ACK")
+        _, token, command = _REPLY_HEADER.unpack_from(payload)
+        body = payload[_REPLY_HEADER.size:]
+        detail = _parse_json_object(body, "ACK detail") if body else {}
+        return Ack(token, _enum_or_int(Command, command), detail)
+    if kind == MessageType.ERROR:
+        _require_length(payload, _REPLY_HEADER.size + 1, "ERROR")
+        _, token, command = _REPLY_HEADER.unpack_from(payload)
+        code = payload[_REPLY_HEADER.size]
+        # The CRC passed, so these are the bytes the device meant; keep a message with a bad
+        # byte readable rather than drop the whole error report.
+        text = payload[_REPLY_HEADER.size + 1:].decode("utf-8", errors="replace")
+        return ErrorReply(token, _enum_or_int(Command, command), _enum_or_int(ErrorCode, code), text)
+    if kind == MessageType.LOG:
+        _require_length(payload, 2, "LOG")
+        return Log(_enum_or_int(LogLevel, payload[1]), payload[2:].decode("utf-8", errors="replace"))
+    raise FrameError(CorruptReason.UNKNOWN_TYPE, f"message type 0x{kind:02x} is not a device-to-host type")
+
+
+# --------------------------------------------------------------------------- device-side encoders
+
+
+def encode_samples(seq: int, sample_index: int, t_us: int, raw: np.ndarray, flags: int = 0) -> bytes:
+    """One SAMPLES frame from ``raw`` (n_samples x n_channels, values 0..65535)."""
+    block = np.asarray(raw)
+    if block.ndim != 2:
+        raise ValueError(f"raw must be 2-D (n_samples, n_channels), got shape {block.shape}")
+    n, ch = block.shape
+    if not 1 <= n <= MAX_SAMPLES_PER_FRAME:
+        raise ValueError(f"n_samples={n} outside 1..{MAX_SAMPLES_PER_FRAME}")
+    if not 1 <= ch <= MAX_CHANNELS:
+        raise ValueError(f"n_channels={ch} outside 1..{MAX_CHANNELS}")
+    if block.dtype != np.uint16:
+        if block.size and (block.min() < 0 or block.max() > 0xFFFF):
+            raise ValueError(f"raw values must fit u16, got {block.min()}..{block.max()}")
+        block = block.astype(np.uint16)
+    header = SAMPLES_HEADER.pack(MessageType.SAMPLES, n, ch, _check_uint("flags", flags, "B"),
+                                 _check_uint("seq", seq, "I"), _check_uint("sample_index", sample_index, "I"),
+                                 _check_uint("t_us", t_us, "I"))
+    payload = header + block.astype("<u2", copy=False).tobytes()
+    if len(payload) > MAX_PAYLOAD:
+        raise ValueError(f"{n} samples x {ch} channels make a {len(payload)}-byte payload, limit {MAX_PAYLOAD}")
+    return encode_frame(payload)
+
+
+def encode_status(flags: int, rate_hz: int, t_us: int, boot_id: int, seq: int, dropped_samples: int = 0,
+                  saturated_mask: int = 0, open_mask: int = 0, loop_max_us: int = 0) -> bytes:
+    values = {"flags": (flags, "B"), "rate_hz": (rate_hz, "H"), "t_us": (t_us, "I"), "boot_id": (boot_id, "I"),
+              "seq": (seq, "I"), "dropped_samples": (dropped_samples, "I"), "saturated_mask": (saturated_mask, "I"),
+              "open_mask": (open_mask, "I"), "loop_max_us": (loop_max_us, "I")}
+    checked = [_check_uint(name, v, fmt) for name, (v, fmt) in values.items()]
+    return encode_frame(STATUS_LAYOUT.pack(MessageType.STATUS, *checked))
+
+
+def encode_hello(info: dict[str, Any], protocol_version: int | None = None) -> bytes:
+    """HELLO carrying ``info`` in its key order; byte 1 defaults to ``info["protocol"]``."""
+    version = info.get("protocol", PROTOCOL_VERSION) if protocol_version is None else protocol_version
+    return encode_frame(bytes([MessageType.HELLO, _check_uint("protocol_version", version, "B")]) + _json_body(info))
+
+
+def encode_ack(token: int, command: int, detail: dict[str, Any] | None = None) -> bytes:
+    body = _json_body(detail) if detail is not None else b""
+    return encode_frame(_REPLY_HEADER.pack(MessageType.ACK, _check_uint("token", token, "H"),
+                                           _check_uint("command", command, "B")) + body)
+
+
+def encode_error(token: int, command: int, code: int, message: str) -> bytes:
+    header = _REPLY_HEADER.pack(MessageType.ERROR, _check_uint("token", token, "H"),
+                                _check_uint("command", command, "B"))
+    return encode_frame(header + bytes([_check_uint("code", code, "B")]) + message.encode("utf-8"))
+
+
+def encode_log(level: int, message: str) -> bytes:
+    return encode_frame(bytes([MessageType.LOG, _check_uint("level", level, "B")]) + message.encode("utf-8"))
+
+
+def encode_message(message: Message) -> bytes:
+    """Wire bytes for a decoded device-to-host message (a replay device re-sends what it read)."""
+    if isinstance(message, Hello):
+        return encode_hello(message.info, message.protocol_version)
+    if isinstance(message, Ack):
+        return encode_ack(message.token, message.command, message.detail)
+    if isinstance(message, ErrorReply):
+        return encode_error(message.token, message.command, message.code, message.message)
+    if isinstance(message, Status):
+        return encode_status(message.flags, message.rate_hz, message.t_us, message.boot_id, message.seq,
+                             message.dropped_samples, message.saturated_mask, message.open_mask, message.loop_max_us)
+    if isinstance(message, Log):
+        return encode_log(message.level, message.message)
+    if isinstance(message, SampleBatch):
+        rows = message.frame_rows
+        return b"".join(
+            encode_samples(int(message.seq[f]), int(message.sample_index[f]), int(message.t_us[f]),
+                           message.raw[rows[f]:rows[f] + message.n_per_frame[f]], int(message.flags[f]))
+            for f in range(message.n_frames))
+    raise TypeError(f"not a wire message: {type(message).__name__}")
+
+
+# --------------------------------------------------------------------------- host -> device
+
+
+class CommandFormatError(ValueError):
+    """A command payload the device must answer with ERROR; carries what that reply needs."""
+
+    def __init__(self, code: ErrorCode, token: int, command: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.token = token
+        self.command = command
+        self.message = message
+
+
+def encode_command(command: Command | int, token: int, **args: int) -> bytes:
+    """Wire bytes of one command, e.g. ``encode_command(Command.SET_RATE, 3, rate_hz=1000)``.
+
+    Only the encoding is checked here (names, u16/u32 ranges); whether a value is acceptable
+    (50..1000 Hz, ...) is the device's decision, answered with ERROR BAD_ARGUMENT.
+    """
+    try:
+        cmd = Command(command)
+    except ValueError:
+        raise ValueError(f"unknown command 0x{int(command):02x}; known: "
+                         f"{', '.join(c.name for c in Command)}") from None
+    spec = COMMAND_ARGUMENTS[cmd]
+    names = [name for name, _ in spec]
+    if set(args) != set(names):
+        problems = []
+        missing = [n for n in names if n not in args]
+        extra = [n for n in args if n not in names]
+        if missing:
+            problems.append(f"missing {', '.join(missing)}")
+        if extra:
+            problems.append(f"unexpected {', '.join(extra)}")
+        problem = "; ".join(problems)
+        raise TypeError(f"{cmd.name} takes {', '.join(names) or 'no arguments'}: {problem}")
+    values = [_check_uint(name, args[name], fmt) for name, fmt in spec]
+    payload = _COMMAND_HEADER.pack(cmd, _check_uint("token", token, "H")) + _ARG_STRUCTS[cmd].pack(*values)
+    assert len(payload) <= MAX_COMMAND_PAYLOAD
+    return encode_frame(payload)
+
+
+def decode_command(payload: bytes) -> tuple[Command, int, dict[str, int]]:
+    """``(command, token, args)`` of one host-to-device payload (CRC already checked).
+
+    Raises :class:`CommandFormatError` with the ERROR code the device should reply with.
+    """
+    if len(payload) < _COMMAND_HEADER.size:
+        command = payload[0] if payload else 0
+        raise CommandFormatError(ErrorCode.BAD_FRAME, UNKNOWN_TOKEN, command,
+                                 f"command of {len(payload)} bytes, needs at least type and token (3)")
+    kind, token = _COMMAND_HEADER.unpack_from(payload)
+    if len(payload) > MAX_COMMAND_PAYLOAD:
+        raise CommandFormatError(ErrorCode.BAD_FRAME, token, kind,
+                                 f"command of {len(payload)} bytes exceeds {MAX_COMMAND_PAYLOAD}")
+    try:
+        cmd = Command(kind)
+    except ValueError:
+        raise CommandFormatError(ErrorCode.UNKNOWN_COMMAND, token, kind,
+                                 f"unknown command 0x{kind:02x}") from None
+    layout = _ARG_STRUCTS[cmd]
+    body = payload[_COMMAND_HEADER.size:]
+    if len(body) != layout.size:
+        raise CommandFormatError(ErrorCode.BAD_FRAME, token, kind,
+                                 f"{cmd.name} takes {layout.size} argument bytes, got {len(body)}")
+    names = [name for name, _ in COMMAND_ARGUMENTS[cmd]]
+    return cmd, token, dict(zip(names, layout.unpack(body)))
