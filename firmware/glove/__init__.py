@@ -1,0 +1,1 @@
+"""glovecoach glove firmware (MicroPython)."""

@@ -1,0 +1,183 @@
+"""Host -> device commands (docs/protocol.md section 3.2).
+
+Incoming bytes collect in a preallocated buffer until a 0x00 ends a frame; each frame is
+COBS-decoded, CRC-checked, parsed and dispatched, and gets exactly one ACK or ERROR.
+Nothing here allocates while no bytes arrive; handling a command may allocate (rare).
+"""
+
+import binascii
+import struct
+import time
+
+from glove import frames
+
+CMD_START = 0x81
+CMD_STOP = 0x82
+CMD_SET_RATE = 0x83
+CMD_TARE = 0x84
+CMD_PING = 0x85
+CMD_INFO = 0x86
+
+COMMAND_NAMES = {
+    CMD_START: "START", CMD_STOP: "STOP", CMD_SET_RATE: "SET_RATE",
+    CMD_TARE: "TARE", CMD_PING: "PING", CMD_INFO: "INFO",
+}
+# Argument bytes after type and token.
+ARG_BYTES = {CMD_START: 0, CMD_STOP: 0, CMD_SET_RATE: 2, CMD_TARE: 2, CMD_PING: 4, CMD_INFO: 0}
+
+MAX_COMMAND_PAYLOAD = 64
+NO_TOKEN = 0xFFFF
+RX_CHUNK = 32
+# A whole encoded command: payload + CRC + COBS overhead.
+RX_FRAME_MAX = MAX_COMMAND_PAYLOAD + frames.CRC_BYTES + 2
+
+
+class CommandError(Exception):
+    def __init__(self, code, token, command, message):
+        super().__init__(message)
+        self.code = code
+        self.token = token
+        self.command = command
+        self.message = message
+
+
+def decode_command_frame(chunk):
+    """COBS chunk (no delimiter) -> (command, token, args dict). Raises CommandError."""
+    try:
+        data = frames.cobs_decode(chunk)
+    except ValueError as exc:
+        raise CommandError(frames.ERR_BAD_FRAME, NO_TOKEN, 0, "bad COBS: %s" % exc)
+    if len(data) < frames.CRC_BYTES + 1:
+        raise CommandError(frames.ERR_BAD_FRAME, NO_TOKEN, 0,
+                           "frame of %d bytes is too short for payload and CRC" % len(data))
+    payload = bytes(data[:-frames.CRC_BYTES])
+    crc = struct.unpack("<I", data[-frames.CRC_BYTES:])[0]
+    if binascii.crc32(payload) != crc:
+        raise CommandError(frames.ERR_BAD_FRAME, NO_TOKEN, 0, "CRC mismatch")
+    return parse_command(payload)
+
+
+def parse_command(payload):
+    """Command payload -> (command, token, args dict). Raises CommandError."""
+    if len(payload) > MAX_COMMAND_PAYLOAD:
+        raise CommandError(frames.ERR_BAD_FRAME, NO_TOKEN, payload[0],
+                           "command of %d bytes exceeds %d" % (len(payload), MAX_COMMAND_PAYLOAD))
+    if len(payload) < 3:
+        command = payload[0] if payload else 0
+        raise CommandError(frames.ERR_BAD_FRAME, NO_TOKEN, command,
+                           "command of %d bytes is shorter than type and token" % len(payload))
+    command = payload[0]
+    token = payload[1] | payload[2] << 8
+    if command not in ARG_BYTES:
+        raise CommandError(frames.ERR_UNKNOWN_COMMAND, token, command,
+                           "unknown command 0x%02x" % command)
+    want = 3 + ARG_BYTES[command]
+    if len(payload) != want:
+        raise CommandError(frames.ERR_BAD_FRAME, token, command,
+                           "%s needs %d bytes, got %d" % (COMMAND_NAMES[command], want, len(payload)))
+    if command == CMD_SET_RATE:
+        args = {"rate_hz": payload[3] | payload[4] << 8}
+    elif command == CMD_TARE:
+        args = {"n": payload[3] | payload[4] << 8}
+    elif command == CMD_PING:
+        args = {"nonce": struct.unpack_from("<I", payload, 3)[0]}
+    else:
+        args = {}
+    return command, token, args
+
+
+class CommandReceiver:
+    """Splits the host's byte stream on 0x00 and hands complete chunks to `on_chunk`.
+
+    A chunk longer than any command is remembered as overflowed and reported as one corrupt
+    frame when its delimiter arrives (the next 0x00 starts fresh).
+    """
+
+    def __init__(self, on_chunk):
+        self.on_chunk = on_chunk
+        self.rx = bytearray(RX_CHUNK)
+        self.frame = bytearray(RX_FRAME_MAX)
+        self.n = 0
+        self.overflow = False
+
+    def feed(self, buf, count):
+        frame = self.frame
+        limit = len(frame)
+        for i in range(count):
+            b = buf[i]
+            if b == 0:
+                if self.overflow:
+                    self.overflow = False
+                    self.n = 0
+                    self.on_chunk(None)
+                elif self.n:
+                    n = self.n
+                    self.n = 0
+                    self.on_chunk(bytes(frame[:n]))
+                continue
+            if self.n == limit:
+                self.overflow = True
+            if not self.overflow:
+                frame[self.n] = b
+                self.n += 1
+
+
+class CommandHandler:
+    """Executes commands against the sampler and answers each exactly once."""
+
+    def __init__(self, sampler, writer, hal):
+        self.sampler = sampler
+        self.writer = writer
+        self.hal = hal
+        self.receiver = CommandReceiver(self.handle_chunk)
+
+    def poll(self):
+        """Called once per slot: read what the host sent, act on complete commands."""
+        rx = self.receiver.rx
+        n = self.hal.read_rx(rx)
+        if n:
+            self.receiver.feed(rx, n)
+
+    def handle_chunk(self, chunk):
+        if chunk is None:
+            self.writer.send_error(NO_TOKEN, 0, frames.ERR_BAD_FRAME,
+                                   "frame longer than %d bytes" % RX_FRAME_MAX)
+            return
+        try:
+            command, token, args = decode_command_frame(chunk)
+            self.execute(command, token, args)
+        except CommandError as err:
+            self.writer.send_error(err.token, err.command, err.code, err.message)
+
+    def execute(self, command, token, args):
+        s = self.sampler
+        if command == CMD_START:
+            s.start()
+            self.writer.send_ack(token, command, {"rate_hz": s.rate_hz, "samples_per_frame": s.spf})
+        elif command == CMD_STOP:
+            s.stop()
+            self.writer.send_ack(token, command, {})
+        elif command == CMD_SET_RATE:
+            rate = args["rate_hz"]
+            if s.streaming:
+                raise CommandError(frames.ERR_NOT_ALLOWED, token, command,
+                                   "SET_RATE not allowed while streaming: STOP first")
+            problem = s.check_rate(rate)
+            if problem:
+                raise CommandError(frames.ERR_BAD_ARGUMENT, token, command, problem)
+            s.set_rate(rate)
+            self.writer.send_ack(token, command, {"rate_hz": s.rate_hz, "samples_per_frame": s.spf})
+        elif command == CMD_TARE:
+            if s.tare_left:
+                raise CommandError(frames.ERR_BUSY, token, command,
+                                   "TARE already running (%d of %d samples left)" % (s.tare_left, s.tare_n))
+            s.begin_tare(args["n"] or 64, token)   # the ACK follows when the samples are in
+        elif command == CMD_PING:
+            self.writer.send_ack(token, command, {"nonce": args["nonce"], "t_us": _now_t_us()})
+        elif command == CMD_INFO:
+            self.writer.send_ack(token, command, {})
+            self.writer.send_hello(s.hello_info())
+
+
+def _now_t_us():
+    return frames.t_us30(time.ticks_us())

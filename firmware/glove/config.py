@@ -1,0 +1,174 @@
+"""The sensor map (hardware/sensor_map.json) as the firmware needs it.
+
+On the glove the file sits next to main.py. On the unix port it is found through the
+environment variable GLOVECOACH_SENSOR_MAP, else ../hardware/sensor_map.json relative to
+main.py's directory (the repository layout). Malformed maps fail at boot with a message
+naming the file and the field.
+"""
+
+import json
+import os
+
+SENSOR_MAP_ENV = "GLOVECOACH_SENSOR_MAP"
+
+# ESP32-S3 has its ADC1 on GPIO1..10 and no GPIO 25/27 (26..32 drive the flash/PSRAM), so
+# the classic ESP32 pin numbers cannot be used there. A map may give the S3 pins as
+# multiplexers.<name>.adc_gpio_esp32s3 and select_gpio_esp32s3; otherwise these apply:
+# glove mux on GPIO1 (ADC1_CH0), spine mux on GPIO2 (ADC1_CH1), select lines GPIO4..7.
+ESP32S3_DEFAULT_ADC_GPIO = {"glove_mux": 1, "spine_mux": 2}
+ESP32S3_DEFAULT_SELECT_GPIO = [4, 5, 6, 7]
+
+
+class Channel:
+    def __init__(self, channel_id, mux, mux_input, divider_ohm, bias_ohm, region=""):
+        self.id = channel_id
+        self.region = region
+        self.mux = mux
+        self.mux_input = mux_input
+        self.divider_ohm = divider_ohm
+        self.bias_ohm = bias_ohm
+
+
+class SensorMapConfig:
+    def __init__(self, source, channels, multiplexers, select_gpio, mux_settle_us, adc):
+        self.source = source
+        self.channels = channels            # list of Channel, in SAMPLES column order
+        self.multiplexers = multiplexers    # name -> dict from the map
+        self.select_gpio = select_gpio
+        self.mux_settle_us = mux_settle_us
+        self.adc_bits = adc["bits"]
+        self.adc_max = adc["max"]
+        self.attenuation_db = adc["attenuation_db"]
+        self.open_below = adc["open_below"]
+        self.saturated_at = adc["saturated_at"]
+        self.select_gpio_esp32s3 = None
+
+    @property
+    def n_channels(self):
+        return len(self.channels)
+
+    @property
+    def channel_ids(self):
+        return [c.id for c in self.channels]
+
+    def unloaded_counts(self, channel):
+        """Reading of a healthy unloaded sensor: the bias resistor over the divider.
+
+        Same circuit as host/glovecoach/fsr_model.py `unloaded_raw` (kept to integers:
+        this runs on the device).
+        """
+        d = channel.divider_ohm
+        return (self.adc_max * d + (d + channel.bias_ohm) // 2) // (d + channel.bias_ohm)
+
+    def adc_gpio(self, mux_name, board):
+        mux = self.multiplexers[mux_name]
+        if board == "esp32s3":
+            if "adc_gpio_esp32s3" in mux:
+                return mux["adc_gpio_esp32s3"]
+            if mux_name in ESP32S3_DEFAULT_ADC_GPIO:
+                return ESP32S3_DEFAULT_ADC_GPIO[mux_name]
+            raise ValueError("%s: multiplexers.%s has no adc_gpio_esp32s3 and no ESP32-S3 default"
+                             % (self.source, mux_name))
+        return mux["adc_gpio"]
+
+    def select_pins(self, board):
+        if board == "esp32s3":
+            if self.select_gpio_esp32s3 is not None:
+                return self.select_gpio_esp32s3
+            return ESP32S3_DEFAULT_SELECT_GPIO
+        return self.select_gpio
+
+
+def _field(obj, key, kind, where):
+    if not isinstance(obj, dict) or key not in obj:
+        raise ValueError("%s: missing field %s" % (where[0], where[1] + key))
+    value = obj[key]
+    if kind is int and (not isinstance(value, int) or isinstance(value, bool)):
+        raise ValueError("%s: field %s must be an integer, got %r" % (where[0], where[1] + key, value))
+    if kind is str and not isinstance(value, str):
+        raise ValueError("%s: field %s must be a string, got %r" % (where[0], where[1] + key, value))
+    if kind is list and not isinstance(value, list):
+        raise ValueError("%s: field %s must be a list" % (where[0], where[1] + key))
+    if kind is dict and not isinstance(value, dict):
+        raise ValueError("%s: field %s must be an object" % (where[0], where[1] + key))
+    return value
+
+
+def parse_sensor_map(data, source):
+    adc = _field(data, "adc", dict, (source, ""))
+    adc_values = {}
+    for key in ("bits", "max", "attenuation_db", "open_below", "saturated_at"):
+        adc_values[key] = _field(adc, key, int, (source, "adc."))
+    muxes = _field(data, "multiplexers", dict, (source, ""))
+    for name in muxes:
+        mux = _field(muxes, name, dict, (source, "multiplexers."))
+        _field(mux, "inputs", int, (source, "multiplexers.%s." % name))
+        _field(mux, "adc_gpio", int, (source, "multiplexers.%s." % name))
+    select_gpio = _field(data, "select_gpio", list, (source, ""))
+    settle = _field(data, "mux_settle_us", int, (source, ""))
+    raw_channels = _field(data, "channels", list, (source, ""))
+    if not 1 <= len(raw_channels) <= 32:
+        raise ValueError("%s: channels has %d entries, expected 1..32" % (source, len(raw_channels)))
+    channels = []
+    seen = {}  # type: dict[str, int]
+    for i, rc in enumerate(raw_channels):
+        where = (source, "channels[%d]." % i)
+        cid = _field(rc, "id", str, where)
+        mux = _field(rc, "mux", str, where)
+        if mux not in muxes:
+            raise ValueError("%s: channels[%d] (%s) uses mux %r, not in multiplexers" % (source, i, cid, mux))
+        mux_input = _field(rc, "mux_input", int, where)
+        if not 0 <= mux_input < muxes[mux]["inputs"]:
+            raise ValueError("%s: channels[%d] (%s) mux_input %d outside 0..%d"
+                             % (source, i, cid, mux_input, muxes[mux]["inputs"] - 1))
+        if mux_input >= 1 << len(select_gpio):
+            raise ValueError("%s: channels[%d] (%s) mux_input %d needs more than %d select lines"
+                             % (source, i, cid, mux_input, len(select_gpio)))
+        if cid in seen:
+            raise ValueError("%s: duplicate channel id %r (channels[%d] and [%d])" % (source, cid, seen[cid], i))
+        seen[cid] = i
+        channels.append(Channel(cid, mux, mux_input,
+                                _field(rc, "divider_ohm", int, where),
+                                _field(rc, "bias_ohm", int, where),
+                                rc.get("region", "")))
+    cfg = SensorMapConfig(source, channels, muxes, select_gpio, settle, adc_values)
+    if "select_gpio_esp32s3" in data:
+        cfg.select_gpio_esp32s3 = _field(data, "select_gpio_esp32s3", list, (source, ""))
+    return cfg
+
+
+def _dirname(path):
+    i = path.rfind("/")
+    if i < 0:
+        return ""
+    return path[:i] or "/"
+
+
+def _join(a, b):
+    if not a:
+        return b
+    return a + "/" + b if not a.endswith("/") else a + b
+
+
+def default_sensor_map_path(main_file, on_device):
+    """Where main.py should load the sensor map from (see the module docstring)."""
+    here = _dirname(main_file)
+    if on_device:
+        return _join(here, "sensor_map.json")
+    override = os.getenv(SENSOR_MAP_ENV)
+    if override:
+        return override
+    return _join(here, "../hardware/sensor_map.json")
+
+
+def load_sensor_map(path):
+    try:
+        with open(path) as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise ValueError("sensor map %s cannot be read (%s)" % (path, exc))
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ValueError("sensor map %s is not valid JSON (%s)" % (path, exc))
+    return parse_sensor_map(data, path)

@@ -1,0 +1,111 @@
+"""The glove's hardware: ESP32 / ESP32-S3 with two analog multiplexers on ADC1.
+
+The only module that imports `machine`. The select lines are shared by both multiplexers,
+so one select setting reads up to one channel on each mux: the read plan groups channels
+by mux input and pays the settle time once per setting (12 glove + 8 spine channels:
+12 settings, not 20).
+"""
+
+import sys
+import time
+
+import machine
+
+from glove.stdio_link import StdioLink
+
+WATCHDOG_TIMEOUT_MS = 2000
+# Once running, the firmware ignores Ctrl-C (command bytes may contain 0x03) and the
+# watchdog cannot be stopped. For this long after reset Ctrl-C still interrupts, before the
+# watchdog starts: that is how `mpremote` / deploy tools get the REPL back.
+BOOT_GRACE_MS = 1500
+CLASSIC_UART_BYTES_PER_S = 11520     # USB-UART bridge at 115200 baud, 8N1
+GLOVE_ID_FILE = "glove_id.txt"
+
+
+def board_name(machine_name):
+    """Board name ("esp32s3" or "esp32") from the build's machine description.
+
+    sys.implementation._machine reads e.g. "Generic ESP32S3 module with ESP32S3".
+    """
+    if "ESP32S3" in machine_name.upper().replace("-", ""):
+        return "esp32s3"
+    return "esp32"
+
+
+def _read_glove_id():
+    try:
+        with open(GLOVE_ID_FILE) as fh:
+            text = fh.read().strip()
+        if text:
+            return text
+    except OSError:
+        pass
+    uid = machine.unique_id()
+    return "GC-" + "".join("%02X" % b for b in uid)
+
+
+class Esp32Hal:
+    spin_us = 50
+
+    def __init__(self, cfg, board=None):
+        if board is None:
+            board = board_name(getattr(sys.implementation, "_machine", ""))
+        self.board = board
+        self.glove_id = _read_glove_id()
+        # Classic ESP32 boards talk through a USB-UART bridge at 115200 baud; the S3 uses
+        # its native USB CDC, which is not the limit at any rate we sample.
+        self.link_bytes_per_s = None if self.board == "esp32s3" else CLASSIC_UART_BYTES_PER_S
+        self.n_channels = cfg.n_channels
+        self.settle_us = cfg.mux_settle_us
+        self._select = [machine.Pin(g, machine.Pin.OUT, value=0)
+                        for g in cfg.select_pins(self.board)]
+        adc_index = {}
+        self._adcs = []  # type: list[machine.ADC]
+        for name in cfg.multiplexers:
+            adc = machine.ADC(machine.Pin(cfg.adc_gpio(name, self.board)))
+            adc.atten(machine.ADC.ATTN_11DB)
+            if hasattr(adc, "width"):
+                adc.width(machine.ADC.WIDTH_12BIT)
+            adc_index[name] = len(self._adcs)
+            self._adcs.append(adc)
+        # Read plan: for each select setting in use, the (adc, column) pairs to read.
+        by_input = {}  # type: dict[int, list[tuple[int, int]]]
+        for column, ch in enumerate(cfg.channels):
+            by_input.setdefault(ch.mux_input, []).append((adc_index[ch.mux], column))
+        self._plan = [([(setting >> k) & 1 for k in range(len(self._select))], by_input[setting])
+                      for setting in sorted(by_input)]
+        time.sleep_ms(BOOT_GRACE_MS)
+        link = StdioLink(exit_on_eof=False)
+        self.write = link.write
+        self.read_rx = link.read_rx
+        self._wdt = machine.WDT(timeout=WATCHDOG_TIMEOUT_MS)
+
+    def read_sample(self, row):
+        """Read every channel once into row (u16 little-endian, sensor-map column order)."""
+        pins = self._select
+        adcs = self._adcs
+        settle = self.settle_us
+        for bits, reads in self._plan:
+            for k in range(len(pins)):
+                pins[k].value(bits[k])
+            time.sleep_us(settle)
+            for adc_i, column in reads:
+                v = adcs[adc_i].read()
+                row[2 * column] = v & 0xFF
+                row[2 * column + 1] = v >> 8
+
+    def feed_watchdog(self):
+        self._wdt.feed()
+
+    def sleep_us(self, us):
+        time.sleep_us(us)
+
+    def boot_message(self):
+        causes = {
+            machine.PWRON_RESET: "power on",
+            machine.HARD_RESET: "hard reset",
+            machine.WDT_RESET: "watchdog reset",
+            machine.DEEPSLEEP_RESET: "deep sleep wake",
+            machine.SOFT_RESET: "soft reset",
+        }
+        return "boot: %s on %s" % (causes.get(machine.reset_cause(), "unknown reset"), self.board)

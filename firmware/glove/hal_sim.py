@@ -1,0 +1,147 @@
+"""Simulated glove for the MicroPython unix port (the host's "virtual glove").
+
+The only module that knows the glove is simulated. The ADC is replaced by rows of raw counts:
+from the .gcsig file named by GLOVECOACH_SIM_SIGNAL (one row per sampling slot, looping), or
+from a built-in stroking pattern. Bytes to and from the host go through stdin/stdout, which
+the host connects to a pseudo-terminal. Environment:
+
+  GLOVECOACH_SIM_SIGNAL     .gcsig file to play (optional)
+  GLOVECOACH_GLOVE_ID       glove id announced in HELLO (default GC-SIM-0001)
+  GLOVECOACH_SIM_LINK_BPS   pretend link capacity in bytes/s (default: none, like native USB)
+"""
+
+import os
+import struct
+import time
+
+from glove.stdio_link import StdioLink
+
+GCSIG_MAGIC = b"GCSIG1\n\0"
+GCSIG_HEADER_BYTES = 16
+DEFAULT_GLOVE_ID = "GC-SIM-0001"
+
+# Built-in pattern: one stroke passes over the glove channels every PATTERN_SLOTS slots
+# (3 s at the default 200 Hz); each channel sees a raised-cosine pressure bump whose
+# timing is offset along the hand, as a palm sliding down a back would produce.
+PATTERN_SLOTS = 600
+PATTERN_PEAK_COUNTS = 1800
+PATTERN_BUMP_SLOTS = 240
+
+
+class SignalFileError(ValueError):
+    pass
+
+
+def _make_stdin_raw():
+    # The host should hand us a raw pty; making it raw here as well costs one `stty` at boot
+    # and protects the binary stream from newline translation and echo if it did not.
+    # On a pipe stty fails quietly.
+    try:
+        os.system("stty raw -echo 2>/dev/null")
+    except Exception:
+        pass
+
+
+class SimHal:
+    board = "unix-sim"
+    # time.sleep_us on Linux can overshoot by ~100 us or more on a busy machine: spin that
+    # last part of each wait so slot timing stays tight without burning a whole core.
+    spin_us = 300
+
+    def __init__(self, cfg):
+        self.n_channels = cfg.n_channels
+        self.row_bytes = 2 * cfg.n_channels
+        self.glove_id = os.getenv("GLOVECOACH_GLOVE_ID") or DEFAULT_GLOVE_ID
+        link_bps = os.getenv("GLOVECOACH_SIM_LINK_BPS")
+        self.link_bytes_per_s = int(link_bps) if link_bps else None
+        self.signal_path = os.getenv("GLOVECOACH_SIM_SIGNAL") or None
+        self.signal_rate_hz = None
+        self._file = None
+        if self.signal_path:
+            self._open_signal(self.signal_path)
+        else:
+            self._make_pattern(cfg)
+        _make_stdin_raw()
+        link = StdioLink(exit_on_eof=True)
+        # The host closing its side (EOF, hang-up, read error) ends the process: for the
+        # host that is the glove being unplugged.
+        self.write = link.write
+        self.read_rx = link.read_rx
+
+    # -- signal source --------------------------------------------------------------
+
+    def _open_signal(self, path):
+        try:
+            f = open(path, "rb")
+        except OSError as exc:
+            raise SignalFileError("signal file %s cannot be opened (%s)" % (path, exc))
+        head = f.read(GCSIG_HEADER_BYTES)
+        if len(head) < GCSIG_HEADER_BYTES or head[:8] != GCSIG_MAGIC:
+            raise SignalFileError("signal file %s: not a .gcsig file (bad magic)" % path)
+        n_channels, rate_hz, n_samples = struct.unpack_from("<HHI", head, 8)
+        if n_channels != self.n_channels:
+            raise SignalFileError("signal file %s has %d channels, the sensor map has %d"
+                                  % (path, n_channels, self.n_channels))
+        if n_samples == 0:
+            raise SignalFileError("signal file %s holds no samples" % path)
+        size = os.stat(path)[6]
+        expected = GCSIG_HEADER_BYTES + n_samples * self.row_bytes
+        if size < expected:
+            raise SignalFileError("signal file %s is truncated: %d bytes, header promises %d"
+                                  % (path, size, expected))
+        self.signal_rate_hz = rate_hz
+        self._n_rows = n_samples
+        self._row = 0
+        self._file = f
+
+    def _make_pattern(self, cfg):
+        self._floor = [cfg.unloaded_counts(c) for c in cfg.channels]
+        # The stroke is felt by the hand; spine channels stay at their unloaded floor.
+        glove = [i for i, c in enumerate(cfg.channels) if c.region != "spine"]
+        self._moving = [0] * self.n_channels   # 1 for channels the stroke passes over
+        self._offset = [0] * self.n_channels
+        for k, i in enumerate(glove):
+            self._moving[i] = 1
+            self._offset[i] = k * (PATTERN_SLOTS - PATTERN_BUMP_SLOTS) // (2 * max(1, len(glove)))
+        import math
+        wave = [0] * PATTERN_SLOTS
+        for s in range(PATTERN_BUMP_SLOTS):
+            wave[s] = int(PATTERN_PEAK_COUNTS * (1 - math.cos(2 * math.pi * s / PATTERN_BUMP_SLOTS)) / 2)
+        self._wave = wave
+        self._slot = 0
+
+    def read_sample(self, row):
+        """Fill row (memoryview of 2*n_channels bytes) with one sample, u16 little-endian."""
+        f = self._file
+        if f is not None:
+            if self._row == self._n_rows:
+                f.seek(GCSIG_HEADER_BYTES)
+                self._row = 0
+            f.readinto(row)
+            self._row += 1
+            return
+        slot = self._slot
+        wave = self._wave
+        floor = self._floor
+        moving = self._moving
+        offset = self._offset
+        for c in range(self.n_channels):
+            v = floor[c]
+            if moving[c]:
+                v += wave[(slot + offset[c]) % PATTERN_SLOTS]
+            row[2 * c] = v & 0xFF
+            row[2 * c + 1] = v >> 8
+        slot += 1
+        self._slot = 0 if slot == PATTERN_SLOTS else slot
+
+    def feed_watchdog(self):
+        pass
+
+    def sleep_us(self, us):
+        time.sleep_us(us)
+
+    def boot_message(self):
+        if self._file is not None:
+            return "simulated glove playing %s (%d rows made at %d Hz)" % (
+                self.signal_path, self._n_rows, self.signal_rate_hz or 0)
+        return "simulated glove playing the built-in stroke pattern"

@@ -1,0 +1,30 @@
+# MicroPython: exercise hal_esp32 against the fake `machine` (pins and ADC only).
+# argv: sensor_map board
+import json
+import sys
+
+import machine
+
+from glove import config, hal_esp32
+
+hal_esp32.BOOT_GRACE_MS = 0   # the test does not need the Ctrl-C window after reset
+
+cfg = config.load_sensor_map(sys.argv[1])
+board = sys.argv[2]
+machine.select_order[:] = cfg.select_pins(board)
+hal = hal_esp32.Esp32Hal(cfg, board=board)
+row = bytearray(2 * cfg.n_channels)
+del machine.events[:]
+hal.read_sample(memoryview(row))
+values = [row[2 * c] | row[2 * c + 1] << 8 for c in range(cfg.n_channels)]
+hal.feed_watchdog()
+print(json.dumps({
+    "board": hal.board, "glove_id": hal.glove_id, "link": hal.link_bytes_per_s,
+    "values": values, "adc_gpios": machine.adc_gpios, "select_gpios": machine.select_order,
+    "settings": {str(k): v for k, v in machine.settings.items()},
+    "reads": sum(1 for e in machine.events if e[0] == "read"),
+    "select_writes": sum(1 for e in machine.events if e[0] == "select"),
+    "feeds": machine.wdt_feeds[0], "boot": hal.boot_message(),
+    "board_from_machine": [hal_esp32.board_name("Generic ESP32S3 module with ESP32S3"),
+                           hal_esp32.board_name("Generic ESP32 module with ESP32")],
+}))

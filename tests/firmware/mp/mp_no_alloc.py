@@ -1,0 +1,32 @@
+# MicroPython: run the real sampling loop (sim HAL, streaming) under heap_lock.
+# Any allocation raises MemoryError: outside the slot's try block it ends this script with
+# an error; inside it, the sampler counts it in errors_total, which is printed and checked.
+# argv: rate_hz slots
+import sys
+import time
+
+import micropython
+
+from glove.device import build
+
+rate = int(sys.argv[1])
+slots = int(sys.argv[2])
+hal, writer, sampler, handler = build("main.py")
+sampler.set_rate(rate)
+sampler.start()
+poll = handler.poll
+sampler.deadline = time.ticks_us()
+# Warm-up outside the lock: first calls may intern names or size internal buffers once.
+for _ in range(2 * sampler.spf):
+    sampler.run_slot(poll)
+seq0 = sampler.seq
+status_before = sampler.slots_this_second
+micropython.heap_lock()
+try:
+    for i in range(slots):
+        if i == slots // 2:
+            time.sleep_ms(4 * 1000 // rate)   # fall behind: exercises the skip path
+        sampler.run_slot(poll)
+finally:
+    micropython.heap_unlock()
+print("\nRESULT", sampler.errors_total, sampler.seq - seq0, sampler.dropped, sampler.slot_index)
