@@ -47,6 +47,11 @@ class SimHal:
     # time.sleep_us on Linux can overshoot by ~100 us or more on a busy machine: spin that
     # last part of each wait so slot timing stays tight without burning a whole core.
     spin_us = 300
+    # The simulated ADC is a signal indexed by slot, so a slot read late (the unix process
+    # was descheduled) still gets exactly the row it would have read on time. Up to a
+    # quarter second of such lateness is caught up rather than skipped; longer stalls are
+    # skipped and reported like on the real glove.
+    catch_up_slots = 50
 
     def __init__(self, cfg):
         self.n_channels = cfg.n_channels
@@ -133,6 +138,14 @@ class SimHal:
             row[2 * c + 1] = v >> 8
         slot += 1
         self._slot = 0 if slot == PATTERN_SLOTS else slot
+
+    def skip_slots(self, n):
+        """Skipped slots still pass in the signal, so playback stays on the slot timeline."""
+        if self._file is not None:
+            self._row = (self._row + n) % self._n_rows
+            self._file.seek(GCSIG_HEADER_BYTES + self._row * self.row_bytes)
+        else:
+            self._slot = (self._slot + n) % PATTERN_SLOTS
 
     def feed_watchdog(self):
         pass

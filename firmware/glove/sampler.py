@@ -5,6 +5,10 @@ with an integer remainder (so 300 Hz does not drift by the 1/3 µs that 3333 µs
 The loop sleeps most of the wait and spins the last `hal.spin_us`. If it wakes more than
 one period after a deadline, the missed slots are skipped (counted in dropped_samples)
 and the frame being filled is sent early, so every SAMPLES frame holds consecutive slots.
+A HAL that can still read a late slot as it was at its deadline (`hal.catch_up_slots` > 0:
+the unix-port simulation, whose ADC is a signal indexed by slot) has up to that many late
+slots taken back to back instead of skipped; a real ADC cannot sample the past, so the
+ESP32 HAL sets 0.
 
 Memory. Everything the loop touches is allocated in __init__: the frame buffer with one
 memoryview per sample row, the STATUS buffer, per-channel maxima and TARE sums as byte
@@ -244,6 +248,7 @@ class Sampler:
             self.dropped += missed
         self.slot_index += missed
         self.slots_this_second += missed
+        self.hal.skip_slots(missed)
         while missed:
             self.advance_deadline()
             missed -= 1
@@ -275,7 +280,14 @@ class Sampler:
             # time.
             late = time.ticks_diff(t0, self.deadline)
             if late >= self.period_us:
-                self.skip_slots(late // self.period_us)
+                missed = late // self.period_us
+                if missed <= self.hal.catch_up_slots:
+                    # The HAL can still read this slot as it was at its deadline (the
+                    # simulated ADC is a signal indexed by slot): take it, stamped with its
+                    # grid time, and let the following slots run back to back until on time.
+                    t0 = self.deadline
+                else:
+                    self.skip_slots(missed)
             self.sample_slot(t0)
             poll_commands()
             if self.slots_this_second >= self.rate_hz:

