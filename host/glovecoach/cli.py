@@ -40,3 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # Output piped into `head` and the like: the reader has what it wanted.
+        sys.stderr.close()
+        return 0

@@ -1,0 +1,529 @@
+"""Massage protocols as data: TOML files describing phases, timing, force windows and screening.
+
+`default_protocol()` is the classic back massage shipped with glovecoach
+(`classic_back_massage.toml` beside this module); `load_protocol(path)` reads a user's own.
+Every field is documented in docs/protocol-files.md. A bad file raises `ProtocolError`
+naming the file, the line and the field, for TOML syntax errors and for semantic ones alike.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from glovecoach.sensor_map import SensorMap, load_sensor_map
+
+DEFAULT_PROTOCOL_PATH = Path(__file__).with_name("classic_back_massage.toml")
+FORMAT_NAME = "glovecoach-protocol"
+FORMAT_VERSION = 1
+ANY_TECHNIQUE = "*"
+Purpose = Literal["live", "scoring"]
+
+
+def known_techniques() -> tuple[str, ...]:
+    """Techniques a phase or force window may name: the recogniser's, less "none"."""
+    # Imported here, not at module level: glovecoach.engine imports this package.
+    from glovecoach.engine.technique import TECHNIQUES
+
+    return tuple(t for t in TECHNIQUES if t != "none")
+
+
+class ProtocolError(ValueError):
+    """A protocol file that cannot be used; says which file, line and field."""
+
+    def __init__(self, source: str, line: int | None, field_name: str, problem: str) -> None:
+        self.source = source
+        self.line = line
+        self.field = field_name
+        self.problem = problem
+        where = f"{source}:{line}" if line else source
+        super().__init__(f"{where}: {field_name}: {problem}")
+
+
+@dataclass(frozen=True)
+class PhaseSpec:
+    technique: str
+    min_s: float
+    max_s: float
+    tolerance_s: float
+    optional: bool = False
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class ForceWindow:
+    technique: str            # a technique or "*"
+    region: str               # a sensor-map region or a channel id
+    live_max_n: float | None
+    scoring_max_n: float | None
+    live_min_n: float | None = None
+    scoring_min_n: float | None = None
+
+
+@dataclass(frozen=True)
+class ForceFeedback:
+    live_min_duration_s: float = 0.10
+    live_release_ratio: float = 0.85
+    scoring_min_duration_s: float = 0.25
+    scoring_release_ratio: float = 0.90
+    press_contact_n: float = 1.0
+    light_presses_to_alert: int = 4
+    press_gap_s: float = 3.0
+
+    def min_duration_s(self, purpose: Purpose) -> float:
+        return self.live_min_duration_s if purpose == "live" else self.scoring_min_duration_s
+
+    def release_ratio(self, purpose: Purpose) -> float:
+        return self.live_release_ratio if purpose == "live" else self.scoring_release_ratio
+
+
+@dataclass(frozen=True)
+class SpinePolicy:
+    contact_above_baseline_n: float = 1.5
+    release_above_baseline_n: float = 1.0
+    min_duration_s: float = 0.05
+    glove_contact_n: float = 2.0
+    baseline_time_constant_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class ScreeningQuestion:
+    id: str
+    question: str
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    id: str
+    item: str
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    description: str
+    source: str
+    phases: tuple[PhaseSpec, ...]
+    session_max_s: float
+    session_warn_at_s: float
+    merge_gap_s: float
+    min_phase_s: float
+    force_feedback: ForceFeedback
+    force_windows: tuple[ForceWindow, ...]
+    spine: SpinePolicy
+    screening: tuple[ScreeningQuestion, ...]
+    checklist: tuple[ChecklistItem, ...]
+    partner_position: str = "prone"
+    _limit_cache: dict = field(default_factory=dict, repr=False, compare=False, hash=False)
+
+    @property
+    def techniques(self) -> tuple[str, ...]:
+        """Techniques named by the phases, in protocol order without repeats."""
+        return tuple(dict.fromkeys(p.technique for p in self.phases))
+
+    def phase_window(self, technique: str) -> tuple[float, float, float] | None:
+        """(min_s, max_s, tolerance_s) of the first phase doing `technique`, or None."""
+        for p in self.phases:
+            if p.technique == technique:
+                return (p.min_s, p.max_s, p.tolerance_s)
+        return None
+
+    def force_window(self, technique: str | None, channel_id: str) -> ForceWindow | None:
+        """The entry that governs `channel_id` during `technique` (None, "none": the "*" entries).
+
+        Precedence: this technique before "*", and within each a channel entry before its
+        region's entry. Spine channels are never governed by force windows.
+        """
+        key = (technique, channel_id)
+        if key in self._limit_cache:
+            return self._limit_cache[key]
+        region = _region_of(channel_id)
+        found = None
+        if region != "spine":
+            for tech in (technique, ANY_TECHNIQUE):
+                for where in (channel_id, region):
+                    found = next(
+                        (w for w in self.force_windows if w.technique == tech and w.region == where),
+                        None,
+                    )
+                    if found:
+                        break
+                if found:
+                    break
+        self._limit_cache[key] = found
+        return found
+
+    def force_limit(
+        self, technique: str | None, channel_id: str, purpose: Purpose = "live"
+    ) -> tuple[float | None, float | None]:
+        """(min_n, max_n) per sensor for live feedback or for scoring; None where no bound."""
+        if purpose not in ("live", "scoring"):
+            raise ValueError(f"purpose must be 'live' or 'scoring', not {purpose!r}")
+        w = self.force_window(technique, channel_id)
+        if w is None:
+            return (None, None)
+        if purpose == "live":
+            return (w.live_min_n, w.live_max_n)
+        return (w.scoring_min_n, w.scoring_max_n)
+
+
+def _region_of(channel_id: str) -> str:
+    smap = load_sensor_map()
+    if channel_id in smap.ids:
+        return smap.by_id(channel_id).region
+    return "spine" if channel_id.startswith("spine_") else "unknown"
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+@lru_cache(maxsize=1)
+def default_protocol() -> Protocol:
+    """The classic back massage shipped with glovecoach."""
+    return load_protocol(DEFAULT_PROTOCOL_PATH)
+
+
+def load_protocol(path: str | Path) -> Protocol:
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProtocolError(source, None, "<file>", f"cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(source, None, "<file>", f"not UTF-8 text ({exc.reason})") from exc
+    return parse_protocol(text, source)
+
+
+_SYNTAX_LINE = re.compile(r"\(at line (\d+), column \d+\)")
+
+
+def parse_protocol(text: str, source: str = "<protocol>") -> Protocol:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        m = _SYNTAX_LINE.search(msg)
+        line = int(m.group(1)) if m else (text.count("\n") + 1 if "end of document" in msg else None)
+        raise ProtocolError(source, line, "<syntax>", f"not valid TOML: {_SYNTAX_LINE.sub('', msg).strip()}") from exc
+    return _Reader(data, source, _key_lines(text), load_sensor_map()).protocol()
+
+
+_HEADER_ARRAY = re.compile(r"^\s*\[\[\s*([^\]]+?)\s*\]\]")
+_HEADER_TABLE = re.compile(r"^\s*\[\s*([^\]\[]+?)\s*\]")
+_KEY = re.compile(r"""^\s*((?:[A-Za-z0-9_\-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_\-]+|"[^"]*"|'[^']*'))*)\s*=""")
+
+
+def _split_key(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip().strip("\"'") for part in raw.split("."))
+
+
+def _key_lines(text: str) -> dict[tuple, int]:
+    """Line number of each table header and key, keyed by its path (array items by index).
+
+    tomllib keeps no positions, so semantic errors find their line here. Only keys at the
+    start of a line are seen; a multi-line array's items share the line of its key.
+    """
+    lines: dict[tuple, int] = {}
+    array_counts: dict[tuple, int] = {}
+    table: tuple = ()
+    depth = 0            # open brackets of a multi-line value
+    in_multiline_str = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        if in_multiline_str:
+            if line.count('"""') % 2 == 1 or line.count("'''") % 2 == 1:
+                in_multiline_str = False
+            continue
+        if depth == 0:
+            m = _HEADER_ARRAY.match(line)
+            if m:
+                name = _split_key(m.group(1))
+                index = array_counts.get(name, -1) + 1
+                array_counts[name] = index
+                table = name + (index,)
+                lines.setdefault(table, number)
+                continue
+            m = _HEADER_TABLE.match(line)
+            if m:
+                table = _split_key(m.group(1))
+                lines.setdefault(table, number)
+                continue
+            m = _KEY.match(line)
+            if m:
+                lines.setdefault(table + _split_key(m.group(1)), number)
+                value = line[m.end():]
+            else:
+                value = ""
+        else:
+            value = line
+        stripped = re.sub(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'', "", value).split("#", 1)[0]
+        if stripped.count('"""') % 2 == 1 or stripped.count("'''") % 2 == 1:
+            in_multiline_str = True
+        depth = max(0, depth + stripped.count("[") + stripped.count("{") - stripped.count("]") - stripped.count("}"))
+    return lines
+
+
+_TOP_KEYS = {"format", "version", "name", "description", "partner_position", "session", "phases",
+             "force_feedback", "force_limits", "spine", "screening", "checklist"}
+
+
+class _Reader:
+    """Checks the parsed TOML and builds a Protocol; every error names field and line."""
+
+    def __init__(self, data: dict, source: str, lines: dict[tuple, int], smap: SensorMap) -> None:
+        self.data = data
+        self.source = source
+        self.lines = lines
+        self.smap = smap
+
+    # -- error helpers
+    def _line(self, path: tuple) -> int | None:
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return None
+
+    @staticmethod
+    def _name(path: tuple) -> str:
+        out = ""
+        for part in path:
+            out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+        return out
+
+    def fail(self, path: tuple, problem: str) -> ProtocolError:
+        return ProtocolError(self.source, self._line(path), self._name(path), problem)
+
+    # -- typed getters
+    def table(self, parent: dict, path: tuple, required: bool = True) -> dict:
+        value = parent.get(path[-1])
+        if value is None:
+            if required:
+                raise self.fail(path, "missing table")
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(path, f"must be a table, not {_type_name(value)}")
+        return value
+
+    def array_of_tables(self, parent: dict, path: tuple, required: bool = True) -> list[dict]:
+        value = parent.get(path[-1])
+        if value is None:
+            if required:
+                raise self.fail(path, "missing: need at least one entry")
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise self.fail(path, f"must be an array of tables ([[{path[-1]}]]), not {_type_name(value)}")
+        return value
+
+    def number(self, parent: dict, path: tuple, default: float | None = None,
+               minimum: float | None = 0.0, positive: bool = False) -> float:
+        """A number that is required, or has a default."""
+        value = self.maybe_number(parent, path, default, True, minimum, positive)
+        assert value is not None
+        return value
+
+    def maybe_number(self, parent: dict, path: tuple, default: float | None = None, required: bool = False,
+                     minimum: float | None = 0.0, positive: bool = False) -> float | None:
+        key = path[-1]
+        if key not in parent:
+            if default is not None or not required:
+                return default
+            raise self.fail(path, "missing field")
+        value = parent[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(path, f"must be a number, not {_type_name(value)} {value!r}")
+        value = float(value)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise self.fail(path, "must be a finite number")
+        if positive and value <= 0:
+            raise self.fail(path, f"must be greater than 0, got {value:g}")
+        if minimum is not None and value < minimum:
+            raise self.fail(path, f"must be at least {minimum:g}, got {value:g}")
+        return value
+
+    def string(self, parent: dict, path: tuple, default: str | None = None) -> str:
+        key = path[-1]
+        if key not in parent:
+            if default is not None:
+                return default
+            raise self.fail(path, "missing field")
+        value = parent[key]
+        if not isinstance(value, str):
+            raise self.fail(path, f"must be a string, not {_type_name(value)} {value!r}")
+        if not value.strip():
+            raise self.fail(path, "must not be empty")
+        return value
+
+    def boolean(self, parent: dict, path: tuple, default: bool) -> bool:
+        value = parent.get(path[-1], default)
+        if not isinstance(value, bool):
+            raise self.fail(path, f"must be true or false, not {_type_name(value)} {value!r}")
+        return value
+
+    def no_unknown(self, table: dict, path: tuple, allowed: set[str]) -> None:
+        for key in table:
+            if key not in allowed:
+                raise self.fail(path + (key,), f"unknown field (allowed: {', '.join(sorted(allowed))})")
+
+    def technique(self, parent: dict, path: tuple, allow_any: bool = False) -> str:
+        value = self.string(parent, path)
+        known = known_techniques()
+        if value in known or (allow_any and value == ANY_TECHNIQUE):
+            return value
+        choices = ", ".join(known + ((ANY_TECHNIQUE,) if allow_any else ()))
+        raise self.fail(path, f"unknown technique {value!r} (known: {choices})")
+
+    # -- sections
+    def protocol(self) -> Protocol:
+        d = self.data
+        self.no_unknown(d, (), _TOP_KEYS)
+        fmt = self.string(d, ("format",))
+        if fmt != FORMAT_NAME:
+            raise self.fail(("format",), f"must be {FORMAT_NAME!r}, got {fmt!r}")
+        version = self.number(d, ("version",))
+        if version != FORMAT_VERSION:
+            raise self.fail(("version",), f"unsupported version {version:g} (this glovecoach reads {FORMAT_VERSION})")
+        name = self.string(d, ("name",))
+        description = self.string(d, ("description",), default=" ").strip()
+        position = self.string(d, ("partner_position",), default="prone")
+
+        session = self.table(d, ("session",))
+        self.no_unknown(session, ("session",), {"max_s", "warn_at_s", "merge_gap_s", "min_phase_s"})
+        max_s = self.number(session, ("session", "max_s"), positive=True)
+        warn_at_s = self.number(session, ("session", "warn_at_s"), positive=True)
+        if warn_at_s >= max_s:
+            raise self.fail(("session", "warn_at_s"), f"must be before session.max_s ({max_s:g} s), got {warn_at_s:g}")
+        merge_gap_s = self.number(session, ("session", "merge_gap_s"), default=10.0)
+        min_phase_s = self.number(session, ("session", "min_phase_s"), default=20.0)
+
+        phases = tuple(self.phase(p, ("phases", i)) for i, p in enumerate(self.array_of_tables(d, ("phases",))))
+        if not phases:
+            raise self.fail(("phases",), "need at least one phase")
+        self.check_groups(phases)
+
+        ff_table = self.table(d, ("force_feedback",), required=False)
+        ff = self.force_feedback(ff_table)
+        windows = tuple(self.force_window(w, ("force_limits", i))
+                        for i, w in enumerate(self.array_of_tables(d, ("force_limits",), required=False)))
+        seen: dict[tuple[str, str], int] = {}
+        for i, w in enumerate(windows):
+            k = (w.technique, w.region)
+            if k in seen:
+                raise self.fail(("force_limits", i), f"second entry for technique {w.technique!r} and region {w.region!r} (first is force_limits[{seen[k]}])")
+            seen[k] = i
+
+        spine = self.spine(self.table(d, ("spine",), required=False))
+        screening = tuple(
+            ScreeningQuestion(self.ident(q, ("screening", i)), self.string(q, ("screening", i, "question")))
+            for i, q in enumerate(self.array_of_tables(d, ("screening",), required=False))
+        )
+        for i, q in enumerate(self.array_of_tables(d, ("screening",), required=False)):
+            self.no_unknown(q, ("screening", i), {"id", "question"})
+        checklist = tuple(
+            ChecklistItem(self.ident(c, ("checklist", i)), self.string(c, ("checklist", i, "item")))
+            for i, c in enumerate(self.array_of_tables(d, ("checklist",), required=False))
+        )
+        for i, c in enumerate(self.array_of_tables(d, ("checklist",), required=False)):
+            self.no_unknown(c, ("checklist", i), {"id", "item"})
+        for name_, items in (("screening", screening), ("checklist", checklist)):
+            ids = [x.id for x in items]
+            for i, ident in enumerate(ids):
+                if ids.index(ident) != i:
+                    raise self.fail((name_, i, "id"), f"duplicate id {ident!r}")
+
+        return Protocol(
+            name=name, description=description, source=self.source, phases=phases,
+            session_max_s=max_s, session_warn_at_s=warn_at_s, merge_gap_s=merge_gap_s, min_phase_s=min_phase_s,
+            force_feedback=ff, force_windows=windows, spine=spine, screening=screening,
+            checklist=checklist, partner_position=position,
+        )
+
+    def ident(self, table: dict, path: tuple) -> str:
+        value = self.string(table, path + ("id",))
+        if not re.fullmatch(r"[a-z0-9_]+", value):
+            raise self.fail(path + ("id",), f"ids are lower-case letters, digits and _: {value!r}")
+        return value
+
+    def phase(self, p: dict, path: tuple) -> PhaseSpec:
+        self.no_unknown(p, path, {"technique", "min_s", "max_s", "tolerance_s", "optional", "group"})
+        technique = self.technique(p, path + ("technique",))
+        min_s = self.number(p, path + ("min_s",))
+        max_s = self.number(p, path + ("max_s",), positive=True)
+        if min_s > max_s:
+            raise self.fail(path + ("min_s",), f"min_s ({min_s:g}) is greater than max_s ({max_s:g})")
+        tolerance_s = self.number(p, path + ("tolerance_s",), default=0.0)
+        group = self.string(p, path + ("group",)) if "group" in p else None
+        return PhaseSpec(technique, min_s, max_s, tolerance_s, self.boolean(p, path + ("optional",), False), group)
+
+    def check_groups(self, phases: tuple[PhaseSpec, ...]) -> None:
+        seen_done: set[str] = set()
+        for i, p in enumerate(phases):
+            prev = phases[i - 1].group if i else None
+            if p.group and p.group != prev and p.group in seen_done:
+                raise self.fail(("phases", i, "group"), f"phases of group {p.group!r} must be next to each other")
+            if p.group:
+                seen_done.add(p.group)
+
+    def force_feedback(self, t: dict) -> ForceFeedback:
+        path = ("force_feedback",)
+        default = ForceFeedback()
+        self.no_unknown(t, path, set(ForceFeedback.__dataclass_fields__))
+        values: dict[str, Any] = {}
+        for key in ForceFeedback.__dataclass_fields__:
+            v = self.number(t, path + (key,), default=getattr(default, key))
+            values[key] = v
+        for key in ("live_release_ratio", "scoring_release_ratio"):
+            if not 0 < values[key] <= 1:
+                raise self.fail(path + (key,), f"must be in (0, 1], got {values[key]:g}")
+        presses = values["light_presses_to_alert"]
+        if presses != int(presses) or presses < 1:
+            raise self.fail(path + ("light_presses_to_alert",), f"must be a whole number >= 1, got {presses:g}")
+        values["light_presses_to_alert"] = int(presses)
+        return ForceFeedback(**values)
+
+    def force_window(self, w: dict, path: tuple) -> ForceWindow:
+        keys = {"technique", "region", "live_max_n", "scoring_max_n", "live_min_n", "scoring_min_n"}
+        self.no_unknown(w, path, keys)
+        technique = self.technique(w, path + ("technique",), allow_any=True)
+        region = self.string(w, path + ("region",))
+        regions = {c.region for c in self.smap.channels} - {"spine"}
+        glove_ids = {c.id for c in self.smap.channels if not c.is_spine}
+        if region not in regions and region not in glove_ids:
+            raise self.fail(path + ("region",), f"unknown region or glove channel {region!r} (regions: {', '.join(sorted(regions))}; or a glove channel id)")
+        vals = {k: self.maybe_number(w, path + (k,)) for k in sorted(keys - {"technique", "region"})}
+        if vals["live_max_n"] is None and vals["scoring_max_n"] is None and vals["live_min_n"] is None and vals["scoring_min_n"] is None:
+            raise self.fail(path, "needs at least one of live_max_n, scoring_max_n, live_min_n, scoring_min_n")
+        for purpose in ("live", "scoring"):
+            lo, hi = vals[f"{purpose}_min_n"], vals[f"{purpose}_max_n"]
+            if lo is not None and hi is not None and lo > hi:
+                raise self.fail(path + (f"{purpose}_min_n",), f"{purpose}_min_n ({lo:g}) is greater than {purpose}_max_n ({hi:g})")
+        return ForceWindow(technique=technique, region=region, **vals)
+
+    def spine(self, t: dict) -> SpinePolicy:
+        path = ("spine",)
+        default = SpinePolicy()
+        self.no_unknown(t, path, set(SpinePolicy.__dataclass_fields__))
+        values = {k: self.number(t, path + (k,), default=getattr(default, k)) for k in SpinePolicy.__dataclass_fields__}
+        if values["release_above_baseline_n"] > values["contact_above_baseline_n"]:
+            raise self.fail(path + ("release_above_baseline_n",),
+                            f"must not exceed contact_above_baseline_n ({values['contact_above_baseline_n']:g})")
+        if values["baseline_time_constant_s"] <= 0:
+            raise self.fail(path + ("baseline_time_constant_s",), "must be greater than 0")
+        return SpinePolicy(**values)
+
+
+def _type_name(value: object) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+__all__ = [
+    "ANY_TECHNIQUE", "ChecklistItem", "DEFAULT_PROTOCOL_PATH", "ForceFeedback", "ForceWindow",
+    "PhaseSpec", "Protocol", "ProtocolError", "ScreeningQuestion", "SpinePolicy",
+    "default_protocol", "known_techniques", "load_protocol", "parse_protocol",
+]
