@@ -89,10 +89,14 @@ class VirtualGlove:
 
     def __init__(self, *, signal_path: str | os.PathLike | None = None,
                  glove_id: str | None = None, scenario: str | None = None, seed: int = 0,
-                 micropython: str | None = None) -> None:
+                 micropython: str | None = None, firmware: str | os.PathLike | None = None,
+                 sensor_map: str | os.PathLike | None = None) -> None:
+        """`firmware` and `sensor_map` default to the repository's; `glovecoach deploy
+        --virtual` points them at a deployed tree to boot exactly what a board would get."""
         self.glove_id = glove_id or DEFAULT_GLOVE_ID
         self._micropython = micropython or find_micropython()
-        self._firmware_dir = firmware_dir()
+        self._firmware_dir = Path(firmware) if firmware is not None else firmware_dir()
+        self._sensor_map = Path(sensor_map) if sensor_map is not None else None
         if not (self._firmware_dir / "main.py").exists():
             raise FileNotFoundError(f"{self._firmware_dir / 'main.py'} not found: no firmware to run")
         self._process: subprocess.Popen | None = None
@@ -137,6 +141,8 @@ class VirtualGlove:
         tty.setraw(master)
         env = dict(os.environ)
         env["GLOVECOACH_GLOVE_ID"] = self.glove_id
+        if self._sensor_map is not None:
+            env["GLOVECOACH_SENSOR_MAP"] = str(self._sensor_map)
         if self.signal_path is not None:
             env["GLOVECOACH_SIM_SIGNAL"] = str(self.signal_path)
         else:
