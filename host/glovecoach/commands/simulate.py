@@ -1,0 +1,67 @@
+"""`glovecoach simulate`: write a labelled synthetic session (recording, CSV or signal file)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from glovecoach.simulate.session import SCENARIOS
+
+    p = subparsers.add_parser(
+        "simulate",
+        help="write a simulated massage session with its ground truth",
+        description="Write a simulated massage session with ground truth: a .gcrec recording "
+                    "(truth in a 'ground_truth' note), or with --csv a CSV of newtons plus "
+                    "FILE.truth.json, or with --signal a .gcsig for the virtual glove.",
+        epilog="scenarios:\n" + "\n".join(f"  {name:26s} {text}" for name, text in SCENARIOS.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--scenario", required=True, metavar="NAME", help="one of the scenarios listed below")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same session; default 0)")
+    p.add_argument("-o", "--output", required=True, type=Path, metavar="FILE", help="file to write")
+    kind = p.add_mutually_exclusive_group()
+    kind.add_argument("--csv", action="store_true", help="write CSV (time_s + newtons per channel)")
+    kind.add_argument("--signal", action="store_true", help="write a .gcsig signal file for the virtual glove")
+    p.add_argument("--rate", type=int, default=200, metavar="HZ", help="sample rate (default 200)")
+    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from glovecoach.cli import CommandError
+    from glovecoach.simulate import SCENARIOS, simulate, write_csv, write_recording, write_signal_file
+
+    if args.scenario not in SCENARIOS:
+        raise CommandError(f"unknown scenario {args.scenario!r}; choose one of: {', '.join(SCENARIOS)}")
+    if not 10 <= args.rate <= 2000:
+        raise CommandError(f"--rate must be between 10 and 2000 Hz, got {args.rate}")
+    out: Path = args.output
+    if out.exists() and not args.force:
+        raise CommandError(f"{out} already exists (use --force to overwrite)")
+    if not out.parent.is_dir():
+        raise CommandError(f"cannot write {out}: directory {out.parent} does not exist")
+
+    session = simulate(args.scenario, args.seed, args.rate)
+    try:
+        if args.csv:
+            write_csv(session, out)
+            extra = f" and ground truth {out}.truth.json"
+        elif args.signal:
+            write_signal_file(session, out)
+            extra = ""
+        else:
+            write_recording(session, out, overwrite=args.force)
+            extra = " (ground truth in its 'ground_truth' note)"
+    except OSError as exc:
+        raise CommandError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    phases = ", ".join(f"{p.technique} {p.end_s - p.start_s:.0f} s" for p in session.phases)
+    print(f"{args.scenario} seed {args.seed}: {session.duration_s:.0f} s at {session.rate_hz} Hz "
+          f"-> {out}{extra}")
+    print(f"phases: {phases}")
+    if session.overforce:
+        print(f"over-force events: {len(session.overforce)}")
+    if session.spine_contacts:
+        print(f"spine contacts: {len(session.spine_contacts)}")
+    return 0
