@@ -8,7 +8,7 @@ import time
 import pytest
 
 from glovecoach.cli import main as cli_main
-from glovecoach.commands.devices import list_devices
+from glovecoach.link.discovery import list_devices
 from glovecoach.link import DeviceCommandError, GloveClient, LinkLost
 from glovecoach.wire import Command, ErrorCode
 
