@@ -1,0 +1,187 @@
+"""Frames per second and CPU use of the live window, 20 channels at 200 Hz, all views open.
+
+    .venv/bin/python benchmarks/bench_gui.py [--seconds 10]
+
+Three runs in the same process, each on the real path: the virtual glove (the real firmware
+in MicroPython, in its own process as a USB glove would be) streams a simulated session over
+a pseudo-terminal; GloveClient's reader thread decodes it; calibration, engine, recording to
+disk, and the live view redrawn by its ~30 fps timer run in this process:
+
+- app:    the live view as shipped (ring-buffer views, min/max decimation of all channels
+          in one numpy pass, fixed axes, maps and phase bar repainted only on change);
+- naive:  the same window with a naive full redraw: every sample of the window sent to every
+          curve (no decimation), axes auto-ranged on every frame;
+- idle:   the same window connected but not streaming (the timer ticks, nothing arrives);
+- link:   no window at all: the device link streaming and drained 30 times a second (the
+          part of 'app' that any consumer of the glove pays).
+
+FPS counts real paint events of the plot viewports (the slowest of the four; offscreen
+platform, so the pixels are actually rasterised). The maps and phase bar repaint only when what
+they show changes. CPU is process time / wall time over the whole process
+(GUI thread, the link's reader thread, the recorder's flush thread): 100 % = one core.
+Figures are medians over 1-second slices. Target: >= 30 fps under 30 % of one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import atexit
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6 import QtCore  # noqa: E402
+
+from glovecoach.app.main_window import MainWindow  # noqa: E402
+from glovecoach.app.qt import ensure_app  # noqa: E402
+from glovecoach.app.sources import simulated_session  # noqa: E402
+from glovecoach.simulate import write_signal_file  # noqa: E402
+
+
+class PaintCounter(QtCore.QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def eventFilter(self, obj: QtCore.QObject, event: QtCore.QEvent) -> bool:
+        if event.type() == QtCore.QEvent.Type.Paint:
+            self.count += 1
+        return False
+
+
+def spin(seconds: float) -> None:
+    """Run the Qt event loop for `seconds`, as `app.exec()` would."""
+    loop = QtCore.QEventLoop()
+    QtCore.QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+
+
+def make_naive(window: MainWindow) -> None:
+    """Every sample of the 10 s window to every curve, axes auto-ranged on each frame."""
+    assert window.live_view is not None
+    window.live_view.plots.decimation = False
+    for plot in window.live_view.plots.plots.values():
+        plot.getPlotItem().enableAutoRange(x=True, y=True)
+
+
+def run(app, url: str, sessions: Path, seconds: float, variant: str) -> dict:
+    window = MainWindow(url, sessions=sessions, trainee="bench")
+    window.resize(1600, 1000)
+    window.show()
+    screening = window.screening_page
+    screening.answer_all_no()
+    screening.tick_all()
+    screening.try_start()
+    deadline = time.monotonic() + 30
+    while window.controller is None and time.monotonic() < deadline and not window.error:
+        spin(0.05)
+    if window.controller is None or window.live_view is None:
+        raise RuntimeError(window.error or "no connection")
+    if variant == "idle":
+        # the glove stops streaming; the window and its timer carry on with nothing new
+        window.controller.client.stop()
+        spin(0.5)
+        window.controller.client.poll()
+    if variant == "naive":
+        make_naive(window)
+    ticks: list[float] = []
+    tick_cpu = [0.0]
+    original_tick = window.controller.tick
+
+    def timed_tick() -> None:
+        t0 = time.process_time()
+        original_tick()
+        tick_cpu[0] += time.process_time() - t0
+        ticks.append(t0)
+
+    window.controller.timer.timeout.disconnect()
+    window.controller.timer.timeout.connect(timed_tick)
+    counters = []
+    for plot in window.live_view.plots.plots.values():
+        counter = PaintCounter()
+        plot.viewport().installEventFilter(counter)
+        counters.append(counter)
+
+    # warm up 1 s, then measure 1-second slices, each in a real Qt event loop (no polling)
+    spin(1.0)
+    fps, cpu, gui = [], [], []
+    samples0 = window.controller.model.samples_seen
+    for _ in range(int(seconds)):
+        paints0 = [c.count for c in counters]
+        ticks0, tick_cpu0 = len(ticks), tick_cpu[0]
+        wall0, proc0 = time.monotonic(), time.process_time()
+        spin(1.0)
+        wall = time.monotonic() - wall0
+        paints = [c.count - p for c, p in zip(counters, paints0)]
+        # a frame = a timer tick whose new data reached the screen in every plot
+        fps.append(min(min(paints), len(ticks) - ticks0) / wall)
+        gui.append(100.0 * (tick_cpu[0] - tick_cpu0) / wall)
+        cpu.append(100.0 * (time.process_time() - proc0) / wall)
+    samples = window.controller.model.samples_seen - samples0
+    window.stop_session()
+    window.close()
+    app.processEvents()
+    return {"variant": variant, "fps": statistics.median(fps), "cpu": statistics.median(cpu),
+            "gui": statistics.median(gui),
+            "rate": samples / seconds}
+
+
+def run_link_only(url: str, seconds: float) -> dict:
+    """The device link alone (reader thread + a 30 Hz poll), no window: the floor under 'app'."""
+    from glovecoach.link.client import GloveClient
+
+    client = GloveClient(url)
+    client.connect(timeout=15)
+    client.start(rate_hz=200)
+    time.sleep(1.0)
+    client.poll()
+    cpu, n = [], 0
+    for _ in range(int(seconds)):
+        wall0, proc0 = time.monotonic(), time.process_time()
+        while time.monotonic() - wall0 < 1.0:
+            time.sleep(0.033)
+            n += sum(len(e.raw) for e in client.poll() if hasattr(e, "raw"))
+        cpu.append(100.0 * (time.process_time() - proc0) / (time.monotonic() - wall0))
+    client.stop()
+    client.close()
+    return {"variant": "link", "fps": 0.0, "cpu": statistics.median(cpu), "gui": 0.0,
+            "rate": n / seconds}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args(argv)
+    app = ensure_app(headless=True)
+    work = Path(tempfile.mkdtemp(prefix="glovecoach-bench-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)
+    session = simulated_session("excessive_force_kneading", 1, 380.0, args.seconds + 20)
+    signal = write_signal_file(session, work / "bench.gcsig")
+    url = f"virtual://?signal={signal}"
+    results = [run(app, url, work / v, args.seconds, v) for v in ("app", "naive", "idle")]
+    results.append(run_link_only(url, args.seconds))
+    print(f"live window, {len(session.channels)} channels at {session.rate_hz} Hz, all views "
+          f"open, 1600x1000, {args.seconds:.0f} s per run (medians of 1-s slices)")
+    print(f"{'variant':<8} {'fps':>6} {'CPU % of one core':>18} {'of which in tick()':>19} "
+          f"{'samples/s in':>13}")
+    for r in results:
+        print(f"{r['variant']:<8} {r['fps']:6.1f} {r['cpu']:18.1f} {r['gui']:19.1f} "
+              f"{r['rate']:13.0f}")
+    app_r, naive_r, idle_r, link_r = results
+    print(f"app vs naive: {app_r['fps'] / max(naive_r['fps'], 1e-9):.2f}x the frame rate at "
+          f"{app_r['cpu'] / max(naive_r['cpu'], 1e-9):.2f}x the CPU; "
+          f"app costs {app_r['cpu'] - idle_r['cpu']:.1f} points of CPU over idle, "
+          f"{app_r['cpu'] - link_r['cpu']:.1f} over the bare device link")
+    print(f"target >= 30 fps under 30 % of one core: "
+          f"{'met' if app_r['fps'] >= 30 and app_r['cpu'] < 30 else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

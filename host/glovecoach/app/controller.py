@@ -1,0 +1,188 @@
+"""`LiveController`: one live session, from a connected `GloveClient` to a saved recording.
+
+The device link runs its own reader thread; the GUI thread only drains `client.poll()` on a
+QTimer (about 30 times a second), so a slow or unplugged glove can never freeze the window.
+Every block goes to the recording first (nothing received is lost if the app then fails),
+then through the `SessionModel`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6 import QtCore, QtWidgets
+
+from glovecoach.app.session import SessionModel
+from glovecoach.calibration import calibration_for
+from glovecoach.link.client import (
+    DeviceLog,
+    GapDetected,
+    GloveClient,
+    LinkDown,
+    LinkUp,
+    SamplesReceived,
+    StatusReceived,
+)
+from glovecoach.recording import RecordingWriter
+
+FRAME_INTERVAL_MS = 33   # ~30 fps (a precise timer, so ticks do not drift late)
+DEFAULT_SESSIONS_DIR = Path("~/glovecoach-sessions")
+
+
+def sessions_dir(override: str | os.PathLike | None = None) -> Path:
+    """Where recordings go: the override, else $GLOVECOACH_SESSIONS, else ~/glovecoach-sessions."""
+    chosen = override or os.environ.get("GLOVECOACH_SESSIONS") or DEFAULT_SESSIONS_DIR
+    path = Path(chosen).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def new_recording_path(directory: Path, trainee: str) -> Path:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in trainee.strip()) or "trainee"
+    path = directory / f"{stamp}-{safe}.gcrec"
+    k = 1
+    while path.exists():
+        k += 1
+        path = directory / f"{stamp}-{safe}-{k}.gcrec"
+    return path
+
+
+def alert_log_payload(model: SessionModel) -> dict:
+    return {"alerts": [{"kind": a.kind, "severity": a.severity, "message": a.message,
+                        "at_s": round(a.at_s, 3), "channel": a.channel,
+                        "ended_s": None if a.ended_s is None else round(a.ended_s, 3)}
+                       for a in model.alerts.log]}
+
+
+class LiveController(QtCore.QObject):
+    """Drives one session: poll -> record -> model -> view, until `finish()`."""
+
+    updated = QtCore.Signal()
+    link_changed = QtCore.Signal(bool)
+    finished = QtCore.Signal(object)   # the SessionReport
+
+    def __init__(self, client: GloveClient, *, protocol: Any, recording_path: Path,
+                 session_info: dict, rate_hz: int = 200, window_s: float = 10.0,
+                 calibration_dir: str | os.PathLike | None = None,
+                 parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.client = client
+        hello = client.hello
+        if hello is None:
+            raise RuntimeError("LiveController needs a connected client (call connect() first)")
+        self.hello = hello
+        self.rate_hz = int(rate_hz)
+        channels = tuple(hello.channels)
+        self.calibration = calibration_for(hello.glove_id, channels, calibration_dir)
+        self.model = SessionModel(protocol=protocol, calibration=self.calibration,
+                                  channels=channels, rate_hz=self.rate_hz, window_s=window_s)
+        self.recording_path = Path(recording_path)
+        self.recorder = RecordingWriter(
+            self.recording_path, device_info=dict(hello.info), rate_hz=self.rate_hz,
+            channels=channels,
+            metadata={**session_info, "protocol": protocol.name,
+                      "calibration": {"nominal": bool(self.calibration.nominal),
+                                      "glove_id": self.calibration.glove_id}})
+        self.session_info = dict(session_info)
+        self.recorder.write_note("session_start", session_info)
+        self.link_is_up = True
+        self.report: Any = None
+        self.views: list[Any] = []
+        self._sound = False
+        self.timer = QtCore.QTimer(self)
+        self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(FRAME_INTERVAL_MS)
+        self.timer.timeout.connect(self.tick)
+
+    def recorder_metadata(self) -> dict:
+        return {**self.session_info, "recording": str(self.recording_path),
+                "glove_id": self.hello.glove_id, "rate_hz": self.rate_hz}
+
+    def set_sound(self, on: bool) -> None:
+        self._sound = on
+
+    def start(self) -> None:
+        self.client.start(rate_hz=self.rate_hz)
+        self.timer.start()
+
+    def tick(self) -> None:
+        """Drain the link, record, feed the model, redraw the views."""
+        self.drain()
+        for view in self.views:
+            view.redraw()
+        # a beep is feedback too: none in blind mode
+        if self.model.alerts.take_new_dangers() and self._sound and \
+                any(getattr(v, "mode", "") != "blind" for v in self.views):
+            QtWidgets.QApplication.beep()
+        self.updated.emit()
+
+    def drain(self) -> None:
+        pending: list[SamplesReceived] = []   # consecutive sample blocks, handled as one
+
+        def flush() -> None:
+            if not pending:
+                return
+            first = pending[0].first_index
+            raw = pending[0].raw if len(pending) == 1 else np.concatenate([e.raw for e in pending])
+            frames = pending[0].frames if len(pending) == 1 else \
+                np.concatenate([e.frames for e in pending])
+            pending.clear()
+            # the recording first: nothing received is lost if anything after it fails
+            self.recorder.write_samples(first, raw, frames)
+            self.model.process_raw(first, raw)
+
+        for event in self.client.poll():
+            if isinstance(event, SamplesReceived):
+                if pending and event.first_index != pending[-1].first_index + len(pending[-1].raw):
+                    flush()
+                pending.append(event)
+                continue
+            flush()
+            if isinstance(event, GapDetected):
+                self.recorder.write_gap(event.first_index, event.n_samples, event.reason,
+                                        event.exact)
+                self.model.gap(event.first_index, event.n_samples)
+            elif isinstance(event, StatusReceived):
+                self.recorder.write_status(event.host_time, dataclasses.asdict(event.status))
+            elif isinstance(event, LinkDown):
+                self.link_is_up = False
+                self.model.link_down(event.reason)
+                self.recorder.write_note("link_down", {"reason": event.reason,
+                                                       "at_s": self.model.now_s}, time.time())
+                self.link_changed.emit(False)
+            elif isinstance(event, LinkUp):
+                self.link_is_up = True
+                self.model.link_up()
+                self.recorder.write_note("link_up", {"reconnected": event.reconnected,
+                                                     "at_s": self.model.now_s}, time.time())
+                self.link_changed.emit(True)
+            elif isinstance(event, DeviceLog):
+                self.recorder.write_note("device_log", {"level": event.level,
+                                                        "message": event.message}, time.time())
+        flush()
+
+    def finish(self) -> Any:
+        """Stop streaming, take what is still queued, build the report, close the recording."""
+        if self.report is not None:
+            return self.report
+        self.timer.stop()
+        try:
+            if self.link_is_up:
+                self.client.stop()
+        except Exception:  # noqa: BLE001 - a glove that vanished at the end loses nothing
+            pass
+        self.drain()
+        self.report = self.model.finish()
+        self.recorder.write_note("alert_log", alert_log_payload(self.model))
+        self.recorder.write_note("report", self.report.to_dict())
+        self.recorder.close()
+        self.client.close()
+        self.finished.emit(self.report)
+        return self.report

@@ -1,0 +1,186 @@
+"""After the session: the debrief page and its HTML export.
+
+Everything shown comes from the SessionReport (`report.to_dict()`), which the controller has
+also stored in the recording as a NOTE "report"; the HTML is written next to the recording.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6 import QtCore, QtWidgets
+
+from glovecoach.app import theme
+from glovecoach.app.debrief_widgets import RegionForceGrid, SessionTimeline
+from glovecoach.app.report_html import breakdown_rows, build_html, region_rows
+from glovecoach.engine.events import sensor_name
+from glovecoach.app.widgets.maps import SpineMap
+from glovecoach.app.widgets.phasebar import plan_of
+from glovecoach.protocols import default_protocol
+from glovecoach.sensor_map import load_sensor_map
+
+EXPORT_SIZES = {"timeline": (1200, 330), "regions": (900, 0), "spine": (320, 420)}
+
+
+def widget_png(widget: QtWidgets.QWidget, size: tuple[int, int]) -> bytes:
+    """Render a widget off screen at `size` and return PNG bytes."""
+    widget.resize(*size)
+    pixmap = widget.grab()
+    buffer = QtCore.QBuffer()
+    buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
+    pixmap.save(buffer, "PNG")
+    return bytes(buffer.data().data())
+
+
+def spine_rows(report: Mapping[str, Any]) -> tuple[list[str], list[float], dict[str, str]]:
+    spine_map = report.get("spine_map") or {}
+    segments = sorted(spine_map, key=lambda s: int(s.split("_")[-1]) if s[-1].isdigit() else 0)
+    peaks = [float(spine_map[s].get("peak_n") or 0.0) for s in segments]
+    contact = {s: "spine_contact" for s in segments
+               if float(spine_map[s].get("contact_s") or 0.0) > 0}
+    for ev in report.get("spine_contacts", []):
+        if ev.get("segment") in spine_map:
+            contact[ev["segment"]] = "spine_contact"
+    return segments, peaks, contact
+
+
+def breakdown_text(breakdown: Mapping[str, Any]) -> str:
+    return "    \u00b7    ".join(f"{name}: {value}" for name, value in breakdown_rows(breakdown))
+
+
+class DebriefView(QtWidgets.QScrollArea):
+    def __init__(self, report: Mapping[str, Any], *, protocol: Any | None = None,
+                 session: Any = None, recording_path: str | Path | None = None,
+                 info: Mapping[str, Any] | None = None, alerts: Sequence[Mapping] | None = None,
+                 parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.report = dict(report)
+        self.protocol = protocol or (session.protocol if session is not None else None) \
+            or default_protocol()
+        self.info = dict(info or {})
+        self.recording_path = Path(recording_path) if recording_path else None
+        if alerts is None and session is not None:
+            alerts = [{"kind": a.kind, "severity": a.severity, "message": a.message,
+                       "at_s": a.at_s} for a in session.alerts.log]
+        self.alerts = list(alerts or [])
+        self.setWidgetResizable(True)
+        inner = QtWidgets.QWidget()
+        self.setWidget(inner)
+        layout = QtWidgets.QVBoxLayout(inner)
+
+        score = self.report.get("score") or {}
+        passed = (self.report.get("protocol") or {}).get("passed")
+        title = QtWidgets.QLabel(f"Debrief \u2014 {self.info.get('trainee') or 'session'}  "
+                                 f"({theme.format_clock(float(self.report.get('duration_s') or 0))})")
+        title.setFont(theme.font(20, bold=True))
+        self.score_label = QtWidgets.QLabel(f"Score {score.get('total', '—')} / 100")
+        self.score_label.setFont(theme.font(28, bold=True))
+        verdict = QtWidgets.QLabel("\u2714 Protocol followed" if passed
+                                   else "\u2716 Protocol not followed")
+        verdict.setFont(theme.font(16, bold=True))
+        verdict.setStyleSheet(f"color: {theme.OK_TEAL if passed else theme.ALERT_RED};")
+        breakdown = score.get("breakdown") or {}
+        self.breakdown_label = QtWidgets.QLabel(breakdown_text(breakdown))
+        self.breakdown_label.setFont(theme.font(12))
+        head = QtWidgets.QHBoxLayout()
+        head.addWidget(self.score_label)
+        head.addSpacing(20)
+        head.addWidget(verdict)
+        head.addStretch(1)
+        self.export_button = QtWidgets.QPushButton("Export HTML report…")
+        self.export_button.clicked.connect(self._export_clicked)
+        head.addWidget(self.export_button)
+        self.replay_button = QtWidgets.QPushButton("Replay this session")
+        self.replay_button.setEnabled(self.recording_path is not None)
+        self.replay_button.clicked.connect(self.open_replay)
+        head.addWidget(self.replay_button)
+        self.replay_window: Any = None
+        layout.addWidget(title)
+        layout.addLayout(head)
+        layout.addWidget(self.breakdown_label)
+
+        self.timeline = self._make_timeline()
+        layout.addWidget(self.timeline)
+        row = QtWidgets.QHBoxLayout()
+        self.region_chart = self._make_region_chart()
+        self.spine = self._make_spine_map()
+        self.spine.setFixedHeight(max(320, self.region_chart.preferred_height()))
+        self.spine.setMinimumWidth(300)
+        row.addWidget(self.region_chart, 3)
+        row.addWidget(self.spine, 1)
+        layout.addLayout(row)
+        violations = (self.report.get("protocol") or {}).get("violations", [])
+        self.violations = QtWidgets.QListWidget()
+        self.violations.setFont(theme.font(11))
+        for v in violations:
+            at = v.get("at_s")
+            self.violations.addItem(f"{theme.format_clock(at) if at is not None else '    '}  "
+                                    f"\u25B2 {v.get('message') or v.get('rule')}")
+        if not violations:
+            self.violations.addItem("No rule broken.")
+        self.violations.setMaximumHeight(160)
+        layout.addWidget(QtWidgets.QLabel("Rules broken"))
+        layout.addWidget(self.violations)
+        self.saved_html: Path | None = None
+
+    def _make_timeline(self) -> SessionTimeline:
+        return SessionTimeline(self.report, plan_of(self.protocol), self.protocol.session_max_s,
+                               self.alerts)
+
+    def _make_region_chart(self) -> RegionForceGrid:
+        rows_data = region_rows(self.report)
+        ids = load_sensor_map().ids
+        sensors = sorted(dict.fromkeys(r for r, _, _, _ in rows_data),
+                         key=lambda c: ids.index(c) if c in ids else len(ids))
+        order = [t for t in ("none",) + tuple(p.technique for p in self.protocol.phases)]
+        techniques = [t for t in dict.fromkeys(order + [t for _, t, _, _ in rows_data])
+                      if any(t == tt for _, tt, _, _ in rows_data)]
+        cells = {(r, t): (pk, mn) for r, t, pk, mn in rows_data}
+        flagged = {(e.get("region"), e.get("technique") or "none")
+                   for e in self.report.get("overforce_events", [])}
+        grid = RegionForceGrid(sensors, techniques, cells, flagged,
+                               {s: sensor_name(s) for s in sensors})
+        return grid
+
+    def _make_spine_map(self) -> SpineMap:
+        segments, peaks, contact = spine_rows(self.report)
+        spine = SpineMap(segments)
+        spine.set_values(dict(zip(segments, peaks)), contact)
+        return spine
+
+    def images(self) -> dict[str, bytes]:
+        grid = self._make_region_chart()
+        return {
+            "Session timeline: the protocol's plan, the phases done, and every event":
+                widget_png(self._make_timeline(), EXPORT_SIZES["timeline"]),
+            "Peak and mean force per region and technique":
+                widget_png(grid, (1000, grid.preferred_height())),
+            "Spine strip: peak force per segment (red: contact)":
+                widget_png(self._make_spine_map(), EXPORT_SIZES["spine"]),
+        }
+
+    def export_html(self, path: str | Path) -> Path:
+        path = Path(path)
+        info = {**self.info, "recording": str(self.recording_path or "")}
+        path.write_text(build_html(self.report, info, self.images(), self.alerts),
+                        encoding="utf-8")
+        self.saved_html = path
+        return path
+
+    def open_replay(self) -> Any:
+        from glovecoach.app.replay import ReplayWindow
+
+        if self.recording_path is None:
+            return None
+        self.replay_window = ReplayWindow(self.recording_path, protocol=self.protocol)
+        self.replay_window.show()
+        return self.replay_window
+
+    def _export_clicked(self) -> None:
+        default = str(self.recording_path.with_suffix(".html")) if self.recording_path else ""
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export report", default,
+                                                        "HTML (*.html)")
+        if path:
+            self.export_html(path)

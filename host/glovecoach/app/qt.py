@@ -1,0 +1,52 @@
+"""Starting Qt: one QApplication, offscreen when there is no display (headless screenshots)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from PySide6 import QtCore, QtWidgets
+
+
+def has_display() -> bool:
+    """Whether a window can be shown (on Linux: an X11 or Wayland display is set)."""
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        return False
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def _quiet_offscreen_messages(mode: QtCore.QtMsgType, context: QtCore.QMessageLogContext,
+                              message: str) -> None:
+    # The offscreen platform warns about window-manager hints it cannot honour on every
+    # window; that is noise for a headless run, not a problem. Everything else is shown.
+    if "propagateSizeHints" in message:
+        return
+    sys.stderr.write(message + "\n")
+
+
+def ensure_app(headless: bool = False) -> QtWidgets.QApplication:
+    """The QApplication (created once), with the app's font and pyqtgraph settings."""
+    if headless or not has_display():
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        QtCore.qInstallMessageHandler(_quiet_offscreen_messages)
+    existing = QtWidgets.QApplication.instance()
+    if isinstance(existing, QtWidgets.QApplication):
+        app = existing
+    else:
+        app = QtWidgets.QApplication(sys.argv[:1])
+        app.setApplicationName("glovecoach")
+    from glovecoach.app import theme
+
+    app.setFont(theme.font(11))
+    import pyqtgraph as pg
+
+    pg.setConfigOptions(foreground="#9aa5b4")
+    return app
+
+
+def save_window(widget: QtWidgets.QWidget, path: str) -> None:
+    if not widget.grab().save(str(path)):
+        raise OSError(f"could not write the screenshot {path}")

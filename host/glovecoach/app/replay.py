@@ -1,0 +1,180 @@
+"""Replay a recording: play, pause, scrub, through the same model and view as live.
+
+The view at position t is what the live window showed at t: the engine is run over the
+recording from the start up to t (in large blocks, which the engine accepts at any size), so
+alerts, phase state and plots match the live session. Scrubbing backwards restarts the run
+from the start; forwards continues it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6 import QtCore, QtWidgets
+
+from glovecoach.app import theme
+from glovecoach.app.live_view import MODE_LABELS, MODES, LiveView
+from glovecoach.app.main_window import app_stylesheet
+from glovecoach.app.session import SessionModel
+from glovecoach.calibration import calibration_for
+from glovecoach.protocols import default_protocol
+from glovecoach.recording import open_recording
+
+CATCH_UP_BLOCK = 4096      # samples per engine call when jumping ahead
+SLIDER_STEPS_PER_S = 10
+
+
+class RecordingPlayer:
+    """Feeds a recording's rows into a SessionModel up to a chosen session index (no Qt)."""
+
+    def __init__(self, recording: Any, protocol: Any, calibration_dir: Any = None,
+                 window_s: float = 10.0) -> None:
+        self.recording = recording
+        self.protocol = protocol
+        self.calibration = calibration_for(recording.glove_id, recording.channels, calibration_dir)
+        self.window_s = window_s
+        self.total = int(recording.n_total)
+        self.model = self._new_model()
+        self._row = 0            # next recording row to feed
+
+    def _new_model(self) -> SessionModel:
+        return SessionModel(protocol=self.protocol, calibration=self.calibration,
+                            channels=self.recording.channels, rate_hz=self.recording.rate_hz,
+                            window_s=self.window_s)
+
+    @property
+    def position(self) -> int:
+        return self.model.end_index
+
+    def seek(self, index: int) -> None:
+        """Make the model show the session as it stood just before sample `index`."""
+        index = int(min(max(index, 0), self.total))
+        if index < self.model.end_index:
+            self.model = self._new_model()
+            self._row = 0
+        rec = self.recording
+        stop_row = int(np.searchsorted(rec.sample_index, index, side="left"))
+        while self._row < stop_row:
+            # one contiguous run of indices at a time, at most CATCH_UP_BLOCK rows
+            start = self._row
+            end = min(stop_row, start + CATCH_UP_BLOCK)
+            idx = rec.sample_index[start:end]
+            breaks = np.flatnonzero(np.diff(idx) != 1)
+            if breaks.size:
+                end = start + int(breaks[0]) + 1
+            self.model.process_raw(int(rec.sample_index[start]), rec.raw[start:end])
+            self._row = end
+        if index > self.model.end_index:
+            self.model.gap(self.model.end_index, index - self.model.end_index)
+
+
+class ReplayWindow(QtWidgets.QMainWindow):
+    def __init__(self, path: str | Path, *, protocol: Any | None = None, speed: float = 1.0,
+                 calibration_dir: Any = None) -> None:
+        super().__init__()
+        self.setStyleSheet(app_stylesheet())
+        self.path = Path(path)
+        self.recording = open_recording(self.path)
+        self.setWindowTitle(f"glovecoach replay \u2014 {self.path.name}")
+        self.protocol = protocol or default_protocol()
+        self.player = RecordingPlayer(self.recording, self.protocol, calibration_dir)
+        self.speed = speed
+        self.view = LiveView(self.player.model)
+
+        self.play_button = QtWidgets.QPushButton("\u25B6 Play")
+        self.play_button.clicked.connect(self.toggle_play)
+        self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.slider.setRange(0, int(self.recording.duration_s * SLIDER_STEPS_PER_S))
+        self.slider.sliderMoved.connect(lambda v: self.seek_s(v / SLIDER_STEPS_PER_S))
+        self.slider.sliderReleased.connect(
+            lambda: self.seek_s(self.slider.value() / SLIDER_STEPS_PER_S))
+        self.clock = QtWidgets.QLabel()
+        self.clock.setFont(theme.font(12, bold=True))
+        self.speed_box = QtWidgets.QComboBox()
+        for s in (0.5, 1, 2, 5, 10, 30):
+            self.speed_box.addItem(f"{s:g}\u00d7", float(s))
+        self.speed_box.setCurrentIndex(self.speed_box.findData(float(speed)))
+        self.speed_box.currentIndexChanged.connect(
+            lambda _i: setattr(self, "speed", self.speed_box.currentData()))
+        self.mode = QtWidgets.QComboBox()
+        for mode in MODES[:2]:
+            self.mode.addItem(MODE_LABELS[mode], mode)
+        self.mode.currentIndexChanged.connect(lambda _i: self.view.set_mode(self.mode.currentData()))
+        controls = QtWidgets.QHBoxLayout()
+        controls.setContentsMargins(8, 4, 8, 0)
+        controls.addWidget(self.play_button)
+        controls.addWidget(self.slider, 1)
+        controls.addWidget(self.clock)
+        controls.addWidget(QtWidgets.QLabel("Speed"))
+        controls.addWidget(self.speed_box)
+        controls.addWidget(self.mode)
+        central = QtWidgets.QWidget()
+        layout = QtWidgets.QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(controls)
+        self.central_layout = layout
+        layout.addWidget(self.view, 1)
+        self.setCentralWidget(central)
+        self.timer = QtCore.QTimer(self)
+        self.timer.setInterval(33)
+        self.timer.timeout.connect(self._advance)
+        self._last_tick: float | None = None
+        self._elapsed = QtCore.QElapsedTimer()
+        self.resize(1400, 900)
+        self._render()
+
+    @property
+    def playing(self) -> bool:
+        return self.timer.isActive()
+
+    def toggle_play(self) -> None:
+        self.pause() if self.playing else self.play()
+
+    def play(self) -> None:
+        if self.player.position >= self.player.total:
+            self.seek_s(0.0)
+        self._elapsed.start()
+        self.timer.start()
+        self.play_button.setText("\u275A\u275A Pause")
+
+    def pause(self) -> None:
+        self.timer.stop()
+        self.play_button.setText("\u25B6 Play")
+
+    def seek_s(self, t: float) -> None:
+        self.seek_index(int(round(t * self.recording.rate_hz)))
+
+    def seek_index(self, index: int) -> None:
+        before = self.player.model
+        self.player.seek(index)
+        if self.player.model is not before:
+            self._swap_model()
+        self._render()
+
+    def _swap_model(self) -> None:
+        mode, instructor = self.view.mode, self.view.instructor
+        old = self.view
+        self.view = LiveView(self.player.model)
+        self.view.set_instructor(instructor)
+        self.view.set_mode(mode)
+        self.central_layout.replaceWidget(old, self.view)
+        old.deleteLater()
+
+    def _advance(self) -> None:
+        dt = self._elapsed.restart() / 1000.0
+        step = max(1, int(round(dt * self.speed * self.recording.rate_hz)))
+        self.player.seek(self.player.position + step)
+        if self.player.position >= self.player.total:
+            self.pause()
+        self._render()
+
+    def _render(self) -> None:
+        self.view.redraw()
+        t = self.player.position / self.recording.rate_hz
+        self.clock.setText(f"{theme.format_clock(t)} / {theme.format_clock(self.recording.duration_s)}")
+        if not self.slider.isSliderDown():
+            self.slider.blockSignals(True)
+            self.slider.setValue(int(t * SLIDER_STEPS_PER_S))
+            self.slider.blockSignals(False)

@@ -1,0 +1,157 @@
+"""The debrief as one self-contained HTML file: numbers as tables, pictures as PNG data URIs.
+
+Nothing is linked from outside the file, so it can be mailed or archived alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from glovecoach.app import theme
+from glovecoach.engine.events import sensor_name
+
+
+def region_rows(report: Mapping[str, Any]) -> list[tuple[str, str, float, float]]:
+    """(region, technique, peak_n, mean_n) from the report's `per_region` entry.
+
+    Accepts `{region: {technique: {"peak_n", "mean_n"}}}` and `{region: {"peak_n", "mean_n"}}`
+    (technique "all"); entries without a peak are skipped.
+    """
+    rows = []
+    per_region = report.get("per_region") or {}
+    for region, entry in per_region.items():
+        if not isinstance(entry, Mapping):
+            continue
+        if "peak_n" in entry:
+            rows.append((region, "all", float(entry.get("peak_n") or 0.0),
+                         float(entry.get("mean_n") or 0.0)))
+            nested = entry.get("by_technique") or entry.get("techniques") or {}
+        else:
+            nested = entry
+        for technique, values in nested.items():
+            if isinstance(values, Mapping) and "peak_n" in values:
+                rows.append((region, technique, float(values.get("peak_n") or 0.0),
+                             float(values.get("mean_n") or 0.0)))
+    return rows
+
+
+BREAKDOWN_NAMES = {"force_within_window_pct": ("force inside the window", " %"),
+                   "timing": ("phase timing", " %"), "violations": ("rules broken", "")}
+
+
+def breakdown_rows(breakdown: Mapping[str, Any]) -> list[tuple[str, str]]:
+    rows = []
+    for key, value in breakdown.items():
+        name, unit = BREAKDOWN_NAMES.get(key, (key.replace("_", " "), ""))
+        shown = f"{value:.0f}" if isinstance(value, float) else str(value)
+        rows.append((name.capitalize(), f"{shown}{unit}"))
+    return rows
+
+
+def technique_label(technique: str) -> str:
+    return {"none": "no technique", "all": "all"}.get(technique, technique.replace("_", " "))
+
+
+def png_data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], css_class: str = "") -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+                   for row in rows)
+    return f"<table class='{css_class}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def build_html(report: Mapping[str, Any], info: Mapping[str, Any],
+               images: Mapping[str, bytes], alerts: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The report page. `images` maps a caption to PNG bytes (embedded in that order)."""
+    score = report.get("score") or {}
+    breakdown = score.get("breakdown") or {}
+    protocol = report.get("protocol") or {}
+    esc = html.escape
+    title = f"glovecoach debrief \u2014 {info.get('trainee') or 'trainee'}"
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{esc(title)}</title>",
+        "<style>body{font-family:'DejaVu Sans',Arial,sans-serif;margin:24px;color:#1b1f24;"
+        "max-width:1200px}h1{margin-bottom:4px}table{border-collapse:collapse;margin:8px 0 20px}"
+        "td,th{border:1px solid #c8ced6;padding:4px 10px;text-align:left}th{background:#eef1f5}"
+        ".score{font-size:40px;font-weight:bold}.pass{color:#1d7a6e}.fail{color:#b3261e}"
+        "figure{margin:0 0 24px}img{max-width:100%;border:1px solid #c8ced6}"
+        "figcaption{color:#555;margin-top:4px}</style></head><body>",
+        f"<h1>{esc(title)}</h1>",
+        "<p>" + " &middot; ".join(esc(str(x)) for x in (
+            f"Protocol: {info.get('protocol', '')}",
+            f"Recorded: {info.get('answered_at', '')}",
+            f"Duration: {theme.format_clock(float(report.get('duration_s') or 0))}",
+            f"Recording: {info.get('recording', '')}",
+        )) + "</p>",
+    ]
+    total = score.get("total")
+    passed = protocol.get("passed")
+    parts.append(
+        f"<p><span class='score' id='score-total'>Score {esc(str(total))} / 100</span> &nbsp; "
+        f"<span class='{'pass' if passed else 'fail'}' id='protocol-result'>"
+        f"{'Protocol followed' if passed else 'Protocol not followed'}</span></p>")
+    if breakdown:
+        parts.append("<h2>Score breakdown</h2>")
+        parts.append(_table(["part", "value"], breakdown_rows(breakdown), "breakdown"))
+    calib = report.get("calibration") or {}
+    if calib.get("nominal"):
+        parts.append("<p><b>Note:</b> forces use the glove's nominal (uncalibrated) sensor curve; "
+                     "absolute newtons may be off by tens of percent.</p>")
+    for caption, png in images.items():
+        parts.append(f"<figure><img alt='{esc(caption)}' src='{png_data_uri(png)}'>"
+                     f"<figcaption>{esc(caption)}</figcaption></figure>")
+    parts.append("<h2>Phases</h2>")
+    parts.append(_table(["technique", "start", "end", "length"], [
+        (ph.get("technique"), theme.format_clock(ph.get("start_s", 0)),
+         theme.format_clock(ph.get("end_s", 0)),
+         theme.format_clock(ph.get("end_s", 0) - ph.get("start_s", 0)))
+        for ph in report.get("phases", [])], "phases"))
+    parts.append("<h2>Rules broken</h2>")
+    violations = protocol.get("violations", [])
+    parts.append(_table(["at", "rule", "what happened"], [
+        (theme.format_clock(v["at_s"]) if v.get("at_s") is not None else "", v.get("rule"),
+         v.get("message")) for v in violations], "violations") if violations
+        else "<p>None.</p>")
+    parts.append("<h2>Force per region and technique</h2>")
+    parts.append(_table(["region", "technique", "peak (N)", "mean (N)"], [
+        (sensor_name(r), technique_label(t), f"{pk:.1f}", f"{mn:.1f}")
+        for r, t, pk, mn in region_rows(report)],
+        "regions"))
+    parts.append("<h2>Too much force</h2>")
+    over = report.get("overforce_events", [])
+    parts.append(_table(["region", "from", "to", "peak (N)"], [
+        (e.get("region"), theme.format_clock(e.get("start_s", 0)),
+         theme.format_clock(e.get("end_s", 0)),
+         "saturated" if e.get("peak_n") is None else f"{e['peak_n']:.1f}") for e in over],
+        "overforce") if over else "<p>None.</p>")
+    parts.append("<h2>Spine</h2>")
+    spine_map = report.get("spine_map") or {}
+    if report.get("spine_check") is False:
+        parts.append("<p>No spine strip in this session: spine contact was not checked.</p>")
+    parts.append(_table(["segment", "peak (N)", "contact (s)"], [
+        (seg, f"{float(v.get('peak_n') or 0):.1f}", f"{float(v.get('contact_s') or 0):.1f}")
+        for seg, v in spine_map.items()], "spine"))
+    contacts = report.get("spine_contacts", [])
+    parts.append(_table(["segment", "from", "to", "peak (N)"], [
+        (e.get("segment"), theme.format_clock(e.get("start_s", 0)),
+         theme.format_clock(e.get("end_s", 0)),
+         "saturated" if e.get("peak_n") is None else f"{e['peak_n']:.1f}") for e in contacts],
+        "spine-contacts") if contacts else "<p>No spinal contact.</p>")
+    if alerts:
+        parts.append("<h2>Alerts shown during the session</h2>")
+        parts.append(_table(["at", "alert"], [(theme.format_clock(a.get("at_s", 0)),
+                                                a.get("message")) for a in alerts], "alerts"))
+    screening = info.get("screening") or {}
+    if screening:
+        parts.append("<h2>Screening answers</h2>")
+        parts.append(_table(["question", "answer"], [(v.get("question"), v.get("answer"))
+                                                      for v in screening.values()], "screening"))
+    parts.append("</body></html>")
+    return "\n".join(parts)

@@ -1,0 +1,220 @@
+"""What a session window shows, computed from raw blocks; no Qt here.
+
+`SessionModel` is the one path from raw ADC blocks to the screen, used alike by the live
+window and by replay: raw -> `Calibration.convert` -> ring buffer (plots, maps) and
+`CoachingEngine.process` -> events -> `AlertBoard` (banner, log). The app adds no rules of its
+own: the alerts are the engine's events, the force bands are the protocol's windows.
+The only alerts the app raises itself are about the device link (unplugged, reconnected) and
+the device's own STATUS flags, which are facts reported by the link, not judgements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from glovecoach.app.ring import ForceRing
+from glovecoach.calibration import Calibration
+from glovecoach.engine import CoachingEngine
+from glovecoach.sensor_map import Channel, load_sensor_map
+
+# How an engine event kind is presented (severity decides banner colour and order).
+SEVERITY = {
+    "spine_contact": "danger",
+    "overforce": "danger",
+    "link_down": "danger",
+    "saturation": "warning",
+    "open_sensor": "warning",
+    "underforce": "warning",
+    "violation": "warning",
+    "cue": "warning",
+    "device_flag": "warning",
+    "link_up": "info",
+    "phase_change": "info",
+}
+_SEVERITY_RANK = {"danger": 0, "warning": 1, "info": 2}
+# An instant event stays in the banner this long (session seconds).
+INSTANT_SHOW_S = 5.0
+
+
+@dataclass
+class Alert:
+    kind: str
+    message: str
+    at_s: float
+    channel: str | None = None
+    severity: str = "warning"
+    ended_s: float | None = None
+    instant: bool = False
+
+    @property
+    def key(self) -> tuple[str, str | None]:
+        return (self.kind, self.channel)
+
+
+@dataclass
+class AlertBoard:
+    """Active alerts (begin..end), recent instant ones, and the log of everything with times."""
+
+    active: dict[tuple[str, str | None], Alert] = field(default_factory=dict)
+    log: list[Alert] = field(default_factory=list)
+    _recent: list[Alert] = field(default_factory=list)
+    new_dangers: int = 0     # danger alerts begun since the last `take_new_dangers()` (sound)
+
+    def begin(self, alert: Alert) -> None:
+        if alert.key in self.active and not alert.instant:
+            self.active[alert.key].message = alert.message
+            return
+        self.log.append(alert)
+        if alert.instant:
+            self._recent.append(alert)
+        else:
+            self.active[alert.key] = alert
+        if alert.severity == "danger":
+            self.new_dangers += 1
+
+    def end(self, kind: str, channel: str | None, at_s: float) -> None:
+        alert = self.active.pop((kind, channel), None)
+        if alert is not None:
+            alert.ended_s = at_s
+
+    def end_all(self, at_s: float) -> None:
+        for key in list(self.active):
+            self.end(key[0], key[1], at_s)
+
+    def apply_engine_events(self, events: Iterable[Any]) -> None:
+        for ev in events:
+            kind = ev.kind
+            if ev.state == "end":
+                self.end(kind, ev.channel, ev.at_s)
+                continue
+            self.begin(Alert(kind=kind, message=ev.message or kind.replace("_", " "),
+                             at_s=ev.at_s, channel=ev.channel,
+                             severity=SEVERITY.get(kind, "warning"),
+                             instant=ev.state == "instant"))
+
+    def current(self, now_s: float) -> list[Alert]:
+        """What the banner shows now: worst first; within a severity, ongoing alerts before
+        instant ones and the oldest first, so the banner does not flicker between alerts."""
+        self._recent = [a for a in self._recent if now_s - a.at_s <= INSTANT_SHOW_S]
+        shown = list(self.active.values()) + [a for a in self._recent if a.kind != "phase_change"]
+        return sorted(shown, key=lambda a: (_SEVERITY_RANK[a.severity], a.instant, a.at_s))
+
+    def channel_alerts(self) -> dict[str, str]:
+        """channel id -> alert kind, for the maps' outlines (worst alert per channel)."""
+        out: dict[str, str] = {}
+        for alert in sorted(self.active.values(), key=lambda a: _SEVERITY_RANK[a.severity],
+                            reverse=True):
+            if alert.channel:
+                out[alert.channel] = alert.kind
+        return out
+
+    def take_new_dangers(self) -> int:
+        n, self.new_dangers = self.new_dangers, 0
+        return n
+
+
+def channels_of(ids: Sequence[str]) -> list[Channel]:
+    """Sensor-map channels for the ids a device (or recording) announces, in that order."""
+    smap = load_sensor_map()
+    known = set(smap.ids)
+    unknown = [c for c in ids if c not in known]
+    if unknown:
+        raise ValueError(f"channels not in hardware/sensor_map.json: {', '.join(unknown)}")
+    return [smap.by_id(c) for c in ids]
+
+
+class SessionModel:
+    """Raw blocks in; forces for the plots and maps, engine state, alerts and report out."""
+
+    MAP_PEAK_S = 0.25   # the maps show each sensor's peak over this last stretch
+
+    def __init__(self, *, protocol: Any, calibration: Calibration, channels: Sequence[str],
+                 rate_hz: float, window_s: float = 10.0) -> None:
+        self.protocol = protocol
+        self.calibration = calibration
+        self.channel_ids = tuple(channels)
+        self.channels = channels_of(self.channel_ids)
+        self.rate_hz = float(rate_hz)
+        self.window_s = window_s
+        self.ring = ForceRing(int(round(window_s * rate_hz)), len(self.channel_ids))
+        self.engine = CoachingEngine(protocol, self.channel_ids, rate_hz,
+                                     calibration=calibration.describe())
+        self.alerts = AlertBoard()
+        self.events: list[Any] = []          # every engine event, in order
+        self.end_index = 0                   # one past the last sample (or gap) seen
+        self.samples_seen = 0
+        self._saturated_now = np.zeros(len(self.channel_ids), dtype=bool)
+
+    # -- input ---------------------------------------------------------------------------
+    def process_raw(self, first_index: int, raw: np.ndarray) -> list[Any]:
+        raw = np.asarray(raw)
+        if raw.ndim != 2 or raw.shape[1] != len(self.channel_ids):
+            raise ValueError(f"raw block of shape {raw.shape} does not match "
+                             f"{len(self.channel_ids)} channels")
+        if len(raw) == 0:
+            return []
+        if first_index > self.end_index and self.samples_seen:
+            self.gap(self.end_index, first_index - self.end_index)
+        block = self.calibration.convert(raw, first_index)
+        self.ring.append(first_index, block.newtons)
+        self._saturated_now = block.saturated[-1]
+        events = list(self.engine.process(block))
+        self._take(events)
+        self.end_index = first_index + len(raw)
+        self.samples_seen += len(raw)
+        return events
+
+    def gap(self, first_index: int, n_samples: int) -> list[Any]:
+        if n_samples <= 0:
+            return []
+        events = list(self.engine.gap(first_index, n_samples))
+        self._take(events)
+        self.ring.append(first_index + n_samples, np.empty((0, len(self.channel_ids)),
+                                                           dtype=np.float32))
+        self.end_index = max(self.end_index, first_index + n_samples)
+        return events
+
+    def _take(self, events: list[Any]) -> None:
+        self.events.extend(events)
+        self.alerts.apply_engine_events(events)
+
+    # -- app-level facts -----------------------------------------------------------------
+    def link_down(self, reason: str) -> None:
+        self.alerts.begin(Alert("link_down", f"Glove disconnected ({reason}). Plug it back in "
+                                "to carry on; the session keeps recording.", self.now_s,
+                                severity="danger"))
+
+    def link_up(self) -> None:
+        if ("link_down", None) in self.alerts.active:
+            self.alerts.end("link_down", None, self.now_s)
+            self.alerts.begin(Alert("link_up", "Glove reconnected: session resumed.",
+                                    self.now_s, severity="info", instant=True))
+
+    # -- output --------------------------------------------------------------------------
+    @property
+    def now_s(self) -> float:
+        return self.end_index / self.rate_hz
+
+    @property
+    def state(self) -> Any:
+        return self.engine.state
+
+    def map_forces(self) -> np.ndarray:
+        """Each channel's peak force over the last MAP_PEAK_S (0 where nothing is held)."""
+        _, rows = self.ring.latest(max(1, int(self.MAP_PEAK_S * self.rate_hz)))
+        if rows.shape[0] == 0 or not np.isfinite(rows).any():
+            return np.zeros(len(self.channel_ids))
+        return np.nan_to_num(np.nanmax(np.where(np.isfinite(rows), rows, -np.inf), axis=0),
+                             neginf=0.0)
+
+    @staticmethod
+    def limits_in_force(state: Any) -> dict[str, tuple[float | None, float | None]]:
+        """The live force window per glove channel that the engine applies right now."""
+        return dict(getattr(state, "limits", None) or {})
+
+    def finish(self) -> Any:
+        return self.engine.finish()

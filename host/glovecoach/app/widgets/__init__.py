@@ -1,0 +1,1 @@
+"""The app's building blocks; each is a plain QWidget fed by `SessionModel` data."""

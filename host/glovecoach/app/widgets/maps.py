@@ -1,0 +1,279 @@
+"""Hand and spine maps: every sensor drawn where it sits, filled by its current force.
+
+The fill is a display scale (theme.force_colours). Whether a force is a problem is the
+engine's decision: channels the engine has an active alert on get a thick red outline and a
+word ("TOO HARD", "CONTACT"), so the state never rests on colour alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from glovecoach.app import theme
+
+# Right hand seen from the palm side (thumb on the viewer's right), unit square, y down.
+HAND_POSITIONS: dict[str, tuple[float, float]] = {
+    "thumb_tip": (0.905, 0.41),
+    "index_tip": (0.69, 0.08),
+    "middle_tip": (0.54, 0.05),
+    "ring_tip": (0.39, 0.08),
+    "little_tip": (0.24, 0.18),
+    "thenar": (0.64, 0.68),
+    "hypothenar": (0.33, 0.70),
+    "palm_center": (0.49, 0.57),
+    "palm_heel": (0.49, 0.86),
+    "hand_edge": (0.15, 0.62),
+    "knuckles_index_middle": (0.62, 0.40),
+    "knuckles_ring_little": (0.36, 0.40),
+}
+DORSAL = {"knuckles_index_middle", "knuckles_ring_little"}
+_FINGERS = [  # (x centre, top y, bottom y, width) of the finger outlines
+    (0.69, 0.02, 0.46, 0.12), (0.54, 0.00, 0.46, 0.12), (0.39, 0.02, 0.46, 0.12),
+    (0.24, 0.12, 0.50, 0.11),
+]
+
+ALERT_WORDS = {
+    "overforce": "TOO HARD", "underforce": "TOO LIGHT", "spine_contact": "CONTACT",
+    "saturation": "MAXED", "open_sensor": "NO SIGNAL",
+}
+
+
+def _label(channel_id: str) -> str:
+    return {"thumb_tip": "thumb", "index_tip": "index", "middle_tip": "middle",
+            "ring_tip": "ring", "little_tip": "little", "palm_center": "centre",
+            "palm_heel": "heel", "hand_edge": "edge", "knuckles_index_middle": "I-M",
+            "knuckles_ring_little": "R-L"}.get(channel_id, channel_id.replace("_", " "))
+
+
+class _MapBase(QtWidgets.QWidget):
+    def __init__(self, channels: Sequence[str], parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.channels = list(channels)
+        self.values = np.zeros(len(self.channels), dtype=float)
+        self.alerts: dict[str, str] = {}
+        self._shown: tuple = ()
+        self.scale = 1.0
+        self.setMinimumSize(180, 200)
+
+    def set_type_scale(self, scale: float) -> None:
+        self.scale = scale
+        self._shown = ()
+        self.update()
+
+    def set_values(self, newtons: Mapping[str, float] | np.ndarray,
+                   alerts: Mapping[str, str] | None = None) -> None:
+        """Forces per channel (dict by id, or an array in `channels` order) and alert kinds."""
+        if isinstance(newtons, Mapping):
+            self.values = np.array([float(newtons.get(c, 0.0)) for c in self.channels])
+        else:
+            self.values = np.asarray(newtons, dtype=float)
+        alerts = {c: k for c, k in (alerts or {}).items() if c in self.channels}
+        # Repaint only when what is drawn changes (whole newtons, alert words).
+        shown = (np.round(np.nan_to_num(self.values)).astype(int).tobytes(), tuple(sorted(alerts.items())))
+        self.alerts = alerts
+        if shown != self._shown:
+            self._shown = shown
+            self.update()
+
+    def value_of(self, channel_id: str) -> float:
+        return float(self.values[self.channels.index(channel_id)])
+
+
+class HandMap(_MapBase):
+    def sizeHint(self) -> QtCore.QSize:
+        return QtCore.QSize(300, 340)
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:
+        title_h = 26 * self.scale
+        side = min(self.width() - 16, self.height() - title_h - 8)
+        ox = (self.width() - side) / 2
+        oy = title_h + (self.height() - title_h - side) / 2
+
+        def pt(x: float, y: float) -> QtCore.QPointF:
+            return QtCore.QPointF(ox + x * side, oy + y * side)
+
+        # The title and outline are drawn once per size into a pixmap; a frame draws only
+        # the sensors over it.
+        key = (self.width(), self.height(), self.scale, self.devicePixelRatioF())
+        if getattr(self, "_background_key", None) != key:
+            ratio = self.devicePixelRatioF()
+            pixmap = QtGui.QPixmap(int(self.width() * ratio), int(self.height() * ratio))
+            pixmap.setDevicePixelRatio(ratio)
+            pixmap.fill(theme.qcolor(theme.PANEL))
+            bg = QtGui.QPainter(pixmap)
+            bg.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+            bg.setPen(theme.qcolor(theme.TEXT))
+            bg.setFont(theme.font(11 * self.scale, bold=True))
+            bg.drawText(QtCore.QRectF(8, 2, self.width() - 16, title_h),
+                        QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter,
+                        "Hand (palm side, right)")
+            bg.setPen(QtGui.QPen(theme.qcolor(theme.GRID), 2))
+            bg.setBrush(theme.qcolor("#252c36"))
+            bg.drawPath(self._outline(side, ox, oy, pt))
+            bg.end()
+            self._background_key, self._background = key, pixmap
+        p = QtGui.QPainter(self)
+        p.drawPixmap(0, 0, self._background)
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        self._draw_sensors(p, side, pt)
+        p.end()
+
+    def _outline(self, side: float, ox: float, oy: float, pt) -> QtGui.QPainterPath:
+        key = (side, ox, oy)
+        if getattr(self, "_outline_key", None) == key:
+            return self._outline_path  # type: ignore[has-type]
+        outline = QtGui.QPainterPath()
+        outline.addRoundedRect(QtCore.QRectF(pt(0.12, 0.40), pt(0.80, 0.97)), 0.08 * side,
+                               0.08 * side)
+        for cx, top, bottom, w in _FINGERS:
+            outline.addRoundedRect(QtCore.QRectF(pt(cx - w / 2, top), pt(cx + w / 2, bottom)),
+                                   w * side / 2, w * side / 2)
+        thumb = QtGui.QPainterPath()
+        thumb.addRoundedRect(QtCore.QRectF(-0.065 * side, -0.25 * side, 0.13 * side, 0.40 * side),
+                             0.06 * side, 0.06 * side)
+        transform = QtGui.QTransform()
+        base = pt(0.80, 0.57)
+        transform.translate(base.x(), base.y())
+        transform.rotate(35)
+        outline = outline.united(transform.map(thumb))
+        self._outline_key, self._outline_path = key, outline
+        return outline
+
+    def _draw_sensors(self, p: QtGui.QPainter, side: float, pt) -> None:
+        colours = theme.force_colours(self.values)
+        radius = 0.072 * side
+        for k, ch in enumerate(self.channels):
+            if ch not in HAND_POSITIONS:
+                continue
+            centre = pt(*HAND_POSITIONS[ch])
+            _draw_sensor(p, centre, radius, colours[k], self.values[k], self.alerts.get(ch),
+                         dorsal=ch in DORSAL, label=_label(ch), scale=self.scale)
+        if any(c in DORSAL for c in self.channels):
+            p.setPen(theme.qcolor(theme.TEXT_DIM))
+            note = QtCore.QRectF(pt(0.0, 0.975), pt(1.0, 1.0 + 0.05))
+            _fit_text(p, note, "squares: knuckles, on the back of the hand", 8 * self.scale)
+
+
+class SpineMap(_MapBase):
+    """The 8-segment strip laid along the partner's spine, neck (C7) at the top."""
+
+    def _geometry(self) -> tuple[float, float, float, float, float]:
+        title_h = 26 * self.scale
+        top = title_h + 18 * self.scale
+        bottom = self.height() - 18 * self.scale
+        label_w = 58 * self.scale
+        x0 = label_w + 6
+        return top, bottom, label_w, x0, self.width() - x0 - 8
+
+    def segment_rect(self, k: int) -> QtCore.QRectF:
+        """Where segment `k` (0 = neck end) is drawn."""
+        top, bottom, _, x0, w = self._geometry()
+        seg_h = (bottom - top) / max(1, len(self.channels))
+        return QtCore.QRectF(x0, top + k * seg_h + 2, w, seg_h - 4)
+
+    def sizeHint(self) -> QtCore.QSize:
+        return QtCore.QSize(200, 340)
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:
+        p = QtGui.QPainter(self)
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        p.fillRect(self.rect(), theme.qcolor(theme.PANEL))
+        title_h = 26 * self.scale
+        p.setPen(theme.qcolor(theme.TEXT))
+        p.setFont(theme.font(11 * self.scale, bold=True))
+        p.drawText(QtCore.QRectF(8, 2, self.width() - 16, title_h),
+                   QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter,
+                   "Spine strip")
+        n = len(self.channels)
+        if n == 0:
+            p.setPen(theme.qcolor(theme.TEXT_DIM))
+            p.drawText(self.rect(), QtCore.Qt.AlignmentFlag.AlignCenter, "no spine strip")
+            p.end()
+            return
+        top, bottom, label_w, x0, w = self._geometry()
+        colours = theme.force_colours(self.values)
+        p.setFont(theme.font(8 * self.scale))
+        p.setPen(theme.qcolor(theme.TEXT_DIM))
+        p.drawText(QtCore.QRectF(x0, title_h, w, 18 * self.scale),
+                   QtCore.Qt.AlignmentFlag.AlignCenter, "neck (C7)")
+        p.drawText(QtCore.QRectF(x0, bottom, w, 18 * self.scale),
+                   QtCore.Qt.AlignmentFlag.AlignCenter, "sacrum")
+        for k, ch in enumerate(self.channels):
+            rect = self.segment_rect(k)
+            alert = self.alerts.get(ch)
+            fill = theme.qcolor(theme.ALERT_RED) if alert else theme.qcolor(colours[k])
+            p.setBrush(fill)
+            p.setPen(QtGui.QPen(theme.qcolor("#ffffff" if alert else theme.GRID),
+                                4 * self.scale if alert else 1))
+            p.drawRoundedRect(rect, 6, 6)
+            p.setPen(theme.qcolor(theme.TEXT))
+            p.setFont(theme.font(10 * self.scale, bold=bool(alert)))
+            p.drawText(QtCore.QRectF(2, rect.top(), label_w, rect.height()),
+                       QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter,
+                       ch.replace("spine_", "seg "))
+            text = f"{self.values[k]:.0f} N"
+            if alert:
+                text = f"{ALERT_WORDS.get(alert, alert.upper())}  {self.values[k]:.0f} N"
+            p.setPen(theme.qcolor("#ffffff" if alert else _text_on(colours[k])))
+            _fit_text(p, rect.adjusted(4, 0, -4, 0), text, 10 * self.scale, bold=bool(alert))
+        p.end()
+
+
+@lru_cache(maxsize=4096)
+def _fitting_font(text: str, width: int, height: int, point_size: float,
+                  bold: bool) -> QtGui.QFont:
+    size = point_size
+    while size > 6:
+        f = theme.font(size, bold=bold)
+        metrics = QtGui.QFontMetricsF(f)
+        if metrics.horizontalAdvance(text) <= width and metrics.height() <= height + 2:
+            return f
+        size *= 0.9
+    return theme.font(size, bold=bold)
+
+
+def _fit_text(p: QtGui.QPainter, rect: QtCore.QRectF, text: str, point_size: float,
+              bold: bool = False) -> None:
+    """Draw `text` centred in `rect`, shrinking the font until it fits (never clipped)."""
+    p.setFont(_fitting_font(text, int(rect.width()), int(rect.height()), round(point_size, 1),
+                            bold))
+    p.drawText(rect, QtCore.Qt.AlignmentFlag.AlignCenter, text)
+
+
+def _text_on(rgb: np.ndarray) -> QtGui.QColor:
+    lum = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+    return QtGui.QColor("#101318" if lum > 140 else theme.TEXT)
+
+
+def _draw_sensor(p: QtGui.QPainter, centre: QtCore.QPointF, radius: float, rgb: np.ndarray,
+                 value: float, alert: str | None, *, dorsal: bool, label: str,
+                 scale: float) -> None:
+    rect = QtCore.QRectF(centre.x() - radius, centre.y() - radius, 2 * radius, 2 * radius)
+    p.setBrush(theme.qcolor(rgb))
+    if alert:
+        pen = QtGui.QPen(theme.qcolor(theme.ALERT_RED), max(4.0, radius * 0.28))
+    else:
+        pen = QtGui.QPen(theme.qcolor("#c9d1db"), 1.5)
+    if dorsal and not alert:
+        pen.setStyle(QtCore.Qt.PenStyle.DashLine)
+    p.setPen(pen)
+    if dorsal:
+        p.drawRoundedRect(rect, radius * 0.3, radius * 0.3)
+    else:
+        p.drawEllipse(rect)
+    p.setPen(_text_on(rgb))
+    p.setFont(theme.font(max(7.0, radius * 0.42), bold=True))
+    p.drawText(rect, QtCore.Qt.AlignmentFlag.AlignCenter, f"{value:.0f}")
+    below = QtCore.QRectF(centre.x() - radius * 1.8, centre.y() + radius, radius * 3.6,
+                          radius * 0.75)
+    size = max(7.0, radius * 0.36)
+    if alert:
+        p.setPen(theme.qcolor(theme.ALERT_RED))
+        _fit_text(p, below, ALERT_WORDS.get(alert, alert.upper()), size, bold=True)
+    else:
+        p.setPen(theme.qcolor(theme.TEXT_DIM))
+        _fit_text(p, below, label, size)

@@ -1,0 +1,280 @@
+"""Scrolling force plots, one per sensor-map group, with the technique's force window as a band.
+
+The x axis is "seconds before now" (fixed -window..0), so a frame only swaps the curves'
+y data: the axes are not relaid out 30 times a second. Curves are fed straight from the
+ring buffer's contiguous view and pyqtgraph's peak downsampling keeps what is drawn near
+one point per pixel column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from glovecoach.app import theme
+from glovecoach.app.ring import ForceRing
+from glovecoach.sensor_map import Channel
+
+GROUP_ORDER = ("fingers", "palm", "edge_knuckles", "spine")
+PIXELS_PER_BUCKET = 2
+
+Limits = tuple[float | None, float | None]
+
+
+def _short_name(channel_id: str) -> str:
+    if channel_id.startswith("spine_"):
+        return channel_id.removeprefix("spine_")
+    return (channel_id.replace("_tip", "").replace("knuckles_", "knuckles ")
+            .replace("index_middle", "I-M").replace("ring_little", "R-L").replace("_", " "))
+
+
+class _Curve(pg.PlotCurveItem):
+    """A curve whose bounding box is given by its plot (the visible window), not recomputed
+    from the data: pyqtgraph asks for it several times a frame, each a scan of the data."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._bounds: QtCore.QRectF | None = None
+
+    def set_bounds(self, rect: QtCore.QRectF) -> None:
+        if rect != self._bounds:
+            self.prepareGeometryChange()
+            self._bounds = rect
+
+    def boundingRect(self) -> QtCore.QRectF:
+        if self._bounds is None:
+            return super().boundingRect()
+        return self._bounds
+
+
+class GroupPlot(pg.PlotWidget):
+    """One group's curves, its force-window bands and a label row naming the curves."""
+
+    def __init__(self, group: str, channels: Sequence[Channel], columns: Sequence[int],
+                 rate_hz: float, window_s: float) -> None:
+        super().__init__(background=theme.PANEL)
+        self.group = group
+        self.channels = list(channels)
+        self.columns = np.asarray(columns, dtype=int)
+        self.rate_hz = rate_hz
+        self.window_s = window_s
+        self._bands: list[pg.LinearRegionItem] = []
+        self._band_labels: list[pg.TextItem] = []
+        self._scale = 1.0
+        self._band_key: tuple = ()
+        self._y_max = 0.0
+        item = self.getPlotItem()
+        item.setMenuEnabled(False)
+        item.hideButtons()
+        self.setMouseEnabled(False, False)
+        # No grid: a grid makes the axes span the whole view, so every frame would repaint
+        # them (their cost rivalled the curves'); the bands and ticks carry the scale.
+        item.setXRange(-window_s, 0.0, padding=0)
+        item.setLabel("left", "force", units="N")
+        item.setLabel("bottom", "seconds before now")
+        # Bare PlotCurveItems fed already-decimated data (see `decimate`): PlotDataItem's own
+        # downsampling and clipping cost more per frame than drawing.
+        self.curves: list[_Curve] = []
+        for k, ch in enumerate(self.channels):
+            curve = _Curve(pen=pg.mkPen(theme.CURVE_COLOURS[k % len(theme.CURVE_COLOURS)],
+                                                  width=1), name=ch.id, connect="finite",
+                                     skipFiniteCheck=True)
+            item.addItem(curve)
+            self.curves.append(curve)
+        self.set_type_scale(1.0)
+        self._set_y_max(20.0)
+
+    def title_html(self) -> str:
+        names = "  ".join(
+            f"<span style='color:{theme.CURVE_COLOURS[k % len(theme.CURVE_COLOURS)]}'>"
+            f"&#9632; {_short_name(ch.id)}</span>"
+            for k, ch in enumerate(self.channels))
+        title = theme.GROUP_TITLES.get(self.group, self.group)
+        if self.group == "spine":
+            title += " (segments, neck = 1)"
+        return f"<b style='color:{theme.TEXT}'>{title}</b>&nbsp;&nbsp;{names}"
+
+    def set_type_scale(self, scale: float) -> None:
+        self._scale = scale
+        for label in self._band_labels:
+            label.setFont(theme.font(8 * scale))
+        item = self.getPlotItem()
+        size = f"{int(round(11 * scale))}pt"
+        item.setTitle(self.title_html(), size=size)
+        tick_font = theme.font(9 * scale)
+        for axis_name in ("left", "bottom"):
+            axis = item.getAxis(axis_name)
+            axis.setStyle(tickFont=tick_font)
+            axis.setTextPen(theme.TEXT_DIM)
+            axis.setPen(theme.GRID)
+            axis.label.setFont(theme.font(9 * scale))
+        # 1-px lines take Qt's fast raster path; wider ones cost several times more per frame,
+        # so only the instructor layout (seen from across the room) pays for 2 px.
+        for curve in self.curves:
+            curve.setPen(pg.mkPen(curve.opts["pen"].color(), width=1 if scale < 1.5 else 2))
+
+    def plot_width_px(self) -> int:
+        return max(100, int(self.getPlotItem().getViewBox().width()))
+
+    def set_limits(self, limits: Sequence[Limits]) -> None:
+        """Bands for the force windows (one per distinct window among the group's channels),
+        each labelled with the sensors it applies to when the group has more than one."""
+        owners: dict[Limits, list[str]] = {}
+        for ch, lim in zip(self.channels, limits):
+            if lim != (None, None):
+                owners.setdefault(lim, []).append(_short_name(ch.id))
+        distinct = tuple(sorted(owners, key=lambda m: (m[0] or 0.0, m[1] or 0.0)))
+        if distinct == self._band_key:
+            return
+        self._band_key = distinct
+        item = self.getPlotItem()
+        for band in self._bands:
+            item.removeItem(band)
+        self._bands = []
+        for label in self._band_labels:
+            item.removeItem(label)
+        self._band_labels = []
+        for low, high in distinct:
+            top = high if high is not None else max(self._y_max, (low or 0) * 2)
+            band = pg.LinearRegionItem(values=(low or 0.0, top), orientation="horizontal",
+                                       movable=False, brush=pg.mkBrush(42, 157, 143, 45),
+                                       pen=pg.mkPen(theme.OK_TEAL, width=1,
+                                                    style=QtCore.Qt.PenStyle.DashLine))
+            band.setZValue(-10)
+            item.addItem(band)
+            self._bands.append(band)
+        if distinct and (len(distinct) > 1 or distinct[0][0] is not None):
+            texts = []
+            for low, high in distinct:
+                span = (f"{low:g}\u2013{high:g} N" if low is not None and high is not None
+                        else f"\u2265 {low:g} N" if low is not None else f"\u2264 {high:g} N")
+                names = ", ".join(owners[(low, high)]) if len(distinct) > 1 else "window"
+                texts.append(f"{names} {span}")
+            label = pg.TextItem("   ".join(texts), color=theme.OK_TEAL, anchor=(1, 1))
+            label.setFont(theme.font(8 * self._scale))
+            top_all = max((h for _, h in distinct if h is not None), default=0.0)
+            label.setPos(-0.05, top_all)
+            item.addItem(label)
+            self._band_labels.append(label)
+        highest = max((h for _, h in distinct if h is not None), default=0.0)
+        self._set_y_max(max(20.0, highest * 1.35))
+
+    @property
+    def band_windows(self) -> tuple:
+        return self._band_key
+
+    def _set_y_max(self, y_max: float) -> None:
+        step = 10.0 if y_max <= 60 else 25.0
+        y_max = float(np.ceil(y_max / step) * step)
+        if y_max != self._y_max:
+            self._y_max = y_max
+            self.getPlotItem().setYRange(0.0, y_max, padding=0)
+
+    def update_curves(self, x: np.ndarray, rows: np.ndarray) -> None:
+        if rows.shape[0] == 0:
+            for curve in self.curves:
+                curve.setData([], [])
+            return
+        data = rows[:, self.columns]
+        finite_mask = np.isfinite(data)
+        # "finite" connection (breaks at gaps) builds paths more slowly than "all": use it
+        # only when there is a gap to show
+        connect = "all" if finite_mask.all() else "finite"
+        finite = data[finite_mask]
+        peak = float(finite.max()) if finite.size else 0.0
+        # pen width margin in data units is negligible at these scales
+        bounds = QtCore.QRectF(float(x[0]), 0.0, float(x[-1] - x[0]) or 1e-3,
+                               max(peak, self._y_max, 1.0))
+        for k, curve in enumerate(self.curves):
+            curve.setData(x, data[:, k], connect=connect)
+            curve.set_bounds(bounds)
+        highest = max((h for _, h in self._band_key if h is not None), default=0.0)
+        wanted = max(20.0, highest * 1.35, peak * 1.1)
+        # grow at once when a force goes off the top; shrink only when far below
+        if wanted > self._y_max or wanted < self._y_max * 0.5:
+            self._set_y_max(wanted)
+
+
+def decimate(first_index: int, rows: np.ndarray, bucket: int) -> tuple[np.ndarray, np.ndarray]:
+    """Min/max ("peak") decimation of all channels at once.
+
+    Buckets are aligned to the session sample index, so a bucket's content does not change
+    from frame to frame as the window scrolls (no shimmer). Returns (sample offsets from the
+    first row, values) with two rows (min, max) per bucket; a bucket with no finite sample is
+    NaN (a gap: the curve breaks there).
+    """
+    n = len(rows)
+    if bucket <= 1 or n < 2 * bucket:
+        return np.arange(n, dtype=np.float64), rows
+    skip = (-first_index) % bucket
+    m = (n - skip) // bucket
+    body = rows[skip:skip + m * bucket].reshape(m, bucket, rows.shape[1])
+    out = np.empty((2 * m, rows.shape[1]), dtype=rows.dtype)
+    out[0::2] = np.fmin.reduce(body, axis=1)
+    out[1::2] = np.fmax.reduce(body, axis=1)
+    offsets = np.empty(2 * m, dtype=np.float64)
+    starts = skip + bucket * np.arange(m, dtype=np.float64)
+    offsets[0::2] = starts
+    offsets[1::2] = starts + (bucket - 1)
+    tail = rows[skip + m * bucket:]
+    if len(tail):   # the newest samples, not yet a full bucket: drawn as they are
+        offsets = np.concatenate([offsets, np.arange(skip + m * bucket, n, dtype=np.float64)])
+        out = np.concatenate([out, tail])
+    return offsets, out
+
+
+class ForcePlots(QtWidgets.QWidget):
+    """The stack of group plots; `refresh(ring)` draws the newest `window_s` seconds."""
+
+    def __init__(self, channels: Sequence[Channel], rate_hz: float, window_s: float = 10.0,
+                 parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.rate_hz = rate_hz
+        self.window_s = window_s
+        self.n_window = int(round(window_s * rate_hz))
+        self.decimation = True    # False draws every sample (the benchmark's baseline)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        self.plots: dict[str, GroupPlot] = {}
+        self.setMinimumHeight(300)
+        ids = [c.id for c in channels]
+        groups = [g for g in GROUP_ORDER if any(c.group == g for c in channels)]
+        groups += sorted({c.group for c in channels} - set(groups))
+        for group in groups:
+            members = [c for c in channels if c.group == group]
+            plot = GroupPlot(group, members, [ids.index(c.id) for c in members], rate_hz, window_s)
+            self.plots[group] = plot
+            layout.addWidget(plot, 1)
+        self.set_type_scale(1.0)
+
+    def set_type_scale(self, scale: float) -> None:
+        for plot in self.plots.values():
+            plot.set_type_scale(scale)
+            plot.getPlotItem().setLabel("bottom", None)
+        # one x-axis caption, under the last plot: the others share its time axis
+        last = list(self.plots.values())[-1]
+        last.getPlotItem().setLabel("bottom", "seconds before now")
+        last.getPlotItem().getAxis("bottom").label.setFont(theme.font(9 * scale))
+
+    def set_limits(self, limit_of: Callable[[str], Limits] | None) -> None:
+        """`limit_of(channel_id) -> (min, max)` for the current technique, or None for no bands."""
+        for plot in self.plots.values():
+            plot.set_limits([limit_of(c.id) if limit_of else (None, None) for c in plot.channels])
+
+    def refresh(self, ring: ForceRing, now_index: int | None = None) -> None:
+        first, rows = ring.latest(self.n_window)
+        end = ring.next_index if now_index is None else now_index
+        width = min(p.plot_width_px() for p in self.plots.values())
+        # One min/max pair per PIXELS_PER_BUCKET pixel columns (about 25 ms of data at 10 s
+        # across 800 px): every technique's rhythm, up to 12 Hz vibration, stays visible,
+        # and what is drawn no longer grows with the sample rate.
+        bucket = max(1, int(np.ceil(PIXELS_PER_BUCKET * self.n_window / width))) \
+            if self.decimation else 1
+        offsets, values = decimate(first, rows, bucket)
+        x = (offsets + (first - end + 1)) / self.rate_hz
+        for plot in self.plots.values():
+            plot.update_curves(x, values)

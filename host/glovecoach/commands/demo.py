@@ -1,0 +1,112 @@
+"""`glovecoach demo`: the app on the virtual glove playing a good session, ready to watch."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from glovecoach.cli import CommandError
+
+HEADLESS_SECONDS = 30.0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "demo", help="watch the app coach a simulated good session",
+        description="Open the app on the virtual glove (the real firmware in MicroPython) playing "
+                    "a simulated session, with the screening already answered. With --seconds "
+                    "and --screenshot it runs headless and saves the window.")
+    p.add_argument("--seconds", type=float, help="stop after this many seconds (then show the debrief)")
+    p.add_argument("--screenshot", metavar="FILE.png", help="save the live window here when --seconds is up")
+    p.add_argument("--debrief-screenshot", metavar="FILE.png", help="also save the debrief page")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="play the session this many times faster (a recording through the same "
+                        "decode path; 1 = the virtual glove in real time)")
+    p.add_argument("--scenario", default="good_session", help="simulated session (default good_session)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--mode", choices=("continuous", "alerts_only", "blind"), default="continuous")
+    p.add_argument("--instructor", action="store_true", help="instructor layout (full screen)")
+    p.add_argument("--sessions", metavar="DIR", help="where the recording goes (default: a temp dir)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.speed <= 0:
+        raise CommandError(f"--speed must be > 0, got {args.speed}")
+    if args.screenshot and not args.seconds:
+        raise CommandError("--screenshot needs --seconds (when to take it)")
+    from PySide6 import QtCore
+
+    from glovecoach.app.main_window import MainWindow
+    from glovecoach.app.qt import ensure_app, has_display, save_window
+    from glovecoach.app.sources import replay_url, virtual_glove_url
+
+    if not has_display() and not args.seconds:
+        # No window can open here (a server, a container, CI): run the same session headless
+        # and leave pictures of it, rather than an invisible window that never ends.
+        args.seconds = HEADLESS_SECONDS
+        args.screenshot = args.screenshot or "glovecoach-demo-live.png"
+        args.debrief_screenshot = args.debrief_screenshot or "glovecoach-demo-debrief.png"
+        print(f"no display found (DISPLAY and WAYLAND_DISPLAY are unset): running the demo "
+              f"headless for {HEADLESS_SECONDS:.0f} s on the virtual glove, then saving "
+              f"{args.screenshot} and {args.debrief_screenshot}; on a desktop the window opens",
+              flush=True)
+
+    app = ensure_app(headless=bool(args.screenshot))
+    work = Path(tempfile.mkdtemp(prefix="glovecoach-demo-"))
+    try:
+        url = (virtual_glove_url(args.scenario, args.seed, directory=work) if args.speed == 1
+               else replay_url(args.scenario, args.seed, speed=args.speed, directory=work))
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    window = MainWindow(url, sessions=args.sessions or work / "sessions", trainee="Demo trainee")
+    window.resize(1600, 1000)
+    failures: list[str] = []
+
+    def started() -> None:
+        window.set_mode(args.mode)
+        if args.instructor:
+            window.set_instructor(True)
+        if args.seconds:
+            QtCore.QTimer.singleShot(int(args.seconds * 1000), finish)
+
+    def finish() -> None:
+        try:
+            if args.screenshot:
+                save_window(window, args.screenshot)
+                print(f"saved {args.screenshot}")
+            window.stop_session()
+            if window.controller is not None:
+                print(f"recording: {window.controller.recording_path}")
+            if args.debrief_screenshot:
+                save_window(window, args.debrief_screenshot)
+                print(f"saved {args.debrief_screenshot}")
+        except Exception as exc:  # noqa: BLE001 - reported as the command's failure
+            failures.append(str(exc))
+        if args.screenshot or args.debrief_screenshot:
+            app.quit()
+
+    window.session_started.connect(started)
+    screening = window.screening_page
+    screening.answer_all_no()
+    screening.tick_all()
+    window.show()
+    QtCore.QTimer.singleShot(0, screening.try_start)
+    if args.seconds:
+        # a glove that never connects must not hang a headless run
+        def give_up() -> None:
+            if window.controller is None:
+                failures.append(window.error or "the glove did not connect within 30 s")
+                app.quit()
+
+        QtCore.QTimer.singleShot(int((args.seconds + 30) * 1000), give_up)
+    app.exec()
+    # The simulated input is not worth keeping (the session's recording is, and stays).
+    for generated in list(work.glob("*.gcrec")) + list(work.glob("*.gcsig")):
+        generated.unlink(missing_ok=True)
+    if window.error:
+        raise CommandError(window.error)
+    if failures:
+        raise CommandError(failures[0])
+    return 0

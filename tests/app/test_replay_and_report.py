@@ -1,0 +1,115 @@
+"""Replay of a recording (play, pause, scrub) and the debrief's HTML export."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+from PySide6 import QtGui
+
+from glovecoach.app.debrief import DebriefView
+from glovecoach.app.replay import ReplayWindow
+from glovecoach.app.sources import simulated_session
+from glovecoach.protocols import default_protocol
+from glovecoach.simulate import simulate, write_recording
+
+START_S = 50.0
+
+
+@pytest.fixture(scope="module")
+def spine_recording(tmp_path_factory):
+    """A recording of the minute around the spine contact of spine_contact_stroking (seed 1)."""
+    truth = simulate("spine_contact_stroking", 1).spine_contacts
+    session = simulated_session("spine_contact_stroking", 1, START_S, 30.0)
+    path = tmp_path_factory.mktemp("rec") / "spine.gcrec"
+    write_recording(session, path)
+    contact = max(truth, key=lambda e: e.peak_n)
+    return path, contact.region, contact.start_s - START_S, contact.end_s - START_S
+
+
+def test_replay_scrubs_and_plays(qtbot, spine_recording):
+    path, segment, start_s, end_s = spine_recording
+    window = ReplayWindow(path)
+    qtbot.addWidget(window)
+    window.show()
+    window.seek_s(start_s + 1.0)
+    view = window.view
+    assert view.spine_map.alerts.get(segment) == "spine_contact"
+    assert view.banner.shown and view.banner.shown[0].kind == "spine_contact"
+    assert any("spine segment" in line for line in view.log.lines())
+    assert window.clock.text().startswith("0:")
+    first_model = window.player.model
+
+    window.seek_s(start_s - 3.0)                 # scrub back: before the contact
+    assert window.player.model is not first_model
+    assert window.view.spine_map.alerts == {}
+    assert not any(a.kind == "spine_contact" for a in window.player.model.alerts.log)
+    # plots show the (up to 10) seconds before the scrub position
+    fingers = window.view.plots.plots["fingers"]
+    x, _ = fingers.curves[0].getData()
+    shown_s = min(10.0, start_s - 3.0)
+    assert x[-1] == pytest.approx(0.0) and x[0] == pytest.approx(-shown_s, abs=0.1)
+    window.seek_s(start_s + 8.0)
+    x, _ = window.view.plots.plots["fingers"].curves[0].getData()
+    assert x[0] == pytest.approx(-10.0, abs=0.1)   # display buckets align to sample index
+    window.seek_s(start_s - 3.0)
+
+    position = window.player.position
+    window.speed = 10.0
+    window.play()
+    qtbot.waitUntil(lambda: window.player.position > position + 400, timeout=5000)
+    window.pause()
+    paused_at = window.player.position
+    qtbot.wait(200)
+    assert window.player.position == paused_at
+
+    # playing on to the end gives the alerts a single jump gives
+    window.seek_s(1e9)
+    jumped = [(a.kind, a.channel, round(a.at_s, 2)) for a in window.player.model.alerts.log]
+    window.seek_s(0)
+    window.speed = 30.0
+    window.play()
+    qtbot.waitUntil(lambda: not window.playing, timeout=10000)
+    played = [(a.kind, a.channel, round(a.at_s, 2)) for a in window.player.model.alerts.log]
+    assert played == jumped and any(k == "spine_contact" for k, _, _ in played)
+
+
+def test_html_report_embeds_images_and_numbers(qtbot, tmp_path):
+    session = simulated_session("excessive_force_kneading", 1, 395.0, 40.0)
+    path = tmp_path / "force.gcrec"
+    write_recording(session, path)
+    window = ReplayWindow(path)
+    qtbot.addWidget(window)
+    window.seek_s(1e9)
+    report = window.player.model.finish().to_dict()
+    assert report["overforce_events"]
+
+    debrief = DebriefView(report, protocol=default_protocol(), recording_path=path,
+                          info={"trainee": "Cleo", "protocol": "Classic back massage"})
+    qtbot.addWidget(debrief)
+    out = debrief.export_html(tmp_path / "report.html")
+    html = out.read_text(encoding="utf-8")
+
+    uris = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", html)
+    assert len(uris) == 3
+    for uri in uris:
+        png = base64.b64decode(uri)
+        assert png.startswith(b"\x89PNG\r\n\x1a\n")
+        image = QtGui.QImage.fromData(png, "PNG")
+        assert image.width() >= 300 and image.height() >= 200
+    assert "http://" not in html and "https://" not in html     # self-contained
+
+    total = report["score"]["total"]
+    assert re.search(rf"id='score-total'>Score {total} / 100<", html)
+    assert "Cleo" in html
+    over = re.search(r"<table class='overforce'>.*?</table>", html, re.S).group(0)
+    assert over.count("<tr>") - 1 == len(report["overforce_events"])
+    first = report["overforce_events"][0]
+    assert f"{first['peak_n']:.1f}" in over
+    violations = report["protocol"]["violations"]
+    table = re.search(r"<table class='violations'>.*?</table>", html, re.S).group(0)
+    assert table.count("<tr>") - 1 == len(violations)
+    regions = re.search(r"<table class='regions'>.*?</table>", html, re.S).group(0)
+    thumb_peak = max(v["peak_n"] for v in report["per_region"]["thumb_tip"].values())
+    assert f"{thumb_peak:.1f}" in regions
