@@ -17,6 +17,9 @@ def test_overforce_raises_the_alert(qtbot, start_live, signal_cut):
     window = start_live(f"virtual://?signal={signal_cut('excessive_force_kneading', 400, 15)}")
     view = window.live_view
     model = window.controller.model
+    # The virtual glove has no calibration file: the screen says its forces are approximate.
+    assert window.controller.calibration.nominal
+    assert "uncalibrated glove" in window.toolbar.recording.text()
     qtbot.waitUntil(lambda: any(a.kind == "overforce" for a in model.alerts.log), timeout=15000)
     qtbot.waitUntil(lambda: bool(view.banner.shown) and view.banner.shown[0].kind == "overforce",
                     timeout=2000)

@@ -100,6 +100,11 @@ class DebriefView(QtWidgets.QScrollArea):
         layout.addWidget(title)
         layout.addLayout(head)
         layout.addWidget(self.breakdown_label)
+        self.calibration_label = QtWidgets.QLabel(calibration_text(self.report.get("calibration")))
+        self.calibration_label.setFont(theme.font(12))
+        self.calibration_label.setStyleSheet(f"color: {theme.ALERT_AMBER};")
+        self.calibration_label.setVisible(bool(self.calibration_label.text()))
+        layout.addWidget(self.calibration_label)
 
         self.timeline = self._make_timeline()
         layout.addWidget(self.timeline)
@@ -184,3 +189,11 @@ class DebriefView(QtWidgets.QScrollArea):
                                                         "HTML (*.html)")
         if path:
             self.export_html(path)
+
+
+def calibration_text(calibration: Mapping[str, Any] | None) -> str:
+    """What a person must know about the forces shown: empty for a calibrated glove."""
+    if not calibration or not calibration.get("nominal"):
+        return ""
+    return ("\u26A0 Forces are approximate: this glove has no calibration, so they come from the "
+            "typical sensor curve (run glovecoach calibrate).")

@@ -165,7 +165,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.live_view = LiveView(self.controller.model)
         self.controller.views.append(self.live_view)
         self.toolbar = SessionToolbar()
-        self.toolbar.recording.setText(f"recording to {self.controller.recording_path.name}")
+        recording = f"recording to {self.controller.recording_path.name}"
+        if self.controller.calibration.nominal:
+            recording += "  \u00B7  \u26A0 uncalibrated glove: approximate forces"
+        self.toolbar.recording.setText(recording)
         self.toolbar.mode.currentIndexChanged.connect(
             lambda _i: self.set_mode(self.toolbar.mode.currentData()))
         self.toolbar.instructor.toggled.connect(self.set_instructor)

@@ -46,9 +46,18 @@ def breakdown_rows(breakdown: Mapping[str, Any]) -> list[tuple[str, str]]:
     rows = []
     for key, value in breakdown.items():
         name, unit = BREAKDOWN_NAMES.get(key, (key.replace("_", " "), ""))
-        shown = f"{value:.0f}" if isinstance(value, float) else str(value)
+        shown = _number_text(value) if isinstance(value, float) else str(value)
         rows.append((name.capitalize(), f"{shown}{unit}"))
     return rows
+
+
+def _number_text(value: float) -> str:
+    """Whole numbers, except that rounding never hides a shortfall or a trace: 99.6 stays
+    99.6 (not 100, next to reported force violations) and 0.3 stays 0.3."""
+    shown = f"{value:.0f}"
+    if (shown == "100" and value < 100) or (shown == "0" and value > 0):
+        shown = f"{value:.1f}"
+    return shown
 
 
 def technique_label(technique: str) -> str:
