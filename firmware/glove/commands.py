@@ -9,7 +9,7 @@ import binascii
 import struct
 import time
 
-from glove import frames
+from glove import frames, maintenance
 
 CMD_START = 0x81
 CMD_STOP = 0x82
@@ -17,13 +17,15 @@ CMD_SET_RATE = 0x83
 CMD_TARE = 0x84
 CMD_PING = 0x85
 CMD_INFO = 0x86
+CMD_MAINTENANCE = 0x87
 
 COMMAND_NAMES = {
     CMD_START: "START", CMD_STOP: "STOP", CMD_SET_RATE: "SET_RATE",
-    CMD_TARE: "TARE", CMD_PING: "PING", CMD_INFO: "INFO",
+    CMD_TARE: "TARE", CMD_PING: "PING", CMD_INFO: "INFO", CMD_MAINTENANCE: "MAINTENANCE",
 }
 # Argument bytes after type and token.
-ARG_BYTES = {CMD_START: 0, CMD_STOP: 0, CMD_SET_RATE: 2, CMD_TARE: 2, CMD_PING: 4, CMD_INFO: 0}
+ARG_BYTES = {CMD_START: 0, CMD_STOP: 0, CMD_SET_RATE: 2, CMD_TARE: 2, CMD_PING: 4, CMD_INFO: 0,
+             CMD_MAINTENANCE: 0}
 
 MAX_COMMAND_PAYLOAD = 64
 NO_TOKEN = 0xFFFF
@@ -123,12 +125,17 @@ class CommandReceiver:
 
 
 class CommandHandler:
-    """Executes commands against the sampler and answers each exactly once."""
+    """Executes commands against the sampler and answers each exactly once.
 
-    def __init__(self, sampler, writer, hal):
+    `maintenance_flag`: where MAINTENANCE leaves its flag (glove/maintenance.py); None
+    refuses the command (a test harness that must not reset).
+    """
+
+    def __init__(self, sampler, writer, hal, maintenance_flag=None):
         self.sampler = sampler
         self.writer = writer
         self.hal = hal
+        self.maintenance_flag = maintenance_flag
         self.receiver = CommandReceiver(self.handle_chunk)
 
     def poll(self):
@@ -177,6 +184,26 @@ class CommandHandler:
         elif command == CMD_INFO:
             self.writer.send_ack(token, command, {})
             self.writer.send_hello(s.hello_info())
+        elif command == CMD_MAINTENANCE:
+            self.enter_maintenance(token)
+
+    def enter_maintenance(self, token):
+        """Flag a maintenance boot, ACK, reset. Does not return on success.
+
+        The flag is written before the ACK, so an ACK means the next boot will free the
+        REPL; a flag that cannot be written gets an ERROR and the glove keeps running.
+        """
+        flag = self.maintenance_flag
+        if flag is None:
+            raise CommandError(frames.ERR_NOT_ALLOWED, token, CMD_MAINTENANCE,
+                               "MAINTENANCE is not available in this build")
+        try:
+            maintenance.request(flag)
+        except OSError as exc:
+            raise CommandError(frames.ERR_NOT_ALLOWED, token, CMD_MAINTENANCE,
+                               "cannot write %s: %s" % (flag, exc))
+        self.writer.send_ack(token, CMD_MAINTENANCE, {})
+        self.hal.reset()
 
 
 def _now_t_us():

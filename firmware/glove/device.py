@@ -4,7 +4,7 @@ import os
 import sys
 import time
 
-from glove import frames
+from glove import frames, maintenance
 from glove.commands import CommandHandler
 from glove.config import default_sensor_map_path, load_sensor_map
 from glove.hal import open_hal
@@ -23,7 +23,7 @@ def build(main_file):
     hal = open_hal(cfg)
     writer = frames.FrameWriter(hal.write)
     sampler = Sampler(cfg, hal, writer, new_boot_id())
-    handler = CommandHandler(sampler, writer, hal)
+    handler = CommandHandler(sampler, writer, hal, maintenance.flag_path(main_file))
     return hal, writer, sampler, handler
 
 
@@ -40,6 +40,11 @@ def _report_boot_failure(exc):
 
 
 def main(main_file):
+    if maintenance.take(maintenance.flag_path(main_file)):
+        # Asked for by the MAINTENANCE command before the last reset: return to the REPL
+        # before anything turns Ctrl-C off or starts the watchdog (glove/maintenance.py).
+        print(maintenance.BOOT_LINE)
+        return
     try:
         hal, writer, sampler, handler = build(main_file)
     except Exception as exc:

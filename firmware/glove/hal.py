@@ -2,7 +2,7 @@
 
 Both backends offer the same small interface (see hal_sim.SimHal for the reference):
 board, glove_id, link_bytes_per_s, spin_us, read_sample(row), write(buf, n),
-read_rx(buf) -> n, feed_watchdog(), boot_message().
+read_rx(buf) -> n, feed_watchdog(), boot_message(), reset() (does not return).
 """
 
 import sys

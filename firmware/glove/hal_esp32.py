@@ -20,6 +20,9 @@ WATCHDOG_TIMEOUT_MS = 2000
 BOOT_GRACE_MS = 1500
 CLASSIC_UART_BYTES_PER_S = 11520     # USB-UART bridge at 115200 baud, 8N1
 GLOVE_ID_FILE = "glove_id.txt"
+# Before a reset, time for the UART FIFO or the USB CDC buffer to send out the last frame
+# (an ACK of ~20 bytes needs under 2 ms at 115200 baud; the margin is for the USB host).
+RESET_DRAIN_MS = 50
 
 
 def board_name(machine_name):
@@ -80,6 +83,7 @@ class Esp32Hal:
         link = StdioLink(exit_on_eof=False)
         self.write = link.write
         self.read_rx = link.read_rx
+        self.flush = link.flush
         self._wdt = machine.WDT(timeout=WATCHDOG_TIMEOUT_MS)
 
     def read_sample(self, row):
@@ -104,6 +108,12 @@ class Esp32Hal:
 
     def sleep_us(self, us):
         time.sleep_us(us)
+
+    def reset(self):
+        """Hard reset, after the last frame has left (the maintenance boot needs it)."""
+        self.flush()
+        time.sleep_ms(RESET_DRAIN_MS)
+        machine.reset()
 
     def boot_message(self):
         causes = {

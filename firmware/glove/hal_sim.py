@@ -12,6 +12,7 @@ the host connects to a pseudo-terminal. Environment:
 
 import os
 import struct
+import sys
 import time
 
 from glove.stdio_link import StdioLink
@@ -19,6 +20,9 @@ from glove.stdio_link import StdioLink
 GCSIG_MAGIC = b"GCSIG1\n\0"
 GCSIG_HEADER_BYTES = 16
 DEFAULT_GLOVE_ID = "GC-SIM-0001"
+# A process cannot reset itself: reset() ends it with this status instead (0 is an unplug,
+# 1 a failed boot); starting it again is up to whoever runs it (VirtualGlove does not).
+RESET_EXIT_STATUS = 3
 
 # Built-in pattern: one stroke passes over the glove channels every PATTERN_SLOTS slots
 # (3 s at the default 200 Hz); each channel sees a raised-cosine pressure bump whose
@@ -72,6 +76,7 @@ class SimHal:
         # host that is the glove being unplugged.
         self.write = link.write
         self.read_rx = link.read_rx
+        self.flush = link.flush
 
     # -- signal source --------------------------------------------------------------
 
@@ -152,6 +157,10 @@ class SimHal:
 
     def sleep_us(self, us):
         time.sleep_us(us)
+
+    def reset(self):
+        self.flush()
+        sys.exit(RESET_EXIT_STATUS)
 
     def boot_message(self):
         if self._file is not None:

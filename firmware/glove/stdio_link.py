@@ -36,6 +36,12 @@ class StdioLink:
                 sys.exit(0)
             raise
 
+    def flush(self):
+        # Not every port's stdout stream has flush(); where it is missing, writes are direct.
+        flush = getattr(self._out, "flush", None)
+        if flush is not None:
+            flush()
+
     def read_rx(self, buf):
         """Read up to len(buf) bytes that are already waiting; return how many."""
         n = 0

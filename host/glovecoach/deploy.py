@@ -57,6 +57,17 @@ COMPILE_TIMEOUT_S = 60.0
 PROBE_ATTEMPTS_AFTER_FLASH = 4
 PROBE_EXPECT = "glovecoach-probe micropython"
 PROBE_RETRY_PAUSE_S = 2.0
+# Getting into a running glove (protocol command MAINTENANCE, docs/protocol.md 3.2): the
+# glove answers within one sampling slot; it sends STATUS every second, so this long without
+# one means it has reset; a USB-CDC board (ESP32-S3) re-enumerates within a few seconds.
+MAINTENANCE_CONNECT_TIMEOUT_S = 5.0
+MAINTENANCE_ACK_TIMEOUT_S = 2.0
+MAINTENANCE_QUIET_S = 2.5
+PORT_RETURN_TIMEOUT_S = 10.0
+PROBE_ATTEMPTS_AFTER_MAINTENANCE = 2
+# The firmware's flag for a maintenance boot (firmware/glove/maintenance.py FLAG_NAME): state
+# of one board, never part of a deploy even if a simulated glove left one in the tree.
+MAINTENANCE_FLAG = "maintenance.flag"
 
 
 class DeployError(Exception):
@@ -72,6 +83,9 @@ class DeployStep:
     expect: str | None = None   # text the step's output must contain to count as success
     local: bool = False         # runs on the host only (mpy-cross): no port involved
     output: Path | None = None  # host file the step writes (its folder is made first)
+    # The probe: if it fails because the glovecoach firmware is running, send that glove
+    # MAINTENANCE (it resets with its REPL free) and probe again. See enter_maintenance_mode.
+    maintenance_fallback: bool = False
 
     def command_line(self) -> str:
         """The command as a POSIX shell line; multi-line arguments use $'...' quoting."""
@@ -104,13 +118,18 @@ class DeployPlan:
         for k, step in enumerate(self.steps, 1):
             lines.append(f"{k:3d}. {step.name}")
             lines.append(f"     $ {step.command_line()}")
+            if step.maintenance_fallback:
+                lines.append("     if it fails because the glovecoach firmware is running there: "
+                             "put that glove into maintenance mode (wire command MAINTENANCE, "
+                             "it resets with its REPL free) and check again")
         return "\n".join(lines)
 
 
 def firmware_files(root: Path) -> list[tuple[Path, str]]:
     """Every deployable file under `root` as (host path, device path), sorted by device path.
 
-    Sub-directories are kept; __pycache__, compiled .pyc and hidden files are skipped.
+    Sub-directories are kept; __pycache__, compiled .pyc, hidden files and a maintenance
+    flag left by a simulated glove are skipped.
     """
     if not root.is_dir():
         raise DeployError(f"firmware directory {root} does not exist")
@@ -118,7 +137,7 @@ def firmware_files(root: Path) -> list[tuple[Path, str]]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d != "__pycache__" and not d.startswith("."))
         for name in filenames:
-            if name.startswith(".") or name.endswith(".pyc"):
+            if name.startswith(".") or name.endswith(".pyc") or name == MAINTENANCE_FLAG:
                 continue
             path = Path(dirpath) / name
             found.append((path, path.relative_to(root).as_posix()))
@@ -236,7 +255,7 @@ def build_plan(
         argv=mpremote + ("exec", 'import sys; print("glovecoach-probe", sys.implementation.name)'),
         timeout_s=PROBE_TIMEOUT_S,
         attempts=PROBE_ATTEMPTS_AFTER_FLASH if flash_image is not None else 1,
-        expect=PROBE_EXPECT))
+        expect=PROBE_EXPECT, maintenance_fallback=True))
 
     dirs = sorted({str(p) for f in files for p in PurePosixPath(f.device_path).parents
                    if str(p) != "."}, key=lambda d: (d.count("/"), d))
@@ -369,44 +388,115 @@ def run_step(step: DeployStep, echo: TextIO | None = None, tail_lines: int = 12)
     return StepResult(returncode, list(tail), time.monotonic() - start)
 
 
+def enter_maintenance_mode(port: str, out: TextIO = sys.stdout) -> str:
+    """Send MAINTENANCE to the glove running on `port` and wait until it has reset.
+
+    The running firmware ignores Ctrl-C and feeds a watchdog, so mpremote cannot stop it;
+    MAINTENANCE makes it reset into one boot that leaves the REPL free. "Reset" is seen as
+    the link dropping (USB CDC) or STATUS frames stopping (a USB-UART bridge keeps the port);
+    the port must then be there again. Returns the glove id; raises DeployError with the reason.
+    """
+    from glovecoach.link import DeviceCommandError, GloveClient, LinkDown, LinkLost, StatusReceived
+    from glovecoach.link.virtual_glove import wait_for_path
+    from glovecoach.wire import Command
+
+    try:
+        with GloveClient(port, reconnect=False) as client:
+            hello = client.connect(timeout=MAINTENANCE_CONNECT_TIMEOUT_S)
+            glove_id = str(hello.info.get("glove_id", "?"))
+            print(f"     sending MAINTENANCE to glove {glove_id}: it resets with Ctrl-C and the "
+                  "REPL free for one boot", file=out, flush=True)
+            client.command(Command.MAINTENANCE, timeout=MAINTENANCE_ACK_TIMEOUT_S)
+            client.poll()   # frames sent before the ACK
+            quiet_until = time.monotonic() + MAINTENANCE_QUIET_S
+            while (left := quiet_until - time.monotonic()) > 0:
+                event = client.wait_event(left)
+                if isinstance(event, LinkDown):
+                    break
+                if isinstance(event, StatusReceived):
+                    raise DeployError(f"glove {glove_id} acknowledged MAINTENANCE but is still "
+                                      "sampling (it sent STATUS afterwards)")
+    except DeviceCommandError as exc:
+        raise DeployError(f"the glove refused MAINTENANCE ({exc.message}); firmware older than "
+                          "that command does not know it") from exc
+    except (TimeoutError, LinkLost, OSError) as exc:
+        raise DeployError(f"MAINTENANCE could not be sent on {port}: {exc}") from exc
+    # A USB-CDC port vanishes while the board resets; a COM port has no path to watch.
+    if port.startswith("/") and not wait_for_path(port, PORT_RETURN_TIMEOUT_S):
+        raise DeployError(f"glove {glove_id} reset for maintenance, but {port} did not come "
+                          f"back within {PORT_RETURN_TIMEOUT_S:g} s")
+    print(f"     glove {glove_id} has reset for maintenance; checking for the REPL again",
+          file=out, flush=True)
+    return glove_id
+
+
+def _run_attempts(step: DeployStep, attempts: int, label: str, out: TextIO,
+                  echo_output: bool) -> StepResult:
+    for attempt in range(1, attempts + 1):
+        print(label + (f" (attempt {attempt}/{attempts})" if attempts > 1 else ""),
+              file=out, flush=True)
+        result = run_step(step, echo=out if echo_output else None)
+        if result.returncode == 0:
+            break
+        if attempt < attempts:
+            time.sleep(PROBE_RETRY_PAUSE_S)
+    return result
+
+
 def run_plan(plan: DeployPlan, out: TextIO = sys.stdout, echo_output: bool = True) -> None:
-    """Run every step in order; raise DeployError naming the first step that fails."""
+    """Run every step in order; raise DeployError naming the first step that fails.
+
+    A probe that fails because the glovecoach firmware is running gets one more chance after
+    `enter_maintenance_mode`.
+    """
     total = len(plan.steps)
     for k, step in enumerate(plan.steps, 1):
         if step.output is not None:
             step.output.parent.mkdir(parents=True, exist_ok=True)
-        for attempt in range(1, step.attempts + 1):
-            print(f"[{k}/{total}] {step.name}"
-                  + (f" (attempt {attempt}/{step.attempts})" if step.attempts > 1 else ""),
-                  file=out, flush=True)
-            result = run_step(step, echo=out if echo_output else None)
-            if result.returncode == 0:
-                break
-            if attempt < step.attempts:
-                time.sleep(PROBE_RETRY_PAUSE_S)
-        else:
-            if result.returncode is None:
-                why = f"no answer within {step.timeout_s:g} s"
-            elif result.returncode == -1:
-                why = "unexpected output"
+        label = f"[{k}/{total}] {step.name}"
+        result = _run_attempts(step, step.attempts, label, out, echo_output)
+        running = None
+        maintenance_error = None
+        if result.returncode is None and step.maintenance_fallback:
+            running = identify_running_glove(plan.port)
+        if running:
+            print(f"     {running}, and it ignores the REPL while it runs (Ctrl-C off, watchdog "
+                  "on): putting it into maintenance mode", file=out, flush=True)
+            try:
+                enter_maintenance_mode(plan.port, out)
+            except DeployError as exc:
+                maintenance_error = str(exc)
             else:
-                why = f"exit code {result.returncode}"
-            where = "on the host" if step.local else f"on port {plan.port}"
+                result = _run_attempts(step, PROBE_ATTEMPTS_AFTER_MAINTENANCE,
+                                       label + " (after maintenance)", out, echo_output)
+        if result.returncode == 0:
+            continue
+        if result.returncode is None:
+            why = f"no answer within {step.timeout_s:g} s"
+        elif result.returncode == -1:
+            why = "unexpected output"
+        else:
+            why = f"exit code {result.returncode}"
+        where = "on the host" if step.local else f"on port {plan.port}"
+        if running and maintenance_error:
+            hint = (f"; {running}, and it ignores the REPL while it runs (Ctrl-C off, watchdog "
+                    f"on); putting it into maintenance mode failed: {maintenance_error}. "
+                    "Redeploy with --flash IMAGE.bin, which erases the board")
+        elif running:
+            hint = ("; the glovecoach firmware was running there and took the MAINTENANCE "
+                    "command and reset, but no MicroPython REPL answered afterwards. Redeploy "
+                    "with --flash IMAGE.bin, which erases the board")
+        elif not step.local and "mpremote" in step.argv:
+            hint = (f"; is a MicroPython board on {plan.port}? Flash it with --flash IMAGE.bin,"
+                    " and close any other program using the port")
+        elif not step.local and "esptool" in step.argv:
+            hint = ("; check the cable and the port, or hold BOOT while the step connects")
+        else:
             hint = ""
-            running = (identify_running_glove(plan.port)
-                       if step.expect == PROBE_EXPECT and result.returncode is None else None)
-            if running:
-                hint = (f"; {running}, and it ignores the REPL while it runs (Ctrl-C off, "
-                        "watchdog on): redeploy with --flash IMAGE.bin, which erases the board")
-            elif not step.local and "mpremote" in step.argv:
-                hint = (f"; is a MicroPython board on {plan.port}? Flash it with --flash IMAGE.bin,"
-                        " and close any other program using the port")
-            elif not step.local and "esptool" in step.argv:
-                hint = ("; check the cable and the port, or hold BOOT while the step connects")
-            # The output was already shown live; repeat it only when it was not.
-            detail = "" if echo_output else "".join(f"\n  | {ln}" for ln in result.output_tail)
-            raise DeployError(f"step {k}/{total} '{step.name}' failed {where}: {why}{hint}"
-                              f"\n  $ {step.command_line()}{detail}")
+        # The output was already shown live; repeat it only when it was not.
+        detail = "" if echo_output else "".join(f"\n  | {ln}" for ln in result.output_tail)
+        raise DeployError(f"step {k}/{total} '{step.name}' failed {where}: {why}{hint}"
+                          f"\n  $ {step.command_line()}{detail}")
 
 
 VIRTUAL_BOOT_TIMEOUT_S = 10.0

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from fwharness import Glove
+from fwharness import FIRMWARE, Glove
 
 
 @pytest.fixture
 def glove_factory():
     gloves: list[Glove] = []
 
-    def make(env: dict[str, str] | None = None, use_pty: bool = True) -> Glove:
-        g = Glove(env, use_pty)
+    def make(env: dict[str, str] | None = None, use_pty: bool = True,
+             firmware: Path = FIRMWARE) -> Glove:
+        g = Glove(env, use_pty, firmware)
         gloves.append(g)
         return g
 

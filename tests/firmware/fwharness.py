@@ -28,7 +28,7 @@ SENSOR_MAP = REPO / "hardware" / "sensor_map.json"
 GOLDEN = REPO / "tests" / "golden" / "frames.json"
 N_CHANNELS = len(json.loads(SENSOR_MAP.read_text())["channels"])
 
-CMD_START, CMD_STOP, CMD_SET_RATE, CMD_TARE, CMD_PING, CMD_INFO = range(0x81, 0x87)
+CMD_START, CMD_STOP, CMD_SET_RATE, CMD_TARE, CMD_PING, CMD_INFO, CMD_MAINTENANCE = range(0x81, 0x88)
 
 
 def encode_frame(payload: bytes) -> bytes:
@@ -75,21 +75,25 @@ def decode_chunk(chunk: bytes) -> dict:
 
 
 class Glove:
-    """The firmware running in `micropython main.py` on a raw pseudo-terminal."""
+    """The firmware running in `micropython main.py` on a raw pseudo-terminal.
 
-    def __init__(self, env: dict[str, str] | None = None, use_pty: bool = True):
+    `firmware`: the folder to run main.py from (a copy, for tests that leave files there).
+    """
+
+    def __init__(self, env: dict[str, str] | None = None, use_pty: bool = True,
+                 firmware: Path = FIRMWARE):
         full_env = dict(os.environ)
         full_env.pop("GLOVECOACH_SIM_SIGNAL", None)
         full_env.update(env or {})
         if use_pty:
             master, slave = pty.openpty()
             tty.setraw(slave)
-            self.proc = subprocess.Popen([str(MICROPYTHON), "main.py"], cwd=FIRMWARE, env=full_env,
+            self.proc = subprocess.Popen([str(MICROPYTHON), "main.py"], cwd=firmware, env=full_env,
                                          stdin=slave, stdout=slave, stderr=subprocess.PIPE)
             os.close(slave)
             self.fd_in = self.fd_out = master
         else:
-            self.proc = subprocess.Popen([str(MICROPYTHON), "main.py"], cwd=FIRMWARE, env=full_env,
+            self.proc = subprocess.Popen([str(MICROPYTHON), "main.py"], cwd=firmware, env=full_env,
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE)
             self.fd_in = self.proc.stdout.fileno()

@@ -41,6 +41,8 @@ def test_classic_esp32_reads_every_channel_through_its_mux_input(tmp_path):
     assert out["link"] == 11520 and out["board"] == "esp32"
     assert out["glove_id"] == "GC-240AC4123456"
     assert out["feeds"] == 1 and out["settings"]["wdt_timeout"] == 2000
+    # reset() (MAINTENANCE) ends in machine.reset(), once, and does not come back.
+    assert out["resets"] == 1 and out["reset_returned"] is False
     assert out["boot"] == "boot: watchdog reset on esp32"
     assert out["board_from_machine"] == ["esp32s3", "esp32"]
 

@@ -75,6 +75,7 @@ def vectors():
     out.append(("cmd_tare", struct.pack("<BHH", 0x84, 4, 0), {"type": "COMMAND", "command": 0x84, "token": 4, "args": {"n": 0}}))
     out.append(("cmd_ping", struct.pack("<BHI", 0x85, 0xFFFE, 0xCAFEF00D), {"type": "COMMAND", "command": 0x85, "token": 0xFFFE, "args": {"nonce": 0xCAFEF00D}}))
     out.append(("cmd_info", struct.pack("<BH", 0x86, 6), {"type": "COMMAND", "command": 0x86, "token": 6, "args": {}}))
+    out.append(("cmd_maintenance", struct.pack("<BH", 0x87, 0x0300), {"type": "COMMAND", "command": 0x87, "token": 0x0300, "args": {}}))
     return [{"name": n, "payload_hex": p.hex(), "frame_hex": frame(p).hex(), "fields": f} for n, p, f in out]
 
 

@@ -62,18 +62,38 @@ def test_flashing_through_a_port_with_no_chip_fails_at_the_erase(silent_port, tm
 
 
 @pytest.mark.timeout(90)
-def test_deploy_to_a_glove_running_the_firmware_says_so_and_how_to_recover():
-    """The real firmware (MicroPython unix port behind a pty) ignores the REPL as on a board."""
-    from glovecoach.link.virtual_glove import VirtualGlove
+def test_deploy_to_a_glove_running_firmware_older_than_maintenance_says_how_to_recover(tmp_path):
+    """The real firmware (MicroPython unix port behind a pty) ignores the REPL as on a board.
 
-    with VirtualGlove(glove_id="GC-DEPLOY-7") as glove:
+    A build from before the MAINTENANCE command cannot be asked for its REPL, so the error
+    must say so and point to --flash. The route that works is in test_deploy_maintenance.py.
+    It runs on a copy of firmware/, because a glove that accepts MAINTENANCE leaves a flag
+    file next to main.py.
+    """
+    import shutil
+
+    from glovecoach.link.virtual_glove import VirtualGlove
+    from glovecoach.resources import firmware_dir, sensor_map_path
+
+    fw = tmp_path / "fs"
+    shutil.copytree(firmware_dir(), fw, ignore=shutil.ignore_patterns("__pycache__", "maintenance.flag"))
+    commands = fw / "glove" / "commands.py"
+    old = commands.read_text().replace("\n             CMD_MAINTENANCE: 0}", "}")
+    assert old != commands.read_text(), "commands.py changed: update how this test drops MAINTENANCE"
+    commands.write_text(old)
+    with VirtualGlove(glove_id="GC-DEPLOY-7", firmware=fw, sensor_map=sensor_map_path()) as glove:
         port = glove.plug()
         time.sleep(0.5)
         result = subprocess.run(
             [sys.executable, "-m", "glovecoach", "deploy", "--port", port],
             capture_output=True, text=True, timeout=60)
+        assert glove.exit_code() is None           # still running: nothing reset it
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "check that MicroPython answers" in result.stderr
     assert "the glovecoach firmware of glove GC-DEPLOY-7 is running there" in result.stderr \
         or "the glovecoach firmware is running there" in result.stderr
+    assert "sending MAINTENANCE to glove GC-DEPLOY-7" in result.stdout
+    assert "refused MAINTENANCE" in result.stderr and "unknown command 0x87" in result.stderr
     assert "--flash" in result.stderr
+    assert "(after maintenance)" not in result.stdout      # no second probe: it never reset
+    assert not (fw / "maintenance.flag").exists()

@@ -159,7 +159,7 @@ class ReplayDevice:
         elif command == Command.INFO:
             self._tx += encode_ack(token, command, {})
             self._tx += self._hello()
-        else:  # TARE: a recording's raw values are what they are
+        else:  # TARE, MAINTENANCE: a recording has no sensors to zero and no board to reset
             self._tx += encode_error(token, command, ErrorCode.NOT_ALLOWED,
                                      f"{command.name} is not possible on a replay")
 

@@ -46,6 +46,7 @@ class Command(enum.IntEnum):
     TARE = 0x84
     PING = 0x85
     INFO = 0x86
+    MAINTENANCE = 0x87
 
 
 class ErrorCode(enum.IntEnum):
@@ -82,6 +83,7 @@ COMMAND_ARGUMENTS: dict[Command, tuple[tuple[str, str], ...]] = {
     Command.TARE: (("n", "H"),),
     Command.PING: (("nonce", "I"),),
     Command.INFO: (),
+    Command.MAINTENANCE: (),
 }
 _ARG_STRUCTS = {c: struct.Struct("<" + "".join(f for _, f in args)) for c, args in COMMAND_ARGUMENTS.items()}
 _LIMITS = {"B": 0xFF, "H": 0xFFFF, "I": 0xFFFFFFFF}

@@ -18,6 +18,11 @@ del machine.events[:]
 hal.read_sample(memoryview(row))
 values = [row[2 * c] | row[2 * c + 1] << 8 for c in range(cfg.n_channels)]
 hal.feed_watchdog()
+try:
+    hal.reset()
+    reset_returned = True
+except SystemExit:
+    reset_returned = False
 print(json.dumps({
     "board": hal.board, "glove_id": hal.glove_id, "link": hal.link_bytes_per_s,
     "values": values, "adc_gpios": machine.adc_gpios, "select_gpios": machine.select_order,
@@ -25,6 +30,7 @@ print(json.dumps({
     "reads": sum(1 for e in machine.events if e[0] == "read"),
     "select_writes": sum(1 for e in machine.events if e[0] == "select"),
     "feeds": machine.wdt_feeds[0], "boot": hal.boot_message(),
+    "resets": machine.resets[0], "reset_returned": reset_returned,
     "board_from_machine": [hal_esp32.board_name("Generic ESP32S3 module with ESP32S3"),
                            hal_esp32.board_name("Generic ESP32 module with ESP32")],
 }))

@@ -56,6 +56,15 @@ class WDT:
         wdt_feeds[0] += 1
 
 
+resets = [0]
+
+
+def reset():
+    # A real reset never returns; SystemExit stands in for that (the script catches it).
+    resets[0] += 1
+    raise SystemExit(0)
+
+
 def unique_id():
     return b"\x24\x0a\xc4\x12\x34\x56"
 
