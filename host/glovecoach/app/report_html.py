@@ -60,6 +60,14 @@ def _number_text(value: float) -> str:
     return shown
 
 
+def _episode_table(events: Sequence[Mapping[str, Any]], where: str, css_class: str) -> str:
+    """Force or spine episodes: where, from, to, peak (a saturated peak is said, not numbered)."""
+    return _table([where, "from", "to", "peak (N)"], [
+        (e.get(where), theme.format_clock(e.get("start_s", 0)), theme.format_clock(e.get("end_s", 0)),
+         "saturated" if e.get("peak_n") is None else f"{e['peak_n']:.1f}") for e in events],
+        css_class)
+
+
 def technique_label(technique: str) -> str:
     return {"none": "no technique", "all": "all"}.get(technique, technique.replace("_", " "))
 
@@ -135,11 +143,7 @@ def build_html(report: Mapping[str, Any], info: Mapping[str, Any],
         "regions"))
     parts.append("<h2>Too much force</h2>")
     over = report.get("overforce_events", [])
-    parts.append(_table(["region", "from", "to", "peak (N)"], [
-        (e.get("region"), theme.format_clock(e.get("start_s", 0)),
-         theme.format_clock(e.get("end_s", 0)),
-         "saturated" if e.get("peak_n") is None else f"{e['peak_n']:.1f}") for e in over],
-        "overforce") if over else "<p>None.</p>")
+    parts.append(_episode_table(over, "region", "overforce") if over else "<p>None.</p>")
     parts.append("<h2>Spine</h2>")
     spine_map = report.get("spine_map") or {}
     if report.get("spine_check") is False:
@@ -148,11 +152,8 @@ def build_html(report: Mapping[str, Any], info: Mapping[str, Any],
         (seg, f"{float(v.get('peak_n') or 0):.1f}", f"{float(v.get('contact_s') or 0):.1f}")
         for seg, v in spine_map.items()], "spine"))
     contacts = report.get("spine_contacts", [])
-    parts.append(_table(["segment", "from", "to", "peak (N)"], [
-        (e.get("segment"), theme.format_clock(e.get("start_s", 0)),
-         theme.format_clock(e.get("end_s", 0)),
-         "saturated" if e.get("peak_n") is None else f"{e['peak_n']:.1f}") for e in contacts],
-        "spine-contacts") if contacts else "<p>No spinal contact.</p>")
+    parts.append(_episode_table(contacts, "segment", "spine-contacts") if contacts
+                 else "<p>No spinal contact.</p>")
     if alerts:
         parts.append("<h2>Alerts shown during the session</h2>")
         parts.append(_table(["at", "alert"], [(theme.format_clock(a.get("at_s", 0)),
