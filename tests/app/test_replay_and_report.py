@@ -47,11 +47,11 @@ def test_replay_scrubs_and_plays(qtbot, spine_recording):
     assert not any(a.kind == "spine_contact" for a in window.player.model.alerts.log)
     # plots show the (up to 10) seconds before the scrub position
     fingers = window.view.plots.plots["fingers"]
-    x, _ = fingers.curves[0].getData()
+    x, _ = fingers.traces.data(0)
     shown_s = min(10.0, start_s - 3.0)
     assert x[-1] == pytest.approx(0.0) and x[0] == pytest.approx(-shown_s, abs=0.1)
     window.seek_s(start_s + 8.0)
-    x, _ = window.view.plots.plots["fingers"].curves[0].getData()
+    x, _ = window.view.plots.plots["fingers"].traces.data(0)
     assert x[0] == pytest.approx(-10.0, abs=0.1)   # display buckets align to sample index
     window.seek_s(start_s - 3.0)
 

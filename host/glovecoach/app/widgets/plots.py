@@ -1,9 +1,9 @@
 """Scrolling force plots, one per sensor-map group, with the technique's force window as a band.
 
 The x axis is "seconds before now" (fixed -window..0), so a frame only swaps the curves'
-y data: the axes are not relaid out 30 times a second. Curves are fed straight from the
-ring buffer's contiguous view and pyqtgraph's peak downsampling keeps what is drawn near
-one point per pixel column.
+y data: the axes are not relaid out 30 times a second. Each frame takes the newest window
+from the ring buffer, min/max-decimates all channels in one numpy pass (about one point per
+pixel column), and hands each plot's columns to one `TraceBundle` item that draws them all.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+import pyqtgraph.functions as fn
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from glovecoach.app import theme
 from glovecoach.app.ring import ForceRing
@@ -31,23 +32,81 @@ def _short_name(channel_id: str) -> str:
             .replace("index_middle", "I-M").replace("ring_little", "R-L").replace("_", " "))
 
 
-class _Curve(pg.PlotCurveItem):
-    """A curve whose bounding box is given by its plot (the visible window), not recomputed
-    from the data: pyqtgraph asks for it several times a frame, each a scan of the data."""
+class TraceBundle(pg.GraphicsObject):
+    """All of one plot's curves in a single graphics item.
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._bounds: QtCore.QRectF | None = None
+    A frame used to pay pyqtgraph's per-curve bookkeeping 20 times (setData, path building,
+    bounding-box scans, signals: about a third of the window's CPU). Here a frame is one
+    `set_data` and one `paint` per plot: each column is written into a reused QPolygonF
+    through a numpy view and drawn with one cosmetic-pen `drawPolyline`. The bounding box is
+    the visible window, given by the plot, not a scan of the data. NaN rows (a gap in the
+    stream) break a curve rather than bridging it.
+    """
 
-    def set_bounds(self, rect: QtCore.QRectF) -> None:
-        if rect != self._bounds:
+    def __init__(self, colours: Sequence[str]) -> None:
+        super().__init__()
+        self._colours = list(colours)
+        self._pens = [pg.mkPen(c, width=1) for c in self._colours]
+        self._x = np.empty(0)
+        self._y = np.empty((0, len(colours)))
+        self._bounds = QtCore.QRectF()
+        self._polygons: list[QtGui.QPolygonF] = [QtGui.QPolygonF() for _ in colours]
+
+    def set_pen_width(self, width: int) -> None:
+        self._pens = [pg.mkPen(c, width=width) for c in self._colours]
+        self.update()
+
+    def pen(self, k: int) -> QtGui.QPen:
+        return self._pens[k]
+
+    def set_data(self, x: np.ndarray, y: np.ndarray, bounds: QtCore.QRectF) -> None:
+        """`x`: (n,) seconds; `y`: (n, curves) newtons; `bounds`: the data rectangle drawn."""
+        self._x = np.asarray(x, dtype=np.float64)
+        self._y = np.asarray(y, dtype=np.float64)
+        if bounds != self._bounds:
             self.prepareGeometryChange()
-            self._bounds = rect
+            self._bounds = QtCore.QRectF(bounds)
+        self.update()
+
+    def data(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """What curve `k` shows now: (x, y) copies."""
+        return self._x.copy(), self._y[:, k].copy()
 
     def boundingRect(self) -> QtCore.QRectF:
-        if self._bounds is None:
-            return super().boundingRect()
         return self._bounds
+
+    def paint(self, painter: QtGui.QPainter, *args) -> None:
+        n = len(self._x)
+        if n < 2:
+            return
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
+        has_gap = ~np.isfinite(self._y).all(axis=0)
+        for k, pen in enumerate(self._pens):
+            painter.setPen(pen)
+            column = self._y[:, k]
+            if not has_gap[k]:
+                polygon = self._polygons[k]
+                if len(polygon) != n:
+                    polygon = self._polygons[k] = fn.create_qpolygonf(n)
+                xy = fn.ndarray_from_qpolygonf(polygon)
+                xy[:, 0] = self._x
+                xy[:, 1] = column
+                painter.drawPolyline(polygon)
+                continue
+            for start, stop in _finite_runs(column):
+                if stop - start >= 2:
+                    polygon = fn.create_qpolygonf(stop - start)
+                    xy = fn.ndarray_from_qpolygonf(polygon)
+                    xy[:, 0] = self._x[start:stop]
+                    xy[:, 1] = column[start:stop]
+                    painter.drawPolyline(polygon)
+
+
+def _finite_runs(column: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) of each run of finite values in `column`."""
+    finite = np.concatenate([[False], np.isfinite(column), [False]])
+    edges = np.flatnonzero(np.diff(finite.astype(np.int8)))
+    return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
 
 
 class GroupPlot(pg.PlotWidget):
@@ -75,15 +134,9 @@ class GroupPlot(pg.PlotWidget):
         item.setXRange(-window_s, 0.0, padding=0)
         item.setLabel("left", "force", units="N")
         item.setLabel("bottom", "seconds before now")
-        # Bare PlotCurveItems fed already-decimated data (see `decimate`): PlotDataItem's own
-        # downsampling and clipping cost more per frame than drawing.
-        self.curves: list[_Curve] = []
-        for k, ch in enumerate(self.channels):
-            curve = _Curve(pen=pg.mkPen(theme.CURVE_COLOURS[k % len(theme.CURVE_COLOURS)],
-                                                  width=1), name=ch.id, connect="finite",
-                                     skipFiniteCheck=True)
-            item.addItem(curve)
-            self.curves.append(curve)
+        self.traces = TraceBundle([theme.CURVE_COLOURS[k % len(theme.CURVE_COLOURS)]
+                                   for k in range(len(self.channels))])
+        item.addItem(self.traces)
         self.set_type_scale(1.0)
         self._set_y_max(20.0)
 
@@ -107,14 +160,18 @@ class GroupPlot(pg.PlotWidget):
         tick_font = theme.font(9 * scale)
         for axis_name in ("left", "bottom"):
             axis = item.getAxis(axis_name)
-            axis.setStyle(tickFont=tick_font)
+            # ticks point outwards: inward ticks make an axis overlap the view box, so every
+            # frame would repaint both axes along with the curves
+            axis.setStyle(tickFont=tick_font, tickLength=5)
+            # an axis still shares a fractional pixel column with the view box, so it is
+            # repainted with every frame: from a cached pixmap, not by replaying its drawing
+            axis.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
             axis.setTextPen(theme.TEXT_DIM)
             axis.setPen(theme.GRID)
             axis.label.setFont(theme.font(9 * scale))
         # 1-px lines take Qt's fast raster path; wider ones cost several times more per frame,
         # so only the instructor layout (seen from across the room) pays for 2 px.
-        for curve in self.curves:
-            curve.setPen(pg.mkPen(curve.opts["pen"].color(), width=1 if scale < 1.5 else 2))
+        self.traces.set_pen_width(1 if scale < 1.5 else 2)
 
     def plot_width_px(self) -> int:
         return max(100, int(self.getPlotItem().getViewBox().width()))
@@ -173,29 +230,23 @@ class GroupPlot(pg.PlotWidget):
             self._y_max = y_max
             self.getPlotItem().setYRange(0.0, y_max, padding=0)
 
+    def _trace_bounds(self) -> QtCore.QRectF:
+        """The visible data rectangle. The view box clips the curves to it, so a frame
+        repaints exactly the data area (a tighter box leaves stale pixels at the edge, see
+        tests/app/test_plots.py), and no scan of the data is needed to find it."""
+        (x0, x1), (y0, y1) = self.getPlotItem().getViewBox().viewRange()
+        return QtCore.QRectF(x0, y0, x1 - x0, y1 - y0)
+
     def update_curves(self, x: np.ndarray, rows: np.ndarray) -> None:
-        if rows.shape[0] == 0:
-            for curve in self.curves:
-                curve.setData([], [])
-            return
         data = rows[:, self.columns]
-        finite_mask = np.isfinite(data)
-        # "finite" connection (breaks at gaps) builds paths more slowly than "all": use it
-        # only when there is a gap to show
-        connect = "all" if finite_mask.all() else "finite"
-        finite = data[finite_mask]
+        finite = data[np.isfinite(data)]
         peak = float(finite.max()) if finite.size else 0.0
-        # pen width margin in data units is negligible at these scales
-        bounds = QtCore.QRectF(float(x[0]), 0.0, float(x[-1] - x[0]) or 1e-3,
-                               max(peak, self._y_max, 1.0))
-        for k, curve in enumerate(self.curves):
-            curve.setData(x, data[:, k], connect=connect)
-            curve.set_bounds(bounds)
         highest = max((h for _, h in self._band_key if h is not None), default=0.0)
         wanted = max(20.0, highest * 1.35, peak * 1.1)
         # grow at once when a force goes off the top; shrink only when far below
         if wanted > self._y_max or wanted < self._y_max * 0.5:
             self._set_y_max(wanted)
+        self.traces.set_data(x, data, self._trace_bounds())
 
 
 def decimate(first_index: int, rows: np.ndarray, bucket: int) -> tuple[np.ndarray, np.ndarray]:
