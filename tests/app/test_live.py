@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from PySide6 import QtGui
 
@@ -28,6 +30,14 @@ def test_overforce_raises_the_alert(qtbot, start_live, signal_cut):
     assert view.banner.shown[0].severity == "danger"
     assert view.hand_map.alerts.get("thumb_tip") == "overforce"
     assert view.hand_map.value_of("thumb_tip") > 25.0
+    # the banner gives the episode's peak so far, never less than the map shows now
+    banner_n = float(re.search(r"thumb tip: (\d+) N", text).group(1))
+    assert banner_n >= view.hand_map.value_of("thumb_tip") - 0.5
+    # one clock: the phase bar's session clock is the clock of the alert log
+    bar = view.phase_bar
+    assert abs(bar.clock_s - model.now_s) < 0.5
+    assert bar.session_text().startswith("Session ")
+    assert max(a.at_s for a in model.alerts.log) <= bar.clock_s + 0.5
     assert any("thumb" in line for line in view.log.lines())
     # the band the plot draws is the protocol's window the engine applies
     fingers = view.plots.plots["fingers"]

@@ -106,6 +106,33 @@ def test_debounce_at_the_engine() -> None:
     assert [e for e in events if e.kind == "overforce"] == []
 
 
+def test_an_active_force_alert_shows_the_peak_so_far_not_the_onset() -> None:
+    """The live banner reads the active alert: a squeeze that keeps rising must show its
+    highest force so far, not the force at the moment the alert began."""
+    x = held("thumb_tip", 0.0, seconds=2.0)
+    thumb = col("thumb_tip")
+    a = int(0.5 * RATE)
+    x[a:a + 2 * RATE, thumb] = np.linspace(30.0, 60.0, 2 * RATE)      # limit 25 N
+    limit = P.force_limit(None, "thumb_tip", "live")[1]
+    assert limit is not None and limit < 30.0
+    engine = CoachingEngine(P, ALL_CHANNELS, RATE)
+    seen = []
+    for k in range(0, len(x), 20):
+        engine.process(block(x[k:k + 20], k))
+        active = [al for al in engine.state.active_alerts if al.kind == "overforce"]
+        if active:
+            seen.append((k + 20, active[0]))
+    assert len(seen) > 10
+    first_end, first = seen[0]
+    last_end, last = seen[-1]
+    assert last.start_s == first.start_s == pytest.approx(0.5)
+    # the peak so far is the ramp's value at the end of the newest block
+    assert last.peak_n == pytest.approx(float(x[:last_end, thumb].max()), abs=0.01)
+    assert last.peak_n > first.peak_n + 20
+    assert last.message == f"Too much force on the thumb tip: {last.peak_n:.0f} N (limit {limit:g} N)."
+    assert [al.peak_n for _, al in seen] == sorted(al.peak_n for _, al in seen)
+
+
 def test_saturated_samples_alarm_and_report_saturation_not_a_number() -> None:
     x = held("hand_edge", 5.0)               # the converted value is low: only the mask says "saturated"
     sat = np.zeros(x.shape, bool)
@@ -171,6 +198,12 @@ def test_spine_contact_over_the_tracked_baseline(size: int) -> None:
     assert spine[1].end_s == pytest.approx(18.0, abs=0.01)
     assert spine[1].peak_n == pytest.approx(7.05, abs=0.1)
     report = engine.finish()
+    # while the press lasted, the live alert showed its peak so far over the baseline
+    engine = CoachingEngine(P, ALL_CHANNELS, RATE)
+    stream(engine, spine_session()[:17 * RATE], size)
+    (live,) = [a for a in engine.state.active_alerts if a.kind == "spine_contact"]
+    assert live.channel == "spine_4" and live.peak_n == pytest.approx(7.05, abs=0.1)
+    assert live.message == f"Off the spine! Pressure on spine segment 4: {live.peak_n:.1f} N."
     d = report.to_dict()
     assert d["spine_check"] is True
     assert [(c["segment"], c["start_s"], c["end_s"]) for c in d["spine_contacts"]] == [("spine_4", 15.0, 18.0)]

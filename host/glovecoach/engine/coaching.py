@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -42,10 +42,13 @@ RECENT_LABELS_S = WINDOW_S   # a window label keeps its technique's limits in pl
 
 @dataclass(frozen=True)
 class ActiveAlert:
+    """An alert that is on now. For a force alert, `peak_n` and `message` give the highest
+    force of the episode so far (updated while it lasts), not the force when it began."""
     kind: str
     channel: str
     start_s: float
     message: str
+    peak_n: float | None = None
 
 
 @dataclass(frozen=True)
@@ -353,15 +356,14 @@ class CoachingEngine:
     def _overforce_events(self, begun: list[Excursion], ended: list[Excursion], gap: bool = False) -> list[EngineEvent]:
         out = []
         for e in begun:
-            name = sensor_name(self.glove[e.channel])
-            peak = f"at the top of its range (over {e.limit:g} N)" if e.saturated else f"{e.peak:.0f} N (limit {e.limit:g} N)"
-            msg = f"Too much force on the {name}: {peak}."
+            msg = self._overforce_message(e)
             out.append(EngineEvent("overforce", "begin", self._t(e.trigger_index), msg, channel=self.glove[e.channel],
                                    technique=self._technique_for(e.trigger_index),
                                    peak_n=None if e.saturated else e.peak, start_s=self._t(e.start_index),
                                    saturated=e.saturated))
-            self._active[("overforce", self.glove[e.channel])] = ActiveAlert("overforce", self.glove[e.channel],
-                                                                             self._t(e.start_index), msg)
+            self._active[("overforce", self.glove[e.channel])] = ActiveAlert(
+                "overforce", self.glove[e.channel], self._t(e.start_index), msg,
+                None if e.saturated else e.peak)
             self.live_alerts += 1
         for e in ended:
             name = sensor_name(self.glove[e.channel])
@@ -372,6 +374,36 @@ class CoachingEngine:
                                    end_s=self._t(e.stop_index), saturated=e.saturated))
             self._active.pop(("overforce", self.glove[e.channel]), None)
         return out
+
+    def _overforce_message(self, e: Excursion) -> str:
+        name = sensor_name(self.glove[e.channel])
+        peak = (f"at the top of its range (over {e.limit:g} N)" if e.saturated
+                else f"{e.peak:.0f} N (limit {e.limit:g} N)")
+        return f"Too much force on the {name}: {peak}."
+
+    @staticmethod
+    def _spine_message(seg: str, peak: float | None) -> str:
+        return f"Off the spine! Pressure on {sensor_name(seg)}" + ("." if peak is None else f": {peak:.1f} N.")
+
+    def _active_alerts(self) -> tuple[ActiveAlert, ...]:
+        """The alerts on now, force alerts brought up to their episode's peak so far (the
+        detectors keep the running peak of each open episode)."""
+        running: dict[tuple[str, str], ActiveAlert] = {}
+        for e in self._over["live"].open_excursions():
+            key = ("overforce", self.glove[e.channel])
+            if key in self._active and not e.saturated:
+                running[key] = replace(self._active[key], message=self._overforce_message(e),
+                                       peak_n=e.peak)
+        if self._spine is not None:
+            bases = getattr(self, "_spine_base_at_trigger", {})
+            for e in self._spine.detector.open_excursions():
+                seg = self.spine[e.channel]
+                key = ("spine_contact", seg)
+                if key in self._active and not e.saturated and seg in bases:
+                    peak = e.peak + bases[seg]
+                    running[key] = replace(self._active[key], message=self._spine_message(seg, peak),
+                                           peak_n=peak)
+        return tuple(running.get(key, alert) for key, alert in self._active.items())
 
     def _underforce_events(self, begun: list[LightPressAlert], ended: list[LightPressAlert], gap: bool = False
                            ) -> list[EngineEvent]:
@@ -419,11 +451,12 @@ class CoachingEngine:
             seg = self.spine[e.channel]
             b = float(base[e.trigger_index - first, e.channel]) if base is not None else float(baseline[e.channel])
             peak = None if e.saturated else e.peak + b
-            msg = f"Off the spine! Pressure on {sensor_name(seg)}" + ("." if peak is None else f": {peak:.1f} N.")
+            msg = self._spine_message(seg, peak)
             out.append(EngineEvent("spine_contact", "begin", self._t(e.trigger_index), msg, channel=seg,
                                    technique=self._technique_for(e.trigger_index), peak_n=peak,
                                    start_s=self._t(e.start_index), rule="spine_contact", saturated=e.saturated))
-            self._active[("spine_contact", seg)] = ActiveAlert("spine_contact", seg, self._t(e.start_index), msg)
+            self._active[("spine_contact", seg)] = ActiveAlert("spine_contact", seg, self._t(e.start_index), msg,
+                                                               peak)
             self.live_alerts += 1
             self._spine_base_at_trigger = getattr(self, "_spine_base_at_trigger", {})
             self._spine_base_at_trigger[seg] = b
@@ -550,7 +583,7 @@ class CoachingEngine:
             time_s=now, technique=technique, phase_elapsed_s=elapsed, phase_window=window,
             cue=self._cue if technique else None,
             session_elapsed_s=(now - merged[0].start_s) if merged else 0.0,
-            session_limit_s=self.protocol.session_max_s, active_alerts=tuple(self._active.values()),
+            session_limit_s=self.protocol.session_max_s, active_alerts=self._active_alerts(),
             phases=tuple(p for p in phases if p.technique != "none"),
             candidate_technique=self._candidate, limits=limits,
         )

@@ -2,6 +2,11 @@
 window, the session clock against the session limit, and the engine's move-on cue.
 
 All times and windows come from the engine state and the protocol; the bar only draws them.
+
+One clock for what people read: the session clock (time since recording began) is the one
+the alert log, the debrief, the report and replay use. The protocol's limit counts massage
+time, from the first stroke, so the bar shows it on the same clock, as the session time by
+which to finish ("finish by 15:02"), and fills its limit bar with the massage time.
 """
 
 from __future__ import annotations
@@ -53,7 +58,8 @@ class PhaseBar(QtWidgets.QWidget):
         self.phase_elapsed_s = 0.0
         self.phase_window: tuple[float, float] | None = None
         self.cue: str | None = None
-        self.session_s = 0.0
+        self.session_s = 0.0       # massage time: since the first phase began
+        self.clock_s = 0.0         # session clock: since recording began
         self.done: list[str] = []
         self._shown: tuple = ()
         self.setMinimumHeight(110)
@@ -69,12 +75,13 @@ class PhaseBar(QtWidgets.QWidget):
         self.phase_window = tuple(state.phase_window) if state.phase_window else None
         self.cue = state.cue
         self.session_s = float(state.session_elapsed_s or 0.0)
+        self.clock_s = float(state.time_s or 0.0)
         if getattr(state, "session_limit_s", None):
             self.session_limit_s = float(state.session_limit_s)
         self.done = [p.technique for p in (state.phases or [])]
         # Repaint when something visible changes: the clocks tick once a second.
         shown = (self.technique, int(self.phase_elapsed_s), self.phase_window, self.cue,
-                 int(self.session_s), tuple(self.done))
+                 int(self.session_s), int(self.clock_s), tuple(self.done))
         if shown != self._shown:
             self._shown = shown
             self.update()
@@ -96,9 +103,16 @@ class PhaseBar(QtWidgets.QWidget):
                     f"{theme.format_clock(low)} minimum")
         return f"{theme.format_clock(high - self.phase_elapsed_s)} left in this phase"
 
+    def massage_started(self) -> bool:
+        return bool(self.done or self.technique)
+
     def session_text(self) -> str:
-        return (f"Session {theme.format_clock(self.session_s)} of "
-                f"{theme.format_clock(self.session_limit_s)}")
+        clock = f"Session {theme.format_clock(self.clock_s)}"
+        limit = theme.format_clock(self.session_limit_s)
+        if not self.massage_started():
+            return f"{clock}  \u00B7  the {limit} limit starts with the first stroke"
+        deadline = self.clock_s - self.session_s + self.session_limit_s
+        return f"{clock}  \u00B7  finish by {theme.format_clock(deadline)} ({limit} of massage)"
 
     def paintEvent(self, event: QtGui.QPaintEvent) -> None:
         p = QtGui.QPainter(self)
