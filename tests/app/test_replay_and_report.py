@@ -1,4 +1,4 @@
-"""Replay of a recording (play, pause, scrub) and the debrief's HTML export."""
+"""Replay of a recording (play, pause, scrub) and the debrief's HTML and PDF export."""
 
 from __future__ import annotations
 
@@ -75,7 +75,9 @@ def test_replay_scrubs_and_plays(qtbot, spine_recording):
     assert played == jumped and any(k == "spine_contact" for k, _, _ in played)
 
 
-def test_html_report_embeds_images_and_numbers(qtbot, tmp_path):
+@pytest.fixture
+def force_debrief(qtbot, tmp_path):
+    """The debrief of 40 s of kneading with a too-hard thumb (replayed to the end)."""
     session = simulated_session("excessive_force_kneading", 1, 395.0, 40.0)
     path = tmp_path / "force.gcrec"
     write_recording(session, path)
@@ -84,11 +86,15 @@ def test_html_report_embeds_images_and_numbers(qtbot, tmp_path):
     window.seek_s(1e9)
     report = window.player.model.finish().to_dict()
     assert report["overforce_events"]
-
     debrief = DebriefView(report, protocol=default_protocol(), recording_path=path,
                           info={"trainee": "Cleo", "protocol": "Classic back massage"})
     qtbot.addWidget(debrief)
-    out = debrief.export_html(tmp_path / "report.html")
+    return debrief, report
+
+
+def test_html_report_embeds_images_and_numbers(force_debrief, tmp_path):
+    debrief, report = force_debrief
+    out = debrief.export(tmp_path / "report.html")
     html = out.read_text(encoding="utf-8")
 
     uris = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", html)
@@ -103,13 +109,81 @@ def test_html_report_embeds_images_and_numbers(qtbot, tmp_path):
     total = report["score"]["total"]
     assert re.search(rf"id='score-total'>Score {total} / 100<", html)
     assert "Cleo" in html
-    over = re.search(r"<table class='overforce'>.*?</table>", html, re.S).group(0)
+    over = re.search(r"<table class='overforce'[^>]*>.*?</table>", html, re.S).group(0)
     assert over.count("<tr>") - 1 == len(report["overforce_events"])
     first = report["overforce_events"][0]
     assert f"{first['peak_n']:.1f}" in over
     violations = report["protocol"]["violations"]
-    table = re.search(r"<table class='violations'>.*?</table>", html, re.S).group(0)
+    table = re.search(r"<table class='violations'[^>]*>.*?</table>", html, re.S).group(0)
     assert table.count("<tr>") - 1 == len(violations)
-    regions = re.search(r"<table class='regions'>.*?</table>", html, re.S).group(0)
+    regions = re.search(r"<table class='regions'[^>]*>.*?</table>", html, re.S).group(0)
     thumb_peak = max(v["peak_n"] for v in report["per_region"]["thumb_tip"].values())
     assert f"{thumb_peak:.1f}" in regions
+
+
+def _pdf_pages(path):
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    pdf = pdfium.PdfDocument(str(path))
+    texts = [" ".join(pdf[i].get_textpage().get_text_range().split()) for i in range(len(pdf))]
+    pictures = [sum(1 for _ in pdf[i].get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE]))
+                for i in range(len(pdf))]
+    sizes = [pdf[i].get_size() for i in range(len(pdf))]
+    return texts, pictures, sizes
+
+
+def test_pdf_report_has_the_pictures_and_every_number_of_the_html(force_debrief, tmp_path):
+    debrief, report = force_debrief
+    out = debrief.export(tmp_path / "report.pdf")
+    assert out.read_bytes().startswith(b"%PDF-")
+    assert not list(tmp_path.glob("*.part"))
+    texts, pictures, sizes = _pdf_pages(out)
+    assert len(texts) >= 2
+    assert all(round(w) == 595 and round(h) == 842 for w, h in sizes)      # A4 in points
+    assert sum(pictures) == 3                       # timeline, force grid, spine strip
+    text = " ".join(texts)
+    assert f"Score {report['score']['total']} / 100" in text and "Cleo" in text
+    assert "Protocol not followed" in text
+    for v in report["protocol"]["violations"]:       # every rule broken, in words
+        assert " ".join(v["message"].split()) in text
+    first = report["overforce_events"][0]
+    assert f"{first['peak_n']:.1f}" in text
+    # every section heading made it onto a page (Qt can drop text after a page break)
+    for heading in ("Score breakdown", "Phases", "Rules broken", "Force per region and technique",
+                    "Too much force", "Spine", "No spinal contact."):
+        assert heading in text, heading
+
+
+def test_report_export_refuses_a_bad_target_and_leaves_nothing(force_debrief, tmp_path):
+    debrief, _ = force_debrief
+    with pytest.raises(OSError, match="no folder"):
+        debrief.export(tmp_path / "missing" / "report.pdf")
+    with pytest.raises(ValueError, match=r"\.html or \.pdf"):
+        debrief.export(tmp_path / "report.txt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["force.gcrec"]
+
+
+def test_analyze_writes_the_html_and_pdf_reports_of_a_recording(tmp_path, capsys, monkeypatch):
+    import json
+
+    from glovecoach.cli import main
+
+    monkeypatch.setenv("GLOVECOACH_CALIBRATIONS", str(tmp_path / "none-here"))
+    session = simulated_session("excessive_force_kneading", 1, 395.0, 40.0)
+    rec = write_recording(session, tmp_path / "force.gcrec")
+    html, pdf = tmp_path / "out" / "force.html", tmp_path / "out" / "force.pdf"
+    html.parent.mkdir()
+    assert main(["analyze", str(rec), "--json", "--html", str(html), "--pdf", str(pdf)]) == 0
+    out, err = capsys.readouterr()
+    report = json.loads(out)                        # stdout stays pure JSON
+    assert f"report written: {pdf}" in err and f"report written: {html}" in err
+    total = report["score"]["total"]
+    assert re.search(rf"id='score-total'>Score {total} / 100<", html.read_text(encoding="utf-8"))
+    texts, pictures, _ = _pdf_pages(pdf)
+    assert f"Score {total} / 100" in " ".join(texts) and sum(pictures) == 3
+    # wrong names are refused before any work, with the reason
+    assert main(["analyze", str(rec), "--pdf", str(tmp_path / "force.html")]) == 2
+    assert "needs a .pdf file name" in capsys.readouterr().err
+    assert main(["analyze", str(rec), "--html", str(tmp_path / "nowhere" / "r.html")]) == 2
+    assert "no folder" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""After the session: the debrief page and its HTML export.
+"""After the session: the debrief page and its HTML and PDF export.
 
 Everything shown comes from the SessionReport (`report.to_dict()`), which the controller has
 also stored in the recording as a NOTE "report"; the HTML is written next to the recording.
@@ -89,7 +89,7 @@ class DebriefView(QtWidgets.QScrollArea):
         head.addSpacing(20)
         head.addWidget(verdict)
         head.addStretch(1)
-        self.export_button = QtWidgets.QPushButton("Export HTML report…")
+        self.export_button = QtWidgets.QPushButton("Export report (HTML or PDF)…")
         self.export_button.clicked.connect(self._export_clicked)
         head.addWidget(self.export_button)
         self.replay_button = QtWidgets.QPushButton("Replay this session")
@@ -129,6 +129,7 @@ class DebriefView(QtWidgets.QScrollArea):
         layout.addWidget(QtWidgets.QLabel("Rules broken"))
         layout.addWidget(self.violations)
         self.saved_html: Path | None = None
+        self.saved_pdf: Path | None = None
 
     def _make_timeline(self) -> SessionTimeline:
         return SessionTimeline(self.report, plan_of(self.protocol), self.protocol.session_max_s,
@@ -174,6 +175,23 @@ class DebriefView(QtWidgets.QScrollArea):
         self.saved_html = path
         return path
 
+    def export_pdf(self, path: str | Path) -> Path:
+        from glovecoach.app.report_pdf import write_pdf
+
+        info = {**self.info, "recording": str(self.recording_path or "")}
+        path = write_pdf(path, self.report, info, self.images(), self.alerts)
+        self.saved_pdf = path
+        return path
+
+    def export(self, path: str | Path) -> Path:
+        """Write the report as HTML or PDF, by the file's suffix."""
+        suffix = Path(path).suffix.lower()
+        if suffix == ".pdf":
+            return self.export_pdf(path)
+        if suffix in (".html", ".htm"):
+            return self.export_html(path)
+        raise ValueError(f"{path}: a report is .html or .pdf, not {suffix or 'no suffix'}")
+
     def open_replay(self) -> Any:
         from glovecoach.app.replay import ReplayWindow
 
@@ -185,10 +203,16 @@ class DebriefView(QtWidgets.QScrollArea):
 
     def _export_clicked(self) -> None:
         default = str(self.recording_path.with_suffix(".html")) if self.recording_path else ""
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export report", default,
-                                                        "HTML (*.html)")
-        if path:
-            self.export_html(path)
+        path, chosen = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Export report", default, "HTML report (*.html);;PDF report (*.pdf)")
+        if not path:
+            return
+        if not Path(path).suffix:
+            path += ".pdf" if "pdf" in chosen.lower() else ".html"
+        try:
+            self.export(path)
+        except (OSError, ValueError) as exc:
+            QtWidgets.QMessageBox.warning(self, "Export report", f"The report was not saved: {exc}")
 
 
 def calibration_text(calibration: Mapping[str, Any] | None) -> str:

@@ -1,13 +1,14 @@
 """The debrief as one self-contained HTML file: numbers as tables, pictures as PNG data URIs.
 
-Nothing is linked from outside the file, so it can be mailed or archived alone.
+Nothing is linked from outside the file, so it can be mailed or archived alone. The PDF
+(`report_pdf.py`) is typeset by Qt from this same page.
 """
 
 from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from glovecoach.app import theme
@@ -80,12 +81,36 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], css_class: str
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
                    for row in rows)
-    return f"<table class='{css_class}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    # the border/cellpadding attributes are for Qt's rich text (the PDF), which ignores the
+    # stylesheet's table rules; browsers use the stylesheet
+    return (f"<table class='{css_class}' border='1' cellspacing='0' cellpadding='4'>"
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+SCREEN_CSS = (
+    "body{font-family:'DejaVu Sans',Arial,sans-serif;margin:24px;color:#1b1f24;"
+    "max-width:1200px}h1{margin-bottom:4px}table{border-collapse:collapse;margin:8px 0 20px}"
+    "td,th{border:1px solid #c8ced6;padding:4px 10px;text-align:left}th{background:#eef1f5}"
+    ".score{font-size:28pt;font-weight:bold}.pass{color:#1d7a6e}.fail{color:#b3261e}"
+    "figure{margin:0 0 24px}img{max-width:100%;border:1px solid #c8ced6}"
+    "figcaption{color:#555;margin-top:4px}")
+
+
+def figure_block(k: int, caption: str, png: bytes) -> str:
+    """A picture embedded as a data URI, with its caption."""
+    esc = html.escape
+    return (f"<figure><img alt='{esc(caption)}' src='{png_data_uri(png)}'>"
+            f"<figcaption>{esc(caption)}</figcaption></figure>")
 
 
 def build_html(report: Mapping[str, Any], info: Mapping[str, Any],
-               images: Mapping[str, bytes], alerts: Sequence[Mapping[str, Any]] = ()) -> str:
-    """The report page. `images` maps a caption to PNG bytes (embedded in that order)."""
+               images: Mapping[str, bytes], alerts: Sequence[Mapping[str, Any]] = (),
+               picture: Callable[[int, str, bytes], str] = figure_block,
+               css: str = SCREEN_CSS) -> str:
+    """The report page. `images` maps a caption to PNG bytes (shown in that order).
+
+    `picture(k, caption, png)` makes the block of the k-th picture; the default embeds it as
+    a data URI. The PDF writer passes its own (a document resource) and its own `css`."""
     score = report.get("score") or {}
     breakdown = score.get("breakdown") or {}
     protocol = report.get("protocol") or {}
@@ -94,12 +119,7 @@ def build_html(report: Mapping[str, Any], info: Mapping[str, Any],
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{esc(title)}</title>",
-        "<style>body{font-family:'DejaVu Sans',Arial,sans-serif;margin:24px;color:#1b1f24;"
-        "max-width:1200px}h1{margin-bottom:4px}table{border-collapse:collapse;margin:8px 0 20px}"
-        "td,th{border:1px solid #c8ced6;padding:4px 10px;text-align:left}th{background:#eef1f5}"
-        ".score{font-size:40px;font-weight:bold}.pass{color:#1d7a6e}.fail{color:#b3261e}"
-        "figure{margin:0 0 24px}img{max-width:100%;border:1px solid #c8ced6}"
-        "figcaption{color:#555;margin-top:4px}</style></head><body>",
+        f"<style>{css}</style></head><body>",
         f"<h1>{esc(title)}</h1>",
         "<p>" + " &middot; ".join(esc(str(x)) for x in (
             f"Protocol: {info.get('protocol', '')}",
@@ -121,9 +141,8 @@ def build_html(report: Mapping[str, Any], info: Mapping[str, Any],
     if calib.get("nominal"):
         parts.append("<p><b>Note:</b> forces use the glove's nominal (uncalibrated) sensor curve; "
                      "absolute newtons may be off by tens of percent.</p>")
-    for caption, png in images.items():
-        parts.append(f"<figure><img alt='{esc(caption)}' src='{png_data_uri(png)}'>"
-                     f"<figcaption>{esc(caption)}</figcaption></figure>")
+    for k, (caption, png) in enumerate(images.items()):
+        parts.append(picture(k, caption, png))
     parts.append("<h2>Phases</h2>")
     parts.append(_table(["technique", "start", "end", "length"], [
         (ph.get("technique"), theme.format_clock(ph.get("start_s", 0)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from glovecoach.cli import CommandError
@@ -23,6 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--calibrations-dir", type=Path,
                    help="where stored calibrations live (default ~/.config/glovecoach/calibrations)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--html", type=Path, metavar="OUT.html",
+                   help="also write the debrief as a self-contained HTML report")
+    p.add_argument("--pdf", type=Path, metavar="OUT.pdf", help="also write the debrief as a PDF report")
     p.set_defaults(func=run)
 
 
@@ -40,7 +44,13 @@ def run(args: argparse.Namespace) -> int:
     path: Path = args.file
     if not path.exists():
         raise CommandError(f"{path}: no such file")
+    for out, suffix in ((args.html, ".html"), (args.pdf, ".pdf")):
+        if out is not None and out.suffix.lower() != suffix:
+            raise CommandError(f"{out}: the {suffix[1:].upper()} report needs a {suffix} file name")
+        if out is not None and not out.parent.is_dir():
+            raise CommandError(f"{out}: no folder {out.parent}")
     extra: dict = {"file": str(path)}
+    recording = None
     try:
         if path.suffix.lower() == ".csv":
             if args.calibration:
@@ -65,4 +75,39 @@ def run(args: argparse.Namespace) -> int:
         if "recording_problem" in extra:
             text += f"\nRecording damaged: {extra['recording_problem']}; analysed what could be read."
     print(text)
+    if args.html or args.pdf:
+        for written in write_reports(report.to_dict(), protocol, path, recording, args.html, args.pdf):
+            print(f"report written: {written}", file=sys.stderr)
     return 0
+
+
+def write_reports(report: dict, protocol, path: Path, recording, html: Path | None,
+                  pdf: Path | None) -> list[Path]:
+    """The debrief page for `report`, exported as HTML and/or PDF (Qt offscreen, no window).
+
+    The recording's own screening answers and live alert log go into the report when it has
+    them (a session recorded by the app); the report itself is the one just computed."""
+    from glovecoach.app.qt import ensure_app
+
+    ensure_app(headless=True)
+    from glovecoach.app.debrief import DebriefView
+
+    info: dict = {"recording": str(path)}
+    alerts: list = []
+    if recording is not None:
+        info.update(recording.metadata)
+        for note in recording.notes_of("session_start"):
+            info.update(note.payload)
+        for note in recording.notes_of("alert_log"):
+            alerts = list(note.payload.get("alerts", []))
+    debrief = DebriefView(report, protocol=protocol, recording_path=path, info=info, alerts=alerts)
+    written = []
+    try:
+        for out in (html, pdf):
+            if out is not None:
+                written.append(debrief.export(out))
+    except OSError as exc:
+        raise CommandError(f"could not write the report: {exc}") from None
+    finally:
+        debrief.deleteLater()
+    return written
