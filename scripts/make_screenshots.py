@@ -26,7 +26,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6 import QtWidgets  # noqa: E402
 
 from glovecoach.app.main_window import MainWindow  # noqa: E402
-from glovecoach.app.qt import ensure_app, save_window  # noqa: E402
+from glovecoach.app.qt import ensure_app, offscreen_screen, save_window  # noqa: E402
 from glovecoach.app.sources import simulated_session  # noqa: E402
 from glovecoach.simulate import simulate, write_recording  # noqa: E402
 
@@ -72,8 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    app = ensure_app(headless=True)
     work = Path(tempfile.mkdtemp(prefix="glovecoach-shots-"))
+    # a 1920x1080 screen, so the instructor layout is shot truly full screen
+    os.environ["QT_QPA_PLATFORM"] = offscreen_screen(1920, 1080, work)
+    app = ensure_app(headless=True)
 
     over = [e for e in simulate("excessive_force_kneading", 1).overforce]
     moment = over[0].start_s + 0.6
@@ -87,13 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     contact = max(simulate("spine_contact_stroking", 1).spine_contacts, key=lambda e: e.peak_n)
     moment = contact.start_s + 1.5
     window = played_window(app, work, "spine_contact_stroking", moment, 20, (1920, 1080), "Alex")
-    window.set_instructor(True)
-    window.showNormal()              # offscreen "full screen" is the platform's small screen
-    window.resize(1920, 1080)
+    window.set_instructor(True)      # full screen on the 1920x1080 offscreen screen
     for _ in range(5):
         assert window.controller is not None
         window.controller.tick()
         app.processEvents()
+    assert window.isFullScreen() and window.size().toTuple() == (1920, 1080)
     save_window(window, args.out / "instructor.png")
     window.stop_session()
     window.close()

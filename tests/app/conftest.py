@@ -68,3 +68,19 @@ def start_live(qtbot, sessions_dir: Path):
     for window in windows:   # never leave a firmware process or a recording open
         if window.controller is not None and window.controller.report is None:
             window.controller.finish()
+
+
+@pytest.fixture
+def fake_player():
+    """`fake_player(dir, name)` -> log path: a `name` command in `dir` that logs its arguments,
+    standing in for the machine's sound player (the speaker is the physical edge)."""
+    import stat
+
+    def make(directory: Path, name: str) -> Path:
+        log = directory / f"{name}.log"
+        script = directory / name
+        script.write_text(f"#!/bin/sh\necho \"$@\" >> {log}\n")
+        script.chmod(script.stat().st_mode | stat.S_IEXEC)
+        return log
+
+    return make

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 
 import numpy as np
 from PySide6 import QtGui
@@ -12,7 +14,8 @@ from glovecoach.recording import open_recording
 from glovecoach.simulate import simulate
 
 
-def test_overforce_raises_the_alert(qtbot, start_live, signal_cut):
+def test_overforce_raises_the_alert(qtbot, start_live, signal_cut, tmp_path, monkeypatch,
+                                    fake_player):
     # seed 1 squeezes the thumb too hard from 407.3 s: play 400-415 s
     truth = [e for e in simulate("excessive_force_kneading", 1).overforce if 400 < e.start_s < 412]
     assert truth and truth[0].region == "thumb_tip"
@@ -22,6 +25,14 @@ def test_overforce_raises_the_alert(qtbot, start_live, signal_cut):
     # The virtual glove has no calibration file: the screen says its forces are approximate.
     assert window.controller.calibration.nominal
     assert "uncalibrated glove" in window.toolbar.recording.text()
+    # sound on: the chime goes to the machine's player (a logging stand-in for the speaker)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    chimes = fake_player(bin_dir, "paplay")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setitem(sys.modules, "PySide6.QtMultimedia", None)
+    window.toolbar.sound.setChecked(True)
+    assert window.controller.sound.backend == "paplay"
     qtbot.waitUntil(lambda: any(a.kind == "overforce" for a in model.alerts.log), timeout=15000)
     qtbot.waitUntil(lambda: bool(view.banner.shown) and view.banner.shown[0].kind == "overforce",
                     timeout=2000)
@@ -39,6 +50,8 @@ def test_overforce_raises_the_alert(qtbot, start_live, signal_cut):
     assert bar.session_text().startswith("Session ")
     assert max(a.at_s for a in model.alerts.log) <= bar.clock_s + 0.5
     assert any("thumb" in line for line in view.log.lines())
+    qtbot.waitUntil(chimes.exists, timeout=3000)
+    assert chimes.read_text().split() == [str(window.controller.sound.wav)]
     # the band the plot draws is the protocol's window the engine applies
     fingers = view.plots.plots["fingers"]
     assert (None, model.state.limits["thumb_tip"][1]) in fingers.band_windows
@@ -106,3 +119,20 @@ def test_unplug_and_replug(qtbot, start_live, signal_cut):
         assert np.all(np.diff(rec.sample_index) > 0)
     finally:
         glove.close()
+
+
+def test_blind_mode_records_the_alert_but_makes_no_sound(qtbot, start_live, signal_cut, tmp_path,
+                                                         monkeypatch, fake_player):
+    window = start_live(f"virtual://?signal={signal_cut('excessive_force_kneading', 400, 15)}")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    chimes = fake_player(bin_dir, "paplay")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setitem(sys.modules, "PySide6.QtMultimedia", None)
+    window.set_mode("blind")
+    window.toolbar.sound.setChecked(True)
+    model = window.controller.model
+    qtbot.waitUntil(lambda: any(a.kind == "overforce" for a in model.alerts.log), timeout=15000)
+    qtbot.wait(500)
+    assert not window.live_view.banner.isVisible()
+    assert not chimes.exists()          # a chime is feedback too

@@ -8,7 +8,7 @@ import sys
 
 from PySide6 import QtGui
 
-from glovecoach.app.live_view import INSTRUCTOR_SCALE, LiveView
+from glovecoach.app.live_view import INSTRUCTOR_BANNER_SCALE, INSTRUCTOR_SCALE, LiveView
 from glovecoach.app.session import SessionModel
 from glovecoach.app.sources import simulated_session
 from glovecoach.calibration import Calibration
@@ -65,8 +65,7 @@ def test_instructor_layout_scales_the_type(qtbot):
     view.set_instructor(True)
     view.redraw()
     big = view.banner.text.font().pointSizeF()
-    assert big == normal * INSTRUCTOR_SCALE
-    assert big >= 36          # capitals ~10 mm high on a 24" 1080p screen: readable at 3 m
+    assert big == normal * INSTRUCTOR_BANNER_SCALE
     assert view.phase_bar.scale == INSTRUCTOR_SCALE and view.hand_map.scale == INSTRUCTOR_SCALE
     assert not view.log.isVisible()
 
@@ -83,3 +82,66 @@ def test_demo_command_saves_a_screenshot(tmp_path):
     assert image.width() >= 1200 and image.height() >= 800
     recordings = list((tmp_path / "sessions").glob("*.gcrec"))
     assert len(recordings) == 1 and recordings[0].stat().st_size > 10_000
+
+
+FULL_SCREEN_SCRIPT = r"""
+import json, sys, time
+from pathlib import Path
+from glovecoach.app.qt import MONITOR_1080P_24IN_MM_PER_PX as MM_PER_PX, ensure_app, save_window
+app = ensure_app()
+from PySide6 import QtGui
+from glovecoach.app.main_window import MainWindow
+from glovecoach.app.sources import virtual_glove_url
+
+work = Path(sys.argv[1])
+url = virtual_glove_url("spine_contact_stroking", 1, start_s=float(sys.argv[2]), duration_s=12,
+                        directory=work)
+window = MainWindow(url, sessions=work / "sessions", trainee="Instructor test")
+window.resize(1200, 800)
+window.show()
+s = window.screening_page
+s.answer_all_no(); s.tick_all(); assert s.try_start()
+deadline = time.monotonic() + 30
+while (window.controller is None or window.controller.model.samples_seen < 1400
+       or not window.live_view.banner.shown) and time.monotonic() < deadline:
+    app.processEvents(); time.sleep(0.02)
+window.set_instructor(True)
+for _ in range(20):
+    app.processEvents(); time.sleep(0.02)
+view = window.live_view
+banner = view.banner.text
+shot = work / "instructor.png"
+save_window(window, shot)
+print(json.dumps({
+    "full_screen": window.isFullScreen(),
+    "window": [window.width(), window.height()],
+    "screen": [window.screen().size().width(), window.screen().size().height()],
+    "shot": [QtGui.QImage(str(shot)).width(), QtGui.QImage(str(shot)).height()],
+    "banner_cap_mm": banner.fontMetrics().capHeight() * MM_PER_PX,
+    "banner_text": banner.text(),
+    "banner_fits": banner.heightForWidth(banner.width()) <= banner.height(),
+}))
+window.stop_session()
+"""
+
+
+def test_instructor_layout_is_full_screen_and_its_alerts_are_readable_at_3_m(tmp_path):
+    """On a 1920x1080 screen (offscreen, 96 dpi: a 24-inch monitor's pixels), the instructor
+    layout fills the screen and the banner's capitals are >= 14 mm: 16 minutes of arc at 3 m."""
+    from glovecoach.app.qt import offscreen_screen
+    from glovecoach.simulate import simulate
+
+    contact = max(simulate("spine_contact_stroking", 1).spine_contacts, key=lambda e: e.peak_n)
+    env = {**os.environ, "QT_QPA_PLATFORM": offscreen_screen(1920, 1080, tmp_path)}
+    result = subprocess.run([sys.executable, "-c", FULL_SCREEN_SCRIPT, str(tmp_path),
+                             str(contact.start_s - 6)],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    import json
+
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["full_screen"] and seen["screen"] == [1920, 1080]
+    assert seen["window"] == [1920, 1080] and seen["shot"] == [1920, 1080]
+    assert seen["banner_text"].startswith("STOP: Off the spine!")
+    assert seen["banner_cap_mm"] >= 14.0
+    assert seen["banner_fits"]            # a long alert wraps inside the banner, not cut off

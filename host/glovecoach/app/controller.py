@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore
 
 from glovecoach.app.session import SessionModel
 from glovecoach.calibration import calibration_for
@@ -96,6 +96,7 @@ class LiveController(QtCore.QObject):
         self.report: Any = None
         self.views: list[Any] = []
         self._sound = False
+        self.sound: Any = None       # the AlertSound, made when sound is first switched on
         self.timer = QtCore.QTimer(self)
         self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
         self.timer.setInterval(FRAME_INTERVAL_MS)
@@ -107,6 +108,10 @@ class LiveController(QtCore.QObject):
 
     def set_sound(self, on: bool) -> None:
         self._sound = on
+        if on and self.sound is None:
+            from glovecoach.app.sound import AlertSound
+
+            self.sound = AlertSound()
 
     def start(self) -> None:
         self.client.start(rate_hz=self.rate_hz)
@@ -120,7 +125,7 @@ class LiveController(QtCore.QObject):
         # a beep is feedback too: none in blind mode
         if self.model.alerts.take_new_dangers() and self._sound and \
                 any(getattr(v, "mode", "") != "blind" for v in self.views):
-            QtWidgets.QApplication.beep()
+            self.sound.play()
         self.updated.emit()
 
     def drain(self) -> None:
@@ -184,5 +189,7 @@ class LiveController(QtCore.QObject):
         self.recorder.write_note("report", self.report.to_dict())
         self.recorder.close()
         self.client.close()
+        if self.sound is not None:
+            self.sound.close()
         self.finished.emit(self.report)
         return self.report

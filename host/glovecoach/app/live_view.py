@@ -27,6 +27,10 @@ MODES = ("continuous", "alerts_only", "blind")
 MODE_LABELS = {"continuous": "Continuous feedback", "alerts_only": "Alerts only",
                "blind": "Blind (retention test)"}
 INSTRUCTOR_SCALE = 1.9
+# The alert banner is what must be read across the room: at 2.6x its text is 52 pt, capitals
+# about 14 mm high on a 24-inch 1080p screen, 16 minutes of arc at 3 m (the usual ergonomic
+# minimum for text that must be read, e.g. ANSI/HFES 100). Long alerts wrap to two lines.
+INSTRUCTOR_BANNER_SCALE = 2.6
 
 
 class LiveView(QtWidgets.QWidget):
@@ -109,9 +113,9 @@ class LiveView(QtWidgets.QWidget):
     def set_instructor(self, on: bool) -> None:
         self.instructor = on
         scale = INSTRUCTOR_SCALE if on else 1.0
-        for widget in (self.phase_bar, self.banner, self.plots, self.hand_map, self.spine_map,
-                       self.log):
+        for widget in (self.phase_bar, self.plots, self.hand_map, self.spine_map, self.log):
             widget.set_type_scale(scale)
+        self.banner.set_type_scale(INSTRUCTOR_BANNER_SCALE if on else 1.0)
         self.log_title.setFont(theme.font(10 * scale, bold=True))
         self.blind_notice.setFont(theme.font(22 * scale, bold=True))
         self.set_mode(self.mode)

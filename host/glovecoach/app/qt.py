@@ -47,6 +47,24 @@ def ensure_app(headless: bool = False) -> QtWidgets.QApplication:
     return app
 
 
+# A 24-inch 16:9 monitor at 1920x1080, the instructor's screen the type sizes are checked on
+MONITOR_1080P_24IN_MM_PER_PX = 24 * 25.4 * 16 / (16 ** 2 + 9 ** 2) ** 0.5 / 1920
+
+
+def offscreen_screen(width: int, height: int, directory: str | os.PathLike[str]) -> str:
+    """A QT_QPA_PLATFORM value for an offscreen screen of `width` x `height` pixels at 96 dpi,
+    so a full-screen window can be rendered headless at a real monitor's size (the default
+    offscreen screen is 800x600). Writes the screen description into `directory`."""
+    import json
+    from pathlib import Path
+
+    config = Path(directory) / f"screen-{width}x{height}.json"
+    config.write_text(json.dumps({"screens": [{
+        "name": f"offscreen-{width}x{height}", "x": 0, "y": 0, "width": width, "height": height,
+        "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))
+    return f"offscreen:configfile={config}"
+
+
 def save_window(widget: QtWidgets.QWidget, path: str) -> None:
     if not widget.grab().save(str(path)):
         raise OSError(f"could not write the screenshot {path}")
