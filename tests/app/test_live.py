@@ -72,6 +72,14 @@ def test_spinal_contact_lights_the_segment(qtbot, start_live, signal_cut):
     qtbot.waitUntil(lambda: spine.alerts.get(segment) == "spine_contact", timeout=15000)
     assert view.banner.shown[0].kind == "spine_contact"
     assert "spine segment" in view.banner.message()
+    # as the press goes on, the banner's force follows the episode's peak: never below the map
+    qtbot.wait(1200)
+    view.redraw()
+    top = view.banner.shown[0]
+    assert top.kind == "spine_contact"            # the press lasts 5.6 s
+    banner_n = float(re.search(r": ([\d.]+) N\.", view.banner.message()).group(1))
+    assert banner_n >= spine.value_of(top.channel) - 0.1
+    assert banner_n > 5.0
     # the segment is drawn filled red with the word CONTACT; untouched ones are not red
     image = spine.grab().toImage()
     red = QtGui.QColor(theme.ALERT_RED)

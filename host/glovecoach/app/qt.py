@@ -10,7 +10,7 @@ from PySide6 import QtCore, QtWidgets
 
 def has_display() -> bool:
     """Whether a window can be shown (on Linux: an X11 or Wayland display is set)."""
-    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+    if os.environ.get("QT_QPA_PLATFORM", "").startswith("offscreen"):
         return False
     if sys.platform.startswith("linux"):
         return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
@@ -30,7 +30,7 @@ def ensure_app(headless: bool = False) -> QtWidgets.QApplication:
     """The QApplication (created once), with the app's font and pyqtgraph settings."""
     if headless or not has_display():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+    if os.environ.get("QT_QPA_PLATFORM", "").startswith("offscreen"):
         QtCore.qInstallMessageHandler(_quiet_offscreen_messages)
     existing = QtWidgets.QApplication.instance()
     if isinstance(existing, QtWidgets.QApplication):

@@ -49,6 +49,13 @@ class Alert:
     severity: str = "warning"
     ended_s: float | None = None
     instant: bool = False
+    # while a force alert lasts, the engine's sentence with the episode's peak so far (the
+    # banner shows it); `message` stays as the alert began, as the log lists it
+    live_message: str | None = None
+
+    @property
+    def shown_message(self) -> str:
+        return self.live_message or self.message
 
     @property
     def key(self) -> tuple[str, str | None]:
@@ -95,6 +102,13 @@ class AlertBoard:
                              at_s=ev.at_s, channel=ev.channel,
                              severity=SEVERITY.get(kind, "warning"),
                              instant=ev.state == "instant"))
+
+    def update_live(self, engine_alerts: Iterable[Any]) -> None:
+        """Bring the active alerts' live sentences up to the engine's (ActiveAlert)."""
+        for a in engine_alerts:
+            alert = self.active.get((a.kind, a.channel))
+            if alert is not None:
+                alert.live_message = a.message
 
     def current(self, now_s: float) -> list[Alert]:
         """What the banner shows now: worst first; within a severity, ongoing alerts before
@@ -164,6 +178,7 @@ class SessionModel:
         self._saturated_now = block.saturated[-1]
         events = list(self.engine.process(block))
         self._take(events)
+        self.alerts.update_live(self.engine.active_alerts())
         self.end_index = first_index + len(raw)
         self.samples_seen += len(raw)
         return events

@@ -385,7 +385,7 @@ class CoachingEngine:
     def _spine_message(seg: str, peak: float | None) -> str:
         return f"Off the spine! Pressure on {sensor_name(seg)}" + ("." if peak is None else f": {peak:.1f} N.")
 
-    def _active_alerts(self) -> tuple[ActiveAlert, ...]:
+    def active_alerts(self) -> tuple[ActiveAlert, ...]:
         """The alerts on now, force alerts brought up to their episode's peak so far (the
         detectors keep the running peak of each open episode)."""
         running: dict[tuple[str, str], ActiveAlert] = {}
@@ -583,7 +583,7 @@ class CoachingEngine:
             time_s=now, technique=technique, phase_elapsed_s=elapsed, phase_window=window,
             cue=self._cue if technique else None,
             session_elapsed_s=(now - merged[0].start_s) if merged else 0.0,
-            session_limit_s=self.protocol.session_max_s, active_alerts=self._active_alerts(),
+            session_limit_s=self.protocol.session_max_s, active_alerts=self.active_alerts(),
             phases=tuple(p for p in phases if p.technique != "none"),
             candidate_technique=self._candidate, limits=limits,
         )

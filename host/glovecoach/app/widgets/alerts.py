@@ -20,6 +20,7 @@ class AlertBanner(QtWidgets.QFrame):
         super().__init__(parent)
         self.scale = 1.0
         self._shown: list[Alert] = []
+        self._seen: list[tuple] = []
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(14, 8, 14, 8)
         self.symbol = QtWidgets.QLabel()
@@ -50,10 +51,11 @@ class AlertBanner(QtWidgets.QFrame):
 
     def show_alerts(self, alerts: Sequence[Alert], force: bool = False) -> None:
         alerts = list(alerts)
-        if not force and [(a.key, a.message, a.at_s) for a in alerts] == \
-                [(a.key, a.message, a.at_s) for a in self._shown]:
+        seen = [(a.key, a.shown_message, a.at_s) for a in alerts]
+        if not force and seen == self._seen:
             return
         self._shown = alerts
+        self._seen = seen
         if not alerts:
             bg, fg = theme.PANEL, theme.TEXT_DIM
             self.symbol.setText("\u2714")
@@ -64,7 +66,7 @@ class AlertBanner(QtWidgets.QFrame):
             bg = theme.SEVERITY_COLOURS[top.severity]
             fg = "#ffffff" if top.severity == "danger" else "#0e1116"
             self.symbol.setText(SYMBOLS[top.severity])
-            self.text.setText(f"{SEVERITY_WORDS[top.severity]}: {top.message}")
+            self.text.setText(f"{SEVERITY_WORDS[top.severity]}: {top.shown_message}")
             self.more.setText(f"+{len(alerts) - 1} more" if len(alerts) > 1 else "")
         self.setStyleSheet(f"AlertBanner {{ background: {bg}; border-radius: 8px; }}"
                            f"QLabel {{ color: {fg}; background: transparent; }}")
