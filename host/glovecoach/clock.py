@@ -125,6 +125,7 @@ class ClockMapper:
         keys_sorted = keys[order]
         first_of_key = np.flatnonzero(np.r_[True, keys_sorted[1:] != keys_sorted[:-1]])
         best = order[first_of_key]
+        changed = False
         for i in best:  # one iteration per bucket touched (a few per read), not per pair
             key = int(keys[i])
             di, hi = float(d[i]), float(h[i])
@@ -132,14 +133,18 @@ class ClockMapper:
                 _, bd, bh = self._buckets[-1]
                 if hi - di < bh - bd:
                     self._buckets[-1] = (key, di, hi)
+                    changed = True
             elif not self._buckets or key > self._buckets[-1][0]:
                 self._buckets.append((key, di, hi))
+                changed = True
             # a pair older than the newest bucket only arrives out of order: ignore it
         newest = self._buckets[-1][0]
         horizon = newest - int(np.ceil(self.window_s / self.bucket_s))
         while self._buckets and self._buckets[0][0] < horizon:
             self._buckets.popleft()
-        self._fit = None
+            changed = True
+        if changed:  # the fit depends only on the buckets: most frames leave them as they were
+            self._fit = None
 
     def fit(self) -> ClockFit | None:
         if self._fit is not None or not self._buckets or self._device_origin is None:

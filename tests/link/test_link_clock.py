@@ -87,3 +87,20 @@ def test_mapper_window_forgets_old_pairs():
 def test_mapper_rejects_mismatched_arrays():
     with pytest.raises(ValueError, match="differ in shape"):
         ClockMapper().add(np.zeros(3), np.zeros(2))
+
+
+def test_mapper_refits_only_when_its_envelope_changes():
+    """The reader thread asks for the fit after every frame: a pair that does not lower its
+    bucket's delay must not cost a refit, and one that does must change the fit."""
+    m = ClockMapper(bucket_s=0.25, min_span_s=1.0)
+    d = np.arange(0, 5.0, 0.02)
+    m.add(d, d + 0.003)
+    fit = m.fit()
+    assert fit is not None
+    m.add(np.array([d[-1] + 0.001]), np.array([d[-1] + 0.009]))   # same bucket, more delay
+    assert m.fit() is fit
+    m.add(np.array([d[-1] + 0.002]), np.array([d[-1] + 0.0021]))  # same bucket, less delay
+    refit = m.fit()
+    assert refit is not fit and refit.offset < fit.offset + 1e-12
+    m.add(np.array([d[-1] + 0.3]), np.array([d[-1] + 0.303]))     # a new bucket
+    assert m.fit() is not refit
