@@ -145,3 +145,35 @@ def test_instructor_layout_is_full_screen_and_its_alerts_are_readable_at_3_m(tmp
     assert seen["banner_text"].startswith("STOP: Off the spine!")
     assert seen["banner_cap_mm"] >= 14.0
     assert seen["banner_fits"]            # a long alert wraps inside the banner, not cut off
+
+
+def test_the_longest_alert_is_never_cut_off_in_the_instructor_banner(qtbot):
+    """At 54 pt most alerts take two lines; the longest sensor name makes three, and the
+    banner must grow to show them all rather than clip the sentence."""
+    from PySide6 import QtWidgets
+
+    from glovecoach.app.session import Alert
+    from glovecoach.app.widgets.alerts import AlertBanner
+    from glovecoach.engine.events import sensor_name
+    from glovecoach.sensor_map import load_sensor_map
+
+    longest = max((sensor_name(c.id) for c in load_sensor_map().channels), key=len)
+    page = QtWidgets.QWidget()
+    qtbot.addWidget(page)
+    layout = QtWidgets.QVBoxLayout(page)
+    banner = AlertBanner()
+    layout.addWidget(banner)
+    layout.addWidget(QtWidgets.QWidget(), 1)        # the plots below take the rest
+    banner.set_type_scale(INSTRUCTOR_BANNER_SCALE)
+    page.resize(1920, 1000)
+    page.show()
+    text = banner.text
+    for message in ("Off the spine! Pressure on spine segment 1: 11.0 N.",
+                    f"Too much force on the {longest}: 139 N (limit 30 N)."):
+        banner.show_alerts([Alert("overforce", message, 1.0, "x", "danger"),
+                            Alert("spine_contact", "x", 1.0, "y", "danger")])
+        qtbot.wait(50)
+        needed = text.heightForWidth(text.width())
+        lines = round(needed / text.fontMetrics().lineSpacing())
+        assert lines <= 3, (message, lines)
+        assert text.height() >= needed, (message, text.height(), needed)
