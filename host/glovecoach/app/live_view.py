@@ -39,7 +39,6 @@ class LiveView(QtWidgets.QWidget):
         self.model = model
         self.mode = "continuous"
         self.instructor = False
-        self.sound = False
         self._bands_key: object = object()
         self._plotted_index = -1
         self._frame = 0

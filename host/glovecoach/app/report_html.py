@@ -96,6 +96,10 @@ SCREEN_CSS = (
     "figcaption{color:#555;margin-top:4px}")
 
 
+def report_title(info: Mapping[str, Any]) -> str:
+    return f"glovecoach debrief \u2014 {info.get('trainee') or 'trainee'}"
+
+
 def figure_block(k: int, caption: str, png: bytes) -> str:
     """A picture embedded as a data URI, with its caption."""
     esc = html.escape
@@ -115,7 +119,7 @@ def build_html(report: Mapping[str, Any], info: Mapping[str, Any],
     breakdown = score.get("breakdown") or {}
     protocol = report.get("protocol") or {}
     esc = html.escape
-    title = f"glovecoach debrief \u2014 {info.get('trainee') or 'trainee'}"
+    title = report_title(info)
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{esc(title)}</title>",

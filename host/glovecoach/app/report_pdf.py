@@ -16,11 +16,10 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui
 
-from glovecoach.app.report_html import build_html
+from glovecoach.app.report_html import build_html, report_title
 
 PAGE_MARGIN_MM = 15.0
 LAYOUT_DPI = 96          # the document is laid out in pixels of this size on the page
-TITLE = "glovecoach debrief"
 # Qt's rich text supports a subset of CSS: no body margin (the page has margins), sizes in
 # points, table borders from the <table> attributes
 PRINT_CSS = ("body{font-family:'DejaVu Sans',Arial,sans-serif;font-size:10pt;color:#1b1f24}"
@@ -48,15 +47,18 @@ def write_pdf(path: str | Path, report: Mapping[str, Any], info: Mapping[str, An
                                        printable.height() * LAYOUT_DPI))
     text_width = int(printable.width() * LAYOUT_DPI)
 
+    # each picture decoded once, then handed to every layout pass as a named resource
     resources: dict[str, QtGui.QImage] = {}
-    breaks: set[int] = set()      # pictures that start a new page
-
-    def picture(k: int, caption: str, png: bytes) -> str:
+    for k, (caption, png) in enumerate(images.items()):
         image = QtGui.QImage.fromData(png, "PNG")
         if image.isNull():
             raise ReportError(f"picture {caption!r} is not a PNG")
-        name = f"glovecoach-image-{k}.png"
-        resources[name] = image
+        resources[_resource_name(k)] = image
+    breaks: set[int] = set()      # pictures that start a new page
+
+    def picture(k: int, caption: str, png: bytes) -> str:
+        name = _resource_name(k)
+        image = resources[name]
         width = min(text_width, image.width())
         height = round(image.height() * width / image.width())
         brk = " style='page-break-before:always'" if k in breaks else ""
@@ -71,7 +73,6 @@ def write_pdf(path: str | Path, report: Mapping[str, Any], info: Mapping[str, An
     # Each such change is made in the HTML and laid out afresh: editing the block format of
     # a laid-out document loses the text after it when printed (Qt 6.11).
     for _ in range(len(images) + 1):
-        resources.clear()
         document.setHtml(build_html(report, info, images, alerts, picture=picture,
                                     css=PRINT_CSS))
         # after setHtml, which clears a document's resources; the layout needs only the
@@ -89,7 +90,7 @@ def write_pdf(path: str | Path, report: Mapping[str, Any], info: Mapping[str, An
     part.unlink(missing_ok=True)
     writer = QtGui.QPdfWriter(str(part))
     writer.setPageLayout(layout)
-    writer.setTitle(f"{TITLE} \u2014 {info.get('trainee') or 'trainee'}")
+    writer.setTitle(report_title(info))
     writer.setCreator("glovecoach")
     document.print_(writer)     # opens, paginates, and closes the file
     del writer
@@ -98,6 +99,13 @@ def write_pdf(path: str | Path, report: Mapping[str, Any], info: Mapping[str, An
         raise ReportError(f"could not write a PDF at {path}")
     os.replace(part, path)
     return path
+
+
+_RESOURCE_PREFIX = "glovecoach-image-"
+
+
+def _resource_name(k: int) -> str:
+    return f"{_RESOURCE_PREFIX}{k}.png"
 
 
 def _straddling_pictures(document: QtGui.QTextDocument) -> set[int]:
@@ -114,7 +122,7 @@ def _straddling_pictures(document: QtGui.QTextDocument) -> set[int]:
                 if (rect.height() < page_h
                         and int(rect.top() // page_h) != int((rect.bottom() - 1) // page_h)):
                     name = fmt.toImageFormat().name()
-                    out.add(int(name.removeprefix("glovecoach-image-").removesuffix(".png")))
+                    out.add(int(name.removeprefix(_RESOURCE_PREFIX).removesuffix(".png")))
         block = block.next()
     return out
 

@@ -155,6 +155,7 @@ class CoachingEngine:
         self._contact_samples = 0
         self._within_samples = 0
         self._spine_contact_s = np.zeros(len(self.spine))
+        self._spine_base_at_trigger: dict[str, float] = {}   # segment -> baseline when it began
 
     # ------------------------------------------------------------------ streaming
     def process(self, block: ForceBlock) -> list[EngineEvent]:
@@ -395,7 +396,7 @@ class CoachingEngine:
                 running[key] = replace(self._active[key], message=self._overforce_message(e),
                                        peak_n=e.peak)
         if self._spine is not None:
-            bases = getattr(self, "_spine_base_at_trigger", {})
+            bases = self._spine_base_at_trigger
             for e in self._spine.detector.open_excursions():
                 seg = self.spine[e.channel]
                 key = ("spine_contact", seg)
@@ -458,11 +459,10 @@ class CoachingEngine:
             self._active[("spine_contact", seg)] = ActiveAlert("spine_contact", seg, self._t(e.start_index), msg,
                                                                peak)
             self.live_alerts += 1
-            self._spine_base_at_trigger = getattr(self, "_spine_base_at_trigger", {})
             self._spine_base_at_trigger[seg] = b
         for e in ended:
             seg = self.spine[e.channel]
-            b = getattr(self, "_spine_base_at_trigger", {}).get(seg, float(baseline[e.channel]))
+            b = self._spine_base_at_trigger.get(seg, float(baseline[e.channel]))
             peak = None if e.saturated else e.peak + b
             out.append(EngineEvent("spine_contact", "end", self._t(e.stop_index), f"Off {sensor_name(seg)}.", channel=seg,
                                    technique=self._technique_for(e.trigger_index), peak_n=peak,

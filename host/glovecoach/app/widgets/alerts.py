@@ -38,8 +38,10 @@ class AlertBanner(QtWidgets.QFrame):
         self.symbol.setFont(theme.font(30 * scale, bold=True))
         self.text.setFont(theme.font(20 * scale, bold=True))
         self.more.setFont(theme.font(12 * scale))
-        # room for two lines of text, so the banner does not jump when a long alert wraps
-        self.setMinimumHeight(int(74 * scale) if scale < 2 else int(2.4 * self.text.fontMetrics().height()))
+        # at instructor sizes, room for two lines of text, so the banner does not jump when
+        # a long alert wraps
+        two_lines = int(2.4 * self.text.fontMetrics().height())
+        self.setMinimumHeight(int(74 * scale) if scale < 2 else two_lines)
         self.show_alerts(self._shown, force=True)
 
     @property
