@@ -118,6 +118,11 @@ class Protocol:
     screening: tuple[ScreeningQuestion, ...]
     checklist: tuple[ChecklistItem, ...]
     partner_position: str = "prone"
+    # A break with the hand off the back (gel, repositioning the partner) of at most this long,
+    # followed by the same technique, keeps one phase; whether it counts toward that phase's
+    # length is `pause_counts_toward_phase` (docs/protocol-files.md says why it does not).
+    pause_max_s: float = 40.0
+    pause_counts_toward_phase: bool = False
     _limit_cache: dict = field(default_factory=dict, repr=False, compare=False, hash=False)
 
     @property
@@ -393,13 +398,16 @@ class _Reader:
         position = self.string(d, ("partner_position",), default="prone")
 
         session = self.table(d, ("session",))
-        self.no_unknown(session, ("session",), {"max_s", "warn_at_s", "merge_gap_s", "min_phase_s"})
+        self.no_unknown(session, ("session",), {"max_s", "warn_at_s", "merge_gap_s", "min_phase_s", "pause_max_s",
+                                                "pause_counts_toward_phase"})
         max_s = self.number(session, ("session", "max_s"), positive=True)
         warn_at_s = self.number(session, ("session", "warn_at_s"), positive=True)
         if warn_at_s >= max_s:
             raise self.fail(("session", "warn_at_s"), f"must be before session.max_s ({max_s:g} s), got {warn_at_s:g}")
         merge_gap_s = self.number(session, ("session", "merge_gap_s"), default=10.0)
         min_phase_s = self.number(session, ("session", "min_phase_s"), default=20.0)
+        pause_max_s = self.number(session, ("session", "pause_max_s"), default=40.0)
+        pause_counts = self.boolean(session, ("session", "pause_counts_toward_phase"), default=False)
 
         phases = tuple(self.phase(p, ("phases", i)) for i, p in enumerate(self.array_of_tables(d, ("phases",))))
         if not phases:
@@ -440,7 +448,8 @@ class _Reader:
             name=name, description=description, source=self.source, phases=phases,
             session_max_s=max_s, session_warn_at_s=warn_at_s, merge_gap_s=merge_gap_s, min_phase_s=min_phase_s,
             force_feedback=ff, force_windows=windows, spine=spine, screening=screening,
-            checklist=checklist, partner_position=position,
+            checklist=checklist, partner_position=position, pause_max_s=max(pause_max_s, merge_gap_s),
+            pause_counts_toward_phase=pause_counts,
         )
 
     def ident(self, table: dict, path: tuple) -> str:
