@@ -24,6 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from glovecoach.calibration import ForceBlock
+from glovecoach.engine.conditioning import ConditionedBlock, SignalConditioner
 from glovecoach.engine.detectors import Excursion, ExcursionDetector, LightPressAlert, LightPressDetector
 from glovecoach.engine.events import EngineEvent, sensor_name, technique_name
 from glovecoach.engine.protocol_check import Violation, assign_slots, check_phases, merge_phases
@@ -32,6 +33,8 @@ from glovecoach.engine.spine import SpineTracker
 from glovecoach.engine.technique import TECHNIQUES, WINDOW_S, Phase, PhaseSmoother, TechniqueRecognizer
 from glovecoach.protocols import Protocol
 from glovecoach.sensor_map import SPINE_CHANNELS
+
+KNUCKLE_CHANNELS = ("knuckles_index_middle", "knuckles_ring_little")
 
 OPEN_SENSOR_MIN_S = 0.5      # a lead reading open this long is reported (shorter: a loose contact blip)
 CONTACT_N = 0.5              # a glove sensor touching the back, for per-region statistics
@@ -101,7 +104,7 @@ class _Limits:
 
 class CoachingEngine:
     def __init__(self, protocol: Protocol, channels: Sequence[str], rate_hz: float,
-                 calibration: dict | None = None) -> None:
+                 calibration: dict | None = None, initial_baseline: np.ndarray | None = None) -> None:
         self.protocol = protocol
         self.channels = tuple(channels)
         self.rate_hz = float(rate_hz)
@@ -110,10 +113,20 @@ class CoachingEngine:
         self.spine_idx = np.array([i for i, c in enumerate(self.channels) if c in SPINE_CHANNELS], dtype=int)
         self.glove = tuple(self.channels[i] for i in self.glove_idx)
         self.spine = tuple(self.channels[i] for i in self.spine_idx)
+        ff = protocol.force_feedback
+        glove_mask = np.array([c not in SPINE_CHANNELS for c in self.channels], dtype=bool)
+        knuckles = np.array([c in KNUCKLE_CHANNELS for c in self.channels], dtype=bool)
+        # Every detector below sees forces over each sensor's resting baseline, and contact
+        # decided against baseline plus noise floor (glovecoach.engine.conditioning).
+        self.conditioner = SignalConditioner(self.channels, self.rate_hz, glove_mask, press=knuckles,
+                                             press_min_n=ff.press_contact_n, initial_baseline=initial_baseline)
+        self._knuckle_cols = np.array([k for k, c in enumerate(self.glove) if c in KNUCKLE_CHANNELS], dtype=int)
+        self._knuckles_working = False
+        self._idle_knuckle_limits: dict = {}
+        self.last_conditioned: ConditionedBlock | None = None
         self.recognizer = TechniqueRecognizer(self.channels, self.rate_hz)
         self.smoother = PhaseSmoother(self.rate_hz)
         self.limits = _Limits(protocol, self.glove)
-        ff = protocol.force_feedback
         g = len(self.glove)
         self._over = {p: ExcursionDetector(g, round(ff.min_duration_s(p) * self.rate_hz)) for p in ("live", "scoring")}
         self._light = {p: LightPressDetector(g, ff.press_contact_n, ff.light_presses_to_alert,
@@ -176,10 +189,13 @@ class CoachingEngine:
         sat_all = np.asarray(block.saturated, dtype=bool)
         open_all = np.asarray(block.open, dtype=bool)
 
-        segments = self._technique_segments(block, first, n, events)
-        xg = x_all[:, self.glove_idx]
+        cond = self.conditioner.process(first, x_all, sat_all, open_all)
+        self.last_conditioned = cond
+        segments = self._technique_segments(cond, first, n, events)
+        xg = cond.force[:, self.glove_idx]
         sg = sat_all[:, self.glove_idx]
-        glove_on = self._glove_on(xg, open_all[:, self.glove_idx])
+        pressing = cond.pressing[:, self.glove_idx]
+        glove_on = cond.hand_on if len(self.glove) else np.ones(n, dtype=bool)
         lim = self._limit_arrays(segments, n)
         lim = self._relax_after_return(lim, glove_on, first, n)
 
@@ -195,7 +211,7 @@ class CoachingEngine:
             mn = lim[f"{purpose}_min"]
             watch = np.isfinite(mn).any(axis=0) | np.array([c in self._light[purpose]._open for c in range(len(self.glove))], dtype=bool) \
                 if len(self.glove) else np.zeros(0, bool)
-            lbegun, lended = self._light[purpose].process(first, xg, mn, watch)
+            lbegun, lended = self._light[purpose].process(first, xg, mn, watch, pressing)
             if purpose == "live":
                 events += self._underforce_events(lbegun, lended)
             else:
@@ -230,41 +246,43 @@ class CoachingEngine:
         events += self._condition_events("open_sensor", [], self._open.close_all(first_index), gap=True)
         if self._spine is not None:
             events += self._spine_events([], self._spine.gap(first_index), None, first_index, gap=True)
+        self.conditioner.gap()
         self.gaps.append((first_index, first_index + n_samples))
         self._next_index = max(self._next_index or 0, first_index + n_samples)
         self._end_index = max(self._end_index, first_index + n_samples)
         return events
 
     # ------------------------------------------------------------------ technique
-    def _technique_segments(self, block: ForceBlock, first: int, n: int, events: list[EngineEvent]
+    def _technique_segments(self, cond: ConditionedBlock, first: int, n: int, events: list[EngineEvent]
                             ) -> list[tuple[int, int, str | None, frozenset]]:
         """[(start, end) offsets in the block, technique whose limits apply, recent window techniques]."""
-        labels = self.recognizer.process(block.newtons, first)
+        labels = self.recognizer.process(cond.force, first, contact=cond.hand_on)
         changes = self.smoother.update(labels)
         # (offset in block, order, kind, value): at one offset, labels before confirmations.
         marks: list[tuple[int, int, str, Any]] = []
         for lab in labels:
-            marks.append((min(max(lab.end_index - first, 0), n), 0, "cand", lab.technique))
+            marks.append((min(max(lab.end_index - first, 0), n), 0, "cand", lab))
         for ch in changes:
             off = min(max(int(round(ch.confirmed_at_s * self.rate_hz)) - first, 0), n)
             marks.append((off, 1, "conf", ch))
         marks.sort(key=lambda m: (m[0], m[1]))
-        segments: list[tuple[int, int, str | None, frozenset]] = []
+        segments: list[tuple[int, int, str | None, frozenset, bool]] = []
         pos = 0
         for off, _, kind, value in marks:
             if off > pos:
-                segments.append((pos, off, self._applied(), self._recent))
+                segments.append((pos, off, self._applied(), self._recent, self._knuckles_working))
                 pos = off
             if kind == "cand":
-                self._candidate = value
-                self._recent_labels.append((first + off, None if value == "none" else value))
+                self._candidate = value.technique
+                self._knuckles_working = value.knuckles_working
+                self._recent_labels.append((first + off, None if value.technique == "none" else value.technique))
                 while self._recent_labels and self._recent_labels[0][0] <= first + off - self._recent_span:
                     self._recent_labels.popleft()
                 self._recent = frozenset(t for _, t in self._recent_labels)
             else:
                 self._on_change(value, events)
         if pos < n or not segments:
-            segments.append((pos, n, self._applied(), self._recent))
+            segments.append((pos, n, self._applied(), self._recent, self._knuckles_working))
         return segments
 
     def _applied(self) -> str | None:
@@ -291,12 +309,27 @@ class CoachingEngine:
         events += self._violation_events(change.confirmed_at_s)
 
     def _limit_arrays(self, segments, n: int) -> dict[str, np.ndarray]:
+        rows = [self._segment_limits(cur, recent, fist) for _, _, cur, recent, fist in segments]
         if len(segments) == 1:
-            eff = self.limits.effective(segments[0][2], segments[0][3])
-            return {k: v[None, :] for k, v in eff.items()}
-        lengths = [b - a for a, b, _, _ in segments]
-        rows = [self.limits.effective(cur, cand) for _, _, cur, cand in segments]
+            return {k: v[None, :] for k, v in rows[0].items()}
+        lengths = [b - a for a, b, *_ in segments]
         return {k: np.repeat(np.stack([r[k] for r in rows]), lengths, axis=0) for k in rows[0]}
+
+    def _segment_limits(self, current: str | None, recent: frozenset, knuckles_working: bool) -> dict[str, np.ndarray]:
+        """The limits of a stretch. The knuckles' window (too light and too hard) is the fist's:
+        it applies only while the knuckles are the working surface; idle knuckles resting on
+        nothing are not "presses" and are judged by no window of their own."""
+        eff = self.limits.effective(current, recent)
+        if knuckles_working or not len(self._knuckle_cols):
+            return eff
+        key = (current, recent, "idle_knuckles")
+        cached = self._idle_knuckle_limits.get(key)
+        if cached is None:
+            cached = {k: v.copy() for k, v in eff.items()}
+            for purpose in ("live", "scoring"):
+                cached[f"{purpose}_min"][self._knuckle_cols] = np.nan
+            self._idle_knuckle_limits[key] = cached
+        return cached
 
     def _relax_after_return(self, lim: dict[str, np.ndarray], glove_on: np.ndarray, first: int, n: int
                             ) -> dict[str, np.ndarray]:
@@ -544,7 +577,7 @@ class CoachingEngine:
         within = contact & ~sg & (xg <= smax)
         self._contact_samples += int(contact.sum())
         self._within_samples += int(within.sum())
-        for a, b, cur, _ in segments:
+        for a, b, cur, *_ in segments:
             key = cur or "none"
             st = self._stats.get(key)
             if st is None:

@@ -180,9 +180,12 @@ class LightPressDetector:
         self.reset()
         return ended
 
-    def process(self, first_index: int, x: np.ndarray, minimum: np.ndarray, watch: np.ndarray
-                ) -> tuple[list[LightPressAlert], list[LightPressAlert]]:
-        """`minimum` (n, ch) or broadcastable: NaN where no minimum applies; `watch` (ch,) bool."""
+    def process(self, first_index: int, x: np.ndarray, minimum: np.ndarray, watch: np.ndarray,
+                pressing: np.ndarray | None = None) -> tuple[list[LightPressAlert], list[LightPressAlert]]:
+        """`minimum` (n, ch) or broadcastable: NaN where no minimum applies; `watch` (ch,) bool.
+
+        `pressing` (n, ch) says where each sensor presses (decided upstream against its noise
+        floor, with hysteresis and a minimum duration); without it a press is x > contact_n."""
         n = x.shape[0]
         begun: list[LightPressAlert] = []
         ended: list[LightPressAlert] = []
@@ -193,11 +196,12 @@ class LightPressDetector:
         if cols.size == 0 and not self._open:
             # No window minimum anywhere: presses do not matter. Remember where they stand so
             # that a press already under way when a minimum appears is measured from here.
-            now_pressing = x[-1] > self.contact_n
+            now_pressing = pressing[-1] if pressing is not None else x[-1] > self.contact_n
             self.press_start = np.where(now_pressing & ~self.in_press, first_index, self.press_start)
             self.in_press = now_pressing
             return begun, ended
-        pressing = x > self.contact_n
+        if pressing is None:
+            pressing = x > self.contact_n
         sub = pressing[:, cols]
         prev = np.vstack([self.in_press[None, cols], sub[:-1]])
         starts = np.argwhere(sub & ~prev)

@@ -1,17 +1,27 @@
 """Window features of the glove's forces, computed for many windows at once.
 
-Input: an array of windows (n_windows, window_len, n_channels) of glove forces in newtons;
-output: one `WindowFeatures` of per-window arrays. Each feature is a physical quantity a
-person could read off a force plot (docs/technique-recognition.md):
+Input: windows (n_windows, window_len, n_channels) of glove forces in newtons over each
+sensor's resting baseline (glovecoach.engine.conditioning), and optionally the conditioned
+hand-contact mask of the same samples; output: one `WindowFeatures` of per-window arrays.
+Each feature is a physical quantity a person could read off a force plot
+(docs/technique-recognition.md):
 
 - level: how hard the hand presses while in contact (mean whole-hand force over the samples
   in contact, so a brief lift does not dilute it);
 - contact: fraction of the window in contact;
-- dominant frequency and periodicity of the force changes (summed spectra of all sensors);
+- rhythm: the strongest slow rhythm (0.2-4.5 Hz) and the strongest fast one (4-15 Hz) of the
+  summed spectra of all sensors, each with its *prominence* over the spectrum's own noise
+  floor (a peak, not broadband energy: white sensor noise has no peak) and its amplitude with
+  the noise floor's share taken out;
 - region shares: which parts of the hand carry the load;
-- opposition: correlation of the thumb tip with the index, middle and ring tips (grasping);
-- impulsiveness: crest factor, fraction of the window released between hits, impacts counted;
-- oscillation: high-frequency (4-15 Hz) force swing relative to the level.
+- opposition: correlation of the thumb tip with the index, middle and ring tips at the pace of
+  a grasp (0.2 s averages, which cancel a 5-15 Hz vibration shared by all digits);
+- impulsiveness: the share of the window released between hits, hits counted, judged against
+  the whole-hand force's own noise.
+
+Rhythm and shares are computed on the forces averaged down to about `SPECTRAL_RATE_HZ` (every
+rhythm the techniques have is under 15 Hz), which makes the spectra of 50-1000 Hz sessions
+alike and cheap; level, peak and hits use every sample (percussion's hits last 20-80 ms).
 """
 
 from __future__ import annotations
@@ -23,11 +33,16 @@ import numpy as np
 
 from glovecoach.sensor_map import GLOVE_CHANNELS
 
-CONTACT_N = 1.0             # whole-hand force above which the hand is on the back
-HF_BAND_HZ = (4.0, 15.0)    # vibration band (the other techniques' rhythms sit below 4 Hz)
-RHYTHM_BAND_HZ = (0.2, 4.0)
+CONTACT_N = 1.0             # whole-hand force above which the hand is on the back (no contact mask given)
+HF_BAND_HZ = (4.0, 15.0)    # vibration band (the other techniques' rhythms sit below it)
+RHYTHM_BAND_HZ = (0.2, 4.5)
+PEAK_HALF_WIDTH_HZ = 0.35   # a rhythm's power is read within this of its peak
+SPECTRAL_RATE_HZ = 40.0     # rhythm is read on forces averaged down to at least this rate
+OPPOSITION_SMOOTH_S = 0.2
 LIFT_GUARD_S = 0.1          # a lift's ramps: samples this close to a lift are left out of rhythm
 IMPACT_MAX_S = 0.2          # percussion contacts last 20-80 ms; longer ones are not hits
+HIT_NOISE_SIGMAS = 5.0      # a hit rises this many noise RMS over rest
+RELEASED_NOISE_SIGMAS = 3.0  # released: within this many noise RMS of rest (or under 10 % of the peak)
 
 # Regions as the recogniser groups them (finer than the sensor map's: the thumb and the
 # palm heel each matter on their own).
@@ -47,24 +62,28 @@ class WindowFeatures:
     level_n: np.ndarray         # mean whole-hand force while in contact (0 if never)
     peak_n: np.ndarray          # largest whole-hand force
     contact: np.ndarray         # fraction of samples in contact
-    dominant_hz: np.ndarray     # strongest rhythm (0.2-15 Hz) over all sensors
-    periodicity: np.ndarray     # share of the varying power within +/-0.3 Hz of dominant_hz
+    dominant_hz: np.ndarray     # strongest slow rhythm (0.2-4.5 Hz) over all sensors
+    periodicity: np.ndarray     # share of the slow band's power within the peak
+    rhythm_prominence: np.ndarray   # slow peak's power / the spectrum's noise floor
     modulation: np.ndarray      # RMS of the whole-hand force's variation / level
     shares: dict[str, np.ndarray]   # region -> share of the window's mean force
-    opposition: np.ndarray      # corr(thumb, index+middle+ring), nan without those sensors
+    opposition: np.ndarray      # corr(thumb, index+middle+ring) at grasp pace, nan without those sensors
     crest: np.ndarray           # peak / RMS of the whole-hand force
-    released: np.ndarray        # fraction of samples below 10 % of the peak
-    impacts: np.ndarray         # short contacts (hits): onsets above 20 % of the peak lasting
-                                #   on average at most IMPACT_MAX_S; 0 if the contacts are long
+    released: np.ndarray        # fraction of samples at rest (noise) or below 10 % of the peak
+    impacts: np.ndarray         # short contacts (hits) lasting on average at most IMPACT_MAX_S; 0 if long
     impact_span: np.ndarray     # share of the window between the first and the last hit
-    hf_ratio: np.ndarray        # RMS of the 4-15 Hz whole-hand swing / level
-    hf_hz: np.ndarray           # strongest frequency inside the 4-15 Hz band
+    hf_ratio: np.ndarray        # RMS of the fast peak's whole-hand swing (noise removed) / level
+    hf_hz: np.ndarray           # frequency of the strongest fast (4-15 Hz) peak
+    hf_prominence: np.ndarray   # fast peak's power / the spectrum's noise floor
+    hf_dominance: np.ndarray    # fast peak's power / slow peak's power
+    noise_n: np.ndarray         # RMS noise of the whole-hand force (from sample-to-sample steps)
 
     def row(self, k: int) -> dict[str, float]:
         """One window's features as plain numbers (for docs, debugging and tests)."""
         out = {name: float(getattr(self, name)[k]) for name in (
-            "level_n", "peak_n", "contact", "dominant_hz", "periodicity", "modulation",
-            "opposition", "crest", "released", "impacts", "impact_span", "hf_ratio", "hf_hz")}
+            "level_n", "peak_n", "contact", "dominant_hz", "periodicity", "rhythm_prominence", "modulation",
+            "opposition", "crest", "released", "impacts", "impact_span", "hf_ratio", "hf_hz",
+            "hf_prominence", "hf_dominance", "noise_n")}
         out.update({f"share_{r}": float(v[k]) for r, v in self.shares.items()})
         return out
 
@@ -79,6 +98,17 @@ def glove_columns(channels: Sequence[str]) -> list[int]:
     return [k for k, c in enumerate(channels) if c in GLOVE_CHANNELS]
 
 
+def decimation(rate_hz: float, hop: int) -> int:
+    """Samples averaged into one for the rhythm features: the largest divisor of the hop that
+    keeps the averaged rate at or above SPECTRAL_RATE_HZ (so every window starts on a whole
+    averaged sample)."""
+    best = 1
+    for d in range(1, hop + 1):
+        if hop % d == 0 and rate_hz / d >= SPECTRAL_RATE_HZ:
+            best = d
+    return best
+
+
 def _dilate(mask: np.ndarray, d: int) -> np.ndarray:
     """Widen True runs of each row by d samples on both sides."""
     n = mask.shape[1]
@@ -88,23 +118,38 @@ def _dilate(mask: np.ndarray, d: int) -> np.ndarray:
     return (c[:, np.minimum(i + d + 1, n)] - c[:, np.maximum(i - d, 0)]) > 0
 
 
-def _short_contacts(total: np.ndarray, peak: np.ndarray, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
+def _noise_rms(total: np.ndarray) -> np.ndarray:
+    """White-noise RMS of each row from its sample-to-sample steps (median: hits and strokes
+    are a minority of steps)."""
+    steps = np.abs(np.diff(total, axis=1))
+    return np.median(steps, axis=1) / (0.6745 * np.sqrt(2.0))
+
+
+def _short_contacts(total: np.ndarray, level_on: np.ndarray, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
     """Hits per window and the share of the window from first to last hit.
 
-    Hits are contact onsets, counted only if the contacts are brief on average (percussion's
-    are; a lift and return during rubbing is not).
+    A hit starts where the whole-hand force rises over `level_on` and ends where it falls under
+    half of it (hysteresis: noise at the threshold does not split one hit in two). Hits count
+    only if the contacts are brief on average (percussion's are; a lift and return during
+    rubbing is not).
     """
-    on = total > np.maximum(0.2 * peak, CONTACT_N)[:, None]
+    above = total > level_on[:, None]
+    below = total < 0.5 * level_on[:, None]
+    n = total.shape[1]
+    idx = np.arange(n)[None, :]
+    mark = np.where(above, 1, np.where(below, -1, 0))
+    last = np.maximum.accumulate(np.where(mark != 0, idx, -1), axis=1)
+    on = np.take_along_axis(mark, np.maximum(last, 0), axis=1) == 1
+    on &= last >= 0
     rising = np.zeros_like(on)
     rising[:, 0] = on[:, 0]
     rising[:, 1:] = on[:, 1:] & ~on[:, :-1]
     onsets = rising.sum(axis=1)
     mean_contact_s = on.sum(axis=1) / np.maximum(onsets, 1) / rate_hz
     brief = mean_contact_s <= IMPACT_MAX_S
-    n = total.shape[1]
     first = rising.argmax(axis=1)
-    last = n - 1 - rising[:, ::-1].argmax(axis=1)
-    span = np.where(onsets > 1, (last - first) / n, 0.0)
+    last_hit = n - 1 - rising[:, ::-1].argmax(axis=1)
+    span = np.where(onsets > 1, (last_hit - first) / n, 0.0)
     return np.where(brief, onsets, 0).astype(np.float64), np.where(brief, span, 0.0)
 
 
@@ -112,68 +157,101 @@ def _band(freqs: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return (freqs >= lo) & (freqs <= hi)
 
 
-def window_features(windows: np.ndarray, channels: Sequence[str], rate_hz: float) -> WindowFeatures:
-    """Features of each window. `windows` is (n_windows, window_len, len(channels)) glove forces."""
+def _peak(power: np.ndarray, freqs: np.ndarray, band: np.ndarray, floor: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Strongest peak in `band` per row: (frequency, power near it less the noise floor's share,
+    prominence = power near it / the floor's share of it, share of the band's power near it)."""
+    p = power[:, band]
+    f = freqs[band]
+    k = p.argmax(axis=1)
+    hz = f[k]
+    near = np.abs(f[None, :] - hz[:, None]) <= PEAK_HALF_WIDTH_HZ
+    near_power = (p * near).sum(axis=1)
+    noise_power = floor * near.sum(axis=1)
+    excess = np.maximum(near_power - noise_power, 0.0)
+    prominence = np.divide(near_power, noise_power, out=np.zeros(len(k)), where=noise_power > 0)
+    share = np.divide(near_power, p.sum(axis=1), out=np.zeros(len(k)), where=p.sum(axis=1) > 0)
+    return hz, excess, prominence, share
+
+
+def window_features(windows: np.ndarray, channels: Sequence[str], rate_hz: float,
+                    contact: np.ndarray | None = None, decimate: int | None = None) -> WindowFeatures:
+    """Features of each window. `windows` is (n_windows, window_len, len(channels)) glove forces
+    over baseline; `contact` (n_windows, window_len) bool is the hand-on-the-back mask."""
     x = np.nan_to_num(np.asarray(windows, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-    n_w, n, _ = x.shape
+    n_w, n, n_ch = x.shape
     cols = region_columns(channels)
     total = x.sum(axis=2)                                     # (n_w, n)
+    in_contact = np.asarray(contact, dtype=bool) if contact is not None else total > CONTACT_N
 
-    in_contact = total > CONTACT_N
-    contact = in_contact.mean(axis=1)
+    contact_frac = in_contact.mean(axis=1)
     contact_sum = (total * in_contact).sum(axis=1)
     level = np.divide(contact_sum, in_contact.sum(axis=1), out=np.zeros(n_w), where=in_contact.any(axis=1))
     peak = total.max(axis=1)
     rms = np.sqrt((total ** 2).mean(axis=1))
     crest = np.divide(peak, rms, out=np.zeros(n_w), where=rms > 0)
-    released = (total < 0.1 * peak[:, None]).mean(axis=1)
+    noise = _noise_rms(total)
+    rest_level = np.maximum(0.1 * peak, RELEASED_NOISE_SIGMAS * noise)
+    released = (total < rest_level[:, None]).mean(axis=1)
+    hit_level = np.maximum.reduce([0.2 * peak, np.full(n_w, CONTACT_N), HIT_NOISE_SIGMAS * noise])
+    impacts, impact_span = _short_contacts(total, hit_level, rate_hz)
 
-    impacts, impact_span = _short_contacts(total, peak, rate_hz)
+    # Rhythm and shares on forces averaged down to ~40-80 Hz (all rhythms are under 15 Hz).
+    d = decimate or max(1, int(rate_hz // SPECTRAL_RATE_HZ))
+    m = n // d
+    xd = x[:, :m * d].reshape(n_w, m, d, n_ch).mean(axis=2) if d > 1 else x
+    cd = in_contact[:, :m * d].reshape(n_w, m, d).mean(axis=2) > 0.5 if d > 1 else in_contact
+    fs = rate_hz / d
 
     # Rhythm is read only while the hand is on the back: lifted samples (widened by the lift's
     # own ramps) are set to each sensor's in-contact mean, so a repositioning lift's step does
     # not pass for a slow stroke or a burst of vibration.
-    lifted = _dilate(~in_contact, max(int(LIFT_GUARD_S * rate_hz), 1))
+    lifted = _dilate(~cd, max(int(round(LIFT_GUARD_S * fs)), 1))
     kept = (~lifted).sum(axis=1)
     mean_kept = np.where(kept[:, None] > 0,
-                         (x * ~lifted[:, :, None]).sum(axis=1) / np.maximum(kept, 1)[:, None],
-                         x.mean(axis=1))
-    x_rhythm = np.where(lifted[:, :, None], mean_kept[:, None, :], x)
+                         (xd * ~lifted[:, :, None]).sum(axis=1) / np.maximum(kept, 1)[:, None],
+                         xd.mean(axis=1))
+    x_rhythm = np.where(lifted[:, :, None], mean_kept[:, None, :], xd)
     total_rhythm = x_rhythm.sum(axis=2)
 
     # Spectra: Hann-windowed, zero-padded for a finer frequency grid than 1/window.
-    nfft = int(2 ** np.ceil(np.log2(max(2 * n, 256))))
-    freqs = np.fft.rfftfreq(nfft, 1.0 / rate_hz)
-    hann = np.hanning(n)
+    nfft = int(2 ** np.ceil(np.log2(max(2 * m, 64))))
+    freqs = np.fft.rfftfreq(nfft, 1.0 / fs)
+    hann = np.hanning(m)
     ac = x_rhythm - x_rhythm.mean(axis=1, keepdims=True)
     channel_power = (np.abs(np.fft.rfft(ac * hann[None, :, None], nfft, axis=1)) ** 2).sum(axis=2)
-    rhythm = _band(freqs, RHYTHM_BAND_HZ[0], HF_BAND_HZ[1])
-    p_r = channel_power[:, rhythm]
-    f_r = freqs[rhythm]
-    k_dom = p_r.argmax(axis=1)
-    dominant = f_r[k_dom]
-    near = np.abs(f_r[None, :] - dominant[:, None]) <= 0.3
-    periodicity = np.divide((p_r * near).sum(axis=1), p_r.sum(axis=1), out=np.zeros(n_w),
-                            where=p_r.sum(axis=1) > 0)
-
     total_ac = total_rhythm - total_rhythm.mean(axis=1, keepdims=True)
-    safe_level = np.maximum(level, CONTACT_N)
-    modulation = np.sqrt((total_ac ** 2).mean(axis=1)) / safe_level
-    # Parseval with the Hann window's energy: band power -> mean square of that band's swing.
     total_power = np.abs(np.fft.rfft(total_ac * hann[None, :], nfft, axis=1)) ** 2
-    hf = _band(freqs, *HF_BAND_HZ)
-    scale = 2.0 / (nfft * (hann ** 2).sum())
-    hf_ms = total_power[:, hf].sum(axis=1) * scale
-    hf_ratio = np.sqrt(hf_ms) / safe_level
-    hf_hz = freqs[hf][total_power[:, hf].argmax(axis=1)]
+    # The noise floor of a spectrum: the median of its bins from 0.5 Hz to 0.9 x Nyquist (a
+    # rhythm's peak and its few harmonics are a small minority of those bins).
+    floor_band = _band(freqs, 0.5, 0.9 * fs / 2)
+    ch_floor = np.median(channel_power[:, floor_band], axis=1)
+    tot_floor = np.median(total_power[:, floor_band], axis=1)
 
-    mean_ch = x.mean(axis=1)                                  # (n_w, ch)
+    slow = _band(freqs, *RHYTHM_BAND_HZ)
+    dominant, slow_excess, rhythm_prom, periodicity = _peak(channel_power, freqs, slow, ch_floor)
+    # The fast rhythm on the whole-hand force: a vibration moves every loaded sensor together,
+    # so their swings add up while their noises do not.
+    fast = _band(freqs, HF_BAND_HZ[0], min(HF_BAND_HZ[1], 0.95 * fs / 2))
+    hf_hz, hf_excess, hf_prom, _ = _peak(total_power, freqs, fast, tot_floor)
+    _, slow_total_excess, _, _ = _peak(total_power, freqs, slow, tot_floor)
+    hf_dominance = np.divide(hf_excess, slow_total_excess, out=np.full(n_w, np.inf), where=slow_total_excess > 0)
+    # The fast peak's swing: its power less the floor's share, through Parseval with the Hann
+    # window's energy to a mean square.
+    scale = 2.0 / (nfft * (hann ** 2).sum())
+    safe_level = np.maximum(level, CONTACT_N)
+    hf_ratio = np.sqrt(hf_excess * scale) / safe_level
+    modulation = np.sqrt((total_ac ** 2).mean(axis=1)) / safe_level
+
+    mean_ch = xd.mean(axis=1)                                  # (n_w, ch)
+    mean_ch = np.maximum(mean_ch, 0.0)
     mean_total = np.maximum(mean_ch.sum(axis=1), 1e-9)
     shares = {r: (mean_ch[:, c].sum(axis=1) / mean_total if c else np.zeros(n_w)) for r, c in cols.items()}
 
     if cols["thumb"] and cols["grasp_fingers"]:
-        thumb = x[:, :, cols["thumb"]].sum(axis=2)
-        fingers = x[:, :, cols["grasp_fingers"]].sum(axis=2)
+        k = max(int(round(OPPOSITION_SMOOTH_S * fs)), 1)
+        thumb = _boxcar(xd[:, :, cols["thumb"]].sum(axis=2), k)
+        fingers = _boxcar(xd[:, :, cols["grasp_fingers"]].sum(axis=2), k)
         thumb = thumb - thumb.mean(axis=1, keepdims=True)
         fingers = fingers - fingers.mean(axis=1, keepdims=True)
         denom = np.sqrt((thumb ** 2).sum(axis=1) * (fingers ** 2).sum(axis=1))
@@ -182,7 +260,16 @@ def window_features(windows: np.ndarray, channels: Sequence[str], rate_hz: float
         opposition = np.full(n_w, np.nan)
 
     return WindowFeatures(
-        level_n=level, peak_n=peak, contact=contact, dominant_hz=dominant, periodicity=periodicity,
-        modulation=modulation, shares=shares, opposition=opposition, crest=crest, released=released,
-        impacts=impacts, impact_span=impact_span, hf_ratio=hf_ratio, hf_hz=hf_hz,
+        level_n=level, peak_n=peak, contact=contact_frac, dominant_hz=dominant, periodicity=periodicity,
+        rhythm_prominence=rhythm_prom, modulation=modulation, shares=shares, opposition=opposition, crest=crest,
+        released=released, impacts=impacts, impact_span=impact_span, hf_ratio=hf_ratio, hf_hz=hf_hz,
+        hf_prominence=hf_prom, hf_dominance=hf_dominance, noise_n=noise,
     )
+
+
+def _boxcar(x: np.ndarray, k: int) -> np.ndarray:
+    """Moving average of each row over k samples (valid part only)."""
+    if k <= 1 or x.shape[1] <= k:
+        return x
+    c = np.cumsum(x, axis=1)
+    return (c[:, k:] - c[:, :-k]) / k

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from glovecoach.engine.features import WindowFeatures, glove_columns, window_features
+from glovecoach.engine.features import CONTACT_N, WindowFeatures, decimation, glove_columns, window_features
 
 TECHNIQUES = ("none", "stroking", "deep_stroking", "rubbing", "kneading", "vibration", "percussion")
 
@@ -28,10 +28,9 @@ _CHUNK_WINDOWS = 64
 
 @dataclass(frozen=True)
 class Thresholds:
-    """The rule cascade's thresholds (tuned on simulator seeds 0-99 only)."""
+    """The rule cascade's thresholds (tuned on simulator seeds 0-99 and messy seeds 0-99 only)."""
 
     contact_min: float = 0.5          # below: hand lifted ("none"), unless it is percussion
-    impulsive_contact_max: float = 0.55
     impulsive_released_min: float = 0.45
     impulsive_impacts_min: float = 3
     impulsive_peak_min_n: float = 4.0
@@ -42,13 +41,18 @@ class Thresholds:
     knead_knuckle_share_min: float = 0.5
     knead_digits_share_min: float = 0.6      # after the rhythm rules: thumb + index..ring carry
     knead_held_thumb_share_min: float = 0.1  # ... most of the load, the thumb a tenth of it
-    vibration_hf_ratio_min: float = 0.055
+    vibration_hf_ratio_min: float = 0.035    # the fast peak's swing, noise removed, over the level
     vibration_hz: tuple[float, float] = (4.5, 13.0)
-    vibration_periodicity_min: float = 0.5      # ... or a clean fast rhythm that dominates
-    vibration_dominant_hf_ratio_min: float = 0.025
-    rubbing_hz_min: float = 0.8
+    vibration_prominence_min: float = 8.0   # the fast peak stands this far over the noise floor
+    vibration_dominance_min: float = 0.3     # ... and is not a small harmonic of a slow rhythm
+    rubbing_hz_min: float = 0.75
     rubbing_hz_max: float = 4.5
-    deep_level_min_n: float = 17.0
+    rubbing_prominence_min: float = 4.0
+    deep_level_min_n: float = 17.0        # heavy, and not carried by the finger pads ...
+    deep_level_fingertips_max: float = 0.3
+    deep_fingertips_max: float = 0.22     # ... or at any level, carried by the palm and its heel
+    deep_palm_min: float = 0.6            #     (stroking spreads over palm and finger pads evenly)
+    deep_palm_level_min_n: float = 6.0
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -63,9 +67,10 @@ def classify(f: WindowFeatures, t: Thresholds = DEFAULT_THRESHOLDS) -> tuple[np.
     """(technique index into TECHNIQUES, confidence) per window, by the rule cascade.
 
     Order matters: impacts first (percussion lifts the hand between hits, so it must be
-    caught before "hand lifted"), then lifted, then the grasp (kneading), the fast small
-    oscillation (vibration), the 1-3 Hz back and forth (rubbing), and last the level that
-    separates deep stroking from stroking.
+    caught before "hand lifted"), then lifted, then the fast small oscillation standing out
+    of the noise (vibration; finger-pad vibration loads thumb and fingers together, like a
+    grasp), then the grasp (kneading), the 1-3 Hz back and forth (rubbing), and last the
+    level that separates deep stroking from stroking.
     """
     n = len(f.level_n)
     label = np.zeros(n, dtype=np.int64)
@@ -79,12 +84,23 @@ def classify(f: WindowFeatures, t: Thresholds = DEFAULT_THRESHOLDS) -> tuple[np.
         conf[take] = _sure(margin[take])
         undecided &= ~take
 
-    impulsive = ((f.contact < t.impulsive_contact_max) & (f.released >= t.impulsive_released_min)
+    # Hits: brief contacts, released between them. The conditioned contact mask cannot say
+    # "released" here (its minimum duration bridges the gaps between fast hits), so the
+    # samples themselves are read.
+    impulsive = ((f.released >= t.impulsive_released_min)
                  & (f.impacts >= t.impulsive_impacts_min) & (f.peak_n >= t.impulsive_peak_min_n)
                  & (f.impact_span >= t.impulsive_span_min))
     decide(impulsive, "percussion",
-           np.minimum((f.released - t.impulsive_released_min) / 0.2, (t.impulsive_contact_max - f.contact) / 0.2))
+           (f.released - t.impulsive_released_min) / 0.2)
     decide(f.contact < t.contact_min, "none", (t.contact_min - f.contact) / 0.2)
+
+    # A clean fast rhythm that stands out of the noise: vibration. Checked before the grasp,
+    # since finger-pad vibration loads the thumb and fingers together (they move as one).
+    lo, hi = t.vibration_hz
+    vibrating = ((f.hf_hz >= lo) & (f.hf_hz <= hi) & (f.hf_prominence >= t.vibration_prominence_min)
+                 & (f.hf_ratio >= t.vibration_hf_ratio_min) & (f.hf_dominance >= t.vibration_dominance_min))
+    decide(vibrating, "vibration", np.minimum((f.hf_ratio - t.vibration_hf_ratio_min) / 0.02,
+                                              np.log10(np.maximum(f.hf_prominence, 1e-9) / t.vibration_prominence_min)))
 
     thumb, knuckles = f.shares["thumb"], f.shares["knuckles"]
     opposition = np.nan_to_num(f.opposition, nan=0.0)
@@ -95,13 +111,8 @@ def classify(f: WindowFeatures, t: Thresholds = DEFAULT_THRESHOLDS) -> tuple[np.
            np.maximum(np.minimum((thumb - t.knead_thumb_share_min) / 0.05, (opposition - t.knead_opposition_min) / 0.2),
                       (knuckles - t.knead_knuckle_share_min) / 0.1))
 
-    lo, hi = t.vibration_hz
-    in_band = (f.hf_hz >= lo) & (f.hf_hz <= hi)
-    dominant_fast = ((f.dominant_hz >= lo) & (f.dominant_hz <= hi) & (f.periodicity >= t.vibration_periodicity_min)
-                     & (f.hf_ratio >= t.vibration_dominant_hf_ratio_min))
-    vibrating = ((f.hf_ratio >= t.vibration_hf_ratio_min) & in_band) | dominant_fast
-    decide(vibrating, "vibration", (f.hf_ratio - t.vibration_hf_ratio_min) / 0.02)
-    decide((f.dominant_hz >= t.rubbing_hz_min) & (f.dominant_hz <= t.rubbing_hz_max), "rubbing",
+    rhythmic = f.rhythm_prominence >= t.rubbing_prominence_min
+    decide((f.dominant_hz >= t.rubbing_hz_min) & (f.dominant_hz <= t.rubbing_hz_max) & rhythmic, "rubbing",
            (f.dominant_hz - t.rubbing_hz_min) / 0.2)
     # A grasp without a clean rhythm (e.g. one digit squeezing harder than the others): the
     # digits carry the load and the thumb takes part. Stroking spreads the load over the palm.
@@ -109,12 +120,18 @@ def classify(f: WindowFeatures, t: Thresholds = DEFAULT_THRESHOLDS) -> tuple[np.
     held = (digits >= t.knead_digits_share_min) & (thumb >= t.knead_held_thumb_share_min)
     decide(held, "kneading", np.minimum((digits - t.knead_digits_share_min) / 0.1,
                                         (thumb - t.knead_held_thumb_share_min) / 0.05))
-    decide(f.level_n >= t.deep_level_min_n, "deep_stroking", (f.level_n - t.deep_level_min_n) / 3.0)
+    fingertips = thumb + f.shares["grasp_fingers"] + f.shares["little"]
+    palm = f.shares["palm"] + f.shares["palm_heel"]
+    heavy = (f.level_n >= t.deep_level_min_n) & (fingertips < t.deep_level_fingertips_max)
+    palm_borne = ((fingertips <= t.deep_fingertips_max) & (palm >= t.deep_palm_min)
+                  & (f.level_n >= t.deep_palm_level_min_n))
+    decide(heavy | palm_borne, "deep_stroking",
+           np.maximum((f.level_n - t.deep_level_min_n) / 3.0, (t.deep_fingertips_max - fingertips) / 0.05))
     # Whatever is left is stroking; how sure depends on how far it is from every other rule.
     rest = np.minimum.reduce([
         (t.rubbing_hz_min - f.dominant_hz) / 0.2,
-        (t.deep_level_min_n - f.level_n) / 3.0,
-        (t.vibration_hf_ratio_min - f.hf_ratio) / 0.02,
+        np.maximum((t.deep_level_min_n - f.level_n) / 3.0, (fingertips - t.deep_fingertips_max) / 0.05),
+        np.where(f.hf_prominence >= t.vibration_prominence_min, (t.vibration_hf_ratio_min - f.hf_ratio) / 0.02, 1.0),
         (f.contact - t.contact_min) / 0.2,
     ])
     decide(np.ones(n, dtype=bool), "stroking", rest)
@@ -127,6 +144,7 @@ class WindowLabel:
     end_index: int          # exclusive
     technique: str
     confidence: float
+    knuckles_working: bool = False   # the knuckles carry most of the load (fist work)
 
 
 class TechniqueRecognizer:
@@ -150,17 +168,22 @@ class TechniqueRecognizer:
         self._cols = glove_columns(self.channels)
         self._glove_ids = [self.channels[k] for k in self._cols]
         self._buf = np.zeros((0, len(self._cols)))
+        self._contact = np.zeros(0, dtype=bool)
+        self._decimate = decimation(self.rate_hz, self.hop)
         self._buf_start = 0          # session index of self._buf[0]
         self._next_start: int | None = None   # session index of the next window to emit
 
     def reset(self) -> None:
         self._buf = np.zeros((0, len(self._cols)))
+        self._contact = np.zeros(0, dtype=bool)
         self._next_start = None
 
     def _first_window_at_or_after(self, index: int) -> int:
         return -(-index // self.hop) * self.hop
 
-    def process(self, newtons: np.ndarray, first_index: int) -> list[WindowLabel]:
+    def process(self, newtons: np.ndarray, first_index: int, contact: np.ndarray | None = None) -> list[WindowLabel]:
+        """Windows completed by this block. `newtons` are forces over baseline; `contact` (n,)
+        the conditioned hand-on-the-back mask (without it: whole-hand force over 1 N)."""
         block = np.asarray(newtons)
         if block.ndim != 2 or block.shape[1] != len(self.channels):
             raise ValueError(f"newtons must have shape (n, {len(self.channels)}) for channels "
@@ -171,9 +194,14 @@ class TechniqueRecognizer:
         if self._next_start is None or first_index != self._buf_start + len(self._buf):
             # First block, or a gap: start afresh at the next window boundary.
             self._buf = np.zeros((0, len(self._cols)))
+            self._contact = np.zeros(0, dtype=bool)
             self._buf_start = first_index
             self._next_start = self._first_window_at_or_after(first_index)
-        self._buf = np.concatenate([self._buf, block[:, self._cols].astype(np.float64)])
+        glove = block[:, self._cols].astype(np.float64)
+        if contact is None:
+            contact = glove.sum(axis=1) > CONTACT_N
+        self._buf = np.concatenate([self._buf, glove])
+        self._contact = np.concatenate([self._contact, np.asarray(contact, dtype=bool)])
         end = self._buf_start + len(self._buf)
         if self._next_start + self.window > end or not self._cols:
             self._trim()
@@ -182,31 +210,39 @@ class TechniqueRecognizer:
         offset = self._next_start - self._buf_start
         span = self._buf[offset:offset + (count - 1) * self.hop + self.window]
         windows = sliding_window_view(span, (self.window, span.shape[1]))[::self.hop, 0]
-        labels = self.label_windows(windows)
+        cspan = self._contact[offset:offset + (count - 1) * self.hop + self.window]
+        cwindows = sliding_window_view(cspan, self.window)[::self.hop]
+        labels = self.label_windows(windows, cwindows)
         starts = self._next_start + self.hop * np.arange(count)
-        out = [WindowLabel(int(s), int(s) + self.window, TECHNIQUES[k], float(c))
-               for s, (k, c) in zip(starts, labels)]
+        out = [WindowLabel(int(s), int(s) + self.window, TECHNIQUES[k], float(c), bool(fist))
+               for s, (k, c, fist) in zip(starts, labels)]
         self._next_start += count * self.hop
         self._trim()
         return out
 
-    def label_windows(self, windows: np.ndarray) -> list[tuple[int, float]]:
-        """(technique index, confidence) of each window (n_windows, window, glove channels)."""
-        out: list[tuple[int, float]] = []
+    def label_windows(self, windows: np.ndarray, contact: np.ndarray | None = None
+                      ) -> list[tuple[int, float, bool]]:
+        """(technique index, confidence, knuckles working) of each window (n_windows, window,
+        glove channels), with the hand-contact mask of the same samples (n_windows, window)."""
+        out: list[tuple[int, float, bool]] = []
         # In chunks: the spectra of thousands of windows at once would need gigabytes.
         for k in range(0, len(windows), _CHUNK_WINDOWS):
-            feats = window_features(windows[k:k + _CHUNK_WINDOWS], self._glove_ids, self.rate_hz)
+            c = None if contact is None else contact[k:k + _CHUNK_WINDOWS]
+            feats = window_features(windows[k:k + _CHUNK_WINDOWS], self._glove_ids, self.rate_hz, c,
+                                    decimate=self._decimate)
             label, conf = classify(feats, self.thresholds)
-            out += zip(label.tolist(), conf.tolist())
+            fist = feats.shares["knuckles"] >= self.thresholds.knead_knuckle_share_min
+            out += zip(label.tolist(), conf.tolist(), fist.tolist())
         return out
 
-    def features(self, windows: np.ndarray) -> WindowFeatures:
-        return window_features(windows, self._glove_ids, self.rate_hz)
+    def features(self, windows: np.ndarray, contact: np.ndarray | None = None) -> WindowFeatures:
+        return window_features(windows, self._glove_ids, self.rate_hz, contact, decimate=self._decimate)
 
     def _trim(self) -> None:
         keep_from = max(self._next_start - self._buf_start, 0) if self._next_start is not None else 0
         if keep_from:
             self._buf = self._buf[keep_from:]
+            self._contact = self._contact[keep_from:]
             self._buf_start += keep_from
 
 
