@@ -37,7 +37,9 @@ def test_json_shape_on_a_real_recording(tmp_path: Path, capsys, kneading_session
     assert set(d) >= {"duration_s", "phases", "overforce_events", "spine_contacts", "protocol", "calibration",
                       "spine_check", "per_region", "spine_map", "score"}
     assert d["duration_s"] == pytest.approx(kneading_session.duration_s, abs=0.01)
-    assert all(set(p) == {"technique", "start_s", "end_s"} for p in d["phases"])
+    assert all(set(p) == {"technique", "start_s", "end_s", "paused_s"} for p in d["phases"])
+    assert d["protocol"]["verdict"] in ("passed", "not_passed")
+    assert "sensor_health" in d
     assert [p["technique"] for p in d["phases"]] == [p.technique for p in kneading_session.phases]
     assert all({"region", "start_s", "end_s", "peak_n"} <= set(e) for e in d["overforce_events"])
     assert {e.region for e in kneading_session.overforce} <= {e["region"] for e in d["overforce_events"]}

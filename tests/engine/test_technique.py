@@ -8,6 +8,7 @@ import pytest
 from glovecoach.calibration import Calibration
 from glovecoach.engine.features import window_features
 from glovecoach.engine.technique import (
+    HOP_S,
     TECHNIQUES,
     PhaseSmoother,
     TechniqueRecognizer,
@@ -44,7 +45,7 @@ CLEAN_CASES = [
 def test_clean_segments_are_recognised(technique: str, variant: str | None, seed: int) -> None:
     forces, _ = simulate_technique(technique, 30.0, seed, variant=variant)
     labels = TechniqueRecognizer(ALL_CHANNELS, RATE).process(measured(forces, seed), 0)
-    assert len(labels) == (30 - 4) * 2 + 1
+    assert len(labels) == round((30 - 4) / HOP_S) + 1
     right = np.mean([w.technique == technique for w in labels])
     assert right >= 0.95, [w.technique for w in labels]
 
@@ -103,7 +104,7 @@ def test_windows_sit_on_a_fixed_grid_and_never_span_a_gap(tour) -> None:
     first = r.process(newtons[30:5000], 30)
     second = r.process(newtons[6000:12000], 6000)          # samples 5000-5999 lost
     assert all(w.start_index % r.hop == 0 for w in first + second)
-    assert first[0].start_index == 100                      # first grid point at/after index 30
+    assert first[0].start_index == r.hop                    # first grid point at/after index 30
     assert all(w.end_index <= 5000 for w in first)
     assert all(w.start_index >= 6000 for w in second)
 
@@ -133,7 +134,7 @@ def test_features_read_physical_quantities() -> None:
 
 # ------------------------------------------------------------------------- the smoother
 
-def labels_from(spec: list[tuple[str, float]], hop_s: float = 0.5, window_s: float = 4.0) -> list[WindowLabel]:
+def labels_from(spec: list[tuple[str, float]], hop_s: float = HOP_S, window_s: float = 4.0) -> list[WindowLabel]:
     """Window labels whose centres follow `spec`: [(technique, seconds), ...]."""
     out, t = [], 0.0
     hop, win = int(hop_s * RATE), int(window_s * RATE)

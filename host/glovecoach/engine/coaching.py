@@ -27,7 +27,7 @@ from glovecoach.calibration import ForceBlock
 from glovecoach.engine.conditioning import ConditionedBlock, SignalConditioner
 from glovecoach.engine.detectors import Excursion, ExcursionDetector, LightPressAlert, LightPressDetector
 from glovecoach.engine.events import EngineEvent, sensor_name, technique_name
-from glovecoach.engine.protocol_check import Violation, assign_slots, check_phases, merge_phases
+from glovecoach.engine.protocol_check import Violation, assign_slots, check_phases, judged_phases
 from glovecoach.engine.report import ForceEpisode, SessionReport
 from glovecoach.engine.spine import SpineTracker
 from glovecoach.engine.technique import TECHNIQUES, WINDOW_S, Phase, PhaseSmoother, TechniqueRecognizer
@@ -41,6 +41,7 @@ CONTACT_N = 0.5              # a glove sensor touching the back, for per-region 
 PROTOCOL_RECHECK_S = 0.5     # time-based protocol rules are re-evaluated this often
 LIFT_MIN_S = 0.3             # the hand off the back this long, then back: the technique may have changed
 RECENT_LABELS_S = WINDOW_S   # a window label keeps its technique's limits in play this long
+PAUSE_SHOWN_AFTER_S = 3.0    # the hand off the back this long: the phase bar says "paused"
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,11 @@ class EngineState:
     phases: tuple[Phase, ...]
     candidate_technique: str | None = None
     limits: dict = field(default_factory=dict)     # glove channel -> (min_n, max_n) live, now
+    # The hand is off the back in a pause that may still resume the phase (gel, repositioning):
+    # how long so far, which technique it interrupted, and how long such a pause may last.
+    pause_s: float | None = None
+    paused_technique: str | None = None
+    pause_max_s: float = 0.0
 
 
 class _Limits:
@@ -119,9 +125,11 @@ class CoachingEngine:
         # Every detector below sees forces over each sensor's resting baseline, and contact
         # decided against baseline plus noise floor (glovecoach.engine.conditioning).
         self.conditioner = SignalConditioner(self.channels, self.rate_hz, glove_mask, press=knuckles,
-                                             press_min_n=ff.press_contact_n, initial_baseline=initial_baseline)
+                                             press_min_n=ff.press_contact_n, hand_on_min_n=protocol.spine.glove_contact_n,
+                                             initial_baseline=initial_baseline)
         self._knuckle_cols = np.array([k for k, c in enumerate(self.glove) if c in KNUCKLE_CHANNELS], dtype=int)
         self._knuckles_working = False
+        self._off_since: int | None = None     # first sample of the hand's current time off the back
         self._idle_knuckle_limits: dict = {}
         self.last_conditioned: ConditionedBlock | None = None
         self.recognizer = TechniqueRecognizer(self.channels, self.rate_hz)
@@ -196,6 +204,12 @@ class CoachingEngine:
         sg = sat_all[:, self.glove_idx]
         pressing = cond.pressing[:, self.glove_idx]
         glove_on = cond.hand_on if len(self.glove) else np.ones(n, dtype=bool)
+        if glove_on[-1]:
+            self._off_since = None
+        elif glove_on.any():
+            self._off_since = first + int(np.flatnonzero(glove_on)[-1]) + 1
+        elif self._off_since is None:
+            self._off_since = first
         lim = self._limit_arrays(segments, n)
         lim = self._relax_after_return(lim, glove_on, first, n)
 
@@ -228,7 +242,7 @@ class CoachingEngine:
             sb, se, base = self._spine.process(first, x_all[:, self.spine_idx], sat_all[:, self.spine_idx], glove_on)
             events += self._spine_events(sb, se, base, first)
 
-        self._accumulate_stats(segments, xg, sg, lim)
+        self._accumulate_stats(segments, xg, sg, lim, cond.noise[self.glove_idx])
         events += self._protocol_events(first + n)
         events.sort(key=lambda e: e.at_s)
         return events
@@ -534,7 +548,7 @@ class CoachingEngine:
     def _protocol_events(self, end_index: int) -> list[EngineEvent]:
         now = self._t(end_index)
         out: list[EngineEvent] = []
-        merged = merge_phases(self._phases_so_far(now), self.protocol.merge_gap_s, self.protocol.min_phase_s)
+        merged = judged_phases(self.protocol, self._phases_so_far(now))
         if not merged:
             return out
         session = now - merged[0].start_s
@@ -548,12 +562,13 @@ class CoachingEngine:
         live_phase = self._current not in (None, "none") and current.technique == self._current
         if live_phase:
             spec = self._current_spec(merged)
-            if spec is not None and now - current.start_s >= spec.max_s:
+            if spec is not None and current.duration_s >= spec.max_s:
                 key = ("move_on", len(merged) - 1, current.start_s)
                 if key not in self._cued:
                     self._cued.add(key)
                     self._cue = "move_on"
-                    out.append(EngineEvent("cue", "instant", current.start_s + spec.max_s,
+                    out.append(EngineEvent("cue", "instant", current.start_s + current.paused_s * (
+                                               not current.pause_counts) + spec.max_s,
                                            f"Time to move on from {technique_name(current.technique)}.",
                                            technique=current.technique, rule="phase_too_long"))
         if now >= self._next_recheck_s:
@@ -569,41 +584,47 @@ class CoachingEngine:
         return next((s for s in self.protocol.phases if s.technique == merged[-1].technique), None)
 
     # ------------------------------------------------------------------ statistics
-    def _accumulate_stats(self, segments, xg: np.ndarray, sg: np.ndarray, lim: dict[str, np.ndarray]) -> None:
+    def _accumulate_stats(self, segments, xg: np.ndarray, sg: np.ndarray, lim: dict[str, np.ndarray],
+                          noise: np.ndarray) -> None:
         if xg.shape[1] == 0:
             return
+        # A sensor touches the back above CONTACT_N over its baseline and clear of its noise.
+        contact = xg > np.maximum(CONTACT_N, 3.0 * noise)[None, :]
         smax = np.broadcast_to(lim["scoring_max"], xg.shape)
-        contact = xg > CONTACT_N
         within = contact & ~sg & (xg <= smax)
         self._contact_samples += int(contact.sum())
         self._within_samples += int(within.sum())
-        for a, b, cur, *_ in segments:
-            key = cur or "none"
+        # Per segment by reduceat over the segments' starts (segments tile the block).
+        starts = np.array([a for a, b, *_ in segments if b > a], dtype=np.intp)
+        keys = [cur or "none" for a, b, cur, *_ in segments if b > a]
+        if not len(starts):
+            return
+        n_in = np.add.reduceat(contact, starts, axis=0)
+        sums = np.add.reduceat(np.where(contact, xg, 0.0), starts, axis=0)
+        peaks = np.maximum.reduceat(np.where(sg, 0.0, xg), starts, axis=0)
+        sats = np.logical_or.reduceat(sg, starts, axis=0)
+        g = xg.shape[1]
+        for k, key in enumerate(keys):
             st = self._stats.get(key)
             if st is None:
-                g = xg.shape[1]
                 st = self._stats[key] = {"n": np.zeros(g), "sum": np.zeros(g), "peak": np.zeros(g),
                                          "sat": np.zeros(g, dtype=bool)}
-            c = contact[a:b]
-            xs = xg[a:b]
-            st["n"] += c.sum(axis=0)
-            st["sum"] += np.where(c, xs, 0.0).sum(axis=0)
-            unsat = np.where(sg[a:b], 0.0, xs)
-            if b > a:
-                st["peak"] = np.maximum(st["peak"], unsat.max(axis=0))
-                st["sat"] |= sg[a:b].any(axis=0)
+            st["n"] += n_in[k]
+            st["sum"] += sums[k]
+            np.maximum(st["peak"], peaks[k], out=st["peak"])
+            st["sat"] |= sats[k]
 
     # ------------------------------------------------------------------ state and report
     @property
     def state(self) -> EngineState:
         now = self._t(self._end_index)
         phases = self._phases_so_far(now)
-        merged = merge_phases(phases, self.protocol.merge_gap_s)
+        merged = judged_phases(self.protocol, phases, min_phase=False)
         technique = self._current if self._current not in (None, "none") else None
         elapsed = 0.0
         window = None
         if technique and merged and merged[-1].technique == technique:
-            elapsed = now - merged[-1].start_s
+            elapsed = merged[-1].duration_s
             spec = self._current_spec(merged)
             if spec is not None:
                 window = (spec.min_s, spec.max_s)
@@ -618,8 +639,17 @@ class CoachingEngine:
             session_elapsed_s=(now - merged[0].start_s) if merged else 0.0,
             session_limit_s=self.protocol.session_max_s, active_alerts=self.active_alerts(),
             phases=tuple(p for p in phases if p.technique != "none"),
-            candidate_technique=self._candidate, limits=limits,
+            candidate_technique=self._candidate, limits=limits, **self._pause_state(now, merged),
         )
+
+    def _pause_state(self, now: float, merged) -> dict:
+        if self._off_since is None or not merged:
+            return {}
+        off_s = now - self._t(self._off_since)
+        last = merged[-1]
+        if off_s < PAUSE_SHOWN_AFTER_S or off_s > self.protocol.pause_max_s or last.end_s < self._t(self._off_since) - 1.0:
+            return {}
+        return {"pause_s": off_s, "paused_technique": last.technique, "pause_max_s": self.protocol.pause_max_s}
 
     def finish(self) -> SessionReport:
         end = self._end_index
@@ -633,7 +663,10 @@ class CoachingEngine:
             self._spine_events([], self._spine.detector.close_all(end), None, end)
         end_s = self._t(end)
         phases = [p for p in self.smoother.finish(end_s) if p.technique != "none"]
-        violations: list[Violation] = list(check_phases(self.protocol, phases, end_s, final=True))
+        judged = judged_phases(self.protocol, phases)
+        massage_found = bool(judged)
+        violations: list[Violation] = [v for v in check_phases(self.protocol, phases, end_s, final=True)
+                                       if massage_found or v.key != ("missing_phase", "all")]
         for e in self.scoring_over:
             peak = "a saturated reading" if e.peak_n is None else f"{e.peak_n:.0f} N"
             violations.append(Violation("excessive_force", f"Too much force on the {sensor_name(e.channel)}: {peak} "
@@ -647,13 +680,13 @@ class CoachingEngine:
                                         e.start_s, ("spine", e.channel, e.start_s)))
         violations.sort(key=lambda v: v.at_s)
         return SessionReport(
-            duration_s=end_s, phases=phases, overforce_events=sorted(self.scoring_over, key=lambda e: e.start_s),
+            duration_s=end_s, phases=judged, overforce_events=sorted(self.scoring_over, key=lambda e: e.start_s),
             underforce_events=sorted(self.scoring_under, key=lambda e: e.start_s),
             spine_contacts=sorted(self.spine_contacts, key=lambda e: (e.start_s, e.channel)),
             violations=violations, calibration=dict(self.calibration_info), spine_check=self._spine is not None,
             per_region=self._per_region(), spine_map=self._spine_map(), score=self._score(phases, violations),
             live_alerts=self.live_alerts, gaps=[(self._t(a), self._t(b)) for a, b in self.gaps],
-            sensor_faults=list(self.faults), protocol_name=self.protocol.name,
+            sensor_faults=list(self.faults), protocol_name=self.protocol.name, massage_found=massage_found,
         )
 
     def _per_region(self) -> dict:
@@ -684,8 +717,12 @@ class CoachingEngine:
         return out
 
     def _score(self, phases, violations) -> dict:
+        if not judged_phases(self.protocol, phases):
+            # Nothing was massaged: no grade at all (not a pass with a middling score).
+            return {"total": 0, "breakdown": {"force_within_window_pct": None, "timing": None,
+                                              "violations": len(violations)}, "graded": False}
         force_pct = 100.0 * self._within_samples / self._contact_samples if self._contact_samples else 100.0
-        merged = merge_phases(phases, self.protocol.merge_gap_s, self.protocol.min_phase_s)
+        merged = judged_phases(self.protocol, phases)
         in_window = 0
         for p in merged:
             spec = next((s for s in self.protocol.phases if s.technique == p.technique), None)
@@ -694,6 +731,6 @@ class CoachingEngine:
         timing = 100.0 * in_window / len(merged) if merged else 0.0
         n_viol = len(violations)
         total = 0.5 * force_pct + 0.3 * timing + 0.2 * max(0.0, 100.0 - 20.0 * n_viol)
-        return {"total": int(round(total)),
+        return {"total": int(round(total)), "graded": True,
                 "breakdown": {"force_within_window_pct": round(force_pct, 1), "timing": round(timing, 1),
                               "violations": n_viol}}

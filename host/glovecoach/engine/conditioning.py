@@ -32,12 +32,13 @@ minimum (the protocol's knuckle-press level).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-CHUNK_S = 0.5               # baseline and noise are judged on chunks this long
+CHUNK_S = 1.0               # baseline and noise are judged on chunks this long
 BASELINE_TAU_S = 20.0       # resting chunks pull the baseline with this time constant
 NOISE_TAU_S = 10.0
 REST_SIGMAS = 3.0           # a chunk within this many noise floors of the baseline is at rest
@@ -53,7 +54,11 @@ HAND_ON_MIN_N = 1.0         # the whole hand is on the back above this (over bas
 HAND_ON_SIGMAS = 5.0        # ... and above this many noise floors of the smoothed sum
 HAND_OFF_RATIO = 0.6        # it has left below this share of the "on" level (hysteresis)
 PRESS_SIGMAS = 5.0
+PRESS_RELEASE_SIGMAS = 3.0
 CONTACT_MIN_S = 0.1         # a contact state must hold this long before it changes
+HAND_STEADY_RATIO = 1.6     # a resting chunk's spread is within this of its step noise
+BOOT_HAND_MAX_N = 7.0       # resting offsets (up to 0.5 N a sensor) never sum to more than this
+ENVELOPE_S = 120.0          # the hand at rest sits at the lowest whole-hand level of this long
 HAND_REST_N = 0.6           # the glove's sensors together this close to their baselines: hand off
 
 
@@ -158,7 +163,7 @@ class SignalConditioner:
     """
 
     def __init__(self, channels: Sequence[str], rate_hz: float, glove: np.ndarray,
-                 *, press: np.ndarray | None = None, press_min_n: float = 1.0,
+                 *, press: np.ndarray | None = None, press_min_n: float = 1.0, hand_on_min_n: float = HAND_ON_MIN_N,
                  initial_baseline: np.ndarray | None = None) -> None:
         self.channels = tuple(channels)
         self.rate_hz = float(rate_hz)
@@ -167,6 +172,7 @@ class SignalConditioner:
         self.press = np.zeros(self.n, dtype=bool) if press is None else np.asarray(press, dtype=bool)
         self._press_cols = np.flatnonzero(self.press)
         self.press_min_n = float(press_min_n)
+        self.hand_on_min_n = float(hand_on_min_n)
         self.chunk = max(2, int(round(CHUNK_S * rate_hz)))
         chunk_s = self.chunk / self.rate_hz
         self._base_gain = float(1.0 - np.exp(-chunk_s / BASELINE_TAU_S))
@@ -175,7 +181,11 @@ class SignalConditioner:
         if initial_baseline is not None:
             seed = np.asarray(initial_baseline, dtype=np.float64)
             self.baseline = np.where(np.isfinite(seed), seed, np.nan)
-        self._known = np.isfinite(self.baseline)
+        self._unset = bool(np.isnan(self.baseline).any())
+        self._envelope: deque[tuple[int, float]] = deque()
+        self._chunk_no = 0
+        self._envelope_chunks = max(1, int(round(ENVELOPE_S / CHUNK_S)))
+        self._sqrt_chunk = float(np.sqrt(self.chunk))
         self.noise = np.full(self.n, NOISE_PRIOR_N)
         self._noise_seen = np.zeros(self.n, dtype=bool)
         self._partial = np.zeros((0, self.n))     # samples of the chunk in progress
@@ -191,69 +201,109 @@ class SignalConditioner:
         self._next_index: int | None = None
 
     # ---------------------------------------------------------------- baseline and noise
-    def _fold_chunks(self, means: np.ndarray, spreads: np.ndarray) -> np.ndarray:
+    def _fold_chunks(self, means: np.ndarray, spreads: np.ndarray, hand_means: np.ndarray,
+                     hand_spreads: np.ndarray, hand_noise: np.ndarray) -> np.ndarray:
         """Fold complete chunks (k, ch) into baseline and noise; returns the baseline in force
-        at the START of each chunk (k, ch)."""
+        at the START of each chunk (k, ch). `hand_means`/`hand_spreads` (k,) are the chunks'
+        whole-hand (working glove channels) mean and spread of the readings."""
         starts = np.empty_like(means)
+        noise_starts = np.empty_like(means)
         glove = self.glove & ~self.excluded
         base, noise, seen = self.baseline, self.noise, self._noise_seen
         bg, ng = self._base_gain, self._noise_gain
+        finite = np.isfinite(means)
+        all_finite = bool(finite.all())
+        env = self._envelope
         for k in range(len(means)):
             m, sd = means[k], spreads[k]
             starts[k] = base
-            ok = np.isfinite(m)
-            fresh = np.isnan(base) & ok
-            if fresh.any():
-                base = np.where(fresh, m, base)
-            drop = ok & (m < base - np.maximum(DROP_SIGMAS * noise, REST_BAND_MIN_N))
-            near = ok & (np.abs(m - base) <= np.maximum(REST_SIGMAS * noise, REST_BAND_MIN_N))
+            noise_starts[k] = noise
+            self._chunk_no += 1
+            # Lower envelope of the whole hand's chunk means over ENVELOPE_S (monotonic deque).
+            hm = float(hand_means[k])
+            while env and env[-1][1] >= hm:
+                env.pop()
+            env.append((self._chunk_no, hm))
+            while env[0][0] <= self._chunk_no - self._envelope_chunks:
+                env.popleft()
+            ok = finite[k] if not all_finite else None
+            unset = np.isnan(base) if self._unset else None
+            diff = m - base if all_finite else np.where(ok, m - base, 0.0)
+            if unset is not None:
+                diff = np.where(unset, 0.0, diff)
+            band = np.maximum(REST_SIGMAS * noise, REST_BAND_MIN_N)
+            drop = diff < -np.maximum(DROP_SIGMAS * noise, REST_BAND_MIN_N)
+            # The whole hand at rest: steady and at the lowest level of the last minutes, and
+            # (once the baselines are known) no more than HAND_REST_N over them. One sensor's
+            # light load is no different from its offset; the hand's is.
+            # Steady: the chunk's spread is what its own sample-to-sample noise explains.
+            sigma_hand = float(hand_noise[k])
+            steady_hand = hand_spreads[k] <= max(HAND_STEADY_RATIO * sigma_hand, REST_BAND_MIN_N)
+            low_hand = hm <= env[0][1] + max(HAND_REST_N, REST_SIGMAS * sigma_hand / self._sqrt_chunk)
+            excess = float(np.maximum(diff, 0.0)[glove].sum())
+            # While some glove baselines are still unknown the hand's excess cannot be measured:
+            # then a hand at rest is one whose whole load is no more than resting offsets can be.
+            booting = unset is not None and bool(unset[glove].any())
+            hand_rest = steady_hand and low_hand and (excess <= HAND_REST_N if not booting
+                                                      else hm <= BOOT_HAND_MAX_N)
             steady = sd <= np.maximum(STEADY_SIGMAS * noise, 2 * REST_BAND_MIN_N)
-            # The glove's sensors learn their resting level only while the whole hand is off the
-            # back: one sensor's light load is no different from its offset, the hand's is.
-            excess = np.where(glove & ok, np.maximum(m - np.where(drop, m, base), 0.0), 0.0).sum()
-            hand_rest = excess <= HAND_REST_N
-            rest = near & steady & (hand_rest | ~self.glove)
+            rest = steady & (np.abs(diff) <= band)
             if hand_rest:
                 self.rest_chunks += 1
-            base = np.where(drop, m, np.where(rest, base + bg * (m - base), base))
-            quiet = (rest | drop) & np.isfinite(sd)
-            if quiet.any():
-                first = quiet & ~seen
-                tracked = noise + ng * (np.minimum(sd, NOISE_GROWTH * noise) - noise)
-                noise = np.maximum(np.where(first, sd, np.where(quiet, tracked, noise)), NOISE_MIN_N)
-                seen = seen | quiet
+            else:
+                rest &= ~self.glove
+            if unset is not None:
+                fresh = rest & unset if ok is None else rest & unset & ok
+                if fresh.any():
+                    base = np.where(fresh, m, base)
+                    diff = np.where(fresh, 0.0, diff)
+                    self._unset = bool(np.isnan(base).any())
+            quiet = rest | drop
+            if not quiet.any():
+                continue
+            base = base + np.where(drop, diff, np.where(rest, bg * diff, 0.0))
+            first = quiet & ~seen
+            tracked = noise + ng * (np.minimum(sd, NOISE_GROWTH * noise) - noise)
+            noise = np.maximum(np.where(first, sd, np.where(quiet, tracked, noise)), NOISE_MIN_N)
+            seen = seen | quiet
         self.baseline, self.noise, self._noise_seen = base, noise, seen
-        return starts
+        return starts, noise_starts
 
     def _baselines(self, first: int, x: np.ndarray) -> np.ndarray:
-        """Baseline per sample of the block (n, ch), folding the chunks completed by it."""
-        n = len(x)
+        """Baseline per sample of the block (n, ch), folding the chunks completed by it (the
+        noise floor per sample is left in self._block_noise)."""
         done_before = len(self._partial)
         joined = np.concatenate([self._partial, x]) if done_before else x
         n_full = len(joined) // self.chunk
-        full = joined[:n_full * self.chunk].reshape(n_full, self.chunk, self.n)
         if n_full:
+            full = joined[:n_full * self.chunk].reshape(n_full, self.chunk, self.n)
+            working = self.glove & ~self.excluded
+            hand = full[:, :, working].sum(axis=2)
             if np.isnan(full).any():
                 with np.errstate(all="ignore"):
                     means, spreads = np.nanmean(full, axis=1), np.nanstd(full, axis=1)
+                    hand_means, hand_spreads = np.nanmean(hand, axis=1), np.nanstd(hand, axis=1)
+                hand_means = np.where(np.isnan(hand_means), np.inf, hand_means)
+                hand_spreads = np.where(np.isnan(hand_spreads), np.inf, hand_spreads)
             else:
                 means, spreads = full.mean(axis=1), full.std(axis=1)
-            starts = self._fold_chunks(means, spreads)
+                hand_means, hand_spreads = hand.mean(axis=1), hand.std(axis=1)
+            with np.errstate(all="ignore"):
+                hand_noise = np.nan_to_num(np.diff(hand, axis=1).std(axis=1) / np.sqrt(2.0), nan=0.0)
+                hand_spreads = np.where(np.isnan(hand).any(axis=1), np.inf, hand_spreads)
+            starts, noise_starts = self._fold_chunks(means, spreads, hand_means, hand_spreads, hand_noise)
             per_sample = np.repeat(starts, self.chunk, axis=0)
+            noise_per_sample = np.repeat(noise_starts, self.chunk, axis=0)
         else:
-            per_sample = np.zeros((0, self.n))
-        tail = np.broadcast_to(self.baseline, (len(joined) - n_full * self.chunk, self.n))
-        base = np.concatenate([per_sample, tail])[done_before:]
-        unknown = np.isnan(base[:, ~self._known]).any(axis=1) if not self._known.all() else None
-        if unknown is not None and unknown.any():
-            # Before a channel's first chunk is complete: the lowest reading so far (a force
-            # sensor rests at or below every reading it gives); per sample, so any block size
-            # gives the same values.
-            upto = done_before + int(np.flatnonzero(unknown)[-1]) + 1
-            low = np.fmin.accumulate(joined[:upto], axis=0)[done_before:]
-            head = base[:len(low)]
-            base[:len(low)] = np.where(np.isnan(head), np.where(np.isnan(low), 0.0, low), head)
-        self._known = np.isfinite(self.baseline)
+            per_sample = noise_per_sample = np.zeros((0, self.n))
+        rest_len = len(joined) - n_full * self.chunk
+        base = np.concatenate([per_sample, np.broadcast_to(self.baseline, (rest_len, self.n))])[done_before:]
+        self._block_noise = np.concatenate([noise_per_sample,
+                                            np.broadcast_to(self.noise, (rest_len, self.n))])[done_before:]
+        if self._unset or np.isnan(base).any():
+            # Before a channel's first resting chunk its baseline is taken as zero: the nominal
+            # and fitted calibrations both put an unloaded sensor at about 0 N.
+            base = np.where(np.isnan(base), 0.0, base)
         self._partial = joined[n_full * self.chunk:].copy()
         return base
 
@@ -288,17 +338,23 @@ class SignalConditioner:
         working = self.glove & ~self.excluded
         hand_sum = force[:, working].sum(axis=1, keepdims=True)
         hand = self._smooth_hand.process(hand_sum)
-        sigma_hand = float(np.sqrt((self.noise[working] ** 2).sum() / self._smooth_len))
-        on_level = max(HAND_ON_MIN_N, HAND_ON_SIGMAS * sigma_hand)
+        # Levels follow the noise floor as it stood at each sample's chunk (block-size independent).
+        noise = self._block_noise
+        sigma_hand = np.sqrt((noise[:, working] ** 2).sum(axis=1, keepdims=True) / self._smooth_len)
+        on_level = np.maximum(self.hand_on_min_n, HAND_ON_SIGMAS * sigma_hand)
         hand_on = self.hand_gate.process(hand > on_level, hand < HAND_OFF_RATIO * on_level)[:, 0]
 
         pressing = np.zeros((n, self.n), dtype=bool)
         if len(self._press_cols):
             cols = self._press_cols
             per = self._smooth_press.process(force[:, cols])
-            level = np.maximum(self.press_min_n, PRESS_SIGMAS * self.noise[cols] / np.sqrt(self._smooth_len))
-            level = np.where(self.excluded[cols], np.inf, level)
-            pressing[:, cols] = self.press_gate.process(per > level, per < HAND_OFF_RATIO * level)
+            sigma = noise[:, cols] / np.sqrt(self._smooth_len)
+            level = np.maximum(self.press_min_n, PRESS_SIGMAS * sigma)
+            level = np.where(self.excluded[cols][None, :], np.inf, level)
+            # Released a few noise floors under the press level: presses in quick succession
+            # (fist kneading rolls on between them) stay separate presses.
+            release = np.maximum(level - PRESS_RELEASE_SIGMAS * sigma, HAND_OFF_RATIO * level)
+            pressing[:, cols] = self.press_gate.process(per > level, per < release)
         return ConditionedBlock(first_index, force, saturated, open_, hand_on, pressing,
                                 self.current_baseline(), self.noise.copy())
 

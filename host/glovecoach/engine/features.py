@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from glovecoach.sensor_map import GLOVE_CHANNELS
 
@@ -38,6 +39,7 @@ HF_BAND_HZ = (4.0, 15.0)    # vibration band (the other techniques' rhythms sit 
 RHYTHM_BAND_HZ = (0.2, 4.5)
 PEAK_HALF_WIDTH_HZ = 0.35   # a rhythm's power is read within this of its peak
 SPECTRAL_RATE_HZ = 40.0     # rhythm is read on forces averaged down to at least this rate
+IMPULSE_RATE_HZ = 200.0     # level, peak and hits on forces averaged down to at least this rate
 OPPOSITION_SMOOTH_S = 0.2
 LIFT_GUARD_S = 0.1          # a lift's ramps: samples this close to a lift are left out of rhythm
 IMPACT_MAX_S = 0.2          # percussion contacts last 20-80 ms; longer ones are not hits
@@ -176,52 +178,107 @@ def _peak(power: np.ndarray, freqs: np.ndarray, band: np.ndarray, floor: np.ndar
 
 def window_features(windows: np.ndarray, channels: Sequence[str], rate_hz: float,
                     contact: np.ndarray | None = None, decimate: int | None = None) -> WindowFeatures:
-    """Features of each window. `windows` is (n_windows, window_len, len(channels)) glove forces
-    over baseline; `contact` (n_windows, window_len) bool is the hand-on-the-back mask."""
-    x = np.nan_to_num(np.asarray(windows, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    """Features of separate windows (n_windows, window_len, len(channels)) of glove forces over
+    baseline, with their hand-contact masks (n_windows, window_len) if known."""
+    x = np.asarray(windows, dtype=np.float64)
     n_w, n, n_ch = x.shape
+    d = decimate or 1
+    n = n - n % d
+    span = x[:, :n].reshape(n_w * n, n_ch)
+    c = None if contact is None else np.asarray(contact, dtype=bool)[:, :n].reshape(n_w * n)
+    return span_features(span, c, np.arange(n_w) * n, n, channels, rate_hz, d,
+                         impulse_decimation(rate_hz, n))
+
+
+def impulse_decimation(rate_hz: float, hop: int) -> int:
+    """Samples averaged into one for level, peak and hits: keeps at least IMPULSE_RATE_HZ, so a
+    20 ms hit still spans four samples."""
+    best = 1
+    for d in range(1, hop + 1):
+        if hop % d == 0 and rate_hz / d >= IMPULSE_RATE_HZ:
+            best = d
+    return best
+
+
+def _windowed(series: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """Rows series[s:s + length] for each start (a copy, windows may overlap)."""
+    view = sliding_window_view(series, length, axis=0)
+    out = view[starts]
+    return np.moveaxis(out, -1, 1) if series.ndim == 2 else out
+
+
+def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarray, window: int,
+                  channels: Sequence[str], rate_hz: float, d_spec: int, d_imp: int) -> WindowFeatures:
+    """Features of the windows [s, s + window) of one contiguous span of samples.
+
+    `span` (N, ch) glove forces over baseline; `contact` (N,) the hand-on-the-back mask or
+    None; `starts` window starts, multiples of `d_spec` and `d_imp` (the averaging factors of
+    the rhythm and of the hit features). Per-sample work is done once for the span, not once
+    per overlapping window.
+    """
+    x = np.nan_to_num(np.asarray(span, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    N, n_ch = x.shape
+    starts = np.asarray(starts, dtype=np.int64)
+    n_w = len(starts)
     cols = region_columns(channels)
-    total = x.sum(axis=2)                                     # (n_w, n)
+    total = x.sum(axis=1)
     in_contact = np.asarray(contact, dtype=bool) if contact is not None else total > CONTACT_N
 
-    contact_frac = in_contact.mean(axis=1)
-    contact_sum = (total * in_contact).sum(axis=1)
-    level = np.divide(contact_sum, in_contact.sum(axis=1), out=np.zeros(n_w), where=in_contact.any(axis=1))
-    peak = total.max(axis=1)
-    rms = np.sqrt((total ** 2).mean(axis=1))
+    # Level and contact share: window sums by cumulative sums over the span.
+    cs_c = np.concatenate([[0], np.cumsum(in_contact, dtype=np.int64)])
+    cs_tc = np.concatenate([[0.0], np.cumsum(np.where(in_contact, total, 0.0))])
+    n_contact = cs_c[starts + window] - cs_c[starts]
+    contact_frac = n_contact / window
+    level = np.divide(cs_tc[starts + window] - cs_tc[starts], n_contact, out=np.zeros(n_w), where=n_contact > 0)
+
+    # Peak, release and hits at >= IMPULSE_RATE_HZ.
+    if d_imp > 1:
+        ni = N // d_imp
+        ti = total[:ni * d_imp].reshape(ni, d_imp).mean(axis=1)
+    else:
+        ti = total
+    wi = window // d_imp
+    tw = _windowed(ti, starts // d_imp, wi)                  # (n_w, wi)
+    peak = tw.max(axis=1)
+    rms = np.sqrt((tw ** 2).mean(axis=1))
     crest = np.divide(peak, rms, out=np.zeros(n_w), where=rms > 0)
-    noise = _noise_rms(total)
+    noise = _noise_rms(tw)
     rest_level = np.maximum(0.1 * peak, RELEASED_NOISE_SIGMAS * noise)
-    released = (total < rest_level[:, None]).mean(axis=1)
+    released = (tw < rest_level[:, None]).mean(axis=1)
     hit_level = np.maximum.reduce([0.2 * peak, np.full(n_w, CONTACT_N), HIT_NOISE_SIGMAS * noise])
-    impacts, impact_span = _short_contacts(total, hit_level, rate_hz)
+    impacts, impact_span = _short_contacts(tw, hit_level, rate_hz / d_imp)
 
     # Rhythm and shares on forces averaged down to ~40-80 Hz (all rhythms are under 15 Hz).
-    d = decimate or max(1, int(rate_hz // SPECTRAL_RATE_HZ))
-    m = n // d
-    xd = x[:, :m * d].reshape(n_w, m, d, n_ch).mean(axis=2) if d > 1 else x
-    cd = in_contact[:, :m * d].reshape(n_w, m, d).mean(axis=2) > 0.5 if d > 1 else in_contact
+    d = d_spec
+    M = N // d
+    xs = x[:M * d].reshape(M, d, n_ch).mean(axis=1) if d > 1 else x
+    cs = in_contact[:M * d].reshape(M, d).mean(axis=1) > 0.5 if d > 1 else in_contact
     fs = rate_hz / d
+    m = window // d
+    sd = starts // d
+    xd = _windowed(xs, sd, m)                                # (n_w, m, ch)
+    cd = _windowed(cs, sd, m)                                # (n_w, m)
 
     # Rhythm is read only while the hand is on the back: lifted samples (widened by the lift's
     # own ramps) are set to each sensor's in-contact mean, so a repositioning lift's step does
     # not pass for a slow stroke or a burst of vibration.
     lifted = _dilate(~cd, max(int(round(LIFT_GUARD_S * fs)), 1))
     kept = (~lifted).sum(axis=1)
-    mean_kept = np.where(kept[:, None] > 0,
-                         (xd * ~lifted[:, :, None]).sum(axis=1) / np.maximum(kept, 1)[:, None],
-                         xd.mean(axis=1))
-    x_rhythm = np.where(lifted[:, :, None], mean_kept[:, None, :], xd)
-    total_rhythm = x_rhythm.sum(axis=2)
+    sums = np.einsum("wmc,wm->wc", xd, (~lifted).astype(np.float64))
+    mean_ch = xd.mean(axis=1)                                # (n_w, ch)
+    mean_kept = np.where(kept[:, None] > 0, sums / np.maximum(kept, 1)[:, None], mean_ch)
+    ac = np.where(lifted[:, :, None], 0.0, xd - mean_kept[:, None, :])
+    ac -= ac.mean(axis=1, keepdims=True)
+    total_ac = ac.sum(axis=2)
 
     # Spectra: Hann-windowed, zero-padded for a finer frequency grid than 1/window.
-    nfft = int(2 ** np.ceil(np.log2(max(2 * m, 64))))
+    nfft = int(2 ** np.ceil(np.log2(max(1.5 * m, 64))))
     freqs = np.fft.rfftfreq(nfft, 1.0 / fs)
     hann = np.hanning(m)
-    ac = x_rhythm - x_rhythm.mean(axis=1, keepdims=True)
-    channel_power = (np.abs(np.fft.rfft(ac * hann[None, :, None], nfft, axis=1)) ** 2).sum(axis=2)
-    total_ac = total_rhythm - total_rhythm.mean(axis=1, keepdims=True)
-    total_power = np.abs(np.fft.rfft(total_ac * hann[None, :], nfft, axis=1)) ** 2
+    spectra = np.fft.rfft(ac * hann[None, :, None], nfft, axis=1)      # (n_w, f, ch)
+    channel_power = (spectra.real ** 2 + spectra.imag ** 2).sum(axis=2)
+    total_spec = spectra.sum(axis=2)                                   # the FFT is linear
+    total_power = total_spec.real ** 2 + total_spec.imag ** 2
     # The noise floor of a spectrum: the median of its bins from 0.5 Hz to 0.9 x Nyquist (a
     # rhythm's peak and its few harmonics are a small minority of those bins).
     floor_band = _band(freqs, 0.5, 0.9 * fs / 2)
@@ -243,7 +300,6 @@ def window_features(windows: np.ndarray, channels: Sequence[str], rate_hz: float
     hf_ratio = np.sqrt(hf_excess * scale) / safe_level
     modulation = np.sqrt((total_ac ** 2).mean(axis=1)) / safe_level
 
-    mean_ch = xd.mean(axis=1)                                  # (n_w, ch)
     mean_ch = np.maximum(mean_ch, 0.0)
     mean_total = np.maximum(mean_ch.sum(axis=1), 1e-9)
     shares = {r: (mean_ch[:, c].sum(axis=1) / mean_total if c else np.zeros(n_w)) for r, c in cols.items()}

@@ -26,10 +26,13 @@ class ObservedPhase:
     technique: str
     start_s: float
     end_s: float
+    paused_s: float = 0.0        # breaks off the back inside the phase (gel, repositioning)
+    pause_counts: bool = True    # whether those breaks count toward the phase's length
 
     @property
     def duration_s(self) -> float:
-        return self.end_s - self.start_s
+        """The phase's length as the protocol judges it."""
+        return self.end_s - self.start_s - (0.0 if self.pause_counts else self.paused_s)
 
 
 @dataclass(frozen=True)
@@ -43,23 +46,40 @@ class Violation:
         return {"rule": self.rule, "message": self.message, "at_s": round(self.at_s, 3)}
 
 
-def merge_phases(phases: Sequence, merge_gap_s: float, min_phase_s: float = 0.0) -> list[ObservedPhase]:
+def merge_phases(phases: Sequence, merge_gap_s: float, min_phase_s: float = 0.0, pause_max_s: float = 0.0,
+                 pause_counts: bool = True) -> list[ObservedPhase]:
     """The phases the protocol is judged on.
 
     "none" stretches are dropped, and so are stretches shorter than `min_phase_s` (a slip of
     the hand or a misrecognised moment, not a phase; a phase still going on counts once it
-    is that long). Stretches of one technique split
-    by a break of at most `merge_gap_s` (or by a dropped slip) are joined.
+    is that long). Stretches of one technique split by a break of at most `merge_gap_s` (or
+    by a dropped slip) are joined; so are stretches split by a pause off the back of at most
+    `pause_max_s` (gel, repositioning the partner), whose length is kept as `paused_s` and
+    counts toward the phase only if `pause_counts`.
     """
-    kept = [p for p in phases if p.technique not in (None, "none") and p.end_s > p.start_s]
-    kept = [p for p in kept if p.end_s - p.start_s >= min_phase_s]
+    real = [p for p in phases if p.technique not in (None, "none") and p.end_s > p.start_s]
+    kept = [p for p in real if p.end_s - p.start_s >= min_phase_s]
+    dropped = [p for p in real if p.end_s - p.start_s < min_phase_s]
+    join_s = max(merge_gap_s, min_phase_s, pause_max_s)
     merged: list[ObservedPhase] = []
     for p in kept:
-        if merged and merged[-1].technique == p.technique and p.start_s - merged[-1].end_s <= max(merge_gap_s, min_phase_s):
-            merged[-1] = ObservedPhase(p.technique, merged[-1].start_s, max(merged[-1].end_s, p.end_s))
+        gap = p.start_s - merged[-1].end_s if merged else 0.0
+        if merged and merged[-1].technique == p.technique and gap <= join_s:
+            prev = merged[-1]
+            # Off the back in the break: what no (dropped) stretch of any technique covers.
+            worked = sum(max(0.0, min(d.end_s, p.start_s) - max(d.start_s, prev.end_s)) for d in dropped)
+            off = max(gap - worked, 0.0)
+            paused = prev.paused_s + (off if off > merge_gap_s else 0.0)
+            merged[-1] = ObservedPhase(p.technique, prev.start_s, max(prev.end_s, p.end_s), paused, pause_counts)
         else:
-            merged.append(ObservedPhase(p.technique, float(p.start_s), float(p.end_s)))
+            merged.append(ObservedPhase(p.technique, float(p.start_s), float(p.end_s), 0.0, pause_counts))
     return merged
+
+
+def judged_phases(protocol: Protocol, phases: Sequence, min_phase: bool = True) -> list[ObservedPhase]:
+    """`merge_phases` with the protocol's own settings."""
+    return merge_phases(phases, protocol.merge_gap_s, protocol.min_phase_s if min_phase else 0.0,
+                        protocol.pause_max_s, protocol.pause_counts_toward_phase)
 
 
 def _fmt_s(seconds: float) -> str:
@@ -119,7 +139,7 @@ def check_phases(protocol: Protocol, phases: Sequence, now_s: float, final: bool
     `now_s`) but not for being too short, and nothing is said yet about missing phases or the
     final stroking.
     """
-    merged = merge_phases(phases, protocol.merge_gap_s, protocol.min_phase_s)
+    merged = judged_phases(protocol, phases)
     slots = protocol.phases
     out: list[Violation] = []
     if not merged:

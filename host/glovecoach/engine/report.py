@@ -47,20 +47,30 @@ class SessionReport:
     gaps: list[tuple[float, float]] = field(default_factory=list)
     sensor_faults: list[dict] = field(default_factory=list)
     protocol_name: str = ""
+    massage_found: bool = True      # False: no samples, or no technique recognised for a phase's length
+    sensor_health: dict = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        """"no_massage" (nothing to judge: never a pass), "passed" or "not_passed"."""
+        if not self.massage_found:
+            return "no_massage"
+        return "passed" if not self.violations else "not_passed"
 
     @property
     def passed(self) -> bool:
-        return not self.violations
+        return self.verdict == "passed"
 
     def to_dict(self) -> dict:
         return {
             "duration_s": round(self.duration_s, 3),
-            "phases": [{"technique": p.technique, "start_s": round(p.start_s, 3), "end_s": round(p.end_s, 3)}
+            "phases": [{"technique": p.technique, "start_s": round(p.start_s, 3), "end_s": round(p.end_s, 3),
+                        "paused_s": round(float(getattr(p, "paused_s", 0.0)), 3)}
                        for p in self.phases],
             "overforce_events": [e.to_dict("region") for e in self.overforce_events],
             "underforce_events": [e.to_dict("region") for e in self.underforce_events],
             "spine_contacts": [e.to_dict("segment") for e in self.spine_contacts],
-            "protocol": {"name": self.protocol_name, "passed": self.passed,
+            "protocol": {"name": self.protocol_name, "passed": self.passed, "verdict": self.verdict,
                          "violations": [v.to_dict() for v in self.violations]},
             "calibration": self.calibration,
             "spine_check": self.spine_check,
@@ -70,14 +80,20 @@ class SessionReport:
             "live_alerts": self.live_alerts,
             "gaps": [{"start_s": round(a, 3), "end_s": round(b, 3)} for a, b in self.gaps],
             "sensor_faults": self.sensor_faults,
+            "sensor_health": self.sensor_health,
         }
 
     def summary(self) -> str:
         """The report as a person reads it."""
         lines = []
         m, s = divmod(int(round(self.duration_s)), 60)
-        verdict = "PASSED" if self.passed else f"NOT PASSED ({len(self.violations)} problem(s))"
-        lines.append(f"Session {m} min {s:02d} s — {self.protocol_name}: {verdict}; score {self.score['total']}/100")
+        if self.verdict == "no_massage":
+            lines.append(f"Session {m} min {s:02d} s — {self.protocol_name}: NO MASSAGE FOUND "
+                         f"({'no samples' if self.duration_s <= 0 else 'no technique held long enough to be a phase'}); "
+                         "nothing to grade")
+        else:
+            verdict = "PASSED" if self.passed else f"NOT PASSED ({len(self.violations)} problem(s))"
+            lines.append(f"Session {m} min {s:02d} s — {self.protocol_name}: {verdict}; score {self.score['total']}/100")
         if self.calibration.get("source") == "csv":
             lines.append("Forces: taken as given in the CSV (newtons); saturation cannot be told from a CSV.")
         elif self.calibration.get("nominal"):
@@ -123,8 +139,11 @@ class SessionReport:
                 lines.append(f"  {_clock(e.start_s)}  {sensor_name(e.channel):<18} {e.end_s - e.start_s:4.1f} s, {peak}")
         b = self.score["breakdown"]
         lines.append("")
-        lines.append(f"Score: force within limits {b['force_within_window_pct']:.1f} %, timing {b['timing']:.0f} %, "
-                     f"{b['violations']} rule violation(s).")
+        if self.score.get("graded", True):
+            lines.append(f"Score: force within limits {b['force_within_window_pct']:.1f} %, timing {b['timing']:.0f} %, "
+                         f"{b['violations']} rule violation(s).")
+        else:
+            lines.append("Score: none (no massage to grade).")
         for f in self.sensor_faults:
             lines.append(f"Sensor fault: {sensor_name(f['channel'])} {f['kind'].replace('_', ' ')} for {f['duration_s']:.1f} s.")
         return "\n".join(lines)

@@ -15,15 +15,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
-from glovecoach.engine.features import CONTACT_N, WindowFeatures, decimation, glove_columns, window_features
+from glovecoach.engine.features import (
+    CONTACT_N,
+    WindowFeatures,
+    decimation,
+    glove_columns,
+    impulse_decimation,
+    span_features,
+)
 
 TECHNIQUES = ("none", "stroking", "deep_stroking", "rubbing", "kneading", "vibration", "percussion")
 
 WINDOW_S = 4.0
-HOP_S = 0.5
-_CHUNK_WINDOWS = 64
+HOP_S = 1.0
+_CHUNK_WINDOWS = 256
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,7 @@ class TechniqueRecognizer:
         self._buf = np.zeros((0, len(self._cols)))
         self._contact = np.zeros(0, dtype=bool)
         self._decimate = decimation(self.rate_hz, self.hop)
+        self._impulse_decimate = impulse_decimation(self.rate_hz, self.hop)
         self._buf_start = 0          # session index of self._buf[0]
         self._next_start: int | None = None   # session index of the next window to emit
 
@@ -209,10 +216,8 @@ class TechniqueRecognizer:
         count = (end - self.window - self._next_start) // self.hop + 1
         offset = self._next_start - self._buf_start
         span = self._buf[offset:offset + (count - 1) * self.hop + self.window]
-        windows = sliding_window_view(span, (self.window, span.shape[1]))[::self.hop, 0]
         cspan = self._contact[offset:offset + (count - 1) * self.hop + self.window]
-        cwindows = sliding_window_view(cspan, self.window)[::self.hop]
-        labels = self.label_windows(windows, cwindows)
+        labels = self.label_span(span, cspan, count)
         starts = self._next_start + self.hop * np.arange(count)
         out = [WindowLabel(int(s), int(s) + self.window, TECHNIQUES[k], float(c), bool(fist))
                for s, (k, c, fist) in zip(starts, labels)]
@@ -220,23 +225,38 @@ class TechniqueRecognizer:
         self._trim()
         return out
 
-    def label_windows(self, windows: np.ndarray, contact: np.ndarray | None = None
-                      ) -> list[tuple[int, float, bool]]:
-        """(technique index, confidence, knuckles working) of each window (n_windows, window,
-        glove channels), with the hand-contact mask of the same samples (n_windows, window)."""
+    def label_span(self, span: np.ndarray, contact: np.ndarray, count: int) -> list[tuple[int, float, bool]]:
+        """(technique index, confidence, knuckles working) of the `count` windows that start every
+        hop from span[0]; `contact` is the hand-on-the-back mask of the same samples."""
         out: list[tuple[int, float, bool]] = []
-        # In chunks: the spectra of thousands of windows at once would need gigabytes.
-        for k in range(0, len(windows), _CHUNK_WINDOWS):
-            c = None if contact is None else contact[k:k + _CHUNK_WINDOWS]
-            feats = window_features(windows[k:k + _CHUNK_WINDOWS], self._glove_ids, self.rate_hz, c,
-                                    decimate=self._decimate)
+        # In chunks of windows: the spectra of thousands of windows at once would need gigabytes.
+        for k in range(0, count, _CHUNK_WINDOWS):
+            n = min(_CHUNK_WINDOWS, count - k)
+            a = k * self.hop
+            b = a + (n - 1) * self.hop + self.window
+            feats = span_features(span[a:b], contact[a:b], self.hop * np.arange(n), self.window,
+                                  self._glove_ids, self.rate_hz, self._decimate, self._impulse_decimate)
             label, conf = classify(feats, self.thresholds)
             fist = feats.shares["knuckles"] >= self.thresholds.knead_knuckle_share_min
             out += zip(label.tolist(), conf.tolist(), fist.tolist())
         return out
 
+    def label_windows(self, windows: np.ndarray, contact: np.ndarray | None = None
+                      ) -> list[tuple[int, float, bool]]:
+        """The same for separate windows (n_windows, window, glove channels)."""
+        feats = self.features(windows, contact)
+        label, conf = classify(feats, self.thresholds)
+        fist = feats.shares["knuckles"] >= self.thresholds.knead_knuckle_share_min
+        return list(zip(label.tolist(), conf.tolist(), fist.tolist()))
+
     def features(self, windows: np.ndarray, contact: np.ndarray | None = None) -> WindowFeatures:
-        return window_features(windows, self._glove_ids, self.rate_hz, contact, decimate=self._decimate)
+        windows = np.asarray(windows)
+        if contact is None:
+            contact = windows.sum(axis=2) > CONTACT_N
+        n_w, n, ch = windows.shape
+        return span_features(windows.reshape(n_w * n, ch), np.asarray(contact).reshape(n_w * n),
+                             np.arange(n_w) * n, n, self._glove_ids, self.rate_hz, self._decimate,
+                             self._impulse_decimate)
 
     def _trim(self) -> None:
         keep_from = max(self._next_start - self._buf_start, 0) if self._next_start is not None else 0
