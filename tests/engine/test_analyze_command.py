@@ -63,11 +63,13 @@ def test_a_stored_calibration_is_used_for_the_glove(tmp_path: Path, capsys, monk
                      nominal_bias_ohm=c.bias_ohm, adc_max=smap.adc_max, open_below=smap.open_below,
                      saturated_at=smap.saturated_at)
     Calibration.from_fits([fit], ALL_CHANNELS, "glove-42").save(calibration_path("glove-42", tmp_path))
-    # 3 s of this thumb pressing 12 N: nominally it would read differently.
-    raw = np.zeros((600, 20), np.uint16)
+    # The hand at rest for 2 s, then 3 s of this thumb pressing 12 N: nominally it would read
+    # differently.
+    raw = np.zeros((1000, 20), np.uint16)
     for k, ch in enumerate(ALL_CHANNELS):
         raw[:, k] = np.round(force_to_raw(0.0, Calibration.nominal_for([ch]).params[ch]))
-    raw[:, 0] = np.round(force_to_raw(12.0, true))
+    raw[:400, 0] = np.round(force_to_raw(0.0, true))
+    raw[400:, 0] = np.round(force_to_raw(12.0, true))
     info = {**device_info(simulate("good_session", 1)), "glove_id": "glove-42"}
     rec = tmp_path / "cal.gcrec"
     with RecordingWriter(rec, device_info=info, rate_hz=200, channels=ALL_CHANNELS, metadata={}) as w:

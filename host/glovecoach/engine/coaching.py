@@ -521,11 +521,6 @@ class CoachingEngine:
             self._spine_contact_s[e.channel] += self._t(e.stop_index - e.start_index)
         return out
 
-    def _glove_on(self, xg: np.ndarray, open_g: np.ndarray) -> np.ndarray:
-        if xg.shape[1] == 0:
-            return np.ones(xg.shape[0], dtype=bool)   # no glove data: any spine load counts
-        return np.where(open_g, 0.0, xg).sum(axis=1) > self.protocol.spine.glove_contact_n
-
     # ------------------------------------------------------------------ protocol
     def _phases_so_far(self, now_s: float) -> list[Phase]:
         out = []

@@ -302,7 +302,8 @@ class SignalConditioner:
                                             np.broadcast_to(self.noise, (rest_len, self.n))])[done_before:]
         if self._unset or np.isnan(base).any():
             # Before a channel's first resting chunk its baseline is taken as zero: the nominal
-            # and fitted calibrations both put an unloaded sensor at about 0 N.
+            # and fitted calibrations both put an unloaded sensor at about 0 N, and a press held
+            # from the very first sample must still count in full.
             base = np.where(np.isnan(base), 0.0, base)
         self._partial = joined[n_full * self.chunk:].copy()
         return base

@@ -61,6 +61,9 @@ class PhaseBar(QtWidgets.QWidget):
         self.session_s = 0.0       # massage time: since the first phase began
         self.clock_s = 0.0         # session clock: since recording began
         self.done: list[str] = []
+        self.pause_s: float | None = None
+        self.paused_technique: str | None = None
+        self.pause_max_s = 0.0
         self._shown: tuple = ()
         self.setMinimumHeight(110)
 
@@ -79,20 +82,34 @@ class PhaseBar(QtWidgets.QWidget):
         if getattr(state, "session_limit_s", None):
             self.session_limit_s = float(state.session_limit_s)
         self.done = [p.technique for p in (state.phases or [])]
+        self.pause_s = getattr(state, "pause_s", None)
+        self.paused_technique = getattr(state, "paused_technique", None)
+        self.pause_max_s = float(getattr(state, "pause_max_s", 0.0) or 0.0)
         # Repaint when something visible changes: the clocks tick once a second.
         shown = (self.technique, int(self.phase_elapsed_s), self.phase_window, self.cue,
-                 int(self.session_s), int(self.clock_s), tuple(self.done))
+                 int(self.session_s), int(self.clock_s), tuple(self.done),
+                 None if self.pause_s is None else int(self.pause_s))
         if shown != self._shown:
             self._shown = shown
             self.update()
 
     # The texts are exposed so tests and the instructor view can read what is shown.
+    def paused(self) -> bool:
+        return self.pause_s is not None and not self.technique and bool(self.paused_technique)
+
     def phase_text(self) -> str:
+        if self.paused():
+            return (f"{theme.technique_label(self.paused_technique).capitalize()} paused  "
+                    f"{theme.format_clock(self.pause_s)}")
         if not self.technique:
             return "Waiting for a technique"
         return f"{theme.technique_label(self.technique).capitalize()}  {theme.format_clock(self.phase_elapsed_s)}"
 
     def countdown_text(self) -> str:
+        if self.paused():
+            left = max(self.pause_max_s - self.pause_s, 0.0)
+            return (f"Hand off the back: resume {theme.technique_label(self.paused_technique)} within "
+                    f"{theme.format_clock(left)} to keep this phase (the pause does not count)")
         if not self.technique or not self.phase_window:
             return ""
         low, high = self.phase_window
@@ -125,7 +142,11 @@ class PhaseBar(QtWidgets.QWidget):
         # -- current phase ------------------------------------------------------------
         chip = QtCore.QRectF(pad, pad, left_w - 2 * pad, h * 0.42)
         p.setPen(QtCore.Qt.PenStyle.NoPen)
-        p.setBrush(theme.qcolor(theme.technique_colour(self.technique)))
+        chip_colour = theme.qcolor(theme.technique_colour(self.technique or
+                                                           (self.paused_technique if self.paused() else None)))
+        if self.paused():
+            chip_colour.setAlpha(120)      # the phase goes on, faded while the hand is off
+        p.setBrush(chip_colour)
         p.drawRoundedRect(chip, 8, 8)
         p.setPen(QtGui.QColor("#0e1116"))
         p.setFont(theme.font(17 * s, bold=True))
