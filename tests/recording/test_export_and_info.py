@@ -31,8 +31,9 @@ def gappy_session(tmp_path: Path) -> Path:
 
 
 def read_csv(path: Path) -> tuple[list[str], np.ndarray]:
+    """Header and numbers, past the export's `#` comment lines (as a plain csv reader would)."""
     with open(path, newline="") as f:
-        rows = list(csv.reader(f))
+        rows = [row for row in csv.reader(f) if not row[0].startswith("#")]
     return rows[0], np.array(rows[1:], dtype=np.float64)
 
 
@@ -47,7 +48,9 @@ def test_export_raw_counts_leaves_gap_rows_out(gappy_session: Path, tmp_path: Pa
     np.testing.assert_allclose(table[:, 0], expected_index / 200, atol=1e-9)
     np.testing.assert_array_equal(table[:, 1:], pattern(0, 60)[expected_index])
     # Integers, not "123.0": raw counts stay counts.
-    assert out.read_text().splitlines()[2].split(",")[1] == str(pattern(1, 1)[0, 0])
+    lines = out.read_text().splitlines()
+    assert lines[0] == "# glovecoach export: units=adc_counts, rate_hz=200, glove_id=GC-TEST-0007"
+    assert lines[3].split(",")[1] == str(pattern(1, 1)[0, 0])
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
