@@ -332,8 +332,10 @@ def _check_time(time_s: np.ndarray, where: _Lines) -> float:
     rate = 1.0 / step
     rate = float(round(rate)) if abs(rate - round(rate)) < 0.01 * rate else rate
     if rate < MIN_RATE_HZ:
+        # Whole-number steps of a few units are the mark of a millisecond clock; 0.2 s steps
+        # are a slow logger in seconds, not 5000 Hz in milliseconds.
         for factor, unit in ((1e3, "milliseconds"), (1e6, "microseconds")):
-            if MIN_RATE_HZ <= rate * factor <= MAX_RATE_HZ:
+            if step >= factor / 1000 and MIN_RATE_HZ <= rate * factor <= MAX_RATE_HZ:
                 raise ForceCsvError(
                     f"{where.of_row(1)}: column time_s: looks like {unit} (steps of {step:g}); divide it by "
                     f"{factor:g} to give seconds ({rate * factor:g} Hz). As seconds it would be "
