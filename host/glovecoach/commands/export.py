@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             calibration = (Calibration.load(args.calibration, recording.channels) if args.calibration
                            else calibration_for(recording.glove_id, recording.channels, args.calibrations_dir))
         except CalibrationError as exc:
-            raise CommandError(str(exc)) from None
+            raise CommandError(f"cannot convert to newtons: {exc}; --raw exports the ADC counts") from None
     try:
         result = export_csv(recording, args.csv, calibration=calibration)
     except OSError as exc:
