@@ -228,6 +228,16 @@ def test_sat_in_the_time_column_or_mid_word_is_not_a_marker(csv_path: Path, caps
     assert "line 3: column thumb_tip: not a number: 'saturated'" in refused(capsys, csv_path)
 
 
+def test_adjacent_marked_cells_and_a_literal_stand_in(csv_path: Path, capsys) -> None:
+    csv_path.write_text("time_s,thumb_tip,palm_heel,spine_2\n0,sat,sat,sat\n0.01,open,open,open\n0.02,1,sat,open")
+    table = read_force_csv(csv_path)
+    np.testing.assert_array_equal(table.saturated, [[1, 1, 1], [0, 0, 0], [0, 1, 0]])
+    np.testing.assert_array_equal(table.open, [[0, 0, 0], [1, 1, 1], [0, 0, 1]])
+    # The reader's stand-in number written literally is not taken for a marker.
+    csv_path.write_text("time_s,thumb_tip\n0,-9.25e+307\n0.01,sat\n")
+    assert "reserves; forces must be newtons >= 0" in refused(capsys, csv_path)
+
+
 def test_plain_csv_has_no_masks(csv_path: Path) -> None:
     csv_path.write_text("time_s,thumb_tip\n0,1\n0.01,2\n")
     table = read_force_csv(csv_path)

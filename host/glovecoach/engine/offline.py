@@ -34,11 +34,14 @@ MAX_START_S = 86400.0  # time_s counts from the start of the recording: a day in
 RAW_COUNT_FORCE_N = 150.0   # more than any one sensor carries in a massage, yet typical of resting ADC counts
 
 # Stand-ins for the `sat` and `open` cells while np.loadtxt parses the table: numbers no real
-# reading can be (a real negative force is refused anyway, and a literal sentinel is caught by
-# counting the substitutions).
+# reading can be (a negative force is refused anyway; a file that holds one literally is caught
+# by counting the replacements).
 _SAT_SENTINEL = -9.25e307
 _OPEN_SENTINEL = -8.25e307
-_MARKED_CELL = re.compile(r',[ \t]*"?(%s|%s)"?[ \t]*(?=,|\r?$)' % (SATURATED_CELL, OPEN_CELL), re.MULTILINE)
+_STAND_IN = {SATURATED_CELL: repr(_SAT_SENTINEL), OPEN_CELL: repr(_OPEN_SENTINEL)}
+# The cells as an export writes them are replaced with str.replace (fast); this catches the
+# rest (quoted, or with spaces around), and is only run when such a cell may be left.
+_MARKED_CELL = re.compile(r',[ \t]*"?(%s|%s)"?[ \t]*(?=,|$)' % (SATURATED_CELL, OPEN_CELL), re.MULTILINE)
 
 
 class ForceCsvError(ValueError):
@@ -113,17 +116,16 @@ def read_force_csv(path: str | os.PathLike[str]) -> ForceTable:
                           np.zeros((0, n), np.float32), export_info=info)
     marked = 0
     if SATURATED_CELL in body or OPEN_CELL in body:
-        body, marked = _MARKED_CELL.subn(
-            lambda m: f",{_SAT_SENTINEL!r}" if m.group(1) == SATURATED_CELL else f",{_OPEN_SENTINEL!r}", body)
+        body, marked = _stand_ins(body)
     table = _load(body, len(channels) + 1, where, ["time_s", *channels])
 
     values = table[:, 1:]
     if marked:
         saturated = values == _SAT_SENTINEL
         open_ = values == _OPEN_SENTINEL
-        if int(saturated.sum() + open_.sum()) != marked:
-            raise ForceCsvError(f"{path}: a force cell holds {_SAT_SENTINEL!r} or {_OPEN_SENTINEL!r}, "
-                                "which this reader reserves; forces must be newtons >= 0")
+        if int(np.count_nonzero(saturated) + np.count_nonzero(open_)) != marked:
+            raise ForceCsvError(f"{path}: a cell holds {' or '.join(_STAND_IN.values())}, which this "
+                                "reader reserves; forces must be newtons >= 0")
         flagged = saturated | open_
         values[flagged] = 0.0    # the forces they stand for are set below
     else:
@@ -161,6 +163,28 @@ def read_force_csv(path: str | os.PathLike[str]) -> ForceTable:
         ceilings = _ceilings(path, comments, channels)
         newtons[saturated] = np.broadcast_to(ceilings, newtons.shape)[saturated]
     return ForceTable(tuple(channels), rate, index, newtons, saturated, open_, info)
+
+
+def _stand_ins(body: str) -> tuple[str, int]:
+    """`body` with every `sat` / `open` cell replaced by its stand-in number, and how many."""
+    count = 0
+    for word, text in _STAND_IN.items():
+        # Split at ",sat" (one fast pass); a piece that goes on with anything but the next cell
+        # or line was a longer word ("saturated") and is joined back unchanged.
+        pieces = body.split("," + word)
+        if len(pieces) == 1:
+            continue
+        out = [pieces[0]]
+        for piece in pieces[1:]:
+            cell = piece[:1] in ("", ",", "\n")
+            count += cell
+            out.append("," + (text if cell else word))
+            out.append(piece)
+        body = "".join(out)
+    if SATURATED_CELL in body or OPEN_CELL in body:   # quoted or spaced cells, or bad words
+        body, more = _MARKED_CELL.subn(lambda m: f",{_STAND_IN[m.group(1)]}", body)
+        count += more
+    return body, count
 
 
 def _decode(path: Path, data: bytes) -> str:
