@@ -238,6 +238,16 @@ def test_adjacent_marked_cells_and_a_literal_stand_in(csv_path: Path, capsys) ->
     assert "reserves; forces must be newtons >= 0" in refused(capsys, csv_path)
 
 
+def test_a_bad_cell_after_marked_cells_is_the_one_named(csv_path: Path, capsys) -> None:
+    csv_path.write_text("time_s,thumb_tip,palm_heel\n0,sat,open\n0.01,\"sat\",1\n0.02,1,x\n")
+    assert f"{csv_path}: line 4: column palm_heel: not a number: 'x'" in refused(capsys, csv_path)
+
+
+def test_counts_refused_even_without_rows(csv_path: Path, capsys) -> None:
+    csv_path.write_text("# glovecoach export: units=adc_counts, rate_hz=200\ntime_s,thumb_tip\n")
+    assert f"{csv_path}: line 1: this CSV holds ADC counts" in refused(capsys, csv_path)
+
+
 def test_plain_csv_has_no_masks(csv_path: Path) -> None:
     csv_path.write_text("time_s,thumb_tip\n0,1\n0.01,2\n")
     table = read_force_csv(csv_path)

@@ -26,8 +26,6 @@ from glovecoach.sensor_map import ALL_CHANNELS
 
 ANALYSIS_BLOCK_S = 30.0   # results do not depend on block size; longer blocks cost less overhead
 CSV_DEFAULT_RATE_HZ = 200.0   # for a CSV of a single row, where no rate can be measured
-
-
 MIN_RATE_HZ = 10.0     # slower than this, percussion (20-80 ms impacts) and vibration (5-12 Hz) vanish
 MAX_RATE_HZ = 5000.0   # the glove's ADC cannot scan 20 channels faster; above it time_s is likely not seconds
 MAX_START_S = 86400.0  # time_s counts from the start of the recording: a day in, it is some other clock
@@ -39,8 +37,8 @@ RAW_COUNT_FORCE_N = 150.0   # more than any one sensor carries in a massage, yet
 _SAT_SENTINEL = -9.25e307
 _OPEN_SENTINEL = -8.25e307
 _STAND_IN = {SATURATED_CELL: repr(_SAT_SENTINEL), OPEN_CELL: repr(_OPEN_SENTINEL)}
-# The cells as an export writes them are replaced with str.replace (fast); this catches the
-# rest (quoted, or with spaces around), and is only run when such a cell may be left.
+# The cells as an export writes them are replaced by splitting at ",sat" (fast); this catches
+# the rest (quoted, or with spaces around), and is only run when such a cell may be left.
 _MARKED_CELL = re.compile(r',[ \t]*"?(%s|%s)"?[ \t]*(?=,|$)' % (SATURATED_CELL, OPEN_CELL), re.MULTILINE)
 
 
@@ -61,8 +59,9 @@ class ForceTable:
     rate_hz: float
     sample_index: np.ndarray
     newtons: np.ndarray
-    saturated: np.ndarray | None = None
-    open: np.ndarray | None = None
+    # None when constructed means all False; after __post_init__ they are always arrays.
+    saturated: np.ndarray = None  # type: ignore[assignment]
+    open: np.ndarray = None  # type: ignore[assignment]
     export_info: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -106,8 +105,12 @@ def read_force_csv(path: str | os.PathLike[str]) -> ForceTable:
     header_line = text[position:stop]
     header_number = number
     body = text[stop + 1:]
-    info = _export_info(path, comments)
+    info, info_line = _export_info(path, comments)
     channels = _parse_header(path, header_number, header_line)
+    if info.get("units") == "adc_counts":
+        raise ForceCsvError(
+            f"{path}: line {info_line}: this CSV holds ADC counts, not newtons (units=adc_counts): "
+            "export it with --newtons, or analyze the .gcrec recording")
 
     where = _Lines(path, body, header_number + 1)
     if not body.strip():
@@ -150,12 +153,7 @@ def read_force_csv(path: str | os.PathLike[str]) -> ForceTable:
         raise ForceCsvError(f"{where.of_row(k)}: column time_s: {time_s[k]:g} s is off the "
                             f"{rate:g} Hz sample grid")
 
-    units = info.get("units")
-    if units == "adc_counts":
-        raise ForceCsvError(
-            f"{path}: line {info['_line']}: this CSV holds ADC counts, not newtons (units=adc_counts): "
-            "export it with --newtons, or analyze the .gcrec recording")
-    if units is None:
+    if "units" not in info:
         _refuse_counts(path, values, flagged)
 
     newtons = values.astype(np.float32)
@@ -228,11 +226,11 @@ def _parse_header(path: Path, number: int, line: str) -> list[str]:
     return channels
 
 
-def _export_info(path: Path, comments: list[tuple[int, str]]) -> dict[str, str]:
-    """The `key=value` fields of the `# glovecoach export:` comment (with `_line`), or {}."""
+def _export_info(path: Path, comments: list[tuple[int, str]]) -> tuple[dict[str, str], int]:
+    """The `key=value` fields of the `# glovecoach export:` comment and its line, or ({}, 0)."""
     for number, line in comments:
         if line.startswith(EXPORT_COMMENT):
-            fields = {"_line": str(number)}
+            fields: dict[str, str] = {}
             for item in line[len(EXPORT_COMMENT):].split(","):
                 key, _, value = item.partition("=")
                 if key.strip():
@@ -240,8 +238,8 @@ def _export_info(path: Path, comments: list[tuple[int, str]]) -> dict[str, str]:
             units = fields.get("units")
             if units not in (None, "newtons", "adc_counts"):
                 raise ForceCsvError(f"{path}: line {number}: units={units}: analyze reads newtons")
-            return fields
-    return {}
+            return fields, number
+    return {}, 0
 
 
 def _ceilings(path: Path, comments: list[tuple[int, str]], channels: list[str]) -> np.ndarray:
@@ -316,7 +314,7 @@ def _find_bad_cell(where: _Lines, header: list[str]) -> None:
             raise ForceCsvError(f"{path}: line {number}: {len(cells)} cells, the header has {len(header)}")
         for name, cell in zip(header, cells):
             text = cell.strip()
-            if text in (f"{_SAT_SENTINEL!r}", f"{_OPEN_SENTINEL!r}"):
+            if name != "time_s" and text in (SATURATED_CELL, OPEN_CELL):
                 continue
             try:
                 float(text)
