@@ -121,6 +121,17 @@ def test_bad_cells_are_named(csv_path: Path, capsys, cell: str, message: str) ->
     assert f"{csv_path}: {message}" in refused(capsys, csv_path)
 
 
+def test_the_row_named_is_the_one_the_parser_refused(csv_path: Path, capsys) -> None:
+    # 50 000 good rows (a trailing comment is fine), then cells Python's float() would take but
+    # the table parser does not: the search for the bad row uses the parser itself.
+    good = "".join(f"{k / 200:.3f},1.5,2 # ok\n" for k in range(50_000))
+    for cell in ("1_000", "0x10"):
+        csv_path.write_text("time_s,thumb_tip,palm_heel\n" + good + f"250.000,{cell},1\n250.005,1,1\n")
+        assert f"{csv_path}: line 50002: column thumb_tip: not a number: '{cell}'" in refused(capsys, csv_path)
+    csv_path.write_text("time_s,thumb_tip,palm_heel\n" + good)
+    assert read_force_csv(csv_path).newtons.shape == (50_000, 2)
+
+
 def test_utf8_bom_crlf_comments_and_blank_lines(csv_path: Path) -> None:
     text = "# made by hand\r\ntime_s,thumb_tip\r\n0,1\r\n\r\n# a comment mid-file\r\n  \r\n0.01,2\r\n0.02,3\r\n"
     csv_path.write_bytes(b"\xef\xbb\xbf" + text.encode())

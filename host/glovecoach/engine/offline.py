@@ -268,9 +268,11 @@ class _Lines:
     def __init__(self, path: Path, body: str, first_number: int) -> None:
         self.path, self.body, self.first_number = path, body, first_number
 
-    def numbered(self):
-        for number, line in enumerate(self.body.split("\n"), start=self.first_number):
-            if line.strip() and not line.startswith("#"):
+    def numbered(self, body: str | None = None):
+        """(line number, text) of each row: as np.loadtxt sees them, without comments or blanks."""
+        for number, line in enumerate((body or self.body).split("\n"), start=self.first_number):
+            line = line.split("#", 1)[0]
+            if line.strip():
                 yield number, line
 
     def of_row(self, row: int) -> str:
@@ -280,53 +282,70 @@ class _Lines:
         return f"{self.path}"
 
 
-def _load(body: str, n_columns: int, where: _Lines, header: list[str]) -> np.ndarray:
-    def parse(text: str) -> np.ndarray:
-        table = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float64, ndmin=2,
-                           comments="#", quotechar='"')
-        if table.shape[1] != n_columns:
-            raise ValueError("column count")
-        return table
+def _parse_table(text: str, n_columns: int) -> np.ndarray:
+    table = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float64, ndmin=2,
+                       comments="#", quotechar='"')
+    if table.shape[1] != n_columns:
+        raise ValueError("column count")
+    return table
 
+
+def _load(body: str, n_columns: int, where: _Lines, header: list[str]) -> np.ndarray:
     try:
-        return parse(body)
+        return _parse_table(body, n_columns)
     except ValueError:
         pass
     # Lines of only spaces are blank lines to a reader, but rows to np.loadtxt.
     if _SPACE_LINE.search(body):
         try:
-            return parse(_SPACE_LINE.sub("", body))
+            return _parse_table(_SPACE_LINE.sub("", body), n_columns)
         except ValueError:
             pass
-    _find_bad_cell(where, header)
-    raise ForceCsvError(f"{where.path}: cannot be read as a table of numbers")
+    _find_bad_cell(where, header, body)
+    raise AssertionError("unreachable: _find_bad_cell raises")
 
 
 _SPACE_LINE = re.compile(r"^[ \t\r]+$", re.MULTILINE)
 
 
-def _find_bad_cell(where: _Lines, header: list[str]) -> None:
-    """Only on the error path: walk the rows to name the first bad cell."""
+def _find_bad_cell(where: _Lines, header: list[str], parsed_body: str) -> None:
+    """Only on the error path: find the first row np.loadtxt rejects and say what is wrong in it.
+
+    The row is found by bisection with np.loadtxt itself (about twice the cost of one parse),
+    so the row named is the one the parser refused, whatever the reason."""
     path = where.path
-    for number, line in where.numbered():
-        cells = next(csv.reader([line]))
-        if len(cells) != len(header):
-            raise ForceCsvError(f"{path}: line {number}: {len(cells)} cells, the header has {len(header)}")
-        for name, cell in zip(header, cells):
-            text = cell.strip()
-            if name != "time_s" and text in (SATURATED_CELL, OPEN_CELL):
-                continue
-            try:
-                float(text)
-            except ValueError:
-                if not text:
-                    raise ForceCsvError(f"{path}: line {number}: column {name}: empty cell") from None
-                if re.fullmatch(r"-?\d+,\d+", text):
-                    raise ForceCsvError(f"{path}: line {number}: column {name}: {text!r} has a decimal "
-                                        "comma: write numbers with a decimal point") from None
-                quoted = f" (quoted text {text!r} is not a number)" if '"' in line else ""
-                raise ForceCsvError(f"{path}: line {number}: column {name}: not a number: "
-                                    f"{text!r}{quoted}") from None
+    rows = list(where.numbered(parsed_body))
+    lo, hi = 0, len(rows)
+    while hi - lo > 1:   # the first bad row is in rows[lo:hi]
+        mid = (lo + hi) // 2
+        try:
+            _parse_table("\n".join(line for _, line in rows[lo:mid]), len(header))
+            lo = mid
+        except ValueError:
+            hi = mid
+    number = rows[lo][0]
+    line = where.body.split("\n")[number - where.first_number].split("#", 1)[0]
+    cells = next(csv.reader([line]))
+    if len(cells) != len(header):
+        raise ForceCsvError(f"{path}: line {number}: {len(cells)} cells, the header has {len(header)}")
+    for name, cell in zip(header, cells):
+        text = cell.strip()
+        if name != "time_s" and text in (SATURATED_CELL, OPEN_CELL):
+            continue
+        try:
+            if not text:   # np.loadtxt reads an empty text as no rows, not as an error
+                raise ValueError("empty")
+            _parse_table(text, 1)
+        except ValueError:
+            if not text:
+                raise ForceCsvError(f"{path}: line {number}: column {name}: empty cell") from None
+            if re.fullmatch(r"-?\d+,\d+", text):
+                raise ForceCsvError(f"{path}: line {number}: column {name}: {text!r} has a decimal "
+                                    "comma: write numbers with a decimal point") from None
+            quoted = f" (quoted text {text!r} is not a number)" if f'"{cell}"' in line else ""
+            raise ForceCsvError(f"{path}: line {number}: column {name}: not a number: "
+                                f"{text!r}{quoted}") from None
+    raise ForceCsvError(f"{path}: line {number}: cannot be read as numbers: {line.strip()[:80]!r}")
 
 
 def _check_time(time_s: np.ndarray, where: _Lines) -> float:
