@@ -4,31 +4,49 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import pkgutil
 import sys
 
-from glovecoach import __version__, commands
+from glovecoach import __version__
+from glovecoach.commands import COMMANDS
 
 
 class CommandError(Exception):
     """A user-facing failure: printed as one line on stderr, exit code 2, no traceback."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None, *, load_all: bool = False) -> argparse.ArgumentParser:
+    """The parser, with the full sub-parser of `command` (or of every command with `load_all`).
+
+    Every other command gets a placeholder carrying only its one-line help, so `glovecoach
+    --help` still lists them all and a misspelt command is still refused by name, while only
+    the chosen command's module is imported."""
     parser = argparse.ArgumentParser(
         prog="glovecoach",
         description="Pressure-sensing glove that coaches therapeutic back massage.",
     )
     parser.add_argument("--version", action="version", version=f"glovecoach {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{commands.__name__}.{info.name}")
-        module.register(sub)
+    for name, (module_name, help_text) in COMMANDS.items():
+        if load_all or name == command:
+            module = importlib.import_module(f"glovecoach.commands.{module_name}")
+            module.register(sub)
+        else:
+            sub.add_parser(name, help=help_text)
     return parser
 
 
+def _command_in(argv: list[str]) -> str | None:
+    # The top level has only flag options (-h, --version), so the first word that is not an
+    # option is the command name.
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command_in(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

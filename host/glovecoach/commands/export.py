@@ -1,41 +1,72 @@
-"""`glovecoach export FILE --csv OUT [--raw]`: a recording as CSV."""
+"""`glovecoach export FILE --csv OUT [--newtons | --raw]`: a recording as CSV."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from glovecoach.cli import CommandError
-from glovecoach.recording import RecordingError, export_csv, open_recording
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "export",
-        help="export a .gcrec recording as CSV",
+        help="export a .gcrec recording as CSV (newtons, or raw ADC counts with --raw)",
         description="Write one CSV row per recorded sample: time_s (session time, seconds) and one "
-        "column per channel. Values are raw ADC counts (0..4095); rows of lost samples are left out.",
+        "column per channel; rows of lost samples are left out. Values are newtons, converted with "
+        "the glove's stored calibration exactly as `glovecoach analyze` does (the nominal curve if it "
+        "has none); a saturated sensor is written as the word 'sat' and an open lead as 'open', never "
+        "as a force. With --raw, the raw ADC counts (0..4095). A first comment line says which.",
     )
     parser.add_argument("file", metavar="FILE", help="a .gcrec session recording")
     parser.add_argument("--csv", metavar="OUT", required=True, help="the CSV file to write")
-    parser.add_argument(
-        "--raw", action="store_true",
-        help="raw ADC counts (currently the only unit; kept so scripts stay valid when newtons arrive)",
-    )
+    units = parser.add_mutually_exclusive_group()
+    units.add_argument("--newtons", action="store_true",
+                       help="newtons through the glove's calibration (the default)")
+    units.add_argument("--raw", action="store_true", help="raw ADC counts instead of newtons")
+    parser.add_argument("--calibration", type=Path, help="calibration file to use instead of the glove's stored one")
+    parser.add_argument("--calibrations-dir", type=Path,
+                        help="where stored calibrations live (default ~/.config/glovecoach/calibrations)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from glovecoach.recording import RecordingError, export_csv, open_recording
+
+    if args.raw and (args.calibration or args.calibrations_dir):
+        raise CommandError("--calibration and --calibrations-dir apply to newtons, not to --raw counts")
     try:
         recording = open_recording(args.file)
     except RecordingError as exc:
         raise CommandError(str(exc)) from exc
+    calibration = None
+    if not args.raw:
+        from glovecoach.calibration import Calibration, CalibrationError, calibration_for
+
+        # The same choice as `glovecoach analyze`, so the CSV holds the forces it would coach on.
+        try:
+            calibration = (Calibration.load(args.calibration, recording.channels) if args.calibration
+                           else calibration_for(recording.glove_id, recording.channels, args.calibrations_dir))
+        except CalibrationError as exc:
+            raise CommandError(f"cannot convert to newtons: {exc}; --raw exports the ADC counts") from None
     try:
-        export_csv(recording, args.csv)
+        result = export_csv(recording, args.csv, calibration=calibration)
     except OSError as exc:
         raise CommandError(f"cannot write {args.csv}: {exc.strerror or exc}") from exc
     if recording.truncated:
         print(f"warning: {args.file} is damaged, exported what was readable: {recording.truncation_reason}",
               file=sys.stderr)
-    print(f"wrote {recording.samples} rows x {len(recording.channels)} channels (raw ADC counts) to {args.csv}")
+    if calibration is None:
+        what = "raw ADC counts"
+    else:
+        if calibration.nominal:
+            source = f"nominal curves: no calibration stored for glove {recording.glove_id or '(no id)'}"
+        else:
+            source = f"calibration {calibration.source or 'of glove ' + str(recording.glove_id)}"
+        what = f"newtons, {source}"
+        if result.saturated_cells or result.open_cells:
+            what += (f"; {result.saturated_cells} saturated cell(s) written as 'sat', "
+                     f"{result.open_cells} open-lead cell(s) as 'open'")
+    print(f"wrote {result.rows} rows x {len(recording.channels)} channels ({what}) to {args.csv}")
     return 0
