@@ -55,7 +55,12 @@ def run(args: argparse.Namespace) -> int:
         if path.suffix.lower() == ".csv":
             if args.calibration:
                 raise CommandError("--calibration applies to .gcrec recordings; a CSV already holds newtons")
-            report = analyze_table(read_force_csv(path), protocol)
+            table = read_force_csv(path)
+            info = table.export_info or {}
+            report = analyze_table(table, protocol, {
+                "nominal": info.get("calibration", "nominal") == "nominal" if info else False,
+                "glove_id": info.get("glove_id"), "source": "csv",
+                "csv_calibration": info.get("calibration")})
         else:
             recording = open_recording(path)
             calibration = Calibration.load(args.calibration, recording.channels) if args.calibration else None

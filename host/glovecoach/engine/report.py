@@ -95,7 +95,10 @@ class SessionReport:
             verdict = "PASSED" if self.passed else f"NOT PASSED ({len(self.violations)} problem(s))"
             lines.append(f"Session {m} min {s:02d} s — {self.protocol_name}: {verdict}; score {self.score['total']}/100")
         if self.calibration.get("source") == "csv":
-            lines.append("Forces: taken as given in the CSV (newtons); saturation cannot be told from a CSV.")
+            how = self.calibration.get("csv_calibration")
+            lines.append("Forces: taken as given in the CSV (newtons" + (f", exported with the {how} calibration"
+                                                                           if how else "") +
+                         "); cells marked sat or open count as a saturated sensor or an open lead.")
         elif self.calibration.get("nominal"):
             lines.append("Calibration: none for this glove — forces use the typical sensor curve, "
                          "not this glove's own, so they are approximate (run glovecoach calibrate).")
