@@ -39,7 +39,8 @@ HF_BAND_HZ = (4.0, 15.0)    # vibration band (the other techniques' rhythms sit 
 RHYTHM_BAND_HZ = (0.2, 4.5)
 PEAK_HALF_WIDTH_HZ = 0.35   # a rhythm's power is read within this of its peak
 SPECTRAL_RATE_HZ = 40.0     # rhythm is read on forces averaged down to at least this rate
-IMPULSE_RATE_HZ = 200.0     # level, peak and hits on forces averaged down to at least this rate
+IMPULSE_RATE_HZ = 100.0     # level, peak and hits on forces averaged down to at least this rate (a
+                            # 20 ms hit still spans two samples)
 OPPOSITION_SMOOTH_S = 0.2
 LIFT_GUARD_S = 0.1          # a lift's ramps: samples this close to a lift are left out of rhythm
 IMPACT_MAX_S = 0.2          # percussion contacts last 20-80 ms; longer ones are not hits
@@ -201,9 +202,14 @@ def impulse_decimation(rate_hz: float, hop: int) -> int:
 
 
 def _windowed(series: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
-    """Rows series[s:s + length] for each start (a copy, windows may overlap)."""
+    """Rows series[s:s + length] for each start: a strided view when the starts are evenly
+    spaced (the recogniser's grid), else a copy."""
     view = sliding_window_view(series, length, axis=0)
-    out = view[starts]
+    step = int(starts[1] - starts[0]) if len(starts) > 1 else 1
+    if len(starts) and step > 0 and np.all(np.diff(starts) == step):
+        out = view[int(starts[0])::step][:len(starts)]
+    else:
+        out = view[starts]
     return np.moveaxis(out, -1, 1) if series.ndim == 2 else out
 
 
@@ -216,7 +222,9 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
     the rhythm and of the hit features). Per-sample work is done once for the span, not once
     per overlapping window.
     """
-    x = np.nan_to_num(np.asarray(span, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    x = np.asarray(span, dtype=np.float64)
+    if not np.isfinite(x.sum()):
+        x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
     N, n_ch = x.shape
     starts = np.asarray(starts, dtype=np.int64)
     n_w = len(starts)
@@ -275,9 +283,11 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
     nfft = int(2 ** np.ceil(np.log2(max(1.5 * m, 64))))
     freqs = np.fft.rfftfreq(nfft, 1.0 / fs)
     hann = np.hanning(m)
-    spectra = np.fft.rfft(ac * hann[None, :, None], nfft, axis=1)      # (n_w, f, ch)
-    channel_power = (spectra.real ** 2 + spectra.imag ** 2).sum(axis=2)
-    total_spec = spectra.sum(axis=2)                                   # the FFT is linear
+    # One FFT per window and sensor, over contiguous rows (window, sensor, time).
+    tapered = np.ascontiguousarray(np.moveaxis(ac * hann[None, :, None], 2, 1), dtype=np.float32)
+    spectra = np.fft.rfft(tapered, nfft, axis=2)                       # (n_w, ch, f)
+    channel_power = (spectra.real ** 2 + spectra.imag ** 2).sum(axis=1, dtype=np.float64)
+    total_spec = spectra.sum(axis=1)                                   # the FFT is linear
     total_power = total_spec.real ** 2 + total_spec.imag ** 2
     # The noise floor of a spectrum: the median of its bins from 0.5 Hz to 0.9 x Nyquist (a
     # rhythm's peak and its few harmonics are a small minority of those bins).
