@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 import numpy as np
 
 from glovecoach.engine.technique import TECHNIQUES, Phase
-from glovecoach.fsr_model import force_to_raw, raw_to_force
+from glovecoach.fsr_model import raw_to_force
 from glovecoach.protocols import Protocol, default_protocol
 from glovecoach.sensor_map import ALL_CHANNELS, GLOVE_CHANNELS, SPINE_CHANNELS, load_sensor_map
 from glovecoach.simulate.sensors import channel_params
@@ -824,7 +824,7 @@ def simulate_messy(seed: int, *, scenario: str | None = None, realism: Realism |
                     SPINE_CHANNELS[seg_k], float((start + s) / rate), float((start + e) / rate),
                     float(spine[start + s:start + e, seg_k].max())))
     spine_contacts.sort(key=lambda e: (e.start_s, e.region))
-    true_newtons = np.concatenate([glove, spine], axis=1)
+    true_newtons = np.concatenate([glove, spine], axis=1).astype(np.float32)
 
     # ---- channel faults (never on a channel that carries an injected over-force)
     frng = g["fault"]
@@ -832,8 +832,13 @@ def simulate_messy(seed: int, *, scenario: str | None = None, realism: Realism |
     candidates = [c for c in range(N_GLOVE) if c not in protected]
     if scenario == "no_fist_work":
         candidates = [c for c in candidates if c not in KNUCKLES]
-    fault_channels = frng.choice(candidates, size=len(realism.faults), replace=False) if realism.faults else []
-    fault_plan = list(zip([int(c) for c in fault_channels], realism.faults))
+    # A dead, stuck or intermittent knuckle sensor is indistinguishable from an idle one in a
+    # session without fist work, so those kinds go on sensors that carry load in every session.
+    fault_plan: list[tuple[int, str]] = []
+    for kind in sorted(realism.faults, key=lambda k: k in ("saturated", "noisy")):
+        pool = [c for c in candidates if c not in {c2 for c2, _ in fault_plan}
+                and (kind in ("saturated", "noisy") or c not in KNUCKLES)]
+        fault_plan.append((int(frng.choice(pool)), kind))
 
     # ---- sensors: what the calibrated glove reports
     measured, faults = _sensor_path(true_newtons, realism, rate, scenario, fault_plan, g["sensor"], frng)
@@ -869,10 +874,10 @@ def simulate_messy(seed: int, *, scenario: str | None = None, realism: Realism |
                   "phase_params": phase_params, "fault_channels": [f.to_dict() for f in faults]}
     return MessySession(
         scenario=scenario, seed=seed, rate_hz=rate, channels=ALL_CHANNELS,
-        newtons=measured.astype(np.float32), raw=raw, labels=labels, phases=phases,
+        newtons=measured, raw=raw, labels=labels, phases=phases,
         overforce=overforce, spine_contacts=spine_contacts, expected_violations=expected,
         spine_baseline_n={ch: float(v) for ch, v in zip(SPINE_CHANNELS, baseline)},
-        true_newtons=true_newtons.astype(np.float32), pauses=pauses, channel_faults=faults,
+        true_newtons=true_newtons, pauses=pauses, channel_faults=faults,
         truth_verdict=verdict, conditions=conditions,
     )
 
@@ -888,8 +893,7 @@ def _sensor_path(true_n: np.ndarray, realism: Realism, rate: int, scenario: str,
                  frng: np.random.Generator) -> tuple[np.ndarray, list[ChannelFault]]:
     n, n_ch = true_n.shape
     if n == 0:
-        return true_n.copy(), []
-    frac = np.linspace(0.0, 1.0, n)[:, None]
+        return true_n.astype(np.float32), []
     gain = 1.0 + rng.uniform(-realism.gain_error, realism.gain_error, n_ch) if realism.gain_error else np.ones(n_ch)
     offsets = (rng.uniform(0.1, max(realism.offset_n, 0.1), n_ch) if realism.offset_n > 0 else np.zeros(n_ch))
     noise = np.full(n_ch, realism.noise_n)
@@ -900,23 +904,35 @@ def _sensor_path(true_n: np.ndarray, realism: Realism, rate: int, scenario: str,
     if scenario == "no_massage":
         offsets = np.maximum(offsets, rng.uniform(0.1, 0.3, n_ch))
         noise = np.maximum(noise, 0.05)
-    out = true_n * gain[None, :]
+    # Everything below works in place on one float32 array: a 15-minute session at 1 kHz is
+    # 18 M values, and a temporary per step would cost more than the arithmetic.
+    out = true_n.astype(np.float32, copy=True)
+    out *= gain.astype(np.float32)[None, :]
+    frac = np.linspace(0.0, 1.0, n, dtype=np.float32)[:, None]
     if realism.drift:
-        # Slow creep over the session: a trend to +-drift at the end plus a little wander.
+        # Slow creep over the session to +-drift of the gain (and +-2 x drift N of the offset)
+        # at the end, along a per-channel mix of a straight and a bending curve.
         g_end = rng.uniform(-realism.drift, realism.drift, n_ch)
         o_end = rng.uniform(-2.0 * realism.drift, 2.0 * realism.drift, n_ch)
-        wander = np.stack([smooth_noise(n, rate, 120.0, rng) for _ in range(n_ch)], axis=1) * 0.15
-        out *= 1.0 + (frac + wander * frac) * g_end[None, :]
-        out += offsets[None, :] + frac * o_end[None, :]
+        bend = rng.uniform(0.0, 1.0, n_ch)
+        frac2 = frac * frac
+        out *= 1.0 + frac * ((1 - bend) * g_end).astype(np.float32) + frac2 * (bend * g_end).astype(np.float32)
+        out += offsets.astype(np.float32) + frac * o_end.astype(np.float32)
     else:
-        out += offsets[None, :]
+        out += offsets.astype(np.float32)
     if noise.any():
-        out += rng.standard_normal((n, n_ch)) * noise[None, :]
+        white = rng.standard_normal((n, n_ch), dtype=np.float32)
+        white *= noise.astype(np.float32)
+        out += white
+        del white
     if realism.hum_n:
         hz = realism.hum_hz + rng.uniform(-0.05, 0.05)
         amp = realism.hum_n * rng.uniform(0.5, 1.0, n_ch)
         phase0 = rng.uniform(0, 2 * np.pi, n_ch)
-        out += amp[None, :] * np.sin(2 * np.pi * hz * np.arange(n)[:, None] / rate + phase0[None, :])
+        arg = 2 * np.pi * hz * np.arange(n) / rate
+        # sin(x + p) = sin x cos p + cos x sin p: two outer products instead of a sine per value.
+        out += np.sin(arg).astype(np.float32)[:, None] * (amp * np.cos(phase0)).astype(np.float32)[None, :]
+        out += np.cos(arg).astype(np.float32)[:, None] * (amp * np.sin(phase0)).astype(np.float32)[None, :]
     np.maximum(out, 0.0, out=out)
 
     faults: list[ChannelFault] = []
@@ -955,10 +971,22 @@ def _sensor_path(true_n: np.ndarray, realism: Realism, rate: int, scenario: str,
 
 
 def _to_counts(newtons: np.ndarray) -> np.ndarray:
-    """ADC counts that the nominal calibration reads back as `newtons` (rounded to whole counts)."""
+    """ADC counts that the nominal calibration reads back as `newtons` (rounded to whole counts).
+
+    The transfer curve of glovecoach.fsr_model.force_to_raw, evaluated in float32 per group
+    of channels sharing a divider (three groups), which is what keeps 1 kHz sessions cheap.
+    """
     raw = np.empty(newtons.shape, dtype=np.uint16)
-    for c, p in enumerate(channel_params(ALL_CHANNELS)):
-        raw[:, c] = np.rint(force_to_raw(newtons[:, c], p)).astype(np.uint16)
+    params = channel_params(ALL_CHANNELS)
+    groups: dict = {}
+    for c, p in enumerate(params):
+        groups.setdefault(p, []).append(c)
+    for p, cols in groups.items():
+        f = np.maximum(newtons[:, cols].astype(np.float32), np.float32(0.0))
+        g_top = np.power(f, np.float32(p.alpha)) / np.float32(p.r1_ohm) + np.float32(1.0 / p.bias_ohm)
+        ratio = np.float32(p.divider_ohm) * g_top
+        ratio /= 1.0 + ratio
+        raw[:, cols] = np.rint(np.clip(ratio * np.float32(p.adc_max), 0, p.adc_max)).astype(np.uint16)
     return raw
 
 
