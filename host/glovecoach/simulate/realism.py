@@ -484,8 +484,11 @@ def messy_technique_forces(p: MessyParams, realism: Realism, spread: float, n: i
         return p.level_n * wander[:, None] * w[None, :] * swing
 
     if p.technique == "kneading":
+        # A fist's "missed beat" is a weaker press, never a press below the window's lower
+        # bound: the knuckles stay the working surface and the truth has no "too light".
+        fist = p.variant == "fist"
         cyc = _cycles(n, rate_hz, 1.0 / p.rate_hz, realism, rng, base_jitter=0.08,
-                      amp_scale=0.35 if p.variant == "fist" else 1.0)
+                      amp_scale=0.35 if fist else 1.0, missed_gain=0.7 if fist else 0.0)
         duty = p.extra["duty"]
         raw = cyc.raw_pos
         in_grasp = raw < duty
