@@ -169,6 +169,10 @@ class EngineResult:
     truth_phases: int = 0
     events: int = 0
     found: int = 0
+    overforce: int = 0
+    overforce_found: int = 0
+    spine: int = 0
+    spine_found: int = 0
     false_alarms: int = 0
     verdict_right: bool = False
     verdict: str = ""
@@ -251,14 +255,15 @@ def score(s: MessySession, report: dict, wall_s: float) -> EngineResult:
         hits = [k for k, e in enumerate(over)
                 if e["region"] == t.region and _near(t.start_s, t.end_s, e["start_s"], e["end_s"])]
         matched_over.update(hits)
-        r.found += bool(hits)
+        r.overforce_found += bool(hits)
     for t in s.spine_contacts:
         hits = [k for k, e in enumerate(spine)
                 if abs(_segment_number(e["segment"]) - _segment_number(t.region)) <= 1
                 and _near(t.start_s, t.end_s, e["start_s"], e["end_s"])]
         matched_spine.update(hits)
-        r.found += bool(hits)
-    r.events = len(s.overforce) + len(s.spine_contacts)
+        r.spine_found += bool(hits)
+    r.overforce, r.spine = len(s.overforce), len(s.spine_contacts)
+    r.events, r.found = r.overforce + r.spine, r.overforce_found + r.spine_found
     r.false_alarms = (len(over) - len(matched_over) + len(spine) - len(matched_spine)
                       + len(report.get("underforce_events", [])))
 
@@ -277,7 +282,8 @@ def failed(s: MessySession, wall_s: float, error: str) -> EngineResult:
     """An engine that raised: nothing right, every truth event missed."""
     n_sec = s.n_samples // s.rate_hz
     return EngineResult(seconds=n_sec, truth_phases=len(s.phases), missed_phases=len(s.phases),
-                        events=len(s.overforce) + len(s.spine_contacts), wall_s=wall_s, error=error)
+                        events=len(s.overforce) + len(s.spine_contacts), overforce=len(s.overforce),
+                        spine=len(s.spine_contacts), wall_s=wall_s, error=error)
 
 
 def run_engine(analyze, table_type, s: MessySession, protocol) -> EngineResult:
@@ -288,6 +294,18 @@ def run_engine(analyze, table_type, s: MessySession, protocol) -> EngineResult:
     except Exception as exc:   # a crash is a result too: the session counts as all wrong
         return failed(s, time.perf_counter() - t0, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
     return score(s, report, time.perf_counter() - t0)
+
+
+def empty_verdict(analyze, table_type, protocol) -> str:
+    """The verdict on a recording without a single sample (issue 9: it must not pass)."""
+    from glovecoach.sensor_map import ALL_CHANNELS
+
+    table = table_type(ALL_CHANNELS, 200.0, np.zeros(0, dtype=np.int64), np.zeros((0, len(ALL_CHANNELS)), np.float32))
+    try:
+        protocol_part = analyze(table, protocol).to_dict().get("protocol", {})
+    except Exception as exc:   # an error is an answer too, if it is a clear one
+        return f"error ({type(exc).__name__}: {exc})"
+    return protocol_part.get("verdict") or ("passed" if protocol_part.get("passed") else "not_passed")
 
 
 # ------------------------------------------------------------------------------ summaries
@@ -307,6 +325,11 @@ def summarise(results: list[EngineResult]) -> dict:
         "events": events,
         "events_found": sum(r.found for r in results),
         "event_recall": sum(r.found for r in results) / events if events else None,
+        "overforce": sum(r.overforce for r in results),
+        "overforce_found": sum(r.overforce_found for r in results),
+        "spine": sum(r.spine for r in results),
+        "spine_found": sum(r.spine_found for r in results),
+        "false_alarms": sum(r.false_alarms for r in results),
         "false_alarms_per_session": sum(r.false_alarms for r in results) / len(results) if results else None,
         "verdicts_right": sum(r.verdict_right for r in results),
         "crashes": sum(r.error is not None for r in results),
@@ -415,6 +438,14 @@ def main(argv: list[str] | None = None) -> int:
         o = overall[name]
         print(f"{name:>4}: engine wall {o['wall_s']:.1f} s for {minutes:.0f} session-minutes "
               f"({1000 * o['wall_s'] / max(minutes, 1e-9):.0f} ms per session-minute); crashes {o['crashes']}")
+    for name in ("now", "base"):
+        o = overall[name]
+        print(f"{name:>4}: over-force found {o['overforce_found']}/{o['overforce']}, spine contacts found "
+              f"{o['spine_found']}/{o['spine']}, truth phases missed {o['phases_missed']}/{o['truth_phases']}, "
+              f"seconds right without the lift/pause allowance {_pct(o['seconds_right_strict']).strip()}")
+    empty = {name: empty_verdict(analyze, table_type, protocol) for name, (analyze, table_type) in engines.items()}
+    print("a recording with no samples (truth: no_massage): "
+          + ", ".join(f"{name} says {verdict}" for name, verdict in empty.items()))
     print(f"generating the sessions: {gen_s:.1f} s; whole run {wall:.0f} s")
     o = overall["now"]
     checks = [
@@ -426,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print("issue 9 targets (current engine): " + "; ".join(f"{name}: {'met' if ok else 'NOT met'}" for name, ok in checks))
     if args.json:
-        out = {"seeds": [seeds[0], seeds[-1]], "tuning": bool(args.tuning), "wall_s": wall,
+        out = {"seeds": [seeds[0], seeds[-1]], "tuning": bool(args.tuning), "wall_s": wall, "empty_recording": empty,
                "generate_s": gen_s, "conditions": table, "sessions": sessions,
                "targets": {name: ok for name, ok in checks}}
         Path(args.json).write_text(json.dumps(out, indent=1, default=float), encoding="utf-8")

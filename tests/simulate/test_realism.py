@@ -523,3 +523,45 @@ def test_benchmark_smoke_run_on_three_sessions(tmp_path, capsys):
         assert overall[engine]["sessions"] == 3
         assert 0.0 <= overall[engine]["seconds_right"] <= 1.0
     assert any(k.startswith("scenario=") for k in figures["conditions"])
+
+
+def perfect_report(s: MessySession) -> dict:
+    """What an engine that got everything right would put in its report."""
+    return {
+        "phases": [{"technique": p.technique, "start_s": p.start_s, "end_s": p.end_s} for p in s.phases],
+        "overforce_events": [e.to_dict("region") for e in s.overforce],
+        "underforce_events": [],
+        "spine_contacts": [e.to_dict("segment") for e in s.spine_contacts],
+        "protocol": {"passed": s.truth_verdict == "passed", "verdict": s.truth_verdict,
+                     "violations": [{"rule": r} for r in s.expected_violations]},
+    }
+
+
+def test_benchmark_scores_a_perfect_report_as_perfect_and_counts_what_is_wrong():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import bench_robustness
+
+    s = messy(1, "spine_contact_stroking", rate_hz=50, pauses=1, faults=("stuck",))
+    r = bench_robustness.score(s, perfect_report(s), 0.0)
+    assert r.right == r.seconds and max(r.boundary_errors) < 1e-9 and r.missed_phases == 0
+    assert r.found == r.events == len(s.spine_contacts) > 0 and r.false_alarms == 0 and r.verdict_right
+
+    report = perfect_report(s)
+    faulty = s.channel_faults[0].channel
+    report["overforce_events"].append({"region": faulty, "start_s": 100.0, "end_s": 101.0})   # on a stuck sensor
+    moved = dict(report["spine_contacts"][0])
+    report["spine_contacts"] = [dict(moved, segment="spine_8" if moved["segment"] < "spine_5" else "spine_1")]
+    report["protocol"] = {"passed": True, "violations": []}
+    report["phases"] = [dict(p, start_s=p["start_s"] + 4.0) for p in report["phases"]]
+    r = bench_robustness.score(s, report, 0.0)
+    assert r.false_alarms == 2                         # the stuck sensor's and the misplaced spine contact
+    assert r.spine_found < r.spine                     # a contact far from where it was is not found
+    assert not r.verdict_right and r.verdict == "passed"
+    assert np.median(r.boundary_errors) == pytest.approx(2.0, abs=2.0) and max(r.boundary_errors) == pytest.approx(4.0)
+    assert r.right < r.seconds
+
+    empty = perfect_report(simulate_messy(2, scenario="no_massage", realism=Realism(rate_hz=50)))
+    nm = simulate_messy(2, scenario="no_massage", realism=Realism(rate_hz=50))
+    assert bench_robustness.score(nm, empty, 0.0).verdict_right
+    empty["protocol"] = {"passed": False, "violations": [{"rule": "missing_phase"}]}   # the old engine's answer
+    assert not bench_robustness.score(nm, empty, 0.0).verdict_right
