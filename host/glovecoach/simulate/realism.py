@@ -481,6 +481,13 @@ def messy_technique_forces(p: MessyParams, realism: Realism, spread: float, n: i
         wave = -np.cos(2 * np.pi * _warp(frac, realism.rise_fraction))
         depth = p.extra["depth"] * cyc.smooth_gain()
         swing = 1.0 + depth[:, None] * wave
+        if p.motion == "circular":
+            # Going round, the hand presses about as hard all the way: the load's position
+            # turns, its sum barely moves (a tenth of the swing is left in it).
+            shares = w[None, :] * swing
+            shares /= shares.sum(axis=1, keepdims=True)
+            total = 1.0 + 0.1 * depth * -np.cos(2 * np.pi * cyc.pos)
+            return p.level_n * (wander * total)[:, None] * shares
         return p.level_n * wander[:, None] * w[None, :] * swing
 
     if p.technique == "kneading":
