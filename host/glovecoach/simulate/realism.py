@@ -165,7 +165,7 @@ class Realism:
       offset_n          0-0.5 N   each channel rests at a reading of 0.1..offset_n N (0: none)
       drift             0-0.05    each gain wanders by up to +-this fraction over the session;
                                   each offset by up to +-2 x this N (0.1 N at 5 %)
-      noise_n           0-0.3 N   white noise RMS per channel
+      noise_n           0-0.3 N   white noise RMS of the noisiest channel (each: 60-100 % of it)
       hum_n             0-0.2 N   mains hum amplitude (hum_hz 50 or 60, aliased by the sampling)
       faults            kinds from FAULT_KINDS, one glove channel each
     """
@@ -906,7 +906,8 @@ def _sensor_path(true_n: np.ndarray, realism: Realism, rate: int, scenario: str,
         return true_n.astype(np.float32), []
     gain = 1.0 + rng.uniform(-realism.gain_error, realism.gain_error, n_ch) if realism.gain_error else np.ones(n_ch)
     offsets = (rng.uniform(0.1, max(realism.offset_n, 0.1), n_ch) if realism.offset_n > 0 else np.zeros(n_ch))
-    noise = np.full(n_ch, realism.noise_n)
+    # Parts differ: each channel's noise is 60-100 % of the setting, which is the worst one's.
+    noise = realism.noise_n * rng.uniform(0.6, 1.0, n_ch)
     if scenario == "no_fist_work":
         # The failure issue 9 names: idle knuckle sensors whose offset plus noise touch 1 N.
         offsets[KNUCKLES] = rng.uniform(0.4, 0.5, len(KNUCKLES))
