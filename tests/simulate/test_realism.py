@@ -194,6 +194,22 @@ def test_percussion_impacts_survive_50_hz_sampling():
         assert (total == 0.0).mean() > 0.3        # released between hits
 
 
+def test_a_messy_session_goes_to_csv_with_its_truth(tmp_path):
+    from glovecoach.engine.offline import read_force_csv
+    from glovecoach.simulate import write_csv
+    from glovecoach.simulate.files import truth_sidecar_path
+
+    s = messy(3, "gel_pause", rate_hz=50, offset_n=0.3, noise_n=0.1, faults=("stuck",))
+    path = write_csv(s, tmp_path / "messy.csv")
+    table = read_force_csv(path)
+    assert table.rate_hz == 50 and table.newtons.shape == s.newtons.shape
+    # The counts round-trip the reported newtons to within a count's worth.
+    assert np.allclose(table.newtons, s.newtons, rtol=0.01, atol=0.02)
+    truth = json.loads(truth_sidecar_path(path).read_text())
+    assert truth["verdict"] == "passed" and len(truth["pauses"]) == len(s.pauses) >= 1
+    assert truth["channel_faults"][0]["kind"] == "stuck"
+
+
 # ------------------------------------------------------------------------------- faults
 
 def fault_session(kind: str) -> tuple[MessySession, int, tuple[int, int]]:
