@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
 
 import numpy as np
 
 from glovecoach.engine.technique import TECHNIQUES, Phase
 from glovecoach.fsr_model import raw_to_force
-from glovecoach.protocols import Protocol, default_protocol
+from glovecoach.protocols import Protocol, Purpose, default_protocol
 from glovecoach.sensor_map import ALL_CHANNELS, GLOVE_CHANNELS, SPINE_CHANNELS, load_sensor_map
 from glovecoach.simulate.sensors import channel_params
 from glovecoach.simulate.session import (
@@ -90,8 +91,8 @@ FLOW_S = 0.3                   # a "flow" transition: the two techniques overlap
 LIGHTEST_STROKING_N = 6.0      # whole-hand mean; below this the hand is barely on the back
 HEAVIEST_STROKING_N = 16.0     # keeps stroking clear of deep stroking (>= 24 N) at any force scale
 
-# Percussion surfaces and the finger-pad vibration with the thumb taking part: load shares
-# beside the clean simulator's (signals.LOAD_SHARES), which this module does not change.
+# Load shares the clean simulator has no entry for (cupping); the finger-pad vibration with the
+# thumb taking part is derived in `_shares`. signals.LOAD_SHARES itself is left as it is.
 MESSY_SHARES: dict[str, np.ndarray] = {
     "percussion/cupping": _weights(
         thenar=0.20, hypothenar=0.24, palm_heel=0.16, palm_center=0.02, index_tip=0.10,
@@ -241,7 +242,7 @@ class Realism:
                          else rng.choice([0.0, 0.2, 0.35, 0.5]))
 
         n_faults = int(rng.choice([0, 0, 1, 1, 2]))
-        drawn = dict(
+        drawn: dict[str, Any] = dict(
             rate_hz=int(rng.choice(RATES_HZ)),
             force_scale=u("force_scale"),
             tempo_scale=u("tempo_scale"),
@@ -542,7 +543,7 @@ def messy_technique_forces(p: MessyParams, realism: Realism, spread: float, n: i
 
 # ----------------------------------------------------------------------------- limits
 
-def _limit_vectors(protocol: Protocol, technique: str | None, purpose: str) -> tuple[np.ndarray, np.ndarray]:
+def _limit_vectors(protocol: Protocol, technique: str | None, purpose: Purpose) -> tuple[np.ndarray, np.ndarray]:
     lo = np.full(N_GLOVE, np.nan)
     hi = np.full(N_GLOVE, np.inf)
     for c, ch in enumerate(GLOVE_CHANNELS):
@@ -648,8 +649,8 @@ def _fade(n: int, ramp: int, at_start: bool, at_end: bool) -> np.ndarray:
     return env
 
 
-def _pause_envelope(n: int, rate_hz: float, pause_s: float, rng: np.random.Generator) -> tuple[np.ndarray, int, int]:
-    """Envelope with a gel pause of `pause_s` in the middle part of the phase; (env, start, stop)."""
+def _pause_envelope(n: int, rate_hz: float, pause_s: float, rng: np.random.Generator) -> np.ndarray:
+    """Contact envelope of a phase with a gel pause of `pause_s` somewhere in its middle part."""
     length = int(round(pause_s * rate_hz))
     edge = int(PAUSE_EDGE_S * rate_hz)
     start = int(rng.integers(edge, max(n - edge - length, edge + 1)))
@@ -660,7 +661,7 @@ def _pause_envelope(n: int, rate_hz: float, pause_s: float, rng: np.random.Gener
     env[max(start - ramp, 0):start] = down[-(start - max(start - ramp, 0)):]
     stop = start + length
     env[stop:stop + ramp] = down[::-1][:len(env[stop:stop + ramp])]
-    return env, start, stop
+    return env
 
 
 def _quiet_start(ok: np.ndarray, length: int, rate_hz: float, rng: np.random.Generator) -> int | None:
@@ -741,7 +742,6 @@ def simulate_messy(seed: int, *, scenario: str | None = None, realism: Realism |
     phases: list[Phase] = []
     pauses: list[tuple[float, float]] = []
     phase_params: list[dict] = []
-    on_back = np.zeros(n_total, dtype=bool)        # the phase's own contact envelope >= 0.5
     injections: list[tuple[int, int, int, float, str]] = []   # (channel, start, length, level, technique)
     pending_spine: list[tuple[int, int]] = []
     ramp_lift = max(int(0.15 * rate), 1)
@@ -762,7 +762,7 @@ def simulate_messy(seed: int, *, scenario: str | None = None, realism: Realism |
         _, live_hi = _limit_vectors(protocol, p.technique, "live")
         f = _keep_inside(f, live_hi)
         if p.pause_s:
-            env_p, ps, pe = _pause_envelope(n, rate, p.pause_s, srng)
+            env_p = _pause_envelope(n, rate, p.pause_s, srng)
             envelope = envelope * env_p
             f = f * env_p[:, None]
             lifted = np.flatnonzero(env_p < 0.5)
@@ -780,7 +780,6 @@ def simulate_messy(seed: int, *, scenario: str | None = None, realism: Realism |
         contact = envelope * lift_edge
         own = slice(ta - a, tb - a)
         labels[ta:tb] = np.where(contact[own] >= 0.5, TECHNIQUES.index(p.technique), NONE)
-        on_back[ta:tb] = envelope[own] >= 0.999
         phases.append(Phase(p.technique, a_s, b_s))
 
         # Over-force squeezes and spine presses go where the hand is steadily on the back.
@@ -858,9 +857,9 @@ def simulate_messy(seed: int, *, scenario: str | None = None, realism: Realism |
     faulty = {_CH[f.channel] for f in faults}
     overforce: list[TruthEvent] = []
     min_len = int(round(ff.scoring_min_duration_s * rate))
-    for p in phases:
-        a, b = int(round(p.start_s * rate)), int(round(p.end_s * rate))
-        _, hi = _limit_vectors(protocol, p.technique, "scoring")
+    for ph in phases:
+        a, b = int(round(ph.start_s * rate)), int(round(ph.end_s * rate))
+        _, hi = _limit_vectors(protocol, ph.technique, "scoring")
         for c in np.flatnonzero(np.isfinite(hi)):
             if c in faulty:
                 continue
@@ -904,10 +903,12 @@ def _sensor_path(true_n: np.ndarray, realism: Realism, rate: int, scenario: str,
     n, n_ch = true_n.shape
     if n == 0:
         return true_n.astype(np.float32), []
-    gain = 1.0 + rng.uniform(-realism.gain_error, realism.gain_error, n_ch) if realism.gain_error else np.ones(n_ch)
-    offsets = (rng.uniform(0.1, max(realism.offset_n, 0.1), n_ch) if realism.offset_n > 0 else np.zeros(n_ch))
+    gain = np.asarray(1.0 + rng.uniform(-realism.gain_error, realism.gain_error, n_ch)) if realism.gain_error \
+        else np.ones(n_ch)
+    offsets = np.asarray(rng.uniform(0.1, max(realism.offset_n, 0.1), n_ch)) if realism.offset_n > 0 \
+        else np.zeros(n_ch)
     # Parts differ: each channel's noise is 60-100 % of the setting, which is the worst one's.
-    noise = realism.noise_n * rng.uniform(0.6, 1.0, n_ch)
+    noise = np.asarray(realism.noise_n * rng.uniform(0.6, 1.0, n_ch))
     if scenario == "no_fist_work":
         # The failure issue 9 names: idle knuckle sensors whose offset plus noise touch 1 N.
         offsets[KNUCKLES] = rng.uniform(0.4, 0.5, len(KNUCKLES))
@@ -923,9 +924,9 @@ def _sensor_path(true_n: np.ndarray, realism: Realism, rate: int, scenario: str,
     if realism.drift:
         # Slow creep over the session to +-drift of the gain (and +-2 x drift N of the offset)
         # at the end, along a per-channel mix of a straight and a bending curve.
-        g_end = rng.uniform(-realism.drift, realism.drift, n_ch)
-        o_end = rng.uniform(-2.0 * realism.drift, 2.0 * realism.drift, n_ch)
-        bend = rng.uniform(0.0, 1.0, n_ch)
+        g_end = np.asarray(rng.uniform(-realism.drift, realism.drift, n_ch))
+        o_end = np.asarray(rng.uniform(-2.0 * realism.drift, 2.0 * realism.drift, n_ch))
+        bend = np.asarray(rng.uniform(0.0, 1.0, n_ch))
         frac2 = frac * frac
         out *= 1.0 + frac * ((1 - bend) * g_end).astype(np.float32) + frac2 * (bend * g_end).astype(np.float32)
         out += offsets.astype(np.float32) + frac * o_end.astype(np.float32)
