@@ -179,10 +179,11 @@ class EngineResult:
     rules: list[str] = field(default_factory=list)
     wall_s: float = 0.0
     error: str | None = None
+    confusion: np.ndarray | None = None     # seconds, rows = truth, columns = prediction
 
     def to_dict(self) -> dict:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()
-                if k != "boundary_errors"} | {"boundary_errors": [round(e, 2) for e in self.boundary_errors]}
+                if k not in ("boundary_errors", "confusion")} | {"boundary_errors": [round(e, 2) for e in self.boundary_errors]}
 
 
 def _per_second_truth(s: MessySession) -> tuple[np.ndarray, np.ndarray]:
@@ -244,6 +245,10 @@ def score(s: MessySession, report: dict, wall_s: float) -> EngineResult:
     strict = predicted == majority
     lenient = strict | ((majority == 0) & (in_phase >= 0) & (predicted == in_phase))
     r.seconds, r.right, r.right_strict = len(majority), int(lenient.sum()), int(strict.sum())
+    # Where the lift/pause allowance applies, the second counts as its phase's technique.
+    shown = np.where(lenient & ~strict, predicted, majority)
+    r.confusion = np.bincount(shown * len(TECHNIQUES) + predicted,
+                              minlength=len(TECHNIQUES) ** 2).reshape(len(TECHNIQUES), len(TECHNIQUES))
     r.boundary_errors, r.missed_phases = _boundary_errors(s.phases, report["phases"])
     r.truth_phases = len(s.phases)
 
@@ -434,15 +439,24 @@ def main(argv: list[str] | None = None) -> int:
         print(format_row(tag, figures["now"], figures["base"]))
     print()
     minutes = sum(e["duration_s"] for e in sessions) / 60
-    for name in ("now", "base"):
+    for name in engines:
         o = overall[name]
         print(f"{name:>4}: engine wall {o['wall_s']:.1f} s for {minutes:.0f} session-minutes "
               f"({1000 * o['wall_s'] / max(minutes, 1e-9):.0f} ms per session-minute); crashes {o['crashes']}")
-    for name in ("now", "base"):
+    for name in engines:
         o = overall[name]
         print(f"{name:>4}: over-force found {o['overforce_found']}/{o['overforce']}, spine contacts found "
               f"{o['spine_found']}/{o['spine']}, truth phases missed {o['phases_missed']}/{o['truth_phases']}, "
               f"seconds right without the lift/pause allowance {_pct(o['seconds_right_strict']).strip()}")
+    for name in engines:
+        m = sum((r.confusion for r in results[name] if r.confusion is not None),
+                np.zeros((len(TECHNIQUES), len(TECHNIQUES)), dtype=np.int64))
+        print(f"{name:>4}: seconds by truth (rows) and prediction (columns):")
+        print(" " * 20 + "".join(f"{t[:9]:>10}" for t in TECHNIQUES) + "     right")
+        for k, t in enumerate(TECHNIQUES):
+            total = m[k].sum()
+            print(f"{'':>6}{t:>14}" + "".join(f"{v:>10d}" for v in m[k])
+                  + (f"    {m[k, k] / total:6.1%}" if total else "         -"))
     empty = {name: empty_verdict(analyze, table_type, protocol) for name, (analyze, table_type) in engines.items()}
     print("a recording with no samples (truth: no_massage): "
           + ", ".join(f"{name} says {verdict}" for name, verdict in empty.items()))
