@@ -525,11 +525,11 @@ def test_generation_is_fast():
 
 # ---------------------------------------------------------------------------- benchmark
 
-@pytest.mark.slow
 def test_benchmark_smoke_run_on_three_sessions(tmp_path, capsys):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     import bench_robustness
 
+    # About 10 s on a quiet machine (3 sessions, both engines), so not marked slow.
     out = tmp_path / "figures.json"
     assert bench_robustness.main(["--tuning", "--quick", "3", "--json", str(out)]) == 0
     figures = json.loads(out.read_text())
