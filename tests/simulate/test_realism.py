@@ -163,7 +163,7 @@ def test_drift_changes_gain_and_offset_by_at_most_the_setting_over_the_session()
             gain_change.append(abs(fits[1][0] - fits[0][0]))
             offset_change.append(abs(fits[1][1] - fits[0][1]))
     assert len(gain_change) >= 6
-    assert max(gain_change) <= 0.05 and max(gain_change) > 0.01
+    assert max(gain_change) <= 0.05 * 1.1 and max(gain_change) > 0.01     # 10 %: the fit's own error
     assert max(offset_change) <= 0.1 + 1e-3
 
 
@@ -324,7 +324,7 @@ def test_a_gel_pause_is_one_phase_with_none_labels_inside():
             assert len(holders) == 1
             p = holders[0]
             assert 120.0 - 15.0 < p.end_s - p.start_s - (b - a) and p.end_s - p.start_s < 180.0 + 15.0
-            assert (s.labels[int(a * s.rate_hz):int(b * s.rate_hz)] == 0).all()
+            assert (s.labels[round(a * s.rate_hz):round(b * s.rate_hz)] == 0).all()
             # The hand is fully off once the 0.3 s fade-out is over, until the fade-in.
             rows = slice(int((a + 0.2) * s.rate_hz), int((b - 0.2) * s.rate_hz))
             assert (s.true_newtons[rows, :12] == 0).all()
@@ -374,9 +374,9 @@ def test_light_stroking_goes_down_to_about_6_n():
 
 
 def test_transitions_lift_flow_and_blend():
-    lift = messy(1, "good_session", rate_hz=50, transition="lift")
-    flow = messy(1, "good_session", rate_hz=50, transition="flow")
-    blend = messy(1, "good_session", rate_hz=50, transition="blend", blend_s=4.0)
+    lift = messy(1, "good_session", rate_hz=50, transition="lift", kneading_variant="grasp")
+    flow = messy(1, "good_session", rate_hz=50, transition="flow", kneading_variant="grasp")
+    blend = messy(1, "good_session", rate_hz=50, transition="blend", blend_s=4.0, kneading_variant="grasp")
     for s in (lift, flow, blend):
         assert [p.technique for p in s.phases] == [p.technique for p in lift.phases]
     gaps = [b.start_s - a.end_s for a, b in zip(lift.phases, lift.phases[1:])]
@@ -390,6 +390,10 @@ def test_transitions_lift_flow_and_blend():
     around = blend.true_newtons[mid - rate:mid + rate, :12].sum(axis=1)
     assert (around > 1.0).all()                   # never lifted through a blend
     assert blend.conditions["transitions"] == ["blend"] * (len(blend.phases) - 1)
+    # ... except into or out of fist kneading, where the hand comes off to close.
+    fist = messy(1, "good_session", rate_hz=50, transition="blend", kneading_variant="fist")
+    k = [p.technique for p in fist.phases].index("kneading")
+    assert fist.conditions["transitions"][k - 1] == fist.conditions["transitions"][k] == "lift"
 
 
 def loaded_share(s: MessySession, technique: str) -> np.ndarray:

@@ -714,7 +714,15 @@ def simulate_messy(seed: int, *, scenario: str | None = None, realism: Realism |
     if scenario == "gel_pause":
         pauses_wanted = max(pauses_wanted, 1)
     _add_pauses(plan, pauses_wanted, scenario, prng)
+    for p in plan:
+        if p.technique == "kneading" and p.variant is None:
+            p.variant = realism.kneading_variant or ("fist" if prng.random() < 0.25 else "grasp")
     transitions = _draw_transitions(realism, max(len(plan) - 1, 0), prng)
+    # Nobody blends a grasp into a fist: the hand comes off and closes. A blend would also fade
+    # the knuckle presses through the window's lower bound, and the truth has no "too light".
+    for k in range(len(transitions)):
+        if transitions[k] == "blend" and "fist" in (plan[k].variant, plan[k + 1].variant):
+            transitions[k] = "lift"
     # A flow is a cross-fade too, only a short one: the hand stays on the back and changes
     # what it does within a third of a second.
     blends = [FLOW_S if tr == "flow" else (float(prng.uniform(2.0, 5.0)) if realism.transition == "mixed"
