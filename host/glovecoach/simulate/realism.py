@@ -588,7 +588,7 @@ def _plan(scenario: str, rng: np.random.Generator) -> list[_Planned]:
         return []
     else:
         raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(MESSY_SCENARIOS)}")
-    plan = [_Planned(p.technique, p.duration_s, p.variant, p.overforce, spine_contacts=p.spine_contacts)
+    plan = [_Planned(str(p.technique), p.duration_s, p.variant, p.overforce, spine_contacts=p.spine_contacts)
             for p in base]
     for p in plan:
         if p.overforce:     # the clean planner's kneading squeezes, on the grasping digits
