@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_robustness.py                  # evaluation: seeds 5000-5119
     .venv/bin/python benchmarks/bench_robustness.py --tuning         # tuning: seeds 0-99
     .venv/bin/python benchmarks/bench_robustness.py --tuning --quick 30 --json out.json
+    .venv/bin/python benchmarks/bench_robustness.py --seeds 7000-7119     # any other range
 
 Seed ranges:
 - TUNING_SEEDS 0-99: the only seeds to look at while tuning the engine.
@@ -368,12 +369,21 @@ HEADER = (f"{'condition':<34}{'n':>4} {'seconds right':^13}  {'boundary med/p90 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tuning", action="store_true", help="run on the tuning seeds 0-99 (the only ones to tune on)")
+    ap.add_argument("--seeds", metavar="FIRST-LAST", help="another seed range (inclusive), e.g. a fresh held-out one")
     ap.add_argument("--quick", type=int, metavar="N", help="only the first N sessions of the range")
     ap.add_argument("--json", metavar="OUT", help="write every figure (and each session's) to this JSON file")
     ap.add_argument("--no-baseline", action="store_true", help="skip the frozen baseline engine (faster)")
     args = ap.parse_args(argv)
 
     seeds = list(TUNING_SEEDS if args.tuning else EVALUATION_SEEDS)
+    if args.seeds:
+        first, _, last = args.seeds.partition("-")
+        try:
+            seeds = list(range(int(first), int(last or first) + 1))
+        except ValueError:
+            ap.error(f"--seeds wants FIRST-LAST, e.g. 7000-7119, not {args.seeds!r}")
+        if not seeds:
+            ap.error(f"--seeds {args.seeds}: empty range")
     first_seed = seeds[0]
     if args.quick is not None:
         if args.quick < 1:
@@ -390,7 +400,8 @@ def main(argv: list[str] | None = None) -> int:
         engines["base"] = (base_analyze, BaseTable)
     protocol = default_protocol()
 
-    print(f"{'tuning' if args.tuning else 'EVALUATION'} seeds {seeds[0]}-{seeds[-1]} ({len(seeds)} messy sessions)")
+    kind = "other" if args.seeds else "tuning" if args.tuning else "EVALUATION"
+    print(f"{kind} seeds {seeds[0]}-{seeds[-1]} ({len(seeds)} messy sessions)")
     t_start = time.perf_counter()
     sessions: list[dict] = []
     results: dict[str, list[EngineResult]] = {k: [] for k in engines}
