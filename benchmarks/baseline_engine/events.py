@@ -1,0 +1,55 @@
+"""What the coaching engine tells its caller: events, rule names and readable sensor names."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+EVENT_KINDS = ("overforce", "underforce", "spine_contact", "saturation", "open_sensor",
+               "phase_change", "cue", "violation")
+
+RULES = (
+    "must_begin_with_stroking", "must_end_with_stroking", "wrong_order", "missing_phase",
+    "phase_too_short", "phase_too_long", "session_too_long", "excessive_force", "too_light",
+    "spine_contact",
+)
+
+_SENSOR_NAMES = {
+    "thumb_tip": "thumb tip", "index_tip": "index fingertip", "middle_tip": "middle fingertip",
+    "ring_tip": "ring fingertip", "little_tip": "little fingertip", "thenar": "thumb pad of the palm",
+    "hypothenar": "little-finger side of the palm", "palm_center": "centre of the palm",
+    "palm_heel": "heel of the palm", "hand_edge": "edge of the hand",
+    "knuckles_index_middle": "index and middle knuckles", "knuckles_ring_little": "ring and little knuckles",
+}
+
+_TECHNIQUE_NAMES = {"deep_stroking": "deep stroking"}
+
+
+def sensor_name(channel: str) -> str:
+    """A sensor id as a trainee would say it: 'thumb_tip' -> 'thumb tip', 'spine_3' -> 'spine segment 3'."""
+    if channel.startswith("spine_"):
+        return f"spine segment {channel.removeprefix('spine_')}"
+    return _SENSOR_NAMES.get(channel, channel.replace("_", " "))
+
+
+def technique_name(technique: str | None) -> str:
+    if not technique:
+        return "no technique"
+    return _TECHNIQUE_NAMES.get(technique, technique)
+
+
+@dataclass(frozen=True)
+class EngineEvent:
+    kind: str                     # one of EVENT_KINDS
+    state: str                    # "begin", "end" or "instant"
+    at_s: float                   # session time of the sample that triggered this event
+    message: str                  # one short sentence for the trainee
+    channel: str | None = None    # sensor id or spine segment
+    technique: str | None = None
+    peak_n: float | None = None   # None when the peak was a saturated reading
+    start_s: float | None = None
+    end_s: float | None = None
+    rule: str | None = None       # for violations (and cues: which rule the cue warns about)
+    saturated: bool = False       # the peak was at the sensor's ceiling: "at least", not a reading
+
+    def to_dict(self) -> dict:
+        return asdict(self)

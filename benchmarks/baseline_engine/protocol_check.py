@@ -1,0 +1,205 @@
+"""Checking a sequence of phases against a protocol's order and timing rules.
+
+`check_phases` is a pure function of the phases seen so far, so the live engine (after every
+confirmed phase change, with `final=False`) and the end-of-session report (`final=True`) apply
+exactly the same rules. Each violation carries a `key` that stays the same between calls, so
+the live engine reports each one once.
+
+Matching phases to the protocol: the protocol is an ordered list of slots (some optional,
+some sharing a group whose members may come in any order). Each observed phase takes the
+first unused slot for its technique at or after the current position; required slots it jumps
+over are missing, and a technique with no such slot left is out of order. A second stretch of
+the technique just done (after a break longer than `merge_gap_s`) continues that slot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from .events import technique_name
+from glovecoach.protocols import PhaseSpec, Protocol
+
+
+@dataclass(frozen=True)
+class ObservedPhase:
+    technique: str
+    start_s: float
+    end_s: float
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str
+    message: str
+    at_s: float
+    key: tuple
+
+    def to_dict(self) -> dict:
+        return {"rule": self.rule, "message": self.message, "at_s": round(self.at_s, 3)}
+
+
+def merge_phases(phases: Sequence, merge_gap_s: float, min_phase_s: float = 0.0) -> list[ObservedPhase]:
+    """The phases the protocol is judged on.
+
+    "none" stretches are dropped, and so are stretches shorter than `min_phase_s` (a slip of
+    the hand or a misrecognised moment, not a phase; a phase still going on counts once it
+    is that long). Stretches of one technique split
+    by a break of at most `merge_gap_s` (or by a dropped slip) are joined.
+    """
+    kept = [p for p in phases if p.technique not in (None, "none") and p.end_s > p.start_s]
+    kept = [p for p in kept if p.end_s - p.start_s >= min_phase_s]
+    merged: list[ObservedPhase] = []
+    for p in kept:
+        if merged and merged[-1].technique == p.technique and p.start_s - merged[-1].end_s <= max(merge_gap_s, min_phase_s):
+            merged[-1] = ObservedPhase(p.technique, merged[-1].start_s, max(merged[-1].end_s, p.end_s))
+        else:
+            merged.append(ObservedPhase(p.technique, float(p.start_s), float(p.end_s)))
+    return merged
+
+
+def _fmt_s(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m} min {s:02d} s" if m else f"{s} s"
+
+
+def assign_slots(protocol: Protocol, phases: Sequence[ObservedPhase]) -> list[tuple[int | None, list[int]]]:
+    """For each phase: (slot index or None when out of order, required slots it skipped)."""
+    slots = protocol.phases
+    used = [False] * len(slots)
+    position = 0
+    last_slot: int | None = None
+    out: list[tuple[int | None, list[int]]] = []
+    for phase in phases:
+        if last_slot is not None and slots[last_slot].technique == phase.technique:
+            out.append((last_slot, []))      # the same phase resumed after a long break
+            continue
+        chosen = None
+        # Inside the current group any unused member may come next.
+        group = slots[last_slot].group if last_slot is not None else None
+        if group:
+            for j, s in enumerate(slots):
+                if not used[j] and s.group == group and s.technique == phase.technique:
+                    chosen = j
+                    break
+        if chosen is None:
+            for j in range(position, len(slots)):
+                if not used[j] and slots[j].technique == phase.technique:
+                    chosen = j
+                    break
+        if chosen is None:
+            out.append((None, []))
+            continue
+        # Inside a group `chosen` lies before `position`, so nothing counts as skipped.
+        skipped = [j for j in range(position, chosen) if not used[j] and not slots[j].optional]
+        used[chosen] = True
+        for j in skipped:
+            used[j] = True    # reported once, not again for later phases
+        position = _group_end(slots, chosen) if slots[chosen].group else chosen + 1
+        last_slot = chosen
+        out.append((chosen, skipped))
+    return out
+
+
+def _group_end(slots: Sequence[PhaseSpec], j: int) -> int:
+    while j + 1 < len(slots) and slots[j + 1].group == slots[j].group:
+        j += 1
+    return j + 1
+
+
+def check_phases(protocol: Protocol, phases: Sequence, now_s: float, final: bool) -> list[Violation]:
+    """Order and timing violations of `phases` (raw phases; "none" and short breaks are merged).
+
+    With final=False the last phase is still going on: it is checked for being too long (by
+    `now_s`) but not for being too short, and nothing is said yet about missing phases or the
+    final stroking.
+    """
+    merged = merge_phases(phases, protocol.merge_gap_s, protocol.min_phase_s)
+    slots = protocol.phases
+    out: list[Violation] = []
+    if not merged:
+        if final and now_s > 0:
+            out.append(Violation("missing_phase", "No massage technique was recognised in this session.",
+                                 now_s, ("missing_phase", "all")))
+        return out
+    first_technique = slots[0].technique
+    last_technique = slots[-1].technique
+    if merged[0].technique != first_technique:
+        out.append(Violation(
+            "must_begin_with_stroking" if first_technique == "stroking" else "wrong_order",
+            f"Begin with {technique_name(first_technique)}, not {technique_name(merged[0].technique)}.",
+            merged[0].start_s + protocol.min_phase_s, ("begin",)))
+    assignment = assign_slots(protocol, merged)
+    for k, (phase, (slot, skipped)) in enumerate(zip(merged, assignment)):
+        ongoing = not final and k == len(merged) - 1
+        if slot is None and k > 0:
+            out.append(Violation(
+                "wrong_order",
+                f"{technique_name(phase.technique).capitalize()} is out of order here; the order is "
+                f"{', '.join(technique_name(s.technique) for s in slots)}.",
+                phase.start_s + protocol.min_phase_s, ("order", k, phase.technique)))
+        for j in skipped:
+            if j == 0 and merged[0].technique != first_technique:
+                continue   # already said: begin with stroking
+            if any(later.technique == slots[j].technique and later_slot is None
+                   for later, (later_slot, _) in zip(merged[k + 1:], assignment[k + 1:])):
+                continue   # it was done, only late: that is the wrong_order violation
+            out.append(Violation(
+                "missing_phase",
+                f"{technique_name(slots[j].technique).capitalize()} was skipped: it comes before "
+                f"{technique_name(phase.technique)}.",
+                phase.start_s + protocol.min_phase_s, ("missing", j)))
+        spec = slots[slot] if slot is not None else _spec_for(protocol, phase.technique)
+        if spec is None:
+            continue
+        end_s = now_s if ongoing else phase.end_s
+        duration = end_s - phase.start_s
+        if duration > spec.max_s + spec.tolerance_s:
+            out.append(Violation(
+                "phase_too_long",
+                f"{technique_name(phase.technique).capitalize()} went on for {_fmt_s(duration)}; "
+                f"move on after {_fmt_s(spec.max_s)}.",
+                phase.start_s + spec.max_s + spec.tolerance_s, ("too_long", k)))
+        elif not ongoing and duration < spec.min_s - spec.tolerance_s:
+            out.append(Violation(
+                "phase_too_short",
+                f"{technique_name(phase.technique).capitalize()} lasted only {_fmt_s(duration)}; "
+                f"give it at least {_fmt_s(spec.min_s)}.",
+                phase.end_s, ("too_short", k)))
+    session_start = merged[0].start_s
+    session_end = now_s if not final else merged[-1].end_s
+    if session_end - session_start > protocol.session_max_s:
+        message = (f"The session took {_fmt_s(session_end - session_start)}; the limit is "
+                   f"{_fmt_s(protocol.session_max_s)}." if final else
+                   f"Past the {_fmt_s(protocol.session_max_s)} limit: finish the session now.")
+        out.append(Violation(
+            "session_too_long", message,
+            session_start + protocol.session_max_s, ("session_too_long",)))
+    if final:
+        used = {slot for slot, _ in assignment if slot is not None} | {j for _, sk in assignment for j in sk}
+        reported_missing = {j for _, sk in assignment for j in sk}
+        for j, spec in enumerate(slots):
+            if spec.optional or j in reported_missing or j in used:
+                continue
+            if j == len(slots) - 1 and spec.technique == last_technique and merged[-1].technique != last_technique:
+                continue   # reported below as not ending with stroking
+            out.append(Violation("missing_phase",
+                                 f"{technique_name(spec.technique).capitalize()} was missing from the session.",
+                                 merged[-1].end_s, ("missing", j)))
+        if merged[-1].technique != last_technique:
+            out.append(Violation(
+                "must_end_with_stroking" if last_technique == "stroking" else "wrong_order",
+                f"End with {technique_name(last_technique)}; the session ended with "
+                f"{technique_name(merged[-1].technique)}.",
+                merged[-1].end_s, ("end",)))
+    out.sort(key=lambda v: v.at_s)
+    return out
+
+
+def _spec_for(protocol: Protocol, technique: str) -> PhaseSpec | None:
+    return next((s for s in protocol.phases if s.technique == technique), None)

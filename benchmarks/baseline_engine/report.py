@@ -1,0 +1,135 @@
+"""The end-of-session report: what `glovecoach analyze --json` prints and the debrief shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .events import sensor_name, technique_name
+from .protocol_check import Violation
+
+
+@dataclass(frozen=True)
+class ForceEpisode:
+    """An excursion outside a force window (scoring limits) or a spine contact."""
+
+    channel: str
+    start_s: float
+    end_s: float
+    peak_n: float | None        # None when the peak was a saturated reading
+    saturated: bool
+    technique: str | None
+    limit_n: float | None = None
+
+    def to_dict(self, key: str) -> dict:
+        d = {key: self.channel, "start_s": round(self.start_s, 3), "end_s": round(self.end_s, 3),
+             "peak_n": None if self.peak_n is None else round(self.peak_n, 2)}
+        d["saturated"] = self.saturated
+        d["technique"] = self.technique
+        if self.limit_n is not None:
+            d["limit_n"] = self.limit_n
+        return d
+
+
+@dataclass
+class SessionReport:
+    duration_s: float
+    phases: list                    # glovecoach.engine.technique.Phase
+    overforce_events: list[ForceEpisode]
+    underforce_events: list[ForceEpisode]
+    spine_contacts: list[ForceEpisode]
+    violations: list[Violation]
+    calibration: dict
+    spine_check: bool
+    per_region: dict
+    spine_map: dict
+    score: dict
+    live_alerts: int = 0
+    gaps: list[tuple[float, float]] = field(default_factory=list)
+    sensor_faults: list[dict] = field(default_factory=list)
+    protocol_name: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return not self.violations
+
+    def to_dict(self) -> dict:
+        return {
+            "duration_s": round(self.duration_s, 3),
+            "phases": [{"technique": p.technique, "start_s": round(p.start_s, 3), "end_s": round(p.end_s, 3)}
+                       for p in self.phases],
+            "overforce_events": [e.to_dict("region") for e in self.overforce_events],
+            "underforce_events": [e.to_dict("region") for e in self.underforce_events],
+            "spine_contacts": [e.to_dict("segment") for e in self.spine_contacts],
+            "protocol": {"name": self.protocol_name, "passed": self.passed,
+                         "violations": [v.to_dict() for v in self.violations]},
+            "calibration": self.calibration,
+            "spine_check": self.spine_check,
+            "per_region": self.per_region,
+            "spine_map": self.spine_map,
+            "score": self.score,
+            "live_alerts": self.live_alerts,
+            "gaps": [{"start_s": round(a, 3), "end_s": round(b, 3)} for a, b in self.gaps],
+            "sensor_faults": self.sensor_faults,
+        }
+
+    def summary(self) -> str:
+        """The report as a person reads it."""
+        lines = []
+        m, s = divmod(int(round(self.duration_s)), 60)
+        verdict = "PASSED" if self.passed else f"NOT PASSED ({len(self.violations)} problem(s))"
+        lines.append(f"Session {m} min {s:02d} s — {self.protocol_name}: {verdict}; score {self.score['total']}/100")
+        if self.calibration.get("source") == "csv":
+            lines.append("Forces: taken as given in the CSV (newtons); saturation cannot be told from a CSV.")
+        elif self.calibration.get("nominal"):
+            lines.append("Calibration: none for this glove — forces use the typical sensor curve, "
+                         "not this glove's own, so they are approximate (run glovecoach calibrate).")
+        else:
+            lines.append(f"Calibration: glove {self.calibration.get('glove_id')}.")
+        if not self.spine_check:
+            lines.append("Spine check: not done (no spine strip channels in this data).")
+        if self.gaps:
+            lost = sum(b - a for a, b in self.gaps)
+            lines.append(f"Data gaps: {len(self.gaps)} ({lost:.1f} s without samples); nothing is judged inside them.")
+        lines.append("")
+        lines.append("Phases:")
+        if not self.phases:
+            lines.append("  (no technique recognised)")
+        for p in self.phases:
+            lines.append(f"  {_clock(p.start_s)}-{_clock(p.end_s)}  {technique_name(p.technique):<14} "
+                         f"{p.end_s - p.start_s:6.0f} s")
+        if self.violations:
+            lines.append("")
+            lines.append("Problems:")
+            for v in self.violations:
+                lines.append(f"  {_clock(v.at_s)}  {v.message}")
+        if self.overforce_events:
+            lines.append("")
+            lines.append("Too much force:")
+            for e in self.overforce_events:
+                peak = "saturated (off the sensor's scale)" if e.peak_n is None else f"peak {e.peak_n:.0f} N"
+                lines.append(f"  {_clock(e.start_s)}  {sensor_name(e.channel):<30} {e.end_s - e.start_s:4.1f} s, "
+                             f"{peak} (limit {e.limit_n:g} N, {technique_name(e.technique)})")
+        if self.underforce_events:
+            lines.append("")
+            lines.append("Too light (fist work):")
+            for e in self.underforce_events:
+                lines.append(f"  {_clock(e.start_s)}  {sensor_name(e.channel):<30} presses peaked at "
+                             f"{e.peak_n:.0f} N (minimum {e.limit_n:g} N)")
+        if self.spine_contacts:
+            lines.append("")
+            lines.append("On the spinal line:")
+            for e in self.spine_contacts:
+                peak = "saturated" if e.peak_n is None else f"peak {e.peak_n:.1f} N"
+                lines.append(f"  {_clock(e.start_s)}  {sensor_name(e.channel):<18} {e.end_s - e.start_s:4.1f} s, {peak}")
+        b = self.score["breakdown"]
+        lines.append("")
+        lines.append(f"Score: force within limits {b['force_within_window_pct']:.1f} %, timing {b['timing']:.0f} %, "
+                     f"{b['violations']} rule violation(s).")
+        for f in self.sensor_faults:
+            lines.append(f"Sensor fault: {sensor_name(f['channel'])} {f['kind'].replace('_', ' ')} for {f['duration_s']:.1f} s.")
+        return "\n".join(lines)
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(max(0.0, seconds), 60)
+    return f"{int(m):02d}:{s:04.1f}"
