@@ -84,8 +84,10 @@ POINTS_PER_CHUNK = 33       # chunk statistics use at most this many evenly spac
 NOISY_ABS_N = 0.5           # RMS noise at rest above this is a fault whatever the others show...
 NOISY_REL = 4.0             # ...or this many times the median of the other channels at rest
 NOISY_FLOOR_N = 0.45        # but never below this (0.3 N RMS is normal, the issue says)
-NOISY_S = 8.0               # noisy at rest this long (in rest chunks) to flag
-NOISY_OUTLIER = 1.5         # and at least this many times the others' (see _others_second)
+NOISY_S = 8.0               # noisy and alone at rest this long (in chunks)...
+NOISY_WINDOW_S = 20.0       # ...within this long...
+NOISY_MAJORITY = 0.7        # ...and in most of the chunks where it was noisy
+NOISY_SHARED = 0.65         # and its fast variation not shared with the others (see _coincidence)
 NOISY_CLEAR = 0.6           # a rest chunk under this share of the threshold counts as healthy
 RECOVER_S = 10.0            # healthy evidence this long before a channel is "ok" again
 
@@ -210,13 +212,15 @@ class SensorHealthMonitor:
         # a minute, so that latch follows the count directly.
         timing = {"dead_flat": (DEAD_S, RECOVER_S), "dead_open": (DEAD_OPEN_S, RECOVER_S),
                   "stuck": (STUCK_S, RECOVER_S), "saturated": (SATURATED_S, RECOVER_S),
-                  "intermittent": (CHUNK_S, CHUNK_S), "noisy": (NOISY_S, RECOVER_S)}
+                  "intermittent": (CHUNK_S, CHUNK_S), "noisy": (CHUNK_S, RECOVER_S)}
         self._latch_names = tuple(timing)
         on = np.repeat([round(a / CHUNK_S) for a, _ in timing.values()], n)
         off = np.repeat([round(b / CHUNK_S) for _, b in timing.values()], n)
         self._latches = _Latch(n * len(timing), on, off)
         self._sat_window = _Window(n, round(SATURATED_WINDOW_S / CHUNK_S))
         self._drop_window = _Window(n, round(DROPOUT_WINDOW_S / CHUNK_S))
+        self._alone_window = _Window(n, round(NOISY_WINDOW_S / CHUNK_S))
+        self._noisy_window = _Window(n, round(NOISY_WINDOW_S / CHUNK_S))
         self._drop_min = max(1, int(round(DROPOUT_MIN_S * rate)))
         self._drop_max = max(self._drop_min, int(round(DROPOUT_MAX_S * rate)))
 
@@ -326,7 +330,7 @@ class SensorHealthMonitor:
 
         stats = [self._chunk_stats(*p[1:]) for p in parts]
         drops = np.concatenate([self._dropouts(p[0], p[1], p[3], sp) for p, sp in zip(parts, stats)])
-        st = {key: np.concatenate([s[key] for s in stats]) for key in stats[0]}
+        st = stats[0] if len(stats) == 1 else {key: np.concatenate([s[key] for s in stats]) for key in stats[0]}
         chunk_ends = np.concatenate([p[0] + self.chunk * np.arange(1, p[1].shape[0] // self.chunk + 1)
                                      for p in parts])
         changes += self._judge(st, drops, chunk_ends)
@@ -373,7 +377,7 @@ class SensorHealthMonitor:
         med3 = np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
         sigma = med3.mean(axis=1, dtype=np.float64) / _MEDIAN3_ABS_DIFF
         return {"mean": mean, "lo": lo.astype(np.float64), "hi": hi.astype(np.float64), "n_open": n_open,
-                "n_sat": n_sat, "sigma": sigma}
+                "n_sat": n_sat, "sigma": sigma, "d2": d}
 
     def _adc_step(self, level: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Newtons per ADC count of the nominal curve at `level` on channels `cols` (NaN: unknown)."""
@@ -512,11 +516,19 @@ class SensorHealthMonitor:
         rest = (mean < REST_N) & ~flat & ~any_open & unsat
         thr = self._noise_threshold(sigma, rest)
         # Noise is the sensor's own; force reaches several sensors at once. A channel at rest
-        # whose fast variation is matched by other channels (the hits of percussion reach a
-        # lightly loaded finger too) says nothing about its noise.
-        alone = sigma > NOISY_OUTLIER * self._others_second(sigma)
+        # whose fast variation comes at the same moments as the other channels' (the hits of
+        # percussion reach a lightly loaded finger too) says nothing about its noise.
+        # Judged over the last NOISY_WINDOW_S: enough noisy chunks, and most of them alone
+        # (a lightly hit finger during percussion now and then looks alone by chance).
         noisy_now = rest & (sigma > thr)
-        evidence["noisy"] = (noisy_now & alone, rest & (sigma < NOISY_CLEAR * thr))
+        alone = noisy_now.copy()
+        if noisy_now.any():
+            rows, cols = np.nonzero(noisy_now)
+            alone[rows, cols] = self._coincidence(st["d2"], rows, cols) < NOISY_SHARED
+        n_alone = self._alone_window.run(alone)
+        n_noisy = self._noisy_window.run(noisy_now)
+        evidence["noisy"] = (alone & (n_alone >= round(NOISY_S / CHUNK_S)) & (n_alone >= NOISY_MAJORITY * n_noisy),
+                             rest & (sigma < NOISY_CLEAR * thr))
         quiet = rest & (~noisy_now | alone)
         bad = np.concatenate([evidence[name][0] for name in self._latch_names], axis=1)
         good = np.concatenate([evidence[name][1] for name in self._latch_names], axis=1)
@@ -551,20 +563,26 @@ class SensorHealthMonitor:
         out.sort(key=lambda h: (h.at_s, self.channels.index(h.channel)))
         return out
 
-    def _others_second(self, sigma: np.ndarray) -> np.ndarray:
-        """Per chunk and channel: the second largest noise estimate among the other channels of
-        its kind (glove or spine), whatever they are doing. Second, so that two faulty channels
-        do not hide each other. 0 where there are too few channels to compare."""
-        out = np.zeros(sigma.shape)
+    def _coincidence(self, d2: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """How much a channel's fast variation (|second differences| at the chunk's points)
+        comes at the same moments as that of another channel of its kind, for chunks `rows` and
+        channels `cols`: the correlation of the two patterns, for the other channel that
+        matches best. Independent noise gives about 0 (rarely above 0.5 over ~23 points and a
+        dozen channels); hits that reach both sensors give 0.7 or more."""
+        out = np.zeros(len(rows))
         for kind in (self._is_spine, ~self._is_spine):
-            cols = np.flatnonzero(kind)
-            if len(cols) < 4:
+            pick = kind[cols]
+            if not pick.any() or kind.sum() < 2:
                 continue
-            sub = sigma[:, cols]
-            top = -np.sort(-sub, axis=1)[:, :3]            # three largest, descending
-            # Others' second largest: the third overall for the top two, else the second.
-            rank = np.argsort(np.argsort(-sub, axis=1, kind="stable"), axis=1, kind="stable")
-            out[:, cols] = np.where(rank <= 1, top[:, 2:3], top[:, 1:2])
+            r, c = rows[pick], cols[pick]
+            kind_cols = np.flatnonzero(kind)
+            block = d2[r][:, :, kind_cols].astype(np.float64)              # (m, points, channels of kind)
+            block -= block.mean(axis=1, keepdims=True)
+            block /= np.sqrt((block ** 2).sum(axis=1, keepdims=True)) + 1e-12
+            own = block[np.arange(len(r)), :, np.searchsorted(kind_cols, c)]   # (m, points)
+            match = (own[:, :, None] * block).sum(axis=1)                   # (m, channels of kind)
+            match[kind_cols[None, :] == c[:, None]] = -1.0                  # not with itself
+            out[pick] = match.max(axis=1)
         return out
 
     def _noise_threshold(self, sigma: np.ndarray, rest: np.ndarray) -> np.ndarray:
