@@ -62,7 +62,7 @@ MIN_RATE_HZ = 10.0          # below this a chunk holds too few samples to judge 
 ZERO_LEVEL_N = 0.05         # below this a flat channel reads "nothing" (dead), above it "stuck"
 FLAT_EXACT_N = 1e-6         # "no noise at all": float32 readings of one ADC count are identical
 STUCK_COUNTS = 2.0          # "within ADC quantisation": this many steps of the nominal curve
-ACTIVE_N = 0.8              # a glove neighbour is working: mean over the chunk above this (offsets reach 0.5 N)...
+ACTIVE_N = 0.5              # a glove neighbour is working: mean over the chunk above this...
 SPINE_ACTIVE_N = 0.05       # ...a spine neighbour: it carries the partner's load (and shows noise)
 MIN_WORKING_NEIGHBOURS = 2  # (or all of them when a sensor has fewer neighbours)
 DEAD_S = 20.0               # flat while the neighbours work this long: dead
@@ -72,9 +72,10 @@ SATURATED_S = 5.0           # pinned at the ceiling this long in a row: saturate
 SATURATED_CHUNK_SHARE = 0.9  # a chunk counts as pinned when this share of it is saturated
 SATURATED_SHARE = 0.5       # ...or this share of the last minute was saturated
 SATURATED_WINDOW_S = 60.0
-DROP_N = 0.02               # a dropout reads at most this (or open)
+DROP_N = 0.02               # a dropout reads 0 N within this (or open); a negative reading is noise
 LOADED_N = 1.0              # the channel was loaded just before the drop and just after it
-NEIGHBOUR_LOADED_N = 1.5    # and a neighbour kept a load (above any offset plus noise) meanwhile
+DROP_ABOVE_NOISE = 4.0      # ...and this many times its noise floor
+NEIGHBOUR_LOADED_N = 1.0    # and a neighbour kept a load (above any offset plus noise) meanwhile
 DROPOUT_MIN_S = 0.04        # dropouts last 50-500 ms; a little margin either side
 DROPOUT_MAX_S = 0.6
 DROPOUTS_TO_FLAG = 3
@@ -404,7 +405,7 @@ class SensorHealthMonitor:
         c = self.chunk
         k = x.shape[0] // c
         counts = np.zeros((k, self.n), dtype=np.int64)
-        nothing = (st["lo"] <= DROP_N) | (st["n_open"] > 0)
+        nothing = ((st["lo"] <= DROP_N) & (st["hi"] >= -DROP_N)) | (st["n_open"] > 0)
         loaded = st["hi"] > LOADED_N
         nothing_before = np.vstack([self._prev_nothing[None, :], nothing[:-1]])
         loaded_before = np.vstack([self._prev_loaded[None, :], loaded[:-1]])
@@ -419,8 +420,10 @@ class SensorHealthMonitor:
             px = np.where(first_row, self._x_last[cols], x[before, cols])
             po = np.where(first_row, self._open_last[cols], opn[before, cols])
             xx = np.concatenate([px[:, None], x3[rows, :, cols]], axis=1)
-            z = (xx <= DROP_N) | np.concatenate([po[:, None], o3[rows, :, cols]], axis=1)
-            ld = xx > LOADED_N
+            z = (np.abs(xx) <= DROP_N) | np.concatenate([po[:, None], o3[rows, :, cols]], axis=1)
+            # Loaded: above LOADED_N and clear of the channel's own noise (a noisy sensor whose
+            # readings are clipped at 0 N would otherwise "drop out" all the time).
+            ld = xx > np.maximum(LOADED_N, DROP_ABOVE_NOISE * st["sigma"][rows, cols])[:, None]
             sp, sk = np.nonzero(z[:, 1:] & ld[:, :-1])
             ep, ek = np.nonzero(ld[:, 1:] & z[:, :-1])
             s_at, s_ch = rows[sp] * c + sk, cols[sp]
@@ -465,7 +468,7 @@ class SensorHealthMonitor:
 
     @staticmethod
     def _reads_nothing(x: np.ndarray, opn: np.ndarray, a: int, b: int, ch: int) -> bool:
-        return bool(((x[a:b, ch] <= DROP_N) | opn[a:b, ch]).all())
+        return bool(((np.abs(x[a:b, ch]) <= DROP_N) | opn[a:b, ch]).all())
 
     def _neighbour_loaded(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """For each (row of readings, channel): does a neighbour of that channel hold a load?"""
