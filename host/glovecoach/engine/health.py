@@ -127,22 +127,35 @@ class _Latch:
 
     def run(self, bad: np.ndarray, good: np.ndarray) -> np.ndarray:
         """(K, ch) evidence (bad and good never both) -> (K, ch) latch state after each chunk."""
+        k = bad.shape[0]
+        state = np.zeros(bad.shape, dtype=bool)
+        # Most columns are off and see no bad evidence: they stay off, and only their run
+        # counts move. The full computation is for the others.
+        busy = bad.any(axis=0) | self.active
+        quiet = ~busy
+        if quiet.any():
+            any_good = good[:, quiet].any(axis=0)
+            self.bad_run[quiet] = np.where(any_good, 0, self.bad_run[quiet])
+            self.good_run[quiet] += np.count_nonzero(good[:, quiet], axis=0).astype(np.int32)
+        cols = np.flatnonzero(busy)
+        if not len(cols):
+            return state
         # Work channel-major (ch, K): running sums and maxima along the contiguous axis are
         # several times faster than down the columns, and int32 halves the memory traffic.
-        bad_t = np.ascontiguousarray(bad.T)
-        good_t = np.ascontiguousarray(good.T)
-        k = bad_t.shape[1]
-        bad_run = self._runs(bad_t, good_t, self.bad_run)
-        good_run = self._runs(good_t, bad_t, self.good_run)
+        bad_t = np.ascontiguousarray(bad[:, cols].T)
+        good_t = np.ascontiguousarray(good[:, cols].T)
+        bad_run = self._runs(bad_t, good_t, self.bad_run[cols])
+        good_run = self._runs(good_t, bad_t, self.good_run[cols])
         # Forward-fill the last decision: 2 * chunk + 1 for "on", 2 * chunk for "off", -1 none;
         # the running maximum is then the latest decision (no fancy indexing needed).
         idx2 = 2 * np.arange(k, dtype=np.int32)[None, :]
-        code = np.where(bad_t & (bad_run >= self.on[:, None]), idx2 + 1,
-                        np.where(good_t & (good_run >= self.off[:, None]), idx2, -1))
+        code = np.where(bad_t & (bad_run >= self.on[cols, None]), idx2 + 1,
+                        np.where(good_t & (good_run >= self.off[cols, None]), idx2, -1))
         last = np.maximum.accumulate(code, axis=1)
-        state = np.where(last >= 0, (last & 1).astype(bool), self.active[:, None])
-        self.bad_run, self.good_run, self.active = bad_run[:, -1].copy(), good_run[:, -1].copy(), state[:, -1].copy()
-        return state.T
+        sub = np.where(last >= 0, (last & 1).astype(bool), self.active[cols, None])
+        self.bad_run[cols], self.good_run[cols], self.active[cols] = bad_run[:, -1], good_run[:, -1], sub[:, -1]
+        state[:, cols] = sub.T
+        return state
 
     @staticmethod
     def _runs(hit: np.ndarray, reset: np.ndarray, carry: np.ndarray) -> np.ndarray:
@@ -196,6 +209,7 @@ class SensorHealthMonitor:
         self._regions = regions
         self._is_spine = np.array([r == "spine" for r in regions], dtype=bool)
         self._adj = self._neighbours(regions, known)            # adj[j, c]: j is a neighbour of c
+        self._adj_f = self._adj.astype(np.float32)              # for counting by matrix product
         n_nb = self._adj.sum(axis=0)
         self._need = np.where(n_nb > 0, np.minimum(n_nb, MIN_WORKING_NEIGHBOURS), 10 ** 6)
         self._active_n = np.where(self._is_spine, SPINE_ACTIVE_N, ACTIVE_N)
@@ -236,6 +250,7 @@ class SensorHealthMonitor:
         self._open_last = np.zeros(n, dtype=bool)
         self._prev_nothing = np.zeros(n, dtype=bool)    # the last chunk: some reading of nothing...
         self._prev_loaded = np.zeros(n, dtype=bool)     # ...and some load
+        self._prev_nb = np.zeros(n, dtype=bool)         # ...and a loaded neighbour
         self._drop_start = np.full(n, -1, dtype=np.int64)  # start of a dropout candidate still reading nothing
 
         self._state = np.zeros(n, dtype=np.int64)       # index into HEALTH_STATES
@@ -331,7 +346,8 @@ class SensorHealthMonitor:
 
         stats = [self._chunk_stats(*p[1:]) for p in parts]
         drops = np.concatenate([self._dropouts(p[0], p[1], p[3], sp) for p, sp in zip(parts, stats)])
-        st = stats[0] if len(stats) == 1 else {key: np.concatenate([s[key] for s in stats]) for key in stats[0]}
+        st = stats[0] if len(stats) == 1 else \
+            {key: np.concatenate([s[key] for s in stats], axis=1 if key == "d2" else 0) for key in stats[0]}
         chunk_ends = np.concatenate([p[0] + self.chunk * np.arange(1, p[1].shape[0] // self.chunk + 1)
                                      for p in parts])
         changes += self._judge(st, drops, chunk_ends)
@@ -347,6 +363,7 @@ class SensorHealthMonitor:
         self._open_last[:] = False
         self._prev_nothing[:] = False
         self._prev_loaded[:] = False
+        self._prev_nb[:] = False
         self._drop_start[:] = -1
         self._next_index = max(self._next_index or 0, first_index + n_samples)
         self._end_index = max(self._end_index, first_index + n_samples)
@@ -362,23 +379,30 @@ class SensorHealthMonitor:
         """
         k = x.shape[0] // self.chunk
         step = self._stride
-        xs = np.ascontiguousarray(x.reshape(k, self.chunk, self.n)[:, ::step, :])
-        mean = xs.mean(axis=1, dtype=np.float64)
-        lo = xs.min(axis=1)
-        hi = xs.max(axis=1)
-        n_open = np.count_nonzero(opn.reshape(k, self.chunk, self.n)[:, ::step, :], axis=1)
-        n_sat = np.count_nonzero(sat.reshape(k, self.chunk, self.n)[:, ::step, :], axis=1)
+        # Points-major layout (points, chunks * channels): every statistic below is then a
+        # reduction down long contiguous rows, several times faster than across 20 channels.
+        xs = np.ascontiguousarray(x.reshape(k, self.chunk, self.n)[:, ::step, :].transpose(1, 0, 2))
+        xs = xs.reshape(xs.shape[0], k * self.n)
+        shape = (k, self.n)
+        mean = (np.add.reduce(xs, axis=0) / xs.shape[0]).astype(np.float64).reshape(shape)
+        lo = xs.min(axis=0).astype(np.float64).reshape(shape)
+        hi = xs.max(axis=0).astype(np.float64).reshape(shape)
+        # Open and saturated readings are rare: skip the counting when a block has none.
+        n_open = np.count_nonzero(opn.reshape(k, self.chunk, self.n)[:, ::step, :], axis=1) \
+            if opn.any() else np.zeros(shape, dtype=np.intp)
+        n_sat = np.count_nonzero(sat.reshape(k, self.chunk, self.n)[:, ::step, :], axis=1) \
+            if sat.any() else np.zeros(shape, dtype=np.intp)
         # Noise: second differences (blind to a steady slope, so slow real movement such as
         # rubbing barely shows), the median of three taken a third of the chunk apart, averaged.
         # Robust to an impact or a step (it spoils at most one value of each three) and needs
         # no sort. For white noise of RMS sigma the mean is 1.793 sigma.
-        d = np.abs(xs[:, 2:] - 2.0 * xs[:, 1:-1] + xs[:, :-2])
-        g = d.shape[1] // 3
-        a, b, c = d[:, :g], d[:, g:2 * g], d[:, 2 * g:3 * g]
+        d = np.abs(xs[2:] - 2.0 * xs[1:-1] + xs[:-2])
+        g = d.shape[0] // 3
+        a, b, c = d[:g], d[g:2 * g], d[2 * g:3 * g]
         med3 = np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
-        sigma = med3.mean(axis=1, dtype=np.float64) / _MEDIAN3_ABS_DIFF
-        return {"mean": mean, "lo": lo.astype(np.float64), "hi": hi.astype(np.float64), "n_open": n_open,
-                "n_sat": n_sat, "sigma": sigma, "d2": d}
+        sigma = (np.add.reduce(med3, axis=0) / (g * _MEDIAN3_ABS_DIFF)).astype(np.float64).reshape(shape)
+        return {"mean": mean, "lo": lo, "hi": hi, "n_open": n_open, "n_sat": n_sat, "sigma": sigma,
+                "d2": d.reshape(d.shape[0], k, self.n)}
 
     def _adc_step(self, level: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Newtons per ADC count of the nominal curve at `level` on channels `cols` (NaN: unknown)."""
@@ -406,11 +430,14 @@ class SensorHealthMonitor:
         k = x.shape[0] // c
         counts = np.zeros((k, self.n), dtype=np.int64)
         nothing = ((st["lo"] <= DROP_N) & (st["hi"] >= -DROP_N)) | (st["n_open"] > 0)
-        loaded = st["hi"] > LOADED_N
+        loaded = st["hi"] > np.maximum(LOADED_N, DROP_ABOVE_NOISE * st["sigma"])
         nothing_before = np.vstack([self._prev_nothing[None, :], nothing[:-1]])
         loaded_before = np.vstack([self._prev_loaded[None, :], loaded[:-1]])
-        self._prev_nothing, self._prev_loaded = nothing[-1].copy(), loaded[-1].copy()
-        rows, cols = np.nonzero((nothing & (loaded | loaded_before)) | (nothing_before & loaded))
+        nb = (st["hi"] > NEIGHBOUR_LOADED_N).astype(np.float32) @ self._adj_f > 0
+        nb_before = np.vstack([self._prev_nb[None, :], nb[:-1]])
+        self._prev_nothing, self._prev_loaded, self._prev_nb = nothing[-1].copy(), loaded[-1].copy(), nb[-1].copy()
+        edge = (nothing & (loaded | loaded_before)) | (nothing_before & loaded)
+        rows, cols = np.nonzero(edge & (nb | nb_before))
         starts: dict[int, list[int]] = {}       # channel -> local sample index of drops
         if len(rows):
             x3 = x.reshape(k, c, self.n)
@@ -498,7 +525,7 @@ class SensorHealthMonitor:
 
         # Neighbours at work: loaded, moving (not flat), not pinned, not open.
         working = (mean > self._active_n) & ~flat & (sat_share < 0.5) & ~any_open
-        n_working = working.astype(np.int64) @ self._adj.astype(np.int64)
+        n_working = working.astype(np.float32) @ self._adj_f
         nb_ok = n_working >= self._need
 
         evidence: dict[str, tuple[np.ndarray, np.ndarray]] = {}     # fault -> (bad, good)
@@ -579,7 +606,7 @@ class SensorHealthMonitor:
                 continue
             r, c = rows[pick], cols[pick]
             kind_cols = np.flatnonzero(kind)
-            block = d2[r][:, :, kind_cols].astype(np.float64)              # (m, points, channels of kind)
+            block = d2[:, r][:, :, kind_cols].transpose(1, 0, 2).astype(np.float64)   # (m, points, kind)
             block -= block.mean(axis=1, keepdims=True)
             block /= np.sqrt((block ** 2).sum(axis=1, keepdims=True)) + 1e-12
             own = block[np.arange(len(r)), :, np.searchsorted(kind_cols, c)]   # (m, points)
