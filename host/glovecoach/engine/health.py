@@ -23,15 +23,18 @@ stuck         the value stays within STUCK_COUNTS ADC steps (nominal curve of th
 saturated     pinned at the top of the range: at least 90 % of every chunk for SATURATED_S in a
               row, or SATURATED_SHARE of the last minute. A hard press that touches the
               ceiling for a moment is a force event for the force detectors, not a fault.
-noisy         the noise floor at rest (robust: median absolute first difference) above
-              NOISY_ABS_N, or above NOISY_REL times that of the other channels at rest in the
-              same half-second and above NOISY_FLOOR_N. Judged only where the channel is at
-              rest (low level) so vibration or percussion on it never counts as noise.
+noisy         the noise floor at rest (robust: medians of three |second differences|) above
+              NOISY_ABS_N (NOISY_FLOOR_N when the other channels at rest are quiet), judged
+              only where the channel is at rest (low level), and only when its fast variation
+              does not come at the same moments as another sensor's: the hits of percussion
+              or the shaking of vibration reach lightly loaded sensors too, noise does not.
+              NOISY_S of such chunks within NOISY_WINDOW_S, most of its noisy chunks alone.
 
 How the work is done: samples are grouped into CHUNK_S chunks aligned to the session's sample
 index (like glovecoach.engine.spine), so results do not depend on how the session is split
-into blocks. Every statistic is computed for all complete chunks of a block at once (numpy
-over (chunks, samples, channels)); each fault is then a latch over the chunk sequence,
+into blocks. Every statistic is computed for all complete chunks of a block at once, on at
+most POINTS_PER_CHUNK evenly spaced samples of each chunk laid out (points, chunks x channels)
+so the reductions run down long contiguous rows; each fault is then a latch over the chunk sequence,
 computed with cumulative operations: it turns on after `on` chunks of bad evidence with no
 good evidence in between (chunks that say nothing, such as a flat sensor while its neighbours
 are idle too, neither count nor reset), and off after `off` chunks of good evidence (the time
@@ -75,16 +78,16 @@ SATURATED_WINDOW_S = 60.0
 DROP_N = 0.02               # a dropout reads 0 N within this (or open); a negative reading is noise
 LOADED_N = 1.0              # the channel was loaded just before the drop and just after it
 DROP_ABOVE_NOISE = 4.0      # ...and this many times its noise floor
-NEIGHBOUR_LOADED_N = 1.0    # and a neighbour kept a load (above any offset plus noise) meanwhile
+NEIGHBOUR_LOADED_N = 1.0    # and a neighbour held a load when it went and when it came back
 DROPOUT_MIN_S = 0.04        # dropouts last 50-500 ms; a little margin either side
 DROPOUT_MAX_S = 0.6
 DROPOUTS_TO_FLAG = 3
 DROPOUT_WINDOW_S = 60.0
 REST_N = 1.5                # a chunk whose mean is under this is "at rest" for the noise estimate
 POINTS_PER_CHUNK = 33       # chunk statistics use at most this many evenly spaced samples
-NOISY_ABS_N = 0.5           # RMS noise at rest above this is a fault whatever the others show...
-NOISY_REL = 4.0             # ...or this many times the median of the other channels at rest
-NOISY_FLOOR_N = 0.45        # but never below this (0.3 N RMS is normal, the issue says)
+NOISY_ABS_N = 0.5           # RMS noise at rest above this is a fault (0.3 N RMS is normal, issue 9)...
+NOISY_REL = 4.0             # ...lowered to this many times the median of the channels at rest...
+NOISY_FLOOR_N = 0.45        # ...but never below this
 NOISY_S = 8.0               # noisy and alone at rest this long (in chunks)...
 NOISY_WINDOW_S = 20.0       # ...within this long...
 NOISY_MAJORITY = 0.7        # ...and in most of the chunks where it was noisy
@@ -263,7 +266,6 @@ class SensorHealthMonitor:
         self._rest_chunks = np.zeros(n, dtype=np.int64)
         self._rest_var_sum = np.zeros(n)
         self._rest_mean_sum = np.zeros(n)
-        self._recent_drops = np.zeros(n, dtype=np.int64)
 
     # ------------------------------------------------------------------ set-up
     def _neighbours(self, regions: list[str | None], known: dict) -> np.ndarray:
@@ -323,7 +325,8 @@ class SensorHealthMonitor:
         pos = 0
         if self._pending_n:
             take = min(self.chunk - self._pending_n, n)
-            self._pending.append((x[:take], sat[:take], opn[:take]))
+            # Copies: a live caller may reuse its buffer before the chunk is complete.
+            self._pending.append((x[:take].copy(), sat[:take].copy(), opn[:take].copy()))
             self._pending_n += take
             pos = take
             if self._pending_n == self.chunk:
@@ -589,7 +592,6 @@ class SensorHealthMonitor:
             out.append(HealthChange(self.channels[ch], new, old, round(at_s, 6), msg))
             self._record(ch, new, at_s, msg)
         self._state = code[-1].copy()
-        self._recent_drops = recent[-1]
         out.sort(key=lambda h: (h.at_s, self.channels.index(h.channel)))
         return out
 
