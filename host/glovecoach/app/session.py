@@ -28,6 +28,7 @@ SEVERITY = {
     "link_down": "danger",
     "saturation": "warning",
     "open_sensor": "warning",
+    "sensor_fault": "warning",
     "underforce": "warning",
     "violation": "warning",
     "cue": "warning",

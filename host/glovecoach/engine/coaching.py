@@ -27,6 +27,7 @@ from glovecoach.calibration import ForceBlock
 from glovecoach.engine.conditioning import ConditionedBlock, SignalConditioner
 from glovecoach.engine.detectors import Excursion, ExcursionDetector, LightPressAlert, LightPressDetector
 from glovecoach.engine.events import EngineEvent, sensor_name, technique_name
+from glovecoach.engine.health import HealthChange, SensorHealthMonitor
 from glovecoach.engine.protocol_check import Violation, assign_slots, check_phases, judged_phases
 from glovecoach.engine.report import ForceEpisode, SessionReport
 from glovecoach.engine.spine import SpineTracker
@@ -41,6 +42,7 @@ CONTACT_N = 0.5              # a glove sensor touching the back, for per-region 
 PROTOCOL_RECHECK_S = 0.5     # time-based protocol rules are re-evaluated this often
 LIFT_MIN_S = 0.3             # the hand off the back this long, then back: the technique may have changed
 RECENT_LABELS_S = WINDOW_S   # a window label keeps its technique's limits in play this long
+FAULT_LOOKBACK_S = 60.0      # a sensor fault is told at most this long after it began (docs/engine.md)
 PAUSE_SHOWN_AFTER_S = 3.0    # the hand off the back this long: the phase bar says "paused"
 
 
@@ -127,6 +129,10 @@ class CoachingEngine:
         self.conditioner = SignalConditioner(self.channels, self.rate_hz, glove_mask, press=knuckles,
                                              press_min_n=ff.press_contact_n, hand_on_min_n=protocol.spine.glove_contact_n,
                                              initial_baseline=initial_baseline)
+        # Which sensors can be trusted: a faulty one never produces a force violation, takes no
+        # part in hand contact or recognition, and the people are told which sensor to check.
+        self.health = SensorHealthMonitor(self.channels, self.rate_hz)
+        self._faulty = np.zeros(len(self.channels), dtype=bool)
         self._knuckle_cols = np.array([k for k, c in enumerate(self.glove) if c in KNUCKLE_CHANNELS], dtype=int)
         self._knuckles_working = False
         self._off_since: int | None = None     # first sample of the hand's current time off the back
@@ -197,7 +203,16 @@ class CoachingEngine:
         sat_all = np.asarray(block.saturated, dtype=bool)
         open_all = np.asarray(block.open, dtype=bool)
 
+        events += self._health_events(self.health.process(first, x_all, sat_all, open_all))
+        faulty = self._faulty
+        self.conditioner.excluded = faulty
         cond = self.conditioner.process(first, x_all, sat_all, open_all)
+        if faulty.any():
+            # A faulty sensor reads nothing the detectors may judge: zero force, never saturated.
+            cond = replace(cond, force=np.where(faulty[None, :], 0.0, cond.force),
+                           saturated=sat_all & ~faulty[None, :], open=open_all & ~faulty[None, :])
+            sat_all, open_all = cond.saturated, cond.open
+            x_all = np.where(faulty[None, :], 0.0, x_all)
         self.last_conditioned = cond
         segments = self._technique_segments(cond, first, n, events)
         xg = cond.force[:, self.glove_idx]
@@ -252,6 +267,7 @@ class CoachingEngine:
         if n_samples <= 0:
             return []
         events: list[EngineEvent] = []
+        self.health.gap(first_index, n_samples)
         events += self._overforce_events([], self._over["live"].close_all(first_index), gap=True)
         self.scoring_over += [self._episode(e, self.glove) for e in self._over["scoring"].close_all(first_index)]
         events += self._underforce_events([], self._light["live"].close_all(first_index), gap=True)
@@ -472,6 +488,24 @@ class CoachingEngine:
             self._active.pop(("underforce", ch), None)
         return out
 
+    def _health_events(self, changes: list[HealthChange]) -> list[EngineEvent]:
+        out = []
+        for ch in changes:
+            if ch.state != "ok":
+                if ch.previous != "ok":
+                    out.append(EngineEvent("sensor_fault", "end", ch.at_s, ch.message, channel=ch.channel))
+                out.append(EngineEvent("sensor_fault", "begin", ch.at_s, ch.message, channel=ch.channel,
+                                       rule=ch.state, start_s=ch.at_s))
+                self._active[("sensor_fault", ch.channel)] = ActiveAlert("sensor_fault", ch.channel, ch.at_s, ch.message)
+            else:
+                out.append(EngineEvent("sensor_fault", "end", ch.at_s,
+                                       f"The {sensor_name(ch.channel)} sensor reads normally again.",
+                                       channel=ch.channel, rule=ch.previous, end_s=ch.at_s))
+                self._active.pop(("sensor_fault", ch.channel), None)
+        if changes:
+            self._faulty = np.asarray(self.health.faulty(), dtype=bool)
+        return out
+
     def _condition_events(self, kind: str, begun: list[Excursion], ended: list[Excursion], gap: bool = False
                           ) -> list[EngineEvent]:
         out = []
@@ -657,6 +691,10 @@ class CoachingEngine:
         if self._spine is not None:
             self._spine_events([], self._spine.detector.close_all(end), None, end)
         end_s = self._t(end)
+        health = self.health.summary()
+        self.scoring_over = [e for e in self.scoring_over if not self._during_fault(health, e)]
+        self.scoring_under = [e for e in self.scoring_under if not self._during_fault(health, e)]
+        self.spine_contacts = [e for e in self.spine_contacts if not self._during_fault(health, e)]
         phases = [p for p in self.smoother.finish(end_s) if p.technique != "none"]
         judged = judged_phases(self.protocol, phases)
         massage_found = bool(judged)
@@ -682,7 +720,17 @@ class CoachingEngine:
             per_region=self._per_region(), spine_map=self._spine_map(), score=self._score(phases, violations),
             live_alerts=self.live_alerts, gaps=[(self._t(a), self._t(b)) for a, b in self.gaps],
             sensor_faults=list(self.faults), protocol_name=self.protocol.name, massage_found=massage_found,
+            sensor_health=health,
         )
+
+    @staticmethod
+    def _during_fault(health: dict, e: ForceEpisode) -> bool:
+        """An episode on a sensor found faulty around then is the fault's doing, not the hand's.
+        The fault may have begun up to FAULT_LOOKBACK_S before it could be told."""
+        for ep in (health.get(e.channel) or {}).get("episodes", []):
+            if ep["start_s"] - FAULT_LOOKBACK_S <= e.end_s and e.start_s <= ep["end_s"]:
+                return True
+        return False
 
     def _per_region(self) -> dict:
         out: dict = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-EVENT_KINDS = ("overforce", "underforce", "spine_contact", "saturation", "open_sensor",
+EVENT_KINDS = ("overforce", "underforce", "spine_contact", "saturation", "open_sensor", "sensor_fault",
                "phase_change", "cue", "violation")
 
 RULES = (

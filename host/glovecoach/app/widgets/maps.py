@@ -38,7 +38,7 @@ _FINGERS = [  # (x centre, top y, bottom y, width) of the finger outlines
 
 ALERT_WORDS = {
     "overforce": "TOO HARD", "underforce": "TOO LIGHT", "spine_contact": "CONTACT",
-    "saturation": "MAXED", "open_sensor": "NO SIGNAL",
+    "saturation": "MAXED", "open_sensor": "NO SIGNAL", "sensor_fault": "CHECK",
 }
 
 
