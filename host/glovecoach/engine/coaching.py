@@ -698,6 +698,11 @@ class CoachingEngine:
         phases = [p for p in self.smoother.finish(end_s) if p.technique != "none"]
         judged = judged_phases(self.protocol, phases)
         massage_found = bool(judged)
+        # In hindsight the session's phases are known: an episode is judged against the limits
+        # of the technique(s) done around it, not only those the live labels had reached (a
+        # change of technique is told a few seconds after it began).
+        self.scoring_over = [e for e in self.scoring_over if self._over_in_hindsight(e, judged)]
+        self.scoring_under = [e for e in self.scoring_under if self._under_in_hindsight(e, judged)]
         violations: list[Violation] = [v for v in check_phases(self.protocol, phases, end_s, final=True)
                                        if massage_found or v.key != ("missing_phase", "all")]
         for e in self.scoring_over:
@@ -722,6 +727,27 @@ class CoachingEngine:
             sensor_faults=list(self.faults), protocol_name=self.protocol.name, massage_found=massage_found,
             sensor_health=health,
         )
+
+    def _hindsight_rows(self, e: ForceEpisode, phases) -> list[dict[str, np.ndarray]] | None:
+        near = [p.technique for p in phases if p.start_s - WINDOW_S <= e.end_s and e.start_s <= p.end_s + WINDOW_S]
+        if not near or e.channel not in self.glove:
+            return None
+        return [self.limits.table[t] for t in near if t in self.limits.table]
+
+    def _over_in_hindsight(self, e: ForceEpisode, phases) -> bool:
+        rows = self._hindsight_rows(e, phases)
+        if not rows or e.saturated or e.peak_n is None:
+            return True
+        k = self.glove.index(e.channel)
+        return e.peak_n > max(float(r["scoring_max"][k]) for r in rows)
+
+    def _under_in_hindsight(self, e: ForceEpisode, phases) -> bool:
+        rows = self._hindsight_rows(e, phases)
+        if not rows:
+            return True
+        k = self.glove.index(e.channel)
+        minima = [float(r["scoring_min"][k]) for r in rows]
+        return all(math.isfinite(m) for m in minima) and (e.peak_n or 0.0) < min(minima)
 
     @staticmethod
     def _during_fault(health: dict, e: ForceEpisode) -> bool:

@@ -64,6 +64,7 @@ MIN_RATE_HZ = 10.0          # below this a chunk holds too few samples to judge 
 
 ZERO_LEVEL_N = 0.05         # below this a flat channel reads "nothing" (dead), above it "stuck"
 FLAT_EXACT_N = 1e-6         # "no noise at all": float32 readings of one ADC count are identical
+STUCK_MIN_N = 0.6           # stuck means stuck at a load: above any resting offset (up to 0.5 N)
 STUCK_COUNTS = 2.0          # "within ADC quantisation": this many steps of the nominal curve
 ACTIVE_N = 0.5              # a glove neighbour is working: mean over the chunk above this...
 SPINE_ACTIVE_N = 0.05       # ...a spine neighbour: it carries the partner's load (and shows noise)
@@ -537,7 +538,10 @@ class SensorHealthMonitor:
         evidence["dead_flat"] = (flat_zero & nb_ok, ~flat & ~any_open)
         evidence["dead_open"] = (all_open, ~any_open)
         # stuck: flat above nothing while the neighbours work
-        evidence["stuck"] = (flat & ~low & unsat & ~any_open & nb_ok, ~flat & unsat)
+        # (only at a load: flat at a resting offset, a sensor on a glove with no noise at all,
+        # reads like an idle one and harms nothing)
+        loaded = mean >= STUCK_MIN_N
+        evidence["stuck"] = (flat & loaded & unsat & ~any_open & nb_ok, ~flat & unsat)
         # saturated: pinned for seconds in a row or for much of the last minute
         share = self._sat_window.run(n_sat) / (c * self._sat_window.length)
         pinned = (sat_share >= SATURATED_CHUNK_SHARE) | (share >= SATURATED_SHARE)

@@ -420,13 +420,18 @@ def analyze_table(table: ForceTable, protocol: Protocol, calibration_info: dict 
     engine = CoachingEngine(protocol, table.channels, table.rate_hz,
                             calibration=calibration_info or {"nominal": False, "glove_id": None, "source": "csv"})
     size = max(1, int(block_s * table.rate_hz))
+    # A CSV written by something other than `glovecoach export` has no `sat` cells: a reading at
+    # the nominal sensor's ceiling (hundreds of newtons, far beyond any hand) is one all the same.
+    ceiling = Calibration.nominal_for(table.channels).ceiling_n
+    top = np.array([ceiling[c] for c in table.channels], dtype=np.float32) * np.float32(0.999)
     if len(table.sample_index) and table.sample_index[0] > 0:
         engine.gap(0, int(table.sample_index[0]))
     for a, b in runs(table.sample_index):
         for k in range(a, b, size):
             stop = min(b, k + size)
-            engine.process(ForceBlock(int(table.sample_index[k]), table.newtons[k:stop],
-                                      table.saturated[k:stop], table.open[k:stop]))
+            newtons = table.newtons[k:stop]
+            engine.process(ForceBlock(int(table.sample_index[k]), newtons,
+                                      table.saturated[k:stop] | (newtons >= top), table.open[k:stop]))
     return engine.finish()
 
 

@@ -47,6 +47,8 @@ class Thresholds:
     knead_knuckle_share_min: float = 0.5
     knead_digits_share_min: float = 0.6      # after the rhythm rules: thumb + index..ring carry
     knead_held_thumb_share_min: float = 0.1  # ... most of the load, the thumb a tenth of it
+    knead_pulse_digits_min: float = 0.55     # the digits carry the load and it swings by most of
+    knead_pulse_modulation_min: float = 0.55  # ... its level: grasp and release
     vibration_hf_ratio_min: float = 0.035    # the fast peak's swing, noise removed, over the level
     vibration_hz: tuple[float, float] = (4.5, 13.0)
     vibration_prominence_min: float = 8.0   # the fast peak stands this far over the noise floor
@@ -117,12 +119,18 @@ def classify(f: WindowFeatures, t: Thresholds = DEFAULT_THRESHOLDS) -> tuple[np.
            np.maximum(np.minimum((thumb - t.knead_thumb_share_min) / 0.05, (opposition - t.knead_opposition_min) / 0.2),
                       (knuckles - t.knead_knuckle_share_min) / 0.1))
 
+    # Grasp and release: the digits carry the load and it rises and falls almost to nothing
+    # each cycle (rubbing keeps contact, its swing is a fraction of the level). This holds
+    # when the thumb sensor is missing or broken too.
+    digits = thumb + f.shares["grasp_fingers"]
+    pulsing = (digits >= t.knead_pulse_digits_min) & (f.modulation >= t.knead_pulse_modulation_min)
+    decide(pulsing, "kneading", np.minimum((digits - t.knead_pulse_digits_min) / 0.1,
+                                           (f.modulation - t.knead_pulse_modulation_min) / 0.15))
     rhythmic = f.rhythm_prominence >= t.rubbing_prominence_min
     decide((f.dominant_hz >= t.rubbing_hz_min) & (f.dominant_hz <= t.rubbing_hz_max) & rhythmic, "rubbing",
            (f.dominant_hz - t.rubbing_hz_min) / 0.2)
     # A grasp without a clean rhythm (e.g. one digit squeezing harder than the others): the
     # digits carry the load and the thumb takes part. Stroking spreads the load over the palm.
-    digits = thumb + f.shares["grasp_fingers"]
     held = (digits >= t.knead_digits_share_min) & (thumb >= t.knead_held_thumb_share_min)
     decide(held, "kneading", np.minimum((digits - t.knead_digits_share_min) / 0.1,
                                         (thumb - t.knead_held_thumb_share_min) / 0.05))
