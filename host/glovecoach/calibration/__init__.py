@@ -330,10 +330,13 @@ class _Fields:
         lo, hi = bounds
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(where, f"must be a number, got {_short(value)}")
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise self.fail(where, f"must be a finite number, got {value!r}")
+        # Compared before any float conversion: a 400-digit integer is valid JSON and would
+        # overflow float().
         if not lo <= value <= hi:
-            raise self.fail(where, f"{value:g} is outside {lo:g}..{hi:g} {unit}".rstrip())
+            shown = f"{value:g}" if isinstance(value, float) or abs(value) < 10**15 else f"a {len(str(abs(value)))}-digit number"
+            raise self.fail(where, f"{shown} is outside {lo:g}..{hi:g} {unit}".rstrip())
         return float(value)
 
     def number_list(self, entry: dict, where: tuple, shape: tuple, bounds: list, units: list) -> list:

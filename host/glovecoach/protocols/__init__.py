@@ -370,7 +370,10 @@ class _Reader:
         value = parent[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(path, f"must be a number, not {_type_name(value)} {_short_repr(value)}")
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:   # TOML integers are unbounded in tomllib
+            raise self.fail(path, f"a {len(str(abs(value)))}-digit number is beyond any physical limit") from None
         if value != value or value in (float("inf"), float("-inf")):
             raise self.fail(path, "must be a finite number")
         for suffix, (upper, unit) in _UNIT_BOUNDS.items():
