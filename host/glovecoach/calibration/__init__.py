@@ -346,7 +346,7 @@ class _Fields:
             raise self.fail(where, f"must be a list, got {_short(value)}")
         if len(value) > MAX_POINTS:
             raise self.fail(where, f"{len(value)} entries, at most {MAX_POINTS}")
-        out = []
+        out: list = []
         for i, item in enumerate(value):
             if shape:
                 if not isinstance(item, list) or len(item) != shape[0]:

@@ -11,6 +11,7 @@ import math
 import os
 import struct
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -292,9 +293,12 @@ class _Parser:
                     self._skip(start, record_end, kind,
                                f"corrupt {_kind_name(kind)} record at byte {start} (checksum mismatch)", claim)
                 else:
-                    self._skip(start, self._next_header(payload_start), kind,
-                               f"corrupt {_kind_name(kind)} record at byte {start} (checksum mismatch, and no "
-                               f"record starts where its length ends: bytes lost or added inside it)", claim)
+                    resume = self._next_header(payload_start)
+                    # With nothing readable after it (e.g. a zero-filled tail after a power cut)
+                    # there is no telling whether bytes went missing: say only what is known.
+                    how = "checksum mismatch" if resume is None else \
+                        "checksum mismatch, and no record starts where its length ends: bytes lost or added inside it"
+                    self._skip(start, resume, kind, f"corrupt {_kind_name(kind)} record at byte {start} ({how})", claim)
                 continue
             try:
                 self._handle(kind, payload)
@@ -511,7 +515,7 @@ class _Parser:
 
 
 def _gaps_with_holes(blocks: list[tuple[int, int]], recorded: list[Gap], n_total: int,
-                     skipped: list[Skipped] = ()) -> list[Gap]:  # type: ignore[assignment]
+                     skipped: Sequence[Skipped] = ()) -> list[Gap]:
     """The recorded gaps, plus a gap for every stretch of the timeline that nothing covers,
     so that the gaps always add up to `lost_samples`. A hole that a damaged SAMPLES record
     claimed names that record."""
