@@ -148,7 +148,7 @@ def test_a_curve_that_gives_impossible_newtons_is_refused(tmp_path: Path) -> Non
     with pytest.raises(CalibrationError) as err:
         Calibration.load(path)
     assert f"{path}: line {line_of(text, INDEX)}: field sensors.index_tip: this curve reads" in str(err.value)
-    assert "N at saturation, outside the physical 1..5000 N" in str(err.value)
+    assert "N at saturation, outside the physical 1..100000 N" in str(err.value)
 
 
 def test_a_file_for_another_glove_is_refused(tmp_path: Path) -> None:
@@ -168,4 +168,16 @@ def test_a_file_for_another_glove_is_refused(tmp_path: Path) -> None:
     assert cal.glove_id == "GC_1234" and not cal.nominal
     # Every loaded curve converts the whole ADC range to finite newtons.
     newtons = cal.convert(np.tile(np.arange(0, 4096, dtype=np.uint16)[:, None], (1, len(ALL_CHANNELS)))).newtons
-    assert np.isfinite(newtons).all() and newtons.max() <= 5000
+    assert np.isfinite(newtons).all() and newtons.max() <= 1e5
+
+
+def test_a_flat_but_real_fsr_curve_still_loads(tmp_path: Path) -> None:
+    # Alpha 0.5 (a flat part) behind the 1.5 kΩ knuckle divider extrapolates to ~12 kN at
+    # saturation: implausible as a force, but a fit real weights can give, so it must load.
+    text = good_text().replace('"r1_ohm": 5000.0', '"r1_ohm": 4000.0').replace('"alpha": 0.85', '"alpha": 0.5')
+    text = text.replace('"index_tip"', '"knuckles_index_middle"', 1).replace('"divider_ohm": 2200.0', '"divider_ohm": 1500.0', 1)
+    text = text.replace('"bias_ohm": 27310.0', '"bias_ohm": 18000.0', 1)
+    path = tmp_path / "c.json"
+    path.write_text(text)
+    cal = Calibration.load(path)
+    assert 5000 < cal.ceiling_n["knuckles_index_middle"] < 1e5
