@@ -288,3 +288,14 @@ def test_damage_before_any_fault_keeps_the_torn_tail_readable(tmp_path: Path) ->
     assert len(rec.problems) == 2
     assert rec.problems[0].startswith(f"corrupt SAMPLES record at byte {offsets[1]}")
     assert rec.problems[1].startswith(f"torn record at byte {offsets[5] - 1}")
+
+
+def test_a_record_missing_a_field_is_named(tmp_path: Path) -> None:
+    from glovecoach.recording.format import Kind, encode_record
+
+    path = write_session(tmp_path / "s.gcrec", BLOCKS, flush_each=True)
+    data = path.read_bytes()
+    cut = record_offsets(data)[2]
+    path.write_bytes(data[:cut] + encode_record(Kind.GAP, b'{"n_samples": 4, "reason": "x"}') + data[cut:])
+    rec = open_recording(path)
+    assert rec.samples == 400 and rec.problems == [f"bad GAP record at byte {cut}: missing field 'first_index'; skipped it"]

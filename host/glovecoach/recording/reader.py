@@ -303,9 +303,10 @@ class _Parser:
             try:
                 self._handle(kind, payload)
             except (ValueError, KeyError, TypeError, OverflowError, struct.error) as exc:
+                why = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
                 if self.session is None:
-                    raise RecordingError(f"{self.path}: bad SESSION record at byte {start}: {exc}") from exc
-                self.problems.append(f"bad {_kind_name(kind)} record at byte {start}: {exc}; skipped it")
+                    raise RecordingError(f"{self.path}: bad SESSION record at byte {start}: {why}") from exc
+                self.problems.append(f"bad {_kind_name(kind)} record at byte {start}: {why}; skipped it")
             self._require_session("")
             self.pos = record_end
             if self.end is not None and self.pos < size:
