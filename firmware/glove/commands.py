@@ -28,6 +28,11 @@ ARG_BYTES = {CMD_START: 0, CMD_STOP: 0, CMD_SET_RATE: 2, CMD_TARE: 2, CMD_PING: 
              CMD_MAINTENANCE: 0}
 
 MAX_COMMAND_PAYLOAD = 64
+# TARE averages n samples while everything else waits on it (a second TARE is BUSY, the host
+# waits for the ACK), so n is bounded by time: at most TARE_MAX_SECONDS of samples at the
+# current rate (1000 at 200 Hz). n = 0 asks for the default.
+TARE_MAX_SECONDS = 5
+TARE_DEFAULT_N = 64
 NO_TOKEN = 0xFFFF
 RX_CHUNK = 32
 # A whole encoded command: payload + CRC + COBS overhead.
@@ -169,16 +174,27 @@ class CommandHandler:
             if s.streaming:
                 raise CommandError(frames.ERR_NOT_ALLOWED, token, command,
                                    "SET_RATE not allowed while streaming: STOP first")
+            if s.tare_left:
+                # A slower rate would stretch the running TARE past its time bound.
+                raise CommandError(frames.ERR_BUSY, token, command,
+                                   "TARE running (%d of %d samples left): SET_RATE after its ACK"
+                                   % (s.tare_left, s.tare_n))
             problem = s.check_rate(rate)
             if problem:
                 raise CommandError(frames.ERR_BAD_ARGUMENT, token, command, problem)
             s.set_rate(rate)
             self.writer.send_ack(token, command, {"rate_hz": s.rate_hz, "samples_per_frame": s.spf})
         elif command == CMD_TARE:
+            n = args["n"] or TARE_DEFAULT_N
+            most = TARE_MAX_SECONDS * s.rate_hz
+            if n > most:
+                raise CommandError(frames.ERR_BAD_ARGUMENT, token, command,
+                                   "TARE n %d outside 1..%d (%d s at %d Hz; 0 means %d)"
+                                   % (n, most, TARE_MAX_SECONDS, s.rate_hz, TARE_DEFAULT_N))
             if s.tare_left:
                 raise CommandError(frames.ERR_BUSY, token, command,
                                    "TARE already running (%d of %d samples left)" % (s.tare_left, s.tare_n))
-            s.begin_tare(args["n"] or 64, token)   # the ACK follows when the samples are in
+            s.begin_tare(n, token)   # the ACK follows when the samples are in
         elif command == CMD_PING:
             self.writer.send_ack(token, command, {"nonce": args["nonce"], "t_us": _now_t_us()})
         elif command == CMD_INFO:

@@ -127,7 +127,7 @@ def test_save_load_round_trip_and_partial_calibration(tmp_path: Path) -> None:
     ('{"format": "something-else"}', "field format"),
     ('{"format": "glovecoach-calibration", "version": 1, "sensors": {"pinky": {}}}', "sensors.pinky: unknown sensor"),
     ('{"format": "glovecoach-calibration", "version": 1, "sensors": {"thumb_tip": {"r1_ohm": -1}}}',
-     "sensors.thumb_tip.r1_ohm: must be a positive number"),
+     "line 1: field sensors.thumb_tip.r1_ohm: -1 is outside 10..1e+07 ohm"),
     ('{"format": "glovecoach-calibration", "version": 1, "sensors": {"thumb_tip": {"r1_ohm": 5000, "alpha": 0.8, '
      '"divider_ohm": 123, "bias_ohm": 1e6}}}', "divider_ohm: 123 does not match the sensor map"),
 ])

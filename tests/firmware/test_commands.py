@@ -183,3 +183,26 @@ def test_boot_fails_clearly_on_a_mismatched_signal_file(glove_factory, tmp_path)
     assert log["level"] == 2
     assert str(path) in log["message"] and "3 channels" in log["message"]
     assert g.proc.wait(5) != 0
+
+
+@pytest.mark.parametrize("rate, n, most", [(200, 65535, 1000), (200, 1001, 1000), (50, 251, 250), (1000, 5001, 5000)])
+def test_tare_longer_than_five_seconds_is_refused_at_once(glove, rate, n, most):
+    # TARE n=65535 used to be accepted: 5.5 minutes at 200 Hz of BUSY for every other TARE.
+    if rate != 200:
+        assert glove.request(CMD_SET_RATE, 1, struct.pack("<H", rate))["type"] == "ACK"
+    err = glove.request(CMD_TARE, 2, struct.pack("<H", n))
+    assert err == {"type": "ERROR", "token": 2, "command": CMD_TARE, "code": BAD_ARGUMENT,
+                   "message": f"TARE n {n} outside 1..{most} (5 s at {rate} Hz; 0 means 64)"}
+    # Nothing was started: a short TARE runs straight away and answers.
+    ack = glove.request(CMD_TARE, 3, struct.pack("<H", 4), timeout=3)
+    assert ack["type"] == "ACK" and len(ack["detail"]["offsets"]) == N_CHANNELS
+
+
+def test_tare_at_the_bound_is_accepted_and_rate_cannot_stretch_it(glove):
+    glove.send(command(CMD_TARE, 1, struct.pack("<H", 1000)))      # exactly 5 s at 200 Hz
+    busy = glove.request(CMD_TARE, 2, struct.pack("<H", 4))
+    assert busy["type"] == "ERROR" and busy["code"] == BUSY, "the 1000-sample TARE is running"
+    # Dropping to 50 Hz now would make it last 20 s: refused until the TARE is done.
+    err = glove.request(CMD_SET_RATE, 3, struct.pack("<H", 50))
+    assert err["type"] == "ERROR" and err["code"] == BUSY and err["command"] == CMD_SET_RATE
+    assert "TARE running" in err["message"] and "SET_RATE after its ACK" in err["message"]

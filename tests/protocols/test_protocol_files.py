@@ -11,6 +11,7 @@ from glovecoach.protocols import (
     ProtocolError,
     default_protocol,
     load_protocol,
+    parse_protocol,
 )
 
 DEFAULT_TEXT = DEFAULT_PROTOCOL_PATH.read_text(encoding="utf-8")
@@ -159,3 +160,112 @@ def test_unreadable_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ProtocolError) as err:
         load_protocol(missing)
     assert str(missing) in str(err.value)
+
+
+# ----------------------------------------------------------------------------- hostile files
+
+@pytest.mark.parametrize("old, new, occurrence, field, problem", [
+    ("max_s = 900", "max_s = 1e300", 1, "session.max_s", "1e+300 s is beyond the physical limit of 7200 s"),
+    ("merge_gap_s = 10.0", "merge_gap_s = 9223372036854775807", 1, "session.merge_gap_s",
+     "is beyond the physical limit of 7200 s"),
+    ("tolerance_s = 15", "tolerance_s = 1e9", 3, "phases[2].tolerance_s", "beyond the physical limit of 7200 s"),
+    ("min_s = 120", "min_s = 86400", 1, "phases[0].min_s", "86400 s is beyond the physical limit of 7200 s"),
+    ("live_max_n = 25", "live_max_n = 1e12", 1, "force_limits[0].live_max_n",
+     "1e+12 N is beyond the physical limit of 500 N"),
+    ("scoring_min_n = 4", "scoring_min_n = 501", 1, "force_limits[20].scoring_min_n", "beyond the physical limit of 500 N"),
+    ("contact_above_baseline_n = 1.5", "contact_above_baseline_n = 1e100", 1, "spine.contact_above_baseline_n",
+     "beyond the physical limit of 500 N"),
+    ("baseline_time_constant_s = 10.0", "baseline_time_constant_s = 1e308", 1, "spine.baseline_time_constant_s",
+     "beyond the physical limit of 7200 s"),
+    ("press_contact_n = 1.0", "press_contact_n = inf", 1, "force_feedback.press_contact_n", "must be a finite number"),
+    ("light_presses_to_alert = 4", "light_presses_to_alert = 1e9", 1, "force_feedback.light_presses_to_alert",
+     "must be a whole number in 1..1000"),
+    ("live_min_duration_s = 0.10", "live_min_duration_s = nan", 1, "force_feedback.live_min_duration_s",
+     "must be a finite number"),
+    ('name = "Classic back massage"', "name = 1979-05-27", 1, "name", "must be a string, not date"),
+])
+def test_huge_values_and_wrong_types_name_field_and_line(tmp_path: Path, old, new, occurrence, field, problem) -> None:
+    text = replace_nth(DEFAULT_TEXT, old, new, occurrence)
+    path = write(tmp_path, text)
+    with pytest.raises(ProtocolError) as err:
+        load_protocol(path)
+    e = err.value
+    assert (e.field, problem in e.problem) == (field, True), str(e)
+    assert e.line == line_of(text, new.splitlines()[0])
+    assert str(e).startswith(f"{path}:{e.line}: {field}: ")
+
+
+def _essentials(p):
+    return (p.phases, p.force_windows, p.spine, p.screening, p.force_feedback, p.session_max_s,
+            p.session_warn_at_s, p.merge_gap_s, p.min_phase_s)
+
+
+def test_a_file_cut_short_never_loads_with_fewer_limits() -> None:
+    # Before, a file cut after any complete section loaded: without force limits, spine
+    # settings or screening questions. Now every section a complete protocol has is required,
+    # so a cut anywhere before the last section fails, naming what is missing and where the
+    # file ends; a cut inside the last section ([[checklist]]) can only lose checklist items.
+    full = default_protocol()
+    lines = DEFAULT_TEXT.splitlines(keepends=True)
+    loaded_cuts = 0
+    cuts = [sum(len(x) for x in lines[:k]) for k in range(len(lines))]
+    cuts += [c + len(lines[k]) // 2 for k, c in enumerate(cuts)]        # mid-line cuts too
+    for cut in sorted(set(cuts)):
+        text = DEFAULT_TEXT[:cut]
+        try:
+            p = parse_protocol(text, "cut.toml")
+        except ProtocolError as exc:
+            assert exc.line is None or 1 <= exc.line <= text.count("\n") + 1
+            continue
+        loaded_cuts += 1
+        assert _essentials(p) == _essentials(full), f"cut at byte {cut} loaded with different limits"
+        assert p.checklist == full.checklist[: len(p.checklist)] and p.checklist
+    assert 0 < loaded_cuts < 20   # only cuts inside the checklist load
+
+
+@pytest.mark.parametrize("section", ["[[force_limits]]", "[spine]", "[[screening]]", "[[checklist]]"])
+def test_each_section_of_a_complete_protocol_is_required(tmp_path: Path, section: str) -> None:
+    # Cut the file where that section starts: what is left is valid TOML.
+    text = DEFAULT_TEXT[: DEFAULT_TEXT.index(section)]
+    path = write(tmp_path, text)
+    with pytest.raises(ProtocolError) as err:
+        load_protocol(path)
+    name = section.strip("[]")
+    assert err.value.field == name
+    assert err.value.line == text.count("\n") + 1
+    assert "cut short?" in err.value.problem
+
+
+def test_force_limits_must_cover_every_technique_with_a_phase(tmp_path: Path) -> None:
+    # Without the "*" knuckle entry, stroking... still has its own knuckle entry, but the
+    # techniques are all covered; drop percussion's own knuckle entry too and it has none.
+    text = DEFAULT_TEXT.replace('technique = "*"\nregion = "knuckles"\nlive_max_n = 40\nscoring_max_n = 50\n',
+                                'technique = "*"\nregion = "knuckles"\nscoring_max_n = 50\n')
+    text = text.replace('technique = "percussion"\nregion = "knuckles"\nlive_min_n = 5\nlive_max_n = 40\n',
+                        'technique = "percussion"\nregion = "knuckles"\nlive_min_n = 5\n')
+    path = write(tmp_path, text)
+    with pytest.raises(ProtocolError) as err:
+        load_protocol(path)
+    e = err.value
+    assert e.field == "force_limits"
+    assert e.problem.startswith("no live_max_n for sensor 'knuckles_index_middle' during 'percussion'")
+    assert e.line == line_of(text, "[[force_limits]]", DEFAULT_TEXT.count("[[force_limits]]"))
+
+
+@pytest.mark.parametrize("content, line, problem", [
+    (DEFAULT_TEXT.encode("utf-16"), 1, "UTF-16 text"),
+    (DEFAULT_TEXT.encode("utf-16-le"), 1, "UTF-16 text"),
+    (DEFAULT_TEXT.encode()[:300] + b"\x00\x01\x02", DEFAULT_TEXT[:300].count("\n") + 1, "binary data (a NUL byte)"),
+    (DEFAULT_TEXT.encode().replace(b"Classic back", b"Classic \xff back"), line_of(DEFAULT_TEXT, "Classic back"),
+     "not UTF-8 text"),
+    (b"a = " + b"[" * 100_000, None, ""),
+    (b"#" * (2 << 20), None, "larger than 1024 KiB"),
+])
+def test_binary_utf16_and_absurd_files_are_named(tmp_path: Path, content: bytes, line, problem: str) -> None:
+    path = tmp_path / "p.toml"
+    path.write_bytes(content)
+    with pytest.raises(ProtocolError) as err:
+        load_protocol(path)
+    assert str(path) in str(err.value) and problem in err.value.problem
+    if line is not None:
+        assert err.value.line == line

@@ -205,3 +205,97 @@ def test_overlapping_blocks_from_a_foreign_writer_are_reported(tmp_path: Path) -
     np.testing.assert_array_equal(rec.sample_index, np.arange(250))
     np.testing.assert_array_equal(rec.raw, pattern(0, 250))
     assert rec.problems == ["sample blocks overlap; kept one row per sample index"]
+
+
+# ----------------------------------------------------------------------------- lost or added bytes
+
+def _damaged(data: bytes, at: int, how: str) -> bytes:
+    if how == "delete":
+        return data[:at] + data[at + 1:]
+    return data[:at] + b"\x5a" + data[at:]
+
+
+@pytest.mark.parametrize("how", ["delete", "insert"])
+def test_a_lost_or_added_byte_costs_only_the_damaged_record(tmp_path: Path, how: str) -> None:
+    # Before the fix the reader trusted the damaged record's length, landed one byte off the
+    # next header, and its resync scan started past that header: the next record was lost too.
+    path = write_session(tmp_path / "s.gcrec", BLOCKS, flush_each=True)
+    data = path.read_bytes()
+    offsets = record_offsets(data)   # SESSION, 4 x SAMPLES, END
+    assert len(offsets) == 6
+    damaged_path = tmp_path / "damaged.gcrec"
+    for k, (first, n) in enumerate(BLOCKS, start=1):
+        start, end = offsets[k], offsets[k + 1]
+        # In the SAMPLES header, in the raw data, in the frame table, in the payload CRC.
+        for at in (start + RECORD_HEADER_SIZE + 5, start + 900, end - 30, end - 2):
+            damaged_path.write_bytes(_damaged(data, at, how))
+            rec = open_recording(damaged_path)
+            lost = np.r_[first:first + n]
+            np.testing.assert_array_equal(rec.sample_index, np.setdiff1d(np.arange(400), lost), err_msg=f"{how} at {at}")
+            np.testing.assert_array_equal(rec.raw, pattern(0, 400)[rec.sample_index])
+            assert rec.closed_cleanly and rec.lost_samples == n
+            assert [(g.first_index, g.n_samples) for g in rec.gaps] == [(first, n)]
+            # One problem, naming the record, where it was and how much was skipped.
+            assert len(rec.problems) == 1 and len(rec.skipped) == 1, rec.problems
+            skipped = rec.skipped[0]
+            assert skipped.byte == start and skipped.kind == "SAMPLES"
+            resumed = end + (-1 if how == "delete" else 1)
+            assert skipped.n_bytes == resumed - start
+            assert rec.problems[0].startswith(f"corrupt SAMPLES record at byte {start}")
+            assert f"skipped {resumed - start} bytes, resumed at the record at byte {resumed}" in rec.problems[0]
+            if at > start + RECORD_HEADER_SIZE + 20:  # the record's own SAMPLES header is intact
+                assert skipped.samples == (first, n)
+                assert f"it held samples {first}..{first + n - 1}" in rec.problems[0]
+                assert rec.gaps[0].reason == f"lost to file damage (corrupt SAMPLES record at byte {start})"
+
+
+def test_a_lost_byte_in_a_record_header_costs_only_that_record(tmp_path: Path) -> None:
+    path = write_session(tmp_path / "s.gcrec", BLOCKS, flush_each=True)
+    data = path.read_bytes()
+    offsets = record_offsets(data)
+    path.write_bytes(_damaged(data, offsets[2] + 9, "delete"))   # the second block's length field
+    rec = open_recording(path)
+    np.testing.assert_array_equal(rec.sample_index, np.r_[0:100, 200:400])
+    assert rec.skipped[0].byte == offsets[2] and rec.skipped[0].kind is None
+    assert rec.problems == [f"unreadable data at byte {offsets[2]}: skipped {offsets[3] - 1 - offsets[2]} bytes, "
+                            f"resumed at the record at byte {offsets[3] - 1}"]
+
+
+def test_many_bytes_lost_from_the_last_record_is_damage_not_a_torn_tail(tmp_path: Path) -> None:
+    # The record claims more bytes than the file has left, yet a valid END follows inside
+    # them: that is a record that lost bytes, and END must still be read.
+    path = write_session(tmp_path / "s.gcrec", BLOCKS, flush_each=True)
+    data = path.read_bytes()
+    offsets = record_offsets(data)
+    cut = offsets[4] + 1000
+    path.write_bytes(data[:cut] + data[cut + 300:])
+    rec = open_recording(path)
+    assert rec.closed_cleanly and rec.samples == 300
+    assert rec.problems[0].startswith(f"corrupt SAMPLES record at byte {offsets[4]} (shorter than its header says")
+    assert rec.skipped[0].samples == (300, 100)
+
+
+def test_damage_before_any_fault_keeps_the_torn_tail_readable(tmp_path: Path) -> None:
+    # A deleted byte early on and a crash at the end: both handled, the rest is intact.
+    path = unclosed_session(tmp_path / "s.gcrec")
+    data = path.read_bytes()
+    offsets = record_offsets(data)
+    torn = data[: len(data) - 3]            # the crash tore the NOTE record
+    damaged = _damaged(torn, offsets[1] + 700, "delete")
+    path.write_bytes(damaged)
+    rec = open_recording(path)
+    np.testing.assert_array_equal(rec.sample_index, np.r_[100:400])
+    assert len(rec.problems) == 2
+    assert rec.problems[0].startswith(f"corrupt SAMPLES record at byte {offsets[1]}")
+    assert rec.problems[1].startswith(f"torn record at byte {offsets[5] - 1}")
+
+
+def test_a_record_missing_a_field_is_named(tmp_path: Path) -> None:
+    from glovecoach.recording.format import Kind, encode_record
+
+    path = write_session(tmp_path / "s.gcrec", BLOCKS, flush_each=True)
+    data = path.read_bytes()
+    cut = record_offsets(data)[2]
+    path.write_bytes(data[:cut] + encode_record(Kind.GAP, b'{"n_samples": 4, "reason": "x"}') + data[cut:])
+    rec = open_recording(path)
+    assert rec.samples == 400 and rec.problems == [f"bad GAP record at byte {cut}: missing field 'first_index'; skipped it"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -161,55 +162,235 @@ class Calibration:
 
     @classmethod
     def load(cls, path: str | Path, channels: Sequence[str] | None = None,
-             sensor_map: SensorMap | None = None) -> Calibration:
-        """Read a calibration file; channels it lacks use the nominal curve."""
+             sensor_map: SensorMap | None = None, glove_id: str | None = None) -> Calibration:
+        """Read a calibration file; channels it lacks use the nominal curve.
+
+        `glove_id`: the glove this calibration is meant for; a file that names another glove
+        is refused. Every error names the file, the line and the field (CalibrationError).
+        """
         path = Path(path)
         smap = sensor_map or load_sensor_map()
+        text = _read_text(path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise CalibrationError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+            data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise CalibrationError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from exc
+        except RecursionError:
+            raise CalibrationError(f"{path}: line 1: not a calibration file (JSON nested too deeply)") from None
+        except ValueError as exc:   # e.g. an integer with more digits than Python converts
+            raise CalibrationError(f"{path}: not valid JSON ({exc})") from exc
+        fields = _Fields(path, text)
         if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
-            raise CalibrationError(f"{path}: field format: not a glovecoach calibration file")
-        if data.get("version") != FORMAT_VERSION:
-            raise CalibrationError(f"{path}: field version: unsupported version {data.get('version')!r}")
+            raise fields.fail(("format",) if isinstance(data, dict) else (), "not a glovecoach calibration file")
+        if isinstance(data.get("version"), bool) or data.get("version") != FORMAT_VERSION:
+            raise fields.fail(("version",), f"unsupported version {data.get('version')!r} (this glovecoach reads "
+                                            f"{FORMAT_VERSION})")
+        file_glove = data.get("glove_id")
+        if file_glove is not None and (not isinstance(file_glove, str) or not 0 < len(file_glove) <= MAX_GLOVE_ID_CHARS):
+            raise fields.fail(("glove_id",), f"must be a glove id (a string of 1..{MAX_GLOVE_ID_CHARS} characters) "
+                                             f"or null, got {_short(file_glove)}")
+        if glove_id is not None and file_glove is not None and file_glove != glove_id:
+            raise fields.fail(("glove_id",), f"this calibration is for glove {file_glove!r}, not for glove {glove_id!r}")
+        created = data.get("created")
+        if created is not None and not isinstance(created, str):
+            raise fields.fail(("created",), f"must be a date string or null, got {_short(created)}")
         sensors = data.get("sensors")
         if not isinstance(sensors, dict):
-            raise CalibrationError(f"{path}: field sensors: must be an object of sensor id -> curve")
+            raise fields.fail(("sensors",), f"must be an object of sensor id -> curve, got {_short(sensors)}")
         fits = []
         for channel, entry in sensors.items():
             if channel not in smap.ids:
-                raise CalibrationError(f"{path}: field sensors.{channel}: unknown sensor id")
-            fits.append(_fit_from_json(path, channel, entry, smap))
-        glove_id = data.get("glove_id")
-        if glove_id is not None and not isinstance(glove_id, str):
-            raise CalibrationError(f"{path}: field glove_id: must be a string")
-        cal = cls.from_fits(fits, tuple(channels) if channels is not None else smap.ids, glove_id, smap)
+                raise fields.fail(("sensors", channel), "unknown sensor id (not in the sensor map)")
+            fits.append(_fit_from_json(fields, channel, entry, smap))
+        cal = cls.from_fits(fits, tuple(channels) if channels is not None else smap.ids, file_glove, smap)
         cal.source = str(path)
-        cal.created = data.get("created")
+        cal.created = created
         return cal
 
 
-def _fit_from_json(path: Path, channel: str, entry: object, smap: SensorMap) -> SensorFit:
-    where = f"{path}: field sensors.{channel}"
+# Physical ranges a stored curve must lie in; anything outside is a damaged or hand-made file,
+# never a sensor (the fit's own checks produce values well inside them).
+MAX_FILE_BYTES = 1 << 20
+MAX_GLOVE_ID_CHARS = 64
+R1_OHM_RANGE = (10.0, 1e7)         # FSR resistance at 1 N; datasheet parts are ~1-30 kΩ
+ALPHA_RANGE = (0.2, 3.0)           # the power-law exponent; the same bounds fit_sensor applies
+BIAS_OHM_RANGE = (10.0, 1e7)       # the bias path a tare reading between open and saturated implies
+FORCE_N_RANGE = (0.0, 500.0)       # a reference load: 50 kg is far beyond any calibration weight
+RMS_LOG_ERROR_MAX = 10.0
+MAX_POINTS = 100
+# The force at saturation is the power law extrapolated to the top of the ADC range, far past
+# where an FSR follows it, so real fits reach a few kN there (alpha 0.5 behind a 1.5 kΩ divider:
+# ~12 kN). 100 kN (10 t) is beyond any fit from real weights, while a curve like r1 = 1e7 Ω with
+# alpha 0.2 (1e27 N) or the 1e308 that once read "inf N" is refused.
+CEILING_N_RANGE = (1.0, 1e5)
+
+
+def _read_text(path: Path) -> str:
+    """The file as text, or a CalibrationError saying why it is not a text calibration file."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
+    except IsADirectoryError:
+        raise CalibrationError(f"{path}: is a directory, not a calibration file") from None
+    except OSError as exc:
+        raise CalibrationError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_FILE_BYTES:
+        raise CalibrationError(f"{path}: larger than {MAX_FILE_BYTES // 1024} KiB: not a calibration file")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(raw) > 1 and (raw[0] == 0) != (raw[1] == 0)):
+        raise CalibrationError(f"{path}: line 1: UTF-16 text; a calibration file is UTF-8 JSON "
+                               f"(save it as UTF-8)")
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise CalibrationError(f"{path}: line {line}: binary data (a NUL byte); not a calibration file")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise CalibrationError(f"{path}: line {line}: not UTF-8 text (byte {exc.start}); "
+                               f"not a calibration file") from None
+
+
+def _short(value: object) -> str:
+    text = "null" if value is None else repr(value)
+    kind = {bool: "boolean", int: "number", float: "number", str: "string", list: "list", dict: "object",
+            type(None): "null"}.get(type(value), type(value).__name__)
+    return f"{kind} {text[:40]}{'...' if len(text) > 40 else ''}" if value is not None else "null"
+
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|[{}\[\]:,\n]|[^\s"{}\[\]:,]+')
+
+
+def _json_lines(text: str) -> dict[tuple, int]:
+    """Line of every key and array item in valid JSON text, by its path (array items by index).
+
+    The json module keeps no positions, so this small scanner finds them; it runs only when
+    an error has to be reported.
+    """
+    lines: dict[tuple, int] = {(): 1}
+    stack: list[list] = []     # [is_object, path, current key or index, expecting a key]
+    line = 1
+    for match in _JSON_TOKEN.finditer(text):
+        tok = match.group()
+        if tok == "\n":
+            line += 1
+            continue
+        top = stack[-1] if stack else None
+        if tok in ",:":
+            if tok == "," and top is not None:
+                if top[0]:
+                    top[3] = True
+                else:
+                    top[2] += 1
+            continue
+        if tok in "}]":
+            if stack:
+                stack.pop()
+            continue
+        if top is not None and top[0] and top[3]:   # an object's key
+            try:
+                top[2] = json.loads(tok)
+            except ValueError:
+                top[2] = tok
+            top[3] = False
+            lines.setdefault(top[1] + (top[2],), line)
+            continue
+        path: tuple = () if top is None else top[1] + (top[2],)
+        lines.setdefault(path, line)
+        if tok == "{":
+            stack.append([True, path, None, True])
+        elif tok == "[":
+            stack.append([False, path, 0, False])
+    return lines
+
+
+class _Fields:
+    """Builds the errors: file, line (found in the text) and field, for a path of keys."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.text = text
+        self._lines: dict[tuple, int] | None = None
+
+    def fail(self, where: tuple, problem: str) -> CalibrationError:
+        if self._lines is None:
+            self._lines = _json_lines(self.text)
+        probe = where
+        while probe not in self._lines:   # a missing field: the line of the object that lacks it
+            probe = probe[:-1]
+        name = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(where))
+        field_text = f"field {name}: " if name else ""
+        return CalibrationError(f"{self.path}: line {self._lines[probe]}: {field_text}{problem}")
+
+    def number(self, entry: dict, where: tuple, bounds: tuple[float, float], unit: str,
+               required: bool = True, default: float = 0.0) -> float:
+        key = where[-1]
+        if key not in entry or (entry[key] is None and not required):
+            if required:
+                raise self.fail(where, "missing")
+            return default
+        return self.check_number(entry[key], where, bounds, unit)
+
+    def check_number(self, value: object, where: tuple, bounds: tuple[float, float], unit: str) -> float:
+        lo, hi = bounds
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(where, f"must be a number, got {_short(value)}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.fail(where, f"must be a finite number, got {value!r}")
+        # Compared before any float conversion: a 400-digit integer is valid JSON and would
+        # overflow float().
+        if not lo <= value <= hi:
+            shown = f"{value:g}" if isinstance(value, float) or abs(value) < 10**15 else f"a {len(str(abs(value)))}-digit number"
+            raise self.fail(where, f"{shown} is outside {lo:g}..{hi:g} {unit}".rstrip())
+        return float(value)
+
+    def number_list(self, entry: dict, where: tuple, shape: tuple, bounds: list, units: list) -> list:
+        """A list of numbers (shape ()) or of fixed-length number lists (shape (k,))."""
+        value = entry.get(where[-1], [])
+        if not isinstance(value, list):
+            raise self.fail(where, f"must be a list, got {_short(value)}")
+        if len(value) > MAX_POINTS:
+            raise self.fail(where, f"{len(value)} entries, at most {MAX_POINTS}")
+        out: list = []
+        for i, item in enumerate(value):
+            if shape:
+                if not isinstance(item, list) or len(item) != shape[0]:
+                    raise self.fail(where + (i,), f"must be a list of {shape[0]} numbers, got {_short(item)}")
+                out.append(tuple(self.check_number(v, where + (i, k), bounds[k], units[k]) for k, v in enumerate(item)))
+            else:
+                out.append(self.check_number(item, where + (i,), bounds[0], units[0]))
+        return out
+
+
+def _fit_from_json(fields: _Fields, channel: str, entry: object, smap: SensorMap) -> SensorFit:
+    where = ("sensors", channel)
     if not isinstance(entry, dict):
-        raise CalibrationError(f"{where}: must be an object")
-    values = {}
-    for key in ("r1_ohm", "alpha", "divider_ohm", "bias_ohm"):
-        v = entry.get(key)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-            raise CalibrationError(f"{where}.{key}: must be a positive number, got {v!r}")
-        values[key] = float(v)
+        raise fields.fail(where, f"must be an object (the sensor's curve), got {_short(entry)}")
+    known = {"r1_ohm", "alpha", "divider_ohm", "bias_ohm", "tare_raw", "points", "dropped_saturated_n",
+             "rms_log_error"}
+    for key in entry:
+        if key not in known:
+            raise fields.fail(where + (key,), f"unknown field (allowed: {', '.join(sorted(known))})")
+    adc = (0.0, float(smap.adc_max))
+    values = {
+        "r1_ohm": fields.number(entry, where + ("r1_ohm",), R1_OHM_RANGE, "ohm"),
+        "alpha": fields.number(entry, where + ("alpha",), ALPHA_RANGE, ""),
+        "divider_ohm": fields.number(entry, where + ("divider_ohm",), (1.0, 1e9), "ohm"),
+        "bias_ohm": fields.number(entry, where + ("bias_ohm",), BIAS_OHM_RANGE, "ohm"),
+    }
     expected_divider = smap.by_id(channel).divider_ohm
     if abs(values["divider_ohm"] - expected_divider) > 1e-6 * expected_divider:
-        raise CalibrationError(
-            f"{where}.divider_ohm: {values['divider_ohm']:g} does not match the sensor map ({expected_divider})")
+        raise fields.fail(where + ("divider_ohm",),
+                          f"{values['divider_ohm']:g} does not match the sensor map ({expected_divider})")
     params = FsrParams(adc_max=smap.adc_max, **values)
-    points = tuple(tuple(map(float, p)) for p in entry.get("points", []))
-    return SensorFit(channel, params, float(entry.get("tare_raw", 0.0)), points,  # type: ignore[arg-type]
-                     tuple(entry.get("dropped_saturated_n", [])), float(entry.get("rms_log_error", 0.0)))
+    ceiling = float(raw_to_force(float(smap.saturated_at), params))
+    if not (math.isfinite(ceiling) and CEILING_N_RANGE[0] <= ceiling <= CEILING_N_RANGE[1]):
+        raise fields.fail(where, f"this curve reads {ceiling:.3g} N at saturation, outside the physical "
+                                 f"{CEILING_N_RANGE[0]:g}..{CEILING_N_RANGE[1]:g} N: recalibrate the sensor")
+    tare = fields.number(entry, where + ("tare_raw",), adc, "ADC counts", required=False)
+    points = fields.number_list(entry, where + ("points",), (2,), [FORCE_N_RANGE, adc], ["N", "ADC counts"])
+    dropped = fields.number_list(entry, where + ("dropped_saturated_n",), (), [FORCE_N_RANGE], ["N"])
+    rms = fields.number(entry, where + ("rms_log_error",), (0.0, RMS_LOG_ERROR_MAX), "", required=False)
+    return SensorFit(channel, params, tare, tuple(points), tuple(dropped), rms)
 
 
 def nominal_params(channel: str, smap: SensorMap | None = None) -> FsrParams:
@@ -227,7 +408,9 @@ def calibration_for(glove_id: str | None, channels: Sequence[str],
     if glove_id:
         path = calibration_path(glove_id, directory)
         if path.exists():
-            return Calibration.load(path, channels)
+            # The file name is the glove id made file-safe, so two ids can share a name: the
+            # id inside the file decides.
+            return Calibration.load(path, channels, glove_id=glove_id)
     return Calibration.nominal_for(channels, glove_id=glove_id)
 
 

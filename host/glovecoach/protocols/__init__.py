@@ -193,15 +193,36 @@ def default_protocol() -> Protocol:
     return load_protocol(DEFAULT_PROTOCOL_PATH)
 
 
+# Physical bounds on every number in a protocol, by the unit its name ends in: a force window
+# beyond 500 N per sensor (50 kg on one fingertip) or a duration beyond two hours is a typo or
+# damage, never a massage. Keys added later with these endings are bounded the same way.
+MAX_FORCE_N = 500.0
+MAX_DURATION_S = 7200.0
+MAX_PRESSES = 1000
+MAX_FILE_BYTES = 1 << 20
+_UNIT_BOUNDS = {"_n": (MAX_FORCE_N, "N"), "_s": (MAX_DURATION_S, "s")}
+
+
 def load_protocol(path: str | Path) -> Protocol:
     path = Path(path)
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ProtocolError(source, None, "<file>", f"cannot read: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_FILE_BYTES:
+        raise ProtocolError(source, None, "<file>", f"larger than {MAX_FILE_BYTES // 1024} KiB: not a protocol file")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(raw) > 1 and (raw[0] == 0) != (raw[1] == 0)):
+        raise ProtocolError(source, 1, "<file>", "UTF-16 text; a protocol file is UTF-8 TOML (save it as UTF-8)")
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise ProtocolError(source, line, "<file>", "binary data (a NUL byte); not a protocol file")
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ProtocolError(source, None, "<file>", f"not UTF-8 text ({exc.reason})") from exc
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ProtocolError(source, line, "<file>", f"not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     return parse_protocol(text, source)
 
 
@@ -211,12 +232,14 @@ _SYNTAX_LINE = re.compile(r"\(at line (\d+), column \d+\)")
 def parse_protocol(text: str, source: str = "<protocol>") -> Protocol:
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise ProtocolError(source, None, "<syntax>", "not a protocol file (values nested too deeply)") from None
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = _SYNTAX_LINE.search(msg)
         line = int(m.group(1)) if m else (text.count("\n") + 1 if "end of document" in msg else None)
         raise ProtocolError(source, line, "<syntax>", f"not valid TOML: {_SYNTAX_LINE.sub('', msg).strip()}") from exc
-    return _Reader(data, source, _key_lines(text), load_sensor_map()).protocol()
+    return _Reader(data, source, _key_lines(text), load_sensor_map(), text.count("\n") + 1).protocol()
 
 
 _HEADER_ARRAY = re.compile(r"^\s*\[\[\s*([^\]]+?)\s*\]\]")
@@ -280,11 +303,13 @@ _TOP_KEYS = {"format", "version", "name", "description", "partner_position", "se
 class _Reader:
     """Checks the parsed TOML and builds a Protocol; every error names field and line."""
 
-    def __init__(self, data: dict, source: str, lines: dict[tuple, int], smap: SensorMap) -> None:
+    def __init__(self, data: dict, source: str, lines: dict[tuple, int], smap: SensorMap,
+                 last_line: int | None = None) -> None:
         self.data = data
         self.source = source
         self.lines = lines
         self.smap = smap
+        self.last_line = last_line
 
     # -- error helpers
     def _line(self, path: tuple) -> int | None:
@@ -304,12 +329,20 @@ class _Reader:
     def fail(self, path: tuple, problem: str) -> ProtocolError:
         return ProtocolError(self.source, self._line(path), self._name(path), problem)
 
+    def missing(self, path: tuple, problem: str) -> ProtocolError:
+        # A whole section that is absent has no line of its own; a file cut short is the usual
+        # cause, so point at where the file ends.
+        if len(path) == 1 and self.last_line:
+            problem += f" (the file ends at line {self.last_line}: cut short?)"
+            return ProtocolError(self.source, self.last_line, self._name(path), problem)
+        return self.fail(path, problem)
+
     # -- typed getters
     def table(self, parent: dict, path: tuple, required: bool = True) -> dict:
         value = parent.get(path[-1])
         if value is None:
             if required:
-                raise self.fail(path, "missing table")
+                raise self.missing(path, f"missing table [{self._name(path)}]")
             return {}
         if not isinstance(value, dict):
             raise self.fail(path, f"must be a table, not {_type_name(value)}")
@@ -319,7 +352,7 @@ class _Reader:
         value = parent.get(path[-1])
         if value is None:
             if required:
-                raise self.fail(path, "missing: need at least one entry")
+                raise self.missing(path, f"missing: a complete protocol has [[{self._name(path)}]] entries")
             return []
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             raise self.fail(path, f"must be an array of tables ([[{path[-1]}]]), not {_type_name(value)}")
@@ -341,10 +374,16 @@ class _Reader:
             raise self.fail(path, "missing field")
         value = parent[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(path, f"must be a number, not {_type_name(value)} {value!r}")
-        value = float(value)
+            raise self.fail(path, f"must be a number, not {_type_name(value)} {_short_repr(value)}")
+        try:
+            value = float(value)
+        except OverflowError:   # TOML integers are unbounded in tomllib
+            raise self.fail(path, f"a {len(str(abs(value)))}-digit number is beyond any physical limit") from None
         if value != value or value in (float("inf"), float("-inf")):
             raise self.fail(path, "must be a finite number")
+        for suffix, (upper, unit) in _UNIT_BOUNDS.items():
+            if isinstance(key, str) and key.endswith(suffix) and value > upper:
+                raise self.fail(path, f"{value:g} {unit} is beyond the physical limit of {upper:g} {unit}")
         if positive and value <= 0:
             raise self.fail(path, f"must be greater than 0, got {value:g}")
         if minimum is not None and value < minimum:
@@ -359,7 +398,7 @@ class _Reader:
             raise self.fail(path, "missing field")
         value = parent[key]
         if not isinstance(value, str):
-            raise self.fail(path, f"must be a string, not {_type_name(value)} {value!r}")
+            raise self.fail(path, f"must be a string, not {_type_name(value)} {_short_repr(value)}")
         if not value.strip():
             raise self.fail(path, "must not be empty")
         return value
@@ -367,7 +406,7 @@ class _Reader:
     def boolean(self, parent: dict, path: tuple, default: bool) -> bool:
         value = parent.get(path[-1], default)
         if not isinstance(value, bool):
-            raise self.fail(path, f"must be true or false, not {_type_name(value)} {value!r}")
+            raise self.fail(path, f"must be true or false, not {_type_name(value)} {_short_repr(value)}")
         return value
 
     def no_unknown(self, table: dict, path: tuple, allowed: set[str]) -> None:
@@ -417,7 +456,7 @@ class _Reader:
         ff_table = self.table(d, ("force_feedback",), required=False)
         ff = self.force_feedback(ff_table)
         windows = tuple(self.force_window(w, ("force_limits", i))
-                        for i, w in enumerate(self.array_of_tables(d, ("force_limits",), required=False)))
+                        for i, w in enumerate(self.array_of_tables(d, ("force_limits",))))
         seen: dict[tuple[str, str], int] = {}
         for i, w in enumerate(windows):
             k = (w.technique, w.region)
@@ -425,18 +464,18 @@ class _Reader:
                 raise self.fail(("force_limits", i), f"second entry for technique {w.technique!r} and region {w.region!r} (first is force_limits[{seen[k]}])")
             seen[k] = i
 
-        spine = self.spine(self.table(d, ("spine",), required=False))
+        spine = self.spine(self.table(d, ("spine",)))
         screening = tuple(
             ScreeningQuestion(self.ident(q, ("screening", i)), self.string(q, ("screening", i, "question")))
-            for i, q in enumerate(self.array_of_tables(d, ("screening",), required=False))
+            for i, q in enumerate(self.array_of_tables(d, ("screening",)))
         )
-        for i, q in enumerate(self.array_of_tables(d, ("screening",), required=False)):
+        for i, q in enumerate(self.array_of_tables(d, ("screening",))):
             self.no_unknown(q, ("screening", i), {"id", "question"})
         checklist = tuple(
             ChecklistItem(self.ident(c, ("checklist", i)), self.string(c, ("checklist", i, "item")))
-            for i, c in enumerate(self.array_of_tables(d, ("checklist",), required=False))
+            for i, c in enumerate(self.array_of_tables(d, ("checklist",)))
         )
-        for i, c in enumerate(self.array_of_tables(d, ("checklist",), required=False)):
+        for i, c in enumerate(self.array_of_tables(d, ("checklist",))):
             self.no_unknown(c, ("checklist", i), {"id", "item"})
         for name_, items in (("screening", screening), ("checklist", checklist)):
             ids = [x.id for x in items]
@@ -444,13 +483,31 @@ class _Reader:
                 if ids.index(ident) != i:
                     raise self.fail((name_, i, "id"), f"duplicate id {ident!r}")
 
-        return Protocol(
+        protocol = Protocol(
             name=name, description=description, source=self.source, phases=phases,
             session_max_s=max_s, session_warn_at_s=warn_at_s, merge_gap_s=merge_gap_s, min_phase_s=min_phase_s,
             force_feedback=ff, force_windows=windows, spine=spine, screening=screening,
             checklist=checklist, partner_position=position, pause_max_s=max(pause_max_s, merge_gap_s),
             pause_counts_toward_phase=pause_counts,
         )
+        self.check_coverage(protocol)
+        return protocol
+
+    def check_coverage(self, protocol: Protocol) -> None:
+        """Every glove sensor has a live and a scoring maximum during every technique that has a
+        phase (from that technique's entries or the "*" ones). A protocol with a forgotten or
+        cut-off [[force_limits]] entry would otherwise coach with no over-force alert at all."""
+        glove = [c.id for c in self.smap.channels if not c.is_spine]
+        last = len(protocol.force_windows) - 1
+        for technique in protocol.techniques:
+            for channel in glove:
+                for purpose in ("live", "scoring"):
+                    if protocol.force_limit(technique, channel, purpose)[1] is None:  # type: ignore[arg-type]
+                        raise ProtocolError(
+                            self.source, self._line(("force_limits", last)), "force_limits",
+                            f"no {purpose}_max_n for sensor {channel!r} during {technique!r}: every technique "
+                            f"with a phase needs a {purpose} maximum on every glove sensor, from its own entries "
+                            f"or the \"*\" ones (a file cut short?)")
 
     def ident(self, table: dict, path: tuple) -> str:
         value = self.string(table, path + ("id",))
@@ -490,8 +547,9 @@ class _Reader:
             if not 0 < values[key] <= 1:
                 raise self.fail(path + (key,), f"must be in (0, 1], got {values[key]:g}")
         presses = values["light_presses_to_alert"]
-        if presses != int(presses) or presses < 1:
-            raise self.fail(path + ("light_presses_to_alert",), f"must be a whole number >= 1, got {presses:g}")
+        if presses != int(presses) or not 1 <= presses <= MAX_PRESSES:
+            raise self.fail(path + ("light_presses_to_alert",),
+                            f"must be a whole number in 1..{MAX_PRESSES}, got {presses:g}")
         values["light_presses_to_alert"] = int(presses)
         return ForceFeedback(**values)
 
@@ -524,6 +582,11 @@ class _Reader:
         if values["baseline_time_constant_s"] <= 0:
             raise self.fail(path + ("baseline_time_constant_s",), "must be greater than 0")
         return SpinePolicy(**values)
+
+
+def _short_repr(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _type_name(value: object) -> str:

@@ -38,6 +38,16 @@ assert RECORD_HEADER_SIZE == 16
 RECORD_TRAILER_SIZE = 4  # payload crc32
 MAX_RECORD_PAYLOAD = 1 << 30  # a sanity bound: a bigger length can only be corruption
 
+# What the reader accepts as physically meaningful (a value outside these is damage or a
+# foreign writer, never a session): the firmware samples at 50-1000 Hz, so 10 kHz leaves room
+# for other hardware; a session is minutes long, so 24 hours of indices is far beyond any real
+# one while keeping `Recording.dense()` allocatable.
+MAX_RATE_HZ = 10_000
+MAX_CHANNELS = 256
+MAX_CHANNEL_ID_CHARS = 64
+MAX_SESSION_S = 24 * 3600
+T_US_MODULUS = 1 << 30  # the wire's t_us is 30 bits (docs/protocol.md section 2)
+
 
 class Kind(enum.IntEnum):
     SESSION = 1
@@ -94,8 +104,39 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} in a recording: {value!r}")
 
 
-def encode_json(obj: Any) -> bytes:
-    return json.dumps(obj, default=_json_default, separators=(",", ":")).encode()
+def encode_json(obj: Any, nonfinite_to_null: bool = False) -> bytes:
+    """Compact JSON. The reader refuses NaN and infinities (JSON has none), so by default a
+    non-finite float is a ValueError now rather than a record skipped later. Free-form payloads
+    (device STATUS, app notes) pass `nonfinite_to_null`: a non-finite float there is stored as
+    null, as JavaScript's JSON.stringify does, so a NaN statistic cannot lose a whole note."""
+    if not nonfinite_to_null:
+        return json.dumps(obj, default=_json_default, separators=(",", ":"), allow_nan=False).encode()
+    text = json.dumps(obj, default=_json_default, separators=(",", ":"))
+    if "NaN" in text or "Infinity" in text:
+        # Bare NaN/Infinity tokens only occur as numbers; a round trip turns them into null.
+        text = json.dumps(json.loads(text, parse_constant=lambda _name: None), separators=(",", ":"))
+    return text.encode()
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text[:20]} is out of range for a float")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number a recording may hold")
+
+
+def decode_json(payload: bytes | bytearray | memoryview) -> Any:
+    """A record's JSON payload. Refuses NaN, Infinity and numbers that overflow to infinity
+    (1e400), which Python's json accepts; raises ValueError for anything unreadable, including
+    nesting too deep for the parser (which would otherwise surface as RecursionError)."""
+    try:
+        return json.loads(bytes(payload), parse_float=_finite_float, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def encode_samples(first_index: int, raw: np.ndarray, frames: np.ndarray) -> bytes:

@@ -7,10 +7,11 @@ that are concatenated once at the end.
 
 from __future__ import annotations
 
-import json
+import math
 import os
 import struct
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,15 +23,21 @@ from glovecoach.recording.format import (
     FORMAT_VERSION,
     FRAME_DTYPE,
     MAGIC,
+    MAX_CHANNEL_ID_CHARS,
+    MAX_CHANNELS,
+    MAX_RATE_HZ,
     MAX_RECORD_PAYLOAD,
+    MAX_SESSION_S,
     RAW_DTYPE,
     RECORD_HEADER,
     RECORD_HEADER_SIZE,
     RECORD_TRAILER_SIZE,
     SAMPLES_HEADER,
     SYNC,
+    T_US_MODULUS,
     Kind,
     RecordingError,
+    decode_json,
 )
 
 _MISSING_REASON = "no samples for these indices in the file (never written, or lost to file damage)"
@@ -48,6 +55,21 @@ class Gap:
     @property
     def end_index(self) -> int:
         return self.first_index + self.n_samples
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A stretch of the file the reader could not use (see `Recording.skipped`)."""
+
+    byte: int                 # file offset where the unusable bytes start
+    n_bytes: int              # how many bytes were skipped
+    kind: str | None          # the damaged record's kind when its header was readable, else None
+    reason: str
+    samples: tuple[int, int] | None = None  # (first_index, n_samples) a damaged SAMPLES record held
+
+    @property
+    def n_samples(self) -> int:
+        return self.samples[1] if self.samples else 0
 
 
 @dataclass(frozen=True)
@@ -79,6 +101,7 @@ class Recording:
     ended_at: str | None = None
     end_info: dict | None = None  # the END record: ended_at, end_index, samples, exception if any
     n_total: int = 0  # length of the timeline: one past the last index covered by samples or gaps
+    skipped: list[Skipped] = field(default_factory=list)  # damaged stretches, in file order
 
     @property
     def truncated(self) -> bool:
@@ -177,8 +200,29 @@ def _parse(path: Path, data: bytes) -> Recording:
     return parser.result()
 
 
-def _json(payload: memoryview) -> Any:
-    return json.loads(bytes(payload))
+def _whole(value: Any, name: str, lo: int, hi: int) -> int:
+    """An integer field within [lo, hi]; JSON from a foreign writer may spell it 200.0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a whole number, got {type(value).__name__}")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} {value!r} outside {lo}..{hi}")
+    return int(value)
+
+
+def _object(value: Any, name: str) -> dict:
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _finite_or_none(value: Any, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
 
 
 class _Parser:
@@ -188,6 +232,9 @@ class _Parser:
         self.view = memoryview(data)
         self.pos = start
         self.session: dict | None = None
+        self.channels: tuple[str, ...] = ()
+        self.rate_hz = 0
+        self.max_index = 0
         self.raw_blocks: list[memoryview] = []
         self.index_blocks: list[tuple[int, int]] = []
         self.frame_blocks: list[memoryview] = []
@@ -195,56 +242,84 @@ class _Parser:
         self.notes: list[Note] = []
         self.statuses: list[dict] = []
         self.problems: list[str] = []
+        self.skipped: list[Skipped] = []
         self.end: dict | None = None
         self.unknown_kinds = 0
 
-    # Walk the records; on damage, note it and resync at the next valid record header.
+    # Walk the records. Damage costs only the damaged record: a record whose payload checksum
+    # fails is skipped by its length only if a valid record header (itself checksummed) starts
+    # right where that length says; otherwise bytes were lost or added inside it, and the walk
+    # resumes at the next valid header found by scanning, which may be before that point.
     def run(self) -> None:
         size = len(self.data)
         while self.pos < size:
-            header = self._header_at(self.pos)
+            start = self.pos
+            header = self._header_at(start)
             if header is None:
-                if size - self.pos < RECORD_HEADER_SIZE and self.data.startswith(SYNC[: size - self.pos], self.pos):
+                if size - start < RECORD_HEADER_SIZE and self.data.startswith(SYNC[: size - start], start):
                     self.problems.append(
-                        f"torn record at byte {self.pos}: the file ends inside a record header "
+                        f"torn record at byte {start}: the file ends inside a record header "
                         f"(the writer was interrupted, e.g. a crash)"
                     )
                     return
-                self._resync(f"unreadable data at byte {self.pos}")
+                self._require_session(f"unreadable data at byte {start}")
+                self._skip(start, self._next_header(start + 1), None, f"unreadable data at byte {start}")
                 continue
             kind, length = header
-            payload_start = self.pos + RECORD_HEADER_SIZE
+            payload_start = start + RECORD_HEADER_SIZE
             record_end = payload_start + length + RECORD_TRAILER_SIZE
             if record_end > size:
-                self.problems.append(
-                    f"torn record at byte {self.pos}: a {_kind_name(kind)} record of {length} bytes "
-                    f"but the file ends {size - payload_start} bytes into it "
-                    f"(the writer was interrupted, e.g. a crash)"
-                )
-                return
+                resume = self._next_header(payload_start)
+                if resume is None:
+                    self.problems.append(
+                        f"torn record at byte {start}: a {_kind_name(kind)} record of {length} bytes "
+                        f"but the file ends {size - payload_start} bytes into it "
+                        f"(the writer was interrupted, e.g. a crash)"
+                    )
+                    return
+                # A valid record starts inside what this one claims: bytes went missing in it.
+                self._require_session(f"damaged record at byte {start}")
+                self._skip(start, resume, kind,
+                           f"corrupt {_kind_name(kind)} record at byte {start} (shorter than its header "
+                           f"says: bytes lost inside it)", self._claimed_samples(kind, payload_start, length))
+                continue
             payload = self.view[payload_start: payload_start + length]
             (stored_crc,) = struct.unpack_from("<I", self.data, payload_start + length)
             if zlib.crc32(payload) != stored_crc:
-                # The header checksum was good, so the length is trusted: skip just this record.
-                self.problems.append(
-                    f"corrupt {_kind_name(kind)} record at byte {self.pos} (checksum mismatch); "
-                    f"skipped its {length} bytes"
-                )
-            else:
-                try:
-                    self._handle(kind, payload)
-                except (ValueError, KeyError, TypeError, struct.error) as exc:
-                    if kind == Kind.SESSION and self.session is None:
-                        raise RecordingError(f"{self.path}: bad SESSION record at byte {self.pos}: {exc}") from exc
-                    self.problems.append(f"bad {_kind_name(kind)} record at byte {self.pos}: {exc}; skipped it")
-            if self.session is None:
-                raise RecordingError(
-                    f"{self.path}: the first record (byte {self.pos}) is not a readable SESSION record"
-                )
+                self._require_session(f"corrupt record at byte {start}")
+                claim = self._claimed_samples(kind, payload_start, length)
+                if record_end == size or self._header_at(record_end) is not None:
+                    # Damaged in place (same length): the header's length is right.
+                    self._skip(start, record_end, kind,
+                               f"corrupt {_kind_name(kind)} record at byte {start} (checksum mismatch)", claim)
+                else:
+                    resume = self._next_header(payload_start)
+                    # With nothing readable after it (e.g. a zero-filled tail after a power cut)
+                    # there is no telling whether bytes went missing: say only what is known.
+                    how = "checksum mismatch" if resume is None else \
+                        "checksum mismatch, and no record starts where its length ends: bytes lost or added inside it"
+                    self._skip(start, resume, kind, f"corrupt {_kind_name(kind)} record at byte {start} ({how})", claim)
+                continue
+            try:
+                self._handle(kind, payload)
+            except (ValueError, KeyError, TypeError, OverflowError, struct.error) as exc:
+                why = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+                if self.session is None:
+                    raise RecordingError(f"{self.path}: bad SESSION record at byte {start}: {why}") from exc
+                self.problems.append(f"bad {_kind_name(kind)} record at byte {start}: {why}; skipped it")
+            self._require_session("")
             self.pos = record_end
             if self.end is not None and self.pos < size:
                 self.problems.append(f"{size - self.pos} bytes after the END record (byte {self.pos}) ignored")
                 return
+
+    def _require_session(self, what: str) -> None:
+        # Without SESSION nothing after it can be interpreted: damage there is fatal.
+        if self.session is None:
+            raise RecordingError(
+                f"{self.path}: the first record (byte {self.pos}) is not a readable SESSION record"
+                + (f" ({what})" if what else "")
+            )
 
     def _header_at(self, pos: int) -> tuple[int, int] | None:
         if pos + RECORD_HEADER_SIZE > len(self.data):
@@ -254,65 +329,116 @@ class _Parser:
             return None
         return kind, length
 
-    def _resync(self, what: str) -> None:
-        start = self.pos
-        if self.session is None:
-            raise RecordingError(f"{self.path}: no SESSION record at byte {start} ({what})")
-        search = start + 1
+    def _next_header(self, search: int) -> int | None:
+        """Offset of the first valid record header at or after `search`, or None."""
         while True:
             found = self.data.find(SYNC, search)
             if found < 0:
-                self.problems.append(
-                    f"{what}: {len(self.data) - start} bytes to the end of the file could not be read "
-                    f"(a crash while writing, or damage)"
-                )
-                self.pos = len(self.data)
-                return
+                return None
             if self._header_at(found) is not None:
-                self.problems.append(f"{what}: skipped {found - start} bytes, resumed at the record at byte {found}")
-                self.pos = found
-                return
+                return found
             search = found + 1
+
+    def _skip(self, start: int, resume: int | None, kind: int | None, what: str,
+              samples: tuple[int, int] | None = None) -> None:
+        """Note the unusable bytes [start, resume) and carry on at `resume` (None: the end)."""
+        size = len(self.data)
+        end = size if resume is None else resume
+        if resume is None:
+            message = f"{what}: {end - start} bytes to the end of the file could not be read " \
+                      f"(a crash while writing, or damage)"
+        else:
+            message = f"{what}: skipped {end - start} bytes, resumed at the record at byte {end}"
+        if samples is not None:
+            message += f"; it held samples {samples[0]}..{samples[0] + samples[1] - 1}"
+        self.problems.append(message)
+        self.skipped.append(Skipped(start, end - start, None if kind is None else _kind_name(kind), what, samples))
+        self.pos = end
+
+    def _claimed_samples(self, kind: int, payload_start: int, length: int) -> tuple[int, int] | None:
+        """(first_index, n) from a damaged SAMPLES record's own header, if it is consistent with
+        the record's (checksummed) length; only used to name what was lost."""
+        if kind != Kind.SAMPLES or self.session is None or length < SAMPLES_HEADER.size \
+                or payload_start + SAMPLES_HEADER.size > len(self.data):
+            return None
+        first, n, ch, _reserved, n_frames = SAMPLES_HEADER.unpack_from(self.data, payload_start)
+        expected = SAMPLES_HEADER.size + 2 * n * ch + FRAME_DTYPE.itemsize * n_frames
+        if expected != length or ch != len(self.channels) or n == 0 or not 0 <= first < first + n <= self.max_index:
+            return None
+        return first, n
 
     def _handle(self, kind: int, payload: memoryview) -> None:
         if self.session is None:
             if kind != Kind.SESSION:
                 raise RecordingError(f"{self.path}: the first record is {_kind_name(kind)}, not SESSION")
-            session = _json(payload)
-            rate = int(session["rate_hz"])
-            channels = tuple(str(c) for c in session["channels"])
-            if rate <= 0 or not channels:
-                raise ValueError(f"rate_hz {rate} and {len(channels)} channels")
-            self.session = session
+            self._handle_session(payload)
             return
         if kind == Kind.SAMPLES:
             self._handle_samples(payload)
         elif kind == Kind.GAP:
-            gap = _json(payload)
-            self.recorded_gaps.append(
-                Gap(int(gap["first_index"]), int(gap["n_samples"]), str(gap["reason"]), bool(gap.get("exact", True)))
-            )
+            gap = _object(decode_json(payload), "GAP")
+            first = _whole(gap["first_index"], "first_index", 0, self.max_index)
+            n = _whole(gap["n_samples"], "n_samples", 0, self.max_index - first)
+            reason, exact = gap["reason"], gap.get("exact", True)
+            if not isinstance(reason, str) or not isinstance(exact, bool):
+                raise ValueError("reason must be a string and exact true or false")
+            self.recorded_gaps.append(Gap(first, n, reason, exact))
         elif kind == Kind.STATUS:
-            status = _json(payload)
-            self.statuses.append({**status["status"], "host_time": status["host_time"]})
+            status = _object(decode_json(payload), "STATUS")
+            host_time = _finite_or_none(status["host_time"], "host_time")
+            if host_time is None:
+                raise ValueError("host_time is missing")
+            self.statuses.append({**_object(status["status"], "status"), "host_time": host_time})
         elif kind == Kind.NOTE:
-            note = _json(payload)
-            self.notes.append(Note(str(note["kind"]), note["payload"], note.get("host_time")))
+            note = _object(decode_json(payload), "NOTE")
+            note_kind = note["kind"]
+            if not isinstance(note_kind, str) or not note_kind:
+                raise ValueError(f"note kind must be a non-empty string, got {note_kind!r}")
+            host_time = _finite_or_none(note.get("host_time"), "host_time")
+            self.notes.append(Note(note_kind, _object(note["payload"], "payload"), host_time))
         elif kind == Kind.END:
-            self.end = _json(payload)
+            end = _object(decode_json(payload), "END")
+            if not isinstance(end.get("ended_at"), (str, type(None))):
+                raise ValueError(f"ended_at must be a string, got {end['ended_at']!r}")
+            for key in ("end_index", "samples"):
+                if key in end:
+                    _whole(end[key], key, 0, self.max_index)
+            self.end = end
         elif kind == Kind.SESSION:
             raise ValueError("a second SESSION record")
         else:
             self.unknown_kinds += 1  # a newer writer's record kind: skipped on purpose
 
+    def _handle_session(self, payload: memoryview) -> None:
+        session = _object(decode_json(payload), "SESSION")
+        rate = _whole(session.get("rate_hz"), "rate_hz", 1, MAX_RATE_HZ)
+        channels = session.get("channels")
+        if not isinstance(channels, list) or not 1 <= len(channels) <= MAX_CHANNELS:
+            raise ValueError(f"channels must be a list of 1..{MAX_CHANNELS} channel ids")
+        if not all(isinstance(c, str) and 0 < len(c) <= MAX_CHANNEL_ID_CHARS for c in channels):
+            raise ValueError(f"channel ids must be strings of 1..{MAX_CHANNEL_ID_CHARS} characters")
+        if len(set(channels)) != len(channels):
+            raise ValueError("duplicate channel ids")
+        for key in ("device_info", "metadata"):
+            if session.get(key) is not None:
+                _object(session[key], key)
+        if not isinstance(session.get("started_at", ""), str):
+            raise ValueError("started_at must be a string")
+        self.session = session
+        self.channels = tuple(channels)
+        self.rate_hz = rate
+        self.max_index = rate * MAX_SESSION_S
+
     def _handle_samples(self, payload: memoryview) -> None:
-        assert self.session is not None
         first, n, ch, _reserved, n_frames = SAMPLES_HEADER.unpack_from(payload, 0)
         expected = SAMPLES_HEADER.size + 2 * n * ch + FRAME_DTYPE.itemsize * n_frames
         if len(payload) != expected:
             raise ValueError(f"length {len(payload)} does not match {n} samples x {ch} channels + {n_frames} frames")
-        if ch != len(self.session["channels"]):
-            raise ValueError(f"{ch} channels but the session has {len(self.session['channels'])}")
+        if ch != len(self.channels):
+            raise ValueError(f"{ch} channels but the session has {len(self.channels)}")
+        if not 0 <= first <= first + n <= self.max_index:
+            raise ValueError(f"samples {first}..{first + n - 1} outside the session's 0..{self.max_index - 1} "
+                             f"({MAX_SESSION_S // 3600} h at {self.rate_hz} Hz)")
         raw_start = SAMPLES_HEADER.size
         frames_start = raw_start + 2 * n * ch
         # Keep byte slices; they are joined and converted once in result() (per-record numpy
@@ -328,7 +454,7 @@ class _Parser:
                 f"(the recorder stopped right at the start?)"
             )
         session = self.session
-        channels = tuple(str(c) for c in session["channels"])
+        channels = self.channels
         # Blocks are in index order when written by RecordingWriter; sort defensively in case a
         # damaged file or a foreign writer disagrees.
         firsts = np.array([first for first, _ in self.index_blocks], dtype=np.int64)
@@ -343,6 +469,13 @@ class _Parser:
         rows_before = np.cumsum(lengths) - lengths
         sample_index = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(firsts - rows_before, lengths)
         frames = np.frombuffer(bytearray().join(self.frame_blocks), dtype=FRAME_DTYPE)
+        # Frame-table entries are checked once here, as one array: a value no writer can produce
+        # (a non-finite host time, an index outside the session, a t_us wider than 30 bits).
+        bad = ~np.isfinite(frames["host_time"]) | (frames["sample_index"] < 0) \
+            | (frames["sample_index"] >= self.max_index) | (frames["t_us"] >= T_US_MODULUS)
+        if bad.any():
+            frames = frames[~bad]
+            self.problems.append(f"{int(bad.sum())} frame-table entries with impossible values dropped")
         if len(sample_index) > 1 and np.any(np.diff(sample_index) <= 0):
             # Overlapping blocks can only come from a foreign or buggy writer: keep one row per
             # index (from the block that starts first) and say so.
@@ -350,16 +483,20 @@ class _Parser:
             raw = raw[first_pos]
             self.problems.append("sample blocks overlap; kept one row per sample index")
 
+        # The timeline also reaches the writer's own end (END) and any samples a damaged record
+        # held, so samples lost at the very end still count as lost.
         n_total = max(
             [int(sample_index[-1]) + 1 if len(sample_index) else 0]
             + [gap.end_index for gap in self.recorded_gaps]
+            + [int(self.end.get("end_index", 0)) if self.end else 0]
+            + [s.samples[0] + s.samples[1] for s in self.skipped if s.samples]
         )
-        gaps = _gaps_with_holes(self.index_blocks, self.recorded_gaps, n_total)
+        gaps = _gaps_with_holes(self.index_blocks, self.recorded_gaps, n_total, self.skipped)
         return Recording(
             path=self.path,
             format_version=FORMAT_VERSION,
             device_info=dict(session.get("device_info") or {}),
-            rate_hz=int(session["rate_hz"]),
+            rate_hz=self.rate_hz,
             channels=channels,
             metadata=dict(session.get("metadata") or {}),
             started_at=str(session.get("started_at", "")),
@@ -374,23 +511,34 @@ class _Parser:
             ended_at=self.end.get("ended_at") if self.end else None,
             end_info=self.end,
             n_total=n_total,
+            skipped=self.skipped,
         )
 
 
-def _gaps_with_holes(blocks: list[tuple[int, int]], recorded: list[Gap], n_total: int) -> list[Gap]:
+def _gaps_with_holes(blocks: list[tuple[int, int]], recorded: list[Gap], n_total: int,
+                     skipped: Sequence[Skipped] = ()) -> list[Gap]:
     """The recorded gaps, plus a gap for every stretch of the timeline that nothing covers,
-    so that the gaps always add up to `lost_samples`."""
+    so that the gaps always add up to `lost_samples`. A hole that a damaged SAMPLES record
+    claimed names that record."""
     covered = sorted(
         [(first, first + n) for first, n in blocks if n] + [(g.first_index, g.end_index) for g in recorded]
     )
+    claims = [(s.samples[0], s.samples[0] + s.samples[1], s.byte) for s in skipped if s.samples]
+
+    def hole(start: int, stop: int) -> Gap:
+        where = [byte for first, end, byte in claims if first < stop and end > start]
+        reason = _MISSING_REASON if not where else \
+            f"lost to file damage (corrupt SAMPLES record at byte {', '.join(map(str, where))})"
+        return Gap(start, stop - start, reason, True)
+
     holes: list[Gap] = []
     cursor = 0
     for start, stop in covered:
         if start > cursor:
-            holes.append(Gap(cursor, start - cursor, _MISSING_REASON, True))
+            holes.append(hole(cursor, start))
         cursor = max(cursor, stop)
     if cursor < n_total:
-        holes.append(Gap(cursor, n_total - cursor, _MISSING_REASON, True))
+        holes.append(hole(cursor, n_total))
     return sorted(recorded + holes, key=lambda g: g.first_index)
 
 

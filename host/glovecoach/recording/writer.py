@@ -11,6 +11,7 @@ small even when the caller writes one 4-sample wire frame at a time.
 from __future__ import annotations
 
 import atexit
+import errno
 import math
 import os
 import threading
@@ -29,6 +30,7 @@ from glovecoach.recording.format import (
     FORMAT_VERSION,
     FRAME_DTYPE,
     RAW_DTYPE,
+    T_US_MODULUS,
     Kind,
     RecordingError,
     encode_json,
@@ -74,7 +76,19 @@ def _as_frames(frames: np.ndarray) -> np.ndarray:
     out = np.empty(len(frames), dtype=FRAME_DTYPE)
     for name in FRAME_DTYPE.names or ():
         out[name] = frames[name]
+    # The reader drops entries no device or clock can produce; refuse them here instead.
+    if len(out) and not (np.isfinite(out["host_time"]).all() and (out["sample_index"] >= 0).all()
+                         and (np.asarray(frames["t_us"]) < T_US_MODULUS).all()
+                         and (np.asarray(frames["t_us"]) >= 0).all()):
+        raise ValueError("frames must have finite host_time, sample_index >= 0 and a 30-bit t_us")
     return out
+
+
+def _finite_time(host_time: Any) -> float:
+    value = float(host_time)
+    if not math.isfinite(value):
+        raise ValueError(f"host_time must be a finite number of seconds, got {host_time!r}")
+    return value
 
 
 class RecordingWriter:
@@ -141,15 +155,21 @@ class RecordingWriter:
         self._samples_written = 0
         self._closed = False
         self._error: BaseException | None = None
+        self._error_reported = False       # the owner was told once; close() does not repeat it
+        self._durable_size = 0             # file size after the last complete write
+        self._durable_end_index = 0        # session index after the samples/gaps in that size
+        self._durable_samples = 0
         self._owner_pid = os.getpid()
 
         try:
-            self._write_all(file_header() + encode_record(Kind.SESSION, session))
+            head = file_header() + encode_record(Kind.SESSION, session)
+            self._write_all(head)
             os.fsync(self._file.fileno())
             self._fsync_directory()
         except BaseException:
             self._file.close()
             raise
+        self._durable_size = len(head)
 
         self._stop = False
         self._wake = threading.Event()
@@ -240,7 +260,7 @@ class RecordingWriter:
         """Store one device STATUS (as a dict) with the host time it was received."""
         if not isinstance(status, dict):
             raise TypeError(f"status must be a dict, got {type(status).__name__}")
-        payload = encode_json({"host_time": float(host_time), "status": status})
+        payload = encode_json({"host_time": _finite_time(host_time), "status": status}, nonfinite_to_null=True)
         with self._lock:
             self._check_usable()
             self._append_record(Kind.STATUS, payload)
@@ -253,8 +273,8 @@ class RecordingWriter:
             raise TypeError(f"note {kind!r}: payload must be a dict, got {type(payload).__name__}")
         try:
             encoded = encode_json({
-                "kind": kind, "host_time": None if host_time is None else float(host_time), "payload": payload,
-            })
+                "kind": kind, "host_time": None if host_time is None else _finite_time(host_time), "payload": payload,
+            }, nonfinite_to_null=True)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"note {kind!r}: {exc}") from exc
         with self._lock:
@@ -267,7 +287,11 @@ class RecordingWriter:
             if self._closed:
                 return
             self._check_usable()
-        self._drain()
+        try:
+            self._drain()
+        except RecordingError:
+            self._error_reported = True
+            raise
 
     def close(self) -> None:
         """Flush, write the END record and close the file. Idempotent."""
@@ -306,12 +330,17 @@ class RecordingWriter:
                 end["exception"] = f"{type(exception).__name__}: {exception}"
             if self._error is None:
                 with self._lock:
-                    self._append_record(Kind.END, encode_json(end))
-                self._drain()
+                    self._append_record(Kind.END, encode_json(end, nonfinite_to_null=True))
+                try:
+                    self._drain()
+                except RecordingError:
+                    self._error_reported = True
+                    raise
         finally:
             self._file.close()
-        if self._error is not None:
-            raise RecordingError(f"recording to {self.path} failed: {self._error}") from self._error
+        if self._error is not None and not self._error_reported:
+            self._error_reported = True
+            raise RecordingError(self._failure_message()) from self._error
 
     @staticmethod
     def _check_index(value: int, name: str) -> int:
@@ -324,7 +353,8 @@ class RecordingWriter:
     def _check_usable(self) -> None:
         # Called with self._lock held.
         if self._error is not None:
-            raise RecordingError(f"recording to {self.path} failed: {self._error}") from self._error
+            self._error_reported = True
+            raise RecordingError(self._failure_message()) from self._error
         if self._closed:
             raise RecordingError(f"recording {self.path} is closed")
 
@@ -346,9 +376,12 @@ class RecordingWriter:
 
     def _drain(self) -> None:
         with self._io_lock:
+            if self._error is not None:
+                return
             with self._lock:
                 self._seal_pending()
                 data, self._buffer = self._buffer, bytearray()
+                end_index, samples = self._end_index, self._samples_written
             if not data:
                 return
             try:
@@ -356,7 +389,36 @@ class RecordingWriter:
                 os.fsync(self._file.fileno())
             except BaseException as exc:
                 self._error = exc
-                raise RecordingError(f"recording to {self.path} failed: {exc}") from exc
+                self._cut_back_to_last_record()
+                raise RecordingError(self._failure_message()) from exc
+            self._durable_size += len(data)
+            self._durable_end_index, self._durable_samples = end_index, samples
+
+    def _cut_back_to_last_record(self) -> None:
+        # A write that failed part-way (disk full) leaves part of a record at the end. Cutting
+        # it off (truncating needs no free space) leaves a file that ends on a whole record, so
+        # it reads back as a clean, if unclosed, session. If even that fails the reader still
+        # copes: it reports the partial record as a torn tail.
+        try:
+            os.ftruncate(self._file.fileno(), self._durable_size)
+            os.fsync(self._file.fileno())
+        except OSError:
+            pass
+
+    def _failure_message(self) -> str:
+        exc = self._error
+        code = getattr(exc, "errno", None)
+        if code in (errno.ENOSPC, errno.EDQUOT):
+            why = "the disk is full" if code == errno.ENOSPC else "the disk quota is used up"
+        elif code == errno.EFBIG:
+            why = "the file reached the largest size this file system allows"
+        elif isinstance(exc, OSError):
+            why = f"cannot write: {exc.strerror or exc}"
+        else:
+            why = f"{type(exc).__name__}: {exc}"
+        kept = (f"the {self._durable_samples} samples up to session index {self._durable_end_index} "
+                f"({self._durable_end_index / self.rate_hz:.1f} s) are in the file and readable")
+        return f"recording to {self.path} stopped: {why}; {kept}"
 
     def _write_all(self, data: bytes | bytearray) -> None:
         view = memoryview(data)
