@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -15,11 +17,17 @@ from glovecoach.wire import (
 )
 
 
-def batch(frames: list[tuple[int, int, int]], flags: list[int] | None = None, channels: int = 2) -> SampleBatch:
-    """Batch from (seq, sample_index, n_samples) per frame."""
+_clock = itertools.count(1000, 20_000)  # device stamps: every frame is sent after the one before
+
+
+def batch(frames: list[tuple[int, int, int]], flags: list[int] | None = None, channels: int = 2,
+          t_us: list[int] | None = None) -> SampleBatch:
+    """Batch from (seq, sample_index, n_samples) per frame, stamped later than any frame made
+    before it (as a device stamps frames) unless ``t_us`` is given (a repeated or old frame)."""
     n = np.array([f[2] for f in frames], np.uint16)
+    stamps = t_us if t_us is not None else [next(_clock) for _ in frames]
     return SampleBatch(np.zeros((int(n.sum()), channels), np.uint16), np.array([f[0] for f in frames], np.uint32),
-                       np.array([f[1] for f in frames], np.uint32), np.zeros(len(frames), np.uint32), n,
+                       np.array([f[1] for f in frames], np.uint32), np.array(stamps, np.uint32), n,
                        np.array(flags or [0] * len(frames), np.uint8))
 
 
