@@ -128,11 +128,12 @@ def _parse_json_object(body: bytes, what: str) -> dict[str, Any]:
     except RecursionError:
         # [[[[...]]]] a thousand deep: the C scanner recurses once per level. The payload limit
         # (2048 bytes) keeps this cheap, but it must be a malformed message, not a crash.
-        raise FrameError(CorruptReason.MALFORMED, f"{what} body is JSON nested too deeply") from None
+        raise FrameError(CorruptReason.MALFORMED, f"{what} body is JSON nested too deeply", field=what) from None
     except (UnicodeDecodeError, ValueError) as exc:
-        raise FrameError(CorruptReason.MALFORMED, f"{what} body is not UTF-8 JSON: {exc}") from None
+        raise FrameError(CorruptReason.MALFORMED, f"{what} body is not UTF-8 JSON: {exc}", field=what) from None
     if not isinstance(obj, dict):
-        raise FrameError(CorruptReason.MALFORMED, f"{what} body is JSON {type(obj).__name__}, not an object")
+        raise FrameError(CorruptReason.MALFORMED, f"{what} body is JSON {type(obj).__name__}, not an object",
+                         field=what)
     return obj
 
 
