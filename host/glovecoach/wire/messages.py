@@ -72,6 +72,7 @@ MAX_CHANNELS = 32
 UNKNOWN_TOKEN = 0xFFFF  # ERROR BAD_FRAME when the command's token could not be read
 T_US_MAX = (1 << 30) - 1  # device stamps are 30-bit (docs/protocol.md section 2)
 MAX_TEXT_FIELD = 64       # longest glove id, firmware version or channel id a HELLO may carry
+MAX_JSON_DEPTH = 8         # HELLO and ACK bodies are flat objects with lists; deeper is not a glove
 
 SAMPLES_HEADER = struct.Struct("<BBBBIII")  # type, n_samples, n_channels, flags, seq, sample_index, t_us
 STATUS_LAYOUT = struct.Struct("<BBHIIIIIII")
@@ -134,7 +135,26 @@ def _parse_json_object(body: bytes, what: str) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise FrameError(CorruptReason.MALFORMED, f"{what} body is JSON {type(obj).__name__}, not an object",
                          field=what)
+    _check_depth(obj, what)
     return obj
+
+
+def _check_depth(obj: Any, what: str) -> None:
+    """Reject JSON nested deeper than MAX_JSON_DEPTH (walked without recursion).
+
+    json.loads parses a few hundred levels, but whatever later walks the value recursively
+    (json.dumps into a recording note, a UI tree) would then fail far from the device that sent it.
+    """
+    stack = [(obj, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise FrameError(CorruptReason.MALFORMED, f"{what} body is JSON nested deeper than {MAX_JSON_DEPTH}",
+                             field=what)
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
 
 
 def _check_uint(name: str, value: int, fmt: str) -> int:
