@@ -553,12 +553,14 @@ class GloveClient:
         self._stalled_at = self._progress_at
         self._stats.stalls += 1
         status = self._last_status
+        # A heuristic for the user: STATUS comes once a second, so one may or may not have
+        # arrived since the last frame even from a live glove.
         if not self._status_since_progress:
-            reason = "no samples and no STATUS: the glove's firmware is not running"
+            reason = "no samples and no STATUS: the glove's firmware may have stopped"
         elif status is not None and not status.streaming:
-            reason = "the glove stopped streaming by itself"
+            reason = "no samples: the glove stopped streaming by itself"
         else:
-            reason = "the glove says it is streaming but sends no samples"
+            reason = "the glove sends STATUS but no samples: its sampling is stuck"
         log.warning("%s: stalled: %s", self._device_name(), reason)
         self._emit(LinkStalled(self._next_index, silent, reason))
 
