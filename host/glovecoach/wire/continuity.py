@@ -105,13 +105,16 @@ class ContinuityTracker:
         index = batch.sample_index.astype(np.int64)
         end = index + batch.n_per_frame
         start_flag = (batch.flags & SAMPLES_FIRST_AFTER_START) != 0
-        if self._last_seq is not None and not start_flag.any():
+        if (self._last_seq is not None and seq[0] == self._last_seq + 1 and index[0] == self._next_index
+                and not start_flag.any()
+                and (count == 1 or (bool((np.diff(seq) == 1).all()) and bool((index[1:] == end[:-1]).all())))):
             # The usual case, checked with a few whole-array operations: every frame follows on
-            # from the one before (seq +1, next slot).
-            if (seq[0] == self._last_seq + 1 and index[0] == self._next_index
-                    and bool((seq[1:] - seq[:-1] == 1).all()) and bool((index[1:] == end[:-1]).all())):
-                self._take(seq, end, unwrap_ticks(batch.t_us, self._last_t), batch.n_samples)
-                return []
+            # from the one before (seq +1, next slot). One batch is one read, far shorter than
+            # half a clock wrap, so the newest stamp unwraps in one step from the last one.
+            half = TICKS_MODULUS // 2
+            step = (int(batch.t_us[-1]) - (self._last_t & TICKS_MASK) + half) % TICKS_MODULUS - half
+            self._take(seq, end, np.array([self._last_t + step]), batch.n_samples)
+            return []
 
         t = batch.t_us.astype(np.int64)
         rows = batch.frame_rows
