@@ -15,6 +15,7 @@ import pytest
 from fake_glove import FakeGlove, raw_frame, slots_of
 
 from glovecoach.link import (
+    DeviceLog,
     DeviceProblem,
     GapDetected,
     GloveClient,
@@ -159,7 +160,8 @@ def test_every_sample_lands_at_its_true_index_or_in_a_counted_gap():
     assert reasons.count("lost_frames") == 2 and all(g[1] == SPF for g in gaps if g[2] == "lost_frames")
     stalled = [g for g in gaps if g[2] == "stalled"]
     assert len(stalled) == 2 and all(g[3] for g in stalled)  # exact, from the device's slots
-    assert [g[1] for g in stalled] == [n for _, n in fake.skipped]
+    # (a fake thread starved for over 250 ms by a loaded machine skips slots too: device_skipped)
+    assert [g[1] for g in stalled] == [n for _, n in fake.skipped if n > RATE]
     assert all(g[3] for g in gaps if g[2] != "device_reset")
 
     # The stall was seen within about a second, with why.
@@ -230,6 +232,7 @@ def test_garbage_messages_are_problems_and_the_session_goes_on():
                         bytes([0x04, 0, 200, 0]) + b"\xff\xff\xff\xff" + bytes(24),  # t_us > 30 bits
                         bytes([0x42, 1, 2, 3])]:                    # unknown type
             fake.send(raw_frame(payload))
+        fake.send(raw_frame(b"\x05\x01clear \x1b[2J screen\nline two"))  # a LOG is shown: escaped
         seen.run(0.5)
         stats = client.stats
         assert client._thread.is_alive()
@@ -239,3 +242,4 @@ def test_garbage_messages_are_problems_and_the_session_goes_on():
     fields = {p.field for p in seen.of(DeviceProblem)}
     assert {"HELLO", "channels", "tare", "ACK detail", "rate_hz", "t_us", "unknown_type"} <= fields
     assert stats.device_errors == 9
+    assert [e.message for e in seen.of(DeviceLog)] == ["clear \\x1b[2J screen\nline two"]

@@ -89,7 +89,7 @@ def test_a_stall_that_ends_is_an_exact_gap_and_the_recording_is_complete(tmp_pat
     assert rec.closed_cleanly and notes_of(rec, "record_end")[0]["complete"] is True
     assert rec.n_total == 800
     stalled = [g for g in rec.gaps if g.reason == "stalled"]
-    assert [(g.n_samples, g.exact) for g in stalled] == [(skipped[0][1], True)]
+    assert [(g.n_samples, g.exact) for g in stalled] == [(n, True) for _, n in skipped if n > 200]
     assert [(g.n_samples, g.exact) for g in rec.gaps if g.reason == "rejected_frames"] == [(16, True)]
     # Every recorded row is the slot it claims to be: nothing shifted by the duplicates or the stall.
     from fake_glove import slots_of

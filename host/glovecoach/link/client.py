@@ -166,10 +166,11 @@ class LinkStats:
 
 
 def printable(text: str) -> str:
-    """``text`` with control characters escaped (a device could send terminal escapes)."""
+    """``text`` with control characters escaped (a device could send terminal escapes); line
+    breaks and tabs stay, for a firmware traceback."""
     if text.isprintable():
         return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text)
 
 
 class DeviceCommandError(Exception):
