@@ -75,3 +75,11 @@ def test_devices_json_says_which_ports_were_probed(capsys):
     assert len(virtual) == 1 and virtual[0]["probed"] and virtual[0]["is_glove"]
     # Whatever this machine has besides: a port left alone says how to include it.
     assert all("--all" in r["problem"] for r in reports if not r["probed"])
+
+
+def test_a_device_with_an_invalid_hello_is_listed_with_the_reason():
+    with FakeGlove(glove_id="G" * 300) as glove:
+        [report] = list_devices(timeout=1.0, ports=[port_info(glove.port, 0x303A)])
+    assert not report.is_glove
+    assert report.problem.startswith("answered with an invalid message: glove_id: ")
+    assert "300" in report.problem

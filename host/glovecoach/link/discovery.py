@@ -46,13 +46,19 @@ def probe_port(path: str, timeout: float = 0.6) -> dict | None:
 
     Raises :class:`glovecoach.link.LinkLost` if the port cannot be opened.
     """
+    return _probe(path, timeout)[0]
+
+
+def _probe(path: str, timeout: float) -> tuple[dict | None, str | None]:
+    """(HELLO info or None, what the device sent that was invalid, if anything)."""
     from glovecoach.link import GloveClient
 
     client = GloveClient(path, reconnect=False, hello_retry_s=min(0.3, timeout))
     try:
-        return client.connect(timeout=timeout).info
+        return client.connect(timeout=timeout).info, None
     except TimeoutError:
-        return None
+        problem = client.last_problem
+        return None, (f"{problem.field}: {problem.message}" if problem is not None else None)
     finally:
         client.close()
 
@@ -87,11 +93,13 @@ def list_devices(extra_paths: Iterable[str] | dict[str, str] = (),
         if not report.probed:
             return report
         try:
-            info = probe_port(report.path, timeout)
+            info, invalid = _probe(report.path, timeout)
         except LinkLost as exc:
             report.problem = str(exc)
             return report
-        if info is None:
+        if invalid is not None:
+            report.problem = f"answered with an invalid message: {invalid}"
+        elif info is None:
             report.problem = f"no answer to INFO within {timeout:.1f} s"
         else:
             report.is_glove = True
