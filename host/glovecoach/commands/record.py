@@ -9,11 +9,14 @@ import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
 from glovecoach.cli import CommandError
+
+if TYPE_CHECKING:
+    from glovecoach.link import LinkStats
 
 PROGRESS_INTERVAL_S = 0.5
 # After the planned end, samples still in flight (the last frame, a busy reader) may take this
@@ -118,7 +121,7 @@ class RecordState:
     unfinished: str | None = None  # why the planned time ended before the timeline was full
     elapsed: float = 0.0
     measured_rate_hz: float | None = None
-    link_stats: object = None  # the client's LinkStats at the end
+    link_stats: LinkStats | None = None  # the client's counters at the end
 
     @property
     def complete(self) -> bool:
@@ -271,7 +274,7 @@ def record(client, writer, *, seconds: float, rate_hz: int, progress: Progress,
     note("record_end", {"complete": state.complete, "planned_samples": target,
                         "recorded_samples": state.samples, "missing_samples": state.lost,
                         "unfinished": state.unfinished, "interrupted": state.interrupted,
-                        "link": dataclasses.asdict(state.link_stats)})
+                        "link": dataclasses.asdict(client.stats)})
     return state
 
 
@@ -338,6 +341,7 @@ def _run(args: argparse.Namespace) -> int:
     print(summary.table())
     why = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in state.lost_by_reason.items())
     link = state.link_stats
+    assert link is not None
     prefix = ("interrupted: " if state.interrupted else
               f"INCOMPLETE ({state.unfinished.replace('_', ' ')}): " if state.unfinished else "")
     print(f"{prefix}{state.samples} samples "

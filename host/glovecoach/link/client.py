@@ -729,8 +729,9 @@ class GloveClient:
             batch = batch.select(~bad)
             if batch.n_frames == 0:
                 return
-        findings = self._tracker.update(batch)
-        stale = [f for f in findings if isinstance(f, StaleFrame)]
+        found = self._tracker.update(batch)
+        stale = [f for f in found if isinstance(f, StaleFrame)]
+        findings = [f for f in found if not isinstance(f, StaleFrame)]
         if stale:
             # Received twice, or overtaken by later frames: their slots are already placed (or
             # already declared a gap). Placing them again would shift every later sample.
@@ -740,8 +741,7 @@ class GloveClient:
             keep = np.ones(batch.n_frames, dtype=bool)
             keep[[f.frame for f in stale]] = False
             position = np.cumsum(keep) - 1
-            findings = [dataclasses.replace(f, frame=int(position[f.frame])) for f in findings
-                        if not isinstance(f, StaleFrame)]
+            findings = [dataclasses.replace(f, frame=int(position[f.frame])) for f in findings]
             batch = batch.select(keep)
             if batch.n_frames == 0:
                 return
