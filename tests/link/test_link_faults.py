@@ -243,3 +243,18 @@ def test_garbage_messages_are_problems_and_the_session_goes_on():
     assert {"HELLO", "channels", "tare", "ACK detail", "rate_hz", "t_us", "unknown_type"} <= fields
     assert stats.device_errors == 9
     assert [e.message for e in seen.of(DeviceLog)] == ["clear \\x1b[2J screen\nline two"]
+
+
+def test_a_glove_whose_samples_never_fit_its_hello_is_refused_and_shown_as_stalled():
+    """Every SAMPLES frame has 6 channels while the HELLO lists 4: nothing is taken, the
+    problem is reported once (with a count later), and the stall says why."""
+    with FakeGlove() as fake, GloveClient(fake.port) as client:
+        client.connect(timeout=3)
+        fake.wrong_samples(channels=6, frames=10**6)
+        client.start(rate_hz=RATE)
+        seen = Collector(client)
+        seen.until(lambda: bool(seen.of(LinkStalled)), timeout=4)
+        assert client.link_state == "stalled"
+    assert seen.samples() == 0
+    assert [p.field for p in seen.of(DeviceProblem)] == ["n_channels"]
+    assert "refused" in seen.of(LinkStalled)[0].reason

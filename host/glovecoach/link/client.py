@@ -556,7 +556,9 @@ class GloveClient:
         status = self._last_status
         # A heuristic for the user: STATUS comes once a second, so one may or may not have
         # arrived since the last frame even from a live glove.
-        if not self._status_since_progress:
+        if self._rejected_since_taken:
+            reason = "samples arrive but are refused: see the device problem reported"
+        elif not self._status_since_progress:
             reason = "no samples and no STATUS: the glove's firmware may have stopped"
         elif status is not None and not status.streaming:
             reason = "no samples: the glove stopped streaming by itself"
