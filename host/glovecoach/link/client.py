@@ -769,7 +769,10 @@ class GloveClient:
         rate = self._rate_hz
         period_us = 1e6 / rate
         new_stream = (self._offset is None or bool(part.flags[0] & SAMPLES_FIRST_AFTER_START)
-                      or any(isinstance(f, StreamRestart) for f in findings))
+                      or any(isinstance(f, StreamRestart) for f in findings)
+                      # Slots already placed (a tracker reset by a new boot_id, then frames of the
+                      # old stream): never overlap the timeline; place them by the host clock.
+                      or int(part.sample_index[0]) + self._offset < self._next_index)
         # Device time of each sample = its slot on the device's grid. The firmware samples on a
         # deadline schedule and stamps a frame with the time its first sample was actually
         # taken: never before the slot's deadline, sometimes up to a period after it. So the
@@ -799,19 +802,23 @@ class GloveClient:
             self._restart_reason = None
         else:
             assert self._offset is not None
-            for finding in findings:
-                if isinstance(finding, Gap) and finding.missing_samples > 0:
-                    self._stats.lost_frames += finding.lost_frames
-                    if self._stalled_at is not None:
-                        reason = "stalled"  # the glove went silent and came back: exact from its slots
-                    elif self._gap_reason == "link_lost":
-                        reason = "link_lost"
-                    elif self._rejected_since_taken:
-                        reason = "rejected_frames"
-                    else:
-                        reason = "lost_frames" if finding.lost_frames else "device_skipped"
-                    self._emit(GapDetected(int(finding.device_sample_index) + self._offset,
-                                           int(finding.missing_samples), reason, exact=True))
+            lost_frames = sum(f.lost_frames for f in findings if isinstance(f, Gap))
+            self._stats.lost_frames += lost_frames
+            # The gap is whatever lies between the last sample placed and this one, on the
+            # device's own slot counter (exact). Taken from the timeline rather than from the
+            # tracker's findings, so that no hole is left unreported even where the tracker
+            # was reset in between (a boot_id change seen in STATUS).
+            missing = first_device + self._offset - self._next_index
+            if missing > 0:
+                if self._stalled_at is not None:
+                    reason = "stalled"  # the glove went silent and came back: exact from its slots
+                elif self._gap_reason == "link_lost":
+                    reason = "link_lost"
+                elif self._rejected_since_taken:
+                    reason = "rejected_frames"
+                else:
+                    reason = "lost_frames" if lost_frames else "device_skipped"
+                self._emit(GapDetected(self._next_index, missing, reason, exact=True))
         self._gap_reason = "lost_frames"
         self._rejected_since_taken = False
         offset = self._offset
