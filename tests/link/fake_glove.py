@@ -100,6 +100,7 @@ class FakeGlove:
         self._bad_value_next = False
         self._hung_until = 0.0
         self._status_while_hung = False
+        self._flush_partial = False
         self._wrong_layout_frames = 0
         self._wrong_channels: list[str] = []
         self._announce_layout = False
@@ -110,6 +111,7 @@ class FakeGlove:
         self.duplicates_sent = 0
         self.late_sent = 0
         self.starts = 0
+        self.stream_starts: list[int] = []  # global slot of each stream's slot 0
         self._thread = threading.Thread(target=self._run, name="fake-glove", daemon=True)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -148,12 +150,15 @@ class FakeGlove:
         with self._lock:
             self._bad_value_next = True
 
-    def hang(self, seconds: float, status: bool = False) -> None:
+    def hang(self, seconds: float, status: bool = False, flush_partial: bool = False) -> None:
         """Send nothing for ``seconds`` (the firmware hung), or only STATUS with ``status``;
-        then go on along the same grid, skipping the slots missed meanwhile."""
+        then go on along the same grid, skipping the slots missed meanwhile. ``flush_partial``:
+        on waking, first send the frame being filled early with one sample, as the firmware
+        does when it skips."""
         with self._lock:
             self._hung_until = time.monotonic() + seconds
             self._status_while_hung = status
+            self._flush_partial = flush_partial
 
     def change_hello(self, channels: list[str], frames: int) -> None:
         """Announce ``channels`` in a HELLO (same boot), send ``frames`` frames laid out that
@@ -239,6 +244,9 @@ class FakeGlove:
                 if due - self._k > self.rate_hz // 4:
                     # Woke up a quarter second late or more (hung): like the firmware's deadline
                     # schedule, skip the missed slots; the slot taken now starts the next frame.
+                    if self._flush_partial:
+                        self._flush_partial = False
+                        self._send_frame(1)
                     self.skipped.append((self._stream_g0 + self._k, due - 1 - self._k))
                     self._k = due - 1
                 while self._k + self.spf <= due:  # shorter delays: catch up frame by frame
@@ -283,6 +291,7 @@ class FakeGlove:
             self._first_frame = True
             self.streaming = True
             self.starts += 1
+            self.stream_starts.append(self._stream_g0)
             self._write(encode_ack(token, command, {"rate_hz": self.rate_hz, "samples_per_frame": self.spf}))
         elif command is Command.STOP:
             self.streaming = False
@@ -292,11 +301,12 @@ class FakeGlove:
         else:
             self._write(encode_error(token, command, ErrorCode.NOT_ALLOWED, "not in the fake"))
 
-    def _send_frame(self) -> None:
+    def _send_frame(self, n: int | None = None) -> None:
+        n = n or self.spf
         first = self._stream_g0 + self._k
         t_us = int((self._stream_t0 + self._k / self.rate_hz) * 1e6) & TICKS_MASK
         n_channels = len(self._wrong_channels) if self._wrong_layout_frames else len(self.channels)
-        raw = slot_values(first, self.spf, n_channels)
+        raw = slot_values(first, n, n_channels)
         spoiled = False
         if self._bad_value_next:
             raw[0, 3] = 5000
@@ -313,8 +323,8 @@ class FakeGlove:
             wire = bytes(flipped)
         self._first_frame = False
         self._seq += 1
-        self._k += self.spf
-        (self.spoiled if spoiled else self.sent).append((first, self.spf))
+        self._k += n
+        (self.spoiled if spoiled else self.sent).append((first, n))
         if self._wrong_layout_frames:
             self._wrong_layout_frames -= 1
             if not self._wrong_layout_frames and self._announce_layout:
@@ -328,7 +338,7 @@ class FakeGlove:
             self._held_frame = wire
             # This frame will arrive after the next one: the host must drop it as out of order.
             self.sent.pop()
-            self.spoiled.append((first, self.spf))
+            self.spoiled.append((first, n))
             self.late_sent += 1
             return
         if self._duplicate_next:

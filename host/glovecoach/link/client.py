@@ -257,6 +257,10 @@ class GloveClient:
         # streaming (re)requested, link back up); set when a LinkStalled was emitted.
         self._progress_at = time.monotonic()
         self._stalled_at: float | None = None
+        # Session index where the last stall began, until the gap it caused is reported: a
+        # glove that wakes up may first flush the frame it was filling, then skip the slots it
+        # slept through, so the gap can come a frame after samples resumed.
+        self._stall_from: int | None = None
         self._status_since_progress = False
         self._problems: dict[str, tuple[float, int]] = {}
         self.last_problem: DeviceProblem | None = None
@@ -552,6 +556,7 @@ class GloveClient:
         if silent < self.stall_timeout:
             return
         self._stalled_at = self._progress_at
+        self._stall_from = self._next_index
         self._stats.stalls += 1
         status = self._last_status
         # A heuristic for the user: STATUS comes once a second, so one may or may not have
@@ -571,7 +576,7 @@ class GloveClient:
         with self._io_lock:
             self._link_up = False
             self.transport.close()
-        self._stalled_at = None  # the link being down says more than the stall did
+        self._stalled_at = self._stall_from = None  # the link being down says more than the stall did
         self._emit(LinkDown(reason))
         self._fail_pending(LinkLost(reason))
 
@@ -800,6 +805,7 @@ class GloveClient:
                     self._emit(GapDetected(self._next_index, missing,
                                            self._restart_reason or "stream_restart", exact=False))
             self._restart_reason = None
+            self._stall_from = None  # a new stream: the gap above says why
         else:
             assert self._offset is not None
             lost_frames = sum(f.lost_frames for f in findings if isinstance(f, Gap))
@@ -810,8 +816,9 @@ class GloveClient:
             # was reset in between (a boot_id change seen in STATUS).
             missing = first_device + self._offset - self._next_index
             if missing > 0:
-                if self._stalled_at is not None:
+                if self._stall_from is not None:
                     reason = "stalled"  # the glove went silent and came back: exact from its slots
+                    self._stall_from = None
                 elif self._gap_reason == "link_lost":
                     reason = "link_lost"
                 elif self._rejected_since_taken:
@@ -830,6 +837,8 @@ class GloveClient:
         if self._stalled_at is not None:
             self._emit(LinkResumed(received - self._stalled_at))
             self._stalled_at = None
+        elif self._stall_from is not None and first_index - self._stall_from > rate:
+            self._stall_from = None  # a second of samples after the stall and no gap: none to label
         self._progress_at = max(self._progress_at, received)
         self._status_since_progress = False
         self._emit(SamplesReceived(first_index, part.raw, frames))
