@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import threading
 import time
 
 import numpy as np
@@ -71,7 +72,6 @@ def test_killed_firmware_on_an_open_pty_ends_record_at_the_planned_time(tmp_path
         hello = client.connect(timeout=5.0)
         client.start(rate_hz=RATE)
         with RecordingWriter(out, device_info=hello.info, rate_hz=RATE, channels=hello.channels) as writer:
-            import threading
             threading.Timer(1.5, os.kill, (glove.pid, signal.SIGKILL)).start()
             t0 = time.monotonic()
             state = record(client, writer, seconds=4.0, rate_hz=RATE, progress=Progress(log),

@@ -3,10 +3,11 @@ checks on its command-line values that run before anything else."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
-from fake_glove import FakeGlove
+from fake_glove import FakeGlove, slots_of
 
 from glovecoach.cli import main as cli_main
 from glovecoach.recording import open_recording
@@ -49,7 +50,6 @@ def test_a_glove_that_hangs_for_good_ends_record_at_its_planned_time(tmp_path, c
     out = tmp_path / "hung.gcrec"
     with FakeGlove() as fake:
         # The glove hangs 1 s into the recording and never comes back; the pty stays open.
-        import threading
         threading.Timer(1.0, fake.hang, (3600,)).start()
         t0 = time.monotonic()
         code = cli_main(["record", "--port", fake.port, "--seconds", "3", "-o", str(out)])
@@ -73,7 +73,6 @@ def test_a_glove_that_hangs_for_good_ends_record_at_its_planned_time(tmp_path, c
 def test_a_stall_that_ends_is_an_exact_gap_and_the_recording_is_complete(tmp_path, capsys):
     out = tmp_path / "stall.gcrec"
     with FakeGlove() as fake:
-        import threading
         threading.Timer(0.8, fake.duplicate, (3,)).start()
         threading.Timer(1.2, fake.hang, (1.5,)).start()
         threading.Timer(3.2, fake.wrong_samples, (5, 4)).start()
@@ -92,7 +91,6 @@ def test_a_stall_that_ends_is_an_exact_gap_and_the_recording_is_complete(tmp_pat
     assert [(g.n_samples, g.exact) for g in stalled] == [(n, True) for _, n in skipped if n > 200]
     assert [(g.n_samples, g.exact) for g in rec.gaps if g.reason == "rejected_frames"] == [(16, True)]
     # Every recorded row is the slot it claims to be: nothing shifted by the duplicates or the stall.
-    from fake_glove import slots_of
     slots = slots_of(rec.raw)
     assert (rec.sample_index == slots - slots[0]).all()
     assert [n["field"] for n in notes_of(rec, "device_problem")] == ["n_channels"]
