@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -10,16 +12,23 @@ from glovecoach.wire import (
     ContinuityTracker,
     Gap,
     SampleBatch,
+    StaleFrame,
     StreamRestart,
     unwrap_ticks,
 )
 
 
-def batch(frames: list[tuple[int, int, int]], flags: list[int] | None = None, channels: int = 2) -> SampleBatch:
-    """Batch from (seq, sample_index, n_samples) per frame."""
+_clock = itertools.count(1000, 20_000)  # device stamps: every frame is sent after the one before
+
+
+def batch(frames: list[tuple[int, int, int]], flags: list[int] | None = None, channels: int = 2,
+          t_us: list[int] | None = None) -> SampleBatch:
+    """Batch from (seq, sample_index, n_samples) per frame, stamped later than any frame made
+    before it (as a device stamps frames) unless ``t_us`` is given (a repeated or old frame)."""
     n = np.array([f[2] for f in frames], np.uint16)
+    stamps = t_us if t_us is not None else [next(_clock) for _ in frames]
     return SampleBatch(np.zeros((int(n.sum()), channels), np.uint16), np.array([f[0] for f in frames], np.uint32),
-                       np.array([f[1] for f in frames], np.uint32), np.zeros(len(frames), np.uint32), n,
+                       np.array([f[1] for f in frames], np.uint32), np.array(stamps, np.uint32), n,
                        np.array(flags or [0] * len(frames), np.uint8))
 
 
@@ -102,3 +111,44 @@ def test_tracker_on_empty_and_single_batches(n_frames):
     frames = [(k, 3 * k, 3) for k in range(n_frames)]
     assert tracker.update(batch(frames)) == []
     assert tracker.samples == 3 * n_frames
+
+
+def test_a_frame_received_twice_is_dropped_and_counted_not_a_restart():
+    tracker = ContinuityTracker()
+    tracker.update(batch([(0, 0, 4), (1, 4, 4)], flags=[1, 0]))
+    stamp = next(_clock)
+    events = tracker.update(batch([(2, 8, 4), (2, 8, 4), (3, 12, 4)], t_us=[stamp, stamp, stamp + 20_000]))
+    assert events == [StaleFrame(8, 2, duplicate=True, frame=1, row=4)]
+    # ... also when the copy comes in a later batch, and for the first frame of a stream
+    assert tracker.update(batch([(3, 12, 4)], t_us=[stamp + 20_000])) == [StaleFrame(12, 3, True)]
+    assert (tracker.duplicates, tracker.out_of_order, tracker.restarts, tracker.lost_frames) == (2, 0, 1, 0)
+    assert tracker.next_sample_index == 16 and tracker.samples == 16
+
+
+def test_a_repeated_start_frame_is_a_duplicate_but_a_new_start_is_a_restart():
+    tracker = ContinuityTracker()
+    start = next(_clock)
+    tracker.update(batch([(0, 0, 4)], flags=[1], t_us=[start]))
+    assert tracker.update(batch([(0, 0, 4)], flags=[1], t_us=[start])) == [StaleFrame(0, 0, True)]
+    tracker.update(batch([(1, 4, 4)]))
+    # START again: seq and slots restart, but the stamp is later: a new stream, not a copy
+    assert tracker.update(batch([(0, 0, 4)], flags=[1])) == [StreamRestart(0, 0, "start_flag")]
+
+
+def test_a_late_frame_after_its_successor_is_a_gap_then_dropped_as_out_of_order():
+    tracker = ContinuityTracker()
+    a, b, c = next(_clock), next(_clock), next(_clock)
+    tracker.update(batch([(0, 0, 4)], flags=[1], t_us=[a]))
+    events = tracker.update(batch([(2, 8, 4), (1, 4, 4)], t_us=[c, b]))
+    assert events == [Gap(4, 4, 1, frame=0, row=0), StaleFrame(4, 1, duplicate=False, frame=1, row=4)]
+    assert (tracker.out_of_order, tracker.duplicates, tracker.lost_frames) == (1, 0, 1)
+    assert tracker.next_sample_index == 12
+
+
+def test_lost_start_frame_of_a_new_stream_is_still_a_restart_not_stale():
+    """seq and slots both went back without the flag (START's first frame lost): the stamp is
+    later than everything taken, so it is a new stream."""
+    tracker = ContinuityTracker()
+    tracker.update(batch([(0, 0, 4), (1, 4, 4), (2, 8, 4)], flags=[1, 0, 0]))
+    assert tracker.update(batch([(1, 4, 4)])) == [StreamRestart(4, 1, "sample_index_backwards")]
+    assert tracker.duplicates == tracker.out_of_order == 0

@@ -200,3 +200,40 @@ def test_decode_command_errors_carry_the_reply_to_send():
 
 def test_samples_per_frame_follows_the_spec_table():
     assert [samples_per_frame(r) for r in (50, 200, 250, 1000, 10, 5000)] == [1, 4, 5, 20, 1, 32]
+
+
+@pytest.mark.parametrize("body, field, words", [
+    (b'{"a": ' + b"[" * 1010 + b"]" * 1010 + b"}", "HELLO", "nested too deeply"),  # RecursionError in json
+    (b'{"a": ' + b"[" * 20 + b"]" * 20 + b"}", "HELLO", "deeper than 8"),          # parses, but not a glove's
+    (b'{"boot_id": NaN}', "HELLO", "non-finite"),
+    (b'{"rate_hz": 1e999}', "HELLO", "out of range"),
+    (b'{"glove_id": 12345}', "glove_id", "must be a string, got int"),
+    (b'{"glove_id": "' + b"G" * 300 + b'"}', "glove_id", "1..64 characters, got 300"),
+    (b'{"glove_id": "GC\\u001b[2J"}', "glove_id", "control characters"),
+    (b'{"boot_id": true}', "boot_id", "must be an integer"),
+    (b'{"boot_id": 4294967296}', "boot_id", "0..4294967295"),
+    (b'{"channels": ["a", "a"]}', "channels", "repeats"),
+    (b'{"channels": []}', "channels", "1..32 channels"),
+    (b'{"channels": ["a", 3]}', "channels[1]", "must be a string"),
+    (b'{"channels": ["a", "b"], "tare": [1]}', "tare", "1 offsets for 2 channels"),
+    (b'{"tare": [-1]}', "tare[0]", "0..65535"),
+    (b'{"streaming": "yes"}', "streaming", "true or false"),
+])
+def test_bad_hello_fields_are_malformed_and_named(body, field, words):
+    with pytest.raises(FrameError, match="malformed") as caught:
+        decode_message(b"\x01\x01" + body)
+    assert caught.value.field == field and words in str(caught.value), str(caught.value)
+
+
+def test_stamps_beyond_30_bits_and_rate_zero_are_malformed():
+    samples = bytearray(decode_frame(encode_samples(0, 0, 0, np.zeros((1, 2), np.uint16))))
+    samples[12:16] = (1 << 30).to_bytes(4, "little")
+    with pytest.raises(FrameError, match="30-bit") as caught:
+        decode_message(bytes(samples))
+    assert caught.value.field == "t_us"
+    status = bytearray(decode_frame(encode_status(0, 200, 0, 0, 0)))
+    status[4:8] = (1 << 31).to_bytes(4, "little")
+    with pytest.raises(FrameError, match="30-bit"):
+        decode_message(bytes(status))
+    with pytest.raises(FrameError, match="rate_hz=0"):
+        decode_message(decode_frame(encode_status(0, 0, 0, 0, 0)))

@@ -8,6 +8,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from glovecoach.cli import CommandError
+from glovecoach.commands.record import rate_arg, seconds_arg
 
 DEFAULT_WEIGHTS_KG = (0.5, 1.0, 2.0, 5.0)
 
@@ -32,8 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="reference masses in kg, comma-separated (default %(default)s)")
     p.add_argument("--sensors", help="comma-separated sensor ids (default: every channel of the glove)")
     p.add_argument("-o", "--output", type=Path, help="calibration file to write (default: by glove id)")
-    p.add_argument("--read-seconds", type=float, default=1.0, help="averaging time per reading (default 1 s)")
-    p.add_argument("--rate", type=int, default=200, help="sampling rate while calibrating (default 200 Hz)")
+    p.add_argument("--read-seconds", type=seconds_arg, default=1.0, help="averaging time per reading (default 1 s)")
+    p.add_argument("--rate", type=rate_arg, default=200, help="sampling rate while calibrating (default 200 Hz)")
     p.set_defaults(func=run)
 
 

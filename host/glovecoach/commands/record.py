@@ -4,17 +4,59 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
 from glovecoach.cli import CommandError
 
+if TYPE_CHECKING:
+    from glovecoach.link import LinkStats
+
 PROGRESS_INTERVAL_S = 0.5
+# After the planned end, samples still in flight (the last frame, a busy reader) may take this
+# long to arrive while the glove is streaming, plus 1 ms per second for a device clock slower
+# than the host's (crystals are within 0.05 ms/s); a stalled or absent glove gets no extra time.
+TAIL_GRACE_S = 1.0
+TAIL_GRACE_PER_S = 0.001
+# What a glove can do (docs/protocol.md 3.2: SET_RATE takes 50..1000 Hz).
+MIN_RATE_HZ, MAX_RATE_HZ = 50, 1000
+MAX_SECONDS = 24 * 3600.0
+
+
+# --------------------------------------------------------------------------- argument types
+# argparse calls these on the text of an option and turns ArgumentTypeError into
+# "glovecoach record: error: argument --seconds: ..." with exit status 2, before anything runs.
+
+
+def seconds_arg(text: str) -> float:
+    """A duration: a finite number of seconds > 0 (at most a day)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text!r}")
+    if value > MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_SECONDS:.0f} s (a day), got {text!r}")
+    return value
+
+
+def rate_arg(text: str) -> int:
+    """A sample rate the glove accepts: a whole number of Hz in 50..1000."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of samples per second") from None
+    if not MIN_RATE_HZ <= value <= MAX_RATE_HZ:
+        raise argparse.ArgumentTypeError(
+            f"must be {MIN_RATE_HZ}..{MAX_RATE_HZ} samples per second (what the glove can do), got {value}")
+    return value
 
 
 class ChannelSummary:
@@ -71,10 +113,20 @@ class RecordState:
     lost: int = 0
     lost_by_reason: dict[str, int] = dataclasses.field(default_factory=dict)
     end_index: int = 0      # session index after the last sample or gap written
+    target: int = 0         # planned length of the session timeline, in samples
     link_drops: int = 0
+    stalls: int = 0
+    device_problems: int = 0
     interrupted: bool = False
+    unfinished: str | None = None  # why the planned time ended before the timeline was full
     elapsed: float = 0.0
     measured_rate_hz: float | None = None
+    link_stats: LinkStats | None = None  # the client's counters at the end
+
+    @property
+    def complete(self) -> bool:
+        """The planned duration was recorded (samples and link gaps) and not cut short."""
+        return not self.interrupted and self.unfinished is None and self.end_index >= self.target
 
 
 class Progress:
@@ -108,18 +160,31 @@ class Progress:
 
 def record(client, writer, *, seconds: float, rate_hz: int, progress: Progress,
            summary: ChannelSummary, log: TextIO) -> RecordState:
-    """Stream from a connected client into an open writer until ``seconds`` of session time.
+    """Stream from a connected client into an open writer for ``seconds`` of session time.
 
-    Returns the counters for the final message; Ctrl-C ends the loop (``interrupted``).
+    Ends when the session timeline holds ``seconds`` (samples and gaps), or at the planned wall
+    time whatever the glove does: if it is stalled or away then (or still short a second
+    later), the rest of the timeline is written as a gap and the state says why it is
+    unfinished. Returns the counters for the final message; Ctrl-C ends the loop
+    (``interrupted``).
     """
     from glovecoach.link import (
-        DeviceLog, GapDetected, LinkDown, LinkUp, SamplesReceived, StatusReceived,
+        DeviceLog, DeviceProblem, GapDetected, LinkDown, LinkResumed, LinkStalled, LinkUp,
+        SamplesReceived, StatusReceived,
     )
 
     target = int(round(seconds * rate_hz))
-    state = RecordState()
+    state = RecordState(target=target)
     started = time.monotonic()
-    down_since: float | None = None
+    trouble: str | None = None  # "stalled" or "link_lost" while the glove is not delivering
+
+    def note(kind: str, payload: dict) -> None:
+        writer.write_note(kind, payload, host_time=time.time())
+
+    def say(text: str) -> None:
+        progress.done()
+        print(text, file=log)
+
     try:
         while state.end_index < target:
             events = client.poll()
@@ -147,26 +212,40 @@ def record(client, writer, *, seconds: float, rate_hz: int, progress: Progress,
                 elif isinstance(event, LinkDown):
                     state.link = "DOWN, reconnecting"
                     state.link_drops += 1
-                    down_since = time.monotonic()
-                    writer.write_note("link_down", {"reason": event.reason}, host_time=time.time())
+                    trouble = "link_lost"
+                    note("link_down", {"reason": event.reason})
                 elif isinstance(event, LinkUp):
                     state.link = "up"
-                    down_since = None
-                    writer.write_note("link_up", {"hello": event.hello.info,
-                                                  "reconnected": event.reconnected},
-                                      host_time=time.time())
+                    trouble = None
+                    note("link_up", {"hello": event.hello.info, "reconnected": event.reconnected})
+                elif isinstance(event, LinkStalled):
+                    state.link = "STALLED"
+                    state.stalls += 1
+                    trouble = "stalled"
+                    note("link_stalled", {"first_index": event.first_index, "silent_s": round(event.silent_s, 3),
+                                          "reason": event.reason})
+                    say(f"glove stalled: no samples for {event.silent_s:.1f} s ({event.reason})")
+                elif isinstance(event, LinkResumed):
+                    state.link = "up"
+                    trouble = None
+                    note("link_resumed", {"silent_s": round(event.silent_s, 3)})
+                    say(f"glove resumed after {event.silent_s:.1f} s without samples")
+                elif isinstance(event, DeviceProblem):
+                    state.device_problems += event.count
+                    note("device_problem", {"device": event.device, "field": event.field,
+                                            "message": event.message, "count": event.count})
+                    say(f"device problem: {event}")
                 elif isinstance(event, DeviceLog):
-                    writer.write_note("device_log", {"level": event.level, "message": event.message},
-                                      host_time=time.time())
+                    note("device_log", {"level": event.level, "message": event.message})
                     if event.level >= 1:
-                        progress.done()
-                        print(f"glove: {event.message}", file=log)
+                        say(f"glove: {event.message}")
             elapsed = time.monotonic() - started
-            if down_since is not None and elapsed > seconds:
-                # The session time cannot advance while the glove is away: give up.
-                progress.done()
-                print(f"glove did not come back within {elapsed - seconds:.0f} s after the planned "
-                      "end; stopping", file=log)
+            # A wall-clock deadline: the session timeline only advances while the glove
+            # delivers, so a hung or absent glove would otherwise keep `record` running forever.
+            if state.end_index < target and (
+                    (elapsed >= seconds and trouble is not None)
+                    or elapsed >= seconds * (1 + TAIL_GRACE_PER_S) + TAIL_GRACE_S):
+                state.unfinished = trouble or "no_samples"
                 break
             # The measured rate comes from the device-vs-host clock fit, which needs 2 s of
             # stream; samples/elapsed would include the start-up and read low.
@@ -179,8 +258,23 @@ def record(client, writer, *, seconds: float, rate_hz: int, progress: Progress,
                 time.sleep(0.01)
     except KeyboardInterrupt:
         state.interrupted = True
+    if state.unfinished is not None:
+        # What never came is a gap to the planned end, sized by the plan rather than by the
+        # glove (hence not exact), so the file's timeline is as long as the session was meant to be.
+        missing = target - state.end_index
+        writer.write_gap(state.end_index, missing, state.unfinished, exact=False)
+        state.lost += missing
+        state.lost_by_reason[state.unfinished] = state.lost_by_reason.get(state.unfinished, 0) + missing
+        state.end_index = target
+        say(f"planned time over with the glove {'stalled' if state.unfinished == 'stalled' else 'not delivering'}: "
+            f"{missing} samples ({missing / rate_hz:.1f} s) at the end are missing")
     state.elapsed = time.monotonic() - started
     state.measured_rate_hz = client.measured_rate_hz()
+    state.link_stats = client.stats
+    note("record_end", {"complete": state.complete, "planned_samples": target,
+                        "recorded_samples": state.samples, "missing_samples": state.lost,
+                        "unfinished": state.unfinished, "interrupted": state.interrupted,
+                        "link": dataclasses.asdict(client.stats)})
     return state
 
 
@@ -189,8 +283,6 @@ def _run(args: argparse.Namespace) -> int:
     from glovecoach.link.virtual_glove import VirtualGlove
     from glovecoach.recording import RecordingWriter
 
-    if args.seconds <= 0:
-        raise CommandError(f"--seconds must be > 0, got {args.seconds}")
     if not args.virtual and (args.signal or args.glove_id or args.scenario):
         raise CommandError("--signal, --scenario and --glove-id only apply to --virtual")
     out = Path(args.output)
@@ -230,7 +322,8 @@ def _run(args: argparse.Namespace) -> int:
                 overwrite=args.overwrite))
         except (OSError, ValueError) as exc:
             raise CommandError(f"cannot create {out}: {exc}") from exc
-        print(f"recording {hello.glove_id} ({hello.board}, firmware {hello.firmware}) on {source} "
+        board, firmware = hello.info.get("board", "board unknown"), hello.info.get("firmware", "unknown")
+        print(f"recording {hello.glove_id} ({board}, firmware {firmware}) on {source} "
               f"at {args.rate} Hz x {len(hello.channels)} channels to {out}; Ctrl-C stops",
               file=log)
         progress = Progress(log)
@@ -247,10 +340,18 @@ def _run(args: argparse.Namespace) -> int:
     rate_text = f"{rate:.2f} Hz (device clock vs host clock)" if rate else "n/a"
     print(summary.table())
     why = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in state.lost_by_reason.items())
-    print(f"{'interrupted: ' if state.interrupted else ''}{state.samples} samples "
+    link = state.link_stats
+    assert link is not None
+    prefix = ("interrupted: " if state.interrupted else
+              f"INCOMPLETE ({state.unfinished.replace('_', ' ')}): " if state.unfinished else "")
+    print(f"{prefix}{state.samples} samples "
           f"({state.samples / args.rate:.1f} s), {state.lost} lost{f' ({why})' if why else ''}, "
-          f"{state.link_drops} link drop(s), measured rate {rate_text}; wrote {out}")
-    return 0
+          f"{state.link_drops} link drop(s), {state.stalls} stall(s), measured rate {rate_text}; wrote {out}")
+    print(f"link: {link.duplicates} duplicate and {link.out_of_order} out-of-order frame(s) dropped, "
+          f"{link.corrupt_frames} corrupt, {link.lost_frames} lost, {link.rejected_frames} refused; "
+          f"{link.device_errors} device error(s)")
+    # A recording cut short by the glove is still a good file, but a script must be able to tell.
+    return 1 if state.unfinished else 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -264,9 +365,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                        "(see `glovecoach devices`)")
     source.add_argument("--virtual", action="store_true",
                         help="record from a virtual glove (the real firmware in MicroPython)")
-    parser.add_argument("--rate", type=int, default=200, help="samples per second per channel "
-                                                             "(default 200)")
-    parser.add_argument("--seconds", type=float, required=True, help="how long to record")
+    parser.add_argument("--rate", type=rate_arg, default=200, help="samples per second per channel, "
+                        f"{MIN_RATE_HZ}..{MAX_RATE_HZ} (default 200)")
+    parser.add_argument("--seconds", type=seconds_arg, required=True, help="how long to record")
     parser.add_argument("-o", "--output", required=True, help="the .gcrec file to write")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
     parser.add_argument("--signal", help="with --virtual: a .gcsig file for the firmware to play")
@@ -274,6 +375,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                            "(see `glovecoach simulate`), e.g. good_session")
     parser.add_argument("--seed", type=int, default=0, help="with --scenario: its random seed")
     parser.add_argument("--glove-id", help="with --virtual: the glove id to announce")
-    parser.add_argument("--connect-timeout", type=float, default=5.0, metavar="S",
+    parser.add_argument("--connect-timeout", type=seconds_arg, default=5.0, metavar="S",
                         help="how long to wait for the glove's HELLO (default 5 s)")
     parser.set_defaults(func=_run)

@@ -10,10 +10,14 @@ from __future__ import annotations
 from glovecoach.link.client import (
     DeviceCommandError,
     DeviceLog,
+    DeviceProblem,
     Event,
     GapDetected,
     GloveClient,
     LinkDown,
+    LinkResumed,
+    LinkStalled,
+    LinkStats,
     LinkUp,
     SamplesReceived,
     StatusReceived,
@@ -22,7 +26,7 @@ from glovecoach.link.transport import LinkLost, Transport, make_transport, open_
 from glovecoach.link.virtual_glove import VirtualGlove
 
 __all__ = [
-    "DeviceCommandError", "DeviceLog", "Event", "GapDetected", "GloveClient", "LinkDown",
-    "LinkLost", "LinkUp", "SamplesReceived", "StatusReceived", "Transport", "make_transport",
+    "DeviceCommandError", "DeviceLog", "DeviceProblem", "Event", "GapDetected", "GloveClient", "LinkDown",
+    "LinkLost", "LinkResumed", "LinkStalled", "LinkStats", "LinkUp", "SamplesReceived", "StatusReceived", "Transport", "make_transport",
     "open_transport", "VirtualGlove",
 ]

@@ -2,6 +2,11 @@
 
 Used by `glovecoach devices` and by the app's connect screen. Probing a port means opening it
 and asking for INFO; a port that answers with a HELLO is a glove.
+
+Only USB serial ports are probed unless asked: a glove is always on USB (its own CDC port or
+its board's USB-UART bridge), while writing a command frame to a built-in UART such as
+/dev/ttyS0 sends bytes to whatever is wired to it (a modem, a console, another device).
+pyserial gives every USB port its vendor id; ports without one are skipped.
 """
 
 from __future__ import annotations
@@ -11,11 +16,16 @@ from dataclasses import dataclass
 from typing import Iterable
 
 
-def candidate_ports() -> list[str]:
-    """Serial ports the operating system lists (USB gloves among them), sorted."""
+def is_usb(port) -> bool:
+    """Whether a ``serial.tools.list_ports`` entry is a USB serial port (it has a USB vendor id)."""
+    return getattr(port, "vid", None) is not None
+
+
+def candidate_ports(all_ports: bool = False) -> list[str]:
+    """Serial ports a glove may be on, sorted: USB serial ports, or every port with ``all_ports``."""
     from serial.tools import list_ports  # type: ignore[import-untyped]
 
-    return sorted(p.device for p in list_ports.comports())
+    return sorted(p.device for p in list_ports.comports() if all_ports or is_usb(p))
 
 
 @dataclass
@@ -28,6 +38,7 @@ class PortReport:
     firmware: str | None = None
     board: str | None = None
     problem: str | None = None  # why it did not answer as a glove
+    probed: bool = True         # False: listed but not asked (not a USB port, and no --all)
 
 
 def probe_port(path: str, timeout: float = 0.6) -> dict | None:
@@ -35,41 +46,60 @@ def probe_port(path: str, timeout: float = 0.6) -> dict | None:
 
     Raises :class:`glovecoach.link.LinkLost` if the port cannot be opened.
     """
+    return _probe(path, timeout)[0]
+
+
+def _probe(path: str, timeout: float) -> tuple[dict | None, str | None]:
+    """(HELLO info or None, what the device sent that was invalid, if anything)."""
     from glovecoach.link import GloveClient
 
     client = GloveClient(path, reconnect=False, hello_retry_s=min(0.3, timeout))
     try:
-        return client.connect(timeout=timeout).info
+        return client.connect(timeout=timeout).info, None
     except TimeoutError:
-        return None
+        problem = client.last_problem
+        return None, (f"{problem.field}: {problem.message}" if problem is not None else None)
     finally:
         client.close()
 
 
 def list_devices(extra_paths: Iterable[str] | dict[str, str] = (),
-                 timeout: float = 0.6) -> list[PortReport]:
-    """Serial ports found by pyserial plus ``extra_paths``, each probed in parallel.
+                 timeout: float = 0.6, all_ports: bool = False, ports=None) -> list[PortReport]:
+    """Serial ports found by pyserial plus ``extra_paths``; USB ports (every port with
+    ``all_ports``) and the extra paths are probed in parallel, the others are listed with
+    ``probed=False``.
 
-    ``extra_paths`` may be a dict of path → description (e.g. a virtual glove's pty).
+    ``extra_paths`` may be a dict of path → description (e.g. a virtual glove's pty): they are
+    asked for by name, so always probed. ``ports`` replaces pyserial's list (for tests).
     """
     from serial.tools import list_ports  # type: ignore[import-untyped]
 
     from glovecoach.link import LinkLost
 
     reports: dict[str, PortReport] = {}
-    for port in sorted(list_ports.comports(), key=lambda p: p.device):
-        reports[port.device] = PortReport(port.device, port.description or "", port.hwid or "", False)
+    found = list_ports.comports() if ports is None else ports
+    for port in sorted(found, key=lambda p: p.device):
+        report = PortReport(port.device, port.description or "", port.hwid or "", False)
+        if not (all_ports or is_usb(port)):
+            report.probed = False
+            report.problem = "not probed: not a USB serial port (--all probes it)"
+        reports[port.device] = report
     described = extra_paths if isinstance(extra_paths, dict) else dict.fromkeys(extra_paths, "")
     for path, description in described.items():
-        reports.setdefault(path, PortReport(path, description or "extra candidate", "", False))
+        report = reports.setdefault(path, PortReport(path, description or "extra candidate", "", False))
+        report.probed, report.problem = True, None
 
     def probe(report: PortReport) -> PortReport:
+        if not report.probed:
+            return report
         try:
-            info = probe_port(report.path, timeout)
+            info, invalid = _probe(report.path, timeout)
         except LinkLost as exc:
             report.problem = str(exc)
             return report
-        if info is None:
+        if invalid is not None:
+            report.problem = f"answered with an invalid message: {invalid}"
+        elif info is None:
             report.problem = f"no answer to INFO within {timeout:.1f} s"
         else:
             report.is_glove = True

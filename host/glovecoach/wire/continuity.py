@@ -41,8 +41,36 @@ class StreamRestart:
     row: int = 0
 
 
+@dataclass(frozen=True)
+class StaleFrame:
+    """Frame ``frame`` of the batch is older than frames already taken: it must be dropped.
+
+    ``duplicate``: its ``seq`` was already received (a link that retransmits, a broker that
+    delivers twice). Otherwise it is a late frame overtaken by later ones (reordering): its
+    slots were already counted as missing, and placing it now would shift or overwrite data.
+    """
+
+    device_sample_index: int
+    seq: int
+    duplicate: bool
+    frame: int = 0
+    row: int = 0
+
+
+# Accepted seq values remembered to tell a duplicate from a late frame (20 s at 50 frames/s).
+_RECENT_SEQS = 1024
+
+
 class ContinuityTracker:
-    """Compares every SAMPLES frame with the one before it, across batches."""
+    """Compares every SAMPLES frame with the ones before it, across batches.
+
+    A frame is **stale** (dropped, reported as :class:`StaleFrame`) when its ``seq``, its slots
+    and its device stamp all lie at or before what was already taken. All three, because each
+    alone has an innocent reading: a START restarts ``seq`` and ``sample_index`` (but its stamp
+    is later: the device clock only runs forward within a boot, and a new boot resets this
+    tracker), and ``sample_index`` wraps after 2^32 slots (but ``seq`` keeps counting). A frame
+    that goes backwards in ``seq`` or slots without being stale begins a new stream.
+    """
 
     def __init__(self) -> None:
         self.lost_frames = 0
@@ -50,63 +78,135 @@ class ContinuityTracker:
         self.restarts = 0
         self.frames = 0
         self.samples = 0
+        self.duplicates = 0     # frames dropped because their seq had already been received
+        self.out_of_order = 0   # late frames dropped because later ones had already been taken
         self._last_seq: int | None = None
         self._next_index = 0  # sample_index the next frame should carry
+        self._last_t = 0      # latest unwrapped device stamp taken
+        self._recent = np.empty(0, dtype=np.int64)
 
     def reset(self) -> None:
         """Forget the previous frame (call when HELLO/STATUS shows a new ``boot_id``); totals stay."""
         self._last_seq = None
+        self._recent = np.empty(0, dtype=np.int64)
 
     @property
     def next_sample_index(self) -> int | None:
         """Grid slot the next frame should start at, or None before the first frame."""
         return None if self._last_seq is None else self._next_index
 
-    def update(self, batch: SampleBatch) -> list[Gap | StreamRestart]:
-        """Gaps and restarts in ``batch`` (and between it and the previous batch), in frame order."""
+    def update(self, batch: SampleBatch) -> list[Gap | StreamRestart | StaleFrame]:
+        """Gaps, restarts and stale frames in ``batch`` (and between it and the previous batch),
+        in frame order."""
         count = batch.n_frames
         if count == 0:
             return []
         seq = batch.seq.astype(np.int64)
         index = batch.sample_index.astype(np.int64)
         end = index + batch.n_per_frame
-        # lost = seq - prev_seq - 1 and missing = index - prev_end, straight from the spec; the
-        # first frame ever has no predecessor and gets 0, 0. Negative values mean a restart.
-        lost = np.empty(count, dtype=np.int64)
-        missing = np.empty(count, dtype=np.int64)
-        np.subtract(seq[1:], seq[:-1], out=lost[1:])
-        lost[1:] -= 1
-        np.subtract(index[1:], end[:-1], out=missing[1:])
-        if self._last_seq is None:
-            lost[0] = missing[0] = 0
+        start_flag = (batch.flags & SAMPLES_FIRST_AFTER_START) != 0
+        if (self._last_seq is not None and seq[0] == self._last_seq + 1 and index[0] == self._next_index
+                and not start_flag.any()
+                and (count == 1 or (bool((np.diff(seq) == 1).all()) and bool((index[1:] == end[:-1]).all())))):
+            # The usual case, checked with a few whole-array operations: every frame follows on
+            # from the one before (seq +1, next slot). One batch is one read, far shorter than
+            # half a clock wrap, so the newest stamp unwraps in one step from the last one.
+            half = TICKS_MODULUS // 2
+            step = (int(batch.t_us[-1]) - (self._last_t & TICKS_MASK) + half) % TICKS_MODULUS - half
+            self._take(seq, end, np.array([self._last_t + step]), batch.n_samples)
+            return []
+
+        t = batch.t_us.astype(np.int64)
+        rows = batch.frame_rows
+        events: list[Gap | StreamRestart | StaleFrame] = []
+        pos = 0
+        announced = False  # the restart at ``pos`` was reported by the pass before
+        while pos < count:  # one pass per stream in the batch (a restart starts the next pass)
+            fresh = self._last_seq is None
+            if fresh and start_flag[pos] and not announced:
+                events.append(StreamRestart(int(index[pos]), int(seq[pos]), "start_flag", pos, int(rows[pos])))
+                self.restarts += 1
+            handled = self._scan(seq[pos:], index[pos:], end[pos:], t[pos:], start_flag[pos:],
+                                 batch.n_per_frame[pos:], pos, rows, events, fresh)
+            pos += handled
+            announced = True
+        events.sort(key=lambda e: e.frame)  # stable: a gap stays before the frame's restart
+        return events
+
+    def _scan(self, seq, index, end, t_us, start_flag, n_per_frame, base, rows, events, fresh) -> int:
+        """Take frames of one stream from the start of these arrays; returns how many were
+        handled (all of them, or up to the frame that restarts the stream)."""
+        count = seq.size
+        t = unwrap_ticks(t_us, None if fresh else self._last_t)
+        # What was taken before each frame: running maxima. A stale frame never raises them, so
+        # they are right up to the first restart, which is where this pass stops.
+        if fresh:
+            prev_seq = np.maximum.accumulate(np.r_[seq[0] - 1, seq[:-1]])
+            prev_end = np.maximum.accumulate(np.r_[index[0], end[:-1]])
+            prev_t = np.maximum.accumulate(np.r_[t[0] - 1, t[:-1]])
         else:
-            lost[0] = seq[0] - self._last_seq - 1
-            missing[0] = index[0] - self._next_index
-        start_flag = batch.flags & SAMPLES_FIRST_AFTER_START
-        self.frames += count
-        self.samples += batch.n_samples
+            prev_seq = np.maximum.accumulate(np.r_[self._last_seq, seq[:-1]])
+            prev_end = np.maximum.accumulate(np.r_[self._next_index, end[:-1]])
+            prev_t = np.maximum.accumulate(np.r_[self._last_t, t[:-1]])
+        stale = (seq <= prev_seq) & (end <= prev_end) & (t <= prev_t)
+        backwards = index < prev_end
+        restart = ~stale & (start_flag | backwards | (seq <= prev_seq))
+        if fresh:
+            stale[0] = restart[0] = False  # the first frame of a stream (its flag is reported)
+        after = np.flatnonzero(restart)
+        stop = int(after[0]) if after.size else count
+        keep = ~stale[:stop]
+        taken_seq = seq[:stop][keep]
+        if taken_seq.size:
+            taken_index, taken_end = index[:stop][keep], end[:stop][keep]
+            lost = np.empty(taken_seq.size, dtype=np.int64)
+            missing = np.empty(taken_seq.size, dtype=np.int64)
+            np.subtract(taken_seq[1:], taken_seq[:-1], out=lost[1:])
+            lost[1:] -= 1
+            np.subtract(taken_index[1:], taken_end[:-1], out=missing[1:])
+            if fresh:
+                lost[0] = missing[0] = 0
+            else:
+                lost[0] = taken_seq[0] - self._last_seq - 1
+                missing[0] = taken_index[0] - self._next_index
+            at = np.flatnonzero(keep)
+            for k in np.flatnonzero((lost != 0) | (missing != 0)).tolist():  # one iteration per gap
+                f = int(at[k])
+                events.append(Gap(int(taken_index[k] - missing[k]), int(missing[k]), int(lost[k]),
+                                  base + f, int(rows[base + f])))
+            self.lost_frames += int(lost.sum())
+            self.missing_samples += int(missing.sum())
+        stale_at = np.flatnonzero(stale[:stop])
+        if stale_at.size:
+            known = np.concatenate([self._recent, taken_seq])
+            repeated = np.isin(seq[stale_at], known)
+            for f, dup in zip(stale_at.tolist(), repeated.tolist()):  # one iteration per stale frame
+                events.append(StaleFrame(int(index[f]), int(seq[f]), bool(dup), base + f, int(rows[base + f])))
+            self.duplicates += int(repeated.sum())
+            self.out_of_order += int((~repeated).sum())
+        if taken_seq.size:
+            self._take(taken_seq, taken_end, t[:stop][keep], int(n_per_frame[:stop][keep].sum()), fresh)
+        if stop < count:
+            f = stop
+            reason = ("start_flag" if start_flag[f] else
+                      "sample_index_backwards" if backwards[f] else "seq_not_increasing")
+            events.append(StreamRestart(int(index[f]), int(seq[f]), reason, base + f, int(rows[base + f])))
+            self.restarts += 1
+            self._last_seq = None  # the next pass starts the new stream at this frame
+            self._recent = np.empty(0, dtype=np.int64)
+        # stop == 0: the first frame restarts the stream; the next pass takes it as its first.
+        return stop
+
+    def _take(self, seq: np.ndarray, end: np.ndarray, t: np.ndarray, n_samples: int,
+              fresh: bool = False) -> None:
+        """Frames accepted in order: advance the expectations and the totals."""
+        self.frames += int(seq.size)
+        self.samples += n_samples
         self._last_seq = int(seq[-1])
         self._next_index = int(end[-1])
-        if not (lost.any() or missing.any() or start_flag.any()):
-            return []  # the usual case: every frame follows on from the one before
-
-        backwards = missing < 0
-        seq_stuck = lost < 0
-        restart = start_flag.astype(bool) | backwards | seq_stuck
-        gap = ~restart & ((lost != 0) | (missing != 0))
-        events: list[Gap | StreamRestart] = []
-        rows = batch.frame_rows
-        for f in np.flatnonzero(restart | gap).tolist():  # one iteration per event, not per frame
-            if restart[f]:
-                reason = ("start_flag" if start_flag[f] else
-                          "sample_index_backwards" if backwards[f] else "seq_not_increasing")
-                events.append(StreamRestart(int(index[f]), int(seq[f]), reason, f, int(rows[f])))
-            else:
-                events.append(Gap(int(index[f] - missing[f]), int(missing[f]), int(lost[f]), f, int(rows[f])))
-        self.restarts += int(np.count_nonzero(restart))
-        self.lost_frames += int(lost[gap].sum())
-        self.missing_samples += int(missing[gap].sum())
-        return events
+        latest = int(t.max())
+        self._last_t = latest if fresh else max(latest, self._last_t)
+        self._recent = np.concatenate([self._recent, seq])[-_RECENT_SEQS:]
 
 
 def unwrap_ticks(t_us: np.ndarray, last: int | None = None) -> np.ndarray:

@@ -14,6 +14,7 @@ call would outweigh it; both paths give identical results (tests/wire/test_prope
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from itertools import compress
 
@@ -35,6 +36,7 @@ from glovecoach.wire.messages import (
     MAX_CHANNELS,
     MAX_SAMPLES_PER_FRAME,
     SAMPLES_HEADER,
+    T_US_MAX,
     Message,
     MessageType,
     SampleBatch,
@@ -50,6 +52,8 @@ _MAX_DECODED = MAX_PAYLOAD + CRC_SIZE
 # (measured on 4-sample frames: ~45 us fixed cost per vectorised call; the two break even near
 # 64 frames, beyond which the vectorised path is up to twice as fast per frame).
 VECTORISE_FROM_FRAMES = 64
+# Content errors kept for take_device_errors(); older ones are only counted.
+MAX_KEPT_DEVICE_ERRORS = 64
 
 
 @dataclass
@@ -83,6 +87,9 @@ class StreamDecoder:
         self.max_undelimited_run = max_undelimited_run
         self.vectorise_from = vectorise_from
         self.last_error: FrameError | None = None  # why the most recent corrupt frame was dropped
+        # Frames whose CRC was right but whose content was not: the device really sent them, so
+        # they say something about the device (a firmware bug, a foreign device), not the link.
+        self._device_errors: deque[FrameError] = deque(maxlen=MAX_KEPT_DEVICE_ERRORS)
         self._synced = synced
         self._tail = b""           # bytes after the last delimiter: the start of the next frame
         self._discarding = False   # inside an over-long run: drop bytes up to the next delimiter
@@ -92,6 +99,13 @@ class StreamDecoder:
         self._synced = synced
         self._tail = b""
         self._discarding = False
+
+    def take_device_errors(self) -> list[FrameError]:
+        """Content errors (CRC fine, message invalid) since the last call, oldest first; at most
+        the last 64 (``stats.corrupt_by_reason`` counts all of them)."""
+        errors = list(self._device_errors)
+        self._device_errors.clear()
+        return errors
 
     @property
     def pending_bytes(self) -> int:
@@ -160,7 +174,7 @@ class StreamDecoder:
                 try:
                     n, channels, flags, seq, index, t_us = decode_samples_header(decoded[:-CRC_SIZE])
                 except FrameError as exc:
-                    self._count_rejects([(0, exc, len(chunk))])
+                    self._count_rejects([(0, exc, len(chunk))], content=True)
                     continue
                 if channels != run_channels and run:
                     items.append(_batch_from_frames(run, run_channels))
@@ -172,7 +186,7 @@ class StreamDecoder:
             try:
                 message = decode_message(decoded[:-CRC_SIZE])
             except FrameError as exc:
-                self._count_rejects([(0, exc, len(chunk))])
+                self._count_rejects([(0, exc, len(chunk))], content=True)
                 continue
             if run:
                 items.append(_batch_from_frames(run, run_channels))
@@ -184,11 +198,16 @@ class StreamDecoder:
         self.stats.frames_ok += frames_ok
         return items
 
-    def _count_rejects(self, rejects: list[tuple[int, FrameError, int]]) -> None:
-        """Count dropped frames given as (position in the feed, why, bytes), in stream order."""
+    def _count_rejects(self, rejects: list[tuple[int, FrameError, int]], content: bool = False) -> None:
+        """Count dropped frames given as (position in the feed, why, bytes), in stream order.
+
+        ``content``: the CRC was right (the rejects are the device's doing, not the link's).
+        """
         rejects.sort(key=lambda r: r[0])
         for _, error, n_bytes in rejects:
             self.stats._count_corrupt(error.reason, n_bytes)
+            if content:
+                self._device_errors.append(error)
         self.last_error = rejects[-1][1]
 
     def _decode_many(self, chunks: list[bytes]) -> list[Message]:
@@ -208,9 +227,17 @@ class StreamDecoder:
             kept_lengths = lengths[kept_at]
             for at in np.flatnonzero(~valid).tolist():
                 rejects.append((at, _framing_error(chunks[at], self.max_undelimited_run), len(chunks[at])))
-        items = self._decode_valid(kept, kept_lengths, kept_at, chunks, rejects) if kept else []
-        if rejects:
-            self._count_rejects(rejects)
+        content: list[tuple[int, FrameError, int]] = []
+        items = self._decode_valid(kept, kept_lengths, kept_at, chunks, content) if kept else []
+        if rejects or content:
+            # One pass in stream order, so last_error is the last rejected frame either way.
+            everything = sorted(rejects + content, key=lambda r: r[0])
+            flagged = {id(r[1]) for r in content}
+            for _, error, n_bytes in everything:
+                self.stats._count_corrupt(error.reason, n_bytes)
+                if id(error) in flagged:
+                    self._device_errors.append(error)
+            self.last_error = everything[-1][1]
         return items
 
     def _decode_valid(self, kept: list[bytes], lengths: np.ndarray, kept_at: np.ndarray,
@@ -233,7 +260,8 @@ class StreamDecoder:
         headers = buffer[offsets[with_header, None] + np.arange(_HEADER_SIZE)].view(_HEADER_DTYPE).reshape(-1)
         n, channels = headers["n"].astype(np.int64), headers["channels"].astype(np.int64)
         good = ((n >= 1) & (n <= MAX_SAMPLES_PER_FRAME) & (channels >= 1) & (channels <= MAX_CHANNELS)
-                & (lengths[with_header] == _HEADER_SIZE + CRC_SIZE + 2 * n * channels))
+                & (lengths[with_header] == _HEADER_SIZE + CRC_SIZE + 2 * n * channels)
+                & (headers["t_us"] <= T_US_MAX))
         kind[with_header[good]] = channels[good]
         header_row = np.full(count, -1, dtype=np.int64)
         header_row[with_header] = np.arange(with_header.size)
@@ -294,6 +322,8 @@ def _uniform_samples(buffer: np.ndarray, lengths: np.ndarray) -> SampleBatch | N
     words = header.view("<u4")
     if not bool(((words[:, 0] & 0xFFFFFF) == (_SAMPLES | n << 8 | channels << 16)).all()):
         return None
+    if int(words[:, 3].max()) > T_US_MAX:
+        return None  # the general path names the bad stamp
     raw = table[:, _HEADER_SIZE:length - CRC_SIZE].copy().view("<u2").astype(np.uint16, copy=False)
     return SampleBatch(raw.reshape(-1, channels), words[:, 1].astype(np.uint32), words[:, 2].astype(np.uint32),
                        words[:, 3].astype(np.uint32), header[:, 1].astype(np.uint16), header[:, 3].copy())

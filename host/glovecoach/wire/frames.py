@@ -53,12 +53,17 @@ class CorruptReason(str, enum.Enum):
 
 
 class FrameError(ValueError):
-    """A chunk or payload that is not a valid frame/message; ``reason`` says which check failed."""
+    """A chunk or payload that is not a valid frame/message; ``reason`` says which check failed.
 
-    def __init__(self, reason: CorruptReason, detail: str) -> None:
+    ``field`` names the message field at fault when one is (``"glove_id"``, ``"t_us"``, ...), so
+    a host can tell the user what is wrong with a device rather than only that something is.
+    """
+
+    def __init__(self, reason: CorruptReason, detail: str, field: str | None = None) -> None:
         super().__init__(f"{reason.value}: {detail}")
         self.reason = reason
         self.detail = detail
+        self.field = field
 
 
 def encode_frame(payload: bytes) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import struct
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -69,6 +70,9 @@ SAMPLES_FIRST_AFTER_START = 0x01
 MAX_SAMPLES_PER_FRAME = 64
 MAX_CHANNELS = 32
 UNKNOWN_TOKEN = 0xFFFF  # ERROR BAD_FRAME when the command's token could not be read
+T_US_MAX = (1 << 30) - 1  # device stamps are 30-bit (docs/protocol.md section 2)
+MAX_TEXT_FIELD = 64       # longest glove id, firmware version or channel id a HELLO may carry
+MAX_JSON_DEPTH = 8         # HELLO and ACK bodies are flat objects with lists; deeper is not a glove
 
 SAMPLES_HEADER = struct.Struct("<BBBBIII")  # type, n_samples, n_channels, flags, seq, sample_index, t_us
 STATUS_LAYOUT = struct.Struct("<BBHIIIIIII")
@@ -107,14 +111,50 @@ def _json_body(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, separators=(", ", ": ")).encode()
 
 
+def _reject_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity, which are not JSON and not values a device may send.
+    raise ValueError(f"non-finite number {name}")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses to inf
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
 def _parse_json_object(body: bytes, what: str) -> dict[str, Any]:
     try:
-        obj = json.loads(body.decode("utf-8"))
+        obj = json.loads(body.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        # [[[[...]]]] a thousand deep: the C scanner recurses once per level. The payload limit
+        # (2048 bytes) keeps this cheap, but it must be a malformed message, not a crash.
+        raise FrameError(CorruptReason.MALFORMED, f"{what} body is JSON nested too deeply", field=what) from None
     except (UnicodeDecodeError, ValueError) as exc:
-        raise FrameError(CorruptReason.MALFORMED, f"{what} body is not UTF-8 JSON: {exc}") from None
+        raise FrameError(CorruptReason.MALFORMED, f"{what} body is not UTF-8 JSON: {exc}", field=what) from None
     if not isinstance(obj, dict):
-        raise FrameError(CorruptReason.MALFORMED, f"{what} body is JSON {type(obj).__name__}, not an object")
+        raise FrameError(CorruptReason.MALFORMED, f"{what} body is JSON {type(obj).__name__}, not an object",
+                         field=what)
+    _check_depth(obj, what)
     return obj
+
+
+def _check_depth(obj: Any, what: str) -> None:
+    """Reject JSON nested deeper than MAX_JSON_DEPTH (walked without recursion).
+
+    json.loads parses a few hundred levels, but whatever later walks the value recursively
+    (json.dumps into a recording note, a UI tree) would then fail far from the device that sent it.
+    """
+    stack = [(obj, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise FrameError(CorruptReason.MALFORMED, f"{what} body is JSON nested deeper than {MAX_JSON_DEPTH}",
+                             field=what)
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
 
 
 def _check_uint(name: str, value: int, fmt: str) -> int:
@@ -123,6 +163,82 @@ def _check_uint(name: str, value: int, fmt: str) -> int:
     if not 0 <= value <= _LIMITS[fmt]:
         raise ValueError(f"{name}={value} outside 0..{_LIMITS[fmt]}")
     return int(value)
+
+
+def shorten(value: Any, limit: int = 40) -> str:
+    """``repr`` of a device-supplied value, cut to ``limit`` characters: safe to print (control
+    characters escaped) and short enough for one line whatever the device sent."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = f" ({len(value)} long)" if isinstance(value, (str, list, dict)) else ""
+    return text[:limit - 3] + "..." + size
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _bad_field(what: str, key: str, problem: str) -> FrameError:
+    return FrameError(CorruptReason.MALFORMED, f"{what} {key}: {problem}", field=key)
+
+
+def _check_text(what: str, key: str, value: Any, limit: int = MAX_TEXT_FIELD) -> None:
+    if not isinstance(value, str):
+        raise _bad_field(what, key, f"must be a string, got {_kind(value)} {shorten(value)}")
+    if not 1 <= len(value) <= limit:
+        raise _bad_field(what, key, f"must be 1..{limit} characters, got {len(value)}: {shorten(value)}")
+    if not value.isprintable():
+        raise _bad_field(what, key, f"contains control characters: {shorten(value)}")
+
+
+def _check_int(what: str, key: str, value: Any, low: int, high: int) -> None:
+    # bool is an int in Python; true/false in JSON is not a count.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad_field(what, key, f"must be an integer, got {_kind(value)} {shorten(value)}")
+    if not low <= value <= high:
+        raise _bad_field(what, key, f"must be {low}..{high}, got {shorten(value)}")
+
+
+def _check_hello(info: dict[str, Any]) -> None:
+    """Types and ranges of the HELLO keys docs/protocol.md defines, where present.
+
+    Presence is the receiver's business (the host needs ``glove_id``, ``boot_id`` and
+    ``channels``; a test device may send less); a key that is there must be valid, because the
+    host computes with these values and shows them.
+    """
+    what = "HELLO"
+    for key, low, high in (("protocol", 0, 0xFF), ("boot_id", 0, 0xFFFFFFFF), ("rate_hz", 1, 0xFFFF),
+                           ("samples_per_frame", 1, MAX_SAMPLES_PER_FRAME), ("adc_bits", 1, 16),
+                           ("adc_max", 1, 0xFFFF)):
+        if key in info:
+            _check_int(what, key, info[key], low, high)
+    for key, limit in (("glove_id", MAX_TEXT_FIELD), ("firmware", MAX_TEXT_FIELD), ("board", 32)):
+        if key in info:
+            _check_text(what, key, info[key], limit)
+    if "streaming" in info and not isinstance(info["streaming"], bool):
+        raise _bad_field(what, "streaming", f"must be true or false, got {shorten(info['streaming'])}")
+    if info.get("link_bytes_per_s") is not None:
+        _check_int(what, "link_bytes_per_s", info["link_bytes_per_s"], 1, 0x7FFFFFFF)
+    channels = info.get("channels")
+    if "channels" in info:
+        if not isinstance(channels, list):
+            raise _bad_field(what, "channels", f"must be a list of channel ids, got {_kind(channels)}")
+        if not 1 <= len(channels) <= MAX_CHANNELS:
+            raise _bad_field(what, "channels", f"must list 1..{MAX_CHANNELS} channels, got {len(channels)}")
+        for k, channel in enumerate(channels):
+            _check_text(what, f"channels[{k}]", channel)
+        if len(set(channels)) != len(channels):
+            twice = sorted({c for c in channels if channels.count(c) > 1})
+            raise _bad_field(what, "channels", f"repeats {shorten(twice)}")
+    tare = info.get("tare")
+    if tare is not None:
+        if not isinstance(tare, list):
+            raise _bad_field(what, "tare", f"must be a list of raw offsets or null, got {_kind(tare)}")
+        if isinstance(channels, list) and len(tare) != len(channels):
+            raise _bad_field(what, "tare", f"has {len(tare)} offsets for {len(channels)} channels")
+        for k, offset in enumerate(tare):
+            _check_int(what, f"tare[{k}]", offset, 0, 0xFFFF)
 
 
 # --------------------------------------------------------------------------- messages
@@ -300,6 +416,13 @@ class SampleBatch:
         return SampleBatch(self.raw[first:last], self.seq[start:stop], self.sample_index[start:stop],
                            self.t_us[start:stop], self.n_per_frame[start:stop], self.flags[start:stop])
 
+    def select(self, keep: np.ndarray) -> SampleBatch:
+        """The frames where ``keep`` (bool, one per frame) is true, in order, as their own batch."""
+        keep = np.asarray(keep, dtype=bool)
+        rows = np.repeat(keep, self.n_per_frame)
+        return SampleBatch(self.raw[rows], self.seq[keep], self.sample_index[keep], self.t_us[keep],
+                           self.n_per_frame[keep], self.flags[keep])
+
     @staticmethod
     def concat(batches: list[SampleBatch]) -> SampleBatch:
         """One batch holding the frames of ``batches`` in order (all must share a channel count)."""
@@ -337,9 +460,13 @@ def decode_samples_header(payload: bytes) -> tuple[int, int, int, int, int, int]
         raise FrameError(CorruptReason.LENGTH, f"SAMPLES payload of {len(payload)} bytes, header needs 16")
     _, n, ch, flags, seq, index, t_us = SAMPLES_HEADER.unpack_from(payload)
     if not 1 <= n <= MAX_SAMPLES_PER_FRAME:
-        raise FrameError(CorruptReason.MALFORMED, f"SAMPLES n_samples={n} outside 1..{MAX_SAMPLES_PER_FRAME}")
+        raise FrameError(CorruptReason.MALFORMED, f"SAMPLES n_samples={n} outside 1..{MAX_SAMPLES_PER_FRAME}",
+                         field="n_samples")
     if not 1 <= ch <= MAX_CHANNELS:
-        raise FrameError(CorruptReason.MALFORMED, f"SAMPLES n_channels={ch} outside 1..{MAX_CHANNELS}")
+        raise FrameError(CorruptReason.MALFORMED, f"SAMPLES n_channels={ch} outside 1..{MAX_CHANNELS}",
+                         field="n_channels")
+    if t_us > T_US_MAX:
+        raise FrameError(CorruptReason.MALFORMED, f"SAMPLES t_us={t_us} is not a 30-bit stamp", field="t_us")
     expected = SAMPLES_HEADER.size + 2 * n * ch
     if len(payload) != expected:
         raise FrameError(CorruptReason.LENGTH,
@@ -372,10 +499,18 @@ def decode_message(payload: bytes) -> Message:
     if kind == MessageType.STATUS:
         if len(payload) != STATUS_LAYOUT.size:
             raise FrameError(CorruptReason.LENGTH, f"STATUS payload of {len(payload)} bytes, must be 32")
-        return Status(*STATUS_LAYOUT.unpack(payload)[1:])
+        status = Status(*STATUS_LAYOUT.unpack(payload)[1:])
+        if status.t_us > T_US_MAX:
+            raise FrameError(CorruptReason.MALFORMED, f"STATUS t_us={status.t_us} is not a 30-bit stamp",
+                             field="t_us")
+        if status.rate_hz == 0:
+            raise FrameError(CorruptReason.MALFORMED, "STATUS rate_hz=0", field="rate_hz")
+        return status
     if kind == MessageType.HELLO:
         _require_length(payload, 2, "HELLO")
-        return Hello(payload[1], _parse_json_object(payload[2:], "HELLO"))
+        info = _parse_json_object(payload[2:], "HELLO")
+        _check_hello(info)
+        return Hello(payload[1], info)
     if kind == MessageType.ACK:
         _require_length(payload, _REPLY_HEADER.size, "ACK")
         _, token, command = _REPLY_HEADER.unpack_from(payload)
