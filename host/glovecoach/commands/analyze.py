@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
                 "csv_calibration": info.get("calibration")})
         else:
             recording = open_recording(path)
-            calibration = Calibration.load(args.calibration, recording.channels) if args.calibration else None
+            calibration = Calibration.load(args.calibration, recording.channels, glove_id=recording.device_info.get("glove_id")) \
+                if args.calibration else None
             report = analyze_recording(recording, protocol, calibration, args.calibrations_dir)
             if recording.truncated:
                 extra["recording_problem"] = recording.truncation_reason

@@ -281,7 +281,7 @@ def record(client, writer, *, seconds: float, rate_hz: int, progress: Progress,
 def _run(args: argparse.Namespace) -> int:
     from glovecoach.link import DeviceCommandError, GloveClient, LinkLost
     from glovecoach.link.virtual_glove import VirtualGlove
-    from glovecoach.recording import RecordingWriter
+    from glovecoach.recording import RecordingError, RecordingWriter
 
     if not args.virtual and (args.signal or args.glove_id or args.scenario):
         raise CommandError("--signal, --scenario and --glove-id only apply to --virtual")
@@ -328,8 +328,12 @@ def _run(args: argparse.Namespace) -> int:
               file=log)
         progress = Progress(log)
         summary = ChannelSummary(hello.channels)
-        state = record(client, writer, seconds=args.seconds, rate_hz=args.rate,
-                       progress=progress, summary=summary, log=log)
+        try:
+            state = record(client, writer, seconds=args.seconds, rate_hz=args.rate,
+                           progress=progress, summary=summary, log=log)
+        except RecordingError as exc:   # e.g. the disk filled up: what was written stays readable
+            progress.done()
+            raise CommandError(str(exc)) from None
         progress.done()
         try:
             client.stop(timeout=0.5)
