@@ -142,9 +142,11 @@ class CoachingEngine:
         self.smoother = PhaseSmoother(self.rate_hz)
         self.limits = _Limits(protocol, self.glove)
         g = len(self.glove)
-        self._over = {p: ExcursionDetector(g, round(ff.min_duration_s(p) * self.rate_hz)) for p in ("live", "scoring")}
+        self._over = {"live": ExcursionDetector(g, round(ff.min_duration_s("live") * self.rate_hz))}
         self._light = {p: LightPressDetector(g, ff.press_contact_n, ff.light_presses_to_alert,
-                                             round(ff.press_gap_s * self.rate_hz)) for p in ("live", "scoring")}
+                                             round(ff.press_gap_s * self.rate_hz)) for p in ("live",)}
+        # (first index, glove forces, saturated, pressing, knuckles working) of every block.
+        self._kept: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self._saturation = ExcursionDetector(len(self.channels), 1)
         self._open = ExcursionDetector(len(self.channels), round(OPEN_SENSOR_MIN_S * self.rate_hz))
         self._spine = SpineTracker(len(self.spine), self.rate_hz, protocol.spine) if len(self.spine) else None
@@ -228,23 +230,21 @@ class CoachingEngine:
         lim = self._limit_arrays(segments, n)
         lim = self._relax_after_return(lim, glove_on, first, n)
 
-        # Over-force, live (events) and scoring (report).
-        for purpose in ("live", "scoring"):
-            ratio = self.protocol.force_feedback.release_ratio(purpose)
-            mx = lim[f"{purpose}_max"]
-            begun, ended = self._over[purpose].process(first, xg, mx, mx * ratio, sg)
-            if purpose == "live":
-                events += self._overforce_events(begun, ended)
-            else:
-                self.scoring_over += [self._episode(e, self.glove) for e in ended]
-            mn = lim[f"{purpose}_min"]
-            watch = np.isfinite(mn).any(axis=0) | np.array([c in self._light[purpose]._open for c in range(len(self.glove))], dtype=bool) \
-                if len(self.glove) else np.zeros(0, bool)
-            lbegun, lended = self._light[purpose].process(first, xg, mn, watch, pressing)
-            if purpose == "live":
-                events += self._underforce_events(lbegun, lended)
-            else:
-                self.scoring_under += [self._light_episode(a) for a in lended]
+        # Over-force and too-light presses, live. The report's (scoring) episodes are found at
+        # the end, in hindsight, against the phases the whole session shows (`_scoring_pass`);
+        # what they need is kept here.
+        ratio = self.protocol.force_feedback.release_ratio("live")
+        mx = lim["live_max"]
+        begun, ended = self._over["live"].process(first, xg, mx, mx * ratio, sg)
+        events += self._overforce_events(begun, ended)
+        mn = lim["live_min"]
+        watch = np.isfinite(mn).any(axis=0) | np.array([c in self._light["live"]._open for c in range(len(self.glove))], dtype=bool) \
+            if len(self.glove) else np.zeros(0, bool)
+        lbegun, lended = self._light["live"].process(first, xg, mn, watch, pressing)
+        events += self._underforce_events(lbegun, lended)
+        if len(self.glove):
+            working = np.repeat([seg[4] for seg in segments], [b - a for a, b, *_ in segments])
+            self._kept.append((first, xg.astype(np.float32), sg.copy(), pressing.copy(), working))
 
         # Sensor conditions on every channel.
         fb, fe = self._saturation.process(first, sat_all.astype(np.float64), np.float64(0.5), np.float64(0.5))
@@ -269,9 +269,7 @@ class CoachingEngine:
         events: list[EngineEvent] = []
         self.health.gap(first_index, n_samples)
         events += self._overforce_events([], self._over["live"].close_all(first_index), gap=True)
-        self.scoring_over += [self._episode(e, self.glove) for e in self._over["scoring"].close_all(first_index)]
         events += self._underforce_events([], self._light["live"].close_all(first_index), gap=True)
-        self.scoring_under += [self._light_episode(a) for a in self._light["scoring"].close_all(first_index)]
         events += self._condition_events("saturation", [], self._saturation.close_all(first_index), gap=True)
         events += self._condition_events("open_sensor", [], self._open.close_all(first_index), gap=True)
         if self._spine is not None:
@@ -683,26 +681,20 @@ class CoachingEngine:
     def finish(self) -> SessionReport:
         end = self._end_index
         self._overforce_events([], self._over["live"].close_all(end))
-        self.scoring_over += [self._episode(e, self.glove) for e in self._over["scoring"].close_all(end)]
         self._underforce_events([], self._light["live"].close_all(end))
-        self.scoring_under += [self._light_episode(a) for a in self._light["scoring"].close_all(end)]
         self._condition_events("saturation", [], self._saturation.close_all(end))
         self._condition_events("open_sensor", [], self._open.close_all(end))
         if self._spine is not None:
             self._spine_events([], self._spine.detector.close_all(end), None, end)
         end_s = self._t(end)
         health = self.health.summary()
-        self.scoring_over = [e for e in self.scoring_over if not self._during_fault(health, e)]
-        self.scoring_under = [e for e in self.scoring_under if not self._during_fault(health, e)]
-        self.spine_contacts = [e for e in self.spine_contacts if not self._during_fault(health, e)]
         phases = [p for p in self.smoother.finish(end_s) if p.technique != "none"]
         judged = judged_phases(self.protocol, phases)
         massage_found = bool(judged)
-        # In hindsight the session's phases are known: an episode is judged against the limits
-        # of the technique(s) done around it, not only those the live labels had reached (a
-        # change of technique is told a few seconds after it began).
-        self.scoring_over = [e for e in self.scoring_over if self._over_in_hindsight(e, judged)]
-        self.scoring_under = [e for e in self.scoring_under if self._under_in_hindsight(e, judged)]
+        self.scoring_over, self.scoring_under = self._scoring_pass(judged, end)
+        self.scoring_over = [e for e in self.scoring_over if not self._during_fault(health, e)]
+        self.scoring_under = [e for e in self.scoring_under if not self._during_fault(health, e)]
+        self.spine_contacts = [e for e in self.spine_contacts if not self._during_fault(health, e)]
         violations: list[Violation] = [v for v in check_phases(self.protocol, phases, end_s, final=True)
                                        if massage_found or v.key != ("missing_phase", "all")]
         for e in self.scoring_over:
@@ -728,26 +720,77 @@ class CoachingEngine:
             sensor_health=health,
         )
 
-    def _hindsight_rows(self, e: ForceEpisode, phases) -> list[dict[str, np.ndarray]] | None:
-        near = [p.technique for p in phases if p.start_s - WINDOW_S <= e.end_s and e.start_s <= p.end_s + WINDOW_S]
-        if not near or e.channel not in self.glove:
-            return None
-        return [self.limits.table[t] for t in near if t in self.limits.table]
+    def _scoring_pass(self, phases, end: int) -> tuple[list[ForceEpisode], list[ForceEpisode]]:
+        """The report's over-force and too-light episodes, found in hindsight.
 
-    def _over_in_hindsight(self, e: ForceEpisode, phases) -> bool:
-        rows = self._hindsight_rows(e, phases)
-        if not rows or e.saturated or e.peak_n is None:
-            return True
-        k = self.glove.index(e.channel)
-        return e.peak_n > max(float(r["scoring_max"][k]) for r in rows)
+        Live, a change of technique is known only some seconds after it began, so live limits
+        lag behind (and are relaxed while a change is unconfirmed). At the end the session's
+        phases are known: each sample is judged against the scoring limits of the phase it
+        lies in, and within a window's length of a phase boundary against the more lenient of
+        the two phases; outside every phase, against the protocol's default limits. The
+        knuckles' window applies only where they were the working surface.
+        """
+        if not self._kept:
+            return [], []
+        ff = self.protocol.force_feedback
+        g = len(self.glove)
+        over = ExcursionDetector(g, round(ff.min_duration_s("scoring") * self.rate_hz))
+        light = LightPressDetector(g, ff.press_contact_n, ff.light_presses_to_alert, round(ff.press_gap_s * self.rate_hz))
+        ratio = ff.release_ratio("scoring")
+        margin = int(round(WINDOW_S * self.rate_hz))
+        spans = [(int(round(p.start_s * self.rate_hz)) - margin, int(round(p.end_s * self.rate_hz)) + margin,
+                  self.limits.table.get(p.technique, self.limits.table[None]), p.technique) for p in phases]
+        over_eps: list[Excursion] = []
+        light_eps: list[LightPressAlert] = []
+        next_index: int | None = None
+        for first, xg, sg, pressing, working in self._kept:
+            n = len(xg)
+            if next_index is not None and first != next_index:
+                over_eps += over.close_all(next_index)
+                light_eps += light.close_all(next_index)
+            next_index = first + n
+            mx, mn = self._hindsight_limits(first, n, spans)
+            if len(self._knuckle_cols):
+                mn[:, self._knuckle_cols] = np.where(working[:, None], mn[:, self._knuckle_cols], np.nan)
+            over_eps += over.process(first, xg, mx, mx * ratio, sg)[1]
+            watch = np.isfinite(mn).any(axis=0) | np.array([c in light._open for c in range(g)], dtype=bool)
+            light_eps += light.process(first, xg, mn, watch, pressing)[1]
+        over_eps += over.close_all(end)
+        light_eps += light.close_all(end)
+        labelled = [(int(round(p.start_s * self.rate_hz)), int(round(p.end_s * self.rate_hz)), p.technique)
+                    for p in phases]
 
-    def _under_in_hindsight(self, e: ForceEpisode, phases) -> bool:
-        rows = self._hindsight_rows(e, phases)
-        if not rows:
-            return True
-        k = self.glove.index(e.channel)
-        minima = [float(r["scoring_min"][k]) for r in rows]
-        return all(math.isfinite(m) for m in minima) and (e.peak_n or 0.0) < min(minima)
+        def technique_at(index: int) -> str | None:
+            return next((t for a, b, t in labelled if a <= index < b), self._technique_for(index))
+
+        out_over = [replace(self._episode(e, self.glove), technique=technique_at(e.trigger_index)) for e in over_eps]
+        out_under = [replace(self._light_episode(a), technique=technique_at(a.trigger_index)) for a in light_eps]
+        return out_over, out_under
+
+    def _hindsight_limits(self, first: int, n: int, spans) -> tuple[np.ndarray, np.ndarray]:
+        """Per-sample scoring (max, min) over the glove channels for samples [first, first + n)."""
+        g = len(self.glove)
+        default = self.limits.table[None]
+        mx = np.full((n, g), -np.inf)
+        mn = np.full((n, g), np.inf)
+        no_min = np.zeros((n, g), dtype=bool)
+        covered = np.zeros(n, dtype=bool)
+        for a, b, row, _ in spans:
+            lo, hi = max(a, first) - first, min(b, first + n) - first
+            if lo >= hi:
+                continue
+            covered[lo:hi] = True
+            mx[lo:hi] = np.maximum(mx[lo:hi], row["scoring_max"])
+            row_min = row["scoring_min"]
+            no_min[lo:hi] |= np.isnan(row_min)
+            mn[lo:hi] = np.fmin(mn[lo:hi], row_min)
+        rest = ~covered
+        if rest.any():
+            mx[rest] = default["scoring_max"]
+            no_min[rest] = np.isnan(default["scoring_min"])
+            mn[rest] = default["scoring_min"]
+        mn = np.where(no_min, np.nan, mn)
+        return mx, mn
 
     @staticmethod
     def _during_fault(health: dict, e: ForceEpisode) -> bool:

@@ -32,6 +32,7 @@ minimum (the protocol's knuckle-press level).
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -280,7 +281,9 @@ class SignalConditioner:
             working = self.glove & ~self.excluded
             hand = full[:, :, working].sum(axis=2)
             if np.isnan(full).any():
-                with np.errstate(all="ignore"):
+                # A chunk with a channel open throughout has no mean: NaN, and it is skipped.
+                with np.errstate(all="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
                     means, spreads = np.nanmean(full, axis=1), np.nanstd(full, axis=1)
                     hand_means, hand_spreads = np.nanmean(hand, axis=1), np.nanstd(hand, axis=1)
                 hand_means = np.where(np.isnan(hand_means), np.inf, hand_means)
