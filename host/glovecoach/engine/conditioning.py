@@ -57,7 +57,8 @@ HAND_OFF_RATIO = 0.6        # it has left below this share of the "on" level (hy
 PRESS_SIGMAS = 5.0
 PRESS_RELEASE_SIGMAS = 3.0
 CONTACT_MIN_S = 0.1         # a contact state must hold this long before it changes
-HAND_STEADY_RATIO = 1.6     # a resting chunk's spread is within this of its step noise
+HAND_STEADY_SIGMAS = 4.0    # a resting chunk's tenths wander within this many of their noise ...
+HAND_STEADY_MIN_N = 0.1     # ... or this, whichever is more
 BOOT_HAND_MAX_N = 7.0       # resting offsets (up to 0.5 N a sensor) never sum to more than this
 ENVELOPE_S = 120.0          # the hand at rest sits at the lowest whole-hand level of this long
 HAND_REST_N = 0.6           # the glove's sensors together this close to their baselines: hand off
@@ -187,6 +188,8 @@ class SignalConditioner:
         self._chunk_no = 0
         self._envelope_chunks = max(1, int(round(ENVELOPE_S / CHUNK_S)))
         self._sqrt_chunk = float(np.sqrt(self.chunk))
+        self._tenth = max(1, self.chunk // 10)
+        self._sqrt_tenth = float(np.sqrt(self._tenth))
         self.noise = np.full(self.n, NOISE_PRIOR_N)
         self._noise_seen = np.zeros(self.n, dtype=bool)
         self._partial = np.zeros((0, self.n))     # samples of the chunk in progress
@@ -237,9 +240,11 @@ class SignalConditioner:
             # The whole hand at rest: steady and at the lowest level of the last minutes, and
             # (once the baselines are known) no more than HAND_REST_N over them. One sensor's
             # light load is no different from its offset; the hand's is.
-            # Steady: the chunk's spread is what its own sample-to-sample noise explains.
+            # Steady: the means of the chunk's tenths wander no more than its own sample-to-sample
+            # noise explains (mains hum and white noise average out over a tenth; a hand that
+            # moves does not).
             sigma_hand = float(hand_noise[k])
-            steady_hand = hand_spreads[k] <= max(HAND_STEADY_RATIO * sigma_hand, REST_BAND_MIN_N)
+            steady_hand = hand_spreads[k] <= max(HAND_STEADY_SIGMAS * sigma_hand / self._sqrt_tenth, HAND_STEADY_MIN_N)
             low_hand = hm <= env[0][1] + max(HAND_REST_N, REST_SIGMAS * sigma_hand / self._sqrt_chunk)
             excess = float(np.maximum(diff, 0.0)[glove].sum())
             # While some glove baselines are still unknown the hand's excess cannot be measured:
@@ -293,6 +298,8 @@ class SignalConditioner:
                 hand_means, hand_spreads = hand.mean(axis=1), hand.std(axis=1)
             with np.errstate(all="ignore"):
                 hand_noise = np.nan_to_num(np.diff(hand, axis=1).std(axis=1) / np.sqrt(2.0), nan=0.0)
+                tenth = self._tenth
+                hand_spreads = hand[:, :10 * tenth].reshape(n_full, 10, tenth).mean(axis=2).std(axis=1)
                 hand_spreads = np.where(np.isnan(hand).any(axis=1), np.inf, hand_spreads)
             starts, noise_starts = self._fold_chunks(means, spreads, hand_means, hand_spreads, hand_noise)
             per_sample = np.repeat(starts, self.chunk, axis=0)

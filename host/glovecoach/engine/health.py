@@ -64,6 +64,7 @@ MIN_RATE_HZ = 10.0          # below this a chunk holds too few samples to judge 
 
 ZERO_LEVEL_N = 0.05         # below this a flat channel reads "nothing" (dead), above it "stuck"
 FLAT_EXACT_N = 1e-6         # "no noise at all": float32 readings of one ADC count are identical
+STUCK_ALONE_S = 8.0         # flat at a load while every other sensor is idle this long: stuck
 STUCK_MIN_N = 0.6           # stuck means stuck at a load: above any resting offset (up to 0.5 N)
 STUCK_COUNTS = 2.0          # "within ADC quantisation": this many steps of the nominal curve
 ACTIVE_N = 0.5              # a glove neighbour is working: mean over the chunk above this...
@@ -230,7 +231,7 @@ class SensorHealthMonitor:
         # Seconds of evidence to turn on and off, in chunks; dropouts are already counted over
         # a minute, so that latch follows the count directly.
         timing = {"dead_flat": (DEAD_S, RECOVER_S), "dead_open": (DEAD_OPEN_S, RECOVER_S),
-                  "stuck": (STUCK_S, RECOVER_S), "saturated": (SATURATED_S, RECOVER_S),
+                  "stuck": (STUCK_S, RECOVER_S), "stuck_alone": (STUCK_ALONE_S, RECOVER_S), "saturated": (SATURATED_S, RECOVER_S),
                   "intermittent": (CHUNK_S, CHUNK_S), "noisy": (CHUNK_S, RECOVER_S)}
         self._latch_names = tuple(timing)
         on = np.repeat([round(a / CHUNK_S) for a, _ in timing.values()], n)
@@ -542,6 +543,12 @@ class SensorHealthMonitor:
         # reads like an idle one and harms nothing)
         loaded = mean >= STUCK_MIN_N
         evidence["stuck"] = (flat & loaded & unsat & ~any_open & nb_ok, ~flat & unsat)
+        # ... or the one sensor holding a load, exactly still, while every other glove sensor
+        # reads nothing: no hand leaves one sensor pressed that steadily (the hand lifted for
+        # gel, say).
+        hand = (mean > self._active_n) & ~self._is_spine[None, :]
+        others_idle = ((hand.sum(axis=1, keepdims=True) - hand) == 0) & ~self._is_spine[None, :]
+        evidence["stuck_alone"] = (flat & loaded & unsat & ~any_open & others_idle, ~flat & unsat)
         # saturated: pinned for seconds in a row or for much of the last minute
         share = self._sat_window.run(n_sat) / (c * self._sat_window.length)
         pinned = (sat_share >= SATURATED_CHUNK_SHARE) | (share >= SATURATED_SHARE)
@@ -573,7 +580,7 @@ class SensorHealthMonitor:
         latched = {name: on[:, i * self.n:(i + 1) * self.n] for i, name in enumerate(self._latch_names)}
         dead = latched["dead_flat"] | latched["dead_open"]
         dead_open = latched["dead_open"]
-        stuck, saturated = latched["stuck"], latched["saturated"]
+        stuck, saturated = latched["stuck"] | latched["stuck_alone"], latched["saturated"]
         intermittent, noisy = latched["intermittent"], latched["noisy"]
 
         # Evidence for messages and the summary.

@@ -30,6 +30,7 @@ TECHNIQUES = ("none", "stroking", "deep_stroking", "rubbing", "kneading", "vibra
 WINDOW_S = 4.0
 HOP_S = 1.0
 _CHUNK_WINDOWS = 256
+OWN_STROKING_WINDOWS = 120   # the trainee's stroking level: median of the last 2 minutes of stroking
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,9 @@ class Thresholds:
     deep_fingertips_max: float = 0.22     # ... or at any level, carried by the palm and its heel
     deep_palm_min: float = 0.6            #     (stroking spreads over palm and finger pads evenly)
     deep_palm_level_min_n: float = 6.0
+    own_stroking_min_windows: int = 10       # this trainee's stroking level, once 10 windows show it:
+    deep_over_own_stroking_min: float = 1.5  # deep stroking is at least 1.5x it ...
+    deep_over_own_stroking_sure: float = 2.2  # ... and anything stroked at 2.2x it is deep
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -186,6 +190,7 @@ class TechniqueRecognizer:
         self._decimate = decimation(self.rate_hz, self.hop)
         self._impulse_decimate = impulse_decimation(self.rate_hz, self.hop)
         self._buf_start = 0          # session index of self._buf[0]
+        self._stroking_levels: deque[float] = deque(maxlen=OWN_STROKING_WINDOWS)
         self._next_start: int | None = None   # session index of the next window to emit
 
     def reset(self) -> None:
@@ -245,9 +250,31 @@ class TechniqueRecognizer:
             feats = span_features(span[a:b], contact[a:b], self.hop * np.arange(n), self.window,
                                   self._glove_ids, self.rate_hz, self._decimate, self._impulse_decimate)
             label, conf = classify(feats, self.thresholds)
+            label = self._relative_to_own_stroking(label, feats.level_n)
             fist = feats.shares["knuckles"] >= self.thresholds.knead_knuckle_share_min
             out += zip(label.tolist(), conf.tolist(), fist.tolist())
         return out
+
+    def _relative_to_own_stroking(self, label: np.ndarray, level: np.ndarray) -> np.ndarray:
+        """Deep stroking is stroking at 2-4 times the force: once this trainee's own stroking
+        level is known (the protocol begins with stroking), a window is deep stroking only if it
+        is well over it, and stroking at well over twice it is deep stroking whatever surface
+        carries it. Window by window in order, so any block size gives the same labels."""
+        t = self.thresholds
+        stroking, deep = TECHNIQUES.index("stroking"), TECHNIQUES.index("deep_stroking")
+        if not ((label == stroking) | (label == deep)).any():
+            return label
+        label = label.copy()
+        for k in np.flatnonzero((label == stroking) | (label == deep)):
+            if len(self._stroking_levels) >= t.own_stroking_min_windows:
+                ref = float(np.median(self._stroking_levels))
+                if label[k] == deep and level[k] < t.deep_over_own_stroking_min * ref:
+                    label[k] = stroking
+                elif label[k] == stroking and level[k] >= t.deep_over_own_stroking_sure * ref:
+                    label[k] = deep
+            if label[k] == stroking:
+                self._stroking_levels.append(float(level[k]))
+        return label
 
     def label_windows(self, windows: np.ndarray, contact: np.ndarray | None = None
                       ) -> list[tuple[int, float, bool]]:
