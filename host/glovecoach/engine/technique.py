@@ -63,8 +63,8 @@ class Thresholds:
     deep_palm_min: float = 0.6            #     (stroking spreads over palm and finger pads evenly)
     deep_palm_level_min_n: float = 6.0
     own_stroking_min_windows: int = 10       # this trainee's stroking level, once 10 windows show it:
-    deep_over_own_stroking_min: float = 1.5  # deep stroking is at least 1.5x it ...
-    deep_over_own_stroking_sure: float = 2.2  # ... and anything stroked at 2.2x it is deep
+    deep_over_own_stroking_min: float = 1.25  # deep stroking is at least 1.25x it ...
+    deep_over_own_stroking_sure: float = 2.5  # ... and anything stroked at 2.5x it is deep
 
 
 DEFAULT_THRESHOLDS = Thresholds()
