@@ -75,14 +75,17 @@ class DebriefView(QtWidgets.QScrollArea):
         title = QtWidgets.QLabel(f"Debrief \u2014 {self.info.get('trainee') or 'session'}  "
                                  f"({theme.format_clock(float(self.report.get('duration_s') or 0))})")
         title.setFont(theme.font(20, bold=True))
-        self.score_label = QtWidgets.QLabel(f"Score {score.get('total', '—')} / 100")
+        no_massage = (self.report.get("protocol") or {}).get("verdict") == "no_massage"
+        self.score_label = QtWidgets.QLabel("No score" if no_massage else f"Score {score.get('total', '—')} / 100")
         self.score_label.setFont(theme.font(28, bold=True))
-        verdict = QtWidgets.QLabel("\u2714 Protocol followed" if passed
-                                   else "\u2716 Protocol not followed")
+        verdict = QtWidgets.QLabel("\u2716 No massage found" if no_massage else
+                                   "\u2714 Protocol followed" if passed else "\u2716 Protocol not followed")
         verdict.setFont(theme.font(16, bold=True))
         verdict.setStyleSheet(f"color: {theme.OK_TEAL if passed else theme.ALERT_RED};")
         breakdown = score.get("breakdown") or {}
-        self.breakdown_label = QtWidgets.QLabel(breakdown_text(breakdown))
+        self.breakdown_label = QtWidgets.QLabel(
+            "Nothing in this session was a technique held long enough to be a phase." if no_massage
+            else breakdown_text(breakdown))
         self.breakdown_label.setFont(theme.font(12))
         head = QtWidgets.QHBoxLayout()
         head.addWidget(self.score_label)

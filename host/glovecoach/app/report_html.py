@@ -43,6 +43,18 @@ BREAKDOWN_NAMES = {"force_within_window_pct": ("force inside the window", " %"),
                    "timing": ("phase timing", " %"), "violations": ("rules broken", "")}
 
 
+def sensor_health_rows(report: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(sensor, fault, when, what to do) for every sensor that was faulty at some time."""
+    rows = []
+    for channel, h in (report.get("sensor_health") or {}).items():
+        if not isinstance(h, Mapping) or not h.get("episodes"):
+            continue
+        when = ", ".join(f"{theme.format_clock(e['start_s'])}-{theme.format_clock(e['end_s'])}"
+                         for e in h["episodes"])
+        rows.append((sensor_name(channel), str(h.get("state", "")), when, str(h.get("check") or "")))
+    return rows
+
+
 def breakdown_rows(breakdown: Mapping[str, Any]) -> list[tuple[str, str]]:
     rows = []
     for key, value in breakdown.items():
@@ -134,10 +146,21 @@ def build_html(report: Mapping[str, Any], info: Mapping[str, Any],
     ]
     total = score.get("total")
     passed = protocol.get("passed")
-    parts.append(
-        f"<p><span class='score' id='score-total'>Score {esc(str(total))} / 100</span> &nbsp; "
-        f"<span class='{'pass' if passed else 'fail'}' id='protocol-result'>"
-        f"{'Protocol followed' if passed else 'Protocol not followed'}</span></p>")
+    if protocol.get("verdict") == "no_massage":
+        parts.append("<p><span class='fail' id='protocol-result'>No massage found</span> &nbsp; "
+                     "nothing in this session was a technique held long enough to be a phase, "
+                     "so there is nothing to grade.</p>")
+    else:
+        parts.append(
+            f"<p><span class='score' id='score-total'>Score {esc(str(total))} / 100</span> &nbsp; "
+            f"<span class='{'pass' if passed else 'fail'}' id='protocol-result'>"
+            f"{'Protocol followed' if passed else 'Protocol not followed'}</span></p>")
+    health = sensor_health_rows(report)
+    if health:
+        parts.append("<h2>Sensors to check</h2>")
+        parts.append("<p>These sensors gave readings the coaching could not trust; nothing they read "
+                     "counted as a force or spine problem while they were faulty.</p>")
+        parts.append(_table(["sensor", "fault", "when", "what to do"], health, "sensor-health"))
     if breakdown:
         parts.append("<h2>Score breakdown</h2>")
         parts.append(_table(["part", "value"], breakdown_rows(breakdown), "breakdown"))

@@ -122,13 +122,14 @@ class CoachingEngine:
         self.glove = tuple(self.channels[i] for i in self.glove_idx)
         self.spine = tuple(self.channels[i] for i in self.spine_idx)
         ff = protocol.force_feedback
-        glove_mask = np.array([c not in SPINE_CHANNELS for c in self.channels], dtype=bool)
-        knuckles = np.array([c in KNUCKLE_CHANNELS for c in self.channels], dtype=bool)
-        # Every detector below sees forces over each sensor's resting baseline, and contact
-        # decided against baseline plus noise floor (glovecoach.engine.conditioning).
-        self.conditioner = SignalConditioner(self.channels, self.rate_hz, glove_mask, press=knuckles,
-                                             press_min_n=ff.press_contact_n, hand_on_min_n=protocol.spine.glove_contact_n,
-                                             initial_baseline=initial_baseline)
+        knuckles = np.array([c in KNUCKLE_CHANNELS for c in self.glove], dtype=bool)
+        # Every glove detector below sees forces over each sensor's resting baseline, and contact
+        # decided against baseline plus noise floor (glovecoach.engine.conditioning). The spine
+        # strip's resting load is the partner's, tracked by the SpineTracker.
+        seed = None if initial_baseline is None else np.asarray(initial_baseline, dtype=np.float64)[self.glove_idx]
+        self.conditioner = SignalConditioner(self.glove, self.rate_hz, np.ones(len(self.glove), dtype=bool),
+                                             press=knuckles, press_min_n=ff.press_contact_n,
+                                             hand_on_min_n=protocol.spine.glove_contact_n, initial_baseline=seed)
         # Which sensors can be trusted: a faulty one never produces a force violation, takes no
         # part in hand contact or recognition, and the people are told which sensor to check.
         self.health = SensorHealthMonitor(self.channels, self.rate_hz)
@@ -138,7 +139,7 @@ class CoachingEngine:
         self._off_since: int | None = None     # first sample of the hand's current time off the back
         self._idle_knuckle_limits: dict = {}
         self.last_conditioned: ConditionedBlock | None = None
-        self.recognizer = TechniqueRecognizer(self.channels, self.rate_hz)
+        self.recognizer = TechniqueRecognizer(self.glove, self.rate_hz)
         self.smoother = PhaseSmoother(self.rate_hz)
         self.limits = _Limits(protocol, self.glove)
         g = len(self.glove)
@@ -207,19 +208,21 @@ class CoachingEngine:
 
         events += self._health_events(self.health.process(first, x_all, sat_all, open_all))
         faulty = self._faulty
-        self.conditioner.excluded = faulty
-        cond = self.conditioner.process(first, x_all, sat_all, open_all)
+        fg = faulty[self.glove_idx]
+        self.conditioner.excluded = fg
+        gi = self.glove_idx
+        cond = self.conditioner.process(first, x_all[:, gi], sat_all[:, gi], open_all[:, gi])
         if faulty.any():
             # A faulty sensor reads nothing the detectors may judge: zero force, never saturated.
-            cond = replace(cond, force=np.where(faulty[None, :], 0.0, cond.force),
-                           saturated=sat_all & ~faulty[None, :], open=open_all & ~faulty[None, :])
-            sat_all, open_all = cond.saturated, cond.open
+            cond = replace(cond, force=np.where(fg[None, :], 0.0, cond.force),
+                           saturated=cond.saturated & ~fg[None, :], open=cond.open & ~fg[None, :])
+            sat_all, open_all = sat_all & ~faulty[None, :], open_all & ~faulty[None, :]
             x_all = np.where(faulty[None, :], 0.0, x_all)
         self.last_conditioned = cond
         segments = self._technique_segments(cond, first, n, events)
-        xg = cond.force[:, self.glove_idx]
-        sg = sat_all[:, self.glove_idx]
-        pressing = cond.pressing[:, self.glove_idx]
+        xg = cond.force
+        sg = cond.saturated
+        pressing = cond.pressing
         glove_on = cond.hand_on if len(self.glove) else np.ones(n, dtype=bool)
         if glove_on[-1]:
             self._off_since = None
@@ -257,7 +260,7 @@ class CoachingEngine:
             sb, se, base = self._spine.process(first, x_all[:, self.spine_idx], sat_all[:, self.spine_idx], glove_on)
             events += self._spine_events(sb, se, base, first)
 
-        self._accumulate_stats(segments, xg, sg, lim, cond.noise[self.glove_idx])
+        self._accumulate_stats(segments, xg, sg, lim, cond.noise)
         events += self._protocol_events(first + n)
         events.sort(key=lambda e: e.at_s)
         return events

@@ -218,6 +218,11 @@ class SignalConditioner:
         finite = np.isfinite(means)
         all_finite = bool(finite.all())
         env = self._envelope
+        # A chunk in which the hand is not steady cannot be a resting one; if no channel is
+        # clearly under its baseline either, it changes nothing (the common case while the
+        # trainee works): only the whole-hand envelope moves.
+        busy = hand_spreads > np.maximum(HAND_STEADY_SIGMAS * hand_noise / self._sqrt_tenth, HAND_STEADY_MIN_N)
+        only_glove = bool(self.glove.all())
         for k in range(len(means)):
             m, sd = means[k], spreads[k]
             starts[k] = base
@@ -230,6 +235,9 @@ class SignalConditioner:
             env.append((self._chunk_no, hm))
             while env[0][0] <= self._chunk_no - self._envelope_chunks:
                 env.popleft()
+            if (busy[k] and only_glove and all_finite and not self._unset
+                    and not (m - base < -np.maximum(DROP_SIGMAS * noise, REST_BAND_MIN_N)).any()):
+                continue
             ok = finite[k] if not all_finite else None
             unset = np.isnan(base) if self._unset else None
             diff = m - base if all_finite else np.where(ok, m - base, 0.0)

@@ -1,0 +1,115 @@
+"""`glovecoach analyze` speed on whole recordings: start-up included, 15 to 60 minutes.
+
+    .venv/bin/python benchmarks/bench_analyze.py [--minutes 15 30 60] [--repeats 5]
+
+For each length, a 200 Hz x 20-channel recording is made from simulated sessions laid end to
+end (messy ones: offsets, noise, the lot), and analysed in a fresh process, exactly as a user
+runs it: `python -m glovecoach analyze FILE --json > /dev/null`. Printed: the median wall time
+of --repeats runs, CPU time, minor page faults and peak memory of the child, and ms per
+session-minute, beside the same figures for the baseline measured in the same run:
+
+- baseline: today's engine before issue 9 (`benchmarks/baseline_engine`, frozen) reading the
+  same recording through the same calibration path, in a fresh process that imports what the
+  old `glovecoach analyze` imported (every subcommand module: that was its start-up cost).
+
+Also printed: the start-up alone (`analyze --help`). Targets (issue 9): 15 minutes in under
+0.5 s wall, start-up included; linear to 60 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+BASELINE = """
+import sys, json, importlib, pkgutil
+sys.path.insert(0, {bench!r})
+import glovecoach.commands as commands
+# The old CLI imported every subcommand module before parsing the arguments.
+for info in pkgutil.iter_modules(commands.__path__):
+    importlib.import_module("glovecoach.commands." + info.name)
+from glovecoach.recording import open_recording
+from glovecoach.protocols import default_protocol
+from baseline_engine.offline import analyze_recording
+report = analyze_recording(open_recording(sys.argv[1]), default_protocol())
+json.dump(report.to_dict(), sys.stdout)
+"""
+
+
+def make_recording(path: Path, minutes: float, rate: int = 200) -> None:
+    from glovecoach.recording import RecordingWriter
+    from glovecoach.simulate.files import device_info
+    from glovecoach.simulate.realism import simulate_messy
+
+    need = int(minutes * 60 * rate)
+    parts, info, channels = [], None, None
+    seed = 900
+    while sum(len(p) for p in parts) < need:
+        s = simulate_messy(seed, scenario="good_session", rate_hz=rate)
+        info = info or device_info(s)
+        channels = s.channels
+        parts.append(s.raw)
+        seed += 1
+    raw = np.concatenate(parts)[:need]
+    with RecordingWriter(path, device_info=info, rate_hz=rate, channels=channels, metadata={}) as w:
+        for a in range(0, need, 4000):
+            w.write_samples(a, raw[a:a + 4000])
+
+
+def run(cmd: list[str]) -> tuple[float, float, int, int]:
+    """(wall s, child CPU s, minor page faults, peak RSS MiB) of one fresh process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, after.ru_minflt - before.ru_minflt, int(after.ru_maxrss / 1024)
+
+
+def median_of(cmd: list[str], repeats: int) -> tuple[float, float, int, int]:
+    runs = [run(cmd) for _ in range(repeats)]
+    return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs),
+            int(statistics.median(r[2] for r in runs)), max(r[3] for r in runs))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, nargs="+", default=[15, 30, 60])
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args(argv)
+    os.environ["GLOVECOACH_CALIBRATIONS"] = tempfile.mkdtemp()   # nominal calibration for both
+    # As on a user's machine, Python keeps its compiled modules: this sandbox sets
+    # PYTHONDONTWRITEBYTECODE, which would make every run compile the sources again (~0.1 s).
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE.parent / "host"), str(HERE)], check=False)
+    py = sys.executable
+    startup = median_of([py, "-m", "glovecoach", "analyze", "--help"], args.repeats)
+    print(f"start-up alone (analyze --help): {startup[0] * 1000:.0f} ms wall, {startup[1] * 1000:.0f} ms CPU")
+    print(f"{'minutes':>7} {'':>9} {'wall s':>7} {'CPU s':>6} {'ms/min':>7} {'faults':>8} {'peak MiB':>8}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for minutes in args.minutes:
+            path = Path(tmp) / f"session_{minutes:g}min.gcrec"
+            make_recording(path, minutes)
+            now = median_of([py, "-m", "glovecoach", "analyze", str(path), "--json"], args.repeats)
+            base = median_of([py, "-c", BASELINE.format(bench=str(HERE)), str(path)], args.repeats)
+            for name, r in (("now", now), ("baseline", base)):
+                print(f"{minutes:7g} {name:>9} {r[0]:7.3f} {r[1]:6.3f} {r[0] * 1000 / minutes:7.1f} "
+                      f"{r[2]:8d} {r[3]:8d}")
+            print(f"{'':7} {'ratio':>9} {base[0] / now[0]:7.2f}x faster")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
