@@ -223,3 +223,21 @@ def test_a_tare_seeds_the_baseline() -> None:
     c = SignalConditioner(ALL_CHANNELS, rate, mask, initial_baseline=np.full(20, 0.4))
     out = c.process(0, x, np.zeros_like(x, bool), np.zeros_like(x, bool))
     assert out.force[:, 0] == pytest.approx(3.0) and out.hand_on[rate:].all()
+
+
+def test_simulate_messy_from_the_command_line_then_analyze(tmp_path, capsys) -> None:
+    import json
+
+    from glovecoach.cli import main
+
+    out = tmp_path / "messy.csv"
+    assert main(["simulate", "--messy", "--scenario", "gel_pause", "--seed", "4", "--csv", "-o", str(out)]) == 0
+    truth = json.loads((tmp_path / "messy.csv.truth.json").read_text())
+    assert truth["pauses"] and truth["conditions"]["offset_n"] > 0
+    capsys.readouterr()
+    assert main(["analyze", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (pause,) = truth["pauses"]
+    holding = [p for p in report["phases"] if p["start_s"] < pause["start_s"] and p["end_s"] > pause["end_s"]]
+    assert len(holding) == 1 and abs(holding[0]["paused_s"] - (pause["end_s"] - pause["start_s"])) < 3
+    assert report["protocol"]["verdict"] == truth["verdict"] == "passed"

@@ -24,7 +24,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     kind = p.add_mutually_exclusive_group()
     kind.add_argument("--csv", action="store_true", help="write CSV (time_s + newtons per channel)")
     kind.add_argument("--signal", action="store_true", help="write a .gcsig signal file for the virtual glove")
-    p.add_argument("--rate", type=int, default=200, metavar="HZ", help="sample rate (default 200)")
+    p.add_argument("--rate", type=int, default=None, metavar="HZ",
+                   help="sample rate (default 200; with --messy, drawn from 50-1000 by the seed)")
+    p.add_argument("--messy", action="store_true",
+                   help="a session like real hands and sensors give: person, technique variants, irregular "
+                        "rhythm, transitions, gel pauses, sensor offsets, noise, gain, drift and faults, all drawn "
+                        "from the seed (docs/simulator.md); scenarios: the ones below plus "
+                        "vibration_overforce, no_fist_work, gel_pause, no_massage")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     p.set_defaults(func=run)
 
@@ -33,9 +39,13 @@ def run(args: argparse.Namespace) -> int:
     from glovecoach.cli import CommandError
     from glovecoach.simulate import SCENARIOS, simulate, write_csv, write_recording, write_signal_file
 
-    if args.scenario not in SCENARIOS:
-        raise CommandError(f"unknown scenario {args.scenario!r}; choose one of: {', '.join(SCENARIOS)}")
-    if not 10 <= args.rate <= 2000:
+    known = SCENARIOS
+    if args.messy:
+        from glovecoach.simulate.realism import MESSY_SCENARIOS
+        known = MESSY_SCENARIOS
+    if args.scenario not in known:
+        raise CommandError(f"unknown scenario {args.scenario!r}; choose one of: {', '.join(known)}")
+    if args.rate is not None and not 10 <= args.rate <= 2000:
         raise CommandError(f"--rate must be between 10 and 2000 Hz, got {args.rate}")
     out: Path = args.output
     if out.exists() and not args.force:
@@ -43,7 +53,11 @@ def run(args: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         raise CommandError(f"cannot write {out}: directory {out.parent} does not exist")
 
-    session = simulate(args.scenario, args.seed, args.rate)
+    if args.messy:
+        from glovecoach.simulate.realism import simulate_messy
+        session = simulate_messy(args.seed, scenario=args.scenario, rate_hz=args.rate)
+    else:
+        session = simulate(args.scenario, args.seed, args.rate or 200)
     try:
         if args.csv:
             write_csv(session, out)
@@ -64,4 +78,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"over-force events: {len(session.overforce)}")
     if session.spine_contacts:
         print(f"spine contacts: {len(session.spine_contacts)}")
+    for fault in getattr(session, "channel_faults", ()):
+        print(f"sensor fault: {fault.channel} {fault.kind} {fault.start_s:.0f}-{fault.end_s:.0f} s")
     return 0

@@ -114,8 +114,10 @@ class SessionReport:
         if not self.phases:
             lines.append("  (no technique recognised)")
         for p in self.phases:
+            paused = float(getattr(p, "paused_s", 0.0) or 0.0)
             lines.append(f"  {_clock(p.start_s)}-{_clock(p.end_s)}  {technique_name(p.technique):<14} "
-                         f"{p.end_s - p.start_s:6.0f} s")
+                         f"{p.end_s - p.start_s:6.0f} s" + (f" (of which {paused:.0f} s paused off the back)"
+                                                            if paused else ""))
         if self.violations:
             lines.append("")
             lines.append("Problems:")
