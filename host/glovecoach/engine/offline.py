@@ -24,7 +24,7 @@ from glovecoach.recording.export import CEILING_COMMENT, EXPORT_COMMENT, OPEN_CE
 from glovecoach.recording.format import MAGIC as GCREC_MAGIC
 from glovecoach.sensor_map import ALL_CHANNELS
 
-ANALYSIS_BLOCK_S = 30.0   # results do not depend on block size; longer blocks cost less overhead
+ANALYSIS_BLOCK_S = 60.0   # results do not depend on block size; longer blocks cost less overhead
 CSV_DEFAULT_RATE_HZ = 200.0   # for a CSV of a single row, where no rate can be measured
 MIN_RATE_HZ = 10.0     # slower than this, percussion (20-80 ms impacts) and vibration (5-12 Hz) vanish
 MAX_RATE_HZ = 5000.0   # the glove's ADC cannot scan 20 channels faster; above it time_s is likely not seconds
