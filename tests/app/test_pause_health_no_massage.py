@@ -71,3 +71,22 @@ def test_no_massage_is_not_graded_in_the_report() -> None:
     report = engine.finish().to_dict()
     page = build_html(report, {"protocol": P.name}, {})
     assert "No massage found" in page and "Score" not in page.split("<h2>")[0].split("</h1>")[1]
+
+
+def test_a_broken_sensor_is_named_live_and_marked_on_the_hand_map() -> None:
+    from glovecoach.app.session import SessionModel
+    from glovecoach.app.widgets.maps import ALERT_WORDS
+    from glovecoach.calibration import Calibration
+    from glovecoach.simulate import simulate
+
+    s = simulate("good_session", 12, 200).cut(20.0, 40.0)
+    raw = s.raw.copy()
+    raw[10 * 200:, ALL_CHANNELS.index("index_tip")] = 0       # its lead comes off 10 s in: reads open
+    model = SessionModel(protocol=P, calibration=Calibration.nominal_for(s.channels), channels=s.channels,
+                         rate_hz=s.rate_hz)
+    for a in range(0, len(raw), 40):                          # 0.2 s blocks, as live
+        model.process_raw(a, raw[a:a + 40])
+    active = [a for a in model.alerts.active.values() if a.kind == "sensor_fault"]
+    assert [a.channel for a in active] == ["index_tip"] and "index fingertip" in active[0].message
+    assert 10.0 < active[0].at_s < 16.0                      # told within seconds
+    assert model.alerts.channel_alerts()["index_tip"] == "sensor_fault" and ALERT_WORDS["sensor_fault"] == "CHECK"
