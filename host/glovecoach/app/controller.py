@@ -22,9 +22,12 @@ from glovecoach.app.session import SessionModel
 from glovecoach.calibration import calibration_for
 from glovecoach.link.client import (
     DeviceLog,
+    DeviceProblem,
     GapDetected,
     GloveClient,
     LinkDown,
+    LinkResumed,
+    LinkStalled,
     LinkUp,
     SamplesReceived,
     StatusReceived,
@@ -65,7 +68,10 @@ class LiveController(QtCore.QObject):
     """Drives one session: poll -> record -> model -> view, until `finish()`."""
 
     updated = QtCore.Signal()
+    # True while samples flow; False while the glove is unplugged *or* stalled (both leave the
+    # trainee without feedback, so the toolbar shows them alike)
     link_changed = QtCore.Signal(bool)
+    link_state_changed = QtCore.Signal(str)   # "up", "stalled" or "down", to tell them apart
     finished = QtCore.Signal(object)   # the SessionReport
 
     def __init__(self, client: GloveClient, *, protocol: Any, recording_path: Path,
@@ -92,7 +98,8 @@ class LiveController(QtCore.QObject):
                                       "glove_id": self.calibration.glove_id}})
         self.session_info = dict(session_info)
         self.recorder.write_note("session_start", session_info)
-        self.link_is_up = True
+        self.link_is_up = True       # the link itself (STOP can be sent)
+        self.link_state = "up"       # what the trainee gets: "up", "stalled" or "down"
         self.report: Any = None
         self.views: list[Any] = []
         self._sound = False
@@ -158,20 +165,49 @@ class LiveController(QtCore.QObject):
                 self.recorder.write_status(event.host_time, dataclasses.asdict(event.status))
             elif isinstance(event, LinkDown):
                 self.link_is_up = False
+                self.model.link_lost()
                 self.model.link_down(event.reason)
                 self.recorder.write_note("link_down", {"reason": event.reason,
                                                        "at_s": self.model.now_s}, time.time())
-                self.link_changed.emit(False)
+                self._set_link_state("down")
             elif isinstance(event, LinkUp):
                 self.link_is_up = True
                 self.model.link_up()
                 self.recorder.write_note("link_up", {"reconnected": event.reconnected,
                                                      "at_s": self.model.now_s}, time.time())
-                self.link_changed.emit(True)
+                self._set_link_state("up")
+            elif isinstance(event, LinkStalled):
+                self.model.link_stalled(event.silent_s, event.reason)
+                self.recorder.write_note("link_stalled", {
+                    "first_index": event.first_index, "silent_s": round(event.silent_s, 3),
+                    "reason": event.reason, "at_s": self.model.now_s}, time.time())
+                self._set_link_state("stalled")
+            elif isinstance(event, LinkResumed):
+                self.model.link_resumed(event.silent_s)
+                self.recorder.write_note("link_resumed", {"silent_s": round(event.silent_s, 3),
+                                                          "at_s": self.model.now_s}, time.time())
+                self._set_link_state("up")
+            elif isinstance(event, DeviceProblem):
+                self.model.device_problem(event.device, event.field, event.message, event.count)
+                self.recorder.write_note("device_problem", {
+                    "device": event.device, "field": event.field, "message": event.message,
+                    "count": event.count, "at_s": self.model.now_s}, time.time())
             elif isinstance(event, DeviceLog):
                 self.recorder.write_note("device_log", {"level": event.level,
                                                         "message": event.message}, time.time())
         flush()
+
+    def _set_link_state(self, state: str) -> None:
+        if state == self.link_state:
+            return
+        self.link_state = state
+        self.link_state_changed.emit(state)
+        self.link_changed.emit(state == "up")
+
+    def link_stats(self) -> dict:
+        """The link's session counters (duplicates, lost and refused frames, stalls, device
+        errors, reconnects: `LinkStats`), for the recording and the debrief."""
+        return dataclasses.asdict(self.client.stats)
 
     def finish(self) -> Any:
         """Stop streaming, take what is still queued, build the report, close the recording."""
@@ -186,6 +222,7 @@ class LiveController(QtCore.QObject):
         self.drain()
         self.report = self.model.finish()
         self.recorder.write_note("alert_log", alert_log_payload(self.model))
+        self.recorder.write_note("link_stats", self.link_stats())
         self.recorder.write_note("report", self.report.to_dict())
         self.recorder.close()
         self.client.close()

@@ -4,8 +4,9 @@
 window and by replay: raw -> `Calibration.convert` -> ring buffer (plots, maps) and
 `CoachingEngine.process` -> events -> `AlertBoard` (banner, log). The app adds no rules of its
 own: the alerts are the engine's events, the force bands are the protocol's windows.
-The only alerts the app raises itself are about the device link (unplugged, reconnected) and
-the device's own STATUS flags, which are facts reported by the link, not judgements.
+The only alerts the app raises itself are about the device link (unplugged, reconnected,
+stalled, resumed, invalid data from the device) and the device's own STATUS flags, which are
+facts reported by the link, not judgements.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ SEVERITY = {
     "spine_contact": "danger",
     "overforce": "danger",
     "link_down": "danger",
+    "link_stalled": "danger",     # no samples: as blind as an unplugged glove
     "saturation": "warning",
     "open_sensor": "warning",
     "sensor_fault": "warning",
@@ -33,7 +35,9 @@ SEVERITY = {
     "violation": "warning",
     "cue": "warning",
     "device_flag": "warning",
+    "device_problem": "warning",
     "link_up": "info",
+    "link_resumed": "info",
     "phase_change": "info",
 }
 _SEVERITY_RANK = {"danger": 0, "warning": 1, "info": 2}
@@ -209,6 +213,36 @@ class SessionModel:
             self.alerts.end("link_down", None, self.now_s)
             self.alerts.begin(Alert("link_up", "Glove reconnected: session resumed.",
                                     self.now_s, severity="info", instant=True))
+
+    def link_stalled(self, silent_s: float, reason: str = "") -> None:
+        """The link is up but no samples come: to the trainee the glove is as good as
+        unplugged, so it is shown the same way (a STOP alert until samples come back)."""
+        why = f" ({reason})" if reason else ""
+        self.alerts.begin(Alert("link_stalled", f"The glove stopped sending samples{why}. "
+                                "Check that it is switched on; the session keeps recording "
+                                "and the missing stretch is marked.", self.now_s,
+                                severity="danger"))
+
+    def link_resumed(self, silent_s: float) -> None:
+        if ("link_stalled", None) in self.alerts.active:
+            self.alerts.end("link_stalled", None, self.now_s)
+            self.alerts.begin(Alert("link_resumed", f"The glove is sending samples again "
+                                    f"(silent for {silent_s:.1f} s): session resumed.",
+                                    self.now_s, severity="info", instant=True))
+
+    def link_lost(self) -> None:
+        """The link went down: the unplugged alert replaces a stall alert (the client does
+        not send a resume for a stall that ended in an unplug)."""
+        self.alerts.end("link_stalled", None, self.now_s)
+
+    def device_problem(self, device: str, field: str, message: str, count: int = 1) -> None:
+        """The device sent something invalid (dropped by the link): a warning naming the
+        device and the field. The link reports a field at most every 5 s, so a problem that
+        persists stays in the banner (each report is shown INSTANT_SHOW_S)."""
+        times = f" ({count} times)" if count > 1 else ""
+        self.alerts.begin(Alert("device_problem", f"Invalid data from {device}: {field}: "
+                                f"{message}{times}.", self.now_s, severity="warning",
+                                instant=True))
 
     # -- output --------------------------------------------------------------------------
     @property

@@ -39,11 +39,45 @@ def load_protocol_arg(path: str | None):
         raise CommandError(str(exc)) from None
 
 
+# How long a glove named by --port gets to answer INFO before the form is shown (a board
+# that resets when its port is opened needs about a second to boot).
+PORT_CHECK_TIMEOUT_S = 3.0
+
+
+def check_port(port: str, timeout: float = PORT_CHECK_TIMEOUT_S) -> dict:
+    """The HELLO info of the glove on `port`, or `CommandError` saying why there is none: the
+    port must exist, open, and answer INFO as a glove, before the trainee fills in the form.
+    A virtual glove URL is not probed (it is started on demand, with the session)."""
+    if port.startswith("virtual://"):
+        return {}
+    from glovecoach.link.discovery import list_devices
+
+    try:
+        (report,) = list_devices({port: "--port"}, timeout=timeout, ports=[])
+    except ValueError as exc:  # not a port path nor a URL the link understands
+        raise CommandError(f"--port {port}: {exc}") from None
+    if not report.is_glove:
+        raise CommandError(f"--port {port}: {report.problem}; `glovecoach devices` lists the "
+                           f"ports where a glove answers")
+    return {"glove_id": report.glove_id, "firmware": report.firmware}
+
+
 def run(args: argparse.Namespace) -> int:
-    from glovecoach.app.qt import ensure_app
+    from glovecoach.app.qt import QtPlatformError, check_platform, ensure_app
 
     protocol = load_protocol_arg(args.protocol)
-    app = ensure_app()
+    try:
+        # Before anything else: without this, Qt falls back to an invisible offscreen window
+        # that never ends (no display) or aborts the process (a missing xcb library).
+        check_platform(window=True)
+    except QtPlatformError as exc:
+        raise CommandError(str(exc)) from None
+    if args.port:
+        check_port(args.port)
+    try:
+        app = ensure_app()
+    except QtPlatformError as exc:
+        raise CommandError(str(exc)) from None
     if args.replay:
         from glovecoach.app.replay import ReplayWindow
         from glovecoach.recording import RecordingError

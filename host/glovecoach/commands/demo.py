@@ -36,11 +36,13 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"--speed must be > 0, got {args.speed}")
     if args.screenshot and not args.seconds:
         raise CommandError("--screenshot needs --seconds (when to take it)")
-    from PySide6 import QtCore
-
-    from glovecoach.app.main_window import MainWindow
-    from glovecoach.app.qt import ensure_app, has_display, save_window
-    from glovecoach.app.sources import replay_url, virtual_glove_url
+    from glovecoach.app.qt import (
+        QtPlatformError,
+        check_screenshot_path,
+        ensure_app,
+        has_display,
+        save_window,
+    )
 
     if not has_display() and not args.seconds:
         # No window can open here (a server, a container, CI): run the same session headless
@@ -52,8 +54,24 @@ def run(args: argparse.Namespace) -> int:
               f"headless for {HEADLESS_SECONDS:.0f} s on the virtual glove, then saving "
               f"{args.screenshot} and {args.debrief_screenshot}; on a desktop the window opens",
               flush=True)
+    # A picture that cannot be saved is found now, not after the whole run.
+    for option, path in (("--screenshot", args.screenshot),
+                         ("--debrief-screenshot", args.debrief_screenshot)):
+        if path:
+            try:
+                check_screenshot_path(path, option)
+            except ValueError as exc:
+                raise CommandError(str(exc)) from None
 
-    app = ensure_app(headless=bool(args.screenshot))
+    try:
+        app = ensure_app(headless=bool(args.screenshot))
+    except QtPlatformError as exc:   # a missing xcb library, an X server that does not answer
+        raise CommandError(str(exc)) from None
+    from PySide6 import QtCore
+
+    from glovecoach.app.main_window import MainWindow
+    from glovecoach.app.sources import replay_url, virtual_glove_url
+
     work = Path(tempfile.mkdtemp(prefix="glovecoach-demo-"))
     try:
         url = (virtual_glove_url(args.scenario, args.seed, directory=work) if args.speed == 1
