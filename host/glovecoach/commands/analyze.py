@@ -93,9 +93,12 @@ def write_reports(report: dict, protocol, path: Path, recording, html: Path | No
 
     The recording's own screening answers and live alert log go into the report when it has
     them (a session recorded by the app); the report itself is the one just computed."""
-    from glovecoach.app.qt import ensure_app
+    from glovecoach.app.qt import QtPlatformError, ensure_app
 
-    ensure_app(headless=True)
+    try:
+        ensure_app(headless=True)
+    except QtPlatformError as exc:      # e.g. a system library Qt needs is missing: say which
+        raise CommandError(f"cannot write the report: {exc}") from None
     from glovecoach.app.debrief import DebriefView
 
     info: dict = {"recording": str(path)}
