@@ -319,7 +319,8 @@ def test_a_full_disk_leaves_the_old_file_and_one_message(tmp_path, recording):
 def test_simulate_in_a_subprocess_refuses_and_replaces(tmp_path):
     out = tmp_path / "s.gcrec"
     out.write_bytes(OLD)
-    base = [sys.executable, "-m", "glovecoach", "simulate", "--scenario", "good_session", "--rate", "20", "-o", str(out)]
+    base = [sys.executable, "-m", "glovecoach", "simulate", "--scenario", "good_session", "--rate", "20",
+            "-o", str(out)]
     refused = subprocess.run(base, capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2
     assert refused.stderr == f"glovecoach simulate: {out} already exists (use --overwrite to replace it)\n"

@@ -332,7 +332,8 @@ def _run(args: argparse.Namespace) -> int:
         except FileExistsError:
             raise CommandError(f"{writing} appeared after it was checked; nothing was recorded") from None
         except (OSError, ValueError) as exc:
-            raise CommandError(f"cannot create {writing}: {exc.strerror if isinstance(exc, OSError) else exc}") from None
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise CommandError(f"cannot create {writing}: {why}") from None
         board, firmware = hello.info.get("board", "board unknown"), hello.info.get("firmware", "unknown")
         where = f"{writing}, which replaces {out} once complete" if replacing else f"{out}"
         print(f"recording {hello.glove_id} ({board}, firmware {firmware}) on {source} "
