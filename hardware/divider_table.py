@@ -3,8 +3,8 @@
 For each divider value the sensor map uses: force -> ADC counts -> resolution (newtons per
 count) -> millivolts at the ADC pin, the force where the reading reaches `saturated_at`, and
 what a healthy unloaded sensor and a broken lead read. A second table compares candidate
-divider values for each body region against the forces that region sees in
-/work/shared/reference/technique-signatures.md, which is how the values were chosen.
+divider values for each body region against the forces that region sees in the product
+reference "Massage techniques as a pressure glove sees them", which is how the values were chosen.
 
 Everything is computed by `glovecoach.fsr_model`, the same model the simulator and the
 nominal calibration use, so this table and the rest of the project cannot disagree.

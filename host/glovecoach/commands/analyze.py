@@ -11,6 +11,8 @@ from glovecoach.cli import CommandError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from glovecoach.output_files import add_overwrite_flag
+
     p = subparsers.add_parser(
         "analyze",
         help="analyse a recorded session (.gcrec, or a CSV of newtons) against a massage protocol",
@@ -27,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--html", type=Path, metavar="OUT.html",
                    help="also write the debrief as a self-contained HTML report")
     p.add_argument("--pdf", type=Path, metavar="OUT.pdf", help="also write the debrief as a PDF report")
+    add_overwrite_flag(p, "the --html / --pdf report")
     p.set_defaults(func=run)
 
 
@@ -34,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     # Imported here so that `glovecoach --help` stays quick.
     from glovecoach.calibration import Calibration, CalibrationError
     from glovecoach.engine.offline import ForceCsvError, analyze_recording, analyze_table, read_force_csv
+    from glovecoach.output_files import OutputFileError, check_outputs
     from glovecoach.protocols import ProtocolError, default_protocol, load_protocol
     from glovecoach.recording import RecordingError, open_recording
 
@@ -44,11 +48,16 @@ def run(args: argparse.Namespace) -> int:
     path: Path = args.file
     if not path.exists():
         raise CommandError(f"{path}: no such file")
+    # The reports are checked before the analysis, so a refusal does not come after it; first
+    # against the inputs (`analyze X.csv --html X.csv` says that X.csv is the input).
+    reports = [out for out in (args.html, args.pdf) if out is not None]
+    try:
+        check_outputs(reports, overwrite=args.overwrite, inputs=[path, args.protocol, args.calibration])
+    except OutputFileError as exc:
+        raise CommandError(str(exc)) from None
     for out, suffix in ((args.html, ".html"), (args.pdf, ".pdf")):
         if out is not None and out.suffix.lower() != suffix:
             raise CommandError(f"{out}: the {suffix[1:].upper()} report needs a {suffix} file name")
-        if out is not None and not out.parent.is_dir():
-            raise CommandError(f"{out}: no folder {out.parent}")
     extra: dict = {"file": str(path)}
     recording = None
     try:
@@ -82,18 +91,21 @@ def run(args: argparse.Namespace) -> int:
             text += f"\nRecording damaged: {extra['recording_problem']}; analysed what could be read."
     print(text)
     if args.html or args.pdf:
-        for written in write_reports(report.to_dict(), protocol, path, recording, args.html, args.pdf):
+        for written in write_reports(report.to_dict(), protocol, path, recording, args.html, args.pdf,
+                                     overwrite=args.overwrite):
             print(f"report written: {written}", file=sys.stderr)
     return 0
 
 
 def write_reports(report: dict, protocol, path: Path, recording, html: Path | None,
-                  pdf: Path | None) -> list[Path]:
+                  pdf: Path | None, *, overwrite: bool = False) -> list[Path]:
     """The debrief page for `report`, exported as HTML and/or PDF (Qt offscreen, no window).
 
     The recording's own screening answers and live alert log go into the report when it has
-    them (a session recorded by the app); the report itself is the one just computed."""
+    them (a session recorded by the app); the report itself is the one just computed. Each
+    file is written under a temporary name and renamed into place (glovecoach.output_files)."""
     from glovecoach.app.qt import QtPlatformError, ensure_app
+    from glovecoach.output_files import OutputFileError, atomic_output
 
     try:
         ensure_app(headless=True)
@@ -114,7 +126,11 @@ def write_reports(report: dict, protocol, path: Path, recording, html: Path | No
     try:
         for out in (html, pdf):
             if out is not None:
-                written.append(debrief.export(out))
+                with atomic_output(out, overwrite=overwrite, inputs=[path]) as temporary:
+                    debrief.export(temporary)   # HTML or PDF by the suffix, which the name keeps
+                written.append(out)
+    except OutputFileError as exc:
+        raise CommandError(str(exc)) from None
     except OSError as exc:
         raise CommandError(f"could not write the report: {exc}") from None
     finally:

@@ -10,6 +10,8 @@ from glovecoach.cli import CommandError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from glovecoach.output_files import add_overwrite_flag
+
     parser = subparsers.add_parser(
         "export",
         help="export a .gcrec recording as CSV (newtons, or raw ADC counts with --raw)",
@@ -21,6 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("file", metavar="FILE", help="a .gcrec session recording")
     parser.add_argument("--csv", metavar="OUT", required=True, help="the CSV file to write")
+    add_overwrite_flag(parser, "OUT")
     units = parser.add_mutually_exclusive_group()
     units.add_argument("--newtons", action="store_true",
                        help="newtons through the glove's calibration (the default)")
@@ -32,10 +35,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from glovecoach.output_files import OutputFileError, check_output
     from glovecoach.recording import RecordingError, export_csv, open_recording
 
     if args.raw and (args.calibration or args.calibrations_dir):
         raise CommandError("--calibration and --calibrations-dir apply to newtons, not to --raw counts")
+    # Before reading the recording: `export REC --csv REC` is refused at once, and the CSV is
+    # checked again when it is renamed into place.
+    inputs = [args.file, args.calibration]
+    try:
+        check_output(args.csv, overwrite=args.overwrite, inputs=inputs)
+    except OutputFileError as exc:
+        raise CommandError(str(exc)) from None
     try:
         recording = open_recording(args.file)
     except RecordingError as exc:
@@ -51,9 +62,11 @@ def run(args: argparse.Namespace) -> int:
         except CalibrationError as exc:
             raise CommandError(f"cannot convert to newtons: {exc}; --raw exports the ADC counts") from None
     try:
-        result = export_csv(recording, args.csv, calibration=calibration)
+        result = export_csv(recording, args.csv, calibration=calibration, overwrite=args.overwrite)
+    except OutputFileError as exc:
+        raise CommandError(str(exc)) from None
     except OSError as exc:
-        raise CommandError(f"cannot write {args.csv}: {exc.strerror or exc}") from exc
+        raise CommandError(f"cannot write {args.csv}: {exc.strerror or exc}") from None
     if recording.truncated:
         print(f"warning: {args.file} is damaged, exported what was readable: {recording.truncation_reason}",
               file=sys.stderr)

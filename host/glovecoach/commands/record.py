@@ -5,15 +5,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import sys
 import time
 from contextlib import ExitStack
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
 from glovecoach.cli import CommandError
+from glovecoach.output_files import (
+    OutputFileError, add_overwrite_flag, check_output, install, live_recording_name,
+)
 
 if TYPE_CHECKING:
     from glovecoach.link import LinkStats
@@ -285,11 +288,16 @@ def _run(args: argparse.Namespace) -> int:
 
     if not args.virtual and (args.signal or args.glove_id or args.scenario):
         raise CommandError("--signal, --scenario and --glove-id only apply to --virtual")
-    out = Path(args.output)
-    if out.exists() and not args.overwrite:
-        raise CommandError(f"{out} already exists (use --overwrite to replace it)")
-    if not out.parent.is_dir():
-        raise CommandError(f"directory {out.parent} does not exist")
+    try:
+        out = check_output(args.output, overwrite=args.overwrite, inputs=[args.signal])
+    except OutputFileError as exc:
+        raise CommandError(str(exc)) from None
+    # A live recording must stay readable after a kill -9, so it is written where it will be
+    # found, not to a hidden temporary file: straight to `out` when that is a new name, and
+    # when replacing a file, to a visible name beside it that replaces `out` only once the
+    # recording is complete (glovecoach.output_files.live_recording_name).
+    replacing = os.path.lexists(out)
+    writing = live_recording_name(out) if replacing else out
     log = sys.stderr
     with ExitStack() as stack:
         if args.virtual:
@@ -316,15 +324,20 @@ def _run(args: argparse.Namespace) -> int:
         except (TimeoutError, LinkLost) as exc:
             raise CommandError(f"glove {hello.glove_id} did not start streaming: {exc}") from exc
         try:
+            # Created exclusively (never overwrite=True): a name that appeared meanwhile, or a
+            # symbolic link put there since the check, is refused rather than written through.
             writer = stack.enter_context(RecordingWriter(
-                out, device_info=hello.info, rate_hz=args.rate, channels=hello.channels,
-                metadata={"source": source, "command": "glovecoach record"},
-                overwrite=args.overwrite))
+                writing, device_info=hello.info, rate_hz=args.rate, channels=hello.channels,
+                metadata={"source": source, "command": "glovecoach record"}))
+        except FileExistsError:
+            raise CommandError(f"{writing} appeared after it was checked; nothing was recorded") from None
         except (OSError, ValueError) as exc:
-            raise CommandError(f"cannot create {out}: {exc}") from exc
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise CommandError(f"cannot create {writing}: {why}") from None
         board, firmware = hello.info.get("board", "board unknown"), hello.info.get("firmware", "unknown")
+        where = f"{writing}, which replaces {out} once complete" if replacing else f"{out}"
         print(f"recording {hello.glove_id} ({board}, firmware {firmware}) on {source} "
-              f"at {args.rate} Hz x {len(hello.channels)} channels to {out}; Ctrl-C stops",
+              f"at {args.rate} Hz x {len(hello.channels)} channels to {where}; Ctrl-C stops",
               file=log)
         progress = Progress(log)
         summary = ChannelSummary(hello.channels)
@@ -333,13 +346,20 @@ def _run(args: argparse.Namespace) -> int:
                            progress=progress, summary=summary, log=log)
         except RecordingError as exc:   # e.g. the disk filled up: what was written stays readable
             progress.done()
-            raise CommandError(str(exc)) from None
+            kept = f"; {out} is unchanged" if replacing else ""
+            raise CommandError(f"{exc}{kept}") from None
         progress.done()
         try:
             client.stop(timeout=0.5)
         except (TimeoutError, LinkLost, DeviceCommandError):
             pass  # the recording is complete either way; the glove stops on its own when unplugged
     # Leaving the ExitStack closed the writer (END record, fsync), the client and the glove.
+    if replacing:
+        try:
+            install(writing, out, overwrite=True)
+        except OSError as exc:
+            raise CommandError(f"the recording is complete in {writing} but could not replace {out}: "
+                               f"{exc.strerror or exc}") from None
     rate = state.measured_rate_hz
     rate_text = f"{rate:.2f} Hz (device clock vs host clock)" if rate else "n/a"
     print(summary.table())
@@ -373,7 +393,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         f"{MIN_RATE_HZ}..{MAX_RATE_HZ} (default 200)")
     parser.add_argument("--seconds", type=seconds_arg, required=True, help="how long to record")
     parser.add_argument("-o", "--output", required=True, help="the .gcrec file to write")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    add_overwrite_flag(parser, "the .gcrec file (once the new recording is complete)")
     parser.add_argument("--signal", help="with --virtual: a .gcsig file for the firmware to play")
     parser.add_argument("--scenario", help="with --virtual: play a simulated session "
                                            "(see `glovecoach simulate`), e.g. good_session")

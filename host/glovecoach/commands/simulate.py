@@ -7,6 +7,7 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from glovecoach.output_files import add_overwrite_flag
     from glovecoach.simulate.session import SCENARIOS
 
     p = subparsers.add_parser(
@@ -31,13 +32,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "rhythm, transitions, gel pauses, sensor offsets, noise, gain, drift and faults, all drawn "
                         "from the seed (docs/simulator.md); scenarios: the ones below plus "
                         "vibration_overforce, no_fist_work, gel_pause, no_massage")
-    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    # --force was this command's name for it before every command had --overwrite; kept hidden
+    # so old scripts still work.
+    add_overwrite_flag(p, "FILE (and FILE.truth.json with --csv)", deprecated=["--force"])
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from glovecoach.cli import CommandError
+    from glovecoach.output_files import OutputFileError, check_outputs
+    from glovecoach.recording import RecordingError
     from glovecoach.simulate import SCENARIOS, simulate, write_csv, write_recording, write_signal_file
+    from glovecoach.simulate.files import truth_sidecar_path
 
     known = SCENARIOS
     if args.messy:
@@ -48,10 +54,11 @@ def run(args: argparse.Namespace) -> int:
     if args.rate is not None and not 10 <= args.rate <= 2000:
         raise CommandError(f"--rate must be between 10 and 2000 Hz, got {args.rate}")
     out: Path = args.output
-    if out.exists() and not args.force:
-        raise CommandError(f"{out} already exists (use --force to overwrite)")
-    if not out.parent.is_dir():
-        raise CommandError(f"cannot write {out}: directory {out.parent} does not exist")
+    # Checked before simulating (a messy session takes seconds), and again at the rename.
+    try:
+        check_outputs([out, truth_sidecar_path(out)] if args.csv else [out], overwrite=args.overwrite)
+    except OutputFileError as exc:
+        raise CommandError(str(exc)) from None
 
     if args.messy:
         from glovecoach.simulate.realism import simulate_messy
@@ -60,16 +67,18 @@ def run(args: argparse.Namespace) -> int:
         session = simulate(args.scenario, args.seed, args.rate or 200)
     try:
         if args.csv:
-            write_csv(session, out)
-            extra = f" and ground truth {out}.truth.json"
+            write_csv(session, out, overwrite=args.overwrite)
+            extra = f" and ground truth {truth_sidecar_path(out)}"
         elif args.signal:
-            write_signal_file(session, out)
+            write_signal_file(session, out, overwrite=args.overwrite)
             extra = ""
         else:
-            write_recording(session, out, overwrite=args.force)
+            write_recording(session, out, overwrite=args.overwrite)
             extra = " (ground truth in its 'ground_truth' note)"
+    except (OutputFileError, RecordingError) as exc:
+        raise CommandError(str(exc)) from None
     except OSError as exc:
-        raise CommandError(f"cannot write {out}: {exc.strerror or exc}") from exc
+        raise CommandError(f"cannot write {out}: {exc.strerror or exc}") from None
     phases = ", ".join(f"{p.technique} {p.end_s - p.start_s:.0f} s" for p in session.phases)
     print(f"{args.scenario} seed {args.seed}: {session.duration_s:.0f} s at {session.rate_hz} Hz "
           f"-> {out}{extra}")

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from glovecoach.output_files import atomic_output
 from glovecoach.recording.reader import Recording
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ def export_csv(
     *,
     calibration: Calibration | None = None,
     to_newtons: Callable[[np.ndarray], Any] | None = None,
+    overwrite: bool = True,
 ) -> ExportResult:
     """Write the export comment, `time_s,<channel ids...>` and one row per recorded sample.
 
@@ -58,7 +60,9 @@ def export_csv(
     `to_newtons(raw)`, a function of a (n, channels) uint16 block returning a float array of
     the same shape, a `(newtons, saturated)` pair or a `ForceBlock`.
     The file is written next to `out_path` under a temporary name and renamed into place, so a
-    failure never leaves a half-written CSV behind.
+    failure never leaves a half-written CSV behind nor destroys the file it would replace
+    (glovecoach.output_files: never through a symbolic link, never over the recording itself;
+    `overwrite=False` refuses an existing file).
     """
     out_path = Path(out_path)
     n_channels = len(recording.channels)
@@ -75,42 +79,37 @@ def export_csv(
     value_format = ",%d" if convert is None else ",%.4f"
     line_format = "%.6f" + value_format * n_channels + "\n"
     saturated_cells = open_cells = 0
-    tmp_path = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp_path, "w", encoding="utf-8", newline="") as out:
-            out.write(_comment(recording, units, calibration, custom=to_newtons is not None))
-            out.write(",".join(("time_s",) + tuple(recording.channels)) + "\n")
-            time_s = recording.time_s()
-            for start in range(0, recording.samples, _ROWS_PER_CHUNK):
-                stop = min(start + _ROWS_PER_CHUNK, recording.samples)
-                block = recording.raw[start:stop]
-                table = np.empty((stop - start, n_channels + 1), dtype=np.float64)
-                table[:, 0] = time_s[start:stop]
-                marked = False
-                if convert is None:
-                    table[:, 1:] = block
-                else:
-                    newtons, saturated, open_ = _newtons(convert, block)
-                    table[:, 1:] = newtons
-                    # +-inf stand in for the words while formatting: the time and every force
-                    # are finite, so the only "inf" in the text are these cells.
-                    if saturated is not None and saturated.any():
-                        table[:, 1:][saturated] = np.inf
-                        saturated_cells += int(saturated.sum())
-                        marked = True
-                    if open_ is not None and open_.any():
-                        table[:, 1:][open_] = -np.inf
-                        open_cells += int(open_.sum())
-                        marked = True
-                # One %-format call per chunk instead of one per row.
-                text = (line_format * (stop - start)) % tuple(table.ravel().tolist())
-                if marked:
-                    text = text.replace("-inf", OPEN_CELL).replace("inf", SATURATED_CELL)
-                out.write(text)
-        os.replace(tmp_path, out_path)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
+    with atomic_output(out_path, overwrite=overwrite, inputs=[recording.path]) as tmp_path, \
+            open(tmp_path, "w", encoding="utf-8", newline="") as out:
+        out.write(_comment(recording, units, calibration, custom=to_newtons is not None))
+        out.write(",".join(("time_s",) + tuple(recording.channels)) + "\n")
+        time_s = recording.time_s()
+        for start in range(0, recording.samples, _ROWS_PER_CHUNK):
+            stop = min(start + _ROWS_PER_CHUNK, recording.samples)
+            block = recording.raw[start:stop]
+            table = np.empty((stop - start, n_channels + 1), dtype=np.float64)
+            table[:, 0] = time_s[start:stop]
+            marked = False
+            if convert is None:
+                table[:, 1:] = block
+            else:
+                newtons, saturated, open_ = _newtons(convert, block)
+                table[:, 1:] = newtons
+                # +-inf stand in for the words while formatting: the time and every force
+                # are finite, so the only "inf" in the text are these cells.
+                if saturated is not None and saturated.any():
+                    table[:, 1:][saturated] = np.inf
+                    saturated_cells += int(saturated.sum())
+                    marked = True
+                if open_ is not None and open_.any():
+                    table[:, 1:][open_] = -np.inf
+                    open_cells += int(open_.sum())
+                    marked = True
+            # One %-format call per chunk instead of one per row.
+            text = (line_format * (stop - start)) % tuple(table.ravel().tolist())
+            if marked:
+                text = text.replace("-inf", OPEN_CELL).replace("inf", SATURATED_CELL)
+            out.write(text)
     return ExportResult(recording.samples, units, saturated_cells, open_cells)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from glovecoach.fsr_model import raw_to_force
+from glovecoach.output_files import atomic_output
 from glovecoach.recording import RecordingWriter
 from glovecoach.simulate.sensors import channel_params
 from glovecoach.simulate.session import SimulatedSession
@@ -33,16 +34,20 @@ def device_info(session: SimulatedSession) -> dict:
 
 
 def write_recording(session: SimulatedSession, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
-    """The session as a `.gcrec`; the ground truth goes in a NOTE of kind "ground_truth"."""
+    """The session as a `.gcrec`; the ground truth goes in a NOTE of kind "ground_truth".
+
+    Written whole under a temporary name and renamed into place (glovecoach.output_files):
+    unlike a live recording, nothing is lost if it is interrupted, so no half file is kept."""
     path = Path(path)
     metadata = {"source": "simulator", "scenario": session.scenario, "seed": session.seed}
-    writer = RecordingWriter(path, device_info=device_info(session), rate_hz=session.rate_hz,
-                             channels=session.channels, metadata=metadata, overwrite=overwrite)
-    with writer:
-        writer.write_note("ground_truth", session.truth_dict())
-        step = int(_BLOCK_S * session.rate_hz)
-        for first in range(0, session.n_samples, step):
-            writer.write_samples(first, session.raw[first:first + step])
+    with atomic_output(path, overwrite=overwrite) as temporary:
+        writer = RecordingWriter(temporary, device_info=device_info(session), rate_hz=session.rate_hz,
+                                 channels=session.channels, metadata=metadata, overwrite=True)
+        with writer:
+            writer.write_note("ground_truth", session.truth_dict())
+            step = int(_BLOCK_S * session.rate_hz)
+            for first in range(0, session.n_samples, step):
+                writer.write_samples(first, session.raw[first:first + step])
     return path
 
 
@@ -58,29 +63,36 @@ def truth_sidecar_path(csv_path: str | os.PathLike[str]) -> Path:
     return Path(f"{os.fspath(csv_path)}.truth.json")
 
 
-def write_csv(session: SimulatedSession, path: str | os.PathLike[str]) -> Path:
+def write_csv(session: SimulatedSession, path: str | os.PathLike[str], overwrite: bool = True) -> Path:
     """`time_s` + one newton column per channel (the nominal reading of the simulated counts,
     so sensor gain, noise and saturation show as they would from a real glove); the ground
-    truth goes to `<path>.truth.json`."""
+    truth goes to `<path>.truth.json`. Both are written under temporary names and renamed into
+    place once both are complete; `overwrite=False` refuses existing files."""
     path = Path(path)
     newtons = measured_newtons(session)
     time_s = np.arange(session.n_samples) / session.rate_hz
     table = np.column_stack([time_s, newtons.astype(np.float64)])
     header = ",".join(["time_s", *session.channels])
     fmt = ["%.4f"] + ["%.3f"] * len(session.channels)
-    np.savetxt(path, table, fmt=fmt, delimiter=",", header=header, comments="")
-    with open(truth_sidecar_path(path), "w", encoding="utf-8") as fh:
-        json.dump(session.truth_dict(), fh, indent=1)
+    # The CSV is renamed into place last (the inner block's rename runs first), so a CSV
+    # under its final name always has its truth next to it.
+    with atomic_output(path, overwrite=overwrite) as csv_temporary, \
+            atomic_output(truth_sidecar_path(path), overwrite=overwrite) as truth_temporary:
+        np.savetxt(csv_temporary, table, fmt=fmt, delimiter=",", header=header, comments="")
+        with open(truth_temporary, "w", encoding="utf-8") as fh:
+            json.dump(session.truth_dict(), fh, indent=1)
     return path
 
 
-def write_signal_file(session: SimulatedSession, path: str | os.PathLike[str]) -> Path:
-    """The raw counts as a `.gcsig` (docs/architecture.md) for the virtual glove to play."""
+def write_signal_file(session: SimulatedSession, path: str | os.PathLike[str], overwrite: bool = True) -> Path:
+    """The raw counts as a `.gcsig` (docs/architecture.md) for the virtual glove to play,
+    written under a temporary name and renamed into place; `overwrite=False` refuses an
+    existing file."""
     path = Path(path)
     n, n_ch = session.raw.shape
     if n >= 2**32 or n_ch >= 2**16 or session.rate_hz >= 2**16:
         raise ValueError(f"session too large for a .gcsig: {n} samples x {n_ch} channels at {session.rate_hz} Hz")
-    with open(path, "wb") as fh:
+    with atomic_output(path, overwrite=overwrite) as temporary, open(temporary, "wb") as fh:
         fh.write(SIGNAL_HEADER.pack(SIGNAL_MAGIC, n_ch, session.rate_hz, n))
         fh.write(np.ascontiguousarray(session.raw, dtype="<u2").tobytes())
     return path

@@ -5,8 +5,8 @@ technique, as a (n, 12) float array in `GLOVE_CHANNELS` order. Nothing here know
 sensors (gain, drift, noise, ADC): that is `glovecoach.simulate.sensors`. Nothing here knows
 about protocols or scenarios either: that is `glovecoach.simulate.scenarios`.
 
-The numbers come from /work/shared/reference/technique-signatures.md; docs/simulator.md
-lists where the models depart from it and why.
+The numbers come from the product reference "Massage techniques as a pressure glove sees
+them" (its technique table); docs/simulator.md lists where the models depart from it and why.
 """
 
 from __future__ import annotations
