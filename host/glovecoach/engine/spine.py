@@ -21,7 +21,7 @@ import numpy as np
 from glovecoach.engine.detectors import Excursion, ExcursionDetector
 from glovecoach.protocols import SpinePolicy
 
-BASELINE_CHUNK_S = 0.5
+BASELINE_CHUNK_S = 1.0
 
 
 class SpineTracker:
