@@ -241,3 +241,17 @@ def test_simulate_messy_from_the_command_line_then_analyze(tmp_path, capsys) -> 
     holding = [p for p in report["phases"] if p["start_s"] < pause["start_s"] and p["end_s"] > pause["end_s"]]
     assert len(holding) == 1 and abs(holding[0]["paused_s"] - (pause["end_s"] - pause["start_s"])) < 3
     assert report["protocol"]["verdict"] == truth["verdict"] == "passed"
+
+
+def test_a_recorded_tare_seeds_the_baselines(tmp_path) -> None:
+    from glovecoach.calibration import Calibration
+    from glovecoach.engine.offline import tare_newtons
+    from glovecoach.fsr_model import force_to_raw
+
+    cal = Calibration.nominal_for(ALL_CHANNELS)
+    counts = [int(round(float(force_to_raw(0.4, cal.params[c])))) for c in ALL_CHANNELS]
+    seed = tare_newtons({"tare": counts}, cal, ALL_CHANNELS)
+    assert seed is not None and np.allclose(seed, 0.4, atol=0.05)
+    assert tare_newtons({"tare": None}, cal, ALL_CHANNELS) is None
+    assert tare_newtons({"tare": [1, 2]}, cal, ALL_CHANNELS) is None          # not this glove's channels
+    assert tare_newtons({"tare": ["x"] * 20}, cal, ALL_CHANNELS) is None

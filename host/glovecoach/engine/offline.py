@@ -435,6 +435,24 @@ def analyze_table(table: ForceTable, protocol: Protocol, calibration_info: dict 
     return engine.finish()
 
 
+def tare_newtons(device_info: dict, calibration: Calibration, channels) -> np.ndarray | None:
+    """The glove's TARE (its unloaded readings, ADC counts, as HELLO reports them) in newtons:
+    the resting baselines the conditioning starts from. None when the glove did no TARE or the
+    offsets do not fit the channels."""
+    tare = (device_info or {}).get("tare")
+    if not isinstance(tare, (list, tuple)) or len(tare) != len(channels):
+        return None
+    try:
+        counts = np.array([tare], dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if not np.isfinite(counts).all() or (counts < 0).any() or (counts > 65535).any():
+        return None
+    block = calibration.convert(np.rint(counts).astype(np.uint16), 0)
+    # An open lead (or a saturated one) tells no resting level.
+    return np.where(block.open[0] | block.saturated[0], np.nan, block.newtons[0].astype(np.float64))
+
+
 def analyze_recording(recording, protocol: Protocol, calibration: Calibration | None = None,
                       calibration_dir: str | os.PathLike[str] | None = None,
                       block_s: float = ANALYSIS_BLOCK_S) -> SessionReport:
@@ -442,7 +460,8 @@ def analyze_recording(recording, protocol: Protocol, calibration: Calibration | 
     channels = tuple(recording.channels)
     if calibration is None:
         calibration = calibration_for(recording.device_info.get("glove_id"), channels, calibration_dir)
-    engine = CoachingEngine(protocol, channels, recording.rate_hz, calibration=calibration.describe())
+    engine = CoachingEngine(protocol, channels, recording.rate_hz, calibration=calibration.describe(),
+                            initial_baseline=tare_newtons(recording.device_info, calibration, channels))
     size = max(1, int(block_s * recording.rate_hz))
     index = np.asarray(recording.sample_index)
     if len(index) and index[0] > 0:
