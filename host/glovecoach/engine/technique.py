@@ -265,15 +265,18 @@ class TechniqueRecognizer:
         if not ((label == stroking) | (label == deep)).any():
             return label
         label = label.copy()
-        for k in np.flatnonzero((label == stroking) | (label == deep)):
+        level = level.tolist()
+        for k in np.flatnonzero((label == stroking) | (label == deep)).tolist():
             if len(self._stroking_levels) >= t.own_stroking_min_windows:
-                ref = float(np.median(self._stroking_levels))
+                ordered = sorted(self._stroking_levels)      # (120 at most: cheaper than np.median)
+                mid = len(ordered) // 2
+                ref = ordered[mid] if len(ordered) % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
                 if label[k] == deep and level[k] < t.deep_over_own_stroking_min * ref:
                     label[k] = stroking
                 elif label[k] == stroking and level[k] >= t.deep_over_own_stroking_sure * ref:
                     label[k] = deep
             if label[k] == stroking:
-                self._stroking_levels.append(float(level[k]))
+                self._stroking_levels.append(level[k])
         return label
 
     def label_windows(self, windows: np.ndarray, contact: np.ndarray | None = None
