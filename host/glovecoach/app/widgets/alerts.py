@@ -11,8 +11,8 @@ from glovecoach.app.session import Alert
 
 SYMBOLS = {"danger": "\u26A0", "warning": "\u25B2", "info": "\u2139"}
 SEVERITY_WORDS = {"danger": "STOP", "warning": "CHECK", "info": "NOTE"}
-# The quiet "No alerts" line is this fraction of the alert type size
-QUIET_SCALE = 0.55
+# The quiet "No alerts" line: (text, symbol) points, about half the alert's type
+QUIET_PT = (11.0, 16.0)
 
 
 class AlertBanner(QtWidgets.QFrame):
@@ -43,9 +43,9 @@ class AlertBanner(QtWidgets.QFrame):
         """Full size for an alert; a slim one-line status when there is none, so an empty
         "No alerts" box never takes the height the plots need (the alert, when it comes, is
         worth the jump: it is what must be seen)."""
-        s = self.scale if alerting else self.scale * QUIET_SCALE
-        self.symbol.setFont(theme.font(30 * s, bold=True))
-        self.text.setFont(theme.font(20 * s, bold=alerting))
+        text_pt, symbol_pt = (20.0, 30.0) if alerting else QUIET_PT
+        self.symbol.setFont(theme.font(symbol_pt * self.scale, bold=True))
+        self.text.setFont(theme.font(text_pt * self.scale, bold=alerting))
         self.more.setFont(theme.font(12 * self.scale))
         margin = (6 if alerting else 3) if self.scale > 1.5 else (8 if alerting else 3)
         self.layout().setContentsMargins(14, margin, 14, margin)
