@@ -168,7 +168,7 @@ class GroupPlot(pg.PlotWidget):
     def set_type_scale(self, scale: float) -> None:
         self._scale = scale
         for label in self._band_labels:
-            label.setFont(theme.font(8 * scale))
+            label.setFont(self._band_font())
         item = self.getPlotItem()
         if self._name_label is not None:
             item.removeItem(self._name_label)
@@ -245,6 +245,11 @@ class GroupPlot(pg.PlotWidget):
         super().resizeEvent(event)
         self._update_y_ticks()
 
+    def _band_font(self) -> QtGui.QFont:
+        # smaller in the instructor layout, where the plots are half as wide: the window's
+        # numbers are for the trainee beside the screen; the band itself reads from afar
+        return theme.font(8 * self._scale if self._scale < 1.5 else 6 * self._scale)
+
     def plot_width_px(self) -> int:
         return max(100, int(self.getPlotItem().getViewBox().width()))
 
@@ -283,7 +288,7 @@ class GroupPlot(pg.PlotWidget):
                 names = ", ".join(owners[(low, high)]) if len(distinct) > 1 else "window"
                 texts.append(f"{names} {span}")
             label = pg.TextItem("   ".join(texts), color=theme.OK_TEAL, anchor=(1, 1))
-            label.setFont(theme.font(8 * self._scale))
+            label.setFont(self._band_font())
             top_all = max((h for _, h in distinct if h is not None), default=0.0)
             label.setPos(-0.05, top_all)
             item.addItem(label)
@@ -422,7 +427,10 @@ class ForcePlots(QtWidgets.QWidget):
             offset = int(plot._tick_px * 0.5)
             axis.setStyle(showValues=shown, hideOverlappingLabels=int(plot._tick_px * 1.6),
                           tickTextOffset=offset)
-            axis.setHeight(int(plot._tick_px * 1.1) + 5 + offset if shown else 8)
+            # a fixed height, except where the caption goes (pyqtgraph makes room for it)
+            captioned = shown and self.columns == 1
+            axis.setHeight(None if captioned else
+                           int(plot._tick_px * 1.1) + 5 + offset if shown else 8)
             plot.getPlotItem().setLabel("bottom", None)
             # room at the top for the top force label and at the right for "now"
             plot.getPlotItem().layout.setContentsMargins(
