@@ -8,8 +8,9 @@ what is recorded:
 - alerts only: the alert banner and log (plots, maps and phase bar hidden);
 - blind: nothing but a "recording" notice, for retention tests.
 
-The instructor layout scales every type size and line width (readable at 3 m) and drops
-the log to give the plots and maps the room.
+The instructor layout (full screen, read from about 3 m) sets the alert and the phase with
+its clock at 54 pt, lays the plots out two by two, scales the other type and line widths, and
+drops the log to give the plots and maps the room (docs/app.md has the measured sizes).
 """
 
 from __future__ import annotations
