@@ -209,8 +209,8 @@ def test_the_report_of_a_simulated_recording_has_a_full_header_and_human_names(t
     contact = max(truth, key=lambda e: e.peak_n)
     session = simulated_session("spine_contact_stroking", 1, contact.start_s - 20, 40.0)
     rec = write_recording(session, tmp_path / "sim.gcrec")
-    out = tmp_path / "sim.html"
-    assert main(["analyze", str(rec), "--html", str(out)]) == 0
+    out, pdf = tmp_path / "sim.html", tmp_path / "sim.pdf"
+    assert main(["analyze", str(rec), "--html", str(out), "--pdf", str(pdf)]) == 0
     capsys.readouterr()
     page = out.read_text(encoding="utf-8")
     header = re.search(r"<p id='report-header'>(.*?)</p>", page, re.S).group(1)
@@ -230,3 +230,8 @@ def test_the_report_of_a_simulated_recording_has_a_full_header_and_human_names(t
     assert raw_ids
     shown = [raw for raw in raw_ids if re.search(rf"\b{raw}\b", text)]
     assert not shown, shown
+    # the PDF is typeset from the same page: the same header and names
+    pdf_text = " ".join(_pdf_pages(pdf)[0])
+    assert f"Protocol: {default_protocol().name}" in pdf_text and "Glove:" in pdf_text
+    assert "spine segment 1" in pdf_text and "Recorded:" in pdf_text
+    assert not [raw for raw in raw_ids if re.search(rf"\b{raw}\b", pdf_text)]
