@@ -197,12 +197,10 @@ class SpineMap(_MapBase):
             return
         top, bottom, label_w, x0, w = self._geometry()
         colours = theme.force_colours(self.values)
-        p.setFont(theme.font(8 * self.scale))
         p.setPen(theme.qcolor(theme.TEXT_DIM))
-        p.drawText(QtCore.QRectF(x0, title_h, w, 18 * self.scale),
-                   QtCore.Qt.AlignmentFlag.AlignCenter, "neck (C7)")
-        p.drawText(QtCore.QRectF(x0, bottom, w, 18 * self.scale),
-                   QtCore.Qt.AlignmentFlag.AlignCenter, "sacrum")
+        # shrunk to the strip's width when it is narrow (instructor layout at 1366x768)
+        _fit_text(p, QtCore.QRectF(x0, title_h, w, 18 * self.scale), "neck (C7)", 8 * self.scale)
+        _fit_text(p, QtCore.QRectF(x0, bottom, w, 18 * self.scale), "sacrum", 8 * self.scale)
         for k, ch in enumerate(self.channels):
             rect = self.segment_rect(k)
             alert = self.alerts.get(ch)
