@@ -301,14 +301,17 @@ class PhaseBar(QtWidgets.QWidget):
             cursor = max([k for k in done_pos] + [-1]) + 1
             current_pos = next((k for k in range(cursor, len(self.plan))
                                 if self.plan[k].technique == self.technique), -1)
-        # one size for every box, the largest at which each label fits its box: a technique
-        # name on one line, "(optional)" on a second
+        # one size for every box, the largest at which every word of every label fits its
+        # box's width and the longest label ("deep / stroking / (optional)") its height
         size = 9 * self.scale
+        lines = 1
         for phase in self.plan:
-            for line in self._plan_label(phase, True).split("\n"):
-                width = QtGui.QFontMetricsF(theme.font(size, bold=True)).horizontalAdvance(line)
+            label = self._plan_label(phase, True)
+            lines = max(lines, len(label.split()) - (1 if label.startswith("\u2713") else 0))
+            for word in label.split():
+                width = QtGui.QFontMetricsF(theme.font(size, bold=True)).horizontalAdvance(word)
                 size = min(size, size * (cw - 6) / max(width, 1.0))
-        size = max(min(size, r.height() * 0.75 / 2.5), 6.0)
+        size = max(min(size, r.height() * 0.75 / (min(lines, 3) + 0.4)), 5.0)
         for k, phase in enumerate(self.plan):
             box = QtCore.QRectF(r.left() + k * (cw + gap), r.top(), cw, r.height())
             colour = theme.qcolor(theme.technique_colour(phase.technique))
@@ -329,13 +332,14 @@ class PhaseBar(QtWidgets.QWidget):
             p.drawRoundedRect(box, 6, 6)
             p.setPen(QtGui.QColor("#0e1116") if k == current_pos else theme.qcolor(theme.TEXT))
             p.setFont(theme.font(size, bold=k == current_pos))
-            p.drawText(box.adjusted(2, 2, -2, -2), QtCore.Qt.AlignmentFlag.AlignCenter,
-                       self._plan_label(phase, k in done_pos))
+            p.drawText(box.adjusted(2, 2, -2, -2), QtCore.Qt.AlignmentFlag.AlignCenter |
+                       QtCore.Qt.TextFlag.TextWordWrap, self._plan_label(phase, k in done_pos))
 
-    @staticmethod
-    def _plan_label(phase: PlannedPhase, done: bool) -> str:
+    def _plan_label(self, phase: PlannedPhase, done: bool) -> str:
+        # the compact bar has no room for a second line: its dashed outline says "optional"
+        optional = phase.optional and self.phase_pt is None
         return ("\u2713 " if done else "") + \
-            theme.technique_label(phase.technique) + ("\n(optional)" if phase.optional else "")
+            theme.technique_label(phase.technique) + ("\n(optional)" if optional else "")
 
     def _draw_session(self, p: QtGui.QPainter, r: QtCore.QRectF) -> None:
         p.setPen(QtCore.Qt.PenStyle.NoPen)
