@@ -187,3 +187,51 @@ def test_analyze_writes_the_html_and_pdf_reports_of_a_recording(tmp_path, capsys
     assert "needs a .pdf file name" in capsys.readouterr().err
     assert main(["analyze", str(rec), "--html", str(tmp_path / "nowhere" / "r.html")]) == 2
     assert "no folder" in capsys.readouterr().err
+
+
+def _visible_text(page: str) -> str:
+    """What a reader sees of an HTML page: no head, no tags, no attribute values."""
+    import html as html_lib
+
+    body = re.sub(r"<head>.*?</head>", " ", page, flags=re.S)
+    return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+def test_the_report_of_a_simulated_recording_has_a_full_header_and_human_names(tmp_path, capsys,
+                                                                               monkeypatch):
+    """A recording written by the simulator (no screening, no trainee) still gets a header of
+    known facts only, and the report names sensors as the app does, never by channel id."""
+    from glovecoach.cli import main
+    from glovecoach.sensor_map import load_sensor_map
+
+    monkeypatch.setenv("GLOVECOACH_CALIBRATIONS", str(tmp_path / "none-here"))
+    truth = simulate("spine_contact_stroking", 1).spine_contacts
+    contact = max(truth, key=lambda e: e.peak_n)
+    session = simulated_session("spine_contact_stroking", 1, contact.start_s - 20, 40.0)
+    rec = write_recording(session, tmp_path / "sim.gcrec")
+    out, pdf = tmp_path / "sim.html", tmp_path / "sim.pdf"
+    assert main(["analyze", str(rec), "--html", str(out), "--pdf", str(pdf)]) == 0
+    capsys.readouterr()
+    page = out.read_text(encoding="utf-8")
+    header = re.search(r"<p id='report-header'>(.*?)</p>", page, re.S).group(1)
+    fields = [f.strip() for f in header.split("&middot;")]
+    labels = {f.split(":")[0]: f.partition(":")[2].strip() for f in fields if ":" in f}
+    assert all(value for value in labels.values()), fields        # no "Protocol: " left empty
+    assert labels["Protocol"] == default_protocol().name
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", labels["Recorded"])
+    assert labels["Duration"] == "0:40"
+    assert labels["Glove"]
+    assert "Simulated session: spine contact stroking" in fields
+
+    text = _visible_text(page)
+    assert "spine segment 1" in text and "thumb tip" in text
+    raw_ids = [c.id for c in load_sensor_map().channels if "_" in c.id]
+    raw_ids += [p.technique for p in default_protocol().phases if "_" in p.technique]
+    assert raw_ids
+    shown = [raw for raw in raw_ids if re.search(rf"\b{raw}\b", text)]
+    assert not shown, shown
+    # the PDF is typeset from the same page: the same header and names
+    pdf_text = " ".join(_pdf_pages(pdf)[0])
+    assert f"Protocol: {default_protocol().name}" in pdf_text and "Glove:" in pdf_text
+    assert "spine segment 1" in pdf_text and "Recorded:" in pdf_text
+    assert not [raw for raw in raw_ids if re.search(rf"\b{raw}\b", pdf_text)]

@@ -111,3 +111,80 @@ def test_connect_page_offers_the_virtual_glove(qtbot):
     with GloveClient(url, reconnect=False) as client:
         hello = client.connect(timeout=20.0)
     assert hello.board == "unix-sim" and len(hello.channels) == 20
+
+
+def test_the_hint_beside_start_says_what_keeps_it_disabled(qtbot):
+    window = MainWindow("virtual://?signal=/nonexistent.gcsig")
+    qtbot.addWidget(window)
+    screening = window.screening_page
+    window.show()
+    hint = screening.start_hint
+    assert hint.isVisible() and not screening.start_button.isEnabled()
+    assert hint.text().startswith("Enter the trainee's name, answer ")
+    screening.answer_all_no()
+    screening.tick_all()
+    assert hint.text() == "Enter the trainee's name to start."     # the name alone
+    assert not screening.start_button.isEnabled()
+    screening.trainee.setText("Dana")                               # updated as one types
+    assert hint.text() == "" and screening.start_button.isEnabled()
+    next(iter(screening.checks.values())).setChecked(False)
+    assert hint.text() == "Tick 1 more checklist item to start."
+    screening.trainee.setText("")
+    first = next(iter(screening.answers))
+    group = screening.answers[first]
+    group.setExclusive(False)           # an exclusive group cannot be unanswered again
+    group.checkedButton().setChecked(False)
+    group.setExclusive(True)
+    assert hint.text() == ("Enter the trainee's name, answer 1 more screening question and "
+                           "tick 1 more checklist item to start.")
+
+
+def _luminance(c) -> float:
+    """WCAG relative luminance of a QColor."""
+    def lin(v: float) -> float:
+        v /= 255
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+    return 0.2126 * lin(c.red()) + 0.7152 * lin(c.green()) + 0.0722 * lin(c.blue())
+
+
+def _indicator_contrast(widget) -> tuple[float, int]:
+    """(best contrast ratio against the background, bright pixel count) in the indicator's
+    square at the left of the grabbed widget; the background is the grab's corner pixel."""
+    from PySide6 import QtWidgets
+
+    image = widget.grab().toImage()
+    background = _luminance(image.pixelColor(image.width() - 1, image.height() - 1))
+    option = QtWidgets.QStyleOptionButton()
+    widget.initStyleOption(option)
+    element = (QtWidgets.QStyle.SubElement.SE_RadioButtonIndicator
+               if isinstance(widget, QtWidgets.QRadioButton)
+               else QtWidgets.QStyle.SubElement.SE_CheckBoxIndicator)
+    rect = widget.style().subElementRect(element, option, widget)
+    assert rect.width() >= 14 and rect.height() >= 14      # big enough to see and hit
+    ratios = []
+    for y in range(rect.top(), rect.bottom() + 1):
+        for x in range(rect.left(), rect.right() + 1):
+            lum = _luminance(image.pixelColor(x, y))
+            hi, lo = max(lum, background), min(lum, background)
+            ratios.append((hi + 0.05) / (lo + 0.05))
+    return max(ratios), sum(1 for r in ratios if r >= 3.0)
+
+
+def test_unticked_answers_and_checklist_items_are_visible_on_the_dark_theme(qtbot):
+    """An unticked radio button or checkbox must stand out from the page: its outline has at
+    least 3:1 contrast (WCAG 1.4.11, non-text contrast) over a whole ring of pixels."""
+    window = MainWindow("virtual://?signal=/nonexistent.gcsig", trainee="Ann")
+    qtbot.addWidget(window)
+    window.show()
+    screening = window.screening_page
+    radio = screening.answers[next(iter(screening.answers))].button(0)
+    check = next(iter(screening.checks.values()))
+    for widget in (radio, check):
+        assert not widget.isChecked()
+        ratio, bright = _indicator_contrast(widget)
+        assert ratio >= 3.0, (widget.text(), ratio)
+        assert bright >= 30, (widget.text(), bright)         # an outline, not a dot
+    before = radio.grab().toImage()
+    radio.setChecked(True)
+    after = radio.grab().toImage()
+    assert before != after                                    # ticked looks different

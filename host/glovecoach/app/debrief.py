@@ -6,6 +6,7 @@ also stored in the recording as a NOTE "report"; the HTML is written next to the
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -170,9 +171,18 @@ class DebriefView(QtWidgets.QScrollArea):
                 widget_png(self._make_spine_map(), EXPORT_SIZES["spine"]),
         }
 
+    def _export_info(self) -> dict:
+        """The report header's facts; the recording file's time stands in for a recording
+        whose start time is not known."""
+        info = {**self.info, "recording": str(self.recording_path or "")}
+        if self.recording_path is not None and self.recording_path.exists():
+            mtime = self.recording_path.stat().st_mtime
+            info["file_time"] = _dt.datetime.fromtimestamp(mtime, _dt.timezone.utc).isoformat()
+        return info
+
     def export_html(self, path: str | Path) -> Path:
         path = Path(path)
-        info = {**self.info, "recording": str(self.recording_path or "")}
+        info = self._export_info()
         path.write_text(build_html(self.report, info, self.images(), self.alerts),
                         encoding="utf-8")
         self.saved_html = path
@@ -181,7 +191,7 @@ class DebriefView(QtWidgets.QScrollArea):
     def export_pdf(self, path: str | Path) -> Path:
         from glovecoach.app.report_pdf import write_pdf
 
-        info = {**self.info, "recording": str(self.recording_path or "")}
+        info = self._export_info()
         path = write_pdf(path, self.report, info, self.images(), self.alerts)
         self.saved_pdf = path
         return path

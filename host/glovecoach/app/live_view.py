@@ -8,8 +8,9 @@ what is recorded:
 - alerts only: the alert banner and log (plots, maps and phase bar hidden);
 - blind: nothing but a "recording" notice, for retention tests.
 
-The instructor layout scales every type size and line width (readable at 3 m) and drops
-the log to give the plots and maps the room.
+The instructor layout (full screen, read from about 3 m) sets the alert and the phase with
+its clock at 54 pt, lays the plots out two by two, scales the other type and line widths, and
+drops the log to give the plots and maps the room (docs/app.md has the measured sizes).
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ INSTRUCTOR_SCALE = 1.9
 # 14.7 mm high on a 24-inch 1080p screen, over 16 minutes of arc at 3 m (the usual ergonomic
 # minimum for text that must be read, e.g. ANSI/HFES 100). Long alerts wrap; the banner grows.
 INSTRUCTOR_BANNER_SCALE = 2.7
+# The phase and its clock are read from as far: the same 54 pt as the alert (its capitals
+# 14.7 mm on that screen). On a smaller screen the pixel sizes stay: a 1366x768 screen of 20
+# inches or more has pixels at least as large (0.32 mm), so its capitals are larger still.
+INSTRUCTOR_PHASE_PT = 54.0
 
 
 class LiveView(QtWidgets.QWidget):
@@ -112,8 +117,10 @@ class LiveView(QtWidgets.QWidget):
     def set_instructor(self, on: bool) -> None:
         self.instructor = on
         scale = INSTRUCTOR_SCALE if on else 1.0
-        for widget in (self.phase_bar, self.plots, self.hand_map, self.spine_map, self.log):
+        for widget in (self.plots, self.hand_map, self.spine_map, self.log):
             widget.set_type_scale(scale)
+        self.phase_bar.set_type_scale(scale, INSTRUCTOR_PHASE_PT if on else None)
+        self.plots.set_grid(on)
         self.banner.set_type_scale(INSTRUCTOR_BANNER_SCALE if on else 1.0)
         self.log_title.setFont(theme.font(10 * scale, bold=True))
         self.blind_notice.setFont(theme.font(22 * scale, bold=True))

@@ -27,7 +27,8 @@ def app_stylesheet() -> str:
             f"QGroupBox {{ border: 1px solid {theme.GRID}; margin-top: 14px; padding: 8px; }}"
             f"QGroupBox::title {{ subcontrol-origin: margin; left: 8px; }}"
             f"QLineEdit, QComboBox, QListWidget {{ background: {theme.PANEL}; "
-            f"border: 1px solid {theme.GRID}; padding: 4px; }}")
+            f"border: 1px solid {theme.GRID}; padding: 4px; }}"
+            + theme.indicator_stylesheet())
 
 
 class SessionToolbar(QtWidgets.QWidget):

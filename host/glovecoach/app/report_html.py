@@ -7,6 +7,7 @@ Nothing is linked from outside the file, so it can be mailed or archived alone. 
 from __future__ import annotations
 
 import base64
+import datetime as _dt
 import html
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -76,7 +77,8 @@ def _number_text(value: float) -> str:
 def _episode_table(events: Sequence[Mapping[str, Any]], where: str, css_class: str) -> str:
     """Force or spine episodes: where, from, to, peak (a saturated peak is said, not numbered)."""
     return _table([where, "from", "to", "peak (N)"], [
-        (e.get(where), theme.format_clock(e.get("start_s", 0)), theme.format_clock(e.get("end_s", 0)),
+        (sensor_name(str(e.get(where, ""))), theme.format_clock(e.get("start_s", 0)),
+         theme.format_clock(e.get("end_s", 0)),
          "saturated" if e.get("peak_n") is None else f"{e['peak_n']:.1f}") for e in events],
         css_class)
 
@@ -108,8 +110,44 @@ SCREEN_CSS = (
     "figcaption{color:#555;margin-top:4px}")
 
 
+def _when_text(stamp: str) -> str:
+    """An ISO time stamp as local date and time ("2026-12-02 14:05"); unparsable: as given."""
+    try:
+        when = _dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp
+    if when.tzinfo is not None:
+        when = when.astimezone()
+    return when.strftime("%Y-%m-%d %H:%M")
+
+
+def header_fields(report: Mapping[str, Any], info: Mapping[str, Any]) -> list[str]:
+    """The header line's fields, only those known. A recording made by `record` or
+    `simulate` has no screening (no trainee, no protocol choice, no answer time), so the
+    protocol comes from the report itself and the time from the recording's start or the file."""
+    protocol = info.get("protocol") or (report.get("protocol") or {}).get("name")
+    when = info.get("started_at") or info.get("answered_at") or info.get("file_time")
+    fields = []
+    if protocol:
+        fields.append(f"Protocol: {protocol}")
+    if when:
+        fields.append(f"Recorded: {_when_text(str(when))}")
+    duration = report.get("duration_s")
+    if duration:
+        fields.append(f"Duration: {theme.format_clock(float(duration))}")
+    if info.get("glove_id"):
+        fields.append(f"Glove: {info['glove_id']}")
+    if info.get("source") == "simulator":
+        scenario = str(info.get("scenario") or "").replace("_", " ")
+        fields.append(f"Simulated session{': ' + scenario if scenario else ''}")
+    if info.get("recording"):
+        fields.append(f"Recording: {info['recording']}")
+    return fields
+
+
 def report_title(info: Mapping[str, Any]) -> str:
-    return f"glovecoach debrief \u2014 {info.get('trainee') or 'trainee'}"
+    trainee = info.get("trainee")
+    return f"glovecoach debrief \u2014 {trainee}" if trainee else "glovecoach debrief"
 
 
 def figure_block(k: int, caption: str, png: bytes) -> str:
@@ -137,12 +175,8 @@ def build_html(report: Mapping[str, Any], info: Mapping[str, Any],
         f"<title>{esc(title)}</title>",
         f"<style>{css}</style></head><body>",
         f"<h1>{esc(title)}</h1>",
-        "<p>" + " &middot; ".join(esc(str(x)) for x in (
-            f"Protocol: {info.get('protocol', '')}",
-            f"Recorded: {info.get('answered_at', '')}",
-            f"Duration: {theme.format_clock(float(report.get('duration_s') or 0))}",
-            f"Recording: {info.get('recording', '')}",
-        )) + "</p>",
+        "<p id='report-header'>" + " &middot; ".join(esc(x) for x in header_fields(report, info))
+        + "</p>",
     ]
     total = score.get("total")
     passed = protocol.get("passed")
@@ -172,14 +206,15 @@ def build_html(report: Mapping[str, Any], info: Mapping[str, Any],
         parts.append(picture(k, caption, png))
     parts.append("<h2>Phases</h2>")
     parts.append(_table(["technique", "start", "end", "length"], [
-        (ph.get("technique"), theme.format_clock(ph.get("start_s", 0)),
+        (technique_label(str(ph.get("technique"))), theme.format_clock(ph.get("start_s", 0)),
          theme.format_clock(ph.get("end_s", 0)),
          theme.format_clock(ph.get("end_s", 0) - ph.get("start_s", 0)))
         for ph in report.get("phases", [])], "phases"))
     parts.append("<h2>Rules broken</h2>")
     violations = protocol.get("violations", [])
     parts.append(_table(["at", "rule", "what happened"], [
-        (theme.format_clock(v["at_s"]) if v.get("at_s") is not None else "", v.get("rule"),
+        (theme.format_clock(v["at_s"]) if v.get("at_s") is not None else "",
+         str(v.get("rule") or "").replace("_", " "),
          v.get("message")) for v in violations], "violations") if violations
         else "<p>None.</p>")
     parts.append("<h2>Force per region and technique</h2>")
@@ -195,7 +230,7 @@ def build_html(report: Mapping[str, Any], info: Mapping[str, Any],
     if report.get("spine_check") is False:
         parts.append("<p>No spine strip in this session: spine contact was not checked.</p>")
     parts.append(_table(["segment", "peak (N)", "contact (s)"], [
-        (seg, f"{float(v.get('peak_n') or 0):.1f}", f"{float(v.get('contact_s') or 0):.1f}")
+        (sensor_name(seg), f"{float(v.get('peak_n') or 0):.1f}", f"{float(v.get('contact_s') or 0):.1f}")
         for seg, v in spine_map.items()], "spine"))
     contacts = report.get("spine_contacts", [])
     parts.append(_episode_table(contacts, "segment", "spine-contacts") if contacts

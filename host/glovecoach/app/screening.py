@@ -67,7 +67,18 @@ class ScreeningPage(QtWidgets.QWidget):
         layout.addLayout(form)
         layout.addWidget(scroll, 1)
         layout.addWidget(self.reason)
-        layout.addWidget(self.start_button)
+        # why Start is disabled, said beside it (a tooltip is never seen on a touch screen
+        # and rarely with a mouse): updated with every keystroke and tick
+        self.start_hint = QtWidgets.QLabel()
+        self.start_hint.setWordWrap(True)
+        self.start_hint.setFont(theme.font(12, bold=True))
+        self.start_hint.setStyleSheet(f"color: {theme.ALERT_AMBER};")
+        start_row = QtWidgets.QHBoxLayout()
+        start_row.addWidget(self.start_button)
+        start_row.addSpacing(12)
+        start_row.addWidget(self.start_hint, 1)
+        layout.addLayout(start_row)
+        self.setStyleSheet(theme.indicator_stylesheet())
         self._build()
         self.trainee.textChanged.connect(self._update_ready)
 
@@ -131,17 +142,34 @@ class ScreeningPage(QtWidgets.QWidget):
     def unanswered(self) -> list[str]:
         return [qid for qid, g in self.answers.items() if g.checkedId() < 0]
 
-    def _update_ready(self) -> None:
+    def missing(self) -> list[str]:
+        """What still keeps Start disabled, as actions ("enter the trainee's name", ...)."""
         missing = []
         if not self.trainee.text().strip():
-            missing.append("the trainee's name")
-        if self.unanswered():
-            missing.append(f"{len(self.unanswered())} screening answer(s)")
-        unticked = [k for k, b in self.checks.items() if not b.isChecked()]
+            missing.append("enter the trainee's name")
+        unanswered = len(self.unanswered())
+        if unanswered:
+            missing.append(f"answer {unanswered} more screening question"
+                           f"{'s' if unanswered > 1 else ''}")
+        unticked = sum(1 for b in self.checks.values() if not b.isChecked())
         if unticked:
-            missing.append(f"{len(unticked)} checklist item(s)")
+            missing.append(f"tick {unticked} more checklist item{'s' if unticked > 1 else ''}")
+        return missing
+
+    def start_hint_text(self) -> str:
+        missing = self.missing()
+        if not missing:
+            return ""
+        actions = missing[0] if len(missing) == 1 else \
+            ", ".join(missing[:-1]) + " and " + missing[-1]
+        return f"{actions[0].upper()}{actions[1:]} to start."
+
+    def _update_ready(self) -> None:
+        missing = self.missing()
         self.start_button.setEnabled(not missing)
-        self.start_button.setToolTip("Still needed: " + ", ".join(missing) if missing else "")
+        hint = self.start_hint_text()
+        self.start_hint.setText(hint)
+        self.start_button.setToolTip(hint)
 
     def yes_answers(self) -> list[Any]:
         return [q for q in self.protocol.screening if self.answers[q.id].checkedId() == 1]

@@ -42,6 +42,30 @@ GROUP_TITLES = {
     "spine": "Spine strip",
 }
 
+# Radio buttons and checkboxes on the dark background. Qt's default indicator is a dark ring on
+# a dark panel (unticked answers were near invisible); here an unticked one is a light outline
+# (INDICATOR_EDGE on PANEL, about 9:1 against BACKGROUND) and a ticked one is filled, so
+# ticked and unticked differ by shape, not by colour alone.
+INDICATOR_EDGE = "#c8d0da"
+INDICATOR_PX = 18
+
+
+def indicator_stylesheet(scale: float = 1.0) -> str:
+    size = int(round(INDICATOR_PX * scale))
+    edge = max(2, int(round(2 * scale)))
+    return (
+        f"QRadioButton::indicator, QCheckBox::indicator {{ width: {size}px; height: {size}px;"
+        f" border: {edge}px solid {INDICATOR_EDGE}; background: {PANEL}; }}"
+        f"QRadioButton::indicator {{ border-radius: {size // 2 + edge}px; }}"
+        f"QCheckBox::indicator {{ border-radius: 3px; }}"
+        f"QRadioButton::indicator:checked, QCheckBox::indicator:checked {{"
+        f" background: {ALERT_BLUE}; border-color: #ffffff; }}"
+        f"QRadioButton::indicator:hover, QCheckBox::indicator:hover {{ border-color: #ffffff; }}"
+        f"QRadioButton::indicator:disabled, QCheckBox::indicator:disabled {{"
+        f" border-color: {GRID}; }}"
+        f"QRadioButton, QCheckBox {{ spacing: 8px; }}")
+
+
 SEVERITY_COLOURS = {"danger": ALERT_RED, "warning": ALERT_AMBER, "info": ALERT_BLUE}
 
 # Force colour scale of the hand and spine maps: 0 N is the panel colour, the top of the

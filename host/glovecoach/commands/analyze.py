@@ -116,6 +116,8 @@ def write_reports(report: dict, protocol, path: Path, recording, html: Path | No
     info: dict = {"recording": str(path)}
     alerts: list = []
     if recording is not None:
+        # when and with which glove: known for every recording, screened by the app or not
+        info.update(started_at=recording.started_at, glove_id=recording.device_info.get("glove_id"))
         info.update(recording.metadata)
         for note in recording.notes_of("session_start"):
             info.update(note.payload)

@@ -11,6 +11,8 @@ from glovecoach.app.session import Alert
 
 SYMBOLS = {"danger": "\u26A0", "warning": "\u25B2", "info": "\u2139"}
 SEVERITY_WORDS = {"danger": "STOP", "warning": "CHECK", "info": "NOTE"}
+# The quiet "No alerts" line: (text, symbol) points, about half the alert's type
+QUIET_PT = (11.0, 16.0)
 
 
 class AlertBanner(QtWidgets.QFrame):
@@ -35,14 +37,19 @@ class AlertBanner(QtWidgets.QFrame):
 
     def set_type_scale(self, scale: float) -> None:
         self.scale = scale
-        self.symbol.setFont(theme.font(30 * scale, bold=True))
-        self.text.setFont(theme.font(20 * scale, bold=True))
-        self.more.setFont(theme.font(12 * scale))
-        # at instructor sizes, room for two lines of text, so the banner does not jump when
-        # a long alert wraps
-        two_lines = int(2.4 * self.text.fontMetrics().height())
-        self.setMinimumHeight(int(74 * scale) if scale < 2 else two_lines)
         self.show_alerts(self._shown, force=True)
+
+    def _set_fonts(self, alerting: bool) -> None:
+        """Full size for an alert; a slim one-line status when there is none, so an empty
+        "No alerts" box never takes the height the plots need (the alert, when it comes, is
+        worth the jump: it is what must be seen)."""
+        text_pt, symbol_pt = (20.0, 30.0) if alerting else QUIET_PT
+        self.symbol.setFont(theme.font(symbol_pt * self.scale, bold=True))
+        self.text.setFont(theme.font(text_pt * self.scale, bold=alerting))
+        self.more.setFont(theme.font(12 * self.scale))
+        margin = (6 if alerting else 3) if self.scale > 1.5 else (8 if alerting else 3)
+        self.layout().setContentsMargins(14, margin, 14, margin)
+        self.setMinimumHeight(0)
 
     @property
     def shown(self) -> list[Alert]:
@@ -58,6 +65,7 @@ class AlertBanner(QtWidgets.QFrame):
             return
         self._shown = alerts
         self._seen = seen
+        self._set_fonts(bool(alerts))
         if not alerts:
             bg, fg = theme.PANEL, theme.TEXT_DIM
             self.symbol.setText("\u2714")

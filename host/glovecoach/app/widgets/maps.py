@@ -107,7 +107,8 @@ class HandMap(_MapBase):
             bg = QtGui.QPainter(pixmap)
             bg.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
             bg.setPen(theme.qcolor(theme.TEXT))
-            bg.setFont(theme.font(11 * self.scale, bold=True))
+            bg.setFont(_fitting_font("Hand (palm side, right)", self.width() - 16, int(title_h),
+                                     round(11 * self.scale, 1), True))
             bg.drawText(QtCore.QRectF(8, 2, self.width() - 16, title_h),
                         QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter,
                         "Hand (palm side, right)")
@@ -196,12 +197,10 @@ class SpineMap(_MapBase):
             return
         top, bottom, label_w, x0, w = self._geometry()
         colours = theme.force_colours(self.values)
-        p.setFont(theme.font(8 * self.scale))
         p.setPen(theme.qcolor(theme.TEXT_DIM))
-        p.drawText(QtCore.QRectF(x0, title_h, w, 18 * self.scale),
-                   QtCore.Qt.AlignmentFlag.AlignCenter, "neck (C7)")
-        p.drawText(QtCore.QRectF(x0, bottom, w, 18 * self.scale),
-                   QtCore.Qt.AlignmentFlag.AlignCenter, "sacrum")
+        # shrunk to the strip's width when it is narrow (instructor layout at 1366x768)
+        _fit_text(p, QtCore.QRectF(x0, title_h, w, 18 * self.scale), "neck (C7)", 8 * self.scale)
+        _fit_text(p, QtCore.QRectF(x0, bottom, w, 18 * self.scale), "sacrum", 8 * self.scale)
         for k, ch in enumerate(self.channels):
             rect = self.segment_rect(k)
             alert = self.alerts.get(ch)
@@ -211,7 +210,9 @@ class SpineMap(_MapBase):
                                 4 * self.scale if alert else 1))
             p.drawRoundedRect(rect, 6, 6)
             p.setPen(theme.qcolor(theme.TEXT))
-            p.setFont(theme.font(10 * self.scale, bold=bool(alert)))
+            # shrunk to the row when the strip is short (1366x768, instructor layout)
+            p.setFont(_fitting_font("seg 8", int(label_w - 4), int(rect.height()),
+                                    round(10 * self.scale, 1), bool(alert)))
             p.drawText(QtCore.QRectF(2, rect.top(), label_w, rect.height()),
                        QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter,
                        ch.replace("spine_", "seg "))

@@ -65,12 +65,26 @@ class PhaseBar(QtWidgets.QWidget):
         self.paused_technique: str | None = None
         self.pause_max_s = 0.0
         self._shown: tuple = ()
+        self.phase_pt: float | None = None
         self.setMinimumHeight(110)
 
-    def set_type_scale(self, scale: float) -> None:
+    def set_type_scale(self, scale: float, phase_pt: float | None = None) -> None:
+        """`phase_pt`: the phase name and clock's own size (the instructor layout reads them
+        from across the room); it also switches to the compact layout: one big line for the
+        phase and its clock, the plan and the session clock beside it in smaller type."""
         self.scale = scale
-        self.setMinimumHeight(int(110 * scale))
+        self.phase_pt = phase_pt
+        if phase_pt is None:
+            self.setMaximumHeight(16777215)      # Qt's QWIDGETSIZE_MAX: no limit
+            self.setMinimumHeight(int(110 * scale))
+        else:
+            line = QtGui.QFontMetrics(theme.font(phase_pt, bold=True)).height()
+            # chip (the big line) + the phase's progress bar under it
+            self.setFixedHeight(int(line * 1.04) + 2 * 8 + 18)
         self.update()
+
+    def phase_font(self) -> QtGui.QFont:
+        return theme.font(self.phase_pt if self.phase_pt else 17 * self.scale, bold=True)
 
     def set_state(self, state: Any) -> None:
         self.technique = state.technique if state.technique not in (None, "none") else None
@@ -131,7 +145,27 @@ class PhaseBar(QtWidgets.QWidget):
         deadline = self.clock_s - self.session_s + self.session_limit_s
         return f"{clock}  \u00B7  finish by {theme.format_clock(deadline)} ({limit} of massage)"
 
+    def chip_rect(self) -> QtCore.QRectF:
+        """Where the phase name and clock are drawn."""
+        s = self.scale
+        pad = 10 * s
+        w, h = self.width(), self.height()
+        if self.phase_pt is None:
+            return QtCore.QRectF(pad, pad, w * 0.42 - 2 * pad, h * 0.42)
+        pad = 8.0
+        # compact: as wide as the longest phase text needs (never cut), at least 45 %
+        metrics = QtGui.QFontMetrics(self.phase_font())
+        longest = max([metrics.horizontalAdvance(self.phase_text())]
+                      + [metrics.horizontalAdvance(
+                          f"{theme.technique_label(ph.technique).capitalize()}  10:00")
+                         for ph in self.plan])
+        width = min(max(w * 0.45, longest + 2 * 14 * s), w - 2 * pad)
+        return QtCore.QRectF(pad, pad, width, h - 2 * pad - 18)
+
     def paintEvent(self, event: QtGui.QPaintEvent) -> None:
+        if self.phase_pt is not None:
+            self._paint_compact()
+            return
         p = QtGui.QPainter(self)
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
         p.fillRect(self.rect(), theme.qcolor(theme.PANEL))
@@ -178,7 +212,59 @@ class PhaseBar(QtWidgets.QWidget):
                                           else ""))
         p.end()
 
-    def _draw_phase_progress(self, p: QtGui.QPainter, r: QtCore.QRectF) -> None:
+    def _chip(self, p: QtGui.QPainter, chip: QtCore.QRectF) -> None:
+        chip_colour = theme.qcolor(theme.technique_colour(
+            self.technique or (self.paused_technique if self.paused() else None)))
+        if self.paused():
+            chip_colour.setAlpha(120)      # the phase goes on, faded while the hand is off
+        p.setPen(QtCore.Qt.PenStyle.NoPen)
+        p.setBrush(chip_colour)
+        p.drawRoundedRect(chip, 8, 8)
+        p.setPen(QtGui.QColor("#0e1116"))
+        p.setFont(self.phase_font())
+        p.drawText(chip.adjusted(14 * self.scale, 0, -10, 0),
+                   QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter,
+                   self.phase_text())
+
+    def _paint_compact(self) -> None:
+        """The instructor's phase bar: the phase and its clock in one big line (read from
+        3 m), the progress in the phase under it; the plan, the countdown and the session
+        clock to the right in smaller type, each shrunk to fit its width."""
+        p = QtGui.QPainter(self)
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        p.fillRect(self.rect(), theme.qcolor(theme.PANEL))
+        s = self.scale
+        pad = 8.0
+        w, h = self.width(), self.height()
+        chip = self.chip_rect()
+        self._chip(p, chip)
+        bar = QtCore.QRectF(chip.left(), chip.bottom() + 6, chip.width(), 10)
+        self._draw_phase_progress(p, bar, labels=False)
+        x0 = chip.right() + 2 * pad
+        right = QtCore.QRectF(x0, pad, w - x0 - pad, h - 2 * pad)
+        if right.width() < 100:
+            p.end()
+            return
+        plan = QtCore.QRectF(right.left(), right.top(), right.width(), right.height() * 0.4)
+        self._draw_plan(p, plan)
+        rows = right.height() * 0.6 - 4 * s
+        cue = self.cue == "move_on"
+        countdown = ("\u25B6 " if cue else "") + self.countdown_text()
+        over_warn = self.session_warn_s is not None and self.session_s >= self.session_warn_s
+        texts = [(countdown, theme.ALERT_AMBER if cue else theme.TEXT, True),
+                 (self.session_text(), theme.ALERT_AMBER if over_warn else theme.TEXT_DIM,
+                  over_warn)]
+        for k, (text, colour, bold) in enumerate(texts):
+            r = QtCore.QRectF(right.left(), plan.bottom() + 4 * s + k * rows / 2,
+                              right.width(), rows / 2)
+            p.setPen(theme.qcolor(colour))
+            p.setFont(_fitting(text, r, 12 * s, bold))
+            p.drawText(r, QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter,
+                       text)
+        p.end()
+
+    def _draw_phase_progress(self, p: QtGui.QPainter, r: QtCore.QRectF,
+                             labels: bool = True) -> None:
         p.setPen(QtCore.Qt.PenStyle.NoPen)
         p.setBrush(theme.qcolor("#2b333e"))
         p.drawRoundedRect(r, 4, 4)
@@ -193,6 +279,8 @@ class PhaseBar(QtWidgets.QWidget):
         p.setBrush(theme.qcolor(theme.ALERT_AMBER if self.cue == "move_on" else theme.TEXT))
         p.drawRect(QtCore.QRectF(r.left(), r.top() + r.height() * 0.3,
                                  x(self.phase_elapsed_s) - r.left(), r.height() * 0.4))
+        if not labels:
+            return
         p.setPen(theme.qcolor(theme.TEXT_DIM))
         p.setFont(theme.font(8 * self.scale))
         for t in (low, high):
@@ -213,6 +301,17 @@ class PhaseBar(QtWidgets.QWidget):
             cursor = max([k for k in done_pos] + [-1]) + 1
             current_pos = next((k for k in range(cursor, len(self.plan))
                                 if self.plan[k].technique == self.technique), -1)
+        # one size for every box, the largest at which every word of every label fits its
+        # box's width and the longest label ("deep / stroking / (optional)") its height
+        size = 9 * self.scale
+        lines = 1
+        for phase in self.plan:
+            label = self._plan_label(phase, True)
+            lines = max(lines, len(label.split()) - (1 if label.startswith("\u2713") else 0))
+            for word in label.split():
+                width = QtGui.QFontMetricsF(theme.font(size, bold=True)).horizontalAdvance(word)
+                size = min(size, size * (cw - 6) / max(width, 1.0))
+        size = max(min(size, r.height() * 0.75 / (min(lines, 3) + 0.4)), 5.0)
         for k, phase in enumerate(self.plan):
             box = QtCore.QRectF(r.left() + k * (cw + gap), r.top(), cw, r.height())
             colour = theme.qcolor(theme.technique_colour(phase.technique))
@@ -232,12 +331,15 @@ class PhaseBar(QtWidgets.QWidget):
                 p.setPen(pen)
             p.drawRoundedRect(box, 6, 6)
             p.setPen(QtGui.QColor("#0e1116") if k == current_pos else theme.qcolor(theme.TEXT))
-            p.setFont(theme.font(9 * self.scale, bold=k == current_pos))
-            label = theme.technique_label(phase.technique)
-            mark = "\u2713 " if k in done_pos else ""
-            opt = "\n(optional)" if phase.optional else ""
+            p.setFont(theme.font(size, bold=k == current_pos))
             p.drawText(box.adjusted(2, 2, -2, -2), QtCore.Qt.AlignmentFlag.AlignCenter |
-                       QtCore.Qt.TextFlag.TextWordWrap, mark + label + opt)
+                       QtCore.Qt.TextFlag.TextWordWrap, self._plan_label(phase, k in done_pos))
+
+    def _plan_label(self, phase: PlannedPhase, done: bool) -> str:
+        # the compact bar has no room for a second line: its dashed outline says "optional"
+        optional = phase.optional and self.phase_pt is None
+        return ("\u2713 " if done else "") + \
+            theme.technique_label(phase.technique) + ("\n(optional)" if optional else "")
 
     def _draw_session(self, p: QtGui.QPainter, r: QtCore.QRectF) -> None:
         p.setPen(QtCore.Qt.PenStyle.NoPen)
@@ -251,3 +353,14 @@ class PhaseBar(QtWidgets.QWidget):
             xw = r.left() + r.width() * self.session_warn_s / self.session_limit_s
             p.setPen(QtGui.QPen(theme.qcolor(theme.ALERT_AMBER), 2))
             p.drawLine(QtCore.QPointF(xw, r.top() - 2), QtCore.QPointF(xw, r.bottom() + 2))
+
+
+def _fitting(text: str, rect: QtCore.QRectF, point_size: float, bold: bool) -> QtGui.QFont:
+    """The font of `point_size`, smaller if `text` would not fit `rect` on one line."""
+    f = theme.font(point_size, bold=bold)
+    metrics = QtGui.QFontMetricsF(f)
+    fit = min(rect.width() / max(metrics.horizontalAdvance(text), 1.0),
+              rect.height() / max(metrics.height(), 1.0), 1.0)
+    if fit < 1.0:
+        f = theme.font(max(point_size * fit * 0.98, 6.0), bold=bold)
+    return f

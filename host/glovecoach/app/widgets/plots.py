@@ -23,6 +23,11 @@ GROUP_ORDER = ("fingers", "palm", "edge_knuckles", "spine")
 PIXELS_PER_BUCKET = 2
 
 Limits = tuple[float | None, float | None]
+INSTRUCTOR_TITLES = {"edge_knuckles": "Edge + knuckles", "spine": "Spine (1 = neck)"}
+# Tick labels at least this many label heights apart, so they never touch
+TICK_SPACING_LINES = 1.8
+# and never more than five labels (0 to the top in four steps): a scale, not a ruler
+MAX_Y_INTERVALS = 4
 
 
 def _short_name(channel_id: str) -> str:
@@ -125,6 +130,7 @@ class GroupPlot(pg.PlotWidget):
         self._scale = 1.0
         self._band_key: tuple = ()
         self._y_max = 0.0
+        self._name_label: pg.TextItem | None = None
         item = self.getPlotItem()
         item.setMenuEnabled(False)
         item.hideButtons()
@@ -132,7 +138,6 @@ class GroupPlot(pg.PlotWidget):
         # No grid: a grid makes the axes span the whole view, so every frame would repaint
         # them (their cost rivalled the curves'); the bands and ticks carry the scale.
         item.setXRange(-window_s, 0.0, padding=0)
-        item.setLabel("left", "force", units="N")
         item.setLabel("bottom", "seconds before now")
         self.traces = TraceBundle([theme.CURVE_COLOURS[k % len(theme.CURVE_COLOURS)]
                                    for k in range(len(self.channels))])
@@ -141,6 +146,16 @@ class GroupPlot(pg.PlotWidget):
         self._set_y_max(20.0)
 
     def title_html(self) -> str:
+        if self._scale >= 1.5:
+            # across the room the group is what is read; the curve names follow smaller
+            # (the hand map says which sensor is which)
+            names = " ".join(
+                f"<span style='color:{theme.CURVE_COLOURS[k % len(theme.CURVE_COLOURS)]}'>"
+                f"&#9632;{_short_name(ch.id)}</span>" for k, ch in enumerate(self.channels))
+            title = INSTRUCTOR_TITLES.get(self.group, theme.GROUP_TITLES.get(self.group, self.group))
+            return (f"<span style='font-size:{int(round(8 * self._scale))}pt'><b style='color:"
+                    f"{theme.TEXT}'>{title}</b></span>&nbsp;"
+                    f"<span style='font-size:{int(round(5.5 * self._scale))}pt'>{names}</span>")
         names = "  ".join(
             f"<span style='color:{theme.CURVE_COLOURS[k % len(theme.CURVE_COLOURS)]}'>"
             f"&#9632; {_short_name(ch.id)}</span>"
@@ -153,11 +168,25 @@ class GroupPlot(pg.PlotWidget):
     def set_type_scale(self, scale: float) -> None:
         self._scale = scale
         for label in self._band_labels:
-            label.setFont(theme.font(8 * scale))
+            label.setFont(self._band_font())
         item = self.getPlotItem()
-        size = f"{int(round(11 * scale))}pt"
-        item.setTitle(self.title_html(), size=size)
+        if self._name_label is not None:
+            item.removeItem(self._name_label)
+            self._name_label = None
+        if scale >= 1.5:
+            # the name inside the plot, at its top left, so the title row's height goes to
+            # the trend (at 1366x768 a title row cost a fifth of each plot)
+            item.titleLabel.setText("")     # a hidden title still holds its width
+            item.setTitle(None)
+            self._name_label = pg.TextItem(html=self.title_html(), anchor=(0, 0),
+                                           fill=pg.mkBrush(29, 35, 44, 200))
+            self._name_label.setZValue(20)
+            item.addItem(self._name_label, ignoreBounds=True)
+            self._place_name()
+        else:
+            item.setTitle(self.title_html(), size=f"{int(round(11 * scale))}pt")
         tick_font = theme.font(9 * scale)
+        self._tick_px = QtGui.QFontMetrics(tick_font).height()
         for axis_name in ("left", "bottom"):
             axis = item.getAxis(axis_name)
             # ticks point outwards: inward ticks make an axis overlap the view box, so every
@@ -172,6 +201,54 @@ class GroupPlot(pg.PlotWidget):
         # 1-px lines take Qt's fast raster path; wider ones cost several times more per frame,
         # so only the instructor layout (seen from across the room) pays for 2 px.
         self.traces.set_pen_width(1 if scale < 1.5 else 2)
+        # the unit goes on the top tick ("20 N") instead of a rotated "force (N)" caption
+        # beside the axis: it cost a column of width and was unreadable at any distance
+        item.setLabel("left", None)
+        self._set_x_ticks()
+        self._update_y_ticks()
+
+    def _set_x_ticks(self) -> None:
+        """Fewer, bigger ticks in the instructor layout: 10 s ago, 5 s ago, now."""
+        w = self.window_s
+        if self._scale >= 1.5:
+            ticks = [(-w, f"\u2212{w:g} s"), (-w / 2, f"\u2212{w / 2:g} s"), (0.0, "now")]
+        else:
+            step = 1.0 if w <= 12 else 5.0
+            n = int(w // step)
+            ticks = [(-k * step, "now" if k == 0 else f"\u2212{k * step:g}")
+                     for k in range(n, -1, -1)]
+        self.getPlotItem().getAxis("bottom").setTicks([ticks, []])
+
+    def _update_y_ticks(self) -> None:
+        """As many force ticks as fit the plot's height without touching (at least 0 and the
+        top), on round values; the top one carries the unit."""
+        if getattr(self, "_y_max", 0.0) <= 0 or not hasattr(self, "_tick_px"):
+            return      # still being built (a resize comes during construction)
+        height = self.getPlotItem().getViewBox().height()
+        room = min(max(1, int(height // (TICK_SPACING_LINES * self._tick_px))), MAX_Y_INTERVALS)
+        step = self._y_max
+        for parts in (10, 8, 5, 4, 2, 1):
+            candidate = self._y_max / parts
+            if parts <= room and candidate == round(candidate) and candidate % 5 == 0 or \
+                    parts == 1:
+                step = candidate
+                break
+        values = np.arange(0.0, self._y_max + step / 2, step)
+        ticks = [(float(v), f"{v:g} N" if k == len(values) - 1 else f"{v:g}")
+                 for k, v in enumerate(values)]
+        key = (tuple(ticks), room)
+        if key != getattr(self, "_y_tick_key", None):
+            self._y_tick_key = key
+            self.getPlotItem().getAxis("left").setTicks([ticks, []])
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._update_y_ticks()
+
+    def _band_font(self) -> QtGui.QFont:
+        # smaller in the instructor layout, where the plots are half as wide: the window's
+        # numbers are for the trainee beside the screen; the band itself reads from afar
+        return theme.font(8 * self._scale if self._scale < 1.5 else 6 * self._scale)
 
     def plot_width_px(self) -> int:
         return max(100, int(self.getPlotItem().getViewBox().width()))
@@ -211,7 +288,7 @@ class GroupPlot(pg.PlotWidget):
                 names = ", ".join(owners[(low, high)]) if len(distinct) > 1 else "window"
                 texts.append(f"{names} {span}")
             label = pg.TextItem("   ".join(texts), color=theme.OK_TEAL, anchor=(1, 1))
-            label.setFont(theme.font(8 * self._scale))
+            label.setFont(self._band_font())
             top_all = max((h for _, h in distinct if h is not None), default=0.0)
             label.setPos(-0.05, top_all)
             item.addItem(label)
@@ -229,6 +306,12 @@ class GroupPlot(pg.PlotWidget):
         if y_max != self._y_max:
             self._y_max = y_max
             self.getPlotItem().setYRange(0.0, y_max, padding=0)
+            self._update_y_ticks()
+            self._place_name()
+
+    def _place_name(self) -> None:
+        if self._name_label is not None:
+            self._name_label.setPos(-self.window_s, self._y_max)
 
     def _trace_bounds(self) -> QtCore.QRectF:
         """The visible data rectangle. The view box clips the curves to it, so a frame
@@ -287,9 +370,11 @@ class ForcePlots(QtWidgets.QWidget):
         self.window_s = window_s
         self.n_window = int(round(window_s * rate_hz))
         self.decimation = True    # False draws every sample (the benchmark's baseline)
-        layout = QtWidgets.QVBoxLayout(self)
+        layout = QtWidgets.QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
+        self._grid = layout
+        self.columns = 1
         self.plots: dict[str, GroupPlot] = {}
         self.setMinimumHeight(300)
         ids = [c.id for c in channels]
@@ -299,17 +384,66 @@ class ForcePlots(QtWidgets.QWidget):
             members = [c for c in channels if c.group == group]
             plot = GroupPlot(group, members, [ids.index(c.id) for c in members], rate_hz, window_s)
             self.plots[group] = plot
-            layout.addWidget(plot, 1)
+        self.set_grid(False)
         self.set_type_scale(1.0)
+
+    def set_grid(self, on: bool) -> None:
+        """Two columns of plots (the instructor layout: each plot twice as tall, so its
+        trend and ticks read from across the room), or one."""
+        columns = 2 if on and len(self.plots) > 1 else 1
+        # two rows need less: at 1366x768 with a three-line alert the body has under 300 px
+        self.setMinimumHeight(200 if columns == 2 else 300)
+        for plot in self.plots.values():
+            self._grid.removeWidget(plot)
+        for k, plot in enumerate(self.plots.values()):
+            self._grid.addWidget(plot, k // columns, k % columns)
+        rows = (len(self.plots) + columns - 1) // columns
+        for r in range(max(rows, self._grid.rowCount())):
+            # in the grid the bottom row also carries the time labels: a larger share keeps
+            # its plots' data as tall as the row above's
+            stretch = 0 if r >= rows else (6 if columns == 2 and r == rows - 1 else 5)
+            self._grid.setRowStretch(r, stretch)
+        self.columns = columns
+        self._label_axes()
+
+    def bottom_row(self) -> list[GroupPlot]:
+        plots = list(self.plots.values())
+        rows = (len(plots) + self.columns - 1) // self.columns
+        return [p for k, p in enumerate(plots) if k // self.columns == rows - 1]
+
+    def _label_axes(self) -> None:
+        """Time tick labels under the bottom row only (every plot shares the time axis);
+        one caption under the last plot in the one-column layout, none with the grid (its
+        ticks say "now" and "-5 s")."""
+        bottom = self.bottom_row()
+        scale = next(iter(self.plots.values()))._scale if self.plots else 1.0
+        for plot in self.plots.values():
+            axis = plot.getPlotItem().getAxis("bottom")
+            shown = plot in bottom
+            # labels at the ends of the axis ("-10 s", "now") are drawn, not dropped; the
+            # plot's right margin leaves "now" the room
+            # the time labels sit half a line lower than pyqtgraph puts them, clear of the
+            # force axis's "0", which is centred on the same corner
+            offset = int(plot._tick_px * 0.5)
+            axis.setStyle(showValues=shown, hideOverlappingLabels=int(plot._tick_px * 1.6),
+                          tickTextOffset=offset)
+            # a fixed height, except where the caption goes (pyqtgraph makes room for it)
+            captioned = shown and self.columns == 1
+            axis.setHeight(None if captioned else
+                           int(plot._tick_px * 1.1) + 5 + offset if shown else 8)
+            plot.getPlotItem().setLabel("bottom", None)
+            # room at the top for the top force label and at the right for "now"
+            plot.getPlotItem().layout.setContentsMargins(
+                2, int(plot._tick_px * 0.6), int(plot._tick_px * 1.3), 2)
+        if self.columns == 1 and self.plots:
+            last = list(self.plots.values())[-1]
+            last.getPlotItem().setLabel("bottom", "seconds before now")
+            last.getPlotItem().getAxis("bottom").label.setFont(theme.font(9 * scale))
 
     def set_type_scale(self, scale: float) -> None:
         for plot in self.plots.values():
             plot.set_type_scale(scale)
-            plot.getPlotItem().setLabel("bottom", None)
-        # one x-axis caption, under the last plot: the others share its time axis
-        last = list(self.plots.values())[-1]
-        last.getPlotItem().setLabel("bottom", "seconds before now")
-        last.getPlotItem().getAxis("bottom").label.setFont(theme.font(9 * scale))
+        self._label_axes()
 
     def set_limits(self, limit_of: Callable[[str], Limits] | None) -> None:
         """`limit_of(channel_id) -> (min, max)` for the current technique, or None for no bands."""
