@@ -90,3 +90,16 @@ def test_a_broken_sensor_is_named_live_and_marked_on_the_hand_map() -> None:
     assert [a.channel for a in active] == ["index_tip"] and "index fingertip" in active[0].message
     assert 10.0 < active[0].at_s < 16.0                      # told within seconds
     assert model.alerts.channel_alerts()["index_tip"] == "sensor_fault" and ALERT_WORDS["sensor_fault"] == "CHECK"
+
+
+def test_the_toolbar_tells_a_stalled_glove_from_an_unplugged_one(qtbot) -> None:
+    from glovecoach.app.main_window import SessionToolbar
+
+    bar = SessionToolbar()
+    qtbot.addWidget(bar)
+    bar.set_link_state("stalled")
+    assert "STALLED" in bar.link.text()
+    bar.set_link_state("down")
+    assert "UNPLUGGED" in bar.link.text()
+    bar.set_link_state("up")
+    assert "connected" in bar.link.text()

@@ -65,6 +65,14 @@ class SessionToolbar(QtWidgets.QWidget):
             self.link.setText("\u25CB GLOVE UNPLUGGED")
             self.link.setStyleSheet(f"color: {theme.ALERT_RED}; font-weight: bold;")
 
+    def set_link_state(self, state: str) -> None:
+        """"up", "stalled" (connected, but no samples) or "down" (unplugged)."""
+        if state == "stalled":
+            self.link.setText("\u25CB GLOVE STALLED: no samples")
+            self.link.setStyleSheet(f"color: {theme.ALERT_RED}; font-weight: bold;")
+        else:
+            self.set_link(state == "up")
+
 
 class MainWindow(QtWidgets.QMainWindow):
     session_started = QtCore.Signal()
@@ -175,7 +183,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.toolbar.instructor.toggled.connect(self.set_instructor)
         self.toolbar.sound.toggled.connect(self.controller.set_sound)
         self.toolbar.stop.clicked.connect(self.stop_session)
-        self.controller.link_changed.connect(self.toolbar.set_link)
+        # (link_changed says only up or not; the state also tells a stalled glove from an unplugged one)
+        self.controller.link_state_changed.connect(self.toolbar.set_link_state)
         page = QtWidgets.QWidget()
         layout = QtWidgets.QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
