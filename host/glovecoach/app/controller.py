@@ -32,7 +32,7 @@ from glovecoach.link.client import (
     SamplesReceived,
     StatusReceived,
 )
-from glovecoach.recording import RecordingWriter
+from glovecoach.recording import RecordingError, RecordingWriter
 
 FRAME_INTERVAL_MS = 33   # ~30 fps (a precise timer, so ticks do not drift late)
 DEFAULT_SESSIONS_DIR = Path("~/glovecoach-sessions")
@@ -64,6 +64,52 @@ def alert_log_payload(model: SessionModel) -> dict:
                        for a in model.alerts.log]}
 
 
+class GuardedRecorder:
+    """The session's RecordingWriter, for a live session: when the recording cannot go on (the
+    disk is full, the drive was pulled), the people are told once, what was written stays
+    readable, and the coaching goes on without recording instead of the window failing."""
+
+    def __init__(self, writer: RecordingWriter, on_failure) -> None:
+        self.writer = writer
+        self.on_failure = on_failure
+        self.failed: str | None = None
+
+    def _call(self, name: str, *args, **kwargs) -> None:
+        if self.failed is not None:
+            return
+        try:
+            getattr(self.writer, name)(*args, **kwargs)
+        except RecordingError as exc:
+            self.failed = str(exc)
+            self.on_failure(self.failed)
+
+    def write_samples(self, *args, **kwargs) -> None:
+        self._call("write_samples", *args, **kwargs)
+
+    def write_gap(self, *args, **kwargs) -> None:
+        self._call("write_gap", *args, **kwargs)
+
+    def write_status(self, *args, **kwargs) -> None:
+        self._call("write_status", *args, **kwargs)
+
+    def write_note(self, *args, **kwargs) -> None:
+        self._call("write_note", *args, **kwargs)
+
+    def flush(self) -> None:
+        self._call("flush")
+
+    def close(self) -> None:
+        try:
+            self.writer.close()
+        except RecordingError as exc:
+            if self.failed is None:
+                self.failed = str(exc)
+                self.on_failure(self.failed)
+
+    def __getattr__(self, name: str):
+        return getattr(self.writer, name)
+
+
 class LiveController(QtCore.QObject):
     """Drives one session: poll -> record -> model -> view, until `finish()`."""
 
@@ -90,12 +136,12 @@ class LiveController(QtCore.QObject):
         self.model = SessionModel(protocol=protocol, calibration=self.calibration,
                                   channels=channels, rate_hz=self.rate_hz, window_s=window_s)
         self.recording_path = Path(recording_path)
-        self.recorder = RecordingWriter(
+        self.recorder = GuardedRecorder(RecordingWriter(
             self.recording_path, device_info=dict(hello.info), rate_hz=self.rate_hz,
             channels=channels,
             metadata={**session_info, "protocol": protocol.name,
                       "calibration": {"nominal": bool(self.calibration.nominal),
-                                      "glove_id": self.calibration.glove_id}})
+                                      "glove_id": self.calibration.glove_id}}), self.model.recording_stopped)
         self.session_info = dict(session_info)
         self.recorder.write_note("session_start", session_info)
         self.link_is_up = True       # the link itself (STOP can be sent)

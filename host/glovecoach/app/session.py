@@ -27,6 +27,7 @@ SEVERITY = {
     "spine_contact": "danger",
     "overforce": "danger",
     "link_down": "danger",
+    "recording_stopped": "danger",
     "link_stalled": "danger",     # no samples: as blind as an unplugged glove
     "saturation": "warning",
     "open_sensor": "warning",
@@ -229,6 +230,12 @@ class SessionModel:
             self.alerts.begin(Alert("link_resumed", f"The glove is sending samples again "
                                     f"(silent for {silent_s:.1f} s): session resumed.",
                                     self.now_s, severity="info", instant=True))
+
+    def recording_stopped(self, reason: str) -> None:
+        """The recording could not go on (a full disk): say so; coaching goes on."""
+        self.alerts.begin(Alert("recording_stopped", f"Recording stopped: {reason}. Coaching goes on, "
+                                "but this session is no longer being saved.", self.end_index / self.rate_hz,
+                                severity="danger"))
 
     def link_lost(self) -> None:
         """The link went down: the unplugged alert replaces a stall alert (the client does
