@@ -67,6 +67,11 @@ def test_a_glove_that_hangs_for_good_ends_record_at_its_planned_time(tmp_path, c
     assert (tail.reason, tail.exact, tail.first_index + tail.n_samples) == ("stalled", False, 600)
     assert tail.first_index == rec.samples  # the gap starts right after the last sample
     assert notes_of(rec, "link_stalled")
+    # `glovecoach info` says so too
+    assert cli_main(["info", str(out)]) == 0
+    info_text = capsys.readouterr().out
+    assert "INCOMPLETE" in info_text and "of 600 planned samples (stalled)" in info_text
+    assert "complete, closed cleanly" not in info_text
 
 
 @pytest.mark.timeout(30)

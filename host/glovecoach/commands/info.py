@@ -46,6 +46,8 @@ def summarize(recording: Recording) -> dict[str, Any]:
         "truncated": recording.truncated,
         "truncation_reason": recording.truncation_reason,
         "problems": list(recording.problems),
+        # what `record` said of itself when it ended: did it get the samples it planned?
+        "record_end": next((dict(n.payload) for n in reversed(recording.notes) if n.kind == "record_end"), None),
     }
 
 
@@ -73,8 +75,14 @@ def format_summary(info: dict[str, Any]) -> str:
         lines.append(f"    ... and {len(info['gaps']) - 10} more")
     kinds = f" ({', '.join(info['note_kinds'])})" if info["note_kinds"] else ""
     lines.append(f"  notes      {info['notes']}{kinds}; {info['statuses']} status messages")
+    end = info.get("record_end") or {}
+    if end and not end.get("complete", True):
+        why = end.get("unfinished") or ("interrupted" if end.get("interrupted") else "")
+        lines.append(f"  session    INCOMPLETE: {end.get('recorded_samples')} of {end.get('planned_samples')} planned "
+                     f"samples" + (f" ({why})" if why else ""))
     if info["closed_cleanly"] and not info["truncated"]:
-        lines.append("  file       complete, closed cleanly")
+        lines.append("  file       " + ("closed cleanly" if end and not end.get("complete", True)
+                                         else "complete, closed cleanly"))
     else:
         state = "closed cleanly" if info["closed_cleanly"] else "not closed (the recorder stopped abruptly)"
         lines.append(f"  file       {state}")
