@@ -103,3 +103,17 @@ def test_the_toolbar_tells_a_stalled_glove_from_an_unplugged_one(qtbot) -> None:
     assert "UNPLUGGED" in bar.link.text()
     bar.set_link_state("up")
     assert "connected" in bar.link.text()
+
+
+def test_the_live_session_starts_from_the_gloves_tare() -> None:
+    from glovecoach.app.session import SessionModel
+    from glovecoach.calibration import Calibration
+    from glovecoach.fsr_model import force_to_raw
+
+    cal = Calibration.nominal_for(ALL_CHANNELS)
+    tare = [int(round(float(force_to_raw(0.45, cal.params[c])))) for c in ALL_CHANNELS]
+    model = SessionModel(protocol=P, calibration=cal, channels=ALL_CHANNELS, rate_hz=200,
+                         device_info={"tare": tare})
+    assert np.allclose(model.engine.conditioner.current_baseline(), 0.45, atol=0.05)
+    plain = SessionModel(protocol=P, calibration=cal, channels=ALL_CHANNELS, rate_hz=200)
+    assert np.allclose(plain.engine.conditioner.current_baseline(), 0.0)

@@ -134,7 +134,8 @@ class LiveController(QtCore.QObject):
         channels = tuple(hello.channels)
         self.calibration = calibration_for(hello.glove_id, channels, calibration_dir)
         self.model = SessionModel(protocol=protocol, calibration=self.calibration,
-                                  channels=channels, rate_hz=self.rate_hz, window_s=window_s)
+                                  channels=channels, rate_hz=self.rate_hz, window_s=window_s,
+                                  device_info=dict(hello.info))
         self.recording_path = Path(recording_path)
         self.recorder = GuardedRecorder(RecordingWriter(
             self.recording_path, device_info=dict(hello.info), rate_hz=self.rate_hz,

@@ -153,7 +153,7 @@ class SessionModel:
     MAP_PEAK_S = 0.25   # the maps show each sensor's peak over this last stretch
 
     def __init__(self, *, protocol: Any, calibration: Calibration, channels: Sequence[str],
-                 rate_hz: float, window_s: float = 10.0) -> None:
+                 rate_hz: float, window_s: float = 10.0, device_info: dict | None = None) -> None:
         self.protocol = protocol
         self.calibration = calibration
         self.channel_ids = tuple(channels)
@@ -161,8 +161,10 @@ class SessionModel:
         self.rate_hz = float(rate_hz)
         self.window_s = window_s
         self.ring = ForceRing(int(round(window_s * rate_hz)), len(self.channel_ids))
-        self.engine = CoachingEngine(protocol, self.channel_ids, rate_hz,
-                                     calibration=calibration.describe())
+        from glovecoach.engine.offline import tare_newtons
+        # the glove's TARE (HELLO's unloaded readings) seeds the resting baselines, as in analyze
+        self.engine = CoachingEngine(protocol, self.channel_ids, rate_hz, calibration=calibration.describe(),
+                                     initial_baseline=tare_newtons(device_info or {}, calibration, self.channel_ids))
         self.alerts = AlertBoard()
         self.events: list[Any] = []          # every engine event, in order
         self.end_index = 0                   # one past the last sample (or gap) seen
