@@ -54,6 +54,7 @@ class Thresholds:
     vibration_hz: tuple[float, float] = (4.5, 13.0)
     vibration_prominence_min: float = 8.0   # the fast peak stands this far over the noise floor
     vibration_dominance_min: float = 0.3     # ... and is not a small harmonic of a slow rhythm
+    vibration_crest_max: float = 2.2         # ... on a held load (vibration's crest is 1.2-1.5)
     rubbing_hz_min: float = 0.75
     rubbing_hz_max: float = 4.5
     rubbing_prominence_min: float = 4.0
@@ -109,8 +110,11 @@ def classify(f: WindowFeatures, t: Thresholds = DEFAULT_THRESHOLDS) -> tuple[np.
     # A clean fast rhythm that stands out of the noise: vibration. Checked before the grasp,
     # since finger-pad vibration loads the thumb and fingers together (they move as one).
     lo, hi = t.vibration_hz
+    # (a small oscillation on a held load: hits that spike far over the window's RMS are
+    # percussion, even where too few of them were counted to make the percussion rule)
     vibrating = ((f.hf_hz >= lo) & (f.hf_hz <= hi) & (f.hf_prominence >= t.vibration_prominence_min)
-                 & (f.hf_ratio >= t.vibration_hf_ratio_min) & (f.hf_dominance >= t.vibration_dominance_min))
+                 & (f.hf_ratio >= t.vibration_hf_ratio_min) & (f.hf_dominance >= t.vibration_dominance_min)
+                 & (f.crest < t.vibration_crest_max))
     decide(vibrating, "vibration", np.minimum((f.hf_ratio - t.vibration_hf_ratio_min) / 0.02,
                                               np.log10(np.maximum(f.hf_prominence, 1e-9) / t.vibration_prominence_min)))
 
