@@ -1,13 +1,15 @@
 """Robustness of the coaching engine on messy simulated sessions (issue 9's evidence).
 
-    .venv/bin/python benchmarks/bench_robustness.py                  # evaluation: seeds 5000-5119
+    .venv/bin/python benchmarks/bench_robustness.py                  # evaluation: seeds 6000-6119
     .venv/bin/python benchmarks/bench_robustness.py --tuning         # tuning: seeds 0-99
     .venv/bin/python benchmarks/bench_robustness.py --tuning --quick 30 --json out.json
     .venv/bin/python benchmarks/bench_robustness.py --seeds 7000-7119     # any other range
 
 Seed ranges:
 - TUNING_SEEDS 0-99: the only seeds to look at while tuning the engine.
-- EVALUATION_SEEDS 5000-5119: the figures to report. Never run them while tuning: once a
+- EVALUATION_SEEDS 6000-6119: the figures to report. (5000-5119 was the first evaluation range;
+  one rule was added after it showed a failure, so it no longer counts as held out.)
+  Never run them while tuning: once a
   change is made because of what they showed, they are tuning seeds too.
 
 Each seed gives one session of `glovecoach.simulate.realism.simulate_messy`. The conditions are
@@ -71,7 +73,8 @@ from glovecoach.simulate.realism import (  # noqa: E402
 )
 
 TUNING_SEEDS = range(0, 100)
-EVALUATION_SEEDS = range(5000, 5120)
+EVALUATION_SEEDS = range(6000, 6120)
+FIRST_EVALUATION_SEEDS = range(5000, 5120)   # run once before the last rule change: no longer held out
 EVENT_SLACK_S = 2.0
 
 # The stratified dimensions: name -> (Realism field or "scenario", levels). A level that is a
