@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from glovecoach.app.ring import ForceRing
-from glovecoach.calibration import Calibration
+from glovecoach.calibration import Calibration, tare_newtons
 from glovecoach.engine import CoachingEngine
 from glovecoach.sensor_map import Channel, load_sensor_map
 
@@ -161,7 +161,6 @@ class SessionModel:
         self.rate_hz = float(rate_hz)
         self.window_s = window_s
         self.ring = ForceRing(int(round(window_s * rate_hz)), len(self.channel_ids))
-        from glovecoach.engine.offline import tare_newtons
         # the glove's TARE (HELLO's unloaded readings) seeds the resting baselines, as in analyze
         self.engine = CoachingEngine(protocol, self.channel_ids, rate_hz, calibration=calibration.describe(),
                                      initial_baseline=tare_newtons(device_info or {}, calibration, self.channel_ids))

@@ -414,7 +414,25 @@ def calibration_for(glove_id: str | None, channels: Sequence[str],
     return Calibration.nominal_for(channels, glove_id=glove_id)
 
 
+def tare_newtons(device_info: dict, calibration: Calibration, channels) -> np.ndarray | None:
+    """The glove's TARE (its unloaded readings, ADC counts, as HELLO reports them) in newtons:
+    the resting baselines the conditioning starts from. None when the glove did no TARE or the
+    offsets do not fit the channels."""
+    tare = (device_info or {}).get("tare")
+    if not isinstance(tare, (list, tuple)) or len(tare) != len(channels):
+        return None
+    try:
+        counts = np.array([tare], dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if not np.isfinite(counts).all() or (counts < 0).any() or (counts > 65535).any():
+        return None
+    block = calibration.convert(np.rint(counts).astype(np.uint16), 0)
+    # An open lead (or a saturated one) tells no resting level.
+    return np.where(block.open[0] | block.saturated[0], np.nan, block.newtons[0].astype(np.float64))
+
+
 __all__ = [
     "Calibration", "CalibrationError", "ForceBlock", "SensorFit", "calibration_for",
-    "calibration_path", "default_directory", "fit_sensor", "kg_to_newtons", "nominal_params",
+    "calibration_path", "default_directory", "fit_sensor", "kg_to_newtons", "nominal_params", "tare_newtons",
 ]

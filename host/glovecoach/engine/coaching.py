@@ -138,7 +138,6 @@ class CoachingEngine:
         self._knuckles_working = False
         self._off_since: int | None = None     # first sample of the hand's current time off the back
         self._idle_knuckle_limits: dict = {}
-        self.last_conditioned: ConditionedBlock | None = None
         self.recognizer = TechniqueRecognizer(self.glove, self.rate_hz)
         self.smoother = PhaseSmoother(self.rate_hz)
         self.limits = _Limits(protocol, self.glove)
@@ -218,7 +217,6 @@ class CoachingEngine:
                            saturated=cond.saturated & ~fg[None, :], open=cond.open & ~fg[None, :])
             sat_all, open_all = sat_all & ~faulty[None, :], open_all & ~faulty[None, :]
             x_all = np.where(faulty[None, :], 0.0, x_all)
-        self.last_conditioned = cond
         segments = self._technique_segments(cond, first, n, events)
         xg = cond.force
         sg = cond.saturated

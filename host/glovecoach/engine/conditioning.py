@@ -39,6 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from glovecoach.engine.detectors import run_lengths
+
 CHUNK_S = 1.0               # baseline and noise are judged on chunks this long
 BASELINE_TAU_S = 20.0       # resting chunks pull the baseline with this time constant
 NOISE_TAU_S = 10.0
@@ -83,15 +85,6 @@ class HysteresisGate:
         self.run_above = np.zeros(self.n, dtype=np.int64)
         self.run_below = np.zeros(self.n, dtype=np.int64)
 
-    @staticmethod
-    def _runs(mask: np.ndarray, carried: np.ndarray) -> np.ndarray:
-        """Length of the run of True ending at each sample (carried runs continue)."""
-        n = mask.shape[0]
-        idx = np.arange(n)[:, None]
-        last_false = np.maximum.accumulate(np.where(mask, -1, idx), axis=0)
-        run = np.where(last_false < 0, idx + 1 + carried[None, :], idx - last_false)
-        return np.where(mask, run, 0)
-
     def process(self, above: np.ndarray, below: np.ndarray) -> np.ndarray:
         """`above`/`below` (n, ch) bool (not both true at once); returns the state per sample."""
         n = above.shape[0]
@@ -100,10 +93,10 @@ class HysteresisGate:
         if not above.any() and not self.state.any():
             # The common case while idle: nothing on and nothing turning on.
             self.run_above[:] = 0
-            self.run_below = self.run_below + n if below.all() else self._runs(below, self.run_below)[-1]
+            self.run_below = self.run_below + n if below.all() else run_lengths(below, self.run_below)[-1]
             return np.zeros((n, self.n), dtype=bool)
-        ra = self._runs(above, self.run_above)
-        rb = self._runs(below, self.run_below)
+        ra = run_lengths(above, self.run_above)
+        rb = run_lengths(below, self.run_below)
         mark = np.where(ra >= self.on_samples, 1, np.where(rb >= self.off_samples, -1, 0))
         idx = np.arange(n)[:, None]
         last = np.maximum.accumulate(np.where(mark != 0, idx, -1), axis=0)
@@ -194,7 +187,6 @@ class SignalConditioner:
         self._noise_seen = np.zeros(self.n, dtype=bool)
         self._partial = np.zeros((0, self.n))     # samples of the chunk in progress
         self.excluded = np.zeros(self.n, dtype=bool)   # faulty channels left out of hand contact
-        self.rest_chunks = 0                      # chunks in which the hand was judged at rest
         smooth = max(1, int(round(SMOOTH_S * rate_hz)))
         min_n = max(1, int(round(CONTACT_MIN_S * rate_hz)))
         self._smooth_len = smooth
@@ -262,9 +254,7 @@ class SignalConditioner:
                                                       else hm <= BOOT_HAND_MAX_N)
             steady = sd <= np.maximum(STEADY_SIGMAS * noise, 2 * REST_BAND_MIN_N)
             rest = steady & (np.abs(diff) <= band)
-            if hand_rest:
-                self.rest_chunks += 1
-            else:
+            if not hand_rest:
                 rest &= ~self.glove
             if unset is not None:
                 fresh = rest & unset if ok is None else rest & unset & ok

@@ -19,6 +19,16 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def run_lengths(mask: np.ndarray, carried: np.ndarray) -> np.ndarray:
+    """(n, ch): length of the run of True ending at each sample, runs carried over from the
+    previous block (`carried`, per channel) continuing; 0 where mask is False."""
+    n = mask.shape[0]
+    idx = np.arange(n)[:, None]
+    last_false = np.maximum.accumulate(np.where(mask, -1, idx), axis=0)
+    run = np.where(last_false < 0, idx + 1 + carried[None, :], idx - last_false)
+    return np.where(mask, run, 0)
+
+
 @dataclass(frozen=True)
 class Excursion:
     """One excursion on one channel; `end_index` is None while it is still going on."""
@@ -82,9 +92,7 @@ class ExcursionDetector:
         if saturated is not None:
             below = below & ~saturated
         idx = np.arange(n)[:, None]
-        last_not_above = np.maximum.accumulate(np.where(above, -1, idx), axis=0)
-        run_len = np.where(last_not_above < 0, idx + 1 + self.run_len, idx - last_not_above)
-        run_len = np.where(above, run_len, 0)
+        run_len = run_lengths(above, self.run_len)
         trigger = above & (run_len >= self.min_samples)
         mark = np.where(trigger, 1, np.where(below, -1, 0))
         last_mark = np.maximum.accumulate(np.where(mark != 0, idx, -1), axis=0)

@@ -101,15 +101,15 @@ def glove_columns(channels: Sequence[str]) -> list[int]:
     return [k for k, c in enumerate(channels) if c in GLOVE_CHANNELS]
 
 
+def _averaging(rate_hz: float, hop: int, min_rate_hz: float) -> int:
+    """The largest divisor of the hop that keeps the averaged rate at or above `min_rate_hz`
+    (so every window starts on a whole averaged sample)."""
+    return max(d for d in range(1, hop + 1) if hop % d == 0 and (rate_hz / d >= min_rate_hz or d == 1))
+
+
 def decimation(rate_hz: float, hop: int) -> int:
-    """Samples averaged into one for the rhythm features: the largest divisor of the hop that
-    keeps the averaged rate at or above SPECTRAL_RATE_HZ (so every window starts on a whole
-    averaged sample)."""
-    best = 1
-    for d in range(1, hop + 1):
-        if hop % d == 0 and rate_hz / d >= SPECTRAL_RATE_HZ:
-            best = d
-    return best
+    """Samples averaged into one for the rhythm features (at least SPECTRAL_RATE_HZ)."""
+    return _averaging(rate_hz, hop, SPECTRAL_RATE_HZ)
 
 
 def _dilate(mask: np.ndarray, d: int) -> np.ndarray:
@@ -193,12 +193,8 @@ def window_features(windows: np.ndarray, channels: Sequence[str], rate_hz: float
 
 def impulse_decimation(rate_hz: float, hop: int) -> int:
     """Samples averaged into one for level, peak and hits: keeps at least IMPULSE_RATE_HZ, so a
-    20 ms hit still spans four samples."""
-    best = 1
-    for d in range(1, hop + 1):
-        if hop % d == 0 and rate_hz / d >= IMPULSE_RATE_HZ:
-            best = d
-    return best
+    20 ms hit still spans two samples."""
+    return _averaging(rate_hz, hop, IMPULSE_RATE_HZ)
 
 
 def _windowed(series: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glovecoach.calibration import Calibration, ForceBlock, calibration_for
+from glovecoach.calibration import Calibration, ForceBlock, calibration_for, tare_newtons
 from glovecoach.engine.coaching import CoachingEngine
 from glovecoach.engine.report import SessionReport
 from glovecoach.protocols import Protocol
@@ -433,24 +433,6 @@ def analyze_table(table: ForceTable, protocol: Protocol, calibration_info: dict 
             engine.process(ForceBlock(int(table.sample_index[k]), newtons,
                                       table.saturated[k:stop] | (newtons >= top), table.open[k:stop]))
     return engine.finish()
-
-
-def tare_newtons(device_info: dict, calibration: Calibration, channels) -> np.ndarray | None:
-    """The glove's TARE (its unloaded readings, ADC counts, as HELLO reports them) in newtons:
-    the resting baselines the conditioning starts from. None when the glove did no TARE or the
-    offsets do not fit the channels."""
-    tare = (device_info or {}).get("tare")
-    if not isinstance(tare, (list, tuple)) or len(tare) != len(channels):
-        return None
-    try:
-        counts = np.array([tare], dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-    if not np.isfinite(counts).all() or (counts < 0).any() or (counts > 65535).any():
-        return None
-    block = calibration.convert(np.rint(counts).astype(np.uint16), 0)
-    # An open lead (or a saturated one) tells no resting level.
-    return np.where(block.open[0] | block.saturated[0], np.nan, block.newtons[0].astype(np.float64))
 
 
 def analyze_recording(recording, protocol: Protocol, calibration: Calibration | None = None,
