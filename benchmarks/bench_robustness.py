@@ -58,7 +58,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from glovecoach.engine.technique import TECHNIQUES  # noqa: E402
+from glovecoach.vocabulary.techniques import TECHNIQUES# noqa: E402
 from glovecoach.protocols import default_protocol  # noqa: E402
 from glovecoach.simulate.realism import (  # noqa: E402
     FAULT_KINDS,
@@ -307,7 +307,7 @@ def run_engine(analyze, table_type, s: MessySession, protocol) -> EngineResult:
 
 def empty_verdict(analyze, table_type, protocol) -> str:
     """The verdict on a recording without a single sample (issue 9: it must not pass)."""
-    from glovecoach.sensor_map import ALL_CHANNELS
+    from glovecoach.vocabulary.sensors import ALL_CHANNELS
 
     table = table_type(ALL_CHANNELS, 200.0, np.zeros(0, dtype=np.int64), np.zeros((0, len(ALL_CHANNELS)), np.float32))
     try:

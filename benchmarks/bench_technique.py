@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from glovecoach.calibration import Calibration
-from glovecoach.engine.technique import TECHNIQUES, Phase, PhaseSmoother, TechniqueRecognizer
+from glovecoach.engine.technique import PhaseSmoother, TechniqueRecognizer
+from glovecoach.vocabulary.techniques import TECHNIQUES, Phase
 from glovecoach.simulate import simulate
 from glovecoach.simulate.session import SCENARIOS
 

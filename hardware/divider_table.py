@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from glovecoach.fsr_model import FsrParams, force_to_raw, raw_to_force, unloaded_raw
-from glovecoach.sensor_map import SensorMap, load_sensor_map
+from glovecoach.vocabulary.sensors import SensorMap, load_sensor_map
 
 # Forces each region must measure, newtons per sensor. Ranges come from the technique table
 # (kneading up to 18 N per finger, percussion impacts up to 50 N, fist kneading 10-40 N on the

@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from glovecoach.calibration import ForceBlock
+from glovecoach.vocabulary.blocks import ForceBlock
 from .detectors import Excursion, ExcursionDetector, LightPressAlert, LightPressDetector
 from .events import EngineEvent, sensor_name, technique_name
 from .protocol_check import Violation, assign_slots, check_phases, merge_phases
@@ -31,7 +31,7 @@ from .report import ForceEpisode, SessionReport
 from .spine import SpineTracker
 from .technique import TECHNIQUES, WINDOW_S, Phase, PhaseSmoother, TechniqueRecognizer
 from glovecoach.protocols import Protocol
-from glovecoach.sensor_map import SPINE_CHANNELS
+from glovecoach.vocabulary.sensors import SPINE_CHANNELS
 
 OPEN_SENSOR_MIN_S = 0.5      # a lead reading open this long is reported (shorter: a loose contact blip)
 CONTACT_N = 0.5              # a glove sensor touching the back, for per-region statistics

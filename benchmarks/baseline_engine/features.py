@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from glovecoach.sensor_map import GLOVE_CHANNELS
+from glovecoach.vocabulary.sensors import GLOVE_CHANNELS
 
 CONTACT_N = 1.0             # whole-hand force above which the hand is on the back
 HF_BAND_HZ = (4.0, 15.0)    # vibration band (the other techniques' rhythms sit below 4 Hz)

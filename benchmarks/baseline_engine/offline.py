@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 
-from glovecoach.calibration import Calibration, ForceBlock, calibration_for
+from glovecoach.calibration import Calibration, calibration_for
+
+from glovecoach.vocabulary.blocks import ForceBlock
 from .coaching import CoachingEngine
 from .report import SessionReport
 from glovecoach.protocols import Protocol
-from glovecoach.sensor_map import ALL_CHANNELS
+from glovecoach.vocabulary.sensors import ALL_CHANNELS
 
 ANALYSIS_BLOCK_S = 30.0   # results do not depend on block size; longer blocks cost less overhead
 CSV_DEFAULT_RATE_HZ = 200.0   # for a CSV of a single row, where no rate can be measured

@@ -512,7 +512,7 @@ def deploy_virtual(plan: DeployPlan, device_root: Path, glove_id: str | None = N
     """
     from glovecoach.link import GloveClient
     from glovecoach.link.virtual_glove import VirtualGlove
-    from glovecoach.sensor_map import load_sensor_map
+    from glovecoach.vocabulary.sensors import load_sensor_map
 
     if any(f.device_path.endswith(".mpy") for f in plan.files):
         raise DeployError("--mpy compiles for the ESP32's Xtensa core, which the virtual "

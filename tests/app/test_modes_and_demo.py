@@ -154,8 +154,8 @@ def test_the_longest_alert_is_never_cut_off_in_the_instructor_banner(qtbot):
 
     from glovecoach.app.session import Alert
     from glovecoach.app.widgets.alerts import AlertBanner
-    from glovecoach.engine.events import sensor_name
-    from glovecoach.sensor_map import load_sensor_map
+    from glovecoach.vocabulary.sensors import sensor_name
+    from glovecoach.vocabulary.sensors import load_sensor_map
 
     longest = max((sensor_name(c.id) for c in load_sensor_map().channels), key=len)
     page = QtWidgets.QWidget()

@@ -202,7 +202,7 @@ def test_the_report_of_a_simulated_recording_has_a_full_header_and_human_names(t
     """A recording written by the simulator (no screening, no trainee) still gets a header of
     known facts only, and the report names sensors as the app does, never by channel id."""
     from glovecoach.cli import main
-    from glovecoach.sensor_map import load_sensor_map
+    from glovecoach.vocabulary.sensors import load_sensor_map
 
     monkeypatch.setenv("GLOVECOACH_CALIBRATIONS", str(tmp_path / "none-here"))
     truth = simulate("spine_contact_stroking", 1).spine_contacts

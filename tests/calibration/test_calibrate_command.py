@@ -13,7 +13,7 @@ import pytest
 from glovecoach.calibration import Calibration, kg_to_newtons
 from glovecoach.fsr_model import FsrParams, force_to_raw
 from glovecoach.recording import RecordingWriter
-from glovecoach.sensor_map import ALL_CHANNELS, load_sensor_map
+from glovecoach.vocabulary.sensors import ALL_CHANNELS, load_sensor_map
 from glovecoach.simulate.files import SIGNAL_HEADER, SIGNAL_MAGIC
 
 SMAP = load_sensor_map()

@@ -17,7 +17,7 @@ from glovecoach.calibration import (
     kg_to_newtons,
 )
 from glovecoach.fsr_model import FsrParams, force_to_raw, raw_to_force
-from glovecoach.sensor_map import ALL_CHANNELS, load_sensor_map
+from glovecoach.vocabulary.sensors import ALL_CHANNELS, load_sensor_map
 
 SMAP = load_sensor_map()
 WEIGHTS_KG = (0.5, 1.0, 2.0, 5.0)

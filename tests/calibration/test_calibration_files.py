@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from glovecoach.calibration import Calibration, CalibrationError, calibration_for, calibration_path
-from glovecoach.sensor_map import ALL_CHANNELS
+from glovecoach.vocabulary.sensors import ALL_CHANNELS
 
 GOOD_SENSOR = {"r1_ohm": 5000.0, "alpha": 0.85, "divider_ohm": 2200.0, "bias_ohm": 27310.0, "tare_raw": 300.4,
                "points": [[4.9, 1510.2], [9.8, 2100.5]], "dropped_saturated_n": [49.0], "rms_log_error": 0.004}

@@ -24,7 +24,7 @@ from glovecoach.calibration import (
     Calibration,
     CalibrationError,
 )
-from glovecoach.sensor_map import load_sensor_map
+from glovecoach.vocabulary.sensors import load_sensor_map
 
 SMAP = load_sensor_map()
 # Tuned so the whole file runs in about 10 s on a loaded machine.

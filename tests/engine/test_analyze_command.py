@@ -12,7 +12,7 @@ from glovecoach.calibration import Calibration, calibration_path, fit_sensor, kg
 from glovecoach.cli import main
 from glovecoach.fsr_model import FsrParams, force_to_raw
 from glovecoach.recording import RecordingWriter
-from glovecoach.sensor_map import ALL_CHANNELS, load_sensor_map
+from glovecoach.vocabulary.sensors import ALL_CHANNELS, load_sensor_map
 from glovecoach.simulate import simulate
 from glovecoach.simulate.files import SIMULATED_GLOVE_ID, device_info, write_csv, write_recording
 

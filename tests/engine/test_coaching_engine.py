@@ -7,11 +7,13 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
-from glovecoach.calibration import Calibration, ForceBlock
+from glovecoach.calibration import Calibration
+
+from glovecoach.vocabulary.blocks import ForceBlock
 from glovecoach.engine import CoachingEngine, EngineEvent, SessionReport
 from glovecoach.engine.coaching import _Limits
 from glovecoach.protocols import default_protocol
-from glovecoach.sensor_map import ALL_CHANNELS, GLOVE_CHANNELS
+from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS
 from glovecoach.simulate import simulate
 
 RATE = 200

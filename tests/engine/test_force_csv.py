@@ -19,7 +19,7 @@ from glovecoach.cli import main
 from glovecoach.engine.offline import ForceCsvError, read_force_csv
 from glovecoach.recording import RecordingWriter
 from glovecoach.recording.export import export_csv
-from glovecoach.sensor_map import ALL_CHANNELS
+from glovecoach.vocabulary.sensors import ALL_CHANNELS
 
 
 def rows(times, *columns, fmt: str = "{:.3f}") -> str:

@@ -16,7 +16,7 @@ import pytest
 
 from glovecoach.calibration import Calibration
 from glovecoach.engine.health import HEALTH_STATES, HealthChange, SensorHealthMonitor
-from glovecoach.sensor_map import ALL_CHANNELS, GLOVE_CHANNELS
+from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS
 from glovecoach.simulate import simulate, simulate_technique
 
 CEILING = Calibration.nominal_for(ALL_CHANNELS).ceiling_n

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from glovecoach.calibration import ForceBlock
+from glovecoach.vocabulary.blocks import ForceBlock
 from glovecoach.engine.coaching import CoachingEngine
 from glovecoach.engine.conditioning import SignalConditioner
 from glovecoach.protocols import default_protocol
-from glovecoach.sensor_map import ALL_CHANNELS, GLOVE_CHANNELS, SPINE_CHANNELS
+from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS, SPINE_CHANNELS
 from glovecoach.simulate.session import simulate_technique
 
 P = default_protocol()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from glovecoach.engine.protocol_check import check_phases, merge_phases
-from glovecoach.engine.technique import Phase
+from glovecoach.vocabulary.techniques import Phase
 from glovecoach.protocols import default_protocol
 
 P = default_protocol()

@@ -9,12 +9,12 @@ from glovecoach.calibration import Calibration
 from glovecoach.engine.features import window_features
 from glovecoach.engine.technique import (
     HOP_S,
-    TECHNIQUES,
     PhaseSmoother,
     TechniqueRecognizer,
     WindowLabel,
 )
-from glovecoach.sensor_map import ALL_CHANNELS, GLOVE_CHANNELS
+from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS
+from glovecoach.vocabulary.techniques import TECHNIQUES
 from glovecoach.simulate import simulate, simulate_technique
 from glovecoach.simulate.sensors import forces_to_raw
 

@@ -11,7 +11,7 @@ import pytest
 
 from glovecoach.fsr_model import FsrParams, force_to_raw, raw_to_force, unloaded_raw
 from glovecoach.resources import sensor_map_path
-from glovecoach.sensor_map import load_sensor_map, parse_sensor_map
+from glovecoach.vocabulary.sensors import load_sensor_map, parse_sensor_map
 
 from hwscripts import HARDWARE_DIR, load_script
 

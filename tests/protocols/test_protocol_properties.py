@@ -24,7 +24,7 @@ from glovecoach.protocols import (
     default_protocol,
     load_protocol,
 )
-from glovecoach.sensor_map import load_sensor_map
+from glovecoach.vocabulary.sensors import load_sensor_map
 
 # Tuned so the whole file runs in about 10 s on a loaded machine (each load parses ~300 lines).
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

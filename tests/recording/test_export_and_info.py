@@ -148,7 +148,7 @@ def test_export_command_in_a_real_process(gappy_session: Path, tmp_path: Path) -
 def test_export_through_the_real_calibration(tmp_path: Path) -> None:
     # The hook as the calibration module provides it: Calibration.to_newtons -> (newtons, saturated).
     from glovecoach.calibration import Calibration
-    from glovecoach.sensor_map import ALL_CHANNELS
+    from glovecoach.vocabulary.sensors import ALL_CHANNELS
 
     path = tmp_path / "glove.gcrec"
     raw = pattern(0, 30, len(ALL_CHANNELS))
@@ -166,7 +166,7 @@ def test_export_through_the_real_calibration(tmp_path: Path) -> None:
 # -- newtons ---------------------------------------------------------------------------------
 
 def _full_glove_recording(path: Path, raw: np.ndarray, glove_id: str = "GC-TEST-0007") -> Path:
-    from glovecoach.sensor_map import ALL_CHANNELS
+    from glovecoach.vocabulary.sensors import ALL_CHANNELS
 
     with RecordingWriter(path, device_info={**HELLO, "glove_id": glove_id}, rate_hz=200,
                          channels=ALL_CHANNELS) as writer:
@@ -177,7 +177,7 @@ def _full_glove_recording(path: Path, raw: np.ndarray, glove_id: str = "GC-TEST-
 
 
 def _raw_with_extremes(n: int = 60) -> np.ndarray:
-    from glovecoach.sensor_map import ALL_CHANNELS
+    from glovecoach.vocabulary.sensors import ALL_CHANNELS
 
     raw = (pattern(0, n, len(ALL_CHANNELS)) % 3500 + 300).astype(np.uint16)
     raw[5, 0] = 4095      # saturated (>= 4000)
@@ -191,7 +191,7 @@ def test_export_command_writes_newtons_by_default(tmp_path: Path, capsys: pytest
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from glovecoach.calibration import Calibration
     from glovecoach.engine.offline import read_force_csv
-    from glovecoach.sensor_map import ALL_CHANNELS
+    from glovecoach.vocabulary.sensors import ALL_CHANNELS
 
     monkeypatch.setenv("GLOVECOACH_CALIBRATIONS", str(tmp_path / "none-stored"))
     raw = _raw_with_extremes()
@@ -225,7 +225,7 @@ def test_export_uses_the_gloves_stored_calibration(tmp_path: Path, capsys: pytes
     from glovecoach.calibration import Calibration, calibration_path, fit_sensor, kg_to_newtons
     from glovecoach.engine.offline import read_force_csv
     from glovecoach.fsr_model import FsrParams, force_to_raw
-    from glovecoach.sensor_map import ALL_CHANNELS, load_sensor_map
+    from glovecoach.vocabulary.sensors import ALL_CHANNELS, load_sensor_map
 
     smap = load_sensor_map()
     c = smap.by_id("thumb_tip")

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glovecoach.engine.technique import TECHNIQUES
+from glovecoach.vocabulary.techniques import TECHNIQUES
 from glovecoach.protocols import default_protocol
-from glovecoach.sensor_map import ALL_CHANNELS, GLOVE_CHANNELS, SPINE_CHANNELS
+from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS, SPINE_CHANNELS
 from glovecoach.simulate import MESSY_SCENARIOS, MessySession, Realism, simulate_messy
 from glovecoach.simulate.realism import FAULT_KINDS, RATES_HZ, sensor_ceiling_n
 from glovecoach.simulate.session import NORMAL_CEILING

@@ -7,9 +7,9 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
-from glovecoach.engine.technique import TECHNIQUES
+from glovecoach.vocabulary.techniques import TECHNIQUES
 from glovecoach.protocols import default_protocol
-from glovecoach.sensor_map import GLOVE_CHANNELS, SPINE_CHANNELS
+from glovecoach.vocabulary.sensors import GLOVE_CHANNELS, SPINE_CHANNELS
 from glovecoach.simulate import SCENARIOS, SimulatedSession, simulate
 from glovecoach.simulate.session import NORMAL_CEILING
 

@@ -16,11 +16,11 @@ from PySide6 import QtCore, QtWidgets
 from glovecoach.app import theme
 from glovecoach.app.debrief_widgets import RegionForceGrid, SessionTimeline
 from glovecoach.app.report_html import breakdown_rows, build_html, region_rows
-from glovecoach.engine.events import sensor_name
+from glovecoach.vocabulary.sensors import sensor_name
 from glovecoach.app.widgets.maps import SpineMap
 from glovecoach.app.widgets.phasebar import plan_of
 from glovecoach.protocols import default_protocol
-from glovecoach.sensor_map import load_sensor_map
+from glovecoach.vocabulary.sensors import load_sensor_map
 
 EXPORT_SIZES = {"timeline": (1200, 330), "regions": (900, 0), "spine": (320, 420)}
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from glovecoach.app import theme
-from glovecoach.engine.events import sensor_name
+from glovecoach.vocabulary.sensors import sensor_name
 
 
 def region_rows(report: Mapping[str, Any]) -> list[tuple[str, str, float, float]]:

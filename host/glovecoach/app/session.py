@@ -20,7 +20,7 @@ import numpy as np
 from glovecoach.app.ring import ForceRing
 from glovecoach.calibration import Calibration, tare_newtons
 from glovecoach.engine import CoachingEngine
-from glovecoach.sensor_map import Channel, load_sensor_map
+from glovecoach.vocabulary.sensors import Channel, load_sensor_map
 
 # How an engine event kind is presented (severity decides banner colour and order).
 SEVERITY = {

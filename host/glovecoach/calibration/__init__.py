@@ -27,23 +27,12 @@ import numpy as np
 
 from glovecoach.calibration.fit import CalibrationError, SensorFit, fit_sensor, kg_to_newtons
 from glovecoach.fsr_model import FsrParams, raw_to_force
-from glovecoach.sensor_map import SensorMap, load_sensor_map
+from glovecoach.vocabulary.blocks import ForceBlock
+from glovecoach.vocabulary.sensors import SensorMap, load_sensor_map
 
 FORMAT_NAME = "glovecoach-calibration"
 FORMAT_VERSION = 1
 DIRECTORY_ENV = "GLOVECOACH_CALIBRATIONS"
-
-
-@dataclass
-class ForceBlock:
-    first_index: int
-    newtons: np.ndarray      # (n, ch) float32; 0 where open; at saturation: the ceiling, not a reading
-    saturated: np.ndarray    # (n, ch) bool
-    open: np.ndarray         # (n, ch) bool
-
-    @property
-    def n_samples(self) -> int:
-        return int(self.newtons.shape[0])
 
 
 def default_directory() -> Path:
@@ -433,6 +422,6 @@ def tare_newtons(device_info: dict, calibration: Calibration, channels) -> np.nd
 
 
 __all__ = [
-    "Calibration", "CalibrationError", "ForceBlock", "SensorFit", "calibration_for",
+    "Calibration", "CalibrationError", "SensorFit", "calibration_for",
     "calibration_path", "default_directory", "fit_sensor", "kg_to_newtons", "nominal_params", "tare_newtons",
 ]

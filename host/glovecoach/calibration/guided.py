@@ -15,7 +15,7 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 
 from glovecoach.calibration.fit import CalibrationError, SensorFit, fit_sensor, kg_to_newtons
-from glovecoach.sensor_map import SensorMap, load_sensor_map
+from glovecoach.vocabulary.sensors import SensorMap, load_sensor_map
 
 CONDITIONING_PRESSES = "4-5"
 CONDITIONING_FACTOR = 1.1   # load each sensor to ~110 % of the heaviest reference before measuring
@@ -94,7 +94,7 @@ def run_guided_calibration(
     Raises CalibrationError naming every rejected sensor (after measuring all of them, so one
     bad sensor does not waste the others' readings: the message lists each problem).
     """
-    from glovecoach.engine.events import sensor_name
+    from glovecoach.vocabulary.sensors import sensor_name
 
     smap = sensor_map or load_sensor_map()
     columns = {c: source.channels.index(c) for c in sensors}

@@ -23,17 +23,20 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from glovecoach.calibration import ForceBlock
+from glovecoach.vocabulary.blocks import ForceBlock
 from glovecoach.engine.conditioning import ConditionedBlock, SignalConditioner
 from glovecoach.engine.detectors import Excursion, ExcursionDetector, LightPressAlert, LightPressDetector
-from glovecoach.engine.events import EngineEvent, sensor_name, technique_name
+from glovecoach.engine.events import EngineEvent
+from glovecoach.vocabulary.sensors import sensor_name
+from glovecoach.vocabulary.techniques import technique_name
 from glovecoach.engine.health import HealthChange, SensorHealthMonitor
 from glovecoach.engine.protocol_check import Violation, assign_slots, check_phases, judged_phases
 from glovecoach.engine.report import ForceEpisode, SessionReport
 from glovecoach.engine.spine import SpineTracker
-from glovecoach.engine.technique import TECHNIQUES, WINDOW_S, Phase, PhaseSmoother, TechniqueRecognizer
+from glovecoach.engine.technique import WINDOW_S, PhaseSmoother, TechniqueRecognizer
+from glovecoach.vocabulary.techniques import TECHNIQUES, Phase
 from glovecoach.protocols import Protocol
-from glovecoach.sensor_map import SPINE_CHANNELS
+from glovecoach.vocabulary.sensors import SPINE_CHANNELS
 
 KNUCKLE_CHANNELS = ("knuckles_index_middle", "knuckles_ring_little")
 

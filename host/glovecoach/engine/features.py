@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from glovecoach.sensor_map import GLOVE_CHANNELS
+from glovecoach.vocabulary.sensors import GLOVE_CHANNELS
 
 CONTACT_N = 1.0             # whole-hand force above which the hand is on the back (no contact mask given)
 HF_BAND_HZ = (4.0, 15.0)    # vibration band (the other techniques' rhythms sit below it)

@@ -50,9 +50,9 @@ from typing import Sequence
 
 import numpy as np
 
-from glovecoach.engine.events import sensor_name
+from glovecoach.vocabulary.sensors import sensor_name
 from glovecoach.fsr_model import FsrParams, force_to_raw, raw_to_force
-from glovecoach.sensor_map import SensorMap, load_sensor_map
+from glovecoach.vocabulary.sensors import SensorMap, load_sensor_map
 
 HEALTH_STATES = ("ok", "dead", "intermittent", "stuck", "saturated", "noisy")
 # When several faults hold at once, the first of these is the one reported.

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from glovecoach.engine.events import technique_name
+from glovecoach.vocabulary.techniques import technique_name
 from glovecoach.protocols import PhaseSpec, Protocol
 
 

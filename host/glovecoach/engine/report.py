@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from glovecoach.engine.events import sensor_name, technique_name
+from glovecoach.vocabulary.sensors import sensor_name
+
+from glovecoach.vocabulary.techniques import technique_name
 from glovecoach.engine.protocol_check import Violation
 
 

@@ -24,8 +24,7 @@ from glovecoach.engine.features import (
     impulse_decimation,
     span_features,
 )
-
-TECHNIQUES = ("none", "stroking", "deep_stroking", "rubbing", "kneading", "vibration", "percussion")
+from glovecoach.vocabulary.techniques import TECHNIQUES, Phase
 
 WINDOW_S = 4.0
 HOP_S = 1.0
@@ -314,13 +313,6 @@ def recognize(newtons: np.ndarray, channels: Sequence[str], rate_hz: float) -> l
 
 
 # ------------------------------------------------------------------------------ phases
-
-@dataclass(frozen=True)
-class Phase:
-    technique: str
-    start_s: float
-    end_s: float
-
 
 @dataclass(frozen=True)
 class PhaseChange:

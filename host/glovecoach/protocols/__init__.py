@@ -15,7 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from glovecoach.sensor_map import SensorMap, load_sensor_map
+from glovecoach.vocabulary.sensors import SensorMap, load_sensor_map, region_of
+from glovecoach.vocabulary.techniques import MASSAGE_TECHNIQUES
 
 DEFAULT_PROTOCOL_PATH = Path(__file__).with_name("classic_back_massage.toml")
 FORMAT_NAME = "glovecoach-protocol"
@@ -26,10 +27,7 @@ Purpose = Literal["live", "scoring"]
 
 def known_techniques() -> tuple[str, ...]:
     """Techniques a phase or force window may name: the recogniser's, less "none"."""
-    # Imported here, not at module level: glovecoach.engine imports this package.
-    from glovecoach.engine.technique import TECHNIQUES
-
-    return tuple(t for t in TECHNIQUES if t != "none")
+    return MASSAGE_TECHNIQUES
 
 
 class ProtocolError(ValueError):
@@ -177,10 +175,7 @@ class Protocol:
 
 
 def _region_of(channel_id: str) -> str:
-    smap = load_sensor_map()
-    if channel_id in smap.ids:
-        return smap.by_id(channel_id).region
-    return "spine" if channel_id.startswith("spine_") else "unknown"
+    return region_of(channel_id)
 
 
 # ---------------------------------------------------------------------------------------------

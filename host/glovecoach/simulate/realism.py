@@ -31,10 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from glovecoach.engine.technique import TECHNIQUES, Phase
+from glovecoach.vocabulary.techniques import TECHNIQUES, Phase
 from glovecoach.fsr_model import raw_to_force
 from glovecoach.protocols import Protocol, Purpose, default_protocol
-from glovecoach.sensor_map import ALL_CHANNELS, GLOVE_CHANNELS, SPINE_CHANNELS, load_sensor_map
+from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS, SPINE_CHANNELS, load_sensor_map
 from glovecoach.simulate.sensors import channel_params
 from glovecoach.simulate.session import (
     _PLANNERS,

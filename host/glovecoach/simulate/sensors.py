@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from glovecoach.fsr_model import FsrParams, force_to_raw
-from glovecoach.sensor_map import SensorMap, load_sensor_map
+from glovecoach.vocabulary.sensors import SensorMap, load_sensor_map
 from glovecoach.simulate.signals import smooth_noise
 
 GAIN_SPREAD = 0.06          # FSR 400 series: +/-6 % part to part

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from glovecoach.engine.technique import TECHNIQUES, Phase
+from glovecoach.vocabulary.techniques import TECHNIQUES, Phase
 from glovecoach.protocols import Protocol, default_protocol
-from glovecoach.sensor_map import ALL_CHANNELS, GLOVE_CHANNELS, SPINE_CHANNELS
+from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS, SPINE_CHANNELS
 from glovecoach.simulate.sensors import forces_to_raw
 from glovecoach.simulate.signals import (
     N_GLOVE,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from glovecoach.sensor_map import GLOVE_CHANNELS
+from glovecoach.vocabulary.sensors import GLOVE_CHANNELS
 
 N_GLOVE = len(GLOVE_CHANNELS)
 _CH = {name: k for k, name in enumerate(GLOVE_CHANNELS)}

@@ -14,6 +14,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from glovecoach.app import theme
+from glovecoach.vocabulary.sensors import short_label
 
 # Right hand seen from the palm side (thumb on the viewer's right), unit square, y down.
 HAND_POSITIONS: dict[str, tuple[float, float]] = {
@@ -215,7 +216,7 @@ class SpineMap(_MapBase):
                                     round(10 * self.scale, 1), bool(alert)))
             p.drawText(QtCore.QRectF(2, rect.top(), label_w, rect.height()),
                        QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter,
-                       ch.replace("spine_", "seg "))
+                       f"seg {short_label(ch)}")
             text = f"{self.values[k]:.0f} N"
             if alert:
                 text = f"{ALERT_WORDS.get(alert, alert.upper())}  {self.values[k]:.0f} N"

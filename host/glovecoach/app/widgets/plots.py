@@ -17,7 +17,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from glovecoach.app import theme
 from glovecoach.app.ring import ForceRing
-from glovecoach.sensor_map import Channel
+from glovecoach.vocabulary.sensors import Channel
 
 GROUP_ORDER = ("fingers", "palm", "edge_knuckles", "spine")
 PIXELS_PER_BUCKET = 2
@@ -28,13 +28,6 @@ INSTRUCTOR_TITLES = {"edge_knuckles": "Edge + knuckles", "spine": "Spine (1 = ne
 TICK_SPACING_LINES = 1.8
 # and never more than five labels (0 to the top in four steps): a scale, not a ruler
 MAX_Y_INTERVALS = 4
-
-
-def _short_name(channel_id: str) -> str:
-    if channel_id.startswith("spine_"):
-        return channel_id.removeprefix("spine_")
-    return (channel_id.replace("_tip", "").replace("knuckles_", "knuckles ")
-            .replace("index_middle", "I-M").replace("ring_little", "R-L").replace("_", " "))
 
 
 class TraceBundle(pg.GraphicsObject):
@@ -151,14 +144,14 @@ class GroupPlot(pg.PlotWidget):
             # (the hand map says which sensor is which)
             names = " ".join(
                 f"<span style='color:{theme.CURVE_COLOURS[k % len(theme.CURVE_COLOURS)]}'>"
-                f"&#9632;{_short_name(ch.id)}</span>" for k, ch in enumerate(self.channels))
+                f"&#9632;{ch.short_label}</span>" for k, ch in enumerate(self.channels))
             title = INSTRUCTOR_TITLES.get(self.group, theme.GROUP_TITLES.get(self.group, self.group))
             return (f"<span style='font-size:{int(round(8 * self._scale))}pt'><b style='color:"
                     f"{theme.TEXT}'>{title}</b></span>&nbsp;"
                     f"<span style='font-size:{int(round(5.5 * self._scale))}pt'>{names}</span>")
         names = "  ".join(
             f"<span style='color:{theme.CURVE_COLOURS[k % len(theme.CURVE_COLOURS)]}'>"
-            f"&#9632; {_short_name(ch.id)}</span>"
+            f"&#9632; {ch.short_label}</span>"
             for k, ch in enumerate(self.channels))
         title = theme.GROUP_TITLES.get(self.group, self.group)
         if self.group == "spine":
@@ -259,7 +252,7 @@ class GroupPlot(pg.PlotWidget):
         owners: dict[Limits, list[str]] = {}
         for ch, lim in zip(self.channels, limits):
             if lim != (None, None):
-                owners.setdefault(lim, []).append(_short_name(ch.id))
+                owners.setdefault(lim, []).append(ch.short_label)
         distinct = tuple(sorted(owners, key=lambda m: (m[0] or 0.0, m[1] or 0.0)))
         if distinct == self._band_key:
             return
