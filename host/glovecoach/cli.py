@@ -7,11 +7,7 @@ import importlib
 import sys
 
 from glovecoach import __version__
-from glovecoach.commands import COMMANDS
-
-
-class CommandError(Exception):
-    """A user-facing failure: printed as one line on stderr, exit code 2, no traceback."""
+from glovecoach.commands import COMMANDS, CommandError
 
 
 def build_parser(command: str | None = None, *, load_all: bool = False) -> argparse.ArgumentParser:

@@ -33,7 +33,8 @@ from glovecoach.app.qt import ensure_app, save_window
 app = ensure_app()
 from PySide6 import QtCore, QtGui, QtWidgets
 from glovecoach.app.live_view import LiveView
-from glovecoach.app.main_window import SessionToolbar, app_stylesheet
+from glovecoach.app.main_window import SessionToolbar
+from glovecoach.app.theme import app_stylesheet
 from glovecoach.app.session import SessionModel
 from glovecoach.app.sources import simulated_session
 from glovecoach.calibration import Calibration

@@ -1,9 +1,9 @@
 """`LiveController`: one live session, from a connected `GloveClient` to a saved recording.
 
-The device link runs its own reader thread; the GUI thread only drains `client.poll()` on a
-QTimer (about 30 times a second), so a slow or unplugged glove can never freeze the window.
-Every block goes to the recording first (nothing received is lost if the app then fails),
-then through the `SessionModel`.
+The device link runs its own reader thread; the GUI thread only pumps the session's pipeline
+(`glovecoach.pipeline.Notifier`) on a QTimer (about 30 times a second), so a slow or
+unplugged glove can never freeze the window. Every block goes to the recording first (nothing
+received is lost if the app then fails), then through the coaching to the `SessionModel`.
 """
 
 from __future__ import annotations
@@ -11,27 +11,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import os
-import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6 import QtCore
 
 from glovecoach.app.session import SessionModel
 from glovecoach.calibration import calibration_for
-from glovecoach.link.client import (
-    DeviceLog,
-    DeviceProblem,
-    GapDetected,
-    GloveClient,
-    LinkDown,
-    LinkResumed,
-    LinkStalled,
-    LinkUp,
-    SamplesReceived,
-    StatusReceived,
-)
+from glovecoach.link.client import GloveClient
+from glovecoach.pipeline import Notifier
+from glovecoach.pipeline.link_monitor import LinkMonitor
+from glovecoach.pipeline.recorder import RecorderListener
 from glovecoach.recording import RecordingError, RecordingWriter
 
 FRAME_INTERVAL_MS = 33   # ~30 fps (a precise timer, so ticks do not drift late)
@@ -145,7 +135,9 @@ class LiveController(QtCore.QObject):
                                       "glove_id": self.calibration.glove_id}}), self.model.recording_stopped)
         self.session_info = dict(session_info)
         self.recorder.write_note("session_start", session_info)
-        self.link_is_up = True       # the link itself (STOP can be sent)
+        self.monitor = LinkMonitor()
+        self.notifier = Notifier(client, [RecorderListener(self.recorder, self.rate_hz), self.monitor,
+                                          *self.model.listeners()])
         self.link_state = "up"       # what the trainee gets: "up", "stalled" or "down"
         self.report: Any = None
         self.views: list[Any] = []
@@ -183,66 +175,15 @@ class LiveController(QtCore.QObject):
         self.updated.emit()
 
     def drain(self) -> None:
-        pending: list[SamplesReceived] = []   # consecutive sample blocks, handled as one
+        """Deliver what the link holds: recorder first (nothing received is lost if anything
+        after it fails), then the coaching and the display."""
+        self.notifier.pump()
+        self._set_link_state(self.monitor.state)
 
-        def flush() -> None:
-            if not pending:
-                return
-            first = pending[0].first_index
-            raw = pending[0].raw if len(pending) == 1 else np.concatenate([e.raw for e in pending])
-            frames = pending[0].frames if len(pending) == 1 else \
-                np.concatenate([e.frames for e in pending])
-            pending.clear()
-            # the recording first: nothing received is lost if anything after it fails
-            self.recorder.write_samples(first, raw, frames)
-            self.model.process_raw(first, raw)
-
-        for event in self.client.poll():
-            if isinstance(event, SamplesReceived):
-                if pending and event.first_index != pending[-1].first_index + len(pending[-1].raw):
-                    flush()
-                pending.append(event)
-                continue
-            flush()
-            if isinstance(event, GapDetected):
-                self.recorder.write_gap(event.first_index, event.n_samples, event.reason,
-                                        event.exact)
-                self.model.gap(event.first_index, event.n_samples)
-            elif isinstance(event, StatusReceived):
-                self.recorder.write_status(event.host_time, dataclasses.asdict(event.status))
-            elif isinstance(event, LinkDown):
-                self.link_is_up = False
-                self.model.link_lost()
-                self.model.link_down(event.reason)
-                self.recorder.write_note("link_down", {"reason": event.reason,
-                                                       "at_s": self.model.now_s}, time.time())
-                self._set_link_state("down")
-            elif isinstance(event, LinkUp):
-                self.link_is_up = True
-                self.model.link_up()
-                self.recorder.write_note("link_up", {"reconnected": event.reconnected,
-                                                     "at_s": self.model.now_s}, time.time())
-                self._set_link_state("up")
-            elif isinstance(event, LinkStalled):
-                self.model.link_stalled(event.silent_s, event.reason)
-                self.recorder.write_note("link_stalled", {
-                    "first_index": event.first_index, "silent_s": round(event.silent_s, 3),
-                    "reason": event.reason, "at_s": self.model.now_s}, time.time())
-                self._set_link_state("stalled")
-            elif isinstance(event, LinkResumed):
-                self.model.link_resumed(event.silent_s)
-                self.recorder.write_note("link_resumed", {"silent_s": round(event.silent_s, 3),
-                                                          "at_s": self.model.now_s}, time.time())
-                self._set_link_state("up")
-            elif isinstance(event, DeviceProblem):
-                self.model.device_problem(event.device, event.field, event.message, event.count)
-                self.recorder.write_note("device_problem", {
-                    "device": event.device, "field": event.field, "message": event.message,
-                    "count": event.count, "at_s": self.model.now_s}, time.time())
-            elif isinstance(event, DeviceLog):
-                self.recorder.write_note("device_log", {"level": event.level,
-                                                        "message": event.message}, time.time())
-        flush()
+    @property
+    def link_is_up(self) -> bool:
+        """The link itself is up (STOP can be sent), stalled or not."""
+        return self.monitor.link_is_up
 
     def _set_link_state(self, state: str) -> None:
         if state == self.link_state:

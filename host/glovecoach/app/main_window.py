@@ -18,19 +18,6 @@ from glovecoach.link.client import GloveClient
 CONNECT_TIMEOUT_S = 10.0
 
 
-def app_stylesheet() -> str:
-    # No font in the style sheet: it would override the sizes the views set (instructor layout).
-    return (f"QWidget {{ background: {theme.BACKGROUND}; color: {theme.TEXT}; }}"
-            f"QPushButton {{ background: #2b333e; border: 1px solid {theme.GRID}; "
-            f"padding: 6px 14px; border-radius: 4px; }}"
-            f"QPushButton:disabled {{ color: {theme.TEXT_DIM}; }}"
-            f"QGroupBox {{ border: 1px solid {theme.GRID}; margin-top: 14px; padding: 8px; }}"
-            f"QGroupBox::title {{ subcontrol-origin: margin; left: 8px; }}"
-            f"QLineEdit, QComboBox, QListWidget {{ background: {theme.PANEL}; "
-            f"border: 1px solid {theme.GRID}; padding: 4px; }}"
-            + theme.indicator_stylesheet())
-
-
 class SessionToolbar(QtWidgets.QWidget):
     """Mode, instructor layout, sound, stop: the live page's controls."""
 
@@ -83,7 +70,7 @@ class MainWindow(QtWidgets.QMainWindow):
                  discover: Any = None) -> None:
         super().__init__()
         self.setWindowTitle("glovecoach")
-        self.setStyleSheet(app_stylesheet())
+        self.setStyleSheet(theme.app_stylesheet())
         self.url = url
         self.sessions = sessions
         self.rate_hz = rate_hz

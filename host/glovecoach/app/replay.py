@@ -16,7 +16,6 @@ from PySide6 import QtCore, QtWidgets
 
 from glovecoach.app import theme
 from glovecoach.app.live_view import MODE_LABELS, MODES, LiveView
-from glovecoach.app.main_window import app_stylesheet
 from glovecoach.app.session import SessionModel
 from glovecoach.calibration import calibration_for
 from glovecoach.protocols import default_protocol
@@ -74,7 +73,7 @@ class ReplayWindow(QtWidgets.QMainWindow):
     def __init__(self, path: str | Path, *, protocol: Any | None = None, speed: float = 1.0,
                  calibration_dir: Any = None) -> None:
         super().__init__()
-        self.setStyleSheet(app_stylesheet())
+        self.setStyleSheet(theme.app_stylesheet())
         self.path = Path(path)
         self.recording = open_recording(self.path)
         self.setWindowTitle(f"glovecoach replay \u2014 {self.path.name}")

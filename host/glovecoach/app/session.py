@@ -1,8 +1,8 @@
 """What a session window shows, computed from raw blocks; no Qt here.
 
-`SessionModel` is the one path from raw ADC blocks to the screen, used alike by the live
-window and by replay: raw -> `Calibration.convert` -> ring buffer (plots, maps) and
-`CoachingEngine.process` -> events -> `AlertBoard` (banner, log). The app adds no rules of its
+`SessionModel` is the screen's side of the pipeline, used alike by the live window and by
+replay: the pipeline's `CoachingListener` turns raw blocks into newtons and engine events, and
+the model puts them in a ring buffer (plots, maps) and an `AlertBoard` (banner, log). The app adds no rules of its
 own: the alerts are the engine's events, the force bands are the protocol's windows.
 The only alerts the app raises itself are about the device link (unplugged, reconnected,
 stalled, resumed, invalid data from the device) and the device's own STATUS flags, which are
@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from glovecoach.app.ring import ForceRing
-from glovecoach.calibration import Calibration, tare_newtons
-from glovecoach.engine import CoachingEngine
+from glovecoach.calibration import Calibration
+from glovecoach.pipeline import Listener
+from glovecoach.pipeline.coaching import CoachingListener, CoachingUpdate
 from glovecoach.vocabulary.sensors import Channel, load_sensor_map
 
 # How an engine event kind is presented (severity decides banner colour and order).
@@ -147,8 +148,14 @@ def channels_of(ids: Sequence[str]) -> list[Channel]:
     return [smap.by_id(c) for c in ids]
 
 
-class SessionModel:
-    """Raw blocks in; forces for the plots and maps, engine state, alerts and report out."""
+class SessionModel(Listener):
+    """What the window shows, from the pipeline's messages: forces for the plots and maps,
+    engine state, alerts and the report.
+
+    It owns the session's `CoachingListener` (raw -> newtons -> engine) and displays the
+    `CoachingUpdate`s it answers with; in a `Notifier` it goes right after that listener
+    (`listeners()`), and `process_raw`/`gap` feed the same path by hand (tests, tools).
+    """
 
     MAP_PEAK_S = 0.25   # the maps show each sensor's peak over this last stretch
 
@@ -161,48 +168,71 @@ class SessionModel:
         self.rate_hz = float(rate_hz)
         self.window_s = window_s
         self.ring = ForceRing(int(round(window_s * rate_hz)), len(self.channel_ids))
-        # the glove's TARE (HELLO's unloaded readings) seeds the resting baselines, as in analyze
-        self.engine = CoachingEngine(protocol, self.channel_ids, rate_hz, calibration=calibration.describe(),
-                                     initial_baseline=tare_newtons(device_info or {}, calibration, self.channel_ids))
+        self.coaching = CoachingListener(protocol=protocol, calibration=calibration,
+                                         channels=self.channel_ids, rate_hz=rate_hz,
+                                         device_info=device_info)
+        self.engine = self.coaching.engine   # read-only use: its state, for the views
         self.alerts = AlertBoard()
         self.events: list[Any] = []          # every engine event, in order
         self.end_index = 0                   # one past the last sample (or gap) seen
         self.samples_seen = 0
         self._saturated_now = np.zeros(len(self.channel_ids), dtype=bool)
 
+    def listeners(self) -> list[Listener]:
+        """This model's place in a pipeline: the coaching, then the display."""
+        return [self.coaching, self]
+
     # -- input ---------------------------------------------------------------------------
     def process_raw(self, first_index: int, raw: np.ndarray) -> list[Any]:
-        raw = np.asarray(raw)
-        if raw.ndim != 2 or raw.shape[1] != len(self.channel_ids):
-            raise ValueError(f"raw block of shape {raw.shape} does not match "
-                             f"{len(self.channel_ids)} channels")
-        if len(raw) == 0:
-            return []
-        if first_index > self.end_index and self.samples_seen:
-            self.gap(self.end_index, first_index - self.end_index)
-        block = self.calibration.convert(raw, first_index)
-        self.ring.append(first_index, block.newtons)
-        self._saturated_now = block.saturated[-1]
-        events = list(self.engine.process(block))
-        self._take(events)
-        self.alerts.update_live(self.engine.active_alerts())
-        self.end_index = first_index + len(raw)
-        self.samples_seen += len(raw)
-        return events
+        return self._show(self.coaching.process_raw(first_index, raw))
 
     def gap(self, first_index: int, n_samples: int) -> list[Any]:
-        if n_samples <= 0:
-            return []
-        events = list(self.engine.gap(first_index, n_samples))
-        self._take(events)
-        self.ring.append(first_index + n_samples, np.empty((0, len(self.channel_ids)),
-                                                           dtype=np.float32))
-        self.end_index = max(self.end_index, first_index + n_samples)
+        return self._show(self.coaching.gap(first_index, n_samples))
+
+    def _show(self, updates: list[CoachingUpdate]) -> list[Any]:
+        events: list[Any] = []
+        for update in updates:
+            self.on_coaching(update)
+            events.extend(update.events)
         return events
+
+    def on_other(self, message: Any) -> None:
+        if isinstance(message, CoachingUpdate):
+            self.on_coaching(message)
+
+    def on_coaching(self, update: CoachingUpdate) -> None:
+        if update.block is not None:
+            self.ring.append(update.first_index, update.block.newtons)
+            self._saturated_now = update.block.saturated[-1]
+            self.samples_seen += update.n_samples
+        else:
+            self.ring.append(update.first_index + update.n_samples,
+                             np.empty((0, len(self.channel_ids)), dtype=np.float32))
+        self._take(list(update.events))
+        if update.block is not None:
+            self.alerts.update_live(update.active_alerts)
+        self.end_index = max(self.end_index, update.first_index + update.n_samples)
 
     def _take(self, events: list[Any]) -> None:
         self.events.extend(events)
         self.alerts.apply_engine_events(events)
+
+    # -- the link's messages (facts reported by the link, shown as alerts) ------------------
+    def on_link_down(self, message: Any) -> None:
+        self.link_lost()
+        self.link_down(message.reason)
+
+    def on_link_up(self, message: Any) -> None:
+        self.link_up()
+
+    def on_link_stalled(self, message: Any) -> None:
+        self.link_stalled(message.silent_s, message.reason)
+
+    def on_link_resumed(self, message: Any) -> None:
+        self.link_resumed(message.silent_s)
+
+    def on_device_problem(self, message: Any) -> None:
+        self.device_problem(message.device, message.field, message.message, message.count)
 
     # -- app-level facts -----------------------------------------------------------------
     def link_down(self, reason: str) -> None:
@@ -275,4 +305,4 @@ class SessionModel:
         return dict(getattr(state, "limits", None) or {})
 
     def finish(self) -> Any:
-        return self.engine.finish()
+        return self.coaching.finish()

@@ -120,3 +120,16 @@ def format_clock(seconds: float) -> str:
     sign = "-" if seconds < 0 else ""
     s = int(round(abs(seconds)))
     return f"{sign}{s // 60}:{s % 60:02d}"
+
+
+def app_stylesheet() -> str:
+    # No font in the style sheet: it would override the sizes the views set (instructor layout).
+    return (f"QWidget {{ background: {BACKGROUND}; color: {TEXT}; }}"
+            f"QPushButton {{ background: #2b333e; border: 1px solid {GRID}; "
+            f"padding: 6px 14px; border-radius: 4px; }}"
+            f"QPushButton:disabled {{ color: {TEXT_DIM}; }}"
+            f"QGroupBox {{ border: 1px solid {GRID}; margin-top: 14px; padding: 8px; }}"
+            f"QGroupBox::title {{ subcontrol-origin: margin; left: 8px; }}"
+            f"QLineEdit, QComboBox, QListWidget {{ background: {PANEL}; "
+            f"border: 1px solid {GRID}; padding: 4px; }}"
+            + indicator_stylesheet())

@@ -12,6 +12,11 @@ if a module is missing from the table or its help differs from the module's own)
 
 from __future__ import annotations
 
+
+class CommandError(Exception):
+    """A user-facing failure: printed as one line on stderr, exit code 2, no traceback."""
+
+
 # name -> (module under glovecoach.commands, one-line help as `glovecoach --help` shows it)
 COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("analyze", "analyse a recorded session (.gcrec, or a CSV of newtons) against a massage protocol"),

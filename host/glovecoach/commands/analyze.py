@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from glovecoach.cli import CommandError
+from glovecoach.commands import CommandError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from glovecoach.cli import CommandError
+from glovecoach.commands import CommandError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

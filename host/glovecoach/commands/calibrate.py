@@ -7,7 +7,7 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-from glovecoach.cli import CommandError
+from glovecoach.commands import CommandError
 from glovecoach.commands.record import rate_arg, seconds_arg
 
 DEFAULT_WEIGHTS_KG = (0.5, 1.0, 2.0, 5.0)

@@ -6,7 +6,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from glovecoach.cli import CommandError
+from glovecoach.commands import CommandError
 
 HEADLESS_SECONDS = 30.0
 

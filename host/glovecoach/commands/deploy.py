@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from glovecoach.cli import CommandError
+    from glovecoach.commands import CommandError
 
     if args.virtual:
         return run_virtual(args)
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_virtual(args: argparse.Namespace) -> int:
-    from glovecoach.cli import CommandError
+    from glovecoach.commands import CommandError
 
     if args.flash is not None:
         raise CommandError("--flash writes a MicroPython image to a chip; the virtual glove has none")

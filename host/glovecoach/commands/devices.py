@@ -7,7 +7,7 @@ import json
 from contextlib import ExitStack
 from dataclasses import asdict
 
-from glovecoach.cli import CommandError
+from glovecoach.commands import CommandError
 from glovecoach.commands.record import seconds_arg
 from glovecoach.link.discovery import list_devices
 

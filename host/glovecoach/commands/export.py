@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from glovecoach.cli import CommandError
+from glovecoach.commands import CommandError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from glovecoach.cli import CommandError
+from glovecoach.commands import CommandError
 from glovecoach.recording import Recording, RecordingError, open_recording
 
 

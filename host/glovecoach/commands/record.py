@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
-from glovecoach.cli import CommandError
+from glovecoach.commands import CommandError
 from glovecoach.output_files import (
     OutputFileError, add_overwrite_flag, check_output, install, live_recording_name,
 )

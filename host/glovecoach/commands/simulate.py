@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from glovecoach.cli import CommandError
+    from glovecoach.commands import CommandError
     from glovecoach.output_files import OutputFileError, check_outputs
     from glovecoach.recording import RecordingError
     from glovecoach.simulate import SCENARIOS, simulate, write_csv, write_recording, write_signal_file

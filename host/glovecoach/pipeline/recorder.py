@@ -1,0 +1,102 @@
+"""`RecorderListener`: every message that matters afterwards, written to a `.gcrec` as it comes.
+
+The one place that decides what a recording holds and the keys of its notes, so a recording
+made by `record` and one made by the app read the same (docs/recording-format.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+from glovecoach.link.client import (
+    DeviceLog,
+    DeviceProblem,
+    GapDetected,
+    LinkDown,
+    LinkResumed,
+    LinkStalled,
+    LinkUp,
+    SamplesReceived,
+    StatusReceived,
+)
+from glovecoach.pipeline.listener import Listener
+
+
+class RecorderListener(Listener):
+    """Writes samples, gaps, STATUS and the link's story (as notes) to `writer`.
+
+    `limit_samples` stops the timeline there (a `record --seconds N` session): later samples
+    and gaps are cut at the limit, never written past it. `at_s` in every note is the session
+    time the recording had reached when the event came.
+    """
+
+    def __init__(self, writer: Any, rate_hz: float, *, limit_samples: int | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.writer = writer
+        self.rate_hz = float(rate_hz)
+        self.limit = limit_samples
+        self.clock = clock
+        self.end_index = 0          # one past the last sample or gap written
+        self.samples = 0
+        self.lost = 0
+        self.lost_by_reason: dict[str, int] = {}
+
+    @property
+    def at_s(self) -> float:
+        return round(self.end_index / self.rate_hz, 3)
+
+    def _room(self, first_index: int, n: int) -> int:
+        return n if self.limit is None else max(0, min(n, self.limit - first_index))
+
+    def on_samples(self, message: SamplesReceived) -> None:
+        keep = self._room(message.first_index, len(message.raw))
+        if keep <= 0:
+            return
+        raw, frames = message.raw, message.frames
+        if keep < len(raw):
+            raw = raw[:keep]
+            frames = frames[frames["sample_index"] < message.first_index + keep]
+        self.writer.write_samples(message.first_index, raw, frames)
+        self.samples += keep
+        self.end_index = max(self.end_index, message.first_index + keep)
+
+    def on_gap(self, message: GapDetected) -> None:
+        n = self._room(message.first_index, message.n_samples)
+        if n <= 0:
+            return
+        self.write_gap(message.first_index, n, message.reason, message.exact)
+
+    def write_gap(self, first_index: int, n: int, reason: str, exact: bool) -> None:
+        self.writer.write_gap(first_index, n, reason, exact=exact)
+        self.lost += n
+        self.lost_by_reason[reason] = self.lost_by_reason.get(reason, 0) + n
+        self.end_index = max(self.end_index, first_index + n)
+
+    def on_status(self, message: StatusReceived) -> None:
+        self.writer.write_status(message.host_time, dataclasses.asdict(message.status))
+
+    def note(self, kind: str, payload: dict) -> None:
+        self.writer.write_note(kind, {**payload, "at_s": self.at_s}, self.clock())
+
+    def on_link_down(self, message: LinkDown) -> None:
+        self.note("link_down", {"reason": message.reason})
+
+    def on_link_up(self, message: LinkUp) -> None:
+        self.note("link_up", {"hello": message.hello.info, "reconnected": message.reconnected})
+
+    def on_link_stalled(self, message: LinkStalled) -> None:
+        self.note("link_stalled", {"first_index": message.first_index,
+                                   "silent_s": round(message.silent_s, 3), "reason": message.reason})
+
+    def on_link_resumed(self, message: LinkResumed) -> None:
+        self.note("link_resumed", {"silent_s": round(message.silent_s, 3)})
+
+    def on_device_problem(self, message: DeviceProblem) -> None:
+        self.note("device_problem", {"device": message.device, "field": message.field,
+                                     "message": message.message, "count": message.count})
+
+    def on_device_log(self, message: DeviceLog) -> None:
+        self.note("device_log", {"level": message.level, "message": message.message})
