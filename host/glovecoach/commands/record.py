@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 
 from glovecoach.commands import CommandError
+from glovecoach.pipeline.listener import Listener
 from glovecoach.output_files import (
     OutputFileError, add_overwrite_flag, check_output, install, live_recording_name,
 )
@@ -62,7 +63,7 @@ def rate_arg(text: str) -> int:
     return value
 
 
-class ChannelSummary:
+class ChannelSummary(Listener):
     """Per-channel min / mean / max of the raw values, and STATUS flags, accumulated by block."""
 
     def __init__(self, channels: list[str]) -> None:
@@ -90,6 +91,12 @@ class ChannelSummary:
         self.open_s += (open_mask >> bits) & 1
         self.statuses += 1
 
+    def on_samples(self, message) -> None:
+        self.add_block(message.raw)
+
+    def on_status(self, message) -> None:
+        self.add_status(message.status.saturated_mask, message.status.open_mask)
+
     def table(self) -> str:
         width = max(len(c) for c in self.channels)
         lines = [f"{'channel':<{width}}  {'min':>5}  {'mean':>7}  {'max':>5}  flags",
@@ -109,9 +116,33 @@ class ChannelSummary:
         return "\n".join(lines)
 
 
+class ConsoleReport(Listener):
+    """What a person running `record` should read as it happens: stalls, device problems, logs."""
+
+    def __init__(self, progress: Progress, log: TextIO) -> None:
+        self.progress = progress
+        self.log = log
+
+    def say(self, text: str) -> None:
+        self.progress.done()
+        print(text, file=self.log)
+
+    def on_link_stalled(self, message) -> None:
+        self.say(f"glove stalled: no samples for {message.silent_s:.1f} s ({message.reason})")
+
+    def on_link_resumed(self, message) -> None:
+        self.say(f"glove resumed after {message.silent_s:.1f} s without samples")
+
+    def on_device_problem(self, message) -> None:
+        self.say(f"device problem: {message}")
+
+    def on_device_log(self, message) -> None:
+        if message.level >= 1:
+            self.say(f"glove: {message.message}")
+
+
 @dataclasses.dataclass
 class RecordState:
-    link: str = "up"
     samples: int = 0
     lost: int = 0
     lost_by_reason: dict[str, int] = dataclasses.field(default_factory=dict)
@@ -171,81 +202,26 @@ def record(client, writer, *, seconds: float, rate_hz: int, progress: Progress,
     unfinished. Returns the counters for the final message; Ctrl-C ends the loop
     (``interrupted``).
     """
-    from glovecoach.link import (
-        DeviceLog, DeviceProblem, GapDetected, LinkDown, LinkResumed, LinkStalled, LinkUp,
-        SamplesReceived, StatusReceived,
-    )
+    from glovecoach.pipeline import Notifier
+    from glovecoach.pipeline.link_monitor import DOWN, STALLED, LinkMonitor
+    from glovecoach.pipeline.recorder import RecorderListener
 
     target = int(round(seconds * rate_hz))
     state = RecordState(target=target)
+    recorder = RecorderListener(writer, rate_hz, limit_samples=target)
+    monitor = LinkMonitor()
+    notifier = Notifier(client, [recorder, monitor, summary, ConsoleReport(progress, log)])
     started = time.monotonic()
-    trouble: str | None = None  # "stalled" or "link_lost" while the glove is not delivering
-
-    def note(kind: str, payload: dict) -> None:
-        writer.write_note(kind, payload, host_time=time.time())
-
-    def say(text: str) -> None:
-        progress.done()
-        print(text, file=log)
+    link_words = {DOWN: "DOWN, reconnecting", STALLED: "STALLED"}
 
     try:
-        while state.end_index < target:
-            events = client.poll()
-            for event in events:
-                if isinstance(event, SamplesReceived):
-                    keep = min(len(event.raw), target - event.first_index)
-                    if keep <= 0:
-                        continue
-                    raw = event.raw[:keep]
-                    frames = event.frames[event.frames["sample_index"] < event.first_index + keep]
-                    writer.write_samples(event.first_index, raw, frames)
-                    summary.add_block(raw)
-                    state.samples += keep
-                    state.end_index = event.first_index + keep
-                elif isinstance(event, GapDetected):
-                    n = min(event.n_samples, target - event.first_index)
-                    if n > 0:
-                        writer.write_gap(event.first_index, n, event.reason, exact=event.exact)
-                        state.lost += n
-                        state.lost_by_reason[event.reason] = state.lost_by_reason.get(event.reason, 0) + n
-                        state.end_index = event.first_index + n
-                elif isinstance(event, StatusReceived):
-                    writer.write_status(event.host_time, dataclasses.asdict(event.status))
-                    summary.add_status(event.status.saturated_mask, event.status.open_mask)
-                elif isinstance(event, LinkDown):
-                    state.link = "DOWN, reconnecting"
-                    state.link_drops += 1
-                    trouble = "link_lost"
-                    note("link_down", {"reason": event.reason})
-                elif isinstance(event, LinkUp):
-                    state.link = "up"
-                    trouble = None
-                    note("link_up", {"hello": event.hello.info, "reconnected": event.reconnected})
-                elif isinstance(event, LinkStalled):
-                    state.link = "STALLED"
-                    state.stalls += 1
-                    trouble = "stalled"
-                    note("link_stalled", {"first_index": event.first_index, "silent_s": round(event.silent_s, 3),
-                                          "reason": event.reason})
-                    say(f"glove stalled: no samples for {event.silent_s:.1f} s ({event.reason})")
-                elif isinstance(event, LinkResumed):
-                    state.link = "up"
-                    trouble = None
-                    note("link_resumed", {"silent_s": round(event.silent_s, 3)})
-                    say(f"glove resumed after {event.silent_s:.1f} s without samples")
-                elif isinstance(event, DeviceProblem):
-                    state.device_problems += event.count
-                    note("device_problem", {"device": event.device, "field": event.field,
-                                            "message": event.message, "count": event.count})
-                    say(f"device problem: {event}")
-                elif isinstance(event, DeviceLog):
-                    note("device_log", {"level": event.level, "message": event.message})
-                    if event.level >= 1:
-                        say(f"glove: {event.message}")
+        while recorder.end_index < target:
+            got = notifier.pump()
             elapsed = time.monotonic() - started
+            trouble = {STALLED: "stalled", DOWN: "link_lost"}.get(monitor.state)
             # A wall-clock deadline: the session timeline only advances while the glove
             # delivers, so a hung or absent glove would otherwise keep `record` running forever.
-            if state.end_index < target and (
+            if recorder.end_index < target and (
                     (elapsed >= seconds and trouble is not None)
                     or elapsed >= seconds * (1 + TAIL_GRACE_PER_S) + TAIL_GRACE_S):
                 state.unfinished = trouble or "no_samples"
@@ -255,29 +231,31 @@ def record(client, writer, *, seconds: float, rate_hz: int, progress: Progress,
             rate = client.measured_rate_hz()
             rate_text = f"{rate:7.2f} Hz" if rate else "   -- Hz"
             progress.show(
-                f"{elapsed:6.1f} s  {state.samples:>8} samples  {rate_text}  "
-                f"lost {state.lost:>5}  link {state.link}")
-            if not events:
+                f"{elapsed:6.1f} s  {recorder.samples:>8} samples  {rate_text}  "
+                f"lost {recorder.lost:>5}  link {link_words.get(monitor.state, monitor.state)}")
+            if not got:
                 time.sleep(0.01)
     except KeyboardInterrupt:
         state.interrupted = True
     if state.unfinished is not None:
         # What never came is a gap to the planned end, sized by the plan rather than by the
         # glove (hence not exact), so the file's timeline is as long as the session was meant to be.
-        missing = target - state.end_index
-        writer.write_gap(state.end_index, missing, state.unfinished, exact=False)
-        state.lost += missing
-        state.lost_by_reason[state.unfinished] = state.lost_by_reason.get(state.unfinished, 0) + missing
-        state.end_index = target
-        say(f"planned time over with the glove {'stalled' if state.unfinished == 'stalled' else 'not delivering'}: "
-            f"{missing} samples ({missing / rate_hz:.1f} s) at the end are missing")
+        missing = target - recorder.end_index
+        recorder.write_gap(recorder.end_index, missing, state.unfinished, exact=False)
+        progress.done()
+        print(f"planned time over with the glove {'stalled' if state.unfinished == 'stalled' else 'not delivering'}: "
+              f"{missing} samples ({missing / rate_hz:.1f} s) at the end are missing", file=log)
+    state.samples, state.lost, state.end_index = recorder.samples, recorder.lost, recorder.end_index
+    state.lost_by_reason = dict(recorder.lost_by_reason)
+    state.link_drops, state.stalls = monitor.drops, monitor.stalls
+    state.device_problems = monitor.device_problems
     state.elapsed = time.monotonic() - started
     state.measured_rate_hz = client.measured_rate_hz()
     state.link_stats = client.stats
-    note("record_end", {"complete": state.complete, "planned_samples": target,
-                        "recorded_samples": state.samples, "missing_samples": state.lost,
-                        "unfinished": state.unfinished, "interrupted": state.interrupted,
-                        "link": dataclasses.asdict(client.stats)})
+    recorder.note("record_end", {"complete": state.complete, "planned_samples": target,
+                                 "recorded_samples": state.samples, "missing_samples": state.lost,
+                                 "unfinished": state.unfinished, "interrupted": state.interrupted,
+                                 "link": dataclasses.asdict(client.stats)})
     return state
 
 
