@@ -52,7 +52,7 @@ def _weights(text: str) -> tuple[float, ...]:
 
 def run(args: argparse.Namespace) -> int:
     from glovecoach.calibration import Calibration, CalibrationError, calibration_path
-    from glovecoach.calibration.guided import RecordingReadingSource, run_guided_calibration
+    from glovecoach.pipeline.guided_calibration import RecordingReadingSource, run_guided_calibration
 
     weights = _weights(args.weights_kg)
     if args.signal and not args.virtual:
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _glove_source(args: argparse.Namespace, stack: ExitStack):
-    from glovecoach.calibration.guided import GloveReadingSource
+    from glovecoach.pipeline.guided_calibration import GloveReadingSource
     from glovecoach.link import DeviceCommandError, GloveClient, LinkLost
 
     if args.virtual:

@@ -1,40 +1,14 @@
 """The coaching engine: force blocks in, coaching events and a session report out.
 
-`CoachingEngine(protocol, channels, rate_hz)` takes `ForceBlock`s (glovecoach.calibration)
-of any size, returns `EngineEvent`s, exposes `state` for a live display and builds a
+`CoachingEngine(protocol, channels, rate_hz)` takes `ForceBlock`s (glovecoach.vocabulary) of
+any size, returns `EngineEvent`s, exposes `state` for a live display and builds a
 `SessionReport` at `finish()`. It knows nothing of Qt, files or ports, so live coaching,
-replay and `glovecoach analyze` run the same code. See docs/engine.md.
-
-Names are resolved lazily so that importing a submodule (e.g. `glovecoach.engine.technique`,
-which `glovecoach.protocols` uses) does not pull in the whole engine.
+replay and `glovecoach analyze` run the same code (through glovecoach.pipeline's
+`CoachingListener`). See docs/engine.md.
 """
 
-from __future__ import annotations
+from glovecoach.engine.coaching import CoachingEngine, EngineState
+from glovecoach.engine.events import EVENT_KINDS, RULES, EngineEvent
+from glovecoach.engine.report import SessionReport
 
-from typing import TYPE_CHECKING, Any
-
-_EXPORTS = {
-    "CoachingEngine": "glovecoach.engine.coaching",
-    "EngineEvent": "glovecoach.engine.events",
-    "EngineState": "glovecoach.engine.coaching",
-    "SessionReport": "glovecoach.engine.report",
-    "EVENT_KINDS": "glovecoach.engine.events",
-    "RULES": "glovecoach.engine.events",
-}
-
-if TYPE_CHECKING:
-    from glovecoach.engine.coaching import CoachingEngine, EngineState
-    from glovecoach.engine.events import EVENT_KINDS, RULES, EngineEvent
-    from glovecoach.engine.report import SessionReport
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'glovecoach.engine' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
-
-
-__all__ = sorted(_EXPORTS)
+__all__ = ["EVENT_KINDS", "RULES", "CoachingEngine", "EngineEvent", "EngineState", "SessionReport"]

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from glovecoach.link.client import DeviceProblem, LinkDown, LinkResumed, LinkStalled, LinkUp
+from glovecoach.link.client import (
+    DeviceProblem,
+    LinkDown,
+    LinkResumed,
+    LinkStalled,
+    LinkUp,
+)
 from glovecoach.pipeline.listener import Listener
 
 UP, STALLED, DOWN = "up", "stalled", "down"

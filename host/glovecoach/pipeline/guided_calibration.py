@@ -2,7 +2,7 @@
 
 `run_guided_calibration` walks a person through conditioning, the tare and one reading per
 reference weight per sensor, asking before each reading and averaging about a second of
-samples. Readings come from a `ReadingSource`: the glove through `glovecoach.link.GloveClient`
+samples. Readings come from a `ReadingSource`: the glove through the session pipeline
 (`GloveReadingSource`) or a recorded calibration session replayed from a `.gcrec`
 (`RecordingReadingSource`), so the procedure is the same code in both cases.
 """
@@ -10,11 +10,18 @@ samples. Readings come from a `ReadingSource`: the glove through `glovecoach.lin
 from __future__ import annotations
 
 import time
-from typing import Callable, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
-from glovecoach.calibration.fit import CalibrationError, SensorFit, fit_sensor, kg_to_newtons
+from glovecoach.calibration.fit import (
+    CalibrationError,
+    SensorFit,
+    fit_sensor,
+    kg_to_newtons,
+)
+from glovecoach.pipeline.listener import Listener
+from glovecoach.pipeline.notifier import Notifier
 from glovecoach.vocabulary.sensors import SensorMap, load_sensor_map
 
 CONDITIONING_PRESSES = "4-5"
@@ -30,33 +37,53 @@ class ReadingSource(Protocol):
         ...
 
 
+class SampleCollector(Listener):
+    """Keeps the raw rows that arrive while `collecting` is on."""
+
+    def __init__(self) -> None:
+        self.collecting = False
+        self.rows: list[np.ndarray] = []
+        self.count = 0
+
+    def begin(self) -> None:
+        self.rows.clear()
+        self.count = 0
+        self.collecting = True
+
+    def on_samples(self, message: Any) -> None:
+        if self.collecting:
+            self.rows.append(np.asarray(message.raw))
+            self.count += len(message.raw)
+
+
 class GloveReadingSource:
-    """Readings from a streaming glove (a connected, started `GloveClient`)."""
+    """Readings from a streaming glove (a connected, started `GloveClient`), through the
+    session's pipeline like every other consumer of the link."""
 
     def __init__(self, client, channels: Sequence[str], glove_id: str | None, rate_hz: int) -> None:
         self.client = client
         self.channels = tuple(channels)
         self.glove_id = glove_id
         self.rate_hz = rate_hz
+        self.collector = SampleCollector()
+        self.notifier = Notifier(client, [self.collector])
 
     def read(self, seconds: float) -> np.ndarray:
-        from glovecoach.link.client import SamplesReceived
-
-        self.client.poll()                       # drop what arrived while the person was busy
+        self.notifier.pump()                     # drop what arrived while the person was busy
         wanted = max(1, int(round(seconds * self.rate_hz)))
-        rows: list[np.ndarray] = []
-        got = 0
+        self.collector.begin()
         deadline = time.monotonic() + 3 * seconds + 3.0
-        while got < wanted:
-            if time.monotonic() > deadline:
-                raise CalibrationError(f"the glove sent {got} of {wanted} samples in {3 * seconds + 3:.0f} s; "
-                                       "is it still connected?")
-            for event in self.client.poll():
-                if isinstance(event, SamplesReceived):
-                    rows.append(np.asarray(event.raw))
-                    got += len(event.raw)
-            time.sleep(0.01)
-        return np.concatenate(rows)[:wanted]
+        try:
+            while self.collector.count < wanted:
+                if time.monotonic() > deadline:
+                    raise CalibrationError(
+                        f"the glove sent {self.collector.count} of {wanted} samples in "
+                        f"{3 * seconds + 3:.0f} s; is it still connected?")
+                if not self.notifier.pump():
+                    time.sleep(0.01)
+        finally:
+            self.collector.collecting = False
+        return np.concatenate(self.collector.rows)[:wanted]
 
 
 class RecordingReadingSource:
