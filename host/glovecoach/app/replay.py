@@ -11,13 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from glovecoach.app import theme
 from glovecoach.app.live_view import MODE_LABELS, MODES, LiveView
 from glovecoach.app.session import SessionModel
 from glovecoach.calibration import calibration_for
+from glovecoach.pipeline import Notifier
+from glovecoach.pipeline.recording_source import RecordingSource
 from glovecoach.protocols import default_protocol
 from glovecoach.recording import open_recording
 
@@ -36,12 +37,14 @@ class RecordingPlayer:
         self.window_s = window_s
         self.total = int(recording.n_total)
         self.model = self._new_model()
-        self._row = 0            # next recording row to feed
 
     def _new_model(self) -> SessionModel:
-        return SessionModel(protocol=self.protocol, calibration=self.calibration,
-                            channels=self.recording.channels, rate_hz=self.recording.rate_hz,
-                            window_s=self.window_s)
+        model = SessionModel(protocol=self.protocol, calibration=self.calibration,
+                             channels=self.recording.channels, rate_hz=self.recording.rate_hz,
+                             window_s=self.window_s, device_info=dict(self.recording.device_info))
+        self.source = RecordingSource(self.recording, CATCH_UP_BLOCK)
+        self.notifier = Notifier(self.source, model.listeners(), join_samples=False)
+        return model
 
     @property
     def position(self) -> int:
@@ -52,21 +55,8 @@ class RecordingPlayer:
         index = int(min(max(index, 0), self.total))
         if index < self.model.end_index:
             self.model = self._new_model()
-            self._row = 0
-        rec = self.recording
-        stop_row = int(np.searchsorted(rec.sample_index, index, side="left"))
-        while self._row < stop_row:
-            # one contiguous run of indices at a time, at most CATCH_UP_BLOCK rows
-            start = self._row
-            end = min(stop_row, start + CATCH_UP_BLOCK)
-            idx = rec.sample_index[start:end]
-            breaks = np.flatnonzero(np.diff(idx) != 1)
-            if breaks.size:
-                end = start + int(breaks[0]) + 1
-            self.model.process_raw(int(rec.sample_index[start]), rec.raw[start:end])
-            self._row = end
-        if index > self.model.end_index:
-            self.model.gap(self.model.end_index, index - self.model.end_index)
+        self.source.advance_to(index)
+        self.notifier.pump()
 
 
 class ReplayWindow(QtWidgets.QMainWindow):

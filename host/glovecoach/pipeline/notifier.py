@@ -20,14 +20,17 @@ class Source(Protocol):
 class Notifier:
     """One session's message pump. `pump()` takes what the source has and delivers it.
 
-    Consecutive sample blocks in one poll are joined into one before delivery: a listener's
-    cost is mostly per call (a block to the engine, a write to the file), and the link hands
-    over a frame's worth at a time.
+    With `join_samples` (the default, for a live link) consecutive sample blocks in one poll
+    are joined into one before delivery: a listener's cost is mostly per call (a block to the
+    engine, a write to the file), and the link hands over a frame's worth at a time. A source
+    that already sizes its blocks (a recording) turns it off.
     """
 
-    def __init__(self, source: Source, listeners: Sequence[Listener] = ()) -> None:
+    def __init__(self, source: Source, listeners: Sequence[Listener] = (), *,
+                 join_samples: bool = True) -> None:
         self.source = source
         self.listeners: list[Listener] = list(listeners)
+        self.join_samples = join_samples
 
     def add_listener(self, listener: Listener) -> None:
         self.listeners.append(listener)
@@ -35,7 +38,7 @@ class Notifier:
     def pump(self) -> int:
         """Deliver everything the source holds now; returns how many messages it gave."""
         messages = self.source.poll()
-        for message in join_sample_runs(messages):
+        for message in (join_sample_runs(messages) if self.join_samples else messages):
             self.deliver(message)
         return len(messages)
 
