@@ -45,11 +45,14 @@ class Notifier:
     def deliver(self, message: Any, start: int = 0) -> None:
         """Hand `message` to the listeners from `start` on; what one derives goes to those after it."""
         listeners = self.listeners
+        derived_from: list[tuple[Any, int]] = []
         for k in range(start, len(listeners)):
             derived = listeners[k].on_message(message)
             if derived:
-                for d in derived:
-                    self.deliver(d, k + 1)
+                derived_from.extend((d, k + 1) for d in derived)
+        # after the message itself has passed every listener: a cause is seen before its effects
+        for d, after in derived_from:
+            self.deliver(d, after)
 
     def stop(self) -> None:
         for listener in self.listeners:
