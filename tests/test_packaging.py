@@ -86,9 +86,10 @@ def _where_resources(python: Path, cwd: Path, env: dict[str, str]) -> dict[str, 
 
 
 def _deployable(root: Path) -> set[str]:
+    """Files as deploy sees them: no caches, compiled files or hidden files and folders."""
     return {p.relative_to(root).as_posix() for p in root.rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
-            and not p.name.startswith(".")}
+            if p.is_file() and p.suffix != ".pyc"
+            and not any(part == "__pycache__" or part.startswith(".") for part in p.relative_to(root).parts)}
 
 
 @pytest.fixture(scope="module")
