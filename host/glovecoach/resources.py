@@ -22,12 +22,14 @@ import os
 from importlib import resources
 from pathlib import Path
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+_PACKAGE = resources.files("glovecoach")
+# A checkout: host/glovecoach/ -> the repository (whichever module of the package this is).
+_REPO_ROOT = Path(str(_PACKAGE)).resolve().parents[1]
 
 
 def _packaged(relative: str) -> Path | None:
     """`relative` inside the installed package, if it is there as a real file or folder."""
-    found = resources.files("glovecoach").joinpath(relative)
+    found = _PACKAGE.joinpath(relative)
     if not isinstance(found, Path):   # e.g. imported from a zip: no path MicroPython can use
         return None
     return found if found.exists() else None
