@@ -9,15 +9,17 @@ import binascii
 import struct
 import time
 
+from micropython import const
+
 from glove import frames, maintenance
 
-CMD_START = 0x81
-CMD_STOP = 0x82
-CMD_SET_RATE = 0x83
-CMD_TARE = 0x84
-CMD_PING = 0x85
-CMD_INFO = 0x86
-CMD_MAINTENANCE = 0x87
+CMD_START = const(0x81)
+CMD_STOP = const(0x82)
+CMD_SET_RATE = const(0x83)
+CMD_TARE = const(0x84)
+CMD_PING = const(0x85)
+CMD_INFO = const(0x86)
+CMD_MAINTENANCE = const(0x87)
 
 COMMAND_NAMES = {
     CMD_START: "START", CMD_STOP: "STOP", CMD_SET_RATE: "SET_RATE",
@@ -27,14 +29,12 @@ COMMAND_NAMES = {
 ARG_BYTES = {CMD_START: 0, CMD_STOP: 0, CMD_SET_RATE: 2, CMD_TARE: 2, CMD_PING: 4, CMD_INFO: 0,
              CMD_MAINTENANCE: 0}
 
-MAX_COMMAND_PAYLOAD = 64
-# TARE averages n samples while everything else waits on it (a second TARE is BUSY, the host
-# waits for the ACK), so n is bounded by time: at most TARE_MAX_SECONDS of samples at the
-# current rate (1000 at 200 Hz). n = 0 asks for the default.
-TARE_MAX_SECONDS = 5
-TARE_DEFAULT_N = 64
-NO_TOKEN = 0xFFFF
-RX_CHUNK = 32
+MAX_COMMAND_PAYLOAD = const(64)
+# The token of an ERROR BAD_FRAME about a command whose token could not be read (bad COBS or
+# CRC, too short, too long for the receiver). The host's name for it is the same:
+# glovecoach.wire.messages.UNKNOWN_TOKEN (docs/protocol.md, ERROR codes).
+UNKNOWN_TOKEN = const(0xFFFF)
+RX_CHUNK = const(32)
 # A whole encoded command: payload + CRC + COBS overhead.
 RX_FRAME_MAX = MAX_COMMAND_PAYLOAD + frames.CRC_BYTES + 2
 
@@ -53,28 +53,30 @@ def decode_command_frame(chunk):
     try:
         data = frames.cobs_decode(chunk)
     except ValueError as exc:
-        raise CommandError(frames.ERR_BAD_FRAME, NO_TOKEN, 0, "bad COBS: %s" % exc)
+        raise CommandError(frames.ERR_BAD_FRAME, UNKNOWN_TOKEN, 0, "bad COBS: %s" % exc)
     if len(data) < frames.CRC_BYTES + 1:
-        raise CommandError(frames.ERR_BAD_FRAME, NO_TOKEN, 0,
+        raise CommandError(frames.ERR_BAD_FRAME, UNKNOWN_TOKEN, 0,
                            "frame of %d bytes is too short for payload and CRC" % len(data))
     payload = bytes(data[:-frames.CRC_BYTES])
     crc = struct.unpack("<I", data[-frames.CRC_BYTES:])[0]
     if binascii.crc32(payload) != crc:
-        raise CommandError(frames.ERR_BAD_FRAME, NO_TOKEN, 0, "CRC mismatch")
+        raise CommandError(frames.ERR_BAD_FRAME, UNKNOWN_TOKEN, 0, "CRC mismatch")
     return parse_command(payload)
 
 
 def parse_command(payload):
     """Command payload -> (command, token, args dict). Raises CommandError."""
-    if len(payload) > MAX_COMMAND_PAYLOAD:
-        raise CommandError(frames.ERR_BAD_FRAME, NO_TOKEN, payload[0],
-                           "command of %d bytes exceeds %d" % (len(payload), MAX_COMMAND_PAYLOAD))
     if len(payload) < 3:
         command = payload[0] if payload else 0
-        raise CommandError(frames.ERR_BAD_FRAME, NO_TOKEN, command,
+        raise CommandError(frames.ERR_BAD_FRAME, UNKNOWN_TOKEN, command,
                            "command of %d bytes is shorter than type and token" % len(payload))
     command = payload[0]
     token = payload[1] | payload[2] << 8
+    if len(payload) > MAX_COMMAND_PAYLOAD:
+        # The token is readable, so the host can match this ERROR to its command (as the
+        # host's own decode_command does).
+        raise CommandError(frames.ERR_BAD_FRAME, token, command,
+                           "command of %d bytes exceeds %d" % (len(payload), MAX_COMMAND_PAYLOAD))
     if command not in ARG_BYTES:
         raise CommandError(frames.ERR_UNKNOWN_COMMAND, token, command,
                            "unknown command 0x%02x" % command)
@@ -152,7 +154,7 @@ class CommandHandler:
 
     def handle_chunk(self, chunk):
         if chunk is None:
-            self.writer.send_error(NO_TOKEN, 0, frames.ERR_BAD_FRAME,
+            self.writer.send_error(UNKNOWN_TOKEN, 0, frames.ERR_BAD_FRAME,
                                    "frame longer than %d bytes" % RX_FRAME_MAX)
             return
         try:
@@ -174,27 +176,18 @@ class CommandHandler:
             if s.streaming:
                 raise CommandError(frames.ERR_NOT_ALLOWED, token, command,
                                    "SET_RATE not allowed while streaming: STOP first")
-            if s.tare_left:
-                # A slower rate would stretch the running TARE past its time bound.
-                raise CommandError(frames.ERR_BUSY, token, command,
-                                   "TARE running (%d of %d samples left): SET_RATE after its ACK"
-                                   % (s.tare_left, s.tare_n))
+            busy = s.tare.blocks_rate_change()
+            if busy:
+                raise CommandError(frames.ERR_BUSY, token, command, busy)
             problem = s.check_rate(rate)
             if problem:
                 raise CommandError(frames.ERR_BAD_ARGUMENT, token, command, problem)
             s.set_rate(rate)
             self.writer.send_ack(token, command, {"rate_hz": s.rate_hz, "samples_per_frame": s.spf})
         elif command == CMD_TARE:
-            n = args["n"] or TARE_DEFAULT_N
-            most = TARE_MAX_SECONDS * s.rate_hz
-            if n > most:
-                raise CommandError(frames.ERR_BAD_ARGUMENT, token, command,
-                                   "TARE n %d outside 1..%d (%d s at %d Hz; 0 means %d)"
-                                   % (n, most, TARE_MAX_SECONDS, s.rate_hz, TARE_DEFAULT_N))
-            if s.tare_left:
-                raise CommandError(frames.ERR_BUSY, token, command,
-                                   "TARE already running (%d of %d samples left)" % (s.tare_left, s.tare_n))
-            s.begin_tare(n, token)   # the ACK follows when the samples are in
+            refused = s.tare.start(args["n"], token, s.rate_hz)   # ACKed when the samples are in
+            if refused:
+                raise CommandError(refused[0], token, command, refused[1])
         elif command == CMD_PING:
             self.writer.send_ack(token, command, {"nonce": args["nonce"], "t_us": _now_t_us()})
         elif command == CMD_INFO:

@@ -11,13 +11,6 @@ import os
 
 SENSOR_MAP_ENV = "GLOVECOACH_SENSOR_MAP"
 
-# ESP32-S3 has its ADC1 on GPIO1..10 and no GPIO 25/27 (26..32 drive the flash/PSRAM), so
-# the classic ESP32 pin numbers cannot be used there. A map may give the S3 pins as
-# multiplexers.<name>.adc_gpio_esp32s3 and select_gpio_esp32s3; otherwise these apply:
-# glove mux on GPIO1 (ADC1_CH0), spine mux on GPIO2 (ADC1_CH1), select lines GPIO4..7.
-ESP32S3_DEFAULT_ADC_GPIO = {"glove_mux": 1, "spine_mux": 2}
-ESP32S3_DEFAULT_SELECT_GPIO = [4, 5, 6, 7]
-
 
 class Channel:
     def __init__(self, channel_id, mux, mux_input, divider_ohm, bias_ohm, region=""):
@@ -33,15 +26,16 @@ class SensorMapConfig:
     def __init__(self, source, channels, multiplexers, select_gpio, mux_settle_us, adc):
         self.source = source
         self.channels = channels            # list of Channel, in SAMPLES column order
-        self.multiplexers = multiplexers    # name -> dict from the map
+        self.multiplexers = multiplexers    # name -> dict from the map (board pins: hal_esp32)
         self.select_gpio = select_gpio
         self.mux_settle_us = mux_settle_us
+        # The ADC setup the host's force model assumes; hal_esp32 configures the ADC with it.
         self.adc_bits = adc["bits"]
         self.adc_max = adc["max"]
         self.attenuation_db = adc["attenuation_db"]
         self.open_below = adc["open_below"]
         self.saturated_at = adc["saturated_at"]
-        self.select_gpio_esp32s3 = None
+        self.select_gpio_esp32s3 = None     # optional per-board override, see hal_esp32
 
     @property
     def n_channels(self):
@@ -59,24 +53,6 @@ class SensorMapConfig:
         """
         d = channel.divider_ohm
         return (self.adc_max * d + (d + channel.bias_ohm) // 2) // (d + channel.bias_ohm)
-
-    def adc_gpio(self, mux_name, board):
-        mux = self.multiplexers[mux_name]
-        if board == "esp32s3":
-            if "adc_gpio_esp32s3" in mux:
-                return mux["adc_gpio_esp32s3"]
-            if mux_name in ESP32S3_DEFAULT_ADC_GPIO:
-                return ESP32S3_DEFAULT_ADC_GPIO[mux_name]
-            raise ValueError("%s: multiplexers.%s has no adc_gpio_esp32s3 and no ESP32-S3 default"
-                             % (self.source, mux_name))
-        return mux["adc_gpio"]
-
-    def select_pins(self, board):
-        if board == "esp32s3":
-            if self.select_gpio_esp32s3 is not None:
-                return self.select_gpio_esp32s3
-            return ESP32S3_DEFAULT_SELECT_GPIO
-        return self.select_gpio
 
 
 def _field(obj, key, kind, where):
@@ -99,6 +75,9 @@ def parse_sensor_map(data, source):
     adc_values = {}
     for key in ("bits", "max", "attenuation_db", "open_below", "saturated_at"):
         adc_values[key] = _field(adc, key, int, (source, "adc."))
+    if adc_values["max"] != (1 << adc_values["bits"]) - 1:
+        raise ValueError("%s: adc.max %d does not match adc.bits %d (expected %d)"
+                         % (source, adc_values["max"], adc_values["bits"], (1 << adc_values["bits"]) - 1))
     muxes = _field(data, "multiplexers", dict, (source, ""))
     for name in muxes:
         mux = _field(muxes, name, dict, (source, "multiplexers."))

@@ -18,38 +18,45 @@ import json
 import struct
 
 import micropython
+from micropython import const
 
-PROTOCOL_VERSION = 1
+# Protocol numbers are const(): MicroPython folds them into the code that uses them inside
+# this module (no dictionary lookup in the hot path); other modules still read them as
+# attributes (frames.MSG_SAMPLES).
+PROTOCOL_VERSION = const(1)
 
 # Device -> host message types.
-MSG_HELLO = 0x01
-MSG_ACK = 0x02
-MSG_ERROR = 0x03
-MSG_STATUS = 0x04
-MSG_LOG = 0x05
-MSG_SAMPLES = 0x10
+MSG_HELLO = const(0x01)
+MSG_ACK = const(0x02)
+MSG_ERROR = const(0x03)
+MSG_STATUS = const(0x04)
+MSG_LOG = const(0x05)
+MSG_SAMPLES = const(0x10)
 
 # ERROR codes.
-ERR_BAD_FRAME = 1
-ERR_UNKNOWN_COMMAND = 2
-ERR_BAD_ARGUMENT = 3
-ERR_BUSY = 4
-ERR_NOT_ALLOWED = 5
+ERR_BAD_FRAME = const(1)
+ERR_UNKNOWN_COMMAND = const(2)
+ERR_BAD_ARGUMENT = const(3)
+ERR_BUSY = const(4)
+ERR_NOT_ALLOWED = const(5)
 
-LOG_INFO = 0
-LOG_WARNING = 1
-LOG_ERROR = 2
+LOG_INFO = const(0)
+LOG_WARNING = const(1)
+LOG_ERROR = const(2)
 
-SAMPLES_HEADER_BYTES = 16
-STATUS_BYTES = 32
-CRC_BYTES = 4
-MAX_PAYLOAD = 2048
-MAX_SAMPLES_PER_FRAME = 32
-T_US_MASK = 0x3FFFFFFF
+SAMPLES_HEADER_BYTES = const(16)
+STATUS_BYTES = const(32)
+CRC_BYTES = const(4)
+MAX_PAYLOAD = const(2048)
+# The most samples this firmware puts in one SAMPLES frame: the sampler's frame buffer holds
+# this many rows. The protocol allows up to 64 (the host's MAX_SAMPLES_ACCEPTED_PER_FRAME);
+# 32 keeps the buffer small, and samples_per_frame() never needs more than 20 (1000 Hz / 50).
+MAX_SAMPLES_SENT_PER_FRAME = const(32)
+T_US_MASK = const(0x3FFFFFFF)
 
-STATUS_FLAG_STREAMING = 0x01
-STATUS_FLAG_TARE_RUNNING = 0x02
-SAMPLES_FLAG_FIRST = 0x01
+STATUS_FLAG_STREAMING = const(0x01)
+STATUS_FLAG_TARE_RUNNING = const(0x02)
+SAMPLES_FLAG_FIRST = const(0x01)
 
 
 def t_us30(ticks):
@@ -76,8 +83,8 @@ def samples_per_frame(rate_hz):
     spf = rate_hz // 50
     if spf < 1:
         return 1
-    if spf > MAX_SAMPLES_PER_FRAME:
-        return MAX_SAMPLES_PER_FRAME
+    if spf > MAX_SAMPLES_SENT_PER_FRAME:
+        return MAX_SAMPLES_SENT_PER_FRAME
     return spf
 
 

@@ -10,19 +10,34 @@ import sys
 import time
 
 import machine
+from micropython import const
 
 from glove.stdio_link import StdioLink
 
-WATCHDOG_TIMEOUT_MS = 2000
+WATCHDOG_TIMEOUT_MS = const(2000)
 # Once running, the firmware ignores Ctrl-C (command bytes may contain 0x03) and the
 # watchdog cannot be stopped. For this long after reset Ctrl-C still interrupts, before the
 # watchdog starts: that is how `mpremote` / deploy tools get the REPL back.
-BOOT_GRACE_MS = 1500
-CLASSIC_UART_BYTES_PER_S = 11520     # USB-UART bridge at 115200 baud, 8N1
+BOOT_GRACE_MS = const(1500)
+CLASSIC_UART_BYTES_PER_S = const(11520)     # USB-UART bridge at 115200 baud, 8N1
 GLOVE_ID_FILE = "glove_id.txt"
 # Before a reset, time for the UART FIFO or the USB CDC buffer to send out the last frame
 # (an ACK of ~20 bytes needs under 2 ms at 115200 baud; the margin is for the USB host).
-RESET_DRAIN_MS = 50
+RESET_DRAIN_MS = const(50)
+
+# Board pins. The sensor map gives the classic ESP32's (multiplexers.<name>.adc_gpio,
+# select_gpio). The ESP32-S3 has its ADC1 on GPIO1..10 and no GPIO 25/27 (26..32 drive the
+# flash/PSRAM), so those numbers cannot be used there: a map may give the S3 pins as
+# multiplexers.<name>.adc_gpio_esp32s3 and select_gpio_esp32s3, otherwise these apply:
+# glove mux on GPIO1 (ADC1_CH0), spine mux on GPIO2 (ADC1_CH1), select lines GPIO4..7.
+ESP32S3_DEFAULT_ADC_GPIO = {"glove_mux": 1, "spine_mux": 2}
+ESP32S3_DEFAULT_SELECT_GPIO = [4, 5, 6, 7]
+
+# The sensor map's adc.attenuation_db as the ADC driver's setting. The host's force model
+# reads counts against adc.max and supply_v, so the ADC must be set up as the map says; a
+# value the driver cannot do stops the boot rather than giving counts on another scale.
+# (2.5 dB cannot be written: the map's field is an integer.)
+ATTENUATION = {0: machine.ADC.ATTN_0DB, 6: machine.ADC.ATTN_6DB, 11: machine.ADC.ATTN_11DB}
 
 
 def board_name(machine_name):
@@ -33,6 +48,44 @@ def board_name(machine_name):
     if "ESP32S3" in machine_name.upper().replace("-", ""):
         return "esp32s3"
     return "esp32"
+
+
+def adc_gpio(cfg, mux_name, board):
+    """The ADC pin of one multiplexer on this board."""
+    mux = cfg.multiplexers[mux_name]
+    if board == "esp32s3":
+        if "adc_gpio_esp32s3" in mux:
+            return mux["adc_gpio_esp32s3"]
+        if mux_name in ESP32S3_DEFAULT_ADC_GPIO:
+            return ESP32S3_DEFAULT_ADC_GPIO[mux_name]
+        raise ValueError("%s: multiplexers.%s has no adc_gpio_esp32s3 and no ESP32-S3 default"
+                         % (cfg.source, mux_name))
+    return mux["adc_gpio"]
+
+
+def select_pins(cfg, board):
+    """The shared select lines on this board, least significant first."""
+    if board == "esp32s3":
+        if cfg.select_gpio_esp32s3 is not None:
+            return cfg.select_gpio_esp32s3
+        return ESP32S3_DEFAULT_SELECT_GPIO
+    return cfg.select_gpio
+
+
+def adc_settings(cfg):
+    """(attenuation, width) for the map's adc section; width None: the ADC's fixed 12 bits.
+
+    Raises ValueError naming the field when this board's ADC cannot be set up that way.
+    """
+    if cfg.attenuation_db not in ATTENUATION:
+        raise ValueError("%s: adc.attenuation_db %d is not one the ESP32 ADC offers (0, 6 or 11)"
+                         % (cfg.source, cfg.attenuation_db))
+    # Looked up by name: a classic ESP32 offers WIDTH_9BIT..WIDTH_12BIT, an S3 only 12 bits.
+    width = getattr(machine.ADC, "WIDTH_%dBIT" % cfg.adc_bits, None)
+    if width is None and cfg.adc_bits != 12:   # 12 bits is every ESP32 ADC's default
+        raise ValueError("%s: adc.bits %d is not a width this board's ADC offers"
+                         % (cfg.source, cfg.adc_bits))
+    return ATTENUATION[cfg.attenuation_db], width
 
 
 def _read_glove_id():
@@ -52,7 +105,7 @@ class Esp32Hal:
     # A real ADC cannot be read as it was in the past: late slots are skipped and counted.
     catch_up_slots = 0
 
-    def __init__(self, cfg, board=None):
+    def __init__(self, cfg, board=None, boot_grace_ms=BOOT_GRACE_MS):
         if board is None:
             board = board_name(getattr(sys.implementation, "_machine", ""))
         self.board = board
@@ -62,15 +115,16 @@ class Esp32Hal:
         self.link_bytes_per_s = None if self.board == "esp32s3" else CLASSIC_UART_BYTES_PER_S
         self.n_channels = cfg.n_channels
         self.settle_us = cfg.mux_settle_us
+        attenuation, width = adc_settings(cfg)
         self._select = [machine.Pin(g, machine.Pin.OUT, value=0)
-                        for g in cfg.select_pins(self.board)]
+                        for g in select_pins(cfg, self.board)]
         adc_index = {}
         self._adcs = []  # type: list[machine.ADC]
         for name in cfg.multiplexers:
-            adc = machine.ADC(machine.Pin(cfg.adc_gpio(name, self.board)))
-            adc.atten(machine.ADC.ATTN_11DB)
-            if hasattr(adc, "width"):
-                adc.width(machine.ADC.WIDTH_12BIT)
+            adc = machine.ADC(machine.Pin(adc_gpio(cfg, name, self.board)))
+            adc.atten(attenuation)
+            if width is not None and hasattr(adc, "width"):
+                adc.width(width)
             adc_index[name] = len(self._adcs)
             self._adcs.append(adc)
         # Read plan: for each select setting in use, the (adc, column) pairs to read.
@@ -79,7 +133,7 @@ class Esp32Hal:
             by_input.setdefault(ch.mux_input, []).append((adc_index[ch.mux], column))
         self._plan = [([(setting >> k) & 1 for k in range(len(self._select))], by_input[setting])
                       for setting in sorted(by_input)]
-        time.sleep_ms(BOOT_GRACE_MS)
+        time.sleep_ms(boot_grace_ms)
         link = StdioLink(exit_on_eof=False)
         self.write = link.write
         self.read_rx = link.read_rx

@@ -15,21 +15,23 @@ import struct
 import sys
 import time
 
+from micropython import const
+
 from glove.stdio_link import StdioLink
 
 GCSIG_MAGIC = b"GCSIG1\n\0"
-GCSIG_HEADER_BYTES = 16
+GCSIG_HEADER_BYTES = const(16)
 DEFAULT_GLOVE_ID = "GC-SIM-0001"
 # A process cannot reset itself: reset() ends it with this status instead (0 is an unplug,
 # 1 a failed boot); starting it again is up to whoever runs it (VirtualGlove does not).
-RESET_EXIT_STATUS = 3
+RESET_EXIT_STATUS = const(3)
 
 # Built-in pattern: one stroke passes over the glove channels every PATTERN_SLOTS slots
 # (3 s at the default 200 Hz); each channel sees a raised-cosine pressure bump whose
 # timing is offset along the hand, as a palm sliding down a back would produce.
-PATTERN_SLOTS = 600
-PATTERN_PEAK_COUNTS = 1800
-PATTERN_BUMP_SLOTS = 240
+PATTERN_SLOTS = const(600)
+PATTERN_PEAK_COUNTS = const(1800)
+PATTERN_BUMP_SLOTS = const(240)
 
 
 class SignalFileError(ValueError):

@@ -11,23 +11,23 @@ slots taken back to back instead of skipped; a real ADC cannot sample the past, 
 ESP32 HAL sets 0.
 
 Memory. Everything the loop touches is allocated in __init__: the frame buffer with one
-memoryview per sample row, the STATUS buffer, per-channel maxima and TARE sums as byte
-arrays handled by viper helpers. Only commands (rare) and error paths allocate.
+memoryview per sample row, the STATUS buffer, per-channel maxima and TARE sums (glove/tare.py)
+as byte arrays handled by viper helpers. Only commands (rare) and error paths allocate.
 """
 
 import time
 
 import micropython
+from micropython import const
 
 from glove import frames
-from glove.commands import CMD_TARE
+from glove.tare import Tare
 
-RATE_MIN_HZ = 50
-RATE_MAX_HZ = 1000
-DEFAULT_RATE_HZ = 200
-TARE_DEFAULT_SAMPLES = 64
-LINK_USABLE_PERCENT = 90
-STATUS_WIRE_BYTES = 38          # a STATUS frame once a second (docs/protocol.md section 4)
+RATE_MIN_HZ = const(50)
+RATE_MAX_HZ = const(1000)
+DEFAULT_RATE_HZ = const(200)
+LINK_USABLE_PERCENT = const(90)
+STATUS_WIRE_BYTES = const(38)   # a STATUS frame once a second (docs/protocol.md section 4)
 FIRMWARE_VERSION = "0.1.0"
 
 
@@ -62,17 +62,6 @@ def open_channels(maxima, n_channels: int, open_below: int) -> int:
     return mask
 
 
-@micropython.viper
-def add_row(row, n_channels: int, sums):
-    """sums[c] += row[c] for every channel (u32 accumulators)."""
-    r = ptr16(row)
-    s = ptr32(sums)
-    c = 0
-    while c < n_channels:
-        s[c] = int(s[c]) + int(r[c])
-        c += 1
-
-
 def link_bytes_needed(rate_hz, n_channels):
     """Bytes per second SAMPLES and STATUS frames need at rate_hz."""
     spf = frames.samples_per_frame(rate_hz)
@@ -91,14 +80,14 @@ class Sampler:
         self.open_below = cfg.open_below
         row_bytes = 2 * n
         self.frame = bytearray(frames.SAMPLES_HEADER_BYTES
-                               + frames.MAX_SAMPLES_PER_FRAME * row_bytes + frames.CRC_BYTES)
+                               + frames.MAX_SAMPLES_SENT_PER_FRAME * row_bytes + frames.CRC_BYTES)
         view = memoryview(self.frame)
         self.rows = [view[frames.SAMPLES_HEADER_BYTES + k * row_bytes:
                           frames.SAMPLES_HEADER_BYTES + (k + 1) * row_bytes]
-                     for k in range(frames.MAX_SAMPLES_PER_FRAME)]
+                     for k in range(frames.MAX_SAMPLES_SENT_PER_FRAME)]
         self.status = bytearray(frames.STATUS_BYTES + frames.CRC_BYTES)
         self.maxima = bytearray(2 * n)
-        self.tare_sums = bytearray(4 * n)
+        self.tare = Tare(n, writer)
         self.streaming = False
         self.seq = 0
         self.slot_index = 0         # grid slot (since START) the next sample belongs to
@@ -110,10 +99,6 @@ class Sampler:
         self.saturated_mask = 0
         self.loop_max_us = 0
         self.slots_this_second = 0
-        self.tare_left = 0
-        self.tare_n = 0
-        self.tare_token = 0
-        self.tare_offsets = None
         self.errors_this_second = 0
         self.errors_total = 0       # caught exceptions since boot (tests read it)
         self.set_rate(DEFAULT_RATE_HZ)
@@ -155,7 +140,7 @@ class Sampler:
             "channels": self.cfg.channel_ids,
             "streaming": self.streaming,
             "link_bytes_per_s": self.hal.link_bytes_per_s,
-            "tare": self.tare_offsets,
+            "tare": self.tare.offsets,
         }
 
     # -- stream control ------------------------------------------------------------
@@ -175,24 +160,6 @@ class Sampler:
             self.send_frame()
         self.streaming = False
 
-    def begin_tare(self, n, token):
-        sums = self.tare_sums
-        for i in range(len(sums)):
-            sums[i] = 0
-        self.tare_n = n
-        self.tare_left = n
-        self.tare_token = token
-
-    def _finish_tare(self):
-        n = self.tare_n
-        sums = self.tare_sums
-        offsets = []
-        for c in range(self.n_channels):
-            s = sums[4 * c] | sums[4 * c + 1] << 8 | sums[4 * c + 2] << 16 | sums[4 * c + 3] << 24
-            offsets.append((s + n // 2) // n)
-        self.tare_offsets = offsets
-        self.writer.send_ack(self.tare_token, CMD_TARE, {"offsets": offsets})
-
     # -- the loop --------------------------------------------------------------------
 
     def send_frame(self):
@@ -208,7 +175,7 @@ class Sampler:
         flags = 0
         if self.streaming:
             flags |= frames.STATUS_FLAG_STREAMING
-        if self.tare_left:
+        if self.tare.left:
             flags |= frames.STATUS_FLAG_TARE_RUNNING
         open_mask = open_channels(self.maxima, self.n_channels, self.open_below)
         frames.pack_status(self.status, flags, self.rate_hz, now & frames.T_US_MASK,
@@ -225,11 +192,9 @@ class Sampler:
         row = self.rows[k]
         self.hal.read_sample(row)
         self.saturated_mask |= scan_row(row, self.n_channels, self.maxima, self.saturated_at)
-        if self.tare_left:
-            add_row(row, self.n_channels, self.tare_sums)
-            self.tare_left -= 1
-            if not self.tare_left:
-                self._finish_tare()
+        tare = self.tare
+        if tare.left:
+            tare.add(row)
         if self.streaming:
             if k == 0:
                 self.frame_t_us = now & frames.T_US_MASK

@@ -33,7 +33,9 @@ def test_classic_esp32_reads_every_channel_through_its_mux_input(tmp_path):
     assert out["values"] == [10 * gpio[c["mux"]] + c["mux_input"] for c in smap["channels"]]
     assert sorted(out["adc_gpios"]) == sorted(gpio.values())
     assert out["select_gpios"] == smap["select_gpio"]
-    assert all(s == {"atten": 3, "width": 3} for k, s in out["settings"].items() if k.isdigit())
+    # The map's adc section: 11 dB is ATTN_11DB (3), 12 bits is WIDTH_12BIT.
+    assert (smap["adc"]["attenuation_db"], smap["adc"]["bits"]) == (11, 12)
+    assert all(s == {"atten": 3, "width": 12} for k, s in out["settings"].items() if k.isdigit())
     # Shared select lines: one setting per distinct mux input, one read per channel.
     settings_used = {c["mux_input"] for c in smap["channels"]}
     assert out["reads"] == len(smap["channels"])
@@ -66,7 +68,37 @@ def test_esp32s3_uses_its_own_adc_pins_and_native_usb(tmp_path):
     assert out["values"][0] == 90 + smap["channels"][0]["mux_input"]
 
 
+def _edited_map(tmp_path, edit) -> Path:
+    smap = json.loads(SENSOR_MAP.read_text())
+    edit(smap)
+    path = tmp_path / "map.json"
+    path.write_text(json.dumps(smap))
+    return path
+
+
+@pytest.mark.parametrize("attenuation_db,atten", [(0, 0), (6, 2), (11, 3)])
+@pytest.mark.parametrize("bits", [10, 12])
+def test_adc_is_set_up_as_the_sensor_map_says(tmp_path, attenuation_db, atten, bits):
+    def edit(m):
+        m["adc"].update(attenuation_db=attenuation_db, bits=bits, max=(1 << bits) - 1,
+                        saturated_at=(1 << bits) - 64)
+    out = run_hal("esp32", _edited_map(tmp_path, edit), cwd=tmp_path)
+    adcs = [s for k, s in out["settings"].items() if k.isdigit()]
+    assert len(adcs) == 2 and all(s == {"atten": atten, "width": bits} for s in adcs)
+
+
 @pytest.mark.parametrize("edit,message", [
+    (lambda m: m["adc"].update(attenuation_db=3), "adc.attenuation_db 3 is not one the ESP32 ADC offers"),
+    (lambda m: m["adc"].update(bits=14, max=16383), "adc.bits 14 is not a width this board's ADC offers"),
+])
+def test_adc_setup_the_board_cannot_do_stops_the_boot(tmp_path, edit, message):
+    path = _edited_map(tmp_path, edit)
+    out = run_hal("esp32", path, cwd=tmp_path)
+    assert str(path) in out["refused"] and message in out["refused"]
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda m: m["adc"].update(max=1023), "adc.max 1023 does not match adc.bits 12 (expected 4095)"),
     (lambda m: m["channels"][2].update(mux="nope"), "channels[2] (middle_tip) uses mux 'nope'"),
     (lambda m: m["channels"][13].update(mux_input=8), "channels[13] (spine_2) mux_input 8 outside 0..7"),
     (lambda m: m["adc"].pop("saturated_at"), "missing field adc.saturated_at"),

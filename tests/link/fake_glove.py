@@ -28,6 +28,7 @@ import numpy as np
 from glovecoach.wire import (
     DELIMITER,
     STATUS_STREAMING,
+    UNKNOWN_TOKEN,
     Command,
     CommandFormatError,
     ErrorCode,
@@ -262,7 +263,7 @@ class FakeGlove:
             try:
                 command, token, args = decode_command(decode_frame(chunk))
             except FrameError:
-                self._write(encode_error(0xFFFF, 0, ErrorCode.BAD_FRAME, "bad frame"))
+                self._write(encode_error(UNKNOWN_TOKEN, 0, ErrorCode.BAD_FRAME, "bad frame"))
                 continue
             except CommandFormatError as exc:
                 self._write(encode_error(exc.token, exc.command, exc.code, exc.message))

@@ -15,7 +15,7 @@ from wire_streams import sample_frames
 
 from glovecoach.wire import (
     MAX_CHANNELS,
-    MAX_SAMPLES_PER_FRAME,
+    MAX_SAMPLES_ACCEPTED_PER_FRAME,
     T_US_MAX,
     Ack,
     CommandFormatError,
@@ -113,7 +113,7 @@ def assert_acceptable(message) -> None:
             assert is_int(getattr(message, name), 0, 0xFFFFFFFF)
     elif isinstance(message, SampleBatch):
         assert message.raw.dtype == np.uint16 and 1 <= message.n_channels <= MAX_CHANNELS
-        assert ((message.n_per_frame >= 1) & (message.n_per_frame <= MAX_SAMPLES_PER_FRAME)).all()
+        assert ((message.n_per_frame >= 1) & (message.n_per_frame <= MAX_SAMPLES_ACCEPTED_PER_FRAME)).all()
         assert message.raw.shape[0] == int(message.n_per_frame.sum())
         assert (message.t_us <= T_US_MAX).all()
     elif isinstance(message, Ack):

@@ -27,6 +27,7 @@ from glovecoach.recording import Recording, RecordingError, open_recording
 from glovecoach.wire import (
     DELIMITER,
     STATUS_STREAMING,
+    UNKNOWN_TOKEN,
     Command,
     CommandFormatError,
     ErrorCode,
@@ -122,7 +123,7 @@ class ReplayDevice:
             try:
                 command, token, args = decode_command(decode_frame(chunk))
             except FrameError as exc:
-                self._tx += encode_error(0xFFFF, 0, ErrorCode.BAD_FRAME, str(exc))
+                self._tx += encode_error(UNKNOWN_TOKEN, 0, ErrorCode.BAD_FRAME, str(exc))
                 continue
             except CommandFormatError as exc:
                 self._tx += encode_error(exc.token, exc.command, exc.code, exc.message)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from glovecoach.link.serial_link import SerialTransport
 from glovecoach.link.transport import LinkLost, Transport
-from glovecoach.resources import firmware_dir
+from glovecoach.resources import firmware_dir, sensor_map_path
 
 DEFAULT_GLOVE_ID = "GC-SIM-0001"
 _DIR_PREFIX = "glovecoach-vglove-"
@@ -91,12 +91,17 @@ class VirtualGlove:
                  glove_id: str | None = None, scenario: str | None = None, seed: int = 0,
                  micropython: str | None = None, firmware: str | os.PathLike | None = None,
                  sensor_map: str | os.PathLike | None = None) -> None:
-        """`firmware` and `sensor_map` default to the repository's; `glovecoach deploy
-        --virtual` points them at a deployed tree to boot exactly what a board would get."""
+        """`firmware` and `sensor_map` default to the installed ones (glovecoach.resources);
+        `glovecoach deploy --virtual` points them at a deployed tree to boot exactly what a
+        board would get."""
         self.glove_id = glove_id or DEFAULT_GLOVE_ID
         self._micropython = micropython or find_micropython()
-        self._firmware_dir = Path(firmware) if firmware is not None else firmware_dir()
-        self._sensor_map = Path(sensor_map) if sensor_map is not None else None
+        # Absolute: the firmware runs with its own folder as working directory, where a
+        # relative path given here (deploy --virtual --target board) would point elsewhere.
+        self._firmware_dir = Path(firmware).resolve() if firmware is not None else firmware_dir()
+        # Always named to the firmware: its own fallback (../hardware/ next to main.py) holds
+        # only in a checkout, and this way host and glove read the same map.
+        self._sensor_map = (Path(sensor_map) if sensor_map is not None else sensor_map_path()).resolve()
         if not (self._firmware_dir / "main.py").exists():
             raise FileNotFoundError(f"{self._firmware_dir / 'main.py'} not found: no firmware to run")
         self._process: subprocess.Popen | None = None

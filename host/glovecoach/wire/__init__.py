@@ -27,7 +27,7 @@ from glovecoach.wire.frames import (
 from glovecoach.wire.messages import (
     COMMAND_ARGUMENTS,
     MAX_CHANNELS,
-    MAX_SAMPLES_PER_FRAME,
+    MAX_SAMPLES_ACCEPTED_PER_FRAME,
     SAMPLES_FIRST_AFTER_START,
     STATUS_STREAMING,
     T_US_MAX,
@@ -61,8 +61,8 @@ from glovecoach.wire.messages import (
 
 __all__ = [
     "COMMAND_ARGUMENTS", "DELIMITER", "MAX_CHANNELS", "MAX_COMMAND_PAYLOAD", "MAX_PAYLOAD",
-    "MAX_SAMPLES_PER_FRAME", "MAX_UNDELIMITED_RUN", "PROTOCOL_VERSION", "SAMPLES_FIRST_AFTER_START",
-    "STATUS_STREAMING", "STATUS_TARE_RUNNING", "T_US_MAX", "TICKS_BITS", "TICKS_MASK", "TICKS_MODULUS",
+    "MAX_SAMPLES_ACCEPTED_PER_FRAME", "MAX_UNDELIMITED_RUN", "PROTOCOL_VERSION",
+    "SAMPLES_FIRST_AFTER_START", "STATUS_STREAMING", "STATUS_TARE_RUNNING", "T_US_MAX", "TICKS_BITS", "TICKS_MASK", "TICKS_MODULUS",
     "UNKNOWN_TOKEN",
     "Ack", "Command", "CommandFormatError", "ContinuityTracker", "CorruptReason", "DecoderStats",
     "ErrorCode", "ErrorReply", "FrameError", "Gap", "Hello", "Log", "LogLevel", "Message",

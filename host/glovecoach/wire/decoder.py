@@ -34,7 +34,7 @@ from glovecoach.wire.frames import (
 )
 from glovecoach.wire.messages import (
     MAX_CHANNELS,
-    MAX_SAMPLES_PER_FRAME,
+    MAX_SAMPLES_ACCEPTED_PER_FRAME,
     SAMPLES_HEADER,
     T_US_MAX,
     Message,
@@ -259,7 +259,8 @@ class StreamDecoder:
         with_header = np.flatnonzero(is_samples & (lengths >= _HEADER_SIZE + CRC_SIZE))
         headers = buffer[offsets[with_header, None] + np.arange(_HEADER_SIZE)].view(_HEADER_DTYPE).reshape(-1)
         n, channels = headers["n"].astype(np.int64), headers["channels"].astype(np.int64)
-        good = ((n >= 1) & (n <= MAX_SAMPLES_PER_FRAME) & (channels >= 1) & (channels <= MAX_CHANNELS)
+        good = ((n >= 1) & (n <= MAX_SAMPLES_ACCEPTED_PER_FRAME)
+                & (channels >= 1) & (channels <= MAX_CHANNELS)
                 & (lengths[with_header] == _HEADER_SIZE + CRC_SIZE + 2 * n * channels)
                 & (headers["t_us"] <= T_US_MAX))
         kind[with_header[good]] = channels[good]
@@ -315,7 +316,7 @@ def _uniform_samples(buffer: np.ndarray, lengths: np.ndarray) -> SampleBatch | N
     table = buffer.reshape(-1, length)
     header = table[:, :_HEADER_SIZE].copy()
     n, channels = int(header[0, 1]), int(header[0, 2])
-    if (length != _HEADER_SIZE + CRC_SIZE + 2 * n * channels or not 0 < n <= MAX_SAMPLES_PER_FRAME
+    if (length != _HEADER_SIZE + CRC_SIZE + 2 * n * channels or not 0 < n <= MAX_SAMPLES_ACCEPTED_PER_FRAME
             or not 0 < channels <= MAX_CHANNELS):
         return None
     # Header as little-endian u32 words: [type | n << 8 | channels << 16 | flags << 24, seq, index, t_us].

@@ -67,9 +67,15 @@ class LogLevel(enum.IntEnum):
 STATUS_STREAMING = 0x01
 STATUS_TARE_RUNNING = 0x02
 SAMPLES_FIRST_AFTER_START = 0x01
-MAX_SAMPLES_PER_FRAME = 64
+# The largest n_samples the host accepts in a SAMPLES frame (and in HELLO/ACK
+# samples_per_frame): the protocol's limit (docs/protocol.md section 4), not what a glove
+# sends. Firmware v0.1 sends at most 32 (firmware/glove/frames.py MAX_SAMPLES_SENT_PER_FRAME,
+# 20 at 1000 Hz); the headroom lets a firmware grow its frames without a host release.
+MAX_SAMPLES_ACCEPTED_PER_FRAME = 64
 MAX_CHANNELS = 32
-UNKNOWN_TOKEN = 0xFFFF  # ERROR BAD_FRAME when the command's token could not be read
+# The token of an ERROR BAD_FRAME about a command whose token could not be read (bad COBS or
+# CRC, too short). The firmware's name for it is the same (firmware/glove/commands.py).
+UNKNOWN_TOKEN = 0xFFFF
 T_US_MAX = (1 << 30) - 1  # device stamps are 30-bit (docs/protocol.md section 2)
 MAX_TEXT_FIELD = 64       # longest glove id, firmware version or channel id a HELLO may carry
 MAX_JSON_DEPTH = 8         # HELLO and ACK bodies are flat objects with lists; deeper is not a glove
@@ -209,7 +215,7 @@ def _check_hello(info: dict[str, Any]) -> None:
     """
     what = "HELLO"
     for key, low, high in (("protocol", 0, 0xFF), ("boot_id", 0, 0xFFFFFFFF), ("rate_hz", 1, 0xFFFF),
-                           ("samples_per_frame", 1, MAX_SAMPLES_PER_FRAME), ("adc_bits", 1, 16),
+                           ("samples_per_frame", 1, MAX_SAMPLES_ACCEPTED_PER_FRAME), ("adc_bits", 1, 16),
                            ("adc_max", 1, 0xFFFF)):
         if key in info:
             _check_int(what, key, info[key], low, high)
@@ -459,9 +465,9 @@ def decode_samples_header(payload: bytes) -> tuple[int, int, int, int, int, int]
     if len(payload) < SAMPLES_HEADER.size:
         raise FrameError(CorruptReason.LENGTH, f"SAMPLES payload of {len(payload)} bytes, header needs 16")
     _, n, ch, flags, seq, index, t_us = SAMPLES_HEADER.unpack_from(payload)
-    if not 1 <= n <= MAX_SAMPLES_PER_FRAME:
-        raise FrameError(CorruptReason.MALFORMED, f"SAMPLES n_samples={n} outside 1..{MAX_SAMPLES_PER_FRAME}",
-                         field="n_samples")
+    if not 1 <= n <= MAX_SAMPLES_ACCEPTED_PER_FRAME:
+        raise FrameError(CorruptReason.MALFORMED,
+                         f"SAMPLES n_samples={n} outside 1..{MAX_SAMPLES_ACCEPTED_PER_FRAME}", field="n_samples")
     if not 1 <= ch <= MAX_CHANNELS:
         raise FrameError(CorruptReason.MALFORMED, f"SAMPLES n_channels={ch} outside 1..{MAX_CHANNELS}",
                          field="n_channels")
@@ -540,8 +546,8 @@ def encode_samples(seq: int, sample_index: int, t_us: int, raw: np.ndarray, flag
     if block.ndim != 2:
         raise ValueError(f"raw must be 2-D (n_samples, n_channels), got shape {block.shape}")
     n, ch = block.shape
-    if not 1 <= n <= MAX_SAMPLES_PER_FRAME:
-        raise ValueError(f"n_samples={n} outside 1..{MAX_SAMPLES_PER_FRAME}")
+    if not 1 <= n <= MAX_SAMPLES_ACCEPTED_PER_FRAME:
+        raise ValueError(f"n_samples={n} outside 1..{MAX_SAMPLES_ACCEPTED_PER_FRAME}")
     if not 1 <= ch <= MAX_CHANNELS:
         raise ValueError(f"n_channels={ch} outside 1..{MAX_CHANNELS}")
     if block.dtype != np.uint16:

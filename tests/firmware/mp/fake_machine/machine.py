@@ -23,8 +23,16 @@ class Pin:
 
 
 class ADC:
+    # The values of MicroPython's esp32 port (>= 1.22): WIDTH_n is n. A classic ESP32 has all
+    # four widths, so this fake stands for one.
+    ATTN_0DB = 0
+    ATTN_2_5DB = 1
+    ATTN_6DB = 2
     ATTN_11DB = 3
-    WIDTH_12BIT = 3
+    WIDTH_9BIT = 9
+    WIDTH_10BIT = 10
+    WIDTH_11BIT = 11
+    WIDTH_12BIT = 12
 
     def __init__(self, pin):
         self.gpio = pin.gpio
