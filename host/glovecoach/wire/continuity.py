@@ -20,7 +20,7 @@ TICKS_MASK = TICKS_MODULUS - 1
 
 
 @dataclass(frozen=True)
-class Gap:
+class MissingSlots:
     """Grid slots that never arrived, just before frame ``frame`` of the batch."""
 
     device_sample_index: int  # first missing grid slot
@@ -95,7 +95,7 @@ class ContinuityTracker:
         """Grid slot the next frame should start at, or None before the first frame."""
         return None if self._last_seq is None else self._next_index
 
-    def update(self, batch: SampleBatch) -> list[Gap | StreamRestart | StaleFrame]:
+    def update(self, batch: SampleBatch) -> list[MissingSlots | StreamRestart | StaleFrame]:
         """Gaps, restarts and stale frames in ``batch`` (and between it and the previous batch),
         in frame order."""
         count = batch.n_frames
@@ -118,7 +118,7 @@ class ContinuityTracker:
 
         t = batch.t_us.astype(np.int64)
         rows = batch.frame_rows
-        events: list[Gap | StreamRestart | StaleFrame] = []
+        events: list[MissingSlots | StreamRestart | StaleFrame] = []
         pos = 0
         announced = False  # the restart at ``pos`` was reported by the pass before
         while pos < count:  # one pass per stream in the batch (a restart starts the next pass)
@@ -172,7 +172,7 @@ class ContinuityTracker:
             at = np.flatnonzero(keep)
             for k in np.flatnonzero((lost != 0) | (missing != 0)).tolist():  # one iteration per gap
                 f = int(at[k])
-                events.append(Gap(int(taken_index[k] - missing[k]), int(missing[k]), int(lost[k]),
+                events.append(MissingSlots(int(taken_index[k] - missing[k]), int(missing[k]), int(lost[k]),
                                   base + f, int(rows[base + f])))
             self.lost_frames += int(lost.sum())
             self.missing_samples += int(missing.sum())
