@@ -28,12 +28,10 @@ def virtual_glove_url(scenario: str, seed: int = 1, *, start_s: float = 0.0,
                       duration_s: float | None = None, directory: str | Path | None = None) -> str:
     """A `virtual://` URL whose firmware plays `scenario` (from `start_s`) in real time.
 
-    A whole session is rendered by the virtual glove itself (and removed with it); a cut one
-    is written to `directory` (a new temporary folder by default).
+    The session is rendered here to a `.gcsig` in `directory` (a new temporary folder by
+    default): the link plays signal files and never runs the simulator itself.
     """
     _check(scenario)
-    if start_s == 0 and duration_s is None:
-        return f"virtual://?scenario={scenario}&seed={seed}"
     directory = Path(directory or tempfile.mkdtemp(prefix="glovecoach-sig-"))
     session = simulated_session(scenario, seed, start_s, duration_s)
     path = write_signal_file(session, directory / f"{scenario}-{seed}-{int(start_s)}.gcsig")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import serial  # type: ignore[import-untyped]  # pyserial ships no stubs
 
-from glovecoach.link.transport import LinkLost, Transport
+from glovecoach.link.transport import LinkLost, Transport, url_number, url_parts, url_scheme
 
 
 class SerialTransport(Transport):
@@ -69,3 +69,11 @@ class SerialTransport(Transport):
             port.write(data)
         except (serial.SerialException, OSError) as exc:
             raise LinkLost(f"{self.path}: {exc}") from exc
+
+
+def transport_from_url(url: str) -> SerialTransport:
+    """``/dev/ttyUSB0``, ``COM3`` or ``serial:///dev/ttyUSB0?baud=115200``."""
+    path, params = url_parts(url) if url_scheme(url) else (url, {})
+    if not path:
+        raise ValueError(f"{url}: no serial port path")
+    return SerialTransport(path, baudrate=url_number(params, "baud", int, 115200, url))
