@@ -164,34 +164,44 @@ class SessionTimeline:
     def _place_part(self, part: SampleBatch, received: float, findings: list[MissingSlots | StreamRestart],
                     rate: int, resuming: bool, out: list[Placed]) -> None:
         period_us = 1e6 / rate
-        new_stream = (self._offset is None or bool(part.flags[0] & SAMPLES_FIRST_AFTER_START)
-                      or any(isinstance(f, StreamRestart) for f in findings)
+        first_device = int(part.sample_index[0])
+        new_stream = (self._offset is None or bool(int(part.flags[0]) & SAMPLES_FIRST_AFTER_START)
+                      or any(type(f) is StreamRestart for f in findings)
                       # Slots already placed (a tracker reset by a new boot_id, then frames of the
                       # old stream): never overlap the timeline; place them by the host clock.
-                      or int(part.sample_index[0]) + self._offset < self.next_index)
+                      or first_device + self._offset < self.next_index)
         # Device time of each sample = its slot on the device's grid. The firmware samples on a
         # deadline schedule and stamps a frame with the time its first sample was actually
         # taken: never before the slot's deadline, sometimes up to a period after it. So the
         # grid origin is the smallest (stamp - slot * period) seen in this stream; using the
         # raw stamps instead would put late-stamped pairs below the clock's true envelope.
-        t_first = self._unwrapper.unwrap(part.t_us).astype(np.float64)
-        slots = part.sample_index.astype(np.float64)
-        origin = float(np.min(t_first - slots * period_us))
+        single = part.n_frames == 1  # the live case: plain floats cost less than numpy calls
+        if single:
+            origin = self._unwrapper.unwrap_one(int(part.t_us[0])) - first_device * period_us
+        else:
+            t_first = self._unwrapper.unwrap(part.t_us).astype(np.float64)
+            slots = part.sample_index.astype(np.float64)
+            origin = float(np.min(t_first - slots * period_us))
         if new_stream or self._grid_origin_us is None or origin < self._grid_origin_us:
             self._grid_origin_us = origin
-        due_first = self._grid_origin_us + slots * period_us
-        due_last = due_first + (part.n_per_frame.astype(np.float64) - 1) * period_us
         # The host time of the last sample, through the fit as it was before this stream.
         last_host = self.last_sample_host_time() if new_stream else None
         # A frame is sent once its last sample is taken: (due_last, received) bounds the clock.
-        self.clock.add(due_last / 1e6, np.full(part.n_frames, received))
-        first_device = int(part.sample_index[0])
+        if single:
+            due_first_us = self._grid_origin_us + first_device * period_us
+            due_last_us = due_first_us + (int(part.n_per_frame[0]) - 1) * period_us
+            self.clock.add_pair(due_last_us / 1e6, received)
+        else:
+            due_first = self._grid_origin_us + slots * period_us
+            due_last = due_first + (part.n_per_frame.astype(np.float64) - 1) * period_us
+            self.clock.add(due_last / 1e6, np.full(part.n_frames, received))
+            due_first_us, due_last_us = float(due_first[0]), float(due_last[-1])
         if new_stream:
             if self._offset is None and last_host is None:
                 self._offset = -first_device  # the session starts with the first sample seen
             else:
                 assert last_host is not None
-                first_host = float(self.clock.to_host(due_first[0] / 1e6))
+                first_host = float(self.clock.to_host(due_first_us / 1e6))
                 missing = max(0, int(round((first_host - last_host) * rate)) - 1)
                 self._offset = self.next_index + missing - first_device
                 if missing:
@@ -225,12 +235,16 @@ class SessionTimeline:
         first_index = first_device + offset
         if (not resuming and self._stall_from is not None and first_index - self._stall_from > rate):
             self._stall_from = None  # a second of samples after the stall and no gap: none to label
-        frames = np.empty(part.n_frames, dtype=FRAME_DTYPE)
-        frames["sample_index"] = part.sample_index
-        frames["sample_index"] += offset
-        frames["t_us"] = part.t_us
-        frames["host_time"] = received + self.wall_minus_mono
+        host_time = received + self.wall_minus_mono
+        if single:
+            frames = np.array([(first_index, int(part.t_us[0]), host_time)], dtype=FRAME_DTYPE)
+        else:
+            frames = np.empty(part.n_frames, dtype=FRAME_DTYPE)
+            frames["sample_index"] = part.sample_index
+            frames["sample_index"] += offset
+            frames["t_us"] = part.t_us
+            frames["host_time"] = host_time
         out.append(SamplesReceived(first_index, part.raw, frames))
         self.next_index = int(frames["sample_index"][-1]) + int(part.n_per_frame[-1])
-        self._last_sample = (self.clock, float(due_last[-1]) / 1e6)
+        self._last_sample = (self.clock, due_last_us / 1e6)
         self.samples += part.n_samples
