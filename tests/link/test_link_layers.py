@@ -43,7 +43,10 @@ def test_the_transport_module_imports_no_backend():
     assert not {m for m in imported if m and m.startswith("glovecoach")}, imported
 
 
-def test_a_registered_scheme_builds_its_transport():
+def test_a_registered_scheme_builds_its_transport(monkeypatch):
+    import glovecoach.link.transport as transport_module
+
+    monkeypatch.setattr(transport_module, "_FACTORIES", {})  # leave no scheme behind
     class Loop(Transport):
         name = "loop://"
         is_open = False
