@@ -7,7 +7,7 @@ import queue
 import threading
 import time
 
-from glovecoach.link.reader import ReaderThread
+from glovecoach.link.reader import ReaderCallbacks, ReaderThread
 from glovecoach.link.transport import LinkLost, Transport
 
 
@@ -56,6 +56,10 @@ class Owner:
         self.reopen_after = reopen_after
         self.idle = threading.Event()
 
+    def callbacks(self) -> ReaderCallbacks:
+        return ReaderCallbacks(self.link_is_up, self.reopen, self.before_read, self.on_bytes,
+                               self.on_idle, self.on_lost)
+
     def link_is_up(self) -> bool:
         return self.up
 
@@ -84,7 +88,7 @@ class Owner:
 def test_bytes_in_order_a_loss_and_a_reopen_by_the_policy():
     transport = ScriptedTransport([b"ab", b"cd", LinkLost("unplugged"), b"ef"])
     owner = Owner(transport, reopen_after=3)  # the port comes back on the third try
-    reader = ReaderThread(transport, owner, reconnect=True, reconnect_interval=0.01)
+    reader = ReaderThread(transport, owner.callbacks(), reconnect=True, reconnect_interval=0.01)
     reader.start()
     deadline = time.monotonic() + 5
     while ("bytes", b"ef") not in owner.calls and time.monotonic() < deadline:
@@ -99,7 +103,7 @@ def test_bytes_in_order_a_loss_and_a_reopen_by_the_policy():
 def test_without_reconnect_the_thread_ends_when_the_link_is_lost():
     transport = ScriptedTransport([LinkLost("gone")])
     owner = Owner(transport)
-    reader = ReaderThread(transport, owner, reconnect=False, reconnect_interval=0.01)
+    reader = ReaderThread(transport, owner.callbacks(), reconnect=False, reconnect_interval=0.01)
     reader.start()
     deadline = time.monotonic() + 2
     while reader.alive and time.monotonic() < deadline:
@@ -109,7 +113,7 @@ def test_without_reconnect_the_thread_ends_when_the_link_is_lost():
 
 def test_stop_ends_a_silent_reader_within_a_read_timeout():
     transport = ScriptedTransport([])
-    reader = ReaderThread(transport, Owner(transport), reconnect=True, reconnect_interval=0.01)
+    reader = ReaderThread(transport, Owner(transport).callbacks(), reconnect=True, reconnect_interval=0.01)
     reader.start()
     time.sleep(0.1)
     t0 = time.monotonic()

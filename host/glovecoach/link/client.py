@@ -56,7 +56,7 @@ from glovecoach.link.events import (
     StatusReceived,
     printable,
 )
-from glovecoach.link.reader import READ_CHUNK, READ_TIMEOUT_S, ReaderThread
+from glovecoach.link.reader import READ_CHUNK, READ_TIMEOUT_S, ReaderCallbacks, ReaderThread
 from glovecoach.link.reconnect import Reconnection, ReconnectPolicy, StallWatch
 from glovecoach.link.session_layout import REQUIRED_HELLO_KEYS, SessionLayout
 from glovecoach.link.session_timeline import SessionTimeline
@@ -154,7 +154,10 @@ class GloveClient:
         with self._io_lock:
             self.transport.open()
         self._link.opened()
-        self._reader = ReaderThread(self.transport, self, reconnect=self.reconnect,
+        callbacks = ReaderCallbacks(link_is_up=lambda: self._link.link_up, reopen=self._reopen,
+                                    before_read=self._before_read, on_bytes=self._receive,
+                                    on_idle=self._check_stall, on_lost=self._lose_link)
+        self._reader = ReaderThread(self.transport, callbacks, reconnect=self.reconnect,
                                     reconnect_interval=self.reconnect_interval)
         self._reader.start()
 
@@ -349,11 +352,8 @@ class GloveClient:
     def _emit(self, event: Event) -> None:
         self._events.put(event)
 
-    # -- the reader thread's calls (ReaderOwner) ---------------------------------------------
-    def link_is_up(self) -> bool:
-        return self._link.link_up
-
-    def reopen(self) -> bool:
+    # -- the reader thread's calls (ReaderCallbacks) -----------------------------------------
+    def _reopen(self) -> bool:
         try:
             with self._io_lock:
                 self.transport.open()
@@ -364,13 +364,13 @@ class GloveClient:
         self._link.reopened()
         return True
 
-    def before_read(self, now: float) -> None:
+    def _before_read(self, now: float) -> None:
         if self._link.info_due(now):
             # After a reconnect, ask who is there (the boot HELLO may have been missed).
             with self._io_lock:
                 self.transport.write(encode_command(Command.INFO, _RECONNECT_INFO_TOKEN))
 
-    def on_lost(self, reason: str) -> None:
+    def _lose_link(self, reason: str) -> None:
         with self._io_lock:
             self._link.lost()
             self.transport.close()
@@ -379,7 +379,7 @@ class GloveClient:
         self._emit(LinkDown(reason))
         self._commands.fail_all(LinkLost(reason))
 
-    def on_bytes(self, data: bytes, received: float) -> None:
+    def _receive(self, data: bytes, received: float) -> None:
         try:
             messages = self._decoder.feed(data)
         except Exception:  # a decoder bug must not kill the reader: log, drop, go on
@@ -394,7 +394,7 @@ class GloveClient:
                 log.exception("failed to handle %r", message)
                 self._problem(type(message).__name__, f"could not be handled: {type(exc).__name__}: {exc}")
 
-    def on_idle(self, now: float) -> None:
+    def _check_stall(self, now: float) -> None:
         watching = self._want_streaming and self._link.state == "up"
         silent = self._stall.check(now, watching)
         if silent is None:

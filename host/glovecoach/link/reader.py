@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from glovecoach.link.transport import LinkLost, Transport
 
@@ -23,17 +24,20 @@ READ_CHUNK = 65536
 READ_TIMEOUT_S = 0.05
 
 
-class ReaderOwner(Protocol):
-    def link_is_up(self) -> bool: ...
-    def reopen(self) -> bool: ...                     # True when the transport is open again
-    def before_read(self, now: float) -> None: ...    # may write (the INFO after a reconnect)
-    def on_bytes(self, data: bytes, received: float) -> None: ...
-    def on_idle(self, now: float) -> None: ...        # every pass, bytes or not
-    def on_lost(self, reason: str) -> None: ...
+@dataclass(frozen=True)
+class ReaderCallbacks:
+    """What the reader tells its owner, and asks it (all called on the reader thread)."""
+
+    link_is_up: Callable[[], bool]
+    reopen: Callable[[], bool]                    # True when the transport is open again
+    before_read: Callable[[float], None]          # may write (the INFO after a reconnect)
+    on_bytes: Callable[[bytes, float], None]      # data, monotonic receive time
+    on_idle: Callable[[float], None]              # every pass, bytes or not
+    on_lost: Callable[[str], None]                # the transport failed: why
 
 
 class ReaderThread:
-    def __init__(self, transport: Transport, owner: ReaderOwner, *, reconnect: bool,
+    def __init__(self, transport: Transport, owner: ReaderCallbacks, *, reconnect: bool,
                  reconnect_interval: float) -> None:
         self.transport = transport
         self.owner = owner
