@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from glovecoach.clock import DeviceClockUnwrapper
+from glovecoach.link.device_clock import DeviceClockUnwrapper
 from glovecoach.link import GapDetected, GloveClient, SamplesReceived, StatusReceived
 from glovecoach.link.virtual_glove import VirtualGlove
 from glovecoach.recording import RecordingWriter, open_recording

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from glovecoach.clock import DeviceClockUnwrapper
+from glovecoach.link.device_clock import DeviceClockUnwrapper
 from glovecoach.link import GapDetected, GloveClient, LinkDown, LinkUp, SamplesReceived
 from glovecoach.link.virtual_glove import VirtualGlove
 from glovecoach.recording import RecordingWriter, open_recording

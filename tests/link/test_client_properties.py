@@ -123,7 +123,7 @@ def test_any_device_stream_gives_a_writable_timeline(pieces, caplog):
     client.open()
     try:
         assert device.drained.wait(10), "the reader stopped reading"
-        assert client._thread is not None and client._thread.is_alive()
+        assert client.reader_alive
         events = client.poll()
     finally:
         client.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from glovecoach.clock import TICKS_MODULUS, ClockMapper, DeviceClockUnwrapper
+from glovecoach.link.device_clock import TICKS_MODULUS, ClockMapper, DeviceClockUnwrapper
 
 
 def test_unwrap_crosses_several_wraps_in_chunks():

@@ -208,7 +208,7 @@ def test_a_hello_with_a_bad_glove_id_is_reported_by_field(glove_id, words):
         with pytest.raises(TimeoutError) as caught:
             client.connect(timeout=1.0)
         problems = [e for e in client.poll() if isinstance(e, DeviceProblem)]
-        assert client._thread is not None and client._thread.is_alive()  # the reader goes on
+        assert client.reader_alive  # the reader goes on
     for word in words:
         assert word in str(caught.value)
     assert problems and problems[0].field == "glove_id" and fake.port in problems[0].device
@@ -237,7 +237,7 @@ def test_garbage_messages_are_problems_and_the_session_goes_on():
         fake.send(raw_frame(b"\x05\x01clear \x1b[2J screen\nline two"))  # a LOG is shown: escaped
         seen.run(0.5)
         stats = client.stats
-        assert client._thread.is_alive()
+        assert client.reader_alive
     index, slots, gaps = timeline(seen.events)
     np.testing.assert_array_equal(index, slots - slots[0])
     assert gaps == []

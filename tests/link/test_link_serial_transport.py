@@ -81,6 +81,8 @@ def test_open_missing_port_is_link_lost_naming_it(tmp_path):
     ("serial:///dev/ttyS0?baud=fast", "baud='fast' is not a valid int"),
     ("replay://x.gcrec?speed=0", "speed must be > 0"),
     ("virtual://?colour=red", "unknown virtual glove option"),
+    ("serial://", "no serial port path"),
+    ("replay://", "no recording path"),
 ])
 def test_bad_urls_say_what_is_wrong(url, message):
     with pytest.raises(ValueError, match=message):

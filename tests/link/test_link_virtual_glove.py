@@ -68,22 +68,32 @@ def test_missing_signal_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.gcsig"):
         VirtualGlove(signal_path=tmp_path / "nope.gcsig")
 
-def test_unknown_scenario_lists_the_known_ones():
-    with pytest.raises(ValueError, match="unknown scenario 'nope'.*good_session"):
-        VirtualGlove(scenario="nope")
+def test_a_signal_made_by_the_caller_is_played_and_removed_with_the_glove():
+    """The caller renders the session (here with the simulator) into the glove's own directory;
+    the firmware announces it, and the file goes with the glove."""
+    from glovecoach.simulate import simulate, write_signal_file
 
-def test_scenario_is_played_by_the_firmware():
-    """virtual://?scenario= renders the simulator's session to a .gcsig the firmware announces."""
+    def make(directory):
+        return write_signal_file(simulate("technique_tour", 3), directory / "tour.gcsig")
 
-    link = open_transport("virtual://?scenario=technique_tour&seed=3&glove_id=GC-SCN")
-    try:
-        hello = _read_hello(link)
-        assert hello.glove_id == "GC-SCN"
-        glove = link.glove
-        assert glove.signal_path.name == "technique_tour-3.gcsig" and glove.signal_path.exists()
-    finally:
-        link.close()
+    with VirtualGlove(glove_id="GC-SCN", make_signal=make) as glove:
+        link = open_transport(glove.port)
+        try:
+            assert _read_hello(link).glove_id == "GC-SCN"
+            assert glove.signal_path.name == "tour.gcsig" and glove.signal_path.exists()
+        finally:
+            link.close()
     assert not glove.signal_path.exists()  # the temp dir went with the glove
+
+
+def test_a_signal_file_and_a_maker_together_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="either a signal file or"):
+        VirtualGlove(signal_path=tmp_path / "a.gcsig", make_signal=lambda d: d / "b.gcsig")
+
+
+def test_the_link_does_not_render_scenarios():
+    with pytest.raises(ValueError, match="plays signal files.*signal=PATH"):
+        open_transport("virtual://?scenario=technique_tour&seed=3")
 
 
 def test_glove_client_on_a_virtual_url_starts_and_stops_its_glove():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from glovecoach.calibration import Calibration
-from glovecoach.link.client import (
+from glovecoach.link.events import (
     DeviceLog,
     DeviceProblem,
     GapDetected,

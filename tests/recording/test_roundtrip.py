@@ -12,7 +12,7 @@ from recording_helpers import CHANNELS, HELLO, frames_for, pattern, write_sessio
 
 from glovecoach.recording import (
     FRAME_DTYPE,
-    Gap,
+    SessionGap,
     Note,
     RecordingError,
     RecordingWriter,
@@ -52,8 +52,8 @@ def test_every_record_kind_round_trips(tmp_path: Path) -> None:
     assert rec.frames.dtype == FRAME_DTYPE
     np.testing.assert_array_equal(rec.frames, first_frames)
     assert rec.gaps == [
-        Gap(37, 8, "link: 2 frames lost", True),
-        Gap(50, 100, "device rebooted", False),
+        SessionGap(37, 8, "link: 2 frames lost", True),
+        SessionGap(50, 100, "device rebooted", False),
     ]
     assert rec.statuses == [{"streaming": True, "dropped_samples": 3, "seq": 12, "host_time": 1001.25}]
     assert rec.notes == [

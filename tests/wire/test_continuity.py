@@ -10,7 +10,7 @@ import pytest
 from glovecoach.wire import (
     TICKS_MODULUS,
     ContinuityTracker,
-    Gap,
+    MissingSlots,
     SampleBatch,
     StaleFrame,
     StreamRestart,
@@ -43,9 +43,9 @@ def test_contiguous_frames_report_nothing():
 def test_lost_frames_inside_and_across_batches():
     tracker = ContinuityTracker()
     events = tracker.update(batch([(0, 0, 4), (1, 4, 4), (4, 16, 4)]))
-    assert events == [Gap(device_sample_index=8, missing_samples=8, lost_frames=2, frame=2, row=8)]
+    assert events == [MissingSlots(device_sample_index=8, missing_samples=8, lost_frames=2, frame=2, row=8)]
     events = tracker.update(batch([(6, 24, 4), (7, 28, 4)]))
-    assert events == [Gap(20, 4, 1, frame=0, row=0)]
+    assert events == [MissingSlots(20, 4, 1, frame=0, row=0)]
     assert (tracker.lost_frames, tracker.missing_samples) == (3, 12)
 
 
@@ -53,7 +53,7 @@ def test_device_skip_is_missing_samples_without_lost_frames():
     tracker = ContinuityTracker()
     # frame 1 sent early with 2 samples, then the device skipped 3 slots
     events = tracker.update(batch([(0, 0, 4), (1, 4, 2), (2, 9, 4)]))
-    assert events == [Gap(6, 3, 0, frame=2, row=6)]
+    assert events == [MissingSlots(6, 3, 0, frame=2, row=6)]
     assert (tracker.lost_frames, tracker.missing_samples) == (0, 3)
 
 
@@ -66,7 +66,7 @@ def test_start_flag_and_backwards_index_are_restarts():
                       StreamRestart(8, 1, "seq_not_increasing", frame=3, row=12)]
     # START's first frame lost: the stream starts again at seq 1, sample_index 4 (< 12 expected)
     events = tracker.update(batch([(1, 4, 4), (3, 12, 4)]))
-    assert events == [StreamRestart(4, 1, "sample_index_backwards", 0, 0), Gap(8, 4, 1, frame=1, row=4)]
+    assert events == [StreamRestart(4, 1, "sample_index_backwards", 0, 0), MissingSlots(8, 4, 1, frame=1, row=4)]
     assert tracker.restarts == 4 and tracker.lost_frames == 1
 
 
@@ -140,7 +140,7 @@ def test_a_late_frame_after_its_successor_is_a_gap_then_dropped_as_out_of_order(
     a, b, c = next(_clock), next(_clock), next(_clock)
     tracker.update(batch([(0, 0, 4)], flags=[1], t_us=[a]))
     events = tracker.update(batch([(2, 8, 4), (1, 4, 4)], t_us=[c, b]))
-    assert events == [Gap(4, 4, 1, frame=0, row=0), StaleFrame(4, 1, duplicate=False, frame=1, row=4)]
+    assert events == [MissingSlots(4, 4, 1, frame=0, row=0), StaleFrame(4, 1, duplicate=False, frame=1, row=4)]
     assert (tracker.out_of_order, tracker.duplicates, tracker.lost_frames) == (1, 0, 1)
     assert tracker.next_sample_index == 12
 

@@ -13,7 +13,7 @@ from wire_streams import SentFrame, frame_records, sample_frames, sent_records
 
 from glovecoach.wire import (
     ContinuityTracker,
-    Gap,
+    MissingSlots,
     SampleBatch,
     StreamDecoder,
     StreamRestart,
@@ -137,17 +137,17 @@ def test_bit_flips_lose_exactly_the_damaged_frames(seed, n_frames, damage, cuts,
     # The tracker sees exactly the frames and grid slots missing between survivors.
     tracker = ContinuityTracker()
     events = [e for batch in items for e in tracker.update(batch)]
-    expected: list[Gap | StreamRestart] = []
+    expected: list[MissingSlots | StreamRestart] = []
     if survivors and survivors[0] == 0:
         expected.append(StreamRestart(0, 0, "start_flag"))
     for a, b in zip(survivors[:-1], survivors[1:]):
         fa, fb = frames[a], frames[b]
         end = fa.sample_index + fa.raw.shape[0]
         if b - a > 1 or fb.sample_index != end:
-            expected.append(Gap(end, fb.sample_index - end, b - a - 1))
-    strip = [(type(e).__name__, *([e.device_sample_index, e.missing_samples, e.lost_frames] if isinstance(e, Gap)
+            expected.append(MissingSlots(end, fb.sample_index - end, b - a - 1))
+    strip = [(type(e).__name__, *([e.device_sample_index, e.missing_samples, e.lost_frames] if isinstance(e, MissingSlots)
                                    else [e.device_sample_index, e.seq, e.reason])) for e in events]
-    want = [(type(e).__name__, *([e.device_sample_index, e.missing_samples, e.lost_frames] if isinstance(e, Gap)
+    want = [(type(e).__name__, *([e.device_sample_index, e.missing_samples, e.lost_frames] if isinstance(e, MissingSlots)
                                  else [e.device_sample_index, e.seq, e.reason])) for e in expected]
     assert strip == want
     if survivors:

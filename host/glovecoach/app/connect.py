@@ -18,18 +18,13 @@ from glovecoach.app import theme
 REFRESH_MS = 2000
 
 
-def probe_port(path: str, timeout: float = 1.5) -> str | None:
-    """A description of the glove answering on `path`, or None if nothing answers as one."""
-    from glovecoach.link import LinkLost
-    from glovecoach.link.discovery import probe_port as probe_hello
+def describe_glove(path: str, timeout: float = 1.5) -> str | None:
+    """One line naming the glove answering on `path` (link.discovery.probe_port), or None if
+    nothing answers as one."""
+    from glovecoach.link.discovery import probe_port
 
-    try:
-        info = probe_hello(path, timeout)
-    except (LinkLost, OSError):   # busy, vanished or not a serial device: simply not listed
-        return None
-    if info is None:
-        return None
-    return f"{path}  \u2014  glove {info.get('glove_id')}, firmware {info.get('firmware')}"
+    report = probe_port(path, timeout)
+    return report.summary() if report.is_glove else None
 
 
 class PortScanner:
@@ -39,7 +34,7 @@ class PortScanner:
     is not probed again while it stays present.
     """
 
-    def __init__(self, list_ports=None, probe=probe_port) -> None:
+    def __init__(self, list_ports=None, probe=describe_glove) -> None:
         self._list_ports = list_ports or self._serial_ports
         self._probe = probe
         self._known: dict[str, str | None] = {}

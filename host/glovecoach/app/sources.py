@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -28,13 +30,15 @@ def virtual_glove_url(scenario: str, seed: int = 1, *, start_s: float = 0.0,
                       duration_s: float | None = None, directory: str | Path | None = None) -> str:
     """A `virtual://` URL whose firmware plays `scenario` (from `start_s`) in real time.
 
-    A whole session is rendered by the virtual glove itself (and removed with it); a cut one
-    is written to `directory` (a new temporary folder by default).
+    The session is rendered here to a `.gcsig` in `directory` (by default a new temporary
+    folder, removed when the program exits): the link plays signal files and never runs the
+    simulator itself.
     """
     _check(scenario)
-    if start_s == 0 and duration_s is None:
-        return f"virtual://?scenario={scenario}&seed={seed}"
-    directory = Path(directory or tempfile.mkdtemp(prefix="glovecoach-sig-"))
+    if directory is None:
+        directory = tempfile.mkdtemp(prefix="glovecoach-sig-")
+        atexit.register(shutil.rmtree, directory, True)
+    directory = Path(directory)
     session = simulated_session(scenario, seed, start_s, duration_s)
     path = write_signal_file(session, directory / f"{scenario}-{seed}-{int(start_s)}.gcsig")
     return f"virtual://?signal={path}"

@@ -259,6 +259,19 @@ def record(client, writer, *, seconds: float, rate_hz: int, progress: Progress,
     return state
 
 
+def _scenario_signal(scenario: str, seed: int):
+    """A function writing the simulator's ``scenario`` as a ``.gcsig`` into the virtual
+    glove's own directory (so it is removed with the glove)."""
+    from glovecoach.simulate import SCENARIOS, simulate, write_signal_file
+
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(sorted(SCENARIOS))}")
+
+    def write(directory):
+        return write_signal_file(simulate(scenario, seed), directory / f"{scenario}-{seed}.gcsig")
+    return write
+
+
 def _run(args: argparse.Namespace) -> int:
     from glovecoach.link import DeviceCommandError, GloveClient, LinkLost
     from glovecoach.link.virtual_glove import VirtualGlove
@@ -266,6 +279,8 @@ def _run(args: argparse.Namespace) -> int:
 
     if not args.virtual and (args.signal or args.glove_id or args.scenario):
         raise CommandError("--signal, --scenario and --glove-id only apply to --virtual")
+    if args.signal and args.scenario:
+        raise CommandError("cannot start the virtual glove: give either --signal or --scenario, not both")
     try:
         out = check_output(args.output, overwrite=args.overwrite, inputs=[args.signal])
     except OutputFileError as exc:
@@ -282,7 +297,7 @@ def _run(args: argparse.Namespace) -> int:
             try:
                 glove = stack.enter_context(VirtualGlove(
                     signal_path=args.signal, glove_id=args.glove_id,
-                    scenario=args.scenario, seed=args.seed))
+                    make_signal=_scenario_signal(args.scenario, args.seed) if args.scenario else None))
             except (OSError, ValueError) as exc:
                 raise CommandError(f"cannot start the virtual glove: {exc}") from exc
             port, source = glove.port, "virtual"

@@ -7,13 +7,13 @@ automatic reconnection.
 
 from __future__ import annotations
 
-from glovecoach.link.client import (
-    DeviceCommandError,
+from glovecoach.link.client import GloveClient
+from glovecoach.link.commands import DeviceCommandError
+from glovecoach.link.events import (
     DeviceLog,
     DeviceProblem,
     Event,
     GapDetected,
-    GloveClient,
     LinkDown,
     LinkResumed,
     LinkStalled,

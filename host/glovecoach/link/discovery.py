@@ -40,27 +40,46 @@ class PortReport:
     problem: str | None = None  # why it did not answer as a glove
     probed: bool = True         # False: listed but not asked (not a USB port, and no --all)
 
+    def summary(self) -> str:
+        """One line for a list of ports: the path, and the glove on it if one answered."""
+        if self.is_glove:
+            return f"{self.path}  \u2014  glove {self.glove_id}, firmware {self.firmware}"
+        return f"{self.path}  \u2014  {self.problem or 'no glove'}"
 
-def probe_port(path: str, timeout: float = 0.6) -> dict | None:
-    """The HELLO info of a glove on ``path`` if it answers INFO within ``timeout``, else None.
 
-    Raises :class:`glovecoach.link.LinkLost` if the port cannot be opened.
+def probe_port(path: str, timeout: float = 0.6, *, description: str = "", hwid: str = "") -> PortReport:
+    """Ask the device on ``path`` for INFO: a :class:`PortReport` saying whether a glove
+    answered within ``timeout`` (with its id, firmware and board) or why not (the port could
+    not be opened, nothing answered, or what it sent was invalid). Never raises for a port
+    that is busy, vanished or not a serial device: that is the report's ``problem``.
+
+    The one probe behind ``glovecoach devices`` and the app's connect screen.
     """
-    return _probe(path, timeout)[0]
+    from glovecoach.link import GloveClient, LinkLost
 
-
-def _probe(path: str, timeout: float) -> tuple[dict | None, str | None]:
-    """(HELLO info or None, what the device sent that was invalid, if anything)."""
-    from glovecoach.link import GloveClient
-
-    client = GloveClient(path, reconnect=False, hello_retry_s=min(0.3, timeout))
+    report = PortReport(path, description, hwid, False)
     try:
-        return client.connect(timeout=timeout).info, None
+        client = GloveClient(path, reconnect=False, hello_retry_s=min(0.3, timeout))
+    except ValueError as exc:  # not a path or URL a transport can be made from
+        report.problem = str(exc)
+        return report
+    try:
+        info = client.connect(timeout=timeout).info
     except TimeoutError:
-        problem = client.last_problem
-        return None, (f"{problem.field}: {problem.message}" if problem is not None else None)
+        invalid = client.last_problem
+        report.problem = (f"answered with an invalid message: {invalid.field}: {invalid.message}"
+                          if invalid is not None else f"no answer to INFO within {timeout:.1f} s")
+        return report
+    except (LinkLost, OSError) as exc:
+        report.problem = str(exc)
+        return report
     finally:
         client.close()
+    report.is_glove = True
+    report.glove_id = info.get("glove_id")
+    report.firmware = info.get("firmware")
+    report.board = info.get("board")
+    return report
 
 
 def list_devices(extra_paths: Iterable[str] | dict[str, str] = (),
@@ -73,8 +92,6 @@ def list_devices(extra_paths: Iterable[str] | dict[str, str] = (),
     asked for by name, so always probed. ``ports`` replaces pyserial's list (for tests).
     """
     from serial.tools import list_ports  # type: ignore[import-untyped]
-
-    from glovecoach.link import LinkLost
 
     reports: dict[str, PortReport] = {}
     found = list_ports.comports() if ports is None else ports
@@ -92,21 +109,7 @@ def list_devices(extra_paths: Iterable[str] | dict[str, str] = (),
     def probe(report: PortReport) -> PortReport:
         if not report.probed:
             return report
-        try:
-            info, invalid = _probe(report.path, timeout)
-        except LinkLost as exc:
-            report.problem = str(exc)
-            return report
-        if invalid is not None:
-            report.problem = f"answered with an invalid message: {invalid}"
-        elif info is None:
-            report.problem = f"no answer to INFO within {timeout:.1f} s"
-        else:
-            report.is_glove = True
-            report.glove_id = info.get("glove_id")
-            report.firmware = info.get("firmware")
-            report.board = info.get("board")
-        return report
+        return probe_port(report.path, timeout, description=report.description, hwid=report.hwid)
 
     if not reports:
         return []

@@ -8,14 +8,19 @@ URLs understood by :func:`open_transport` / :func:`make_transport`:
 
 * ``/dev/ttyUSB0`` or ``serial:///dev/ttyUSB0?baud=115200`` — a serial port (pyserial);
 * ``virtual://?signal=PATH&glove_id=GC-SIM-0001`` — start a virtual glove (the real firmware
-  in MicroPython's unix port) and talk to it over its pseudo-terminal; ``scenario=NAME&seed=N``
-  once `glovecoach.simulate` provides signal files;
-* ``replay://PATH?speed=1.0`` — an in-process device playing back a ``.gcrec`` recording.
+  in MicroPython's unix port) playing the signal file PATH (``.gcsig``, made by the caller,
+  e.g. with `glovecoach.simulate`) and talk to it over its pseudo-terminal;
+* ``replay://PATH?speed=1.0`` — an in-process device playing back a ``.gcrec`` recording
+  (:mod:`glovecoach.link.recording_transport`).
+
+Each scheme's backend module provides ``transport_from_url(url)``; see :func:`make_transport`.
 """
 
 from __future__ import annotations
 
 import abc
+import importlib
+from collections.abc import Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 
@@ -59,13 +64,15 @@ class Transport(abc.ABC):
         return f"<{type(self).__name__} {self.name}>"
 
 
-def _query(url: str) -> tuple[str, dict[str, str]]:
+def url_parts(url: str) -> tuple[str, dict[str, str]]:
+    """(the path after ``scheme://``, the query parameters, last value of each)."""
     parts = urlsplit(url)
     params = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
     return unquote(parts.netloc + parts.path), params
 
 
-def _number(params: dict[str, str], key: str, kind: type, default, url: str):
+def url_number(params: dict[str, str], key: str, kind: type, default, url: str):
+    """Query parameter ``key`` as ``kind``; ValueError naming the URL and the key if invalid."""
     if key not in params:
         return default
     try:
@@ -74,44 +81,44 @@ def _number(params: dict[str, str], key: str, kind: type, default, url: str):
         raise ValueError(f"{url}: {key}={params[key]!r} is not a valid {kind.__name__}") from None
 
 
+# URL scheme -> module that builds its transport with ``transport_from_url(url)``. Imported
+# only when a URL names the scheme (as pyserial's ``serial_for_url`` imports
+# ``protocol_<scheme>``): this module never imports a backend, so the backends can import
+# Transport and LinkLost from here without a cycle, and opening a serial port never loads the
+# virtual glove or the recording reader.
+_BACKENDS: dict[str, str] = {
+    "": "glovecoach.link.serial_link",         # a bare path: /dev/ttyUSB0, COM3
+    "serial": "glovecoach.link.serial_link",
+    "virtual": "glovecoach.link.virtual_glove",
+    "replay": "glovecoach.link.recording_transport",
+}
+_FACTORIES: dict[str, Callable[[str], Transport]] = {}
+
+
+def register_scheme(scheme: str, factory: Callable[[str], Transport]) -> None:
+    """Make ``scheme://`` URLs build transports with ``factory(url)`` (for another device kind,
+    or a test double at the physical edge)."""
+    _FACTORIES[scheme] = factory
+
+
+def url_scheme(url: str) -> str:
+    return urlsplit(url).scheme if "://" in url else ""
+
+
 def make_transport(url: str) -> Transport:
     """Build (without opening) the transport a URL names; ValueError names what is wrong."""
     if not url:
         raise ValueError("empty transport URL")
-    scheme = urlsplit(url).scheme if "://" in url else ""
-    if scheme in ("", "serial"):
-        from glovecoach.link.serial_link import SerialTransport
-
-        path, params = _query(url) if scheme else (url, {})
-        if not path:
-            raise ValueError(f"{url}: no serial port path")
-        baud = _number(params, "baud", int, 115200, url)
-        return SerialTransport(path, baudrate=baud)
-    if scheme == "virtual":
-        from glovecoach.link.virtual_glove import VirtualGloveTransport
-
-        _, params = _query(url)
-        unknown = set(params) - {"signal", "glove_id", "scenario", "seed"}
-        if unknown:
-            raise ValueError(f"{url}: unknown virtual glove option(s) {sorted(unknown)}")
-        return VirtualGloveTransport(
-            signal=params.get("signal") or None,
-            glove_id=params.get("glove_id") or None,
-            scenario=params.get("scenario") or None,
-            seed=_number(params, "seed", int, 0, url),
-        )
-    if scheme == "replay":
-        from glovecoach.link.replay import ReplayTransport
-
-        path, params = _query(url)
-        if not path:
-            raise ValueError(f"{url}: no recording path")
-        speed = _number(params, "speed", float, 1.0, url)
-        if not speed > 0:
-            raise ValueError(f"{url}: speed must be > 0, got {speed}")
-        return ReplayTransport(path, speed=speed)
-    raise ValueError(f"{url}: unknown transport scheme {scheme!r} "
-                     "(expected a serial port path, serial://, virtual:// or replay://)")
+    scheme = url_scheme(url)
+    factory = _FACTORIES.get(scheme)
+    if factory is None:
+        module = _BACKENDS.get(scheme)
+        if module is None:
+            known = ", ".join(f"{s}://" for s in sorted({*_BACKENDS, *_FACTORIES} - {""}))
+            raise ValueError(f"{url}: unknown transport scheme {scheme!r} "
+                             f"(expected a serial port path or one of {known})")
+        factory = importlib.import_module(module).transport_from_url
+    return factory(url)
 
 
 def open_transport(url: str) -> Transport:

@@ -20,10 +20,11 @@ import sys
 import tempfile
 import time
 import tty
+from collections.abc import Callable
 from pathlib import Path
 
 from glovecoach.link.serial_link import SerialTransport
-from glovecoach.link.transport import LinkLost, Transport
+from glovecoach.link.transport import LinkLost, Transport, url_parts
 from glovecoach.resources import firmware_dir, sensor_map_path
 
 DEFAULT_GLOVE_ID = "GC-SIM-0001"
@@ -73,27 +74,22 @@ def find_micropython() -> str:
     )
 
 
-def scenario_signal_file(scenario: str, seed: int, directory: Path, rate_hz: int = 200) -> Path:
-    """Render a simulator scenario (`glovecoach.simulate`) to a ``.gcsig`` the firmware plays."""
-    from glovecoach.simulate import SCENARIOS, simulate, write_signal_file
-
-    if scenario not in SCENARIOS:
-        raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(sorted(SCENARIOS))}")
-    path = directory / f"{scenario}-{seed}.gcsig"
-    write_signal_file(simulate(scenario, seed, rate_hz=rate_hz), path)
-    return path
-
-
 class VirtualGlove:
     """Context manager; ``port`` is the path to open with pyserial."""
 
     def __init__(self, *, signal_path: str | os.PathLike | None = None,
-                 glove_id: str | None = None, scenario: str | None = None, seed: int = 0,
+                 glove_id: str | None = None,
+                 make_signal: Callable[[Path], str | os.PathLike] | None = None,
                  micropython: str | None = None, firmware: str | os.PathLike | None = None,
                  sensor_map: str | os.PathLike | None = None) -> None:
-        """`firmware` and `sensor_map` default to the installed ones (glovecoach.resources);
-        `glovecoach deploy --virtual` points them at a deployed tree to boot exactly what a
-        board would get."""
+        """The firmware plays ``signal_path`` (a ``.gcsig``, docs/architecture.md), or the file
+        ``make_signal(directory)`` writes into the glove's private directory (removed with the
+        glove): the caller renders it, e.g. with `glovecoach.simulate`; the link never does.
+        Without either the firmware plays its built-in idle signal.
+
+        `firmware` and `sensor_map` default to the installed ones (glovecoach.resources);
+        `glovecoach deploy --virtual`
+        points them at a deployed tree to boot exactly what a board would get."""
         self.glove_id = glove_id or DEFAULT_GLOVE_ID
         self._micropython = micropython or find_micropython()
         # Absolute: the firmware runs with its own folder as working directory, where a
@@ -113,11 +109,12 @@ class VirtualGlove:
         self._dir = Path(tempfile.mkdtemp(prefix=_DIR_PREFIX))
         (self._dir / _OWNER_FILE).write_text(str(os.getpid()))
         self.port = str(self._dir / "ttyGLOVE")
-        if scenario is not None:
+        if make_signal is not None:
             if signal_path is not None:
-                raise ValueError("give either a signal file or a scenario, not both")
+                self.close()
+                raise ValueError("give either a signal file or a function that makes one, not both")
             try:
-                signal_path = scenario_signal_file(scenario, seed, self._dir)
+                signal_path = make_signal(self._dir)
             except BaseException:
                 self.close()
                 raise
@@ -216,9 +213,8 @@ class VirtualGloveTransport(Transport):
     Closing the transport unplugs the glove; reopening boots it again (a fresh device).
     """
 
-    def __init__(self, *, signal: str | None = None, glove_id: str | None = None,
-                 scenario: str | None = None, seed: int = 0) -> None:
-        self._signal, self._glove_id, self._scenario, self._seed = signal, glove_id, scenario, seed
+    def __init__(self, *, signal: str | None = None, glove_id: str | None = None) -> None:
+        self._signal, self._glove_id = signal, glove_id
         self._glove: VirtualGlove | None = None
         self._serial: SerialTransport | None = None
         self.name = "virtual://" + (glove_id or DEFAULT_GLOVE_ID)
@@ -236,8 +232,7 @@ class VirtualGloveTransport(Transport):
             return
         try:
             if self._glove is None:
-                self._glove = VirtualGlove(signal_path=self._signal, glove_id=self._glove_id,
-                                           scenario=self._scenario, seed=self._seed)
+                self._glove = VirtualGlove(signal_path=self._signal, glove_id=self._glove_id)
             port = self._glove.plug()
         except (OSError, ValueError) as exc:
             raise LinkLost(f"{self.name}: cannot start the virtual glove: {exc}") from exc
@@ -261,6 +256,19 @@ class VirtualGloveTransport(Transport):
         if self._serial is None:
             raise LinkLost(f"{self.name} is not open")
         self._serial.write(data)
+
+
+def transport_from_url(url: str) -> VirtualGloveTransport:
+    """``virtual://?signal=PATH&glove_id=ID`` (both optional)."""
+    _, params = url_parts(url)
+    if "scenario" in params or "seed" in params:
+        raise ValueError(f"{url}: the virtual glove plays signal files: render the scenario to a .gcsig "
+                         "(glovecoach.simulate.write_signal_file, or glovecoach.app.sources.virtual_glove_url) "
+                         "and pass signal=PATH")
+    unknown = set(params) - {"signal", "glove_id"}
+    if unknown:
+        raise ValueError(f"{url}: unknown virtual glove option(s) {sorted(unknown)}")
+    return VirtualGloveTransport(signal=params.get("signal") or None, glove_id=params.get("glove_id") or None)
 
 
 def wait_for_path(path: str, timeout: float) -> bool:

@@ -16,7 +16,7 @@ import numpy as np
 
 from glovecoach.calibration import Calibration, tare_newtons
 from glovecoach.engine.coaching import CoachingEngine
-from glovecoach.link.client import GapDetected, SamplesReceived
+from glovecoach.link.events import GapDetected, SamplesReceived
 from glovecoach.pipeline.listener import Listener
 from glovecoach.vocabulary.blocks import ForceBlock
 

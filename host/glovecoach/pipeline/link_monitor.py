@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from glovecoach.link.client import (
+from glovecoach.link.events import (
     DeviceProblem,
     LinkDown,
     LinkResumed,

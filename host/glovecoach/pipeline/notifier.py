@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from glovecoach.link.client import SamplesReceived
+from glovecoach.link.events import SamplesReceived
 from glovecoach.pipeline.listener import Listener
 
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from glovecoach.link.client import (
+from glovecoach.link.events import (
     DeviceLog,
     DeviceProblem,
     GapDetected,

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from glovecoach.link.client import GapDetected, SamplesReceived
+from glovecoach.link.events import GapDetected, SamplesReceived
 from glovecoach.recording.format import FRAME_DTYPE
 from glovecoach.recording.runs import contiguous_blocks
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from glovecoach.recording.export import export_csv
 from glovecoach.recording.format import FORMAT_VERSION, FRAME_DTYPE, RecordingError
-from glovecoach.recording.reader import Gap, Note, Recording, open_recording
+from glovecoach.recording.reader import SessionGap, Note, Recording, open_recording
 from glovecoach.recording.writer import RecordingWriter
 
 __all__ = [
     "FORMAT_VERSION",
     "FRAME_DTYPE",
-    "Gap",
+    "SessionGap",
     "Note",
     "Recording",
     "RecordingError",

@@ -44,7 +44,7 @@ _MISSING_REASON = "no samples for these indices in the file (never written, or l
 
 
 @dataclass(frozen=True)
-class Gap:
+class SessionGap:
     """Session indices [first_index, first_index + n_samples) that hold no samples."""
 
     first_index: int
@@ -93,7 +93,7 @@ class Recording:
     raw: np.ndarray
     sample_index: np.ndarray
     frames: np.ndarray
-    gaps: list[Gap]
+    gaps: list[SessionGap]
     notes: list[Note]
     statuses: list[dict]
     problems: list[str] = field(default_factory=list)
@@ -238,7 +238,7 @@ class _Parser:
         self.raw_blocks: list[memoryview] = []
         self.index_blocks: list[tuple[int, int]] = []
         self.frame_blocks: list[memoryview] = []
-        self.recorded_gaps: list[Gap] = []
+        self.recorded_gaps: list[SessionGap] = []
         self.notes: list[Note] = []
         self.statuses: list[dict] = []
         self.problems: list[str] = []
@@ -382,7 +382,7 @@ class _Parser:
             reason, exact = gap["reason"], gap.get("exact", True)
             if not isinstance(reason, str) or not isinstance(exact, bool):
                 raise ValueError("reason must be a string and exact true or false")
-            self.recorded_gaps.append(Gap(first, n, reason, exact))
+            self.recorded_gaps.append(SessionGap(first, n, reason, exact))
         elif kind == Kind.STATUS:
             status = _object(decode_json(payload), "STATUS")
             host_time = _finite_or_none(status["host_time"], "host_time")
@@ -515,8 +515,8 @@ class _Parser:
         )
 
 
-def _gaps_with_holes(blocks: list[tuple[int, int]], recorded: list[Gap], n_total: int,
-                     skipped: Sequence[Skipped] = ()) -> list[Gap]:
+def _gaps_with_holes(blocks: list[tuple[int, int]], recorded: list[SessionGap], n_total: int,
+                     skipped: Sequence[Skipped] = ()) -> list[SessionGap]:
     """The recorded gaps, plus a gap for every stretch of the timeline that nothing covers,
     so that the gaps always add up to `lost_samples`. A hole that a damaged SAMPLES record
     claimed names that record."""
@@ -525,13 +525,13 @@ def _gaps_with_holes(blocks: list[tuple[int, int]], recorded: list[Gap], n_total
     )
     claims = [(s.samples[0], s.samples[0] + s.samples[1], s.byte) for s in skipped if s.samples]
 
-    def hole(start: int, stop: int) -> Gap:
+    def hole(start: int, stop: int) -> SessionGap:
         where = [byte for first, end, byte in claims if first < stop and end > start]
         reason = _MISSING_REASON if not where else \
             f"lost to file damage (corrupt SAMPLES record at byte {', '.join(map(str, where))})"
-        return Gap(start, stop - start, reason, True)
+        return SessionGap(start, stop - start, reason, True)
 
-    holes: list[Gap] = []
+    holes: list[SessionGap] = []
     cursor = 0
     for start, stop in covered:
         if start > cursor:

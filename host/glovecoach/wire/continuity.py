@@ -8,6 +8,7 @@ for the frames where something happened.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +21,7 @@ TICKS_MASK = TICKS_MODULUS - 1
 
 
 @dataclass(frozen=True)
-class Gap:
+class MissingSlots:
     """Grid slots that never arrived, just before frame ``frame`` of the batch."""
 
     device_sample_index: int  # first missing grid slot
@@ -83,24 +84,39 @@ class ContinuityTracker:
         self._last_seq: int | None = None
         self._next_index = 0  # sample_index the next frame should carry
         self._last_t = 0      # latest unwrapped device stamp taken
-        self._recent = np.empty(0, dtype=np.int64)
+        self._recent: deque[int] = deque(maxlen=_RECENT_SEQS)
 
     def reset(self) -> None:
         """Forget the previous frame (call when HELLO/STATUS shows a new ``boot_id``); totals stay."""
         self._last_seq = None
-        self._recent = np.empty(0, dtype=np.int64)
+        self._recent: deque[int] = deque(maxlen=_RECENT_SEQS)
 
     @property
     def next_sample_index(self) -> int | None:
         """Grid slot the next frame should start at, or None before the first frame."""
         return None if self._last_seq is None else self._next_index
 
-    def update(self, batch: SampleBatch) -> list[Gap | StreamRestart | StaleFrame]:
+    def update(self, batch: SampleBatch) -> list[MissingSlots | StreamRestart | StaleFrame]:
         """Gaps, restarts and stale frames in ``batch`` (and between it and the previous batch),
         in frame order."""
         count = batch.n_frames
         if count == 0:
             return []
+        if count == 1 and self._last_seq is not None:
+            # A live reader hands over one frame per read: check the usual case on plain ints
+            # (the whole-array checks below cost more in numpy's per-call overhead than in work).
+            seq1, index1 = int(batch.seq[0]), int(batch.sample_index[0])
+            if (seq1 == self._last_seq + 1 and index1 == self._next_index
+                    and not int(batch.flags[0]) & SAMPLES_FIRST_AFTER_START):
+                n = int(batch.n_per_frame[0])
+                half = TICKS_MODULUS // 2
+                step = (int(batch.t_us[0]) - (self._last_t & TICKS_MASK) + half) % TICKS_MODULUS - half
+                self.frames += 1
+                self.samples += n
+                self._last_seq, self._next_index = seq1, index1 + n
+                self._last_t = max(self._last_t + step, self._last_t)
+                self._recent.append(seq1)
+                return []
         seq = batch.seq.astype(np.int64)
         index = batch.sample_index.astype(np.int64)
         end = index + batch.n_per_frame
@@ -118,7 +134,7 @@ class ContinuityTracker:
 
         t = batch.t_us.astype(np.int64)
         rows = batch.frame_rows
-        events: list[Gap | StreamRestart | StaleFrame] = []
+        events: list[MissingSlots | StreamRestart | StaleFrame] = []
         pos = 0
         announced = False  # the restart at ``pos`` was reported by the pass before
         while pos < count:  # one pass per stream in the batch (a restart starts the next pass)
@@ -172,13 +188,13 @@ class ContinuityTracker:
             at = np.flatnonzero(keep)
             for k in np.flatnonzero((lost != 0) | (missing != 0)).tolist():  # one iteration per gap
                 f = int(at[k])
-                events.append(Gap(int(taken_index[k] - missing[k]), int(missing[k]), int(lost[k]),
+                events.append(MissingSlots(int(taken_index[k] - missing[k]), int(missing[k]), int(lost[k]),
                                   base + f, int(rows[base + f])))
             self.lost_frames += int(lost.sum())
             self.missing_samples += int(missing.sum())
         stale_at = np.flatnonzero(stale[:stop])
         if stale_at.size:
-            known = np.concatenate([self._recent, taken_seq])
+            known = np.concatenate([np.fromiter(self._recent, np.int64, len(self._recent)), taken_seq])
             repeated = np.isin(seq[stale_at], known)
             for f, dup in zip(stale_at.tolist(), repeated.tolist()):  # one iteration per stale frame
                 events.append(StaleFrame(int(index[f]), int(seq[f]), bool(dup), base + f, int(rows[base + f])))
@@ -193,7 +209,7 @@ class ContinuityTracker:
             events.append(StreamRestart(int(index[f]), int(seq[f]), reason, base + f, int(rows[base + f])))
             self.restarts += 1
             self._last_seq = None  # the next pass starts the new stream at this frame
-            self._recent = np.empty(0, dtype=np.int64)
+            self._recent: deque[int] = deque(maxlen=_RECENT_SEQS)
         # stop == 0: the first frame restarts the stream; the next pass takes it as its first.
         return stop
 
@@ -206,7 +222,7 @@ class ContinuityTracker:
         self._next_index = int(end[-1])
         latest = int(t.max())
         self._last_t = latest if fresh else max(latest, self._last_t)
-        self._recent = np.concatenate([self._recent, seq])[-_RECENT_SEQS:]
+        self._recent.extend(seq.tolist())
 
 
 def unwrap_ticks(t_us: np.ndarray, last: int | None = None) -> np.ndarray:

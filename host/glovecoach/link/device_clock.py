@@ -24,12 +24,13 @@ envelope, and a hull would pivot on it (we measured 500 ppm of fake drift that w
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
-from glovecoach.wire.continuity import TICKS_MODULUS, unwrap_ticks
+from glovecoach.wire.continuity import TICKS_MASK, TICKS_MODULUS, unwrap_ticks
 
 __all__ = ["TICKS_MODULUS", "ClockFit", "ClockMapper", "DeviceClockUnwrapper"]
 
@@ -48,6 +49,16 @@ class DeviceClockUnwrapper:
 
     def reset(self) -> None:
         self._last = None
+
+    def unwrap_one(self, t_us: int) -> int:
+        """One stamp (the live case: a frame per read), in plain integers."""
+        stamp = int(t_us) & TICKS_MASK
+        if self._last is None:
+            self._last = stamp
+        else:
+            half = TICKS_MODULUS // 2
+            self._last += (stamp - (self._last & TICKS_MASK) + half) % TICKS_MODULUS - half
+        return self._last
 
     def unwrap(self, t_us: np.ndarray | int) -> np.ndarray:
         unwrapped = unwrap_ticks(np.asarray(t_us), self._last)
@@ -107,6 +118,28 @@ class ClockMapper:
         self._device_origin = None
         self._fit = None
         self._n_pairs = 0
+
+    def add_pair(self, device_s: float, host_s: float) -> None:
+        """One pair, as :meth:`add` takes it, in plain floats: a live reader adds one per
+        frame, and numpy's fixed cost per call would be most of the work."""
+        if self._device_origin is None:
+            self._device_origin, self._host_origin = device_s, host_s
+        self._n_pairs += 1
+        key = math.floor((device_s - self._device_origin) / self.bucket_s)
+        buckets = self._buckets
+        if buckets and buckets[-1][0] == key:
+            _, bd, bh = buckets[-1]
+            if host_s - device_s >= bh - bd:
+                return  # not less delayed than the bucket's best: nothing changes
+            buckets[-1] = (key, device_s, host_s)
+        elif not buckets or key > buckets[-1][0]:
+            buckets.append((key, device_s, host_s))
+            horizon = key - math.ceil(self.window_s / self.bucket_s)
+            while buckets[0][0] < horizon:
+                buckets.popleft()
+        else:
+            return  # older than the newest bucket: out of order, ignored
+        self._fit = None
 
     def add(self, device_s: np.ndarray | float, host_s: np.ndarray | float) -> None:
         d = np.atleast_1d(np.asarray(device_s, dtype=np.float64))

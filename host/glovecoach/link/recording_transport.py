@@ -1,4 +1,4 @@
-"""``replay://``: an in-process playback device for a ``.gcrec`` recording.
+"""``replay://``: a transport whose device plays back a ``.gcrec`` recording, in process.
 
 Like BrainFlow's playback board, it behaves as a glove: it says HELLO, answers
 START/STOP/INFO/PING (and SET_RATE to the recorded rate), sends STATUS once a second and, while
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glovecoach.link.transport import LinkLost, Transport
+from glovecoach.link.transport import LinkLost, Transport, url_number, url_parts
 from glovecoach.recording import Recording, RecordingError, open_recording
 from glovecoach.wire import (
     DELIMITER,
@@ -41,18 +41,14 @@ from glovecoach.wire import (
     encode_log,
     encode_samples,
     encode_status,
+    samples_per_frame,
 )
 from glovecoach.wire.continuity import TICKS_MASK
 
 BOARD = "replay"
 
 
-def samples_per_frame(rate_hz: int) -> int:
-    """docs/protocol.md 3.1: a frame every 20 ms at any rate, 1..32 samples."""
-    return max(1, min(32, rate_hz // 50))
-
-
-class ReplayDevice:
+class RecordingPlayer:
     """The device side of a replay: bytes in (commands), bytes out (messages), paced by a clock."""
 
     def __init__(self, recording: Recording, *, speed: float = 1.0, clock=time.monotonic) -> None:
@@ -209,20 +205,20 @@ class ReplayDevice:
         return len(self._tx)
 
 
-class ReplayTransport(Transport):
-    """Transport whose other end is a :class:`ReplayDevice` (no thread: paced by ``read``)."""
+class RecordingTransport(Transport):
+    """Transport whose other end is a :class:`RecordingPlayer` (no thread: paced by ``read``)."""
 
     def __init__(self, path: str | os.PathLike, *, speed: float = 1.0) -> None:
         self.path = Path(path)
         self.speed = speed
         self.name = f"replay://{self.path}"
-        self._device: ReplayDevice | None = None
+        self._device: RecordingPlayer | None = None
         self._recording: Recording | None = None
         self._lock = threading.Lock()
         self._closed_event = threading.Event()
 
     @property
-    def device(self) -> ReplayDevice | None:
+    def device(self) -> RecordingPlayer | None:
         return self._device
 
     @property
@@ -238,7 +234,7 @@ class ReplayTransport(Transport):
             except (OSError, RecordingError) as exc:
                 raise LinkLost(f"{self.name}: cannot replay: {exc}") from exc
         self._closed_event.clear()
-        self._device = ReplayDevice(self._recording, speed=self.speed)
+        self._device = RecordingPlayer(self._recording, speed=self.speed)
 
     def close(self) -> None:
         self._device = None
@@ -267,4 +263,15 @@ class ReplayTransport(Transport):
             device.receive(bytes(data))
 
 
-__all__ = ["ReplayDevice", "ReplayTransport", "samples_per_frame"]
+def transport_from_url(url: str) -> RecordingTransport:
+    """``replay://PATH?speed=1.0``."""
+    path, params = url_parts(url)
+    if not path:
+        raise ValueError(f"{url}: no recording path")
+    speed = url_number(params, "speed", float, 1.0, url)
+    if not speed > 0:
+        raise ValueError(f"{url}: speed must be > 0, got {speed}")
+    return RecordingTransport(path, speed=speed)
+
+
+__all__ = ["RecordingPlayer", "RecordingTransport", "transport_from_url"]
