@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+import struct
 from itertools import compress
 
 import numpy as np
@@ -86,6 +87,9 @@ class StreamDecoder:
         self.stats = DecoderStats()
         self.max_undelimited_run = max_undelimited_run
         self.vectorise_from = vectorise_from
+        # A read completing exactly one SAMPLES frame (the live case) skips the general loop;
+        # vectorise_from=1 forces the vectorised path for everything (the tests compare paths).
+        self._one_frame_path = vectorise_from > 1
         self.last_error: FrameError | None = None  # why the most recent corrupt frame was dropped
         # Frames whose CRC was right but whose content was not: the device really sent them, so
         # they say something about the device (a firmware bug, a foreign device), not the link.
@@ -114,11 +118,41 @@ class StreamDecoder:
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[Message]:
         """Messages completed by ``data``, in stream order."""
-        if not data:
+        size = len(data)
+        if not size:
             return []
+        self.stats.bytes_in += size
+        if data.__class__ is not bytes:
+            data = bytes(data)
+        if self._synced and not self._discarding:
+            # The live case, kept short because a serial read pays this whole path per call: a
+            # synced stream with no over-long run. Anything else takes the general path below.
+            if b"\x00" not in data:  # a read inside a frame (a USB packet): only the tail grows
+                tail = self._tail + data
+                if len(tail) <= self.max_undelimited_run:
+                    self._tail = tail
+                    return []
+            else:
+                chunks = data.split(b"\x00")
+                if len(chunks[-1]) <= self.max_undelimited_run:
+                    tail = self._tail
+                    self._tail = chunks.pop()
+                    if len(chunks) == 1 and self._one_frame_path:
+                        # One frame completed, the usual live read: decoded here without the
+                        # general loop's lists. Anything but a valid SAMPLES frame goes on below.
+                        chunk = tail + chunks[0] if tail else chunks[0]
+                        batch = _one_samples_frame(chunk)
+                        if batch is not None:
+                            self.stats.frames_ok += 1
+                            return [batch]
+                        chunks[0] = chunk
+                    elif tail:  # the held-back start of a frame joins its first piece
+                        chunks[0] = tail + chunks[0]
+                    if len(chunks) < self.vectorise_from:
+                        return self._decode_few(chunks)  # it skips empty chunks itself
+                    chunks = list(filter(None, chunks))
+                    return self._decode_many(chunks) if chunks else []
         stats = self.stats
-        stats.bytes_in += len(data)
-        data = bytes(data)
         if not self._synced:
             first = data.find(DELIMITER)
             if first < 0:
@@ -157,30 +191,46 @@ class StreamDecoder:
 
     def _decode_few(self, chunks: list[bytes]) -> list[Message]:
         """Frame-by-frame path for a handful of frames (a live read), where numpy's fixed cost per
-        call would dominate. Gives exactly what :meth:`_decode_many` gives for the same chunks."""
+        call would dominate. Gives exactly what :meth:`_decode_many` gives for the same chunks.
+
+        A live read usually holds one SAMPLES frame, so the cost per frame is the cost per call:
+        the header is checked on Python ints from one ``struct`` unpack, and a run of frames
+        becomes a batch through one buffer and two ``np.frombuffer`` calls (see _batch_from_run).
+        """
         items: list[Message] = []
-        run: list[tuple[int, int, int, int, int, bytes]] = []  # SAMPLES frames awaiting merge
-        run_channels = 0
+        run: list[tuple[bytes, bytes]] = []  # SAMPLES frames awaiting merge: (packed meta, decoded)
+        run_channels = run_rows = 0
         frames_ok = 0
+        decode, check = cobs.decode, crc32
         for chunk in chunks:
+            if not chunk:  # two delimiters in a row: ignored
+                continue
             try:
-                decoded = cobs.decode(chunk)
+                decoded = decode(chunk)
             except cobs.DecodeError:
                 decoded = b""
-            if not _MIN_DECODED <= len(decoded) <= _MAX_DECODED or crc32(decoded) != CRC32_RESIDUE:
+            size = len(decoded)
+            if not _MIN_DECODED <= size <= _MAX_DECODED or check(decoded) != CRC32_RESIDUE:
                 self._count_rejects([(0, _framing_error(chunk, self.max_undelimited_run), len(chunk))])
                 continue
             if decoded[0] == _SAMPLES:
-                try:
-                    n, channels, flags, seq, index, t_us = decode_samples_header(decoded[:-CRC_SIZE])
-                except FrameError as exc:
-                    self._count_rejects([(0, exc, len(chunk))], content=True)
+                if size >= _HEADER_SIZE + CRC_SIZE:
+                    _, n, channels, flags, seq, index, t_us = _unpack_header(decoded)
+                    # The checks of decode_samples_header, on ints already unpacked.
+                    good = (0 < n <= MAX_SAMPLES_PER_FRAME and 0 < channels <= MAX_CHANNELS
+                            and t_us <= T_US_MAX and size == _HEADER_SIZE + CRC_SIZE + 2 * n * channels)
+                else:
+                    good = False
+                if not good:
+                    self._count_rejects([(0, _payload_error(decoded[:-CRC_SIZE]), len(chunk))], content=True)
                     continue
                 if channels != run_channels and run:
-                    items.append(_batch_from_frames(run, run_channels))
+                    items.append(_batch_from_run(run, run_channels, run_rows))
                     run = []
+                    run_rows = 0
                 run_channels = channels
-                run.append((seq, index, t_us, n, flags, decoded[_HEADER_SIZE:-CRC_SIZE]))
+                run_rows += n
+                run.append((_pack_meta(seq, index, t_us, n, flags), decoded))
                 frames_ok += 1
                 continue
             try:
@@ -189,12 +239,13 @@ class StreamDecoder:
                 self._count_rejects([(0, exc, len(chunk))], content=True)
                 continue
             if run:
-                items.append(_batch_from_frames(run, run_channels))
+                items.append(_batch_from_run(run, run_channels, run_rows))
                 run = []
+                run_rows = 0
             items.append(message)
             frames_ok += 1
         if run:
-            items.append(_batch_from_frames(run, run_channels))
+            items.append(_batch_from_run(run, run_channels, run_rows))
         self.stats.frames_ok += frames_ok
         return items
 
@@ -329,11 +380,76 @@ def _uniform_samples(buffer: np.ndarray, lengths: np.ndarray) -> SampleBatch | N
                        words[:, 3].astype(np.uint32), header[:, 1].astype(np.uint16), header[:, 3].copy())
 
 
-def _batch_from_frames(frames: list[tuple[int, int, int, int, int, bytes]], channels: int) -> SampleBatch:
-    seq, index, t_us, n, flags, data = zip(*frames)
-    raw = np.frombuffer(bytearray().join(data), dtype="<u2").astype(np.uint16, copy=False)
-    return SampleBatch(raw.reshape(-1, channels), np.array(seq, np.uint32), np.array(index, np.uint32),
-                       np.array(t_us, np.uint32), np.array(n, np.uint16), np.array(flags, np.uint8))
+# Per-frame fields of a batch built on the live path, packed next to the samples in one buffer so
+# that the six arrays of a SampleBatch cost two np.frombuffer calls and field views, not six
+# array constructions (which were most of the cost of a one-frame read). Native byte order: the
+# views are then plain uint32/uint16/uint8 arrays, as the vectorised path gives. 16 bytes keep the
+# samples after the records 2-byte aligned.
+_META_DTYPE = np.dtype([("seq", np.uint32), ("sample_index", np.uint32), ("t_us", np.uint32),
+                        ("n", np.uint16), ("flags", np.uint8), ("pad", np.uint8)])
+_META = struct.Struct("=IIIHBx")
+assert _META.size == _META_DTYPE.itemsize == _HEADER_SIZE
+_pack_meta = _META.pack
+_pack_meta_into = _META.pack_into
+_unpack_header = SAMPLES_HEADER.unpack_from
+_frombuffer = np.frombuffer
+_cobs_decode = cobs.decode
+_MIN_SAMPLES_DECODED = _HEADER_SIZE + CRC_SIZE
+# One sample row of n channels as one item, so np.frombuffer gives the (rows, channels) table
+# without a reshape. Raw values are little-endian on the wire; on a little-endian host (all the
+# hosts this runs on) "<u2" is plain uint16 and the astype below is skipped.
+_ROW_DTYPES = [np.dtype(("<u2", channels)) if channels else None for channels in range(MAX_CHANNELS + 1)]
+_WIRE_IS_NATIVE = np.dtype("<u2") == np.dtype(np.uint16)
+
+
+def _one_samples_frame(chunk: bytes) -> SampleBatch | None:
+    """The batch of a chunk that is one valid SAMPLES frame, or None for anything else (which the
+    caller hands to the general path, so every error is reported there, once).
+
+    The live read's usual content, so it is the whole per-call cost of live decoding: no lists,
+    no run bookkeeping, header checks on the ints of one struct unpack.
+    """
+    try:
+        decoded = _cobs_decode(chunk)
+    except cobs.DecodeError:
+        return None
+    size = len(decoded)
+    if not _MIN_SAMPLES_DECODED <= size <= _MAX_DECODED or decoded[0] != _SAMPLES or crc32(decoded) != CRC32_RESIDUE:
+        return None
+    _, n, channels, flags, seq, index, t_us = _unpack_header(decoded)
+    if not (0 < n <= MAX_SAMPLES_PER_FRAME and 0 < channels <= MAX_CHANNELS and t_us <= T_US_MAX
+            and size == _MIN_SAMPLES_DECODED + 2 * n * channels):
+        return None
+    # Own writable copy of the frame; the meta record replaces the header (both 16 bytes).
+    buffer = bytearray(decoded)
+    _pack_meta_into(buffer, 0, seq, index, t_us, n, flags)
+    records = _frombuffer(buffer, _META_DTYPE, 1)
+    raw = _frombuffer(buffer, _ROW_DTYPES[channels], n, _HEADER_SIZE)
+    if not _WIRE_IS_NATIVE:  # pragma: no cover - big-endian hosts
+        raw = raw.astype(np.uint16)
+    return SampleBatch(raw, records["seq"], records["sample_index"], records["t_us"], records["n"],
+                       records["flags"])
+
+
+def _batch_from_run(run: list[tuple[bytes, bytes]], channels: int, rows: int) -> SampleBatch:
+    """One batch from CRC-checked SAMPLES frames given as (packed meta, decoded frame)."""
+    if len(run) == 1:
+        # The decoded frame is header + samples + CRC: its own copy, with the meta record written
+        # over the header (both are 16 bytes), holds everything the batch needs.
+        meta, decoded = run[0]
+        buffer = bytearray(decoded)
+        buffer[:_HEADER_SIZE] = meta
+    else:
+        buffer = bytearray().join([meta for meta, _ in run])
+        for _, decoded in run:
+            buffer += memoryview(decoded)[_HEADER_SIZE:-CRC_SIZE]
+    count = len(run)
+    records = _frombuffer(buffer, _META_DTYPE, count)
+    raw = _frombuffer(buffer, _ROW_DTYPES[channels], rows, count * _HEADER_SIZE)
+    if not _WIRE_IS_NATIVE:  # pragma: no cover - big-endian hosts
+        raw = raw.astype(np.uint16)
+    return SampleBatch(raw, records["seq"], records["sample_index"], records["t_us"], records["n"],
+                       records["flags"])
 
 
 _HEADER_DTYPE = np.dtype([("type", "u1"), ("n", "u1"), ("channels", "u1"), ("flags", "u1"),
