@@ -54,6 +54,7 @@ FRAME_RATE_HZ = 50            # the firmware sends samples_per_frame = rate_hz /
 BULK_FEED_BYTES = 1024 * 1024
 USB_PACKET_BYTES = 64         # full-speed USB CDC packet: reads return frames cut anywhere
 LIVE_READ_INTERVAL_S = 0.010
+MIN_SAMPLE_S = 0.05
 
 
 class HourDecoder:
@@ -175,12 +176,20 @@ def text_loadtxt(text: bytes) -> np.ndarray:
 def median_cpu_seconds(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
     """Median CPU time of this process per run of each variant, the variants interleaved. CPU
     time, not wall time: the machine is shared, and waiting for a core is not decoding work."""
+    # Each timed sample repeats a run until it lasts about 50 ms: a single run of a few
+    # milliseconds is at the mercy of one scheduler tick on a shared machine.
+    loops = {}
+    for name, run in runs.items():
+        start = time.process_time()
+        run()
+        loops[name] = max(1, round(MIN_SAMPLE_S / max(time.process_time() - start, 1e-6)))
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
         for name, run in runs.items():
             start = time.process_time()
-            run()
-            times[name].append(time.process_time() - start)
+            for _ in range(loops[name]):
+                run()
+            times[name].append((time.process_time() - start) / loops[name])
     return {name: statistics.median(t) for name, t in times.items()}
 
 

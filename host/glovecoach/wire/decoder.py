@@ -31,6 +31,7 @@ from glovecoach.wire.frames import (
     CorruptReason,
     FrameError,
     crc32,
+    crc32_combine,
     decode_frame,
 )
 from glovecoach.wire.messages import (
@@ -53,6 +54,10 @@ _MAX_DECODED = MAX_PAYLOAD + CRC_SIZE
 # (measured on 4-sample frames: ~45 us fixed cost per vectorised call; the two break even near
 # 64 frames, beyond which the vectorised path is up to twice as fast per frame).
 VECTORISE_FROM_FRAMES = 64
+# Up to this many bytes, bytes.count tells cheaply whether a read holds enough frames for the
+# vectorised path; above it, its byte-by-byte loop costs more than the replace() that the
+# one-call decode makes anyway (and that gives the count too).
+_COUNT_BY_SCAN = 16 * 1024
 # Content errors kept for take_device_errors(); older ones are only counted.
 MAX_KEPT_DEVICE_ERRORS = 64
 
@@ -124,15 +129,53 @@ class StreamDecoder:
         self.stats.bytes_in += size
         if data.__class__ is not bytes:
             data = bytes(data)
-        if self._synced and not self._discarding:
-            # The live case, kept short because a serial read pays this whole path per call: a
-            # synced stream with no over-long run. Anything else takes the general path below.
+        if not self._synced:
+            first = data.find(0)
+            if first < 0:
+                self.stats.skipped_bytes += size
+                return []
+            self.stats.skipped_bytes += first
+            self._synced = True
+            if first + 1 == size:
+                return []
+            if first + 1 < 4096 or self._discarding:
+                data = data[first + 1:]
+            else:  # a large first read: its frames are cut out below without copying it twice
+                last = data.rfind(0)
+                if last > first and size - last - 1 <= self.max_undelimited_run:
+                    body = data[first + 1:last]
+                    joined = body.replace(b"\x00", b"")
+                    count = len(body) - len(joined) + 1
+                    if count >= self.vectorise_from:
+                        batch = _uniform_joined(body, joined, count)
+                        if batch is not None:
+                            self._tail = data[last + 1:]
+                            self.stats.frames_ok += count
+                            return [batch]
+                data = data[first + 1:]
+        if not self._discarding:
+            # The usual case, kept short because a live serial read pays this whole path per
+            # call: no over-long run being dropped. Anything else takes the general path below.
             if b"\x00" not in data:  # a read inside a frame (a USB packet): only the tail grows
                 tail = self._tail + data
                 if len(tail) <= self.max_undelimited_run:
                     self._tail = tail
                     return []
             else:
+                last = data.rfind(0)
+                if (data.find(0) != last or not self._one_frame_path) \
+                        and len(data) - last - 1 <= self.max_undelimited_run \
+                        and (len(data) > _COUNT_BY_SCAN or data.count(0) >= self.vectorise_from):
+                    # Several frames: bulk ones are tried in one decode call, before splitting.
+                    body = self._tail + data[:last] if self._tail else data[:last]
+                    joined = body.replace(b"\x00", b"")  # memchr-fast, unlike bytes.count
+                    count = len(body) - len(joined) + 1
+                    if count >= self.vectorise_from:
+                        batch = _uniform_joined(body, joined, count)
+                        if batch is not None:
+                            self._tail = data[last + 1:]
+                            self.stats.frames_ok += count
+                            return [batch]
                 chunks = data.split(b"\x00")
                 if len(chunks[-1]) <= self.max_undelimited_run:
                     tail = self._tail
@@ -153,14 +196,6 @@ class StreamDecoder:
                     chunks = list(filter(None, chunks))
                     return self._decode_many(chunks) if chunks else []
         stats = self.stats
-        if not self._synced:
-            first = data.find(DELIMITER)
-            if first < 0:
-                stats.skipped_bytes += len(data)
-                return []
-            stats.skipped_bytes += first
-            data = data[first + 1:]
-            self._synced = True
         chunks = data.split(DELIMITER)
         if self._tail:  # the held-back start of a frame joins its first piece (cheaper than tail + data)
             chunks[0] = self._tail + chunks[0]
@@ -363,7 +398,81 @@ def _uniform_samples(buffer: np.ndarray, lengths: np.ndarray) -> SampleBatch | N
     length = int(lengths[0])
     if length < _HEADER_SIZE + CRC_SIZE or not bool((lengths == length).all()):
         return None
-    table = buffer.reshape(-1, length)
+    return _samples_table(buffer.reshape(-1, length))
+
+
+def _uniform_joined(body: bytes, joined: bytes, count: int) -> SampleBatch | None:
+    """``count`` frames given as their chunks joined by delimiters (``body``, a bulk feed) and
+    without them (``joined``), decoded in one
+    ``cobs.decode`` call when they are the common case: SAMPLES frames all of one size, all
+    intact. None otherwise, and the caller takes the frame-by-frame path, which reports errors.
+
+    Why one call works: a valid COBS chunk's last code points exactly at its end, so decoding
+    the chunks joined without their delimiters gives each payload followed by the 0x00 the
+    next code stands for, whatever each chunk's encoded length. A chunk whose code chain
+    overruns (corrupt), an empty chunk, or a payload of another size misplaces the rows cut
+    at one fixed size, so the total length, a separator or a row's CRC-32 fails and None is
+    returned: accepting a misplaced row would take a CRC-32 collision, the same odds at which
+    the frame-by-frame path accepts a damaged frame. This saves the split into ``count``
+    bytes objects and ``count`` decode calls, a third of the bulk decode's time at 1000 Hz.
+    """
+    try:
+        decoded = _cobs_decode(joined)
+    except cobs.DecodeError:
+        return None
+    stride, rest = divmod(len(decoded) + 1, count)
+    size = stride - 1
+    if rest or not _MIN_SAMPLES_DECODED <= size <= _MAX_DECODED:
+        return None
+    # All rows' CRCs in one pass (slicing out each row and checking it alone cost as much as the
+    # decode saved). CRC-32 is affine over GF(2), and every intact row (payload + its own CRC)
+    # has the same CRC (the residue), so buffers of intact rows of one layout all share one
+    # CRC: that of the same layout of rows of zeros. A damaged row adds its error, shifted by its
+    # distance from the end, which never vanishes alone; it could only cancel against errors
+    # in other rows, by the 2^-32 chance at which a damaged frame passes its own check.
+    if crc32(decoded) != _intact_crc(count, size):
+        return None
+    flat = np.frombuffer(decoded, np.uint8)
+    if count > 1 and flat[size::stride].any():  # the 0x00 between payloads
+        return None
+    return _samples_table(np.lib.stride_tricks.as_strided(flat, (count, size), (stride, 1), writeable=False))
+
+
+def _intact_crc(count: int, size: int) -> int:
+    """CRC-32 of ``count`` intact rows of ``size`` bytes (payload + CRC) joined by 0x00."""
+    payload = bytes(size - CRC_SIZE)
+    row = payload + crc32(payload).to_bytes(CRC_SIZE, "little")
+    if crc32_combine is None:  # pragma: no cover - without zlib-ng: build the rows
+        return crc32(memoryview((row + b"\x00") * count)[:-1])
+    # By doubling: CRCs of 1, 2, 4, ... rows (each row with its 0x00) combined, no buffer built.
+    unit, unit_len = crc32(row + b"\x00"), size + 1
+    crc, crc_len = 0, 0
+    rows = count
+    while rows:
+        if rows & 1:
+            crc = crc32_combine(crc, unit, unit_len) if crc_len else unit
+            crc_len += unit_len
+        unit, unit_len = crc32_combine(unit, unit, unit_len), 2 * unit_len
+        rows >>= 1
+    # The last row has no 0x00 after it: take that byte back off (CRC-32 steps are invertible).
+    return _crc32_drop_zero_byte(crc)
+
+
+def _crc32_drop_zero_byte(crc: int) -> int:
+    """CRC-32 of a message given the CRC-32 of that message followed by one 0x00 byte."""
+    register = crc ^ 0xFFFFFFFF
+    for _ in range(8):  # run the reflected shift register backwards, one bit at a time
+        if register & 0x80000000:
+            register = ((register ^ 0xEDB88320) << 1 | 1) & 0xFFFFFFFF
+        else:
+            register = register << 1 & 0xFFFFFFFF
+    return register ^ 0xFFFFFFFF
+
+
+def _samples_table(table: np.ndarray) -> SampleBatch | None:
+    """The batch of frames given as rows of a (frames, decoded length) table, or None unless all
+    are valid SAMPLES frames of the same n_samples and n_channels."""
+    length = table.shape[1]
     header = table[:, :_HEADER_SIZE].copy()
     n, channels = int(header[0, 1]), int(header[0, 2])
     if (length != _HEADER_SIZE + CRC_SIZE + 2 * n * channels or not 0 < n <= MAX_SAMPLES_PER_FRAME
