@@ -54,9 +54,9 @@ _MAX_DECODED = MAX_PAYLOAD + CRC_SIZE
 # (measured on 4-sample frames: ~45 us fixed cost per vectorised call; the two break even near
 # 64 frames, beyond which the vectorised path is up to twice as fast per frame).
 VECTORISE_FROM_FRAMES = 64
-# Up to this many bytes, bytes.count tells cheaply whether a read holds enough frames for the
-# vectorised path; above it, its byte-by-byte loop costs more than the replace() that the
-# one-call decode makes anyway (and that gives the count too).
+# Reads longer than this try the one-call bulk decode before splitting (the split into bytes
+# objects would cost as much as the decode); shorter ones are split first, which also counts
+# their frames.
 _COUNT_BY_SCAN = 16 * 1024
 # Content errors kept for take_device_errors(); older ones are only counted.
 MAX_KEPT_DEVICE_ERRORS = 64
@@ -102,12 +102,14 @@ class StreamDecoder:
         self._synced = synced
         self._tail = b""           # bytes after the last delimiter: the start of the next frame
         self._discarding = False   # inside an over-long run: drop bytes up to the next delimiter
+        self._plain = synced       # synced and not discarding: the state of nearly every read
 
     def restart(self, *, synced: bool = False) -> None:
         """Forget any partial frame, e.g. after the port was closed and reopened (stats are kept)."""
         self._synced = synced
         self._tail = b""
         self._discarding = False
+        self._plain = synced
 
     def take_device_errors(self) -> list[FrameError]:
         """Content errors (CRC fine, message invalid) since the last call, oldest first; at most
@@ -123,6 +125,14 @@ class StreamDecoder:
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[Message]:
         """Messages completed by ``data``, in stream order."""
+        if self._plain and data.__class__ is bytes and 0 not in data:
+            # A read inside a frame (a live USB packet), or an empty one: only the tail grows.
+            # First and shortest, because it is most live reads at high rates.
+            tail = self._tail + data
+            if len(tail) <= self.max_undelimited_run:
+                self._tail = tail
+                self.stats.bytes_in += len(data)
+                return []
         size = len(data)
         if not size:
             return []
@@ -135,7 +145,7 @@ class StreamDecoder:
                 self.stats.skipped_bytes += size
                 return []
             self.stats.skipped_bytes += first
-            self._synced = True
+            self._synced = self._plain = True  # nothing is being discarded before a sync
             if first + 1 == size:
                 return []
             if first + 1 < 4096 or self._discarding:
@@ -156,17 +166,10 @@ class StreamDecoder:
         if not self._discarding:
             # The usual case, kept short because a live serial read pays this whole path per
             # call: no over-long run being dropped. Anything else takes the general path below.
-            if b"\x00" not in data:  # a read inside a frame (a USB packet): only the tail grows
-                tail = self._tail + data
-                if len(tail) <= self.max_undelimited_run:
-                    self._tail = tail
-                    return []
-            else:
+            if len(data) > _COUNT_BY_SCAN:
+                # Bulk: all frames in one decode call when they allow it, before any split.
                 last = data.rfind(0)
-                if (data.find(0) != last or not self._one_frame_path) \
-                        and len(data) - last - 1 <= self.max_undelimited_run \
-                        and (len(data) > _COUNT_BY_SCAN or data.count(0) >= self.vectorise_from):
-                    # Several frames: bulk ones are tried in one decode call, before splitting.
+                if last >= 0 and len(data) - last - 1 <= self.max_undelimited_run:
                     body = self._tail + data[:last] if self._tail else data[:last]
                     joined = body.replace(b"\x00", b"")  # memchr-fast, unlike bytes.count
                     count = len(body) - len(joined) + 1
@@ -176,25 +179,35 @@ class StreamDecoder:
                             self._tail = data[last + 1:]
                             self.stats.frames_ok += count
                             return [batch]
-                chunks = data.split(b"\x00")
-                if len(chunks[-1]) <= self.max_undelimited_run:
-                    tail = self._tail
-                    self._tail = chunks.pop()
-                    if len(chunks) == 1 and self._one_frame_path:
-                        # One frame completed, the usual live read: decoded here without the
-                        # general loop's lists. Anything but a valid SAMPLES frame goes on below.
-                        chunk = tail + chunks[0] if tail else chunks[0]
-                        batch = _one_samples_frame(chunk)
-                        if batch is not None:
-                            self.stats.frames_ok += 1
-                            return [batch]
-                        chunks[0] = chunk
-                    elif tail:  # the held-back start of a frame joins its first piece
-                        chunks[0] = tail + chunks[0]
-                    if len(chunks) < self.vectorise_from:
-                        return self._decode_few(chunks)  # it skips empty chunks itself
-                    chunks = list(filter(None, chunks))
-                    return self._decode_many(chunks) if chunks else []
+            chunks = data.split(b"\x00")
+            count = len(chunks) - 1  # frames this read completes
+            if count and len(chunks[-1]) <= self.max_undelimited_run:
+                tail = self._tail
+                if count == 1 and self._one_frame_path:
+                    # One frame completed, the usual live read: decoded here without the general
+                    # loop's lists. Anything but a valid SAMPLES frame goes on below.
+                    chunk = tail + chunks[0] if tail else chunks[0]
+                    batch = _one_samples_frame(chunk)
+                    if batch is not None:
+                        self._tail = chunks[1]
+                        self.stats.frames_ok += 1
+                        return [batch]
+                elif count >= self.vectorise_from and len(data) <= _COUNT_BY_SCAN:
+                    # A short read with many frames (or a test forcing this path): as above.
+                    last = len(data) - len(chunks[-1]) - 1
+                    body = tail + data[:last] if tail else data[:last]
+                    batch = _uniform_joined(body, body.replace(b"\x00", b""), count)
+                    if batch is not None:
+                        self._tail = chunks[-1]
+                        self.stats.frames_ok += count
+                        return [batch]
+                self._tail = chunks.pop()
+                if tail:  # the held-back start of a frame joins its first piece
+                    chunks[0] = tail + chunks[0]
+                if count < self.vectorise_from:
+                    return self._decode_few(chunks)  # it skips empty chunks itself
+                chunks = list(filter(None, chunks))
+                return self._decode_many(chunks) if chunks else []
         stats = self.stats
         chunks = data.split(DELIMITER)
         if self._tail:  # the held-back start of a frame joins its first piece (cheaper than tail + data)
@@ -205,6 +218,7 @@ class StreamDecoder:
                 stats.discarded_bytes += len(chunks[0])
                 chunks[0] = b""
                 self._discarding = False
+                self._plain = True
             else:
                 stats.discarded_bytes += len(tail)
                 tail = b""
@@ -222,6 +236,7 @@ class StreamDecoder:
                                                 f"over {self.max_undelimited_run} bytes without a delimiter"),
                                   len(tail))])
             self._discarding = True
+            self._plain = False
         return items
 
     def _decode_few(self, chunks: list[bytes]) -> list[Message]:
