@@ -3,20 +3,30 @@
 ``StreamDecoder.feed(bytes)`` returns the messages completed by those bytes, in stream order.
 Runs of SAMPLES frames come out as one :class:`SampleBatch` each.
 
-Speed matters because a hobbyist text link is the baseline to beat (benchmarks/bench_decode.py):
-per frame, the only work is ``bytes.split``, ``cobs.decode`` and ``crc32``, each run over all
-frames of a ``feed()`` by ``map`` (a C loop); headers, validation and sample data of all frames are
-then read with numpy from one joined buffer. Python loops only over *segments* (a run of SAMPLES
-frames, or one other message), never over frames of a run or over samples. A feed of only a few
-frames (a live serial read) takes a plain per-frame loop instead, because numpy's fixed cost per
-call would outweigh it; both paths give identical results (tests/wire/test_properties.py).
+Its speed is measured against the decoder a competent engineer writes in an hour (split on
+0x00, ``cobs.decode``, ``zlib.crc32``, ``np.frombuffer`` per frame: benchmarks/bench_decode.py),
+so each kind of read has its own path, all giving identical results (tests/wire):
+
+* a read inside a frame (most live reads at high rates) only extends the held-back tail;
+* a read completing one SAMPLES frame (the usual live read) is decoded by
+  ``_one_samples_frame``: header checks on the ints of one ``struct`` unpack, and the batch's six
+  arrays from two ``np.frombuffer`` calls on one buffer;
+* a long read (a replayed capture, a catch-up after a stall) is decoded in one ``cobs.decode``
+  call over all its frames and checked with one CRC-32 pass (``_uniform_joined``), when its
+  frames are intact SAMPLES frames of one size;
+* everything else (few frames, other messages, damage) goes frame by frame (``_decode_few``) or,
+  from ``vectorise_from`` frames on, through numpy over all frames (``_decode_many``), which
+  say exactly why each dropped frame was dropped.
+
+Python loops only over frames of a short read or over *segments* of a long one, never over
+samples.
 """
 
 from __future__ import annotations
 
+import struct
 from collections import deque
 from dataclasses import dataclass, field
-import struct
 from itertools import compress
 
 import numpy as np
