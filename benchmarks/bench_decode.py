@@ -18,8 +18,9 @@ Binary (SAMPLES frames, docs/protocol.md):
 Feeds:
 
 * **bulk**: 1 MiB per ``feed()`` (replaying a capture, catching up after a stall);
-* **live**: what one serial ``read()`` returns while streaming: one whole frame, three frames,
-  a 64-byte USB full-speed packet (frames arrive cut anywhere), and 10 ms of link bytes.
+* **live**: what one serial ``read()`` returns while streaming: one whole frame or three (the
+  device writes a frame in one USB transfer), a 64-byte USB full-speed packet (frames cut
+  anywhere), and 10 ms of link bytes (cut anywhere). ``bytes/feed`` is the mean read size.
 
 Text (the hobbyist CSV link, one ``v0,...,v19\\n`` line per sample): a ``readline``/``split``/
 ``int`` loop, and numpy's own parser ``np.loadtxt`` on the whole buffer, the way a competent
@@ -129,6 +130,16 @@ def cut(stream: bytes, feed_bytes: int) -> list[bytes]:
     return [stream[start:start + feed_bytes] for start in range(0, len(stream), feed_bytes)]
 
 
+def cut_frames(stream: bytes, frames: int) -> list[bytes]:
+    """Reads of whole frames, each with its delimiter: what a reader gets when the device writes
+    a frame in one USB transfer and the host reads what has arrived (the boot 0x00 alone first)."""
+    ends = np.flatnonzero(np.frombuffer(stream, np.uint8) == 0) + 1
+    bounds = [0, *ends[0::frames].tolist()]
+    if bounds[-1] != len(stream):
+        bounds.append(len(stream))
+    return [stream[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
 def project_arrays(reads: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """Samples and (seq, sample_index, t_us) per frame as the project's decoder gives them."""
     decoder = StreamDecoder()
@@ -214,12 +225,13 @@ def main() -> None:
         n = int(args.seconds * rate_hz) // spf * spf
         raw = synthetic_raw(n, rate_hz)
         binary = binary_stream(raw, spf, rate_hz)
-        frame_bytes = (len(binary) - 1) // (n // spf)
-        feeds = [("bulk 1 MiB", BULK_FEED_BYTES, 3.0), ("live 1 frame", frame_bytes, 1.0),
-                 ("live 3 frames", 3 * frame_bytes, 1.0), ("live 64 B", USB_PACKET_BYTES, 1.0),
-                 ("live 10 ms", max(1, int(len(binary) / args.seconds * LIVE_READ_INTERVAL_S)), 1.0)]
-        for label, feed_bytes, target in feeds:
-            reads = cut(binary, feed_bytes)
+        feeds = [("bulk 1 MiB", cut(binary, BULK_FEED_BYTES), 3.0),
+                 ("live 1 frame", cut_frames(binary, 1), 1.0),
+                 ("live 3 frames", cut_frames(binary, 3), 1.0),
+                 ("live 64 B", cut(binary, USB_PACKET_BYTES), 1.0),
+                 ("live 10 ms", cut(binary, max(1, int(len(binary) / args.seconds * LIVE_READ_INTERVAL_S))), 1.0)]
+        for label, reads, target in feeds:
+            feed_bytes = round(len(binary) / len(reads))
             # Same output, or the comparison means nothing (the boot delimiter is the first byte,
             # so neither decoder skips a frame).
             (p_raw, p_meta), (h_raw, h_meta) = project_arrays(reads), hour_arrays(reads)

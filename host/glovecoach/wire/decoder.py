@@ -135,14 +135,25 @@ class StreamDecoder:
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[Message]:
         """Messages completed by ``data``, in stream order."""
-        if self._plain and data.__class__ is bytes and 0 not in data:
-            # A read inside a frame (a live USB packet), or an empty one: only the tail grows.
-            # First and shortest, because it is most live reads at high rates.
-            tail = self._tail + data
-            if len(tail) <= self.max_undelimited_run:
-                self._tail = tail
-                self.stats.bytes_in += len(data)
-                return []
+        if self._plain and data.__class__ is bytes:
+            # The two live reads first and shortest, as a serial reader pays this per call.
+            if 0 not in data:  # inside a frame (a USB packet), or empty: only the tail grows
+                tail = self._tail + data
+                if len(tail) <= self.max_undelimited_run:
+                    self._tail = tail
+                    self.stats.bytes_in += len(data)
+                    return []
+            elif self._one_frame_path and len(data) <= _COUNT_BY_SCAN:
+                chunks = data.split(b"\x00")
+                if len(chunks) == 2 and len(chunks[1]) <= self.max_undelimited_run:
+                    # One frame completed: anything but a valid SAMPLES frame goes on below.
+                    batch = _one_samples_frame(self._tail + chunks[0] if self._tail else chunks[0])
+                    if batch is not None:
+                        self._tail = chunks[1]
+                        stats = self.stats
+                        stats.bytes_in += len(data)
+                        stats.frames_ok += 1
+                        return [batch]
         size = len(data)
         if not size:
             return []
