@@ -17,7 +17,8 @@ Binary (SAMPLES frames, docs/protocol.md):
 
 Feeds:
 
-* **bulk**: 1 MiB per ``feed()`` (replaying a capture, catching up after a stall);
+* **bulk**: reads of up to 1 MiB (replaying a capture, catching up after a stall); at the
+  default 20 s of signal, the whole capture is one read;
 * **live**: what one serial ``read()`` returns while streaming: one whole frame or three (the
   device writes a frame in one USB transfer), a 64-byte USB full-speed packet (frames cut
   anywhere), and 10 ms of link bytes (cut anywhere). ``bytes/feed`` is the mean read size.
@@ -225,7 +226,7 @@ def main() -> None:
         n = int(args.seconds * rate_hz) // spf * spf
         raw = synthetic_raw(n, rate_hz)
         binary = binary_stream(raw, spf, rate_hz)
-        feeds = [("bulk 1 MiB", cut(binary, BULK_FEED_BYTES), 3.0),
+        feeds = [("bulk", cut(binary, BULK_FEED_BYTES), 3.0),
                  ("live 1 frame", cut_frames(binary, 1), 1.0),
                  ("live 3 frames", cut_frames(binary, 3), 1.0),
                  ("live 64 B", cut(binary, USB_PACKET_BYTES), 1.0),
