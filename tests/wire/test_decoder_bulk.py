@@ -10,7 +10,7 @@ from wire_streams import frame_records
 
 from glovecoach.wire import SampleBatch, StreamDecoder, encode_frame, encode_samples, encode_status
 from glovecoach.wire import decoder as decoder_module
-from glovecoach.wire.decoder import _COUNT_BY_SCAN, _intact_crc
+from glovecoach.wire.decoder import _BULK_FROM_BYTES, _intact_crc
 from glovecoach.wire.frames import crc32
 
 FRAME_BY_FRAME = 10**9
@@ -79,7 +79,7 @@ def bulk_calls(monkeypatch):
 def test_a_long_intact_read_is_one_batch(rng, zero_free_every, bulk_calls):
     frames = uniform_frames(rng, 120, zero_free_every=zero_free_every)
     stream = b"\x00" + b"".join(frames)
-    assert len(stream) > _COUNT_BY_SCAN
+    assert len(stream) > _BULK_FROM_BYTES
     if zero_free_every:
         assert len({len(f) for f in frames}) > 1  # encoded lengths differ, payloads do not
     items = assert_same_as_frame_by_frame(stream)

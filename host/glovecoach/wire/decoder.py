@@ -67,7 +67,7 @@ VECTORISE_FROM_FRAMES = 64
 # Reads longer than this try the one-call bulk decode before splitting (the split into bytes
 # objects would cost as much as the decode); shorter ones are split first, which also counts
 # their frames.
-_COUNT_BY_SCAN = 16 * 1024
+_BULK_FROM_BYTES = 16 * 1024
 # Content errors kept for take_device_errors(); older ones are only counted.
 MAX_KEPT_DEVICE_ERRORS = 64
 
@@ -143,7 +143,7 @@ class StreamDecoder:
                     self._tail = tail
                     self.stats.bytes_in += len(data)
                     return []
-            elif self._one_frame_path and len(data) <= _COUNT_BY_SCAN:
+            elif self._one_frame_path and len(data) <= _BULK_FROM_BYTES:
                 chunks = data.split(b"\x00")
                 if len(chunks) == 2 and len(chunks[1]) <= self.max_undelimited_run:
                     # One frame completed: anything but a valid SAMPLES frame goes on below.
@@ -171,35 +171,20 @@ class StreamDecoder:
                 return []
             if first + 1 < 4096 or self._discarding:
                 data = data[first + 1:]
-            else:  # a large first read: its frames are cut out below without copying it twice
+            else:  # a long first read: its frames are cut out without copying it twice
                 last = data.rfind(0)
-                if last > first and size - last - 1 <= self.max_undelimited_run:
-                    body = data[first + 1:last]
-                    joined = body.replace(b"\x00", b"")
-                    count = len(body) - len(joined) + 1
-                    if count >= self.vectorise_from:
-                        batch = _uniform_joined(body, joined, count)
-                        if batch is not None:
-                            self._tail = data[last + 1:]
-                            self.stats.frames_ok += count
-                            return [batch]
+                items = self._bulk(data, first + 1, last) if last > first else None
+                if items is not None:
+                    return items
                 data = data[first + 1:]
         if not self._discarding:
             # The usual case, kept short because a live serial read pays this whole path per
             # call: no over-long run being dropped. Anything else takes the general path below.
-            if len(data) > _COUNT_BY_SCAN:
-                # Bulk: all frames in one decode call when they allow it, before any split.
+            if len(data) > _BULK_FROM_BYTES:  # tried before a split that would cost as much
                 last = data.rfind(0)
-                if last >= 0 and len(data) - last - 1 <= self.max_undelimited_run:
-                    body = self._tail + data[:last] if self._tail else data[:last]
-                    joined = body.replace(b"\x00", b"")  # memchr-fast, unlike bytes.count
-                    count = len(body) - len(joined) + 1
-                    if count >= self.vectorise_from:
-                        batch = _uniform_joined(body, joined, count)
-                        if batch is not None:
-                            self._tail = data[last + 1:]
-                            self.stats.frames_ok += count
-                            return [batch]
+                items = self._bulk(data, 0, last) if last >= 0 else None
+                if items is not None:
+                    return items
             chunks = data.split(b"\x00")
             count = len(chunks) - 1  # frames this read completes
             if count and len(chunks[-1]) <= self.max_undelimited_run:
@@ -213,15 +198,11 @@ class StreamDecoder:
                         self._tail = chunks[1]
                         self.stats.frames_ok += 1
                         return [batch]
-                elif count >= self.vectorise_from and len(data) <= _COUNT_BY_SCAN:
-                    # A short read with many frames (or a test forcing this path): as above.
-                    last = len(data) - len(chunks[-1]) - 1
-                    body = tail + data[:last] if tail else data[:last]
-                    batch = _uniform_joined(body, body.replace(b"\x00", b""), count)
-                    if batch is not None:
-                        self._tail = chunks[-1]
-                        self.stats.frames_ok += count
-                        return [batch]
+                elif count >= self.vectorise_from and len(data) <= _BULK_FROM_BYTES:
+                    # A short read with many frames (or a test forcing this path).
+                    items = self._bulk(data, 0, len(data) - len(chunks[-1]) - 1)
+                    if items is not None:
+                        return items
                 self._tail = chunks.pop()
                 if tail:  # the held-back start of a frame joins its first piece
                     chunks[0] = tail + chunks[0]
@@ -259,6 +240,25 @@ class StreamDecoder:
             self._discarding = True
             self._plain = False
         return items
+
+    def _bulk(self, data: bytes, start: int, last: int) -> list[Message] | None:
+        """The frames completed by ``data[start:last]`` (after the held-back tail; ``last`` is
+        the read's last delimiter) in one decode call, or None, having changed nothing, when
+        they are not all intact SAMPLES frames of one size or fewer than ``vectorise_from``."""
+        if len(data) - last - 1 > self.max_undelimited_run:
+            return None
+        head = data[start:last]
+        body = self._tail + head if self._tail else head
+        joined = body.replace(b"\x00", b"")  # memchr-fast, and counts the frames as it goes
+        count = len(body) - len(joined) + 1
+        if count < self.vectorise_from:
+            return None
+        batch = _uniform_joined(body, joined, count)
+        if batch is None:
+            return None
+        self._tail = data[last + 1:]
+        self.stats.frames_ok += count
+        return [batch]
 
     def _decode_few(self, chunks: list[bytes]) -> list[Message]:
         """Frame-by-frame path for a handful of frames (a live read), where numpy's fixed cost per
