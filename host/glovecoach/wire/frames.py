@@ -16,10 +16,11 @@ from cobs import cobs  # type: ignore[import-untyped]
 try:
     # Same CRC-32 as zlib's, with SIMD: 4-5x faster on a 1000 Hz frame, which is a good part of
     # the decoder's time per frame (benchmarks/bench_decode.py). Optional: zlib gives equal results.
-    from zlib_ng.zlib_ng import crc32
+    from zlib_ng.zlib_ng import crc32, crc32_combine
     CRC32_IMPLEMENTATION = "zlib-ng"
 except ImportError:  # pragma: no cover - depends on the environment
     from zlib import crc32
+    crc32_combine = None  # the stdlib's zlib has no combine (the decoder then builds a buffer)
     CRC32_IMPLEMENTATION = "zlib"
 
 PROTOCOL_VERSION = 1

@@ -315,6 +315,11 @@ class GroupPlot(pg.PlotWidget):
 
     def update_curves(self, x: np.ndarray, rows: np.ndarray) -> None:
         data = rows[:, self.columns]
+        self.follow_peak(data)
+        self.traces.set_data(x, data, self._trace_bounds())
+
+    def follow_peak(self, data: np.ndarray) -> None:
+        """Fit the force axis to the bands and to the highest force shown."""
         finite = data[np.isfinite(data)]
         peak = float(finite.max()) if finite.size else 0.0
         highest = max((h for _, h in self._band_key if h is not None), default=0.0)
@@ -322,7 +327,6 @@ class GroupPlot(pg.PlotWidget):
         # grow at once when a force goes off the top; shrink only when far below
         if wanted > self._y_max or wanted < self._y_max * 0.5:
             self._set_y_max(wanted)
-        self.traces.set_data(x, data, self._trace_bounds())
 
 
 def decimate(first_index: int, rows: np.ndarray, bucket: int) -> tuple[np.ndarray, np.ndarray]:
