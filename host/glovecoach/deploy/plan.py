@@ -1,4 +1,4 @@
-"""Put MicroPython and the glove firmware on an ESP32: the plan behind `glovecoach deploy`.
+"""The plan behind `glovecoach deploy`: what is on disk -> the exact list of steps.
 
 `build_plan` turns what is on disk (the firmware tree, the sensor map, an optional MicroPython
 image) into the exact list of esptool / mpremote / mpy-cross commands; `run_plan` runs them in
@@ -19,17 +19,11 @@ import json
 import os
 import re
 import shlex
-import shutil
-import signal
-import subprocess
 import sys
-import threading
-import time
-from collections import deque
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path, PurePosixPath
-from typing import Callable, TextIO
+from typing import Callable
 
 from glovecoach.resources import firmware_dir, sensor_map_path
 
@@ -68,7 +62,6 @@ PROBE_ATTEMPTS_AFTER_MAINTENANCE = 2
 # The firmware's flag for a maintenance boot (firmware/glove/maintenance.py FLAG_NAME): state
 # of one board, never part of a deploy even if a simulated glove left one in the tree.
 MAINTENANCE_FLAG = "maintenance.flag"
-
 
 class DeployError(Exception):
     """A deploy that cannot be planned or whose step failed; the message says which and why."""
@@ -303,238 +296,3 @@ def check_port_exists(port: str) -> None:
     if port.startswith("/") and not os.path.exists(port):
         raise DeployError(f"serial port {port} does not exist: is the glove plugged in? "
                           "(`python -m mpremote devs` lists the ports)")
-
-
-def identify_running_glove(port: str, listen_s: float = 2.5) -> str | None:
-    """If the glovecoach firmware is already streaming on `port`, say so; else None.
-
-    The running firmware ignores Ctrl-C, so mpremote cannot reach the REPL: the probe fails.
-    The firmware sends a STATUS frame every second, so listening a little longer than that
-    tells "our firmware is running" apart from "nothing answers at all".
-    """
-    try:
-        import serial
-
-        from glovecoach.wire import Hello, Status, StreamDecoder
-    except ImportError:
-        return None
-    decoder = StreamDecoder()
-    seen_status = False
-    glove_id = None
-    try:
-        with serial.Serial(port, 115200, timeout=0.2) as link:
-            deadline = time.monotonic() + listen_s
-            while time.monotonic() < deadline and glove_id is None:
-                for message in decoder.feed(link.read(4096)):
-                    if isinstance(message, Hello):
-                        glove_id = message.info.get("glove_id")
-                    elif isinstance(message, Status):
-                        seen_status = True
-                if seen_status and glove_id is None and time.monotonic() > deadline - 1.0:
-                    break
-    except (OSError, serial.SerialException):
-        return None
-    if glove_id is not None:
-        return f"the glovecoach firmware of glove {glove_id} is running there"
-    if seen_status:
-        return "the glovecoach firmware is running there (it sends STATUS frames)"
-    return None
-
-
-@dataclass
-class StepResult:
-    returncode: int | None      # None: killed at its time limit
-    output_tail: list[str]
-    elapsed_s: float
-
-
-def run_step(step: DeployStep, echo: TextIO | None = None, tail_lines: int = 12) -> StepResult:
-    """Run one step with its time limit; the process group is killed when the limit passes."""
-    start = time.monotonic()
-    tail: deque[str] = deque(maxlen=tail_lines)
-    full: list[str] = []
-    try:
-        proc = subprocess.Popen(
-            step.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            text=True, errors="replace", start_new_session=True)
-    except OSError as exc:
-        return StepResult(127, [f"cannot start {step.argv[0]}: {exc}"], 0.0)
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            line = line.rstrip("\n")
-            tail.append(line)
-            full.append(line)
-            if echo is not None:
-                print(f"     | {line}", file=echo, flush=True)
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    try:
-        proc.wait(timeout=step.timeout_s)
-        returncode: int | None = proc.returncode
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
-        returncode = None
-    reader.join(timeout=2.0)
-    if step.expect is not None and returncode == 0 and not any(step.expect in ln for ln in full):
-        tail.append(f"(expected output {step.expect!r} not seen)")
-        returncode = -1
-    return StepResult(returncode, list(tail), time.monotonic() - start)
-
-
-def enter_maintenance_mode(port: str, out: TextIO = sys.stdout) -> str:
-    """Send MAINTENANCE to the glove running on `port` and wait until it has reset.
-
-    The running firmware ignores Ctrl-C and feeds a watchdog, so mpremote cannot stop it;
-    MAINTENANCE makes it reset into one boot that leaves the REPL free. "Reset" is seen as
-    the link dropping (USB CDC) or STATUS frames stopping (a USB-UART bridge keeps the port);
-    the port must then be there again. Returns the glove id; raises DeployError with the reason.
-    """
-    from glovecoach.link import DeviceCommandError, GloveClient, LinkDown, LinkLost, StatusReceived
-    from glovecoach.link.virtual_glove import wait_for_path
-    from glovecoach.wire import Command
-
-    try:
-        with GloveClient(port, reconnect=False) as client:
-            hello = client.connect(timeout=MAINTENANCE_CONNECT_TIMEOUT_S)
-            glove_id = str(hello.info.get("glove_id", "?"))
-            print(f"     sending MAINTENANCE to glove {glove_id}: it resets with Ctrl-C and the "
-                  "REPL free for one boot", file=out, flush=True)
-            client.command(Command.MAINTENANCE, timeout=MAINTENANCE_ACK_TIMEOUT_S)
-            client.poll()   # frames sent before the ACK
-            quiet_until = time.monotonic() + MAINTENANCE_QUIET_S
-            while (left := quiet_until - time.monotonic()) > 0:
-                event = client.wait_event(left)
-                if isinstance(event, LinkDown):
-                    break
-                if isinstance(event, StatusReceived):
-                    raise DeployError(f"glove {glove_id} acknowledged MAINTENANCE but is still "
-                                      "sampling (it sent STATUS afterwards)")
-    except DeviceCommandError as exc:
-        raise DeployError(f"the glove refused MAINTENANCE ({exc.message}); firmware older than "
-                          "that command does not know it") from exc
-    except (TimeoutError, LinkLost, OSError) as exc:
-        raise DeployError(f"MAINTENANCE could not be sent on {port}: {exc}") from exc
-    # A USB-CDC port vanishes while the board resets; a COM port has no path to watch.
-    if port.startswith("/") and not wait_for_path(port, PORT_RETURN_TIMEOUT_S):
-        raise DeployError(f"glove {glove_id} reset for maintenance, but {port} did not come "
-                          f"back within {PORT_RETURN_TIMEOUT_S:g} s")
-    print(f"     glove {glove_id} has reset for maintenance; checking for the REPL again",
-          file=out, flush=True)
-    return glove_id
-
-
-def _run_attempts(step: DeployStep, attempts: int, label: str, out: TextIO,
-                  echo_output: bool) -> StepResult:
-    for attempt in range(1, attempts + 1):
-        print(label + (f" (attempt {attempt}/{attempts})" if attempts > 1 else ""),
-              file=out, flush=True)
-        result = run_step(step, echo=out if echo_output else None)
-        if result.returncode == 0:
-            break
-        if attempt < attempts:
-            time.sleep(PROBE_RETRY_PAUSE_S)
-    return result
-
-
-def run_plan(plan: DeployPlan, out: TextIO = sys.stdout, echo_output: bool = True) -> None:
-    """Run every step in order; raise DeployError naming the first step that fails.
-
-    A probe that fails because the glovecoach firmware is running gets one more chance after
-    `enter_maintenance_mode`.
-    """
-    total = len(plan.steps)
-    for k, step in enumerate(plan.steps, 1):
-        if step.output is not None:
-            step.output.parent.mkdir(parents=True, exist_ok=True)
-        label = f"[{k}/{total}] {step.name}"
-        result = _run_attempts(step, step.attempts, label, out, echo_output)
-        running = None
-        maintenance_error = None
-        if result.returncode is None and step.maintenance_fallback:
-            running = identify_running_glove(plan.port)
-        if running:
-            print(f"     {running}, and it ignores the REPL while it runs (Ctrl-C off, watchdog "
-                  "on): putting it into maintenance mode", file=out, flush=True)
-            try:
-                enter_maintenance_mode(plan.port, out)
-            except DeployError as exc:
-                maintenance_error = str(exc)
-            else:
-                result = _run_attempts(step, PROBE_ATTEMPTS_AFTER_MAINTENANCE,
-                                       label + " (after maintenance)", out, echo_output)
-        if result.returncode == 0:
-            continue
-        if result.returncode is None:
-            why = f"no answer within {step.timeout_s:g} s"
-        elif result.returncode == -1:
-            why = "unexpected output"
-        else:
-            why = f"exit code {result.returncode}"
-        where = "on the host" if step.local else f"on port {plan.port}"
-        if running and maintenance_error:
-            hint = (f"; {running}, and it ignores the REPL while it runs (Ctrl-C off, watchdog "
-                    f"on); putting it into maintenance mode failed: {maintenance_error}. "
-                    "Redeploy with --flash IMAGE.bin, which erases the board")
-        elif running:
-            hint = ("; the glovecoach firmware was running there and took the MAINTENANCE "
-                    "command and reset, but no MicroPython REPL answered afterwards. Redeploy "
-                    "with --flash IMAGE.bin, which erases the board")
-        elif not step.local and "mpremote" in step.argv:
-            hint = (f"; is a MicroPython board on {plan.port}? Flash it with --flash IMAGE.bin,"
-                    " and close any other program using the port")
-        elif not step.local and "esptool" in step.argv:
-            hint = ("; check the cable and the port, or hold BOOT while the step connects")
-        else:
-            hint = ""
-        # The output was already shown live; repeat it only when it was not.
-        detail = "" if echo_output else "".join(f"\n  | {ln}" for ln in result.output_tail)
-        raise DeployError(f"step {k}/{total} '{step.name}' failed {where}: {why}{hint}"
-                          f"\n  $ {step.command_line()}{detail}")
-
-
-VIRTUAL_BOOT_TIMEOUT_S = 10.0
-
-
-def deploy_virtual(plan: DeployPlan, device_root: Path, glove_id: str | None = None) -> dict:
-    """Deploy into `device_root`, a folder standing in for the board's filesystem, then boot
-    it in the MicroPython unix port and require a HELLO.
-
-    This runs exactly the file set `plan` would copy to a board, so it proves the plan is
-    complete (a module left out fails the import at boot) and that the firmware in it starts
-    and announces the sensor map it was deployed with. Returns the HELLO's info.
-    """
-    from glovecoach.link import GloveClient
-    from glovecoach.link.virtual_glove import VirtualGlove
-    from glovecoach.vocabulary.sensors import load_sensor_map
-
-    if any(f.device_path.endswith(".mpy") for f in plan.files):
-        raise DeployError("--mpy compiles for the ESP32's Xtensa core, which the virtual "
-                          "glove (MicroPython's unix port) cannot load: deploy source instead")
-    device_root.mkdir(parents=True, exist_ok=True)
-    for f in plan.files:
-        target = device_root / f.device_path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(f.source, target)
-    if glove_id is not None:
-        (device_root / "glove_id.txt").write_text(glove_id)
-    map_path = device_root / "sensor_map.json"
-    glove = VirtualGlove(firmware=device_root, sensor_map=map_path, glove_id=glove_id)
-    try:
-        with glove, GloveClient(glove.port, reconnect=False) as client:
-            hello = client.connect(timeout=VIRTUAL_BOOT_TIMEOUT_S)
-    except (TimeoutError, OSError, FileNotFoundError) as exc:
-        log = glove.firmware_log().strip().splitlines()[-6:]
-        raise DeployError(f"the firmware deployed to {device_root} did not boot ({exc})"
-                          + ("; its last output:\n  " + "\n  ".join(log) if log else "")) from exc
-    expected = list(load_sensor_map(map_path).ids)
-    if list(hello.channels) != expected:
-        raise DeployError(f"the deployed firmware announces channels {hello.channels}, "
-                          f"the deployed sensor map has {expected}")
-    return dict(hello.info)
