@@ -101,8 +101,11 @@ def test_connect_page_offers_the_virtual_glove(qtbot):
     page = ConnectPage(discover=lambda: [])
     qtbot.addWidget(page)
     page.scenario.setCurrentIndex(page.scenario.findData("spine_contact_stroking"))
-    with qtbot.waitSignal(page.chosen) as chosen:
+    with qtbot.waitSignal(page.chosen, timeout=20000) as chosen:
         page.virtual_button.click()
+        # the session renders on a worker thread: the window answers meanwhile
+        assert not page.virtual_button.isEnabled()
+    assert page.virtual_button.isEnabled()
     url = chosen.args[0]
     assert url.startswith("virtual://") and "spine_contact_stroking" in url
     # The offered URL really opens: the firmware boots playing that scenario and says hello.

@@ -64,6 +64,7 @@ def _scenarios() -> dict[str, str]:
 
 class ConnectPage(QtWidgets.QWidget):
     chosen = QtCore.Signal(str)   # a GloveClient URL
+    _virtual_ready = QtCore.Signal(str, str)   # (url, error) from the worker rendering the signal
 
     def __init__(self, discover: Callable[[], Sequence[tuple[str, str]]] | None = None,
                  parent: QtWidgets.QWidget | None = None) -> None:
@@ -93,6 +94,7 @@ class ConnectPage(QtWidgets.QWidget):
         self.scenario.setCurrentIndex(max(index, 0))
         self.virtual_button = QtWidgets.QPushButton("Use the virtual glove")
         self.virtual_button.clicked.connect(self._use_virtual)
+        self._virtual_ready.connect(self._virtual_done)   # queued: emitted by a worker thread
 
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(title)
@@ -175,9 +177,29 @@ class ConnectPage(QtWidgets.QWidget):
                 for k in range(self.ports.count())]
 
     def _use_virtual(self) -> None:
+        """Render the chosen scenario for the virtual glove on a worker thread (about a second
+        of simulation), so the window stays responsive; `chosen` follows when it is ready."""
         from glovecoach.app.sources import virtual_glove_url
 
-        self.chosen.emit(virtual_glove_url(self.scenario.currentData(), 1))
+        scenario = self.scenario.currentData()
+        self.virtual_button.setEnabled(False)
+        self.virtual_button.setText("Preparing the simulated session…")
+
+        def work() -> None:
+            try:
+                self._virtual_ready.emit(virtual_glove_url(scenario, 1), "")
+            except Exception as exc:  # noqa: BLE001 - shown to the user, who may try again
+                self._virtual_ready.emit("", f"Could not prepare the virtual glove: {exc}")
+
+        threading.Thread(target=work, name="virtual-glove-signal", daemon=True).start()
+
+    def _virtual_done(self, url: str, error: str) -> None:
+        self.virtual_button.setEnabled(True)
+        self.virtual_button.setText("Use the virtual glove")
+        if error:
+            self.status.setText(error)
+        else:
+            self.chosen.emit(url)
 
     def _use_port(self) -> None:
         item = self.ports.currentItem()
