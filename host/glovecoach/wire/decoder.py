@@ -288,7 +288,7 @@ class StreamDecoder:
                 if size >= _HEADER_SIZE + CRC_SIZE:
                     _, n, channels, flags, seq, index, t_us = _unpack_header(decoded)
                     # The checks of decode_samples_header, on ints already unpacked.
-                    good = (0 < n <= MAX_SAMPLES_PER_FRAME and 0 < channels <= MAX_CHANNELS
+                    good = (0 < n <= MAX_SAMPLES_ACCEPTED_PER_FRAME and 0 < channels <= MAX_CHANNELS
                             and t_us <= T_US_MAX and size == _HEADER_SIZE + CRC_SIZE + 2 * n * channels)
                 else:
                     good = False
@@ -563,7 +563,7 @@ def _one_samples_frame(chunk: bytes) -> SampleBatch | None:
     if not _MIN_SAMPLES_DECODED <= size <= _MAX_DECODED or decoded[0] != _SAMPLES or crc32(decoded) != CRC32_RESIDUE:
         return None
     _, n, channels, flags, seq, index, t_us = _unpack_header(decoded)
-    if not (0 < n <= MAX_SAMPLES_PER_FRAME and 0 < channels <= MAX_CHANNELS and t_us <= T_US_MAX
+    if not (0 < n <= MAX_SAMPLES_ACCEPTED_PER_FRAME and 0 < channels <= MAX_CHANNELS and t_us <= T_US_MAX
             and size == _MIN_SAMPLES_DECODED + 2 * n * channels):
         return None
     # Own writable copy of the frame; the meta record replaces the header (both 16 bytes).
