@@ -6,7 +6,7 @@ what a healthy unloaded sensor and a broken lead read. A second table compares c
 divider values for each body region against the forces that region sees in the product
 reference "Massage techniques as a pressure glove sees them", which is how the values were chosen.
 
-Everything is computed by `glovecoach.fsr_model`, the same model the simulator and the
+Everything is computed by `glovecoach.calibration.fsr_model`, the same model the simulator and the
 nominal calibration use, so this table and the rest of the project cannot disagree.
 
     python hardware/divider_table.py [--sensor-map PATH]
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glovecoach.fsr_model import FsrParams, force_to_raw, raw_to_force, unloaded_raw
+from glovecoach.calibration.fsr_model import FsrParams, force_to_raw, raw_to_force, unloaded_raw
 from glovecoach.vocabulary.sensors import SensorMap, load_sensor_map
 
 # Forces each region must measure, newtons per sensor. Ranges come from the technique table
@@ -221,7 +221,7 @@ def format_region_comparison(sensor_map: SensorMap) -> str:
 
 def format_report(sensor_map: SensorMap) -> str:
     parts = [
-        "FSR model: glovecoach.fsr_model defaults (R = 6 kOhm at 1 N, alpha 0.78), "
+        "FSR model: glovecoach.calibration.fsr_model defaults (R = 6 kOhm at 1 N, alpha 0.78), "
         f"{sensor_map.supply_v:g} V supply, counts = pin voltage / supply x {sensor_map.adc_max}",
     ]
     for (rd, rb), ids in sorted(divider_groups(sensor_map).items()):

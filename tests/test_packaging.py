@@ -79,7 +79,7 @@ def _headless_env(extra_path: str | None = None) -> dict[str, str]:
 
 
 def _where_resources(python: Path, cwd: Path, env: dict[str, str]) -> dict[str, str]:
-    code = ("import json, glovecoach, glovecoach.resources as r; print(json.dumps({"
+    code = ("import json, glovecoach, glovecoach.vocabulary.resources as r; print(json.dumps({"
             "'package': glovecoach.__file__, 'firmware': str(r.firmware_dir()), "
             "'sensor_map': str(r.sensor_map_path())}))")
     return json.loads(_run([python, "-c", code], cwd=cwd, env=env).stdout)

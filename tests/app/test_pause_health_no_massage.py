@@ -108,7 +108,7 @@ def test_the_toolbar_tells_a_stalled_glove_from_an_unplugged_one(qtbot) -> None:
 def test_the_live_session_starts_from_the_gloves_tare() -> None:
     from glovecoach.app.session import SessionModel
     from glovecoach.calibration import Calibration
-    from glovecoach.fsr_model import force_to_raw
+    from glovecoach.calibration.fsr_model import force_to_raw
 
     cal = Calibration.nominal_for(ALL_CHANNELS)
     tare = [int(round(float(force_to_raw(0.45, cal.params[c])))) for c in ALL_CHANNELS]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from glovecoach.calibration import Calibration, kg_to_newtons
-from glovecoach.fsr_model import FsrParams, force_to_raw
+from glovecoach.calibration.fsr_model import FsrParams, force_to_raw
 from glovecoach.recording import RecordingWriter
 from glovecoach.vocabulary.sensors import ALL_CHANNELS, load_sensor_map
 from glovecoach.simulate.files import SIGNAL_HEADER, SIGNAL_MAGIC

@@ -16,7 +16,7 @@ from glovecoach.calibration import (
     fit_sensor,
     kg_to_newtons,
 )
-from glovecoach.fsr_model import FsrParams, force_to_raw, raw_to_force
+from glovecoach.calibration.fsr_model import FsrParams, force_to_raw, raw_to_force
 from glovecoach.vocabulary.sensors import ALL_CHANNELS, load_sensor_map
 
 SMAP = load_sensor_map()

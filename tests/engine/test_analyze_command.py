@@ -10,7 +10,7 @@ import pytest
 
 from glovecoach.calibration import Calibration, calibration_path, fit_sensor, kg_to_newtons
 from glovecoach.cli import main
-from glovecoach.fsr_model import FsrParams, force_to_raw
+from glovecoach.calibration.fsr_model import FsrParams, force_to_raw
 from glovecoach.recording import RecordingWriter
 from glovecoach.vocabulary.sensors import ALL_CHANNELS, load_sensor_map
 from glovecoach.simulate import simulate

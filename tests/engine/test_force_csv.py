@@ -277,7 +277,7 @@ def test_error_type_is_force_csv_error(csv_path: Path) -> None:
 def _saturating_recording(path: Path) -> None:
     """10 s at 200 Hz: a steady palm, and the heel pressing into saturation for 2 s."""
     cal = Calibration.nominal_for(ALL_CHANNELS)
-    from glovecoach.fsr_model import force_to_raw
+    from glovecoach.calibration.fsr_model import force_to_raw
     rest = np.array([force_to_raw(0.0, cal.params[c]) for c in ALL_CHANNELS])
     raw = np.tile(np.round(rest), (2000, 1)).astype(np.uint16)
     palm, heel, spine = (ALL_CHANNELS.index(c) for c in ("palm_center", "palm_heel", "spine_4"))

@@ -246,7 +246,7 @@ def test_simulate_messy_from_the_command_line_then_analyze(tmp_path, capsys) -> 
 def test_a_recorded_tare_seeds_the_baselines(tmp_path) -> None:
     from glovecoach.calibration import Calibration
     from glovecoach.calibration import tare_newtons
-    from glovecoach.fsr_model import force_to_raw
+    from glovecoach.calibration.fsr_model import force_to_raw
 
     cal = Calibration.nominal_for(ALL_CHANNELS)
     counts = [int(round(float(force_to_raw(0.4, cal.params[c])))) for c in ALL_CHANNELS]

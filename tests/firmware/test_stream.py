@@ -9,7 +9,7 @@ import time
 import pytest
 
 from fwharness import CMD_START, CMD_STOP, N_CHANNELS, SENSOR_MAP, check_stream, write_gcsig
-from glovecoach.fsr_model import FsrParams, unloaded_raw
+from glovecoach.calibration.fsr_model import FsrParams, unloaded_raw
 
 
 def _boot(glove) -> dict:

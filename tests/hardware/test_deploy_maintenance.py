@@ -23,7 +23,7 @@ import pytest
 
 from glovecoach.deploy import DeployError, build_plan, enter_maintenance_mode, run_plan
 from glovecoach.link.virtual_glove import VirtualGlove
-from glovecoach.resources import firmware_dir, sensor_map_path
+from glovecoach.vocabulary.resources import firmware_dir, sensor_map_path
 
 FLAG = "maintenance.flag"
 SIM_RESET_EXIT_STATUS = 3      # firmware/glove/hal_sim.py RESET_EXIT_STATUS

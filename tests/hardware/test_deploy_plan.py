@@ -15,7 +15,7 @@ import pytest
 
 from glovecoach.deploy import DeployError, build_plan, firmware_files, run_plan
 from glovecoach.deploy.plan import KEEP_AS_SOURCE
-from glovecoach.resources import firmware_dir, sensor_map_path
+from glovecoach.vocabulary.resources import firmware_dir, sensor_map_path
 
 GLOVECOACH = [sys.executable, "-m", "glovecoach"]
 

@@ -73,7 +73,7 @@ def test_deploy_to_a_glove_running_firmware_older_than_maintenance_says_how_to_r
     import shutil
 
     from glovecoach.link.virtual_glove import VirtualGlove
-    from glovecoach.resources import firmware_dir, sensor_map_path
+    from glovecoach.vocabulary.resources import firmware_dir, sensor_map_path
 
     fw = tmp_path / "fs"
     shutil.copytree(firmware_dir(), fw, ignore=shutil.ignore_patterns("__pycache__", "maintenance.flag"))

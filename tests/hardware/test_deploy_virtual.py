@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from glovecoach.deploy import DeployError, build_plan, deploy_virtual
-from glovecoach.resources import firmware_dir
+from glovecoach.vocabulary.resources import firmware_dir
 
 
 def glovecoach(*args: str) -> subprocess.CompletedProcess:

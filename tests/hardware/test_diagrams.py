@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from glovecoach.resources import sensor_map_path
+from glovecoach.vocabulary.resources import sensor_map_path
 from glovecoach.vocabulary.sensors import load_sensor_map
 
 from hwscripts import HARDWARE_DIR, load_script

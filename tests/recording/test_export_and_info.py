@@ -224,7 +224,7 @@ def test_export_uses_the_gloves_stored_calibration(tmp_path: Path, capsys: pytes
     # As `analyze` picks it: the glove id's file in the calibrations directory, or --calibration.
     from glovecoach.calibration import Calibration, calibration_path, fit_sensor, kg_to_newtons
     from glovecoach.engine.offline import read_force_csv
-    from glovecoach.fsr_model import FsrParams, force_to_raw
+    from glovecoach.calibration.fsr_model import FsrParams, force_to_raw
     from glovecoach.vocabulary.sensors import ALL_CHANNELS, load_sensor_map
 
     smap = load_sensor_map()

@@ -1,6 +1,6 @@
 """Raw ADC counts to newtons, per sensor, with saturation and open-lead masks.
 
-A `Calibration` holds one FSR curve (`glovecoach.fsr_model.FsrParams`) per channel: fitted
+A `Calibration` holds one FSR curve (`glovecoach.calibration.fsr_model.FsrParams`) per channel: fitted
 per sensor by `glovecoach calibrate` and stored as JSON under the glove's id, or the nominal
 curve from the sensor map when the glove was never calibrated (`nominal` is then True and
 every report says so). Converting is one vectorised expression over the whole block.
@@ -26,7 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from glovecoach.calibration.fit import CalibrationError, SensorFit, fit_sensor, kg_to_newtons
-from glovecoach.fsr_model import FsrParams, raw_to_force
+from glovecoach.calibration.fsr_model import FsrParams, raw_to_force
 from glovecoach.vocabulary.blocks import ForceBlock
 from glovecoach.vocabulary.sensors import SensorMap, load_sensor_map
 

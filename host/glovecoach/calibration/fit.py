@@ -3,7 +3,7 @@
 Pure functions, no I/O: the guided `glovecoach calibrate` command collects the readings and
 calls `fit_sensor`; tests call it directly.
 
-The model is `glovecoach.fsr_model`: R_fsr(F) = r1_ohm · F^(-alpha) behind a divider with a
+The model is `glovecoach.calibration.fsr_model`: R_fsr(F) = r1_ohm · F^(-alpha) behind a divider with a
 bias resistor across the FSR. From a reading we recover the FSR's resistance exactly
 (inverting the divider), so log R = log r1 - alpha · log F is a straight line in log space and
 r1_ohm and alpha come from an ordinary least-squares line fit. The tare (unloaded) reading
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from glovecoach.fsr_model import FsrParams
+from glovecoach.calibration.fsr_model import FsrParams
 
 GRAVITY = 9.80665  # m/s², to turn reference masses into newtons
 

@@ -25,7 +25,7 @@ from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
-from glovecoach.resources import firmware_dir, sensor_map_path
+from glovecoach.vocabulary.resources import firmware_dir, sensor_map_path
 
 # MicroPython's download page ships one combined image per board (bootloader, partition
 # table and application). The classic ESP32 ROM loads the bootloader from 0x1000, the S3's

@@ -51,7 +51,7 @@ from typing import Sequence
 import numpy as np
 
 from glovecoach.vocabulary.sensors import sensor_name
-from glovecoach.fsr_model import FsrParams, force_to_raw, raw_to_force
+from glovecoach.calibration.fsr_model import FsrParams, force_to_raw, raw_to_force
 from glovecoach.vocabulary.sensors import SensorMap, load_sensor_map
 
 HEALTH_STATES = ("ok", "dead", "intermittent", "stuck", "saturated", "noisy")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from glovecoach.link.serial_link import SerialTransport
 from glovecoach.link.transport import LinkLost, Transport, url_parts
-from glovecoach.resources import firmware_dir, sensor_map_path
+from glovecoach.vocabulary.resources import firmware_dir, sensor_map_path
 
 DEFAULT_GLOVE_ID = "GC-SIM-0001"
 _DIR_PREFIX = "glovecoach-vglove-"
@@ -87,7 +87,7 @@ class VirtualGlove:
         glove): the caller renders it, e.g. with `glovecoach.simulate`; the link never does.
         Without either the firmware plays its built-in idle signal.
 
-        `firmware` and `sensor_map` default to the installed ones (glovecoach.resources);
+        `firmware` and `sensor_map` default to the installed ones (glovecoach.vocabulary.resources);
         `glovecoach deploy --virtual`
         points them at a deployed tree to boot exactly what a board would get."""
         self.glove_id = glove_id or DEFAULT_GLOVE_ID

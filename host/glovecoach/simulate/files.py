@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glovecoach.fsr_model import raw_to_force
+from glovecoach.calibration.fsr_model import raw_to_force
 from glovecoach.output_files import atomic_output
 from glovecoach.recording import RecordingWriter
 from glovecoach.simulate.sensors import channel_params

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from glovecoach.vocabulary.techniques import TECHNIQUES, Phase
-from glovecoach.fsr_model import raw_to_force
+from glovecoach.calibration.fsr_model import raw_to_force
 from glovecoach.protocols import Protocol, Purpose, default_protocol
 from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS, SPINE_CHANNELS, load_sensor_map
 from glovecoach.simulate.sensors import channel_params
@@ -993,7 +993,7 @@ def _sensor_path(true_n: np.ndarray, realism: Realism, rate: int, scenario: str,
 def _to_counts(newtons: np.ndarray) -> np.ndarray:
     """ADC counts that the nominal calibration reads back as `newtons` (rounded to whole counts).
 
-    The transfer curve of glovecoach.fsr_model.force_to_raw, evaluated in float32 per group
+    The transfer curve of glovecoach.calibration.fsr_model.force_to_raw, evaluated in float32 per group
     of channels sharing a divider (three groups), which is what keeps 1 kHz sessions cheap.
     """
     raw = np.empty(newtons.shape, dtype=np.uint16)

@@ -1,6 +1,6 @@
 """What the glove's sensors make of a true force: gain spread, drift, noise, ADC counts.
 
-Forces become counts through `glovecoach.fsr_model.force_to_raw` with each channel's divider
+Forces become counts through `glovecoach.calibration.fsr_model.force_to_raw` with each channel's divider
 and bias from the sensor map, so the nominal calibration (`raw_to_force`) is the exact
 inverse of the transfer curve; what it cannot undo is each part's own gain, its slow drift
 and the ADC's noise, which is what a real, uncalibrated glove shows too.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from glovecoach.fsr_model import FsrParams, force_to_raw
+from glovecoach.calibration.fsr_model import FsrParams, force_to_raw
 from glovecoach.vocabulary.sensors import SensorMap, load_sensor_map
 from glovecoach.simulate.signals import smooth_noise
 

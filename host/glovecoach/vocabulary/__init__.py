@@ -1,8 +1,10 @@
 """The words every layer shares, lowest in the stack: it imports nothing else of glovecoach
-except `glovecoach.resources` (where the sensor map file is).
+except `glovecoach.vocabulary.resources` (where the sensor map file is).
 
 - `techniques`: the massage techniques, a `Phase` of one technique, their readable names.
 - `sensors`: the sensor map (`hardware/sensor_map.json`, the only place channel ids, regions
   and labels are written), channel groups, "is this a spine sensor", readable sensor names.
-- `blocks`: the sample blocks that flow down the pipeline (raw counts, newtons).
+- `blocks`: the sample blocks that flow down the pipeline (newtons).
+- `resources`: where the files shared with the firmware live (the firmware, the sensor map),
+  inside an installed package or a checkout.
 """

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from glovecoach.resources import sensor_map_path
+from glovecoach.vocabulary.resources import sensor_map_path
 
 SPINE_REGION = "spine"
 
