@@ -114,6 +114,6 @@ def test_the_live_session_starts_from_the_gloves_tare() -> None:
     tare = [int(round(float(force_to_raw(0.45, cal.params[c])))) for c in ALL_CHANNELS]
     model = SessionModel(protocol=P, calibration=cal, channels=ALL_CHANNELS, rate_hz=200,
                          device_info={"tare": tare})
-    assert np.allclose(model.engine.conditioner.current_baseline(), 0.45, atol=0.05)
+    assert np.allclose(model.coaching.engine.conditioner.current_baseline(), 0.45, atol=0.05)
     plain = SessionModel(protocol=P, calibration=cal, channels=ALL_CHANNELS, rate_hz=200)
-    assert np.allclose(plain.engine.conditioner.current_baseline(), 0.0)
+    assert np.allclose(plain.coaching.engine.conditioner.current_baseline(), 0.0)

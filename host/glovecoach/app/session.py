@@ -170,8 +170,8 @@ class SessionModel(Listener):
         self.ring = ForceRing(int(round(window_s * rate_hz)), len(self.channel_ids))
         self.coaching = CoachingListener(protocol=protocol, calibration=calibration,
                                          channels=self.channel_ids, rate_hz=rate_hz,
-                                         device_info=device_info)
-        self.engine = self.coaching.engine   # read-only use: its state, for the views
+                                         device_info=device_info, with_state=True)
+        self._state = self.coaching.engine.state   # until the first update brings one
         self.alerts = AlertBoard()
         self.events: list[Any] = []          # every engine event, in order
         self.end_index = 0                   # one past the last sample (or gap) seen
@@ -209,6 +209,8 @@ class SessionModel(Listener):
             self.ring.append(update.first_index + update.n_samples,
                              np.empty((0, len(self.channel_ids)), dtype=np.float32))
         self._take(list(update.events))
+        if update.state is not None:
+            self._state = update.state
         if update.block is not None:
             self.alerts.update_live(update.active_alerts)
         self.end_index = max(self.end_index, update.first_index + update.n_samples)
@@ -289,7 +291,7 @@ class SessionModel(Listener):
 
     @property
     def state(self) -> Any:
-        return self.engine.state
+        return self._state
 
     def map_forces(self) -> np.ndarray:
         """Each channel's peak force over the last MAP_PEAK_S (0 where nothing is held)."""

@@ -26,7 +26,8 @@ class CoachingUpdate:
     """What the engine made of one stretch of the timeline.
 
     `block` holds the forces (None for a gap of `n_samples`); `events` what the engine decided;
-    `active_alerts` the alerts standing after it (what a live display shows now).
+    `active_alerts` the alerts standing after it and `state` the engine's state (phase, limits,
+    timing: what a live display shows now; None unless the listener was asked for it).
     """
 
     first_index: int
@@ -34,12 +35,16 @@ class CoachingUpdate:
     block: ForceBlock | None
     events: tuple[Any, ...]
     active_alerts: tuple[Any, ...]
+    state: Any = None
 
 
 class CoachingListener(Listener):
     def __init__(self, *, protocol: Any, calibration: Calibration, channels: Sequence[str],
-                 rate_hz: float, device_info: dict | None = None) -> None:
+                 rate_hz: float, device_info: dict | None = None, with_state: bool = False) -> None:
         self.calibration = calibration
+        # A display needs the engine's state with every update; analysis does not (it costs
+        # a pass over the phases so far), so it is only computed when asked for.
+        self.with_state = with_state
         self.channels = tuple(channels)
         self.rate_hz = float(rate_hz)
         self.engine = CoachingEngine(
@@ -62,7 +67,8 @@ class CoachingListener(Listener):
         events = tuple(self.engine.process(block))
         self.end_index = first_index + len(raw)
         self.samples_seen += len(raw)
-        updates.append(CoachingUpdate(first_index, len(raw), block, events, self.engine.active_alerts()))
+        updates.append(CoachingUpdate(first_index, len(raw), block, events, self.engine.active_alerts(),
+                                      self.state()))
         return updates
 
     def gap(self, first_index: int, n_samples: int) -> list[CoachingUpdate]:
@@ -70,7 +76,11 @@ class CoachingListener(Listener):
             return []
         events = tuple(self.engine.gap(first_index, n_samples))
         self.end_index = max(self.end_index, first_index + n_samples)
-        return [CoachingUpdate(first_index, n_samples, None, events, self.engine.active_alerts())]
+        return [CoachingUpdate(first_index, n_samples, None, events, self.engine.active_alerts(),
+                               self.state())]
+
+    def state(self) -> Any:
+        return self.engine.state if self.with_state else None
 
     def on_samples(self, message: SamplesReceived) -> list[CoachingUpdate]:
         return self.process_raw(message.first_index, message.raw)
