@@ -1,8 +1,14 @@
-"""What the coaching engine tells its caller: events, rule names and readable sensor names."""
+"""What the coaching engine tells its caller: events and rule names.
+
+The readable names of sensors and techniques live with every other sentence for people in
+`glovecoach.engine.messages`; they are re-exported here because callers import them from here.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+
+from glovecoach.engine.messages import sensor_name, technique_name
 
 EVENT_KINDS = ("overforce", "underforce", "spine_contact", "saturation", "open_sensor", "sensor_fault",
                "phase_change", "cue", "violation")
@@ -12,29 +18,6 @@ RULES = (
     "phase_too_short", "phase_too_long", "session_too_long", "excessive_force", "too_light",
     "spine_contact",
 )
-
-_SENSOR_NAMES = {
-    "thumb_tip": "thumb tip", "index_tip": "index fingertip", "middle_tip": "middle fingertip",
-    "ring_tip": "ring fingertip", "little_tip": "little fingertip", "thenar": "thumb pad of the palm",
-    "hypothenar": "little-finger side of the palm", "palm_center": "centre of the palm",
-    "palm_heel": "heel of the palm", "hand_edge": "edge of the hand",
-    "knuckles_index_middle": "index and middle knuckles", "knuckles_ring_little": "ring and little knuckles",
-}
-
-_TECHNIQUE_NAMES = {"deep_stroking": "deep stroking"}
-
-
-def sensor_name(channel: str) -> str:
-    """A sensor id as a trainee would say it: 'thumb_tip' -> 'thumb tip', 'spine_3' -> 'spine segment 3'."""
-    if channel.startswith("spine_"):
-        return f"spine segment {channel.removeprefix('spine_')}"
-    return _SENSOR_NAMES.get(channel, channel.replace("_", " "))
-
-
-def technique_name(technique: str | None) -> str:
-    if not technique:
-        return "no technique"
-    return _TECHNIQUE_NAMES.get(technique, technique)
 
 
 @dataclass(frozen=True)
@@ -53,3 +36,6 @@ class EngineEvent:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+__all__ = ["EVENT_KINDS", "RULES", "EngineEvent", "sensor_name", "technique_name"]
