@@ -76,7 +76,8 @@ class LimitTable:
             if k.endswith("_max"):
                 out[k] = stack.max(axis=0)
             else:   # a missing minimum (NaN) is the most lenient
-                out[k] = np.where(np.isnan(stack).any(axis=0), np.nan, np.nanmin(np.where(np.isnan(stack), np.inf, stack), axis=0))
+                lowest = np.where(np.isnan(stack), np.inf, stack).min(axis=0)
+                out[k] = np.where(np.isnan(stack).any(axis=0), np.nan, lowest)
         self._cache[key] = out
         return out
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from glovecoach.engine.events import sensor_name, technique_name
+from glovecoach.engine.messages import sensor_name, technique_name
 from glovecoach.engine.protocol_check import Violation
 
 

@@ -12,7 +12,9 @@ error messages), `validate` (checks a parsed file and builds the Protocol) and `
 
 from __future__ import annotations
 
-from glovecoach.protocols.load import DEFAULT_PROTOCOL_PATH, MAX_FILE_BYTES, default_protocol, load_protocol, parse_protocol
+from glovecoach.protocols.load import (
+    DEFAULT_PROTOCOL_PATH, MAX_FILE_BYTES, default_protocol, load_protocol, parse_protocol,
+)
 from glovecoach.protocols.model import (
     ANY_TECHNIQUE, FORMAT_NAME, FORMAT_VERSION, ChecklistItem, ForceFeedback, ForceWindow, PhaseSpec, Protocol,
     ProtocolError, Purpose, ScoreWeights, ScreeningQuestion, SpinePolicy, known_techniques,
@@ -20,7 +22,8 @@ from glovecoach.protocols.model import (
 from glovecoach.protocols.validate import MAX_DURATION_S, MAX_FORCE_N, MAX_PRESSES
 
 __all__ = [
-    "ANY_TECHNIQUE", "ChecklistItem", "DEFAULT_PROTOCOL_PATH", "ForceFeedback", "ForceWindow",
-    "PhaseSpec", "Protocol", "ProtocolError", "ScoreWeights", "ScreeningQuestion", "SpinePolicy",
-    "default_protocol", "known_techniques", "load_protocol", "parse_protocol",
+    "ANY_TECHNIQUE", "ChecklistItem", "DEFAULT_PROTOCOL_PATH", "FORMAT_NAME", "FORMAT_VERSION", "ForceFeedback",
+    "ForceWindow", "MAX_DURATION_S", "MAX_FILE_BYTES", "MAX_FORCE_N", "MAX_PRESSES", "PhaseSpec", "Protocol",
+    "ProtocolError", "Purpose", "ScoreWeights", "ScreeningQuestion", "SpinePolicy", "default_protocol",
+    "known_techniques", "load_protocol", "parse_protocol",
 ]
