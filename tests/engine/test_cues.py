@@ -73,3 +73,21 @@ def test_phases_so_far_run_to_now() -> None:
     assert [(p.technique, p.start_s, p.end_s) for p in phases] == [("stroking", 0.0, 130.0), ("none", 130.0, 150.0)]
     status = cues.phase_status(150.0, "none")
     assert status.technique is None and [p.technique for p in status.phases] == ["stroking"]
+
+
+def test_what_comes_next_and_time_left() -> None:
+    cues = ProtocolCues(P)
+    assert cues.phase_status(0.0, None).next_techniques == ("stroking",)
+    cues.on_change(PhaseChange("stroking", 0.0, 6.0, None))
+    status = cues.phase_status(150.0, "stroking")
+    assert status.next_techniques == ("deep_stroking", "rubbing")      # deep stroking is optional
+    assert status.time_left_s == pytest.approx(30.0)
+    cues.on_change(PhaseChange("rubbing", 150.0, 156.0, "stroking"))
+    cues.on_change(PhaseChange("kneading", 300.0, 306.0, "rubbing"))
+    assert cues.phase_status(400.0, "kneading").next_techniques == ("vibration", "percussion", "stroking")
+    cues.on_change(PhaseChange("percussion", 450.0, 456.0, "kneading"))
+    assert cues.phase_status(500.0, "percussion").next_techniques == ("vibration", "stroking")   # same group, any order
+    cues.on_change(PhaseChange("stroking", 600.0, 606.0, "percussion"))
+    status = cues.phase_status(800.0, "stroking")
+    assert status.next_techniques == () and status.time_left_s == pytest.approx(-20.0)
+    assert ProtocolCues(P).phase_status(5.0, None).time_left_s is None

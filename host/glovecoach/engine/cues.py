@@ -3,8 +3,8 @@ order and timing violations, each said once; and where the current phase stands.
 
 `ProtocolCues` knows the confirmed phase changes and nothing of forces. Given the session
 time it says which cue or violation is due (`due(now_s, confirmed)`), and for the live display
-how long the current phase has gone on, its time window and the session time so far
-(`phase_status`). The rules themselves are `glovecoach.engine.protocol_check` (a pure function
+how long the current phase has gone on, its time window and time left, what may come next and
+the session time so far (`phase_status`). The rules themselves are `glovecoach.engine.protocol_check` (a pure function
 of the phases), so the live cues and the report apply exactly the same rules.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from glovecoach.engine import messages
 from glovecoach.engine.events import EngineEvent
-from glovecoach.engine.protocol_check import ObservedPhase, assign_slots, check_phases, judged_phases
+from glovecoach.engine.protocol_check import ObservedPhase, assign_slots, check_phases, judged_phases, next_techniques
 from glovecoach.engine.technique import Phase
 from glovecoach.protocols import PhaseSpec, Protocol
 
@@ -31,6 +31,12 @@ class PhaseStatus:
     session_elapsed_s: float               # massage time: since the first phase began
     phases: tuple[Phase, ...]              # the phases so far, "none" left out
     judged: tuple[ObservedPhase, ...]      # as the protocol judges them (no minimum length)
+    next_techniques: tuple[str, ...] = ()  # what the protocol allows next (protocol_check.next_techniques)
+
+    @property
+    def time_left_s(self) -> float | None:
+        """Until the current phase reaches its max_s (negative past it); None without a window."""
+        return None if self.phase_window is None else self.phase_window[1] - self.phase_elapsed_s
 
 
 class ProtocolCues:
@@ -132,7 +138,8 @@ class ProtocolCues:
             technique=technique, phase_elapsed_s=elapsed, phase_window=window,
             cue=self._cue if technique else None,
             session_elapsed_s=(now_s - merged[0].start_s) if merged else 0.0,
-            phases=tuple(p for p in phases if p.technique != "none"), judged=tuple(merged))
+            phases=tuple(p for p in phases if p.technique != "none"), judged=tuple(merged),
+            next_techniques=next_techniques(self.protocol, judged_phases(self.protocol, phases)))
 
 
 __all__ = ["PROTOCOL_RECHECK_S", "PhaseStatus", "ProtocolCues"]

@@ -120,6 +120,31 @@ def assign_slots(protocol: Protocol, phases: Sequence[ObservedPhase]) -> list[tu
     return out
 
 
+def next_techniques(protocol: Protocol, phases: Sequence[ObservedPhase]) -> tuple[str, ...]:
+    """The techniques the protocol allows next after the judged `phases`, in protocol order:
+    the members of the current group not done yet, then every slot from the next position up
+    to and including the first required one (optional slots may be left out). Empty once the
+    last slot is done."""
+    slots = protocol.phases
+    assignment = assign_slots(protocol, phases)
+    used = {slot for slot, _ in assignment if slot is not None} | {j for _, sk in assignment for j in sk}
+    last = next((slot for slot, _ in reversed(assignment) if slot is not None), None)
+    out: list[str] = []
+    position = 0
+    if last is not None:
+        group = slots[last].group
+        if group:
+            out += [s.technique for j, s in enumerate(slots) if s.group == group and j not in used]
+        position = _group_end(slots, last) if group else last + 1
+    for j in range(position, len(slots)):
+        if j in used:
+            continue
+        out.append(slots[j].technique)
+        if not slots[j].optional:
+            break
+    return tuple(dict.fromkeys(out))
+
+
 def _group_end(slots: Sequence[PhaseSpec], j: int) -> int:
     while j + 1 < len(slots) and slots[j + 1].group == slots[j].group:
         j += 1
