@@ -75,8 +75,9 @@ class EngineState:
     pause_max_s: float = 0.0
 
 
-
 class CoachingEngine:
+    """Force blocks in, events out; `state` for the display, `finish()` for the report (docs/engine.md)."""
+
     def __init__(self, protocol: Protocol, channels: Sequence[str], rate_hz: float,
                  calibration: dict | None = None, initial_baseline: np.ndarray | None = None) -> None:
         self.protocol = protocol
