@@ -7,14 +7,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from glovecoach.calibration import Calibration, calibration_path, fit_sensor, kg_to_newtons
-from glovecoach.cli import main
+from glovecoach.calibration import (
+    Calibration,
+    calibration_path,
+    fit_sensor,
+    kg_to_newtons,
+)
 from glovecoach.calibration.fsr_model import FsrParams, force_to_raw
+from glovecoach.cli import main
 from glovecoach.recording import RecordingWriter
-from glovecoach.vocabulary.sensors import ALL_CHANNELS, load_sensor_map
 from glovecoach.simulate import simulate
-from glovecoach.simulate.files import SIMULATED_GLOVE_ID, device_info, write_csv, write_recording
+from glovecoach.simulate.files import (
+    SIMULATED_GLOVE_ID,
+    device_info,
+    write_csv,
+    write_recording,
+)
+from glovecoach.vocabulary.sensors import ALL_CHANNELS, load_sensor_map
 
 
 @pytest.fixture(scope="module")

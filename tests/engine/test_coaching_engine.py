@@ -6,15 +6,12 @@ from functools import lru_cache
 
 import numpy as np
 import pytest
-
 from glovecoach.calibration import Calibration
-
-from glovecoach.vocabulary.blocks import ForceBlock
 from glovecoach.engine import CoachingEngine, EngineEvent, SessionReport
-from glovecoach.engine.coaching import _Limits
 from glovecoach.protocols import default_protocol
-from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS
 from glovecoach.simulate import simulate
+from glovecoach.vocabulary.blocks import ForceBlock
+from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS
 
 RATE = 200
 P = default_protocol()
@@ -161,17 +158,6 @@ def test_open_sensor_is_reported_and_reads_zero() -> None:
     assert opens[0].at_s == pytest.approx(0.25 + 0.5 - 1 / RATE)
     report = engine.finish()
     assert report.sensor_faults[0]["channel"] == "index_tip" and report.sensor_faults[0]["duration_s"] == 1.5
-
-
-def test_lenient_limits_while_a_change_is_unconfirmed() -> None:
-    limits = _Limits(P, GLOVE_CHANNELS)
-    thumb = GLOVE_CHANNELS.index("thumb_tip")
-    knuckle = GLOVE_CHANNELS.index("knuckles_index_middle")
-    stroking = limits.effective("stroking")
-    mixed = limits.effective("stroking", frozenset({"kneading"}))
-    assert stroking["live_max"][thumb] == 8 and mixed["live_max"][thumb] == 25
-    # Kneading's knuckle minimum does not apply while stroking is still possible.
-    assert np.isnan(mixed["live_min"][knuckle]) and limits.effective("kneading")["live_min"][knuckle] == 5
 
 
 # ----------------------------------------------------------------------------- spine

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from glovecoach.engine.detectors import ExcursionDetector, LightPressDetector
 from glovecoach.protocols import default_protocol
 
@@ -138,3 +137,16 @@ def test_light_presses_ignored_where_no_minimum_applies() -> None:
     assert light_presses(x, 5.0, 50, watch=False) == ([], [])
     # Just inside the window: presses at the minimum are not light.
     assert light_presses(press_train([5.02] * 8), 5.0, 50)[0] == []
+
+
+def test_alerting_channels_say_which_light_press_alerts_are_open() -> None:
+    """The engine keeps watching a channel while its alert is open, even where no minimum
+    applies any more; it learns which through this method, not the detector's internals."""
+    ff = default_protocol().force_feedback
+    det = LightPressDetector(2, ff.press_contact_n, ff.light_presses_to_alert, 600)
+    assert det.alerting_channels().tolist() == [False, False]
+    x = np.stack([press_train([3] * 5), np.zeros(1000)], axis=1)
+    begun, _ = det.process(0, x, np.array([[5.0, 5.0]]), np.array([True, True]))
+    assert len(begun) == 1 and det.alerting_channels().tolist() == [True, False]
+    det.close_all(len(x))
+    assert det.alerting_channels().tolist() == [False, False]

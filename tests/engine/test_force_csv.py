@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from glovecoach.calibration import Calibration
 from glovecoach.cli import main
 from glovecoach.engine.offline import ForceCsvError, read_force_csv

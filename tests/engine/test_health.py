@@ -13,11 +13,10 @@ from functools import lru_cache
 
 import numpy as np
 import pytest
-
 from glovecoach.calibration import Calibration
 from glovecoach.engine.health import HEALTH_STATES, HealthChange, SensorHealthMonitor
-from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS
 from glovecoach.simulate import simulate, simulate_technique
+from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS
 
 CEILING = Calibration.nominal_for(ALL_CHANNELS).ceiling_n
 

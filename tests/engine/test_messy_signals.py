@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from glovecoach.vocabulary.blocks import ForceBlock
 from glovecoach.engine.coaching import CoachingEngine
 from glovecoach.engine.conditioning import SignalConditioner
 from glovecoach.protocols import default_protocol
-from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS, SPINE_CHANNELS
 from glovecoach.simulate.session import simulate_technique
+from glovecoach.vocabulary.blocks import ForceBlock
+from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS, SPINE_CHANNELS
 
 P = default_protocol()
 G = {c: k for k, c in enumerate(GLOVE_CHANNELS)}
@@ -244,8 +243,7 @@ def test_simulate_messy_from_the_command_line_then_analyze(tmp_path, capsys) -> 
 
 
 def test_a_recorded_tare_seeds_the_baselines(tmp_path) -> None:
-    from glovecoach.calibration import Calibration
-    from glovecoach.calibration import tare_newtons
+    from glovecoach.calibration import Calibration, tare_newtons
     from glovecoach.calibration.fsr_model import force_to_raw
 
     cal = Calibration.nominal_for(ALL_CHANNELS)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
 from glovecoach.engine.protocol_check import check_phases, merge_phases
-from glovecoach.vocabulary.techniques import Phase
 from glovecoach.protocols import default_protocol
+from glovecoach.vocabulary.techniques import Phase
 
 P = default_protocol()
 TOL = P.phases[0].tolerance_s     # 15 s

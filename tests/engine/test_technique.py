@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from glovecoach.calibration import Calibration
 from glovecoach.engine.features import window_features
 from glovecoach.engine.technique import (
@@ -13,10 +12,10 @@ from glovecoach.engine.technique import (
     TechniqueRecognizer,
     WindowLabel,
 )
-from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS
-from glovecoach.vocabulary.techniques import TECHNIQUES
 from glovecoach.simulate import simulate, simulate_technique
 from glovecoach.simulate.sensors import forces_to_raw
+from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS
+from glovecoach.vocabulary.techniques import TECHNIQUES
 
 RATE = 200
 

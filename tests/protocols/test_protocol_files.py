@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from glovecoach.protocols import (
     DEFAULT_PROTOCOL_PATH,
     ProtocolError,

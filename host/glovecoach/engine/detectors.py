@@ -183,6 +183,11 @@ class LightPressDetector:
         self.last_press_end = np.full(self.n, -(10 ** 12), dtype=np.int64)
         self._open: dict[int, list] = {}   # channel -> [start, trigger, peak, minimum]
 
+    def alerting_channels(self) -> np.ndarray:
+        """(ch,) bool: channels whose too-light alert is open (a caller must keep watching them,
+        even where no minimum applies any more, so that the alert can end)."""
+        return np.array([c in self._open for c in range(self.n)], dtype=bool)
+
     def close_all(self, at_index: int) -> list[LightPressAlert]:
         ended = [LightPressAlert(c, s, t, at_index, p, m) for c, (s, t, p, m) in sorted(self._open.items())]
         self.reset()

@@ -1,4 +1,8 @@
-"""What the coaching engine tells its caller: events and rule names."""
+"""What the coaching engine tells its caller: events and rule names.
+
+Every sentence for people is written in `glovecoach.engine.messages`; the readable names of
+sensors and techniques come from the vocabulary.
+"""
 
 from __future__ import annotations
 
@@ -30,3 +34,6 @@ class EngineEvent:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+__all__ = ["EVENT_KINDS", "RULES", "EngineEvent"]

@@ -50,9 +50,8 @@ from typing import Sequence
 
 import numpy as np
 
-from glovecoach.vocabulary.sensors import sensor_name
 from glovecoach.calibration.fsr_model import FsrParams, force_to_raw, raw_to_force
-from glovecoach.vocabulary.sensors import SensorMap, load_sensor_map
+from glovecoach.vocabulary.sensors import SensorMap, load_sensor_map, sensor_name
 
 HEALTH_STATES = ("ok", "dead", "intermittent", "stuck", "saturated", "noisy")
 # When several faults hold at once, the first of these is the one reported.

@@ -17,13 +17,17 @@ from pathlib import Path
 import numpy as np
 
 from glovecoach.calibration import Calibration, calibration_for, tare_newtons
-
-from glovecoach.vocabulary.blocks import ForceBlock
 from glovecoach.engine.coaching import CoachingEngine
 from glovecoach.engine.report import SessionReport
 from glovecoach.protocols import Protocol
-from glovecoach.recording.export import CEILING_COMMENT, EXPORT_COMMENT, OPEN_CELL, SATURATED_CELL
+from glovecoach.recording.export import (
+    CEILING_COMMENT,
+    EXPORT_COMMENT,
+    OPEN_CELL,
+    SATURATED_CELL,
+)
 from glovecoach.recording.format import MAGIC as GCREC_MAGIC
+from glovecoach.vocabulary.blocks import ForceBlock
 from glovecoach.vocabulary.sensors import ALL_CHANNELS
 
 ANALYSIS_BLOCK_S = 60.0   # results do not depend on block size; longer blocks cost less overhead

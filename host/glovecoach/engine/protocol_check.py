@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from glovecoach.vocabulary.techniques import technique_name
+from glovecoach.engine import messages
 from glovecoach.protocols import PhaseSpec, Protocol
 
 
@@ -82,12 +82,6 @@ def judged_phases(protocol: Protocol, phases: Sequence, min_phase: bool = True) 
                         protocol.pause_max_s, protocol.pause_counts_toward_phase)
 
 
-def _fmt_s(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    m, s = divmod(int(round(seconds)), 60)
-    return f"{m} min {s:02d} s" if m else f"{s} s"
-
-
 def assign_slots(protocol: Protocol, phases: Sequence[ObservedPhase]) -> list[tuple[int | None, list[int]]]:
     """For each phase: (slot index or None when out of order, required slots it skipped)."""
     slots = protocol.phases
@@ -126,6 +120,31 @@ def assign_slots(protocol: Protocol, phases: Sequence[ObservedPhase]) -> list[tu
     return out
 
 
+def next_techniques(protocol: Protocol, phases: Sequence[ObservedPhase]) -> tuple[str, ...]:
+    """The techniques the protocol allows next after the judged `phases`, in protocol order:
+    the members of the current group not done yet, then every slot from the next position up
+    to and including the first required one (optional slots may be left out). Empty once the
+    last slot is done."""
+    slots = protocol.phases
+    assignment = assign_slots(protocol, phases)
+    used = {slot for slot, _ in assignment if slot is not None} | {j for _, sk in assignment for j in sk}
+    last = next((slot for slot, _ in reversed(assignment) if slot is not None), None)
+    out: list[str] = []
+    position = 0
+    if last is not None:
+        group = slots[last].group
+        if group:
+            out += [s.technique for j, s in enumerate(slots) if s.group == group and j not in used]
+        position = _group_end(slots, last) if group else last + 1
+    for j in range(position, len(slots)):
+        if j in used:
+            continue
+        out.append(slots[j].technique)
+        if not slots[j].optional:
+            break
+    return tuple(dict.fromkeys(out))
+
+
 def _group_end(slots: Sequence[PhaseSpec], j: int) -> int:
     while j + 1 < len(slots) and slots[j + 1].group == slots[j].group:
         j += 1
@@ -144,7 +163,7 @@ def check_phases(protocol: Protocol, phases: Sequence, now_s: float, final: bool
     out: list[Violation] = []
     if not merged:
         if final and now_s > 0:
-            out.append(Violation("missing_phase", "No massage technique was recognised in this session.",
+            out.append(Violation("missing_phase", messages.no_massage_recognised(),
                                  now_s, ("missing_phase", "all")))
         return out
     first_technique = slots[0].technique
@@ -152,7 +171,7 @@ def check_phases(protocol: Protocol, phases: Sequence, now_s: float, final: bool
     if merged[0].technique != first_technique:
         out.append(Violation(
             "must_begin_with_stroking" if first_technique == "stroking" else "wrong_order",
-            f"Begin with {technique_name(first_technique)}, not {technique_name(merged[0].technique)}.",
+            messages.begin_with(first_technique, merged[0].technique),
             merged[0].start_s + protocol.min_phase_s, ("begin",)))
     assignment = assign_slots(protocol, merged)
     for k, (phase, (slot, skipped)) in enumerate(zip(merged, assignment)):
@@ -160,8 +179,7 @@ def check_phases(protocol: Protocol, phases: Sequence, now_s: float, final: bool
         if slot is None and k > 0:
             out.append(Violation(
                 "wrong_order",
-                f"{technique_name(phase.technique).capitalize()} is out of order here; the order is "
-                f"{', '.join(technique_name(s.technique) for s in slots)}.",
+                messages.out_of_order(phase.technique, [s.technique for s in slots]),
                 phase.start_s + protocol.min_phase_s, ("order", k, phase.technique)))
         for j in skipped:
             if j == 0 and merged[0].technique != first_technique:
@@ -171,8 +189,7 @@ def check_phases(protocol: Protocol, phases: Sequence, now_s: float, final: bool
                 continue   # it was done, only late: that is the wrong_order violation
             out.append(Violation(
                 "missing_phase",
-                f"{technique_name(slots[j].technique).capitalize()} was skipped: it comes before "
-                f"{technique_name(phase.technique)}.",
+                messages.skipped(slots[j].technique, phase.technique),
                 phase.start_s + protocol.min_phase_s, ("missing", j)))
         spec = slots[slot] if slot is not None else _spec_for(protocol, phase.technique)
         if spec is None:
@@ -182,23 +199,18 @@ def check_phases(protocol: Protocol, phases: Sequence, now_s: float, final: bool
         if duration > spec.max_s + spec.tolerance_s:
             out.append(Violation(
                 "phase_too_long",
-                f"{technique_name(phase.technique).capitalize()} went on for {_fmt_s(duration)}; "
-                f"move on after {_fmt_s(spec.max_s)}.",
+                messages.phase_too_long(phase.technique, duration, spec.max_s),
                 phase.start_s + spec.max_s + spec.tolerance_s, ("too_long", k)))
         elif not ongoing and duration < spec.min_s - spec.tolerance_s:
             out.append(Violation(
                 "phase_too_short",
-                f"{technique_name(phase.technique).capitalize()} lasted only {_fmt_s(duration)}; "
-                f"give it at least {_fmt_s(spec.min_s)}.",
+                messages.phase_too_short(phase.technique, duration, spec.min_s),
                 phase.end_s, ("too_short", k)))
     session_start = merged[0].start_s
     session_end = now_s if not final else merged[-1].end_s
     if session_end - session_start > protocol.session_max_s:
-        message = (f"The session took {_fmt_s(session_end - session_start)}; the limit is "
-                   f"{_fmt_s(protocol.session_max_s)}." if final else
-                   f"Past the {_fmt_s(protocol.session_max_s)} limit: finish the session now.")
         out.append(Violation(
-            "session_too_long", message,
+            "session_too_long", messages.session_too_long(session_end - session_start, protocol.session_max_s, final),
             session_start + protocol.session_max_s, ("session_too_long",)))
     if final:
         used = {slot for slot, _ in assignment if slot is not None} | {j for _, sk in assignment for j in sk}
@@ -208,14 +220,12 @@ def check_phases(protocol: Protocol, phases: Sequence, now_s: float, final: bool
                 continue
             if j == len(slots) - 1 and spec.technique == last_technique and merged[-1].technique != last_technique:
                 continue   # reported below as not ending with stroking
-            out.append(Violation("missing_phase",
-                                 f"{technique_name(spec.technique).capitalize()} was missing from the session.",
+            out.append(Violation("missing_phase", messages.phase_missing(spec.technique),
                                  merged[-1].end_s, ("missing", j)))
         if merged[-1].technique != last_technique:
             out.append(Violation(
                 "must_end_with_stroking" if last_technique == "stroking" else "wrong_order",
-                f"End with {technique_name(last_technique)}; the session ended with "
-                f"{technique_name(merged[-1].technique)}.",
+                messages.end_with(last_technique, merged[-1].technique),
                 merged[-1].end_s, ("end",)))
     out.sort(key=lambda v: v.at_s)
     return out

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from glovecoach.vocabulary.sensors import sensor_name
-
-from glovecoach.vocabulary.techniques import technique_name
+from glovecoach.engine.messages import sensor_name, technique_name
 from glovecoach.engine.protocol_check import Violation
 
 
