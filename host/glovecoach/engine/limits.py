@@ -27,9 +27,10 @@ import numpy as np
 
 from glovecoach.engine.technique import WINDOW_S
 from glovecoach.protocols import Protocol
+from glovecoach.vocabulary.sensors import channels_in_region
 from glovecoach.vocabulary.techniques import TECHNIQUES
 
-KNUCKLE_CHANNELS = ("knuckles_index_middle", "knuckles_ring_little")
+KNUCKLE_CHANNELS = channels_in_region("knuckles")
 
 RECENT_LABELS_S = WINDOW_S   # a window label keeps its technique's limits in play this long
 LIFT_MIN_S = 0.3             # the hand off the back this long, then back: the technique may have changed

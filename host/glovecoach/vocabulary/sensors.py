@@ -28,7 +28,8 @@ class Channel:
     divider_ohm: int
     bias_ohm: int
     label: str         # in a sentence: "the index fingertip", "spine segment 3"
-    short_label: str   # on a plot or a map: "index", "3"
+    short_label: str   # on a plot legend: "index", "palm heel", "3"
+    map_label: str     # on the hand or spine map, where there is room for a word: "heel", "seg 3"
 
     @property
     def is_spine(self) -> bool:
@@ -76,6 +77,7 @@ def parse_sensor_map(data: dict, source: str = "<sensor map>") -> SensorMap:
                 id=c["id"], region=c["region"], group=c["group"], mux=c["mux"],
                 mux_input=int(c["mux_input"]), divider_ohm=int(c["divider_ohm"]),
                 bias_ohm=int(c["bias_ohm"]), label=str(c["label"]), short_label=str(c["short_label"]),
+                map_label=str(c["map_label"]),
             )
             for c in data["channels"]
         )
@@ -121,7 +123,12 @@ def sensor_name(channel_id: str) -> str:
     return channel.label if channel is not None else channel_id.replace("_", " ")
 
 
-def short_label(channel_id: str) -> str:
-    """A sensor's name on a plot legend or a map: 'index_tip' -> 'index'."""
+def map_label(channel_id: str) -> str:
+    """A sensor's name on the hand or spine map: 'palm_heel' -> 'heel', 'spine_3' -> 'seg 3'."""
     channel = _MAP.find(channel_id)
-    return channel.short_label if channel is not None else channel_id.replace("_", " ")
+    return channel.map_label if channel is not None else channel_id.replace("_", " ")
+
+
+def channels_in_region(region: str) -> tuple[str, ...]:
+    """The kit's channel ids in one region of the map ("knuckles", "palm", ...), in stream order."""
+    return tuple(c.id for c in _MAP.channels if c.region == region)

@@ -14,7 +14,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from glovecoach.app import theme
-from glovecoach.vocabulary.sensors import short_label
+from glovecoach.vocabulary.sensors import channels_in_region, map_label
 
 # Right hand seen from the palm side (thumb on the viewer's right), unit square, y down.
 HAND_POSITIONS: dict[str, tuple[float, float]] = {
@@ -31,7 +31,7 @@ HAND_POSITIONS: dict[str, tuple[float, float]] = {
     "knuckles_index_middle": (0.62, 0.40),
     "knuckles_ring_little": (0.36, 0.40),
 }
-DORSAL = {"knuckles_index_middle", "knuckles_ring_little"}
+DORSAL = set(channels_in_region("knuckles"))   # drawn on the back of the hand
 _FINGERS = [  # (x centre, top y, bottom y, width) of the finger outlines
     (0.69, 0.02, 0.46, 0.12), (0.54, 0.00, 0.46, 0.12), (0.39, 0.02, 0.46, 0.12),
     (0.24, 0.12, 0.50, 0.11),
@@ -41,13 +41,6 @@ ALERT_WORDS = {
     "overforce": "TOO HARD", "underforce": "TOO LIGHT", "spine_contact": "CONTACT",
     "saturation": "MAXED", "open_sensor": "NO SIGNAL", "sensor_fault": "CHECK",
 }
-
-
-def _label(channel_id: str) -> str:
-    return {"thumb_tip": "thumb", "index_tip": "index", "middle_tip": "middle",
-            "ring_tip": "ring", "little_tip": "little", "palm_center": "centre",
-            "palm_heel": "heel", "hand_edge": "edge", "knuckles_index_middle": "I-M",
-            "knuckles_ring_little": "R-L"}.get(channel_id, channel_id.replace("_", " "))
 
 
 class _MapBase(QtWidgets.QWidget):
@@ -153,7 +146,7 @@ class HandMap(_MapBase):
                 continue
             centre = pt(*HAND_POSITIONS[ch])
             _draw_sensor(p, centre, radius, colours[k], self.values[k], self.alerts.get(ch),
-                         dorsal=ch in DORSAL, label=_label(ch), scale=self.scale)
+                         dorsal=ch in DORSAL, label=map_label(ch), scale=self.scale)
         if any(c in DORSAL for c in self.channels):
             p.setPen(theme.qcolor(theme.TEXT_DIM))
             note = QtCore.QRectF(pt(0.0, 0.975), pt(1.0, 1.0 + 0.05))
@@ -216,7 +209,7 @@ class SpineMap(_MapBase):
                                     round(10 * self.scale, 1), bool(alert)))
             p.drawText(QtCore.QRectF(2, rect.top(), label_w, rect.height()),
                        QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter,
-                       f"seg {short_label(ch)}")
+                       map_label(ch))
             text = f"{self.values[k]:.0f} N"
             if alert:
                 text = f"{ALERT_WORDS.get(alert, alert.upper())}  {self.values[k]:.0f} N"
