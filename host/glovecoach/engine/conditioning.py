@@ -125,9 +125,16 @@ class MovingAverage:
         joined = np.concatenate([self._tail, x]) if len(self._tail) else x
         c = np.zeros((len(joined) + 1, self.n))
         np.cumsum(joined, axis=0, out=c[1:])
-        k = np.arange(len(joined) - len(x), len(joined))          # rows of this block in `joined`
-        lo = np.maximum(k + 1 - self.length, 0)
-        out = (c[k + 1] - c[lo]) / (k + 1 - lo)[:, None]
+        # Rows k of this block in `joined` average rows lo..k, lo = max(k + 1 - length, 0): the
+        # sums are differences of two stretches of `c`, sliced (not gathered).
+        first, end = len(joined) - len(x), len(joined)
+        short = max(0, min(self.length - 1 - first, len(x)))   # rows with fewer than `length` before them
+        count = np.full(len(x), self.length, dtype=np.int64)
+        count[:short] = np.arange(first + 1, first + 1 + short)
+        lo_start = first + 1 - self.length + short            # lo of row `short` (>= 0)
+        below = np.concatenate([np.zeros((short, self.n)), c[lo_start:lo_start + len(x) - short]]) \
+            if short else c[lo_start:lo_start + len(x)]
+        out = (c[first + 1:end + 1] - below) / count[:, None]
         self._tail = joined[-(self.length - 1):].copy()
         return out
 
@@ -197,13 +204,14 @@ class SignalConditioner:
         self._next_index: int | None = None
 
     # ---------------------------------------------------------------- baseline and noise
-    def _fold_chunks(self, means: np.ndarray, spread_of, hand_means: np.ndarray,
-                     hand_spreads: np.ndarray, hand_noise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _fold_chunks(self, means: np.ndarray, spread_of, hand_means: np.ndarray, hand_spreads: np.ndarray,
+                     hand_noise: np.ndarray, busy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Fold complete chunks (k, ch) into baseline and noise; returns the baseline and the
         noise floor in force at the START of each chunk (k, ch) each. `spread_of(k)` gives
         chunk k's spread per channel (computed only for the chunks that need it: most chunks
         of a working hand never do). `hand_means`/`hand_spreads` (k,) are the chunks'
-        whole-hand (working glove channels) mean and spread of the readings."""
+        whole-hand (working glove channels) mean and spread of the readings, `busy` (k,) the
+        chunks in which the hand is not steady (`_busy`)."""
         n_chunks = len(means)
         starts = np.empty_like(means)
         noise_starts = np.empty_like(means)
@@ -216,7 +224,6 @@ class SignalConditioner:
         # A chunk in which the hand is not steady cannot be a resting one; if no channel is
         # clearly under its baseline either, it changes nothing (the common case while the
         # trainee works): only the whole-hand envelope moves.
-        busy = hand_spreads > np.maximum(HAND_STEADY_SIGMAS * hand_noise / self._sqrt_tenth, HAND_STEADY_MIN_N)
         only_glove = bool(self.glove.all())
         # Where each run of busy chunks ends (the first chunk at or after k that is not busy).
         idle_at = np.flatnonzero(~busy)
@@ -307,6 +314,11 @@ class SignalConditioner:
         self.baseline, self.noise, self._noise_seen = base, noise, seen
         return starts, noise_starts
 
+    def _busy(self, hand_spreads: np.ndarray, hand_noise: np.ndarray) -> np.ndarray:
+        """Chunks in which the hand is not steady (the tenths' means wander more than the
+        sample-to-sample noise explains): never resting ones."""
+        return hand_spreads > np.maximum(HAND_STEADY_SIGMAS * hand_noise / self._sqrt_tenth, HAND_STEADY_MIN_N)
+
     def _baselines(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """Fold the chunks completed by the block `x` (n, ch) into baseline and noise floor.
 
@@ -325,6 +337,13 @@ class SignalConditioner:
             # (All channels working, the usual case: the same sums without a copy.)
             hand = full.sum(axis=2) if working.all() else full[:, :, working].sum(axis=2)
             has_nan = bool(np.isnan(full).any())
+            with np.errstate(all="ignore"):
+                hand_noise = np.nan_to_num(np.diff(hand, axis=1).std(axis=1) / np.sqrt(2.0), nan=0.0)
+                tenth = self._tenth
+                hand_spreads = hand[:, :10 * tenth].reshape(n_full, 10, tenth).mean(axis=2).std(axis=1)
+                if has_nan:
+                    hand_spreads = np.where(np.isnan(hand).any(axis=1), np.inf, hand_spreads)
+            busy = self._busy(hand_spreads, hand_noise)
             if has_nan:
                 # A chunk with a channel open throughout has no mean: NaN, and it is skipped.
                 with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -338,17 +357,16 @@ class SignalConditioner:
             else:
                 means = full.mean(axis=1)
                 hand_means = hand.mean(axis=1)
+                # Spreads (the same numbers as full.std(axis=1)) of the chunks that may be
+                # resting ones, in one pass; a busy chunk needs its own only if some channel
+                # falls under its baseline in it, which is rare.
+                idle = ~busy
+                idle_spreads = full[idle].std(axis=1)
+                idle_row = np.cumsum(idle) - 1
 
                 def spread_of(k: int) -> np.ndarray:
-                    # The same numbers as full.std(axis=1)[k], for the few chunks that need it.
-                    return full[k].std(axis=0)
-            with np.errstate(all="ignore"):
-                hand_noise = np.nan_to_num(np.diff(hand, axis=1).std(axis=1) / np.sqrt(2.0), nan=0.0)
-                tenth = self._tenth
-                hand_spreads = hand[:, :10 * tenth].reshape(n_full, 10, tenth).mean(axis=2).std(axis=1)
-                if has_nan:
-                    hand_spreads = np.where(np.isnan(hand).any(axis=1), np.inf, hand_spreads)
-            starts, noise_starts = self._fold_chunks(means, spread_of, hand_means, hand_spreads, hand_noise)
+                    return full[k].std(axis=0) if busy[k] else idle_spreads[idle_row[k]]
+            starts, noise_starts = self._fold_chunks(means, spread_of, hand_means, hand_spreads, hand_noise, busy)
         else:
             starts = noise_starts = np.zeros((0, self.n))
         rows_base = np.concatenate([starts, self.baseline[None, :]])
