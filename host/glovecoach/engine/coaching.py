@@ -248,9 +248,9 @@ class CoachingEngine:
             self._kept.append((first, xg.astype(np.float32), sg.copy(), pressing.copy(), working))
 
         # Sensor conditions on every channel.
-        fb, fe = self._saturation.process(first, sat_all.astype(np.float64), np.float64(0.5), np.float64(0.5))
+        fb, fe = self._saturation.process(first, sat_all, np.float64(0.5), np.float64(0.5))
         events += self._condition_events("saturation", fb, fe)
-        ob, oe = self._open.process(first, open_all.astype(np.float64), np.float64(0.5), np.float64(0.5))
+        ob, oe = self._open.process(first, open_all, np.float64(0.5), np.float64(0.5))
         events += self._condition_events("open_sensor", ob, oe)
 
         # Spine.
@@ -386,12 +386,10 @@ class CoachingEngine:
         if not grace.any():
             return lim
         star = self.limits.table[None]
-        g = grace[:, None]
-        out = dict(lim)
-        for purpose in ("live", "scoring"):
-            out[f"{purpose}_max"] = np.where(g, np.maximum(lim[f"{purpose}_max"], star[f"{purpose}_max"]),
-                                             lim[f"{purpose}_max"])
-            out[f"{purpose}_min"] = np.where(g, np.nan, lim[f"{purpose}_min"])
+        out = {}
+        for key, value in lim.items():   # (only the rows in grace change: no pass over the others)
+            out[key] = np.array(np.broadcast_to(value, (n, value.shape[1])))
+            out[key][grace] = np.maximum(out[key][grace], star[key]) if key.endswith("_max") else np.nan
         return out
 
     def _technique_for(self, index: int) -> str | None:

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from glovecoach.sensor_map import GLOVE_CHANNELS
 
@@ -231,13 +231,27 @@ def impulse_decimation(rate_hz: float, hop: int) -> int:
 def _windowed(series: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
     """Rows series[s:s + length] for each start: a strided view when the starts are evenly
     spaced (the recogniser's grid), else a copy."""
-    view = sliding_window_view(series, length, axis=0)
     step = int(starts[1] - starts[0]) if len(starts) > 1 else 1
-    if len(starts) and step > 0 and np.all(np.diff(starts) == step):
-        out = view[int(starts[0])::step][:len(starts)]
-    else:
-        out = view[starts]
+    first = int(starts[0]) if len(starts) else 0
+    if (len(starts) and step > 0 and 0 <= first and first + (len(starts) - 1) * step + length <= len(series)
+            and np.all(np.diff(starts) == step)):
+        # The view sliding_window_view would give, made directly (its checks cost more than
+        # the features of a short block).
+        return as_strided(series[first:], (len(starts), length) + series.shape[1:],
+                          (step * series.strides[0],) + series.strides, writeable=False)
+    out = sliding_window_view(series, length, axis=0)[starts]
     return np.moveaxis(out, -1, 1) if series.ndim == 2 else out
+
+
+def _column_sum(x: np.ndarray, cols: list[int]) -> np.ndarray:
+    """x[..., cols].sum(axis=-1) for a few columns: the same numbers (numpy adds fewer than 8
+    in order) from the columns themselves, without gathering them into a copy first."""
+    if len(cols) >= 8:
+        return x[..., cols].sum(axis=-1)
+    total = np.array(x[..., cols[0]])
+    for c in cols[1:]:
+        total += x[..., c]
+    return total
 
 
 def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarray, window: int,
@@ -313,9 +327,12 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
     nfft = int(2 ** np.ceil(np.log2(max(1.5 * m, 64))))
     freqs = np.fft.rfftfreq(nfft, 1.0 / fs)
     hann = np.hanning(m)
-    # One FFT per window and sensor, over contiguous rows (window, sensor, time).
-    tapered = np.ascontiguousarray(np.moveaxis(ac * hann[None, :, None], 2, 1), dtype=np.float32)
-    spectra = np.fft.rfft(tapered, nfft, axis=2)                       # (n_w, ch, f)
+    # One FFT per window and sensor, over contiguous rows (window, sensor, time): the taper is
+    # written straight into that layout, zero-padded to nfft (so the FFT makes no padded copy
+    # of its own), in float32 (computed in float64, rounded on the way).
+    tapered = np.zeros((n_w, n_ch, nfft), dtype=np.float32)
+    np.multiply(ac, hann[None, :, None], out=tapered[:, :, :m].transpose(0, 2, 1), casting="unsafe")
+    spectra = np.fft.rfft(tapered, axis=2)                             # (n_w, ch, f)
     channel_power = (spectra.real ** 2 + spectra.imag ** 2).sum(axis=1, dtype=np.float64)
     total_spec = spectra.sum(axis=1)                                   # the FFT is linear
     total_power = total_spec.real ** 2 + total_spec.imag ** 2
@@ -346,8 +363,8 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
 
     if cols["thumb"] and cols["grasp_fingers"]:
         k = max(int(round(OPPOSITION_SMOOTH_S * fs)), 1)
-        thumb = _boxcar(xd[:, :, cols["thumb"]].sum(axis=2), k)
-        fingers = _boxcar(xd[:, :, cols["grasp_fingers"]].sum(axis=2), k)
+        thumb = _boxcar(_column_sum(xd, cols["thumb"]), k)
+        fingers = _boxcar(_column_sum(xd, cols["grasp_fingers"]), k)
         thumb = thumb - thumb.mean(axis=1, keepdims=True)
         fingers = fingers - fingers.mean(axis=1, keepdims=True)
         denom = np.sqrt((thumb ** 2).sum(axis=1) * (fingers ** 2).sum(axis=1))
