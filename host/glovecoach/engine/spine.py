@@ -24,6 +24,20 @@ from glovecoach.protocols import SpinePolicy
 BASELINE_CHUNK_S = 1.0
 
 
+def _column_reduce(ufunc: np.ufunc, a: np.ndarray) -> np.ndarray:
+    """ufunc.reduce(a, axis=0) for a tall, narrow array (samples x a few segments), for an
+    order-free ufunc (maximum, minimum). Reduced down the columns numpy loops over every row
+    with an inner loop of a few elements; folded into rows of ~2000 values and reduced twice,
+    it runs about ten times faster. Same result: the maximum does not depend on the order."""
+    n, c = a.shape
+    group = max(1, min(n, 2048 // max(c, 1)))
+    head = n - n % group
+    if not head or not c:
+        return ufunc.reduce(a, axis=0)
+    out = ufunc.reduce(ufunc.reduce(a[:head].reshape(head // group, group * c), axis=0).reshape(group, c), axis=0)
+    return ufunc(out, ufunc.reduce(a[head:], axis=0)) if head < n else out
+
+
 class SpineTracker:
     def __init__(self, n_segments: int, rate_hz: float, policy: SpinePolicy) -> None:
         self.n = n_segments
@@ -84,7 +98,7 @@ class SpineTracker:
         begun, ended = self.detector.process(first_index, signal, np.float64(p.contact_above_baseline_n),
                                              np.float64(p.release_above_baseline_n), sat_on)
         if on.any():
-            self.peak_excess = np.maximum(self.peak_excess, signal.max(axis=0))
+            self.peak_excess = np.maximum(self.peak_excess, _column_reduce(np.maximum, signal))
             self.peak_saturated |= sat_on.any(axis=0)
         return begun, ended, base
 
@@ -98,7 +112,7 @@ class SpineTracker:
         end = pos + k * c
         piece = x[pos:end]
         use = off_glove[pos:end].reshape(k, c)
-        self.running_min = np.minimum(self.running_min, piece.min(axis=0))
+        self.running_min = np.minimum(self.running_min, _column_reduce(np.minimum, piece))
         sums = np.where(use.reshape(-1)[:, None], piece, 0.0).reshape(k, c, self.n).sum(axis=1)
         counts = use.sum(axis=1)
         rows = np.empty((k, self.n))
