@@ -19,8 +19,8 @@ Also printed: the start-up alone (`analyze --help`). Targets (issue 9): 15 minut
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -67,15 +67,29 @@ def make_recording(path: Path, minutes: float, rate: int = 200) -> None:
             w.write_samples(a, raw[a:a + 4000])
 
 
+# Runs one command and reports its own resource use. A tiny launcher, because a child's peak
+# RSS counts the pages it had before exec: a child forked straight from this process (numpy and
+# the recordings loaded) would report this process's size, not its own.
+LAUNCHER = """
+import json, os, sys, time
+t = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, ru = os.wait4(pid, 0)
+wall = time.perf_counter() - t
+print(json.dumps([wall, ru.ru_utime + ru.ru_stime, ru.ru_minflt, ru.ru_maxrss, os.waitstatus_to_exitcode(status)]))
+"""
+
+
 def run(cmd: list[str]) -> tuple[float, float, int, int]:
-    """(wall s, child CPU s, minor page faults, peak RSS MiB) of one fresh process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    wall = time.perf_counter() - t
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, after.ru_minflt - before.ru_minflt, int(after.ru_maxrss / 1024)
+    """(wall s, CPU s, minor page faults, peak RSS MiB) of one fresh process."""
+    out = subprocess.run([sys.executable, "-c", LAUNCHER, *cmd], capture_output=True, text=True, check=True)
+    wall, cpu, faults, maxrss_kib, code = json.loads(out.stdout)
+    if code:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({code}): {out.stderr[-2000:]}")
+    return wall, cpu, faults, int(maxrss_kib / 1024)
 
 
 def median_of(cmd: list[str], repeats: int) -> tuple[float, float, int, int]:

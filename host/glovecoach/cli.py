@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
-from glovecoach import __version__
-from glovecoach.commands import COMMANDS, CommandError
+# numpy's OpenBLAS starts a pool of worker threads when numpy is imported, and they spin on a
+# core while the pool is idle. glovecoach's matrix products are tiny (20 x 20 channel maps), so
+# the pool never helps; on a two-core machine its spinning took a whole core during start-up
+# and slowed `glovecoach analyze` by ~60 ms (issue 9). Set before any command imports numpy;
+# a value the user set wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from glovecoach import __version__  # noqa: E402
+from glovecoach.commands import COMMANDS, CommandError  # noqa: E402
 
 
 def build_parser(command: str | None = None, *, load_all: bool = False) -> argparse.ArgumentParser:

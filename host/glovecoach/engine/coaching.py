@@ -216,9 +216,9 @@ class CoachingEngine:
             self.hindsight.keep(first, xg, sg, pressing, working)
 
         # Sensor conditions on every channel.
-        fb, fe = self._saturation.process(first, sat_all.astype(np.float64), np.float64(0.5), np.float64(0.5))
+        fb, fe = self._saturation.process(first, sat_all, np.float64(0.5), np.float64(0.5))
         events += self._condition_events("saturation", fb, fe)
-        ob, oe = self._open.process(first, open_all.astype(np.float64), np.float64(0.5), np.float64(0.5))
+        ob, oe = self._open.process(first, open_all, np.float64(0.5), np.float64(0.5))
         events += self._condition_events("open_sensor", ob, oe)
 
         # Spine.

@@ -125,9 +125,16 @@ class MovingAverage:
         joined = np.concatenate([self._tail, x]) if len(self._tail) else x
         c = np.zeros((len(joined) + 1, self.n))
         np.cumsum(joined, axis=0, out=c[1:])
-        k = np.arange(len(joined) - len(x), len(joined))          # rows of this block in `joined`
-        lo = np.maximum(k + 1 - self.length, 0)
-        out = (c[k + 1] - c[lo]) / (k + 1 - lo)[:, None]
+        # Rows k of this block in `joined` average rows lo..k, lo = max(k + 1 - length, 0): the
+        # sums are differences of two stretches of `c`, sliced (not gathered).
+        first, end = len(joined) - len(x), len(joined)
+        short = max(0, min(self.length - 1 - first, len(x)))   # rows with fewer than `length` before them
+        count = np.full(len(x), self.length, dtype=np.int64)
+        count[:short] = np.arange(first + 1, first + 1 + short)
+        lo_start = first + 1 - self.length + short            # lo of row `short` (>= 0)
+        below = np.concatenate([np.zeros((short, self.n)), c[lo_start:lo_start + len(x) - short]]) \
+            if short else c[lo_start:lo_start + len(x)]
+        out = (c[first + 1:end + 1] - below) / count[:, None]
         self._tail = joined[-(self.length - 1):].copy()
         return out
 
@@ -197,11 +204,15 @@ class SignalConditioner:
         self._next_index: int | None = None
 
     # ---------------------------------------------------------------- baseline and noise
-    def _fold_chunks(self, means: np.ndarray, spreads: np.ndarray, hand_means: np.ndarray,
-                     hand_spreads: np.ndarray, hand_noise: np.ndarray) -> np.ndarray:
-        """Fold complete chunks (k, ch) into baseline and noise; returns the baseline in force
-        at the START of each chunk (k, ch). `hand_means`/`hand_spreads` (k,) are the chunks'
-        whole-hand (working glove channels) mean and spread of the readings."""
+    def _fold_chunks(self, means: np.ndarray, spread_of, hand_means: np.ndarray, hand_spreads: np.ndarray,
+                     hand_noise: np.ndarray, busy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Fold complete chunks (k, ch) into baseline and noise; returns the baseline and the
+        noise floor in force at the START of each chunk (k, ch) each. `spread_of(k)` gives
+        chunk k's spread per channel (computed only for the chunks that need it: most chunks
+        of a working hand never do). `hand_means`/`hand_spreads` (k,) are the chunks'
+        whole-hand (working glove channels) mean and spread of the readings, `busy` (k,) the
+        chunks in which the hand is not steady (`_busy`)."""
+        n_chunks = len(means)
         starts = np.empty_like(means)
         noise_starts = np.empty_like(means)
         glove = self.glove & ~self.excluded
@@ -213,10 +224,37 @@ class SignalConditioner:
         # A chunk in which the hand is not steady cannot be a resting one; if no channel is
         # clearly under its baseline either, it changes nothing (the common case while the
         # trainee works): only the whole-hand envelope moves.
-        busy = hand_spreads > np.maximum(HAND_STEADY_SIGMAS * hand_noise / self._sqrt_tenth, HAND_STEADY_MIN_N)
         only_glove = bool(self.glove.all())
-        for k in range(len(means)):
-            m, sd = means[k], spreads[k]
+        # Where each run of busy chunks ends (the first chunk at or after k that is not busy).
+        idle_at = np.flatnonzero(~busy)
+        run_end = np.searchsorted(idle_at, np.arange(n_chunks))
+        run_end = np.append(idle_at, n_chunks)[run_end]
+        envelope_chunks = self._envelope_chunks
+        k = 0
+        while k < n_chunks:
+            if busy[k] and only_glove and all_finite and not self._unset:
+                # Skip the whole run of busy chunks in which no channel falls under its
+                # baseline: baseline and noise stand still over it, so the test is one array
+                # operation for the run instead of one per chunk.
+                stop = min(int(run_end[k]), k + 256)
+                drop_level = -np.maximum(DROP_SIGMAS * noise, REST_BAND_MIN_N)
+                falls = ((means[k:stop] - base) < drop_level).any(axis=1)
+                skip_to = k + int(falls.argmax()) if falls.any() else stop
+                if skip_to > k:
+                    starts[k:skip_to] = base
+                    noise_starts[k:skip_to] = noise
+                    for hm in hand_means[k:skip_to].tolist():
+                        # Lower envelope of the whole hand's chunk means over ENVELOPE_S
+                        # (monotonic deque), as below.
+                        self._chunk_no += 1
+                        while env and env[-1][1] >= hm:
+                            env.pop()
+                        env.append((self._chunk_no, hm))
+                        while env[0][0] <= self._chunk_no - envelope_chunks:
+                            env.popleft()
+                    k = skip_to
+                    continue
+            m = means[k]
             starts[k] = base
             noise_starts[k] = noise
             self._chunk_no += 1
@@ -225,11 +263,13 @@ class SignalConditioner:
             while env and env[-1][1] >= hm:
                 env.pop()
             env.append((self._chunk_no, hm))
-            while env[0][0] <= self._chunk_no - self._envelope_chunks:
+            while env[0][0] <= self._chunk_no - envelope_chunks:
                 env.popleft()
             if (busy[k] and only_glove and all_finite and not self._unset
                     and not (m - base < -np.maximum(DROP_SIGMAS * noise, REST_BAND_MIN_N)).any()):
+                k += 1
                 continue
+            sd = spread_of(k)
             ok = finite[k] if not all_finite else None
             unset = np.isnan(base) if self._unset else None
             diff = m - base if all_finite else np.where(ok, m - base, 0.0)
@@ -262,6 +302,7 @@ class SignalConditioner:
                     base = np.where(fresh, m, base)
                     diff = np.where(fresh, 0.0, diff)
                     self._unset = bool(np.isnan(base).any())
+            k += 1
             quiet = rest | drop
             if not quiet.any():
                 continue
@@ -273,48 +314,94 @@ class SignalConditioner:
         self.baseline, self.noise, self._noise_seen = base, noise, seen
         return starts, noise_starts
 
-    def _baselines(self, first: int, x: np.ndarray) -> np.ndarray:
-        """Baseline per sample of the block (n, ch), folding the chunks completed by it (the
-        noise floor per sample is left in self._block_noise)."""
+    def _busy(self, hand_spreads: np.ndarray, hand_noise: np.ndarray) -> np.ndarray:
+        """Chunks in which the hand is not steady (the tenths' means wander more than the
+        sample-to-sample noise explains): never resting ones."""
+        return hand_spreads > np.maximum(HAND_STEADY_SIGMAS * hand_noise / self._sqrt_tenth, HAND_STEADY_MIN_N)
+
+    def _baselines(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Fold the chunks completed by the block `x` (n, ch) into baseline and noise floor.
+
+        Returns them per stretch, not per sample: `rows_base` and `rows_noise` (k + 1, ch) are
+        the values in force over each of the k chunks completed by this block and then over
+        the chunk still in progress, `counts` (k + 1,) how many samples of the chunk in progress
+        before this block plus this block's each covers, and `skip` how many of the first
+        stretch's samples came before this block. Per-sample arrays are made only where a
+        per-sample value is needed (`_per_sample`)."""
         done_before = len(self._partial)
         joined = np.concatenate([self._partial, x]) if done_before else x
         n_full = len(joined) // self.chunk
         if n_full:
             full = joined[:n_full * self.chunk].reshape(n_full, self.chunk, self.n)
             working = self.glove & ~self.excluded
-            hand = full[:, :, working].sum(axis=2)
-            if np.isnan(full).any():
-                # A chunk with a channel open throughout has no mean: NaN, and it is skipped.
-                with np.errstate(all="ignore"), warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    means, spreads = np.nanmean(full, axis=1), np.nanstd(full, axis=1)
-                    hand_means, hand_spreads = np.nanmean(hand, axis=1), np.nanstd(hand, axis=1)
-                hand_means = np.where(np.isnan(hand_means), np.inf, hand_means)
-                hand_spreads = np.where(np.isnan(hand_spreads), np.inf, hand_spreads)
-            else:
-                means, spreads = full.mean(axis=1), full.std(axis=1)
-                hand_means, hand_spreads = hand.mean(axis=1), hand.std(axis=1)
+            # (All channels working, the usual case: the same sums without a copy.)
+            hand = full.sum(axis=2) if working.all() else full[:, :, working].sum(axis=2)
+            has_nan = bool(np.isnan(full).any())
             with np.errstate(all="ignore"):
                 hand_noise = np.nan_to_num(np.diff(hand, axis=1).std(axis=1) / np.sqrt(2.0), nan=0.0)
                 tenth = self._tenth
                 hand_spreads = hand[:, :10 * tenth].reshape(n_full, 10, tenth).mean(axis=2).std(axis=1)
-                hand_spreads = np.where(np.isnan(hand).any(axis=1), np.inf, hand_spreads)
-            starts, noise_starts = self._fold_chunks(means, spreads, hand_means, hand_spreads, hand_noise)
-            per_sample = np.repeat(starts, self.chunk, axis=0)
-            noise_per_sample = np.repeat(noise_starts, self.chunk, axis=0)
+                if has_nan:
+                    hand_spreads = np.where(np.isnan(hand).any(axis=1), np.inf, hand_spreads)
+            busy = self._busy(hand_spreads, hand_noise)
+            if has_nan:
+                # A chunk with a channel open throughout has no mean: NaN, and it is skipped.
+                with np.errstate(all="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    means, spreads = np.nanmean(full, axis=1), np.nanstd(full, axis=1)
+                    hand_means = np.nanmean(hand, axis=1)
+                hand_means = np.where(np.isnan(hand_means), np.inf, hand_means)
+
+                def spread_of(k: int) -> np.ndarray:
+                    return spreads[k]
+            else:
+                means = full.mean(axis=1)
+                hand_means = hand.mean(axis=1)
+                # Spreads (the same numbers as full.std(axis=1)) of the chunks that may be
+                # resting ones, in one pass; a busy chunk needs its own only if some channel
+                # falls under its baseline in it, which is rare.
+                idle = ~busy
+                idle_spreads = full[idle].std(axis=1)
+                idle_row = np.cumsum(idle) - 1
+
+                def spread_of(k: int) -> np.ndarray:
+                    return full[k].std(axis=0) if busy[k] else idle_spreads[idle_row[k]]
+            starts, noise_starts = self._fold_chunks(means, spread_of, hand_means, hand_spreads, hand_noise, busy)
         else:
-            per_sample = noise_per_sample = np.zeros((0, self.n))
-        rest_len = len(joined) - n_full * self.chunk
-        base = np.concatenate([per_sample, np.broadcast_to(self.baseline, (rest_len, self.n))])[done_before:]
-        self._block_noise = np.concatenate([noise_per_sample,
-                                            np.broadcast_to(self.noise, (rest_len, self.n))])[done_before:]
-        if self._unset or np.isnan(base).any():
+            starts = noise_starts = np.zeros((0, self.n))
+        rows_base = np.concatenate([starts, self.baseline[None, :]])
+        rows_noise = np.concatenate([noise_starts, self.noise[None, :]])
+        counts = np.full(n_full + 1, self.chunk)
+        counts[-1] = len(joined) - n_full * self.chunk
+        if self._unset or np.isnan(rows_base).any():
             # Before a channel's first resting chunk its baseline is taken as zero: the nominal
             # and fitted calibrations both put an unloaded sensor at about 0 N, and a press held
             # from the very first sample must still count in full.
-            base = np.where(np.isnan(base), 0.0, base)
+            rows_base = np.where(np.isnan(rows_base), 0.0, rows_base)
         self._partial = joined[n_full * self.chunk:].copy()
-        return base
+        return rows_base, rows_noise, counts, done_before
+
+    @staticmethod
+    def _per_sample(rows: np.ndarray, counts: np.ndarray, skip: int) -> np.ndarray:
+        """Stretch values `rows` (k, ...) as one row per sample of the block."""
+        return np.repeat(rows, counts, axis=0)[skip:]
+
+    def _less_baseline(self, x: np.ndarray, rows: np.ndarray, counts: np.ndarray, skip: int) -> np.ndarray:
+        """x (n, ch) minus the baseline of each sample's stretch, without a per-sample baseline
+        array: the chunks completed by the block are one broadcast subtraction."""
+        out = np.empty_like(x)
+        pos = 0
+        k = len(counts) - 1                  # complete chunks; row k is the chunk in progress
+        if k:
+            head = self.chunk - skip         # the rest of the chunk begun before this block
+            np.subtract(x[:head], rows[0], out=out[:head])
+            body = (k - 1) * self.chunk
+            if body:
+                np.subtract(x[head:head + body].reshape(k - 1, self.chunk, self.n), rows[1:k, None, :],
+                            out=out[head:head + body].reshape(k - 1, self.chunk, self.n))
+            pos = head + body
+        np.subtract(x[pos:], rows[k], out=out[pos:])
+        return out
 
     # ---------------------------------------------------------------- streaming
     def gap(self) -> None:
@@ -339,30 +426,33 @@ class SignalConditioner:
         self._next_index = first_index + n
         any_open = bool(open_.any())
         # An open lead reads nothing; it tells nothing about the resting level either.
-        base = self._baselines(first_index, np.where(open_, np.nan, x) if any_open else x)
-        force = x - base
+        rows_base, rows_noise, counts, skip = self._baselines(np.where(open_, np.nan, x) if any_open else x)
+        force = self._less_baseline(x, rows_base, counts, skip)
         if any_open:
             force[open_] = 0.0
 
         working = self.glove & ~self.excluded
-        hand_sum = force[:, working].sum(axis=1, keepdims=True)
+        all_working = bool(working.all())
+        hand_sum = (force if all_working else force[:, working]).sum(axis=1, keepdims=True)
         hand = self._smooth_hand.process(hand_sum)
-        # Levels follow the noise floor as it stood at each sample's chunk (block-size independent).
-        noise = self._block_noise
-        sigma_hand = np.sqrt((noise[:, working] ** 2).sum(axis=1, keepdims=True) / self._smooth_len)
-        on_level = np.maximum(self.hand_on_min_n, HAND_ON_SIGMAS * sigma_hand)
+        # Levels follow the noise floor as it stood at each sample's chunk (block-size
+        # independent); they are worked out once per chunk and then spread over its samples.
+        noise_w = rows_noise if all_working else rows_noise[:, working]
+        sigma_hand = np.sqrt((noise_w ** 2).sum(axis=1, keepdims=True) / self._smooth_len)
+        on_level = self._per_sample(np.maximum(self.hand_on_min_n, HAND_ON_SIGMAS * sigma_hand), counts, skip)
         hand_on = self.hand_gate.process(hand > on_level, hand < HAND_OFF_RATIO * on_level)[:, 0]
 
         pressing = np.zeros((n, self.n), dtype=bool)
         if len(self._press_cols):
             cols = self._press_cols
             per = self._smooth_press.process(force[:, cols])
-            sigma = noise[:, cols] / np.sqrt(self._smooth_len)
+            sigma = rows_noise[:, cols] / np.sqrt(self._smooth_len)
             level = np.maximum(self.press_min_n, PRESS_SIGMAS * sigma)
             level = np.where(self.excluded[cols][None, :], np.inf, level)
             # Released a few noise floors under the press level: presses in quick succession
             # (fist kneading rolls on between them) stay separate presses.
             release = np.maximum(level - PRESS_RELEASE_SIGMAS * sigma, HAND_OFF_RATIO * level)
+            level, release = self._per_sample(level, counts, skip), self._per_sample(release, counts, skip)
             pressing[:, cols] = self.press_gate.process(per > level, per < release)
         return ConditionedBlock(first_index, force, saturated, open_, hand_on, pressing,
                                 self.current_baseline(), self.noise.copy())

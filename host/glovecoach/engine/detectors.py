@@ -82,7 +82,7 @@ class ExcursionDetector:
         if n == 0:
             return [], []
         above = x > on_limit
-        if saturated is not None:
+        if saturated is not None and saturated.any():   # (rare: skip the pass over the limits)
             above = above | (saturated & np.isfinite(on_limit))
         if not self._open and not above.any():
             # The common case: nothing going on and nothing starting. Skip the state machine.

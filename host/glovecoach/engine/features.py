@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from glovecoach.vocabulary.sensors import GLOVE_CHANNELS
 
@@ -121,11 +121,41 @@ def _dilate(mask: np.ndarray, d: int) -> np.ndarray:
     return (c[:, np.minimum(i + d + 1, n)] - c[:, np.maximum(i - d, 0)]) > 0
 
 
+def _row_median(a: np.ndarray) -> np.ndarray:
+    """Median of each row of a 2-D array without NaNs: the same numbers as np.median(a, axis=1)
+    by one partial sort, without np.median's NaN checks (which also import numpy.ma, a
+    noticeable share of `glovecoach analyze`'s start-up)."""
+    n = a.shape[1]
+    k = n // 2
+    if n % 2:
+        return np.partition(a, k, axis=1)[:, k]
+    part = np.partition(a, (k - 1, k), axis=1)
+    return (part[:, k - 1] + part[:, k]) / 2.0
+
+
+def _block_mean(x: np.ndarray, d: int) -> np.ndarray:
+    """Means of consecutive groups of d rows of x (the last incomplete group dropped): the same
+    numbers as x[:m * d].reshape(m, d, ...).mean(axis=1), from d strided slices added in
+    order (numpy adds a short axis in order too) instead of a reduction over short rows,
+    which is several times slower. Where numpy would sum a group pairwise instead (d >= 8
+    with one column: the group is then its innermost axis) the work is left to numpy."""
+    m = x.shape[0] // d
+    if d == 1:
+        return x[:m]
+    if d >= 8 and (x.ndim == 1 or x.shape[1] == 1):
+        return x[:m * d].reshape(m, d, *x.shape[1:]).mean(axis=1)
+    total = x[0:m * d:d].copy()
+    for j in range(1, d):
+        total += x[j:m * d:d]
+    total /= d
+    return total
+
+
 def _noise_rms(total: np.ndarray) -> np.ndarray:
     """White-noise RMS of each row from its sample-to-sample steps (median: hits and strokes
     are a minority of steps)."""
     steps = np.abs(np.diff(total, axis=1))
-    return np.median(steps, axis=1) / (0.6745 * np.sqrt(2.0))
+    return _row_median(steps) / (0.6745 * np.sqrt(2.0))
 
 
 def _short_contacts(total: np.ndarray, level_on: np.ndarray, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
@@ -139,11 +169,12 @@ def _short_contacts(total: np.ndarray, level_on: np.ndarray, rate_hz: float) -> 
     above = total > level_on[:, None]
     below = total < 0.5 * level_on[:, None]
     n = total.shape[1]
-    idx = np.arange(n)[None, :]
-    mark = np.where(above, 1, np.where(below, -1, 0))
-    last = np.maximum.accumulate(np.where(mark != 0, idx, -1), axis=1)
-    on = np.take_along_axis(mark, np.maximum(last, 0), axis=1) == 1
-    on &= last >= 0
+    # The state at each sample is the latest crossing's: coded 2 * index + 1 for "over
+    # level_on", 2 * index for "under half of it", -1 for neither, the running maximum is
+    # the latest crossing and its low bit says which (no gather needed).
+    idx2 = 2 * np.arange(n, dtype=np.int32)[None, :]
+    last = np.maximum.accumulate(np.where(above, idx2 + 1, np.where(below, idx2, -1)), axis=1)
+    on = (last & 1).astype(bool) & (last >= 0)
     rising = np.zeros_like(on)
     rising[:, 0] = on[:, 0]
     rising[:, 1:] = on[:, 1:] & ~on[:, :-1]
@@ -200,13 +231,27 @@ def impulse_decimation(rate_hz: float, hop: int) -> int:
 def _windowed(series: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
     """Rows series[s:s + length] for each start: a strided view when the starts are evenly
     spaced (the recogniser's grid), else a copy."""
-    view = sliding_window_view(series, length, axis=0)
     step = int(starts[1] - starts[0]) if len(starts) > 1 else 1
-    if len(starts) and step > 0 and np.all(np.diff(starts) == step):
-        out = view[int(starts[0])::step][:len(starts)]
-    else:
-        out = view[starts]
+    first = int(starts[0]) if len(starts) else 0
+    if (len(starts) and step > 0 and 0 <= first and first + (len(starts) - 1) * step + length <= len(series)
+            and np.all(np.diff(starts) == step)):
+        # The view sliding_window_view would give, made directly (its checks cost more than
+        # the features of a short block).
+        return as_strided(series[first:], (len(starts), length) + series.shape[1:],
+                          (step * series.strides[0],) + series.strides, writeable=False)
+    out = sliding_window_view(series, length, axis=0)[starts]
     return np.moveaxis(out, -1, 1) if series.ndim == 2 else out
+
+
+def _column_sum(x: np.ndarray, cols: list[int]) -> np.ndarray:
+    """x[..., cols].sum(axis=-1) for a few columns: the same numbers (numpy adds fewer than 8
+    in order) from the columns themselves, without gathering them into a copy first."""
+    if len(cols) >= 8:
+        return x[..., cols].sum(axis=-1)
+    total = np.array(x[..., cols[0]])
+    for c in cols[1:]:
+        total += x[..., c]
+    return total
 
 
 def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarray, window: int,
@@ -236,11 +281,7 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
     level = np.divide(cs_tc[starts + window] - cs_tc[starts], n_contact, out=np.zeros(n_w), where=n_contact > 0)
 
     # Peak, release and hits at >= IMPULSE_RATE_HZ.
-    if d_imp > 1:
-        ni = N // d_imp
-        ti = total[:ni * d_imp].reshape(ni, d_imp).mean(axis=1)
-    else:
-        ti = total
+    ti = _block_mean(total, d_imp) if d_imp > 1 else total
     wi = window // d_imp
     tw = _windowed(ti, starts // d_imp, wi)                  # (n_w, wi)
     peak = tw.max(axis=1)
@@ -255,8 +296,14 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
     # Rhythm and shares on forces averaged down to ~40-80 Hz (all rhythms are under 15 Hz).
     d = d_spec
     M = N // d
-    xs = x[:M * d].reshape(M, d, n_ch).mean(axis=1) if d > 1 else x
-    cs = in_contact[:M * d].reshape(M, d).mean(axis=1) > 0.5 if d > 1 else in_contact
+    xs = _block_mean(x, d) if d > 1 else x
+    if d > 1:   # in contact for most of the averaged samples (the count, not a mean of bools)
+        cs = in_contact[0:M * d:d].astype(np.int32)
+        for j in range(1, d):
+            cs += in_contact[j:M * d:d]
+        cs = 2 * cs > d
+    else:
+        cs = in_contact
     fs = rate_hz / d
     m = window // d
     sd = starts // d
@@ -271,7 +318,8 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
     sums = np.einsum("wmc,wm->wc", xd, (~lifted).astype(np.float64))
     mean_ch = xd.mean(axis=1)                                # (n_w, ch)
     mean_kept = np.where(kept[:, None] > 0, sums / np.maximum(kept, 1)[:, None], mean_ch)
-    ac = np.where(lifted[:, :, None], 0.0, xd - mean_kept[:, None, :])
+    ac = xd - mean_kept[:, None, :]
+    np.copyto(ac, 0.0, where=lifted[:, :, None])
     ac -= ac.mean(axis=1, keepdims=True)
     total_ac = ac.sum(axis=2)
 
@@ -279,17 +327,20 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
     nfft = int(2 ** np.ceil(np.log2(max(1.5 * m, 64))))
     freqs = np.fft.rfftfreq(nfft, 1.0 / fs)
     hann = np.hanning(m)
-    # One FFT per window and sensor, over contiguous rows (window, sensor, time).
-    tapered = np.ascontiguousarray(np.moveaxis(ac * hann[None, :, None], 2, 1), dtype=np.float32)
-    spectra = np.fft.rfft(tapered, nfft, axis=2)                       # (n_w, ch, f)
+    # One FFT per window and sensor, over contiguous rows (window, sensor, time): the taper is
+    # written straight into that layout, zero-padded to nfft (so the FFT makes no padded copy
+    # of its own), in float32 (computed in float64, rounded on the way).
+    tapered = np.zeros((n_w, n_ch, nfft), dtype=np.float32)
+    np.multiply(ac, hann[None, :, None], out=tapered[:, :, :m].transpose(0, 2, 1), casting="unsafe")
+    spectra = np.fft.rfft(tapered, axis=2)                             # (n_w, ch, f)
     channel_power = (spectra.real ** 2 + spectra.imag ** 2).sum(axis=1, dtype=np.float64)
     total_spec = spectra.sum(axis=1)                                   # the FFT is linear
     total_power = total_spec.real ** 2 + total_spec.imag ** 2
     # The noise floor of a spectrum: the median of its bins from 0.5 Hz to 0.9 x Nyquist (a
     # rhythm's peak and its few harmonics are a small minority of those bins).
     floor_band = _band(freqs, 0.5, 0.9 * fs / 2)
-    ch_floor = np.median(channel_power[:, floor_band], axis=1)
-    tot_floor = np.median(total_power[:, floor_band], axis=1)
+    ch_floor = _row_median(channel_power[:, floor_band])
+    tot_floor = _row_median(total_power[:, floor_band])
 
     slow = _band(freqs, *RHYTHM_BAND_HZ)
     dominant, slow_excess, rhythm_prom, periodicity = _peak(channel_power, freqs, slow, ch_floor)
@@ -312,8 +363,8 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
 
     if cols["thumb"] and cols["grasp_fingers"]:
         k = max(int(round(OPPOSITION_SMOOTH_S * fs)), 1)
-        thumb = _boxcar(xd[:, :, cols["thumb"]].sum(axis=2), k)
-        fingers = _boxcar(xd[:, :, cols["grasp_fingers"]].sum(axis=2), k)
+        thumb = _boxcar(_column_sum(xd, cols["thumb"]), k)
+        fingers = _boxcar(_column_sum(xd, cols["grasp_fingers"]), k)
         thumb = thumb - thumb.mean(axis=1, keepdims=True)
         fingers = fingers - fingers.mean(axis=1, keepdims=True)
         denom = np.sqrt((thumb ** 2).sum(axis=1) * (fingers ** 2).sum(axis=1))

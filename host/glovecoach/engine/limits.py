@@ -270,12 +270,10 @@ class ReturnGrace:
         self._last_return = int(ret_at[-1])
         if not grace.any():
             return lim
-        g = grace[:, None]
-        out = dict(lim)
-        for purpose in ("live", "scoring"):
-            out[f"{purpose}_max"] = np.where(g, np.maximum(lim[f"{purpose}_max"], default[f"{purpose}_max"]),
-                                             lim[f"{purpose}_max"])
-            out[f"{purpose}_min"] = np.where(g, np.nan, lim[f"{purpose}_min"])
+        out = {}
+        for key, value in lim.items():   # (only the rows in grace change: no pass over the others)
+            out[key] = np.array(np.broadcast_to(value, (n, value.shape[1])))
+            out[key][grace] = np.maximum(out[key][grace], default[key]) if key.endswith("_max") else np.nan
         return out
 
 

@@ -187,6 +187,7 @@ class TechniqueRecognizer:
         self.hop = max(int(round(hop_s * rate_hz)), 1)
         self.thresholds = thresholds
         self._cols = glove_columns(self.channels)
+        self._all_glove = self._cols == list(range(len(self.channels)))
         self._glove_ids = [self.channels[k] for k in self._cols]
         self._buf = np.zeros((0, len(self._cols)))
         self._contact = np.zeros(0, dtype=bool)
@@ -220,9 +221,11 @@ class TechniqueRecognizer:
             self._contact = np.zeros(0, dtype=bool)
             self._buf_start = first_index
             self._next_start = self._first_window_at_or_after(first_index)
-        glove = block[:, self._cols].astype(np.float64)
+        # One copy of the block into the buffer (the concatenation converts to float64); the
+        # column selection is skipped when every column is a glove channel.
+        glove = block if self._all_glove else block[:, self._cols]
         if contact is None:
-            contact = glove.sum(axis=1) > CONTACT_N
+            contact = np.asarray(glove, dtype=np.float64).sum(axis=1) > CONTACT_N
         self._buf = np.concatenate([self._buf, glove])
         self._contact = np.concatenate([self._contact, np.asarray(contact, dtype=bool)])
         end = self._buf_start + len(self._buf)
