@@ -1,0 +1,370 @@
+"""A small MQTT 3.1.1 client for the glove: CONNECT, PUBLISH QoS 0, SUBSCRIBE, PINGREQ.
+
+micropython-lib's umqtt.simple cannot be installed from PyPI, and it allocates on every
+publish (it builds the header with bytes concatenation and sends header and payload in
+separate writes), so the glove carries this one. It uses only `socket` and `select`, so the
+same code runs on the ESP32 and in the unix port the tests use.
+
+The sending path allocates nothing: `publish_into` writes the fixed header, remaining length
+and topic *backwards* into the headroom the caller left in front of the payload, and sends
+header and payload with one `write(buf, offset, length)`. One write per message also keeps
+Nagle's algorithm from holding a payload back behind its own header (on a socket where
+TCP_NODELAY is not available).
+
+Everything else (connecting, reading what the broker sends, which are PINGRESP and the
+command messages) is rare and may allocate. Errors: OSError when the connection fails or
+breaks, MqttRefused when the broker answers CONNECT with a refusal.
+"""
+
+import select
+import socket
+import time
+
+import micropython
+
+PROTOCOL_LEVEL = 4      # MQTT 3.1.1
+CONNECT = 0x10
+CONNACK = 0x20
+PUBLISH = 0x30
+SUBSCRIBE = 0x82        # packet type 8 with the flags 0b0010 the spec requires
+SUBACK = 0x90
+PINGREQ = 0xC0
+PINGRESP = 0xD0
+DISCONNECT = 0xE0
+RETAIN = 0x01
+
+# Headroom publish_into needs in front of the payload beyond the topic itself: the fixed
+# header byte, up to 4 remaining-length bytes, the 2-byte topic length.
+HEADER_EXTRA = 1 + 4 + 2
+# Largest packet body read from the broker (commands are < 80 bytes; bigger is skipped).
+RX_MAX = 256
+# IPPROTO_TCP and TCP_NODELAY have these values on Linux and in lwIP (the ESP32's stack);
+# neither port's socket module names them.
+_IPPROTO_TCP = 6
+_TCP_NODELAY = 1
+
+CONNACK_REASONS = {
+    1: "unacceptable protocol version",
+    2: "client identifier rejected",
+    3: "server unavailable",
+    4: "bad user name or password",
+    5: "not authorized",
+}
+
+_PINGREQ_PACKET = b"\xc0\x00"
+_DISCONNECT_PACKET = b"\xe0\x00"
+
+
+class MqttRefused(Exception):
+    """The broker answered CONNECT with a non-zero return code (wrong password, ...)."""
+
+    def __init__(self, code):
+        super().__init__("broker refused the connection: %s (CONNACK code %d)"
+                         % (CONNACK_REASONS.get(code, "unknown reason"), code))
+        self.code = code
+
+
+def headroom(topic):
+    """Bytes a payload buffer must leave free in front of the payload for `topic`."""
+    return HEADER_EXTRA + len(topic)
+
+
+def _utf8_field(s):
+    b = s.encode() if isinstance(s, str) else bytes(s)
+    if len(b) > 0xFFFF:
+        raise ValueError("MQTT string of %d bytes is too long" % len(b))
+    return bytes((len(b) >> 8, len(b) & 0xFF)) + b
+
+
+def _remaining_length(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | 0x80 if n else b)
+        if not n:
+            return bytes(out)
+
+
+def connect_packet(client_id, keepalive_s, user=None, password=None, clean_session=True):
+    """The CONNECT packet (3.1.1 section 3.1); built once per connection, so it may allocate."""
+    flags = 0x02 if clean_session else 0
+    payload = _utf8_field(client_id)
+    if user is not None:
+        flags |= 0x80
+        payload += _utf8_field(user)
+        if password is not None:
+            flags |= 0x40
+            payload += _utf8_field(password)
+    elif password is not None:
+        raise ValueError("MQTT 3.1.1 allows a password only with a user name")
+    variable = b"\x00\x04MQTT" + bytes((PROTOCOL_LEVEL, flags, keepalive_s >> 8, keepalive_s & 0xFF))
+    body = variable + payload
+    return bytes((CONNECT,)) + _remaining_length(len(body)) + body
+
+
+def subscribe_packet(packet_id, topic, qos=0):
+    body = bytes((packet_id >> 8, packet_id & 0xFF)) + _utf8_field(topic) + bytes((qos,))
+    return bytes((SUBSCRIBE,)) + _remaining_length(len(body)) + body
+
+
+@micropython.viper
+def copy_into(dst, offset: int, src, n: int):
+    """dst[offset:offset+n] = src[:n] without a slice object or memoryview (no allocation)."""
+    d = ptr8(dst)
+    s = ptr8(src)
+    i = 0
+    while i < n:
+        d[offset + i] = s[i]
+        i += 1
+
+
+class MqttClient:
+    """One connection to one broker. Not thread-safe (the glove has one thread).
+
+    `on_message(topic, body, start, n)`: called for each PUBLISH from the broker with its
+    topic (bytes) and the payload as body[start:start+n] (the buffer is reused afterwards).
+    """
+
+    def __init__(self, client_id, host, port=1883, user=None, password=None, keepalive_s=30,
+                 timeout_s=2.0, on_message=None):
+        if not 0 < keepalive_s <= 0xFFFF:
+            raise ValueError("keepalive %r outside 1..65535 s" % keepalive_s)
+        self.client_id = client_id
+        self.host = host
+        self.port = port
+        self.user = user
+        self._password = password
+        self.keepalive_ms = keepalive_s * 1000
+        self.keepalive_s = keepalive_s
+        self.timeout_s = timeout_s
+        self.on_message = on_message
+        self.sock = None
+        self._poll = select.poll()
+        self._head = bytearray(1)
+        self._body = bytearray(RX_MAX)
+        self._last_tx = 0
+        self._ping_sent = 0          # ticks_ms of an unanswered PINGREQ, 0 if none
+        self._packet_id = 0
+        self.suback_codes = []       # return codes of the SUBACKs received, in order
+        self.packets_in = 0
+
+    @property
+    def connected(self):
+        return self.sock is not None
+
+    def connect(self):
+        """Open the TCP connection, send CONNECT, wait for CONNACK. Raises OSError/MqttRefused."""
+        self.close()
+        addr = socket.getaddrinfo(self.host, self.port)[0][-1]
+        sock = socket.socket()
+        try:
+            sock.settimeout(self.timeout_s)
+            sock.connect(addr)
+            try:
+                sock.setsockopt(_IPPROTO_TCP, _TCP_NODELAY, 1)
+            except (OSError, AttributeError):
+                pass   # one write per packet keeps latency low without it
+            self._write_all(sock, connect_packet(self.client_id, self.keepalive_s, self.user,
+                                                 self._password))
+            ack = self._read_exact(sock, 4)
+            if ack[0] != CONNACK or ack[1] != 2:
+                raise OSError("expected CONNACK, got packet 0x%02x" % ack[0])
+            if ack[3]:
+                raise MqttRefused(ack[3])
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+        self._poll = select.poll()
+        self._poll.register(sock, select.POLLIN)
+        for _ in self._poll.ipoll(0):   # ipoll allocates its result tuple on first use only
+            break
+        self._last_tx = time.ticks_ms()
+        self._ping_sent = 0
+
+    def subscribe(self, topic, qos=0):
+        """Send SUBSCRIBE; its SUBACK arrives through service() (suback_codes)."""
+        self._packet_id = self._packet_id % 0xFFFF + 1
+        self._send(subscribe_packet(self._packet_id, topic, qos))
+
+    def publish_into(self, buf, start, n, topic, retain=False):
+        """PUBLISH QoS 0 of buf[start:start+n]; buf[:start] must hold headroom(topic) bytes.
+
+        Allocates nothing. Raises OSError when the connection is broken (then closed)."""
+        sock = self.sock
+        if sock is None:
+            raise OSError("not connected")
+        t = len(topic)
+        pos = start - t
+        copy_into(buf, pos, topic, t)
+        buf[pos - 2] = t >> 8
+        buf[pos - 1] = t & 0xFF
+        pos -= 2
+        remaining = 2 + t + n
+        # Remaining length: 7 bits a byte, least significant first, high bit = more follows.
+        if remaining < 0x80:
+            k = 1
+        elif remaining < 0x4000:
+            k = 2
+        elif remaining < 0x200000:
+            k = 3
+        else:
+            k = 4
+        pos -= k
+        i = 0
+        while i < k:
+            b = remaining & 0x7F
+            remaining >>= 7
+            buf[pos + i] = b | 0x80 if i < k - 1 else b
+            i += 1
+        pos -= 1
+        buf[pos] = PUBLISH | RETAIN if retain else PUBLISH
+        total = start + n - pos
+        try:
+            sent = sock.write(buf, pos, total)
+        except OSError:
+            self.close()
+            raise
+        if sent != total:
+            # A partial packet would corrupt the stream for the broker: start over.
+            self.close()
+            raise OSError("short write: %s of %d bytes" % (sent, total))
+        self._last_tx = time.ticks_ms()
+
+    def publish(self, topic, payload, retain=False):
+        """PUBLISH QoS 0 of a bytes-like payload (allocates: for rare messages and tests)."""
+        room = headroom(topic)
+        buf = bytearray(room + len(payload))
+        buf[room:] = payload
+        self.publish_into(buf, room, len(payload), topic, retain)
+
+    def service(self):
+        """Read what the broker sent and keep the connection alive; call often.
+
+        Allocates nothing while nothing arrives and no ping is due. Raises OSError when the
+        connection broke or the broker stopped answering pings (the connection is closed)."""
+        sock = self.sock
+        if sock is None:
+            raise OSError("not connected")
+        try:
+            while True:
+                events = 0
+                for _obj, ev in self._poll.ipoll(0):
+                    events = ev
+                if not events:
+                    break
+                if events & (select.POLLHUP | select.POLLERR) and not events & select.POLLIN:
+                    raise OSError("connection closed by the broker")
+                self._read_packet(sock)
+            now = time.ticks_ms()
+            if self._ping_sent:
+                if time.ticks_diff(now, self._ping_sent) > self.keepalive_ms:
+                    raise OSError("no PINGRESP within the keepalive")
+            elif time.ticks_diff(now, self._last_tx) >= self.keepalive_ms // 2:
+                # Idle (not streaming): the spec wants a packet within the keepalive; half of
+                # it leaves time for the answer. Streaming publishes keep the link alive.
+                self._write_all(sock, _PINGREQ_PACKET)
+                self._last_tx = now
+                self._ping_sent = now or 1
+        except OSError:
+            self.close()
+            raise
+
+    def disconnect(self):
+        if self.sock is not None:
+            try:
+                self._write_all(self.sock, _DISCONNECT_PACKET)
+            except OSError:
+                pass
+        self.close()
+
+    def close(self):
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            try:
+                self._poll.unregister(sock)
+            except (OSError, ValueError, KeyError):
+                pass
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _send(self, data):
+        if self.sock is None:
+            raise OSError("not connected")
+        try:
+            self._write_all(self.sock, data)
+        except OSError:
+            self.close()
+            raise
+        self._last_tx = time.ticks_ms()
+
+    @staticmethod
+    def _write_all(sock, data):
+        n = len(data)
+        sent = sock.write(data)
+        if sent != n:
+            raise OSError("short write: %s of %d bytes" % (sent, n))
+
+    @staticmethod
+    def _read_exact(sock, n):
+        buf = bytearray(n)
+        got = 0
+        mv = memoryview(buf)
+        while got < n:
+            k = sock.readinto(mv[got:], n - got)
+            if not k:
+                raise OSError("connection closed by the broker")
+            got += k
+        return buf
+
+    def _read_packet(self, sock):
+        head = self._head
+        if not sock.readinto(head, 1):
+            raise OSError("connection closed by the broker")
+        kind = head[0]
+        remaining = 0
+        shift = 0
+        while True:
+            if not sock.readinto(head, 1):
+                raise OSError("connection closed by the broker")
+            remaining |= (head[0] & 0x7F) << shift
+            if not head[0] & 0x80:
+                break
+            shift += 7
+            if shift > 21:
+                raise OSError("malformed remaining length from the broker")
+        self.packets_in += 1
+        body = self._body
+        if remaining > len(body):
+            # Not a packet the glove asked for (bigger than any command): read and drop it.
+            left = remaining
+            while left:
+                k = sock.readinto(body, min(left, len(body)))
+                if not k:
+                    raise OSError("connection closed by the broker")
+                left -= k
+            return
+        got = 0
+        mv = memoryview(body)
+        while got < remaining:
+            k = sock.readinto(mv[got:], remaining - got)
+            if not k:
+                raise OSError("connection closed by the broker")
+            got += k
+        packet = kind & 0xF0
+        if packet == PINGRESP:
+            self._ping_sent = 0
+        elif packet == SUBACK:
+            self.suback_codes.append(body[2] if remaining >= 3 else 0x80)
+        elif packet == PUBLISH:
+            t = body[0] << 8 | body[1]
+            start = 2 + t
+            if (kind >> 1) & 3:
+                start += 2   # QoS 1/2 carry a packet id (we subscribe at QoS 0; tolerate it)
+            if self.on_message is not None and start <= remaining:
+                self.on_message(bytes(body[2:2 + t]), body, start, remaining - start)
