@@ -51,7 +51,7 @@ def main(main_file):
         _report_boot_failure(exc)
         raise
     link = getattr(hal, "link", None)
-    if hasattr(link, "on_up"):
+    if link is not None and hasattr(link, "on_up"):
         # A network link announces the device again after each (re)connect to the broker.
         link.on_up = lambda: writer.send_hello(sampler.hello_info())
     hal.write(b"\x00", 1)   # terminate whatever the host saw before (boot-loader text)

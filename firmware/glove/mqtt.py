@@ -143,10 +143,12 @@ class MqttClient:
         self._poll = select.poll()
         self._head = bytearray(1)
         self._body = bytearray(RX_MAX)
-        self._last_tx = 0
-        self._ping_sent = 0          # ticks_ms of an unanswered PINGREQ, 0 if none
+        self._last_tx = time.ticks_ms()
+        self._ping_pending = False   # a PINGREQ is unanswered since _ping_sent
+        self._ping_sent = self._last_tx
         self._packet_id = 0
-        self.suback_codes = []       # return codes of the SUBACKs received, in order
+        self.subacks = 0             # SUBACKs received, and the return code of the last
+        self.suback_code = None
         self.packets_in = 0
 
     @property
@@ -181,10 +183,10 @@ class MqttClient:
         for _ in self._poll.ipoll(0):   # ipoll allocates its result tuple on first use only
             break
         self._last_tx = time.ticks_ms()
-        self._ping_sent = 0
+        self._ping_pending = False
 
     def subscribe(self, topic, qos=0):
-        """Send SUBSCRIBE; its SUBACK arrives through service() (suback_codes)."""
+        """Send SUBSCRIBE; its SUBACK arrives through service() (subacks, suback_code)."""
         self._packet_id = self._packet_id % 0xFFFF + 1
         self._send(subscribe_packet(self._packet_id, topic, qos))
 
@@ -258,7 +260,7 @@ class MqttClient:
                     raise OSError("connection closed by the broker")
                 self._read_packet(sock)
             now = time.ticks_ms()
-            if self._ping_sent:
+            if self._ping_pending:
                 if time.ticks_diff(now, self._ping_sent) > self.keepalive_ms:
                     raise OSError("no PINGRESP within the keepalive")
             elif time.ticks_diff(now, self._last_tx) >= self.keepalive_ms // 2:
@@ -266,7 +268,8 @@ class MqttClient:
                 # it leaves time for the answer. Streaming publishes keep the link alive.
                 self._write_all(sock, _PINGREQ_PACKET)
                 self._last_tx = now
-                self._ping_sent = now or 1
+                self._ping_sent = now
+                self._ping_pending = True
         except OSError:
             self.close()
             raise
@@ -349,18 +352,23 @@ class MqttClient:
                     raise OSError("connection closed by the broker")
                 left -= k
             return
-        got = 0
-        mv = memoryview(body)
-        while got < remaining:
-            k = sock.readinto(mv[got:], remaining - got)
-            if not k:
+        if remaining:
+            got = sock.readinto(body, remaining)
+            if not got:
                 raise OSError("connection closed by the broker")
-            got += k
+            if got < remaining:
+                mv = memoryview(body)   # a packet split across TCP segments: rare
+                while got < remaining:
+                    k = sock.readinto(mv[got:], remaining - got)
+                    if not k:
+                        raise OSError("connection closed by the broker")
+                    got += k
         packet = kind & 0xF0
         if packet == PINGRESP:
-            self._ping_sent = 0
+            self._ping_pending = False
         elif packet == SUBACK:
-            self.suback_codes.append(body[2] if remaining >= 3 else 0x80)
+            self.subacks += 1
+            self.suback_code = body[2] if remaining >= 3 else 0x80
         elif packet == PUBLISH:
             t = body[0] << 8 | body[1]
             start = 2 + t

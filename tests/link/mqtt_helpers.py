@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -53,7 +54,9 @@ class Mosquitto:
             raise FileNotFoundError(f"{MOSQUITTO} not installed (apt-get install mosquitto)")
         self.port = port or free_port()
         self._dir = Path(tempfile.mkdtemp(prefix="glovecoach-mosquitto-"))
-        lines = [f"listener {self.port} 127.0.0.1"]
+        # Started as root, mosquitto drops to the "mosquitto" user, which cannot read a
+        # password file in our private temp dir: make it stay who we are.
+        lines = [f"user {pwd.getpwuid(os.geteuid()).pw_name}", f"listener {self.port} 127.0.0.1"]
         if users:
             pw = self._dir / "passwd"
             pw.write_text("")
@@ -74,7 +77,11 @@ class Mosquitto:
         self._proc = subprocess.Popen([str(MOSQUITTO), "-c", str(self.config)], stdout=log,
                                       stderr=subprocess.STDOUT)
         log.close()
-        wait_listening(self.port)
+        try:
+            wait_listening(self.port)
+        except TimeoutError as exc:
+            self.kill()
+            raise TimeoutError(f"{exc}; mosquitto said:\n{self.log()}") from None
 
     def kill(self) -> None:
         proc, self._proc = self._proc, None
