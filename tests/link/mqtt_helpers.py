@@ -165,3 +165,85 @@ class MqttGlove:
     def __exit__(self, *exc: object) -> None:
         self.stop()
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+class TcpRelay:
+    """A TCP relay on the loopback standing in for the glove's WiFi: ``cut(down_s)`` resets
+    every connection through it and refuses new ones for ``down_s`` seconds, as a glove that
+    walks out of range and back sees it (the host's own connection to the broker stays up)."""
+
+    def __init__(self, target_port: int) -> None:
+        import threading
+
+        self.target_port = target_port
+        self.port = free_port()
+        self._lock = threading.Lock()
+        self._conns: list[socket.socket] = []
+        self._down_until = 0.0
+        self._closed = False
+        self._srv = socket.socket()
+        self._srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._srv.bind(("127.0.0.1", self.port))
+        self._srv.listen(8)
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+        self.cuts = 0
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self._closed:
+            try:
+                conn, _ = self._srv.accept()
+            except OSError:
+                return
+            if time.monotonic() < self._down_until:
+                self._reset(conn)
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                self._reset(conn)
+                continue
+            with self._lock:
+                self._conns += [conn, upstream]
+            for a, b in ((conn, upstream), (upstream, conn)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _reset(conn: socket.socket) -> None:
+        # SO_LINGER 0: close with RST, as a link that vanished rather than said goodbye.
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        conn.close()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self, down_s: float) -> None:
+        self._down_until = time.monotonic() + down_s
+        self.cuts += 1
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for c in conns:
+            try:
+                self._reset(c)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self._closed = True
+        self._srv.close()
+        self.cut(0)

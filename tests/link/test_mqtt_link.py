@@ -21,7 +21,7 @@ import pytest
 from glovecoach.link.broker import EmbeddedBroker
 from glovecoach.link.client import GapDetected, GloveClient, LinkDown, LinkUp, SamplesReceived
 from glovecoach.link.mqtt_transport import BrokerRefused, MqttTransport
-from mqtt_helpers import REPO, Mosquitto, MqttGlove
+from mqtt_helpers import REPO, Mosquitto, MqttGlove, TcpRelay
 
 N_CHANNELS = len(json.loads((REPO / "hardware" / "sensor_map.json").read_text())["channels"])
 N_ROWS = 997   # prime, so the row a sample holds identifies its slot modulo 997
@@ -227,3 +227,62 @@ def test_no_broker_is_link_lost_naming_the_broker():
     transport = make_transport(f"mqtt://127.0.0.1:{port}/test/GC-1")
     with pytest.raises(LinkLost, match=f"mqtt://127.0.0.1:{port}/test/GC-1: cannot reach the broker"):
         transport.open()
+
+
+def test_wifi_drop_and_rejoin_is_one_exact_counted_gap(signal_file):
+    """The glove's network goes for 0.5 s (its broker connection is reset, reconnecting is
+    refused meanwhile); the host stays connected. The glove keeps sampling, drops what it
+    cannot send, reconnects by itself; the host sees a stall, then one exact gap."""
+    with Mosquitto() as broker:
+        relay = TcpRelay(broker.port)
+        try:
+            with MqttGlove(relay.port, glove_id="GC-WIFI-W", signal_path=signal_file) as glove:
+                glove.wait_output("connected")
+                url = f"mqtt://127.0.0.1:{broker.port}/test/GC-WIFI-W"   # the host's own way
+                with GloveClient(url) as client:
+                    client.connect()
+                    client.start(200)
+                    events = collect(client, 1.5)
+                    relay.cut(down_s=0.5)
+                    events += collect(client, 3.0)
+                    client.stop()
+                    events += collect(client, 0.2)
+                    stats = client.stats
+                out = glove.output()
+        finally:
+            relay.close()
+    gaps = [e for e in events if isinstance(e, GapDetected)]
+    assert len(gaps) == 1 and gaps[0].exact, gaps
+    assert gaps[0].n_samples % 4 == 0 and stats.lost_frames == gaps[0].n_samples // 4
+    assert not [e for e in events if isinstance(e, LinkDown)]   # the host's link never went
+    n, _ = check_samples(events)
+    last = max(e.first_index + len(e.raw) for e in events if isinstance(e, SamplesReceived))
+    assert n + gaps[0].n_samples == last
+    assert out.count("connected to") == 2
+    print(f"WiFi cut 0.5 s: gap of {gaps[0].n_samples} samples ({gaps[0].reason})")
+
+
+def test_glove_rebooting_mid_session_is_a_counted_gap_and_streaming_resumes(signal_file):
+    with Mosquitto() as broker, MqttGlove(broker.port, glove_id="GC-WIFI-B", signal_path=signal_file) as glove:
+        glove.wait_output("connected")
+        with GloveClient(glove.url) as client:
+            boot_before = client.connect().boot_id
+            client.start(200)
+            events = collect(client, 1.0)
+            glove.stop()          # power cut
+            time.sleep(0.3)
+            glove.start()         # boots again: HELLO with a new boot id, not streaming
+            events += collect(client, 3.0)
+            client.stop()
+            events += collect(client, 0.2)
+            assert client.hello is not None and client.hello.boot_id != boot_before
+    gaps = [e for e in events if isinstance(e, GapDetected)]
+    assert [g.reason for g in gaps] == ["device_reset"], gaps
+    batches = [e for e in events if isinstance(e, SamplesReceived)]
+    after = [b for b in batches if b.first_index >= gaps[0].end_index]
+    # The client restarted the stream on the new boot: samples keep coming after the gap,
+    # and each side of it holds consecutive rows of the signal (the new boot reads from row 0).
+    assert sum(len(b.raw) for b in after) >= 300
+    check_samples([b for b in batches if b.first_index < gaps[0].first_index])
+    check_samples(after)
+    print(f"reboot: gap of {gaps[0].n_samples} samples (exact={gaps[0].exact})")
