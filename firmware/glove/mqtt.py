@@ -38,6 +38,15 @@ RETAIN = 0x01
 HEADER_EXTRA = 1 + 4 + 2
 # Largest packet body read from the broker (commands are < 80 bytes; bigger is skipped).
 RX_MAX = 256
+# Every blocking call is bounded well below the ESP32 watchdog (2 s, hal_esp32.py), because the
+# client runs inside the sampling loop. Connecting (TCP handshake and CONNACK) may take this
+# long before it is abandoned and retried later:
+CONNECT_TIMEOUT_S = 0.5
+# A write that cannot go out within this (the TCP send buffer is full: the WiFi is gone but
+# the stack does not know it yet) fails, and the connection is dropped and remade; the frames
+# meanwhile are lost and counted, which the host sees as a sequence gap. At 200 Hz the sampler
+# skips (and counts) at most ~20 slots for it.
+IO_TIMEOUT_S = 0.1
 # IPPROTO_TCP and TCP_NODELAY have these values on Linux and in lwIP (the ESP32's stack);
 # neither port's socket module names them.
 _IPPROTO_TCP = 6
@@ -127,7 +136,7 @@ class MqttClient:
     """
 
     def __init__(self, client_id, host, port=1883, user=None, password=None, keepalive_s=30,
-                 timeout_s=2.0, on_message=None):
+                 connect_timeout_s=CONNECT_TIMEOUT_S, io_timeout_s=IO_TIMEOUT_S, on_message=None):
         if not 0 < keepalive_s <= 0xFFFF:
             raise ValueError("keepalive %r outside 1..65535 s" % keepalive_s)
         self.client_id = client_id
@@ -137,7 +146,9 @@ class MqttClient:
         self._password = password
         self.keepalive_ms = keepalive_s * 1000
         self.keepalive_s = keepalive_s
-        self.timeout_s = timeout_s
+        self.connect_timeout_s = connect_timeout_s
+        self.io_timeout_s = io_timeout_s
+        self._addr = None            # resolved once: a DNS lookup may block for seconds
         self.on_message = on_message
         self.sock = None
         self._poll = select.poll()
@@ -158,11 +169,12 @@ class MqttClient:
     def connect(self):
         """Open the TCP connection, send CONNECT, wait for CONNACK. Raises OSError/MqttRefused."""
         self.close()
-        addr = socket.getaddrinfo(self.host, self.port)[0][-1]
+        if self._addr is None:
+            self._addr = socket.getaddrinfo(self.host, self.port)[0][-1]
         sock = socket.socket()
         try:
-            sock.settimeout(self.timeout_s)
-            sock.connect(addr)
+            sock.settimeout(self.connect_timeout_s)
+            sock.connect(self._addr)
             try:
                 sock.setsockopt(_IPPROTO_TCP, _TCP_NODELAY, 1)
             except (OSError, AttributeError):
@@ -174,6 +186,7 @@ class MqttClient:
                 raise OSError("expected CONNACK, got packet 0x%02x" % ack[0])
             if ack[3]:
                 raise MqttRefused(ack[3])
+            sock.settimeout(self.io_timeout_s)
         except BaseException:
             sock.close()
             raise

@@ -22,8 +22,9 @@ is sent at once, together with the samples waiting before it, so replies are nev
 
 While the broker is unreachable, frames are dropped (counted in `frames_dropped`); the
 host sees them as a sequence gap of exactly that many frames. The link retries connecting
-every RETRY_MS from read_rx (called once per sampling slot), and after each (re)connect
-calls `on_up()`, which the device sets to send a fresh HELLO (device.py).
+from read_rx (called once per sampling slot), backing off from RETRY_MS to RETRY_MAX_MS,
+and after each (re)connect calls `on_up()`, which the device sets to send a fresh HELLO
+(device.py).
 
 The password in the configuration is passed to the MQTT client and never printed.
 """
@@ -46,7 +47,11 @@ DEFAULT_BATCH_FRAMES = 1
 BATCH_BYTES = 4096
 HELLO_BYTES = 2200
 RX_QUEUE_BYTES = 512
-RETRY_MS = 500
+# Reconnection attempts: at once after a loss, then after RETRY_MS, doubling up to
+# RETRY_MAX_MS while the broker stays unreachable (each failed attempt against a host that
+# does not answer costs the sampling loop up to mqtt.CONNECT_TIMEOUT_S).
+RETRY_MS = 250
+RETRY_MAX_MS = 2000
 NET_CONFIG_ENV = "GLOVECOACH_NET_CONFIG"   # unix port: path of the configuration file
 NET_CONFIG_FILE = "net.json"               # on the device, next to main.py
 
@@ -141,6 +146,7 @@ class MqttLink:
         self._rx_head = 0
         self._rx_tail = 0
         self._next_try = time.ticks_ms()
+        self._retry_ms = RETRY_MS
         self._state = ""            # last connection state logged (log changes only)
         self.on_up = None
         self.frames_sent = 0
@@ -219,7 +225,8 @@ class MqttLink:
     # -- connection -----------------------------------------------------------------------
 
     def _try_connect(self):
-        self._next_try = time.ticks_add(time.ticks_ms(), RETRY_MS)
+        self._next_try = time.ticks_add(time.ticks_ms(), self._retry_ms)
+        self._retry_ms = min(2 * self._retry_ms, RETRY_MAX_MS)
         if self.net_ready is not None and not self.net_ready():
             self._report("waiting for the network")
             return
@@ -233,6 +240,7 @@ class MqttLink:
             self._report("cannot reach broker %s:%d (%s)" % (self.cfg["host"], self.cfg["port"], exc))
             return
         self.connects += 1
+        self._retry_ms = RETRY_MS
         self._state = ""
         self._report("connected to %s:%d as %s, room %s"
                      % (self.cfg["host"], self.cfg["port"], self.device_id, self.cfg["room"]))
@@ -242,7 +250,7 @@ class MqttLink:
     def _lost(self, exc):
         self.client.close()
         self._report("connection lost (%s)" % exc)
-        self._next_try = time.ticks_ms()   # first retry at once, then every RETRY_MS
+        self._next_try = time.ticks_ms()   # first retry at once, then backing off
 
     def _report(self, state):
         if state != self._state:
