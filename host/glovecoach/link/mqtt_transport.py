@@ -198,7 +198,7 @@ class MqttTransport(Transport):
             self.retained_skipped += 1
             return
         with self._cond:
-            self._chunks.append(message.payload)
+            self._chunks.append(bytes(message.payload))
             self.messages_in += 1
             self._cond.notify_all()
 
