@@ -95,10 +95,18 @@ def _remaining_length(n):
             return bytes(out)
 
 
-def connect_packet(client_id, keepalive_s, user=None, password=None, clean_session=True):
-    """The CONNECT packet (3.1.1 section 3.1); built once per connection, so it may allocate."""
+def connect_packet(client_id, keepalive_s, user=None, password=None, clean_session=True,
+                   will=None):
+    """The CONNECT packet (3.1.1 section 3.1); built once per connection, so it may allocate.
+
+    `will`: (topic, message, retain) the broker publishes at QoS 0 if the connection ends
+    without DISCONNECT (the glove's power or network gone)."""
     flags = 0x02 if clean_session else 0
     payload = _utf8_field(client_id)
+    if will is not None:
+        topic, message, retain = will
+        flags |= 0x04 | (0x20 if retain else 0)
+        payload += _utf8_field(topic) + _utf8_field(message)
     if user is not None:
         flags |= 0x80
         payload += _utf8_field(user)
@@ -136,7 +144,8 @@ class MqttClient:
     """
 
     def __init__(self, client_id, host, port=1883, user=None, password=None, keepalive_s=30,
-                 connect_timeout_s=CONNECT_TIMEOUT_S, io_timeout_s=IO_TIMEOUT_S, on_message=None):
+                 connect_timeout_s=CONNECT_TIMEOUT_S, io_timeout_s=IO_TIMEOUT_S, on_message=None,
+                 will=None):
         if not 0 < keepalive_s <= 0xFFFF:
             raise ValueError("keepalive %r outside 1..65535 s" % keepalive_s)
         self.client_id = client_id
@@ -150,6 +159,7 @@ class MqttClient:
         self.io_timeout_s = io_timeout_s
         self._addr = None            # resolved once: a DNS lookup may block for seconds
         self.on_message = on_message
+        self.will = will
         self.sock = None
         self._poll = select.poll()
         self._head = bytearray(1)
@@ -180,7 +190,7 @@ class MqttClient:
             except (OSError, AttributeError):
                 pass   # one write per packet keeps latency low without it
             self._write_all(sock, connect_packet(self.client_id, self.keepalive_s, self.user,
-                                                 self._password))
+                                                 self._password, will=self.will))
             ack = self._read_exact(sock, 4)
             if ack[0] != CONNACK or ack[1] != 2:
                 raise OSError("expected CONNACK, got packet 0x%02x" % ack[0])

@@ -9,6 +9,9 @@ with id D in room R (docs/wifi-mqtt.md):
                           whole frames, each ending with its 0x00 delimiter
   glovecoach/R/D/hello    device -> host: HELLO frames, retained (a screen that subscribes
                           later learns at once which devices exist and what they carry)
+  glovecoach/R/D/online   device -> anyone: "1" retained on each connect; the broker
+                          publishes the glove's will, "0" retained, when its connection
+                          ends without a goodbye (power, WiFi or the glove gone)
   glovecoach/R/D/cmd      host -> device: command frames, as over USB
 
 STATUS stays in the frame stream: it carries the sequence number and dropped-sample count
@@ -116,7 +119,8 @@ def load_net_config(path):
 
 def topics(room, device_id):
     base = "%s/%s/%s/" % (TOPIC_ROOT, room, device_id)
-    return (base + "frames").encode(), (base + "hello").encode(), (base + "cmd").encode()
+    return ((base + "frames").encode(), (base + "hello").encode(), (base + "cmd").encode(),
+            (base + "online").encode())
 
 
 def say(message):
@@ -128,13 +132,15 @@ class MqttLink:
     def __init__(self, cfg, device_id, net_ready=None, log=say):
         self.device_id = _check_name(device_id, "device id", "glove")
         self.cfg = cfg
-        self.topic_frames, self.topic_hello, self.topic_cmd = topics(cfg["room"], device_id)
+        self.topic_frames, self.topic_hello, self.topic_cmd, self.topic_online = topics(
+            cfg["room"], device_id)
         self.batch_frames = cfg["batch_frames"]
         self.net_ready = net_ready
         self.log = log
         self.client = mqtt.MqttClient("glovecoach-" + device_id, cfg["host"], cfg["port"],
                                       cfg["user"], cfg["password"], cfg["keepalive_s"],
-                                      on_message=self._on_message)
+                                      on_message=self._on_message,
+                                      will=(self.topic_online, b"0", True))
         room = mqtt.headroom(self.topic_hello if len(self.topic_hello) > len(self.topic_frames)
                              else self.topic_frames)
         self._start = room
@@ -233,6 +239,7 @@ class MqttLink:
         try:
             self.client.connect()
             self.client.subscribe(self.topic_cmd)
+            self.client.publish(self.topic_online, b"1", retain=True)
         except mqtt.MqttRefused as exc:
             self._report(str(exc))   # says why (e.g. bad user name or password), not the password
             return

@@ -63,7 +63,8 @@ class PacketServer:
         self.command = command
         self.keep_all = keep_all
         self.packets: list[bytes] = []
-        self.publish_payloads: list[bytes] = []
+        self.publish_payloads: list[bytes] = []       # of .../frames topics
+        self.other_publishes: list[tuple[bytes, bytes]] = []
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -100,7 +101,10 @@ class PacketServer:
                     kind = first[0] & 0xF0
                     if kind == 0x30:
                         t = int.from_bytes(body[:2], "big")
-                        self.publish_payloads.append(body[2 + t:])
+                        if body[2:2 + t].endswith(b"/frames"):
+                            self.publish_payloads.append(body[2 + t:])
+                        else:
+                            self.other_publishes.append((body[2:2 + t], body[2 + t:]))
                     if self.keep_all or kind != 0x30:
                         self.packets.append(raw)
                     if kind == 0x10:
@@ -134,10 +138,12 @@ def test_packets_are_mqtt_3_1_1_byte_for_byte():
     assert server.error is None, server.error
     out = proc.stdout.decode()
     p = server.packets
-    # 3.1 CONNECT: protocol name "MQTT", level 4, flags user+password+clean session (0xC2),
-    # keepalive 1 s; payload: client id, user name, password, in that order.
-    variable = b"\x00\x04MQTT" + b"\x04" + b"\xc2" + b"\x00\x01"
-    payload = utf8("gc-test-1") + utf8("glove-user") + utf8("s3cret")
+    # 3.1 CONNECT: protocol name "MQTT", level 4, flags user name (0x80), password (0x40),
+    # will retain (0x20), will QoS 0, will flag (0x04), clean session (0x02); keepalive 1 s;
+    # payload: client id, will topic, will message, user name, password, in that order.
+    variable = b"\x00\x04MQTT" + b"\x04" + bytes((0x80 | 0x40 | 0x20 | 0x04 | 0x02,)) + b"\x00\x01"
+    payload = (utf8("gc-test-1") + utf8("glovecoach/lab/GC-1/online") + b"\x00\x01" + b"0"
+               + utf8("glove-user") + utf8("s3cret"))
     assert p[0] == b"\x10" + spec_remaining_length(len(variable + payload)) + variable + payload
     # 3.8 SUBSCRIBE: fixed header 0x82 (reserved flags 0010), packet id 1, filter, QoS 0.
     sub = b"\x00\x01" + utf8("glovecoach/lab/GC-1/cmd") + b"\x00"
@@ -196,6 +202,8 @@ def test_sampling_loop_with_the_mqtt_link_allocates_nothing(tmp_path, rate_hz, s
     seqs = [d["seq"] for d in decoded if d["type"] == "SAMPLES"]
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
     assert all(m.endswith(b"\x00") for m in server.publish_payloads)
+    # On connecting, the glove said it is online (retained "1"; its will says "0").
+    assert server.other_publishes[0] == (b"glovecoach/lab/GC-NOALLOC/online", b"1")
     if batch > 1:
         # SAMPLES travel `batch` frames per message (a STATUS flushes a batch early).
         sizes = [sum(1 for c in m.split(b"\x00") if c) for m in server.publish_payloads[-20:]]

@@ -286,3 +286,32 @@ def test_glove_rebooting_mid_session_is_a_counted_gap_and_streaming_resumes(sign
     check_samples([b for b in batches if b.first_index < gaps[0].first_index])
     check_samples(after)
     print(f"reboot: gap of {gaps[0].n_samples} samples (exact={gaps[0].exact})")
+
+
+def test_the_glove_says_it_is_online_and_the_broker_says_when_it_is_gone():
+    """The glove publishes online "1" (retained) on connecting and leaves "0" as its will: a
+    screen learns at once that a glove lost power or network, not after a stall timeout."""
+    with Mosquitto() as broker, MqttGlove(broker.port, glove_id="GC-WIFI-O") as glove:
+        glove.wait_output("connected")
+        transport = MqttTransport("127.0.0.1", broker.port, "test", "GC-WIFI-O")
+        transport.open()
+        try:
+            wait_until(lambda: transport.device_online is True)   # the retained "1"
+            glove.stop()                                           # power cut: no DISCONNECT
+            t0 = time.monotonic()
+            wait_until(lambda: transport.device_online is False)
+            gone_s = time.monotonic() - t0
+            glove.start()
+            wait_until(lambda: transport.device_online is True)
+            assert transport.read(65536, 0.1).startswith(b"\x00")  # presence never enters the bytes
+        finally:
+            transport.close()
+    assert gone_s < 1.0
+    print(f"offline seen {1e3 * gone_s:.0f} ms after the glove died")
+
+
+def wait_until(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)

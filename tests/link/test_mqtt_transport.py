@@ -19,8 +19,8 @@ def test_url_is_parsed_into_broker_room_and_device():
     t = make_transport("mqtt://10.0.0.5:1884/lab-2/GC-0A1B?keepalive=20")
     assert isinstance(t, MqttTransport)
     assert (t.host, t.port, t.room, t.device_id, t.keepalive_s) == ("10.0.0.5", 1884, "lab-2", "GC-0A1B", 20)
-    assert t.topics == {"frames": "glovecoach/lab-2/GC-0A1B/frames",
-                        "hello": "glovecoach/lab-2/GC-0A1B/hello", "cmd": "glovecoach/lab-2/GC-0A1B/cmd"}
+    assert t.topics == {"frames": "glovecoach/lab-2/GC-0A1B/frames", "hello": "glovecoach/lab-2/GC-0A1B/hello",
+                        "cmd": "glovecoach/lab-2/GC-0A1B/cmd", "online": "glovecoach/lab-2/GC-0A1B/online"}
     assert transport_from_url("mqtt://broker.local/r/d").port == 1883
 
 

@@ -51,7 +51,8 @@ class BrokerRefused(LinkLost):
 
 def device_topics(room: str, device_id: str) -> dict[str, str]:
     base = f"{TOPIC_ROOT}/{room}/{device_id}"
-    return {"frames": f"{base}/frames", "hello": f"{base}/hello", "cmd": f"{base}/cmd"}
+    return {"frames": f"{base}/frames", "hello": f"{base}/hello", "cmd": f"{base}/cmd",
+            "online": f"{base}/online"}
 
 
 def _check_level(value: str, what: str, url: str) -> str:
@@ -82,6 +83,10 @@ class MqttTransport(Transport):
         self._subscribed = 0
         self.messages_in = 0
         self.retained_skipped = 0
+        # What the device's ``online`` topic last said: True after it connected, False once
+        # the broker published its will (power, WiFi or device gone), None before any word.
+        # For a screen to show at once; the client's own view (stall, gap) does not use it.
+        self.device_online: bool | None = None
 
     @property
     def is_open(self) -> bool:
@@ -131,12 +136,13 @@ class MqttTransport(Transport):
                     if code.value in (4, 5, 134, 135) else "")
             raise BrokerRefused(f"{self.name}: the broker refused the connection: {code}{hint}")
         # Subscribe before returning, so the reply to the client's first INFO cannot be missed.
-        for topic in (self.topics["frames"], self.topics["hello"]):
-            client.subscribe(topic, qos=0)
+        wanted = ("frames", "hello", "online")
+        for name in wanted:
+            client.subscribe(self.topics[name], qos=0)
         with self._cond:
-            self._cond.wait_for(lambda: self._subscribed >= 2 or self._lost is not None,
+            self._cond.wait_for(lambda: self._subscribed >= len(wanted) or self._lost is not None,
                                 timeout=max(0.0, deadline - time.monotonic()))
-            if self._subscribed < 2:
+            if self._subscribed < len(wanted):
                 raise LinkLost(f"{self.name}: {self._lost or 'no SUBACK from the broker'}")
 
     def close(self) -> None:
@@ -194,6 +200,10 @@ class MqttTransport(Transport):
         # builds a new connection and subscribes again).
 
     def _on_message(self, client, userdata, message: paho.MQTTMessage) -> None:
+        if message.topic == self.topics["online"]:
+            # Retained or live, this is news about presence, not bytes of the stream.
+            self.device_online = message.payload == b"1"
+            return
         if message.retain:
             self.retained_skipped += 1
             return

@@ -15,7 +15,7 @@ def on_message(topic, body, start, n):
 
 
 c = mqtt.MqttClient("gc-test-1", "127.0.0.1", port, "glove-user", "s3cret", keepalive,
-                    on_message=on_message)
+                    on_message=on_message, will=(b"glovecoach/lab/GC-1/online", b"0", True))
 try:
     c.connect()
 except mqtt.MqttRefused as exc:
