@@ -116,3 +116,14 @@ def test_retained_hello_is_not_fed_to_the_client_and_a_broker_gone_is_link_lost(
                     t.read(1000, 0.1)
         finally:
             t.close()
+
+
+def test_embedded_broker_on_a_busy_port_says_so():
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        with pytest.raises(RuntimeError, match="embedded MQTT broker \\(amqtt\\) failed to start.*"):
+            EmbeddedBroker(port=port).start()

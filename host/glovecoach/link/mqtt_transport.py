@@ -99,6 +99,9 @@ class MqttTransport(Transport):
         client = paho.Client(paho.CallbackAPIVersion.VERSION2,
                              client_id=f"glovecoach-host-{uuid.uuid4().hex[:12]}",
                              protocol=paho.MQTTv311, clean_session=True)
+        # A broker that does not answer (a host gone from the network) must not hold the
+        # reader thread longer than this in each reconnect attempt.
+        client.connect_timeout = self.connect_timeout
         if self.username is not None:
             client.username_pw_set(self.username, self._password)
         client.on_connect = self._on_connect
