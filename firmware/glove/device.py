@@ -50,6 +50,10 @@ def main(main_file):
     except Exception as exc:
         _report_boot_failure(exc)
         raise
+    link = getattr(hal, "link", None)
+    if link is not None and hasattr(link, "on_up"):
+        # A network link announces the device again after each (re)connect to the broker.
+        link.on_up = lambda: writer.send_hello(sampler.hello_info())
     hal.write(b"\x00", 1)   # terminate whatever the host saw before (boot-loader text)
     writer.send_hello(sampler.hello_info())
     writer.send_log(frames.LOG_INFO, hal.boot_message())

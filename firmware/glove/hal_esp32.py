@@ -6,6 +6,7 @@ by mux input and pays the settle time once per setting (12 glove + 8 spine chann
 12 settings, not 20).
 """
 
+import os
 import sys
 import time
 
@@ -21,6 +22,8 @@ WATCHDOG_TIMEOUT_MS = const(2000)
 BOOT_GRACE_MS = const(1500)
 CLASSIC_UART_BYTES_PER_S = const(11520)     # USB-UART bridge at 115200 baud, 8N1
 GLOVE_ID_FILE = "glove_id.txt"
+# Written by provisioning: WiFi and broker credentials (glove/mqtt_link.py has the format).
+NET_CONFIG_FILE = "net.json"
 # Before a reset, time for the UART FIFO or the USB CDC buffer to send out the last frame
 # (an ACK of ~20 bytes needs under 2 ms at 115200 baud; the margin is for the USB host).
 RESET_DRAIN_MS = const(50)
@@ -134,11 +137,41 @@ class Esp32Hal:
         self._plan = [([(setting >> k) & 1 for k in range(len(self._select))], by_input[setting])
                       for setting in sorted(by_input)]
         time.sleep_ms(boot_grace_ms)
-        link = StdioLink(exit_on_eof=False)
+        link = self._open_wifi_link()
+        if link is None:
+            link = StdioLink(exit_on_eof=False)
+        else:
+            self.link_bytes_per_s = None   # WiFi, not the UART, carries the frames
+        self.link = link
         self.write = link.write
         self.read_rx = link.read_rx
         self.flush = link.flush
         self._wdt = machine.WDT(timeout=WATCHDOG_TIMEOUT_MS)
+
+    def _open_wifi_link(self):
+        """An MqttLink when provisioning left NET_CONFIG_FILE on the device, else None.
+
+        The join is started here and not waited for: the link connects to the broker once
+        wlan.isconnected() says so, and keeps retrying, so a glove out of range still boots
+        and samples. The WiFi password goes to the radio only, never to a log."""
+        try:
+            os.stat(NET_CONFIG_FILE)
+        except OSError:
+            return None
+        import network
+
+        from glove.mqtt_link import load_net_config, open_mqtt_link
+        config = load_net_config(NET_CONFIG_FILE)
+        wifi = config.get("wifi")
+        if not isinstance(wifi, dict) or not isinstance(wifi.get("ssid"), str):
+            raise ValueError("%s: wifi.ssid missing" % NET_CONFIG_FILE)
+        wlan = network.WLAN(network.STA_IF)
+        wlan.active(True)
+        if not wlan.isconnected():
+            wlan.connect(wifi["ssid"], wifi.get("password") or "")
+        self.wlan = wlan
+        return open_mqtt_link(config, self.glove_id, net_ready=wlan.isconnected,
+                              source=NET_CONFIG_FILE)
 
     def read_sample(self, row):
         """Read every channel once into row (u16 little-endian, sensor-map column order)."""

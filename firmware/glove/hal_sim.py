@@ -8,6 +8,8 @@ the host connects to a pseudo-terminal. Environment:
   GLOVECOACH_SIM_SIGNAL     .gcsig file to play (optional)
   GLOVECOACH_GLOVE_ID       glove id announced in HELLO (default GC-SIM-0001)
   GLOVECOACH_SIM_LINK_BPS   pretend link capacity in bytes/s (default: none, like native USB)
+  GLOVECOACH_NET_CONFIG     network configuration file (glove/mqtt_link.py): talk to the
+                            host over MQTT instead of stdio
 """
 
 import os
@@ -72,10 +74,18 @@ class SimHal:
             self._open_signal(self.signal_path)
         else:
             self._make_pattern(cfg)
-        _make_stdin_raw()
-        link = StdioLink(exit_on_eof=True)
-        # The host closing its side (EOF, hang-up, read error) ends the process: for the
-        # host that is the glove being unplugged.
+        net_config = os.getenv("GLOVECOACH_NET_CONFIG")
+        if net_config:
+            # The "WiFi" glove: frames go over MQTT to the broker the file names (there is
+            # no WiFi to join on the unix port); stdin/stdout are left alone.
+            from glove.mqtt_link import load_net_config, open_mqtt_link
+            link = open_mqtt_link(load_net_config(net_config), self.glove_id, source=net_config)
+        else:
+            _make_stdin_raw()
+            # The host closing its side (EOF, hang-up, read error) ends the process: for the
+            # host that is the glove being unplugged.
+            link = StdioLink(exit_on_eof=True)
+        self.link = link
         self.write = link.write
         self.read_rx = link.read_rx
         self.flush = link.flush

@@ -11,7 +11,9 @@ URLs understood by :func:`open_transport` / :func:`make_transport`:
   in MicroPython's unix port) playing the signal file PATH (``.gcsig``, made by the caller,
   e.g. with `glovecoach.simulate`) and talk to it over its pseudo-terminal;
 * ``replay://PATH?speed=1.0`` — an in-process device playing back a ``.gcrec`` recording
-  (:mod:`glovecoach.link.recording_transport`).
+  (:mod:`glovecoach.link.recording_transport`);
+* ``mqtt://host:port/ROOM/DEVICE_ID`` — a glove on WiFi through an MQTT broker
+  (:mod:`glovecoach.link.mqtt_transport`).
 
 Each scheme's backend module provides ``transport_from_url(url)``; see :func:`make_transport`.
 """
@@ -91,6 +93,7 @@ _BACKENDS: dict[str, str] = {
     "serial": "glovecoach.link.serial_link",
     "virtual": "glovecoach.link.virtual_glove",
     "replay": "glovecoach.link.recording_transport",
+    "mqtt": "glovecoach.link.mqtt_transport",
 }
 _FACTORIES: dict[str, Callable[[str], Transport]] = {}
 
