@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "host"))
 from glovecoach.calibration import Calibration  # noqa: E402
 from glovecoach.engine import CoachingEngine  # noqa: E402
 from glovecoach.engine.detectors import ExcursionDetector  # noqa: E402
-from glovecoach.engine.offline import ANALYSIS_BLOCK_S  # noqa: E402
+from glovecoach.pipeline.analysis import ANALYSIS_BLOCK_S  # noqa: E402
 from glovecoach.engine.technique import PhaseSmoother, TechniqueRecognizer  # noqa: E402
 from glovecoach.protocols import default_protocol  # noqa: E402
 from glovecoach.simulate import simulate  # noqa: E402

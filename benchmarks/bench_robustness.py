@@ -20,7 +20,7 @@ consecutive seeds (and so `--quick N`) covers every level about equally; whateve
 does not fix (force and tempo scale, rhythm irregularity, ...) is drawn by `Realism.draw`.
 
 Every session's reported newtons go through BOTH the current engine
-(`glovecoach.engine.offline.analyze_table`, imported at run time) and the frozen baseline
+(`glovecoach.pipeline.analysis.analyze_table`, imported at run time) and the frozen baseline
 (`benchmarks/baseline_engine`, the engine as it was before issue 9: "today's recogniser measured
 in the same run"). Per condition and overall, for each:
 
@@ -394,7 +394,8 @@ def main(argv: list[str] | None = None) -> int:
         seeds = seeds[:args.quick]
 
     # Imported here, not at the top: the current engine is whatever the working tree holds now.
-    from glovecoach.engine.offline import ForceTable, analyze_table
+    from glovecoach.pipeline.analysis import analyze_table
+    from glovecoach.recording.force_csv import ForceTable
 
     engines = {"now": (analyze_table, ForceTable)}
     if not args.no_baseline:

@@ -6,7 +6,7 @@ import json
 
 from glovecoach.app.debrief import DebriefView
 from glovecoach.calibration import Calibration
-from glovecoach.engine.offline import analyze_recording
+from glovecoach.pipeline.analysis import analyze_recording
 from glovecoach.protocols import default_protocol
 from glovecoach.recording import open_recording
 from glovecoach.simulate import simulate, write_recording

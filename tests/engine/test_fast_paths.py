@@ -18,7 +18,7 @@ from glovecoach.engine.conditioning import MovingAverage, SignalConditioner
 from glovecoach.engine.features import _block_mean, _column_sum, _row_median, _windowed
 from glovecoach.engine.spine import SpineTracker
 from glovecoach.protocols import default_protocol
-from glovecoach.sensor_map import ALL_CHANNELS, SPINE_CHANNELS
+from glovecoach.vocabulary.sensors import ALL_CHANNELS, SPINE_CHANNELS
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 64, 399, 400])

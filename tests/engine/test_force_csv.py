@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from glovecoach.calibration import Calibration
 from glovecoach.cli import main
-from glovecoach.engine.offline import ForceCsvError, read_force_csv
+from glovecoach.recording.force_csv import ForceCsvError, read_force_csv
 from glovecoach.recording import RecordingWriter
 from glovecoach.recording.export import export_csv
 from glovecoach.vocabulary.sensors import ALL_CHANNELS

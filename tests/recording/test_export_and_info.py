@@ -190,7 +190,7 @@ def _raw_with_extremes(n: int = 60) -> np.ndarray:
 def test_export_command_writes_newtons_by_default(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from glovecoach.calibration import Calibration
-    from glovecoach.engine.offline import read_force_csv
+    from glovecoach.recording.force_csv import read_force_csv
     from glovecoach.vocabulary.sensors import ALL_CHANNELS
 
     monkeypatch.setenv("GLOVECOACH_CALIBRATIONS", str(tmp_path / "none-stored"))
@@ -223,7 +223,7 @@ def test_export_command_writes_newtons_by_default(tmp_path: Path, capsys: pytest
 def test_export_uses_the_gloves_stored_calibration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # As `analyze` picks it: the glove id's file in the calibrations directory, or --calibration.
     from glovecoach.calibration import Calibration, calibration_path, fit_sensor, kg_to_newtons
-    from glovecoach.engine.offline import read_force_csv
+    from glovecoach.recording.force_csv import read_force_csv
     from glovecoach.calibration.fsr_model import FsrParams, force_to_raw
     from glovecoach.vocabulary.sensors import ALL_CHANNELS, load_sensor_map
 

@@ -195,7 +195,7 @@ def test_percussion_impacts_survive_50_hz_sampling():
 
 
 def test_a_messy_session_goes_to_csv_with_its_truth(tmp_path):
-    from glovecoach.engine.offline import read_force_csv
+    from glovecoach.recording.force_csv import read_force_csv
     from glovecoach.simulate import write_csv
     from glovecoach.simulate.files import truth_sidecar_path
 

@@ -36,10 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     # Imported here so that `glovecoach --help` stays quick.
     from glovecoach.calibration import Calibration, CalibrationError
-    from glovecoach.engine.offline import ForceCsvError, analyze_recording, analyze_table, read_force_csv
     from glovecoach.output_files import OutputFileError, check_outputs
+    from glovecoach.pipeline.analysis import analyze_recording, analyze_table
     from glovecoach.protocols import ProtocolError, default_protocol, load_protocol
     from glovecoach.recording import RecordingError, open_recording
+    from glovecoach.recording.force_csv import ForceCsvError, read_force_csv
 
     try:
         protocol = load_protocol(args.protocol) if args.protocol else default_protocol()

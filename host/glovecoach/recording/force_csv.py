@@ -1,7 +1,9 @@
-"""Running the coaching engine over a whole session on disk: a `.gcrec` recording or a CSV.
+"""Reading a CSV of forces back: what `glovecoach export` writes, or any table of newtons with
+a `time_s` column and one column per sensor (docs/recording-format.md, "Reading a CSV back").
 
-The engine sees the same blocks it would see live (just longer ones: the results do not
-depend on block size), with the recording's gaps passed on as gaps.
+`read_force_csv(path) -> ForceTable`: newtons on a sample grid, `sat` and `open` cells marked,
+the export's own comment read; a file that cannot be used raises `ForceCsvError` naming the
+file, line and column. Analysing the table is `glovecoach.pipeline.analysis.analyze_table`.
 """
 
 from __future__ import annotations
@@ -16,10 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glovecoach.calibration import Calibration, calibration_for, tare_newtons
-from glovecoach.engine.coaching import CoachingEngine
-from glovecoach.engine.report import SessionReport
-from glovecoach.protocols import Protocol
+from glovecoach.calibration import Calibration
 from glovecoach.recording.export import (
     CEILING_COMMENT,
     EXPORT_COMMENT,
@@ -27,10 +26,8 @@ from glovecoach.recording.export import (
     SATURATED_CELL,
 )
 from glovecoach.recording.format import MAGIC as GCREC_MAGIC
-from glovecoach.vocabulary.blocks import ForceBlock
 from glovecoach.vocabulary.sensors import ALL_CHANNELS
 
-ANALYSIS_BLOCK_S = 60.0   # results do not depend on block size; longer blocks cost less overhead
 CSV_DEFAULT_RATE_HZ = 200.0   # for a CSV of a single row, where no rate can be measured
 MIN_RATE_HZ = 10.0     # slower than this, percussion (20-80 ms impacts) and vibration (5-12 Hz) vanish
 MAX_RATE_HZ = 5000.0   # the glove's ADC cannot scan 20 channels faster; above it time_s is likely not seconds
@@ -412,58 +409,4 @@ def _refuse_counts(path: Path, values: np.ndarray, flagged: np.ndarray) -> None:
             "or analyze the .gcrec recording")
 
 
-def runs(sample_index: np.ndarray) -> list[tuple[int, int]]:
-    """[start, stop) row ranges of consecutive sample indices."""
-    if len(sample_index) == 0:
-        return []
-    breaks = np.flatnonzero(np.diff(sample_index) != 1) + 1
-    edges = np.concatenate([[0], breaks, [len(sample_index)]])
-    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
-
-
-def analyze_table(table: ForceTable, protocol: Protocol, calibration_info: dict | None = None,
-                  block_s: float = ANALYSIS_BLOCK_S) -> SessionReport:
-    engine = CoachingEngine(protocol, table.channels, table.rate_hz,
-                            calibration=calibration_info or {"nominal": False, "glove_id": None, "source": "csv"})
-    size = max(1, int(block_s * table.rate_hz))
-    # A CSV written by something other than `glovecoach export` has no `sat` cells: a reading at
-    # the nominal sensor's ceiling (hundreds of newtons, far beyond any hand) is one all the same.
-    ceiling = Calibration.nominal_for(table.channels).ceiling_n
-    top = np.array([ceiling[c] for c in table.channels], dtype=np.float32) * np.float32(0.999)
-    if len(table.sample_index) and table.sample_index[0] > 0:
-        engine.gap(0, int(table.sample_index[0]))
-    for a, b in runs(table.sample_index):
-        for k in range(a, b, size):
-            stop = min(b, k + size)
-            newtons = table.newtons[k:stop]
-            engine.process(ForceBlock(int(table.sample_index[k]), newtons,
-                                      table.saturated[k:stop] | (newtons >= top), table.open[k:stop]))
-    return engine.finish()
-
-
-def analyze_recording(recording, protocol: Protocol, calibration: Calibration | None = None,
-                      calibration_dir: str | os.PathLike[str] | None = None,
-                      block_s: float = ANALYSIS_BLOCK_S) -> SessionReport:
-    """A `glovecoach.recording.Recording` through the engine, with its glove's calibration."""
-    channels = tuple(recording.channels)
-    if calibration is None:
-        calibration = calibration_for(recording.device_info.get("glove_id"), channels, calibration_dir)
-    engine = CoachingEngine(protocol, channels, recording.rate_hz, calibration=calibration.describe(),
-                            initial_baseline=tare_newtons(recording.device_info, calibration, channels))
-    size = max(1, int(block_s * recording.rate_hz))
-    index = np.asarray(recording.sample_index)
-    if len(index) and index[0] > 0:
-        engine.gap(0, int(index[0]))
-    for a, b in runs(index):
-        for k in range(a, b, size):
-            stop = min(b, k + size)
-            engine.process(calibration.convert(recording.raw[k:stop], int(index[k])))
-    end = len(index) and int(index[-1]) + 1
-    total = int(getattr(recording, "n_total", end) or end)
-    if total > end:
-        engine.gap(end, total - end)
-    return engine.finish()
-
-
-__all__ = ["ANALYSIS_BLOCK_S", "ForceCsvError", "ForceTable", "analyze_recording", "analyze_table",
-           "read_force_csv", "runs"]
+__all__ = ["ForceCsvError", "ForceTable", "read_force_csv"]
