@@ -1,0 +1,112 @@
+"""Several devices' samples on one station sample index.
+
+Every device samples on its own crystal: its clock is offset from the host's and runs up to
+±100 ppm fast or slow, so counting each device's samples from its own start would drift apart
+by 90 ms (18 samples at 200 Hz) over a 15-minute session. The host is the common clock.
+
+Per device, a `ClockMapper` (glovecoach.link.device_clock: the lower envelope of device time
+against host receive time, robust to late reads) maps the device's sample times to host time;
+the station index of a device sample is then ``(host time - station origin) * rate``. A
+device's rows are put on the station grid by nearest sample: where the device runs fast, a row
+now and then has no station slot of its own and is dropped; where it runs slow, one fills two
+slots. Nothing is interpolated, so a reading is always one the sensor made, and one station
+slot is never given twice (each device remembers the next slot it owes).
+
+The station origin is the host time of the first sample any device placed; the rate is the
+station's nominal rate, which every device is started at.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from glovecoach.link.device_clock import ClockMapper
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a device's block lands: station slots ``first_index .. first_index + len(rows) - 1``
+    take the device's block rows ``rows`` (indices into the block, nearest in time)."""
+
+    first_index: int
+    rows: np.ndarray
+
+    @property
+    def n_samples(self) -> int:
+        return int(len(self.rows))
+
+
+class DeviceAlignment:
+    """One device's clock against the host's, and its blocks on the station grid."""
+
+    def __init__(self, rate_hz: float, mapper: ClockMapper | None = None) -> None:
+        self.rate_hz = float(rate_hz)
+        self.mapper = mapper or ClockMapper()
+        self.next_index: int | None = None   # the first station slot this device has not filled
+
+    def observe(self, device_s: float, host_s: float) -> None:
+        """A frame's device time stamp (seconds, unwrapped) and the host time it arrived."""
+        self.mapper.add_pair(float(device_s), float(host_s))
+
+    def positions(self, device_s_first: float, n: int, origin_host_s: float) -> np.ndarray:
+        """Fractional station positions of ``n`` samples taken one device period apart."""
+        fit = self.mapper.fit()
+        if fit is None:
+            raise RuntimeError("no clock pairs yet: observe() a frame before placing its samples")
+        host_first = float(fit.to_host(device_s_first))
+        # one device period is 1/rate device seconds, i.e. `slope` station slots
+        return (host_first - origin_host_s) * self.rate_hz + fit.slope * np.arange(n)
+
+    def place(self, device_s_first: float, n: int, origin_host_s: float,
+              follows_previous: bool = True) -> Placement:
+        """Station slots for a block of ``n`` samples. ``follows_previous``: the block comes
+        right after this device's last one (no gap in the device's own sample count)."""
+        pos = self.positions(device_s_first, n, origin_host_s)
+        lo = math.floor(pos[0] + 0.5)
+        hi = math.floor(pos[-1] + 0.5)
+        if self.next_index is not None and (follows_previous or lo < self.next_index):
+            # A slot already filled is not filled twice, and a device streaming without a gap
+            # leaves no hole: slots skipped because the clock fit moved on (it learns the
+            # least-delayed frames as they come, most in the first second) take the block's
+            # first row. After a real gap in the device's stream the hole stays a hole.
+            lo = self.next_index
+        if hi < lo:
+            return Placement(lo, np.zeros(0, dtype=np.int64))
+        slots = np.arange(lo, hi + 1)
+        step = (pos[-1] - pos[0]) / (n - 1) if n > 1 else 1.0
+        rows = np.clip(np.rint((slots - pos[0]) / step), 0, n - 1).astype(np.int64)
+        self.next_index = hi + 1
+        return Placement(lo, rows)
+
+
+class StationTimebase:
+    """The devices of one station on one sample index: ``observe`` each frame's clock stamp,
+    then ``place`` its samples."""
+
+    def __init__(self, rate_hz: float) -> None:
+        self.rate_hz = float(rate_hz)
+        self.devices: dict[str, DeviceAlignment] = {}
+        self.origin_host_s: float | None = None
+
+    def device(self, name: str) -> DeviceAlignment:
+        if name not in self.devices:
+            self.devices[name] = DeviceAlignment(self.rate_hz)
+        return self.devices[name]
+
+    def observe(self, name: str, device_s: float, host_s: float) -> None:
+        self.device(name).observe(device_s, host_s)
+
+    def place(self, name: str, device_s_first: float, n: int, follows_previous: bool = True) -> Placement:
+        """Station slots for ``n`` samples of device ``name``, the first taken at device time
+        ``device_s_first`` (seconds, the device's own clock); ``follows_previous`` is False
+        after a gap in the device's own stream."""
+        device = self.device(name)
+        if self.origin_host_s is None:
+            fit = device.mapper.fit()
+            if fit is None:
+                raise RuntimeError(f"{name}: no clock pairs yet: observe() a frame first")
+            self.origin_host_s = float(fit.to_host(device_s_first))
+        return device.place(device_s_first, n, self.origin_host_s, follows_previous)
