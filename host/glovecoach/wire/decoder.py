@@ -9,8 +9,9 @@ so each kind of read has its own path, all giving identical results (tests/wire)
 
 * a read inside a frame (most live reads at high rates) only extends the held-back tail;
 * a read completing one SAMPLES frame (the usual live read) is decoded by
-  ``_one_samples_frame``: header checks on the ints of one ``struct`` unpack, and the batch's six
-  arrays from two ``np.frombuffer`` calls on one buffer;
+  ``_one_samples_frame``: header checks on the ints of one ``struct`` unpack, the samples by one
+  ``np.frombuffer``, and the per-frame fields left as those ints (``SampleBatch`` makes arrays
+  of them only when a consumer reads one);
 * a long read (a replayed capture, a catch-up after a stall) is decoded in one ``cobs.decode``
   call over all its frames and checked with one CRC-32 pass (``_uniform_joined``), when its
   frames are intact SAMPLES frames of one size;
@@ -24,7 +25,6 @@ samples.
 
 from __future__ import annotations
 
-import struct
 from collections import deque
 from dataclasses import dataclass, field
 from itertools import compress
@@ -45,6 +45,7 @@ from glovecoach.wire.frames import (
     decode_frame,
 )
 from glovecoach.wire.messages import (
+    FRAME_RECORD,
     MAX_CHANNELS,
     MAX_SAMPLES_ACCEPTED_PER_FRAME,
     SAMPLES_HEADER,
@@ -266,10 +267,11 @@ class StreamDecoder:
 
         A live read usually holds one SAMPLES frame, so the cost per frame is the cost per call:
         the header is checked on Python ints from one ``struct`` unpack, and a run of frames
-        becomes a batch through one buffer and two ``np.frombuffer`` calls (see _batch_from_run).
+        becomes a batch through one buffer, one ``np.frombuffer`` and its frames' packed records
+        (see _batch_from_run).
         """
         items: list[Message] = []
-        run: list[tuple[bytes, bytes]] = []  # SAMPLES frames awaiting merge: (packed meta, decoded)
+        run: list[tuple[bytes, bytes]] = []  # SAMPLES frames awaiting merge: (packed FRAME_RECORD, decoded)
         run_channels = run_rows = 0
         frames_ok = 0
         decode, check = cobs.decode, crc32
@@ -288,7 +290,7 @@ class StreamDecoder:
                 if size >= _HEADER_SIZE + CRC_SIZE:
                     _, n, channels, flags, seq, index, t_us = _unpack_header(decoded)
                     # The checks of decode_samples_header, on ints already unpacked.
-                    good = (0 < n <= MAX_SAMPLES_PER_FRAME and 0 < channels <= MAX_CHANNELS
+                    good = (0 < n <= MAX_SAMPLES_ACCEPTED_PER_FRAME and 0 < channels <= MAX_CHANNELS
                             and t_us <= T_US_MAX and size == _HEADER_SIZE + CRC_SIZE + 2 * n * channels)
                 else:
                     good = False
@@ -301,7 +303,7 @@ class StreamDecoder:
                     run_rows = 0
                 run_channels = channels
                 run_rows += n
-                run.append((_pack_meta(seq, index, t_us, n, flags), decoded))
+                run.append((_pack_record(seq, index, t_us, n, flags), decoded))
                 frames_ok += 1
                 continue
             try:
@@ -526,19 +528,12 @@ def _samples_table(table: np.ndarray) -> SampleBatch | None:
                        words[:, 3].astype(np.uint32), header[:, 1].astype(np.uint16), header[:, 3].copy())
 
 
-# Per-frame fields of a batch built on the live path, packed next to the samples in one buffer so
-# that the six arrays of a SampleBatch cost two np.frombuffer calls and field views, not six
-# array constructions (which were most of the cost of a one-frame read). Native byte order: the
-# views are then plain uint32/uint16/uint8 arrays, as the vectorised path gives. 16 bytes keep the
-# samples after the records 2-byte aligned.
-_META_DTYPE = np.dtype([("seq", np.uint32), ("sample_index", np.uint32), ("t_us", np.uint32),
-                        ("n", np.uint16), ("flags", np.uint8), ("pad", np.uint8)])
-_META = struct.Struct("=IIIHBx")
-assert _META.size == _META_DTYPE.itemsize == _HEADER_SIZE
-_pack_meta = _META.pack
-_pack_meta_into = _META.pack_into
+# A run of frames on the frame-by-frame path keeps each frame's fields as one FRAME_RECORD;
+# the batch's arrays are made from them only if a consumer reads them (SampleBatch.from_records).
+_pack_record = FRAME_RECORD.pack
 _unpack_header = SAMPLES_HEADER.unpack_from
 _frombuffer = np.frombuffer
+_new_batch = object.__new__
 _cobs_decode = cobs.decode
 _MIN_SAMPLES_DECODED = _HEADER_SIZE + CRC_SIZE
 # One sample row of n channels as one item, so np.frombuffer gives the (rows, channels) table
@@ -563,39 +558,37 @@ def _one_samples_frame(chunk: bytes) -> SampleBatch | None:
     if not _MIN_SAMPLES_DECODED <= size <= _MAX_DECODED or decoded[0] != _SAMPLES or crc32(decoded) != CRC32_RESIDUE:
         return None
     _, n, channels, flags, seq, index, t_us = _unpack_header(decoded)
-    if not (0 < n <= MAX_SAMPLES_PER_FRAME and 0 < channels <= MAX_CHANNELS and t_us <= T_US_MAX
+    if not (0 < n <= MAX_SAMPLES_ACCEPTED_PER_FRAME and 0 < channels <= MAX_CHANNELS and t_us <= T_US_MAX
             and size == _MIN_SAMPLES_DECODED + 2 * n * channels):
         return None
-    # Own writable copy of the frame; the meta record replaces the header (both 16 bytes).
-    buffer = bytearray(decoded)
-    _pack_meta_into(buffer, 0, seq, index, t_us, n, flags)
-    records = _frombuffer(buffer, _META_DTYPE, 1)
-    raw = _frombuffer(buffer, _ROW_DTYPES[channels], n, _HEADER_SIZE)
+    # The samples as an own writable copy (consumers may work in place), viewed as (n, ch) rows;
+    # the per-frame fields stay the header's ints until a consumer asks for arrays. Five small
+    # arrays here cost more than all the rest of this function (see SampleBatch).
+    raw = _frombuffer(bytearray(decoded), _ROW_DTYPES[channels], n, _HEADER_SIZE)
     if not _WIRE_IS_NATIVE:  # pragma: no cover - big-endian hosts
         raw = raw.astype(np.uint16)
-    return SampleBatch(raw, records["seq"], records["sample_index"], records["t_us"], records["n"],
-                       records["flags"])
+    batch = _new_batch(SampleBatch)  # SampleBatch.one_frame inlined: this is the per-read cost
+    batch.raw = raw
+    batch.n_frames = 1
+    batch.first = (seq, index, t_us, n, flags)
+    return batch
 
 
 def _batch_from_run(run: list[tuple[bytes, bytes]], channels: int, rows: int) -> SampleBatch:
-    """One batch from CRC-checked SAMPLES frames given as (packed meta, decoded frame)."""
+    """One batch from CRC-checked SAMPLES frames given as (packed FRAME_RECORD, decoded frame)."""
     if len(run) == 1:
-        # The decoded frame is header + samples + CRC: its own copy, with the meta record written
-        # over the header (both are 16 bytes), holds everything the batch needs.
-        meta, decoded = run[0]
-        buffer = bytearray(decoded)
-        buffer[:_HEADER_SIZE] = meta
+        record, decoded = run[0]
+        raw = _frombuffer(bytearray(decoded), _ROW_DTYPES[channels], rows, _HEADER_SIZE)
+        records = record
     else:
-        buffer = bytearray().join([meta for meta, _ in run])
+        buffer = bytearray()
         for _, decoded in run:
             buffer += memoryview(decoded)[_HEADER_SIZE:-CRC_SIZE]
-    count = len(run)
-    records = _frombuffer(buffer, _META_DTYPE, count)
-    raw = _frombuffer(buffer, _ROW_DTYPES[channels], rows, count * _HEADER_SIZE)
+        raw = _frombuffer(buffer, _ROW_DTYPES[channels], rows)
+        records = b"".join([record for record, _ in run])
     if not _WIRE_IS_NATIVE:  # pragma: no cover - big-endian hosts
         raw = raw.astype(np.uint16)
-    return SampleBatch(raw, records["seq"], records["sample_index"], records["t_us"], records["n"],
-                       records["flags"])
+    return SampleBatch.from_records(raw, records)
 
 
 _HEADER_DTYPE = np.dtype([("type", "u1"), ("n", "u1"), ("channels", "u1"), ("flags", "u1"),

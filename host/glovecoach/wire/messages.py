@@ -374,14 +374,34 @@ class Log:
     message: str
 
 
-@dataclass(eq=False)
+# Per-frame records of a lazily built batch, 16 bytes each: the layout the decoder packs them
+# in (native byte order, so the field views are plain uint32/uint16/uint8 arrays).
+FRAME_RECORD_DTYPE = np.dtype([("seq", np.uint32), ("sample_index", np.uint32), ("t_us", np.uint32),
+                               ("n", np.uint16), ("flags", np.uint8), ("pad", np.uint8)])
+FRAME_RECORD = struct.Struct("=IIIHBx")  # seq, sample_index, t_us, n, flags
+assert FRAME_RECORD.size == FRAME_RECORD_DTYPE.itemsize
+_PER_FRAME = frozenset(("seq", "sample_index", "t_us", "n_per_frame", "flags"))
+
+
 class SampleBatch:
     """One or more consecutive SAMPLES frames with the same channel count.
 
     ``raw`` holds every sample row of every frame in arrival order; the per-frame arrays say
     which rows came from which frame (frame *f* owns ``n_per_frame[f]`` rows starting at
-    ``frame_rows[f]``).
+    ``frame_rows[f]``). ``first`` is frame 0's ``(seq, sample_index, t_us, n, flags)`` as ints
+    (None for a batch without frames).
+
+    The decoder's live reads build batches with :meth:`one_frame` and :meth:`from_records`,
+    which keep the per-frame fields as ints or packed records and make the five arrays only when
+    one of them is first read. A serial reader gets one frame per read, and five small arrays
+    cost more than the rest of decoding that frame; a consumer that needs only ``first`` (the
+    continuity check and the timeline, on a one-frame batch) never pays for them. Whenever
+    they are read, the fields have the same dtypes and values as in an eagerly built batch.
     """
+
+    # Slots rather than a dataclass with properties: an unset slot is what makes a field lazy
+    # (``__getattr__`` runs only then), so a field that is set is read as a plain attribute.
+    __slots__ = ("_records", "first", "flags", "n_frames", "n_per_frame", "raw", "sample_index", "seq", "t_us")
 
     raw: np.ndarray          # (n, ch) uint16
     seq: np.ndarray          # (frames,) uint32
@@ -389,10 +409,65 @@ class SampleBatch:
     t_us: np.ndarray         # (frames,) uint32, 30-bit device clock at each frame's first row
     n_per_frame: np.ndarray  # (frames,) uint16
     flags: np.ndarray        # (frames,) uint8
+    n_frames: int
+    first: tuple[int, int, int, int, int] | None
+    _records: bytes | bytearray  # FRAME_RECORD per frame, until the arrays are built
 
-    @property
-    def n_frames(self) -> int:
-        return int(self.seq.shape[0])
+    def __init__(self, raw: np.ndarray, seq: np.ndarray, sample_index: np.ndarray, t_us: np.ndarray,
+                 n_per_frame: np.ndarray, flags: np.ndarray) -> None:
+        self.raw = raw
+        self.seq = seq
+        self.sample_index = sample_index
+        self.t_us = t_us
+        self.n_per_frame = n_per_frame
+        self.flags = flags
+        self.n_frames = int(seq.shape[0])
+
+    @classmethod
+    def one_frame(cls, raw: np.ndarray, seq: int, sample_index: int, t_us: int, n: int, flags: int) -> SampleBatch:
+        """The batch of one frame: its (n, ch) uint16 block and its header's ints."""
+        batch = object.__new__(cls)
+        batch.raw = raw
+        batch.n_frames = 1
+        batch.first = (seq, sample_index, t_us, n, flags)
+        return batch
+
+    @classmethod
+    def from_records(cls, raw: np.ndarray, records: bytes | bytearray) -> SampleBatch:
+        """The batch of frames whose fields are packed as one :data:`FRAME_RECORD` each, in order."""
+        count, rest = divmod(len(records), FRAME_RECORD.size)
+        if rest:
+            raise ValueError(f"{len(records)} bytes of frame records: not a multiple of {FRAME_RECORD.size}")
+        batch = object.__new__(cls)
+        batch.raw = raw
+        batch.n_frames = count
+        batch._records = records
+        return batch
+
+    def __getattr__(self, name: str) -> Any:
+        # Python calls this only when a slot is unset: a lazy batch's field read for the first time.
+        if name in _PER_FRAME:
+            try:
+                records = object.__getattribute__(self, "_records")
+            except AttributeError:  # one_frame: the fields are the ints of ``first``
+                records = FRAME_RECORD.pack(*object.__getattribute__(self, "first"))
+            # One array of records and five field views: one array construction, not five.
+            table = np.frombuffer(bytearray(records), FRAME_RECORD_DTYPE)
+            self.seq, self.sample_index, self.t_us = table["seq"], table["sample_index"], table["t_us"]
+            self.n_per_frame, self.flags = table["n"], table["flags"]
+            return object.__getattribute__(self, name)
+        if name == "first":
+            if not self.n_frames:
+                first = None
+            else:
+                try:
+                    first = FRAME_RECORD.unpack_from(object.__getattribute__(self, "_records"))
+                except AttributeError:  # built from arrays
+                    first = (int(self.seq[0]), int(self.sample_index[0]), int(self.t_us[0]),
+                             int(self.n_per_frame[0]), int(self.flags[0]))
+            self.first = first
+            return first
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def n_samples(self) -> int:
