@@ -45,7 +45,6 @@ from glovecoach.wire.frames import (
     decode_frame,
 )
 from glovecoach.wire.messages import (
-    FRAME_RECORD,
     MAX_CHANNELS,
     MAX_SAMPLES_ACCEPTED_PER_FRAME,
     SAMPLES_HEADER,
@@ -137,7 +136,7 @@ class StreamDecoder:
     def feed(self, data: bytes | bytearray | memoryview) -> list[Message]:
         """Messages completed by ``data``, in stream order."""
         if self._plain and data.__class__ is bytes:
-            # The two live reads first and shortest, as a serial reader pays this per call.
+            # The live reads first and shortest, as a serial reader pays this per call.
             if 0 not in data:  # inside a frame (a USB packet), or empty: only the tail grows
                 tail = self._tail + data
                 if len(tail) <= self.max_undelimited_run:
@@ -146,15 +145,25 @@ class StreamDecoder:
                     return []
             elif self._one_frame_path and len(data) <= _BULK_FROM_BYTES:
                 chunks = data.split(b"\x00")
-                if len(chunks) == 2 and len(chunks[1]) <= self.max_undelimited_run:
-                    # One frame completed: anything but a valid SAMPLES frame goes on below.
-                    batch = _one_samples_frame(self._tail + chunks[0] if self._tail else chunks[0])
-                    if batch is not None:
-                        self._tail = chunks[1]
-                        stats = self.stats
-                        stats.bytes_in += len(data)
-                        stats.frames_ok += 1
-                        return [batch]
+                count = len(chunks) - 1  # frames this read completes
+                if len(chunks[-1]) <= self.max_undelimited_run:
+                    if count == 1:
+                        # One frame completed: anything but a valid SAMPLES frame goes on below.
+                        batch = _one_samples_frame(self._tail + chunks[0] if self._tail else chunks[0])
+                        if batch is not None:
+                            self._tail = chunks[1]
+                            stats = self.stats
+                            stats.bytes_in += len(data)
+                            stats.frames_ok += 1
+                            return [batch]
+                    elif count < self.vectorise_from:
+                        # A few frames (the device's transfers queued up between two reads):
+                        # frame by frame, as the path below would, without splitting again.
+                        self.stats.bytes_in += len(data)
+                        if self._tail:  # the held-back start of a frame joins its first piece
+                            chunks[0] = self._tail + chunks[0]
+                        self._tail = chunks.pop()
+                        return self._decode_few(chunks)
         size = len(data)
         if not size:
             return []
@@ -267,11 +276,12 @@ class StreamDecoder:
 
         A live read usually holds one SAMPLES frame, so the cost per frame is the cost per call:
         the header is checked on Python ints from one ``struct`` unpack, and a run of frames
-        becomes a batch through one buffer, one ``np.frombuffer`` and its frames' packed records
-        (see _batch_from_run).
+        becomes a batch through one joined buffer and one ``np.frombuffer``, its per-frame fields
+        left as those ints (see _batch_from_run).
         """
         items: list[Message] = []
-        run: list[tuple[bytes, bytes]] = []  # SAMPLES frames awaiting merge: (packed FRAME_RECORD, decoded)
+        run: list[bytes] = []  # decoded SAMPLES frames awaiting merge into one batch
+        fields: list[tuple[int, int, int, int, int]] = []  # their (seq, sample_index, t_us, n, flags)
         run_channels = run_rows = 0
         frames_ok = 0
         decode, check = cobs.decode, crc32
@@ -298,12 +308,13 @@ class StreamDecoder:
                     self._count_rejects([(0, _payload_error(decoded[:-CRC_SIZE]), len(chunk))], content=True)
                     continue
                 if channels != run_channels and run:
-                    items.append(_batch_from_run(run, run_channels, run_rows))
-                    run = []
+                    items.append(_batch_from_run(run, fields, run_channels, run_rows))
+                    run, fields = [], []
                     run_rows = 0
                 run_channels = channels
                 run_rows += n
-                run.append((_pack_record(seq, index, t_us, n, flags), decoded))
+                run.append(decoded)
+                fields.append((seq, index, t_us, n, flags))
                 frames_ok += 1
                 continue
             try:
@@ -312,13 +323,13 @@ class StreamDecoder:
                 self._count_rejects([(0, exc, len(chunk))], content=True)
                 continue
             if run:
-                items.append(_batch_from_run(run, run_channels, run_rows))
-                run = []
+                items.append(_batch_from_run(run, fields, run_channels, run_rows))
+                run, fields = [], []
                 run_rows = 0
             items.append(message)
             frames_ok += 1
         if run:
-            items.append(_batch_from_run(run, run_channels, run_rows))
+            items.append(_batch_from_run(run, fields, run_channels, run_rows))
         self.stats.frames_ok += frames_ok
         return items
 
@@ -528,9 +539,6 @@ def _samples_table(table: np.ndarray) -> SampleBatch | None:
                        words[:, 3].astype(np.uint32), header[:, 1].astype(np.uint16), header[:, 3].copy())
 
 
-# A run of frames on the frame-by-frame path keeps each frame's fields as one FRAME_RECORD;
-# the batch's arrays are made from them only if a consumer reads them (SampleBatch.from_records).
-_pack_record = FRAME_RECORD.pack
 _unpack_header = SAMPLES_HEADER.unpack_from
 _frombuffer = np.frombuffer
 _new_batch = object.__new__
@@ -567,28 +575,37 @@ def _one_samples_frame(chunk: bytes) -> SampleBatch | None:
     raw = _frombuffer(bytearray(decoded), _ROW_DTYPES[channels], n, _HEADER_SIZE)
     if not _WIRE_IS_NATIVE:  # pragma: no cover - big-endian hosts
         raw = raw.astype(np.uint16)
-    batch = _new_batch(SampleBatch)  # SampleBatch.one_frame inlined: this is the per-read cost
+    # SampleBatch.from_fields inlined, as this is the whole per-read cost: with only ``first``
+    # set, the batch makes its per-frame arrays from it if they are read.
+    batch = _new_batch(SampleBatch)
     batch.raw = raw
     batch.n_frames = 1
     batch.first = (seq, index, t_us, n, flags)
     return batch
 
 
-def _batch_from_run(run: list[tuple[bytes, bytes]], channels: int, rows: int) -> SampleBatch:
-    """One batch from CRC-checked SAMPLES frames given as (packed FRAME_RECORD, decoded frame)."""
+def _batch_from_run(run: list[bytes], fields: list[tuple[int, int, int, int, int]], channels: int,
+                    rows: int) -> SampleBatch:
+    """One batch from CRC-checked decoded SAMPLES frames and their header fields as ints."""
     if len(run) == 1:
-        record, decoded = run[0]
-        raw = _frombuffer(bytearray(decoded), _ROW_DTYPES[channels], rows, _HEADER_SIZE)
-        records = record
+        buffer = bytearray(run[0])
+        offset = _HEADER_SIZE
     else:
-        buffer = bytearray()
-        for _, decoded in run:
-            buffer += memoryview(decoded)[_HEADER_SIZE:-CRC_SIZE]
-        raw = _frombuffer(buffer, _ROW_DTYPES[channels], rows)
-        records = b"".join([record for record, _ in run])
+        # bytearray.join copies each slice once into a writable buffer (cheaper per frame than
+        # growing a bytearray slice by slice through memoryviews).
+        buffer = bytearray().join([decoded[_HEADER_SIZE:-CRC_SIZE] for decoded in run])
+        offset = 0
+    raw = _frombuffer(buffer, _ROW_DTYPES[channels], rows, offset)
     if not _WIRE_IS_NATIVE:  # pragma: no cover - big-endian hosts
         raw = raw.astype(np.uint16)
-    return SampleBatch.from_records(raw, records)
+    # SampleBatch.from_fields without its consistency checks (the rows were counted from these
+    # fields): the per-frame arrays are made only if a consumer reads them.
+    batch = _new_batch(SampleBatch)
+    batch.raw = raw
+    batch.n_frames = len(fields)
+    batch.first = fields[0]
+    batch._fields = fields
+    return batch
 
 
 _HEADER_DTYPE = np.dtype([("type", "u1"), ("n", "u1"), ("channels", "u1"), ("flags", "u1"),

@@ -374,12 +374,12 @@ class Log:
     message: str
 
 
-# Per-frame records of a lazily built batch, 16 bytes each: the layout the decoder packs them
-# in (native byte order, so the field views are plain uint32/uint16/uint8 arrays).
-FRAME_RECORD_DTYPE = np.dtype([("seq", np.uint32), ("sample_index", np.uint32), ("t_us", np.uint32),
-                               ("n", np.uint16), ("flags", np.uint8), ("pad", np.uint8)])
-FRAME_RECORD = struct.Struct("=IIIHBx")  # seq, sample_index, t_us, n, flags
-assert FRAME_RECORD.size == FRAME_RECORD_DTYPE.itemsize
+# A lazily built batch's per-frame fields become arrays through one record per frame, 16 bytes
+# in native byte order, so that the five arrays are field views of one array (one array
+# construction, not five) and plain uint32/uint16/uint8 arrays, as an eagerly built batch has.
+_FRAME_RECORD_DTYPE = np.dtype([("seq", np.uint32), ("sample_index", np.uint32), ("t_us", np.uint32),
+                                ("n", np.uint16), ("flags", np.uint8), ("pad", np.uint8)])
+_pack_frame_record = struct.Struct("=IIIHBx").pack
 _PER_FRAME = frozenset(("seq", "sample_index", "t_us", "n_per_frame", "flags"))
 
 
@@ -391,17 +391,17 @@ class SampleBatch:
     ``frame_rows[f]``). ``first`` is frame 0's ``(seq, sample_index, t_us, n, flags)`` as ints
     (None for a batch without frames).
 
-    The decoder's live reads build batches with :meth:`one_frame` and :meth:`from_records`,
-    which keep the per-frame fields as ints or packed records and make the five arrays only when
-    one of them is first read. A serial reader gets one frame per read, and five small arrays
-    cost more than the rest of decoding that frame; a consumer that needs only ``first`` (the
-    continuity check and the timeline, on a one-frame batch) never pays for them. Whenever
-    they are read, the fields have the same dtypes and values as in an eagerly built batch.
+    The decoder builds the batches of live reads with :meth:`from_fields`: the per-frame fields
+    stay the ints it read from the headers, and the five arrays are made when one of them is
+    first read. A serial reader gets one frame per read, and five small arrays cost more than
+    the rest of decoding that frame; a consumer that needs only ``first`` (the continuity check
+    and the timeline, on a one-frame batch) never pays for them. Whenever they are read, the
+    arrays have the dtypes and values of an eagerly built batch.
     """
 
     # Slots rather than a dataclass with properties: an unset slot is what makes a field lazy
     # (``__getattr__`` runs only then), so a field that is set is read as a plain attribute.
-    __slots__ = ("_records", "first", "flags", "n_frames", "n_per_frame", "raw", "sample_index", "seq", "t_us")
+    __slots__ = ("_fields", "first", "flags", "n_frames", "n_per_frame", "raw", "sample_index", "seq", "t_us")
 
     raw: np.ndarray          # (n, ch) uint16
     seq: np.ndarray          # (frames,) uint32
@@ -411,7 +411,7 @@ class SampleBatch:
     flags: np.ndarray        # (frames,) uint8
     n_frames: int
     first: tuple[int, int, int, int, int] | None
-    _records: bytes | bytearray  # FRAME_RECORD per frame, until the arrays are built
+    _fields: list[tuple[int, int, int, int, int]]  # until the arrays are built; [first] if unset
 
     def __init__(self, raw: np.ndarray, seq: np.ndarray, sample_index: np.ndarray, t_us: np.ndarray,
                  n_per_frame: np.ndarray, flags: np.ndarray) -> None:
@@ -424,47 +424,36 @@ class SampleBatch:
         self.n_frames = int(seq.shape[0])
 
     @classmethod
-    def one_frame(cls, raw: np.ndarray, seq: int, sample_index: int, t_us: int, n: int, flags: int) -> SampleBatch:
-        """The batch of one frame: its (n, ch) uint16 block and its header's ints."""
+    def from_fields(cls, raw: np.ndarray, fields: list[tuple[int, int, int, int, int]]) -> SampleBatch:
+        """A batch from its (n, ch) uint16 samples and each frame's ``(seq, sample_index, t_us,
+        n, flags)`` as ints; the per-frame arrays are made only if read."""
+        if not fields:
+            raise ValueError("from_fields needs at least one frame (an empty batch: use the constructor)")
+        rows = sum(f[3] for f in fields)
+        if rows != raw.shape[0]:
+            raise ValueError(f"frames of {rows} samples in all, but raw has {raw.shape[0]} rows")
         batch = object.__new__(cls)
         batch.raw = raw
-        batch.n_frames = 1
-        batch.first = (seq, sample_index, t_us, n, flags)
-        return batch
-
-    @classmethod
-    def from_records(cls, raw: np.ndarray, records: bytes | bytearray) -> SampleBatch:
-        """The batch of frames whose fields are packed as one :data:`FRAME_RECORD` each, in order."""
-        count, rest = divmod(len(records), FRAME_RECORD.size)
-        if rest:
-            raise ValueError(f"{len(records)} bytes of frame records: not a multiple of {FRAME_RECORD.size}")
-        batch = object.__new__(cls)
-        batch.raw = raw
-        batch.n_frames = count
-        batch._records = records
+        batch.n_frames = len(fields)
+        batch.first = fields[0]
+        batch._fields = fields
         return batch
 
     def __getattr__(self, name: str) -> Any:
         # Python calls this only when a slot is unset: a lazy batch's field read for the first time.
         if name in _PER_FRAME:
             try:
-                records = object.__getattribute__(self, "_records")
-            except AttributeError:  # one_frame: the fields are the ints of ``first``
-                records = FRAME_RECORD.pack(*object.__getattribute__(self, "first"))
-            # One array of records and five field views: one array construction, not five.
-            table = np.frombuffer(bytearray(records), FRAME_RECORD_DTYPE)
+                fields = object.__getattribute__(self, "_fields")
+            except AttributeError:  # the decoder's one-frame batch sets only ``first``
+                fields = [object.__getattribute__(self, "first")]
+            records = b"".join([_pack_frame_record(*f) for f in fields])
+            table = np.frombuffer(bytearray(records), _FRAME_RECORD_DTYPE)  # writable, as eager fields are
             self.seq, self.sample_index, self.t_us = table["seq"], table["sample_index"], table["t_us"]
             self.n_per_frame, self.flags = table["n"], table["flags"]
             return object.__getattribute__(self, name)
-        if name == "first":
-            if not self.n_frames:
-                first = None
-            else:
-                try:
-                    first = FRAME_RECORD.unpack_from(object.__getattribute__(self, "_records"))
-                except AttributeError:  # built from arrays
-                    first = (int(self.seq[0]), int(self.sample_index[0]), int(self.t_us[0]),
-                             int(self.n_per_frame[0]), int(self.flags[0]))
+        if name == "first":  # an eagerly built batch: from its arrays
+            first = ((int(self.seq[0]), int(self.sample_index[0]), int(self.t_us[0]), int(self.n_per_frame[0]),
+                      int(self.flags[0])) if self.n_frames else None)
             self.first = first
             return first
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
