@@ -396,7 +396,8 @@ class SampleBatch:
     first read. A serial reader gets one frame per read, and five small arrays cost more than
     the rest of decoding that frame; a consumer that needs only ``first`` (the continuity check
     and the timeline, on a one-frame batch) never pays for them. Whenever they are read, the
-    arrays have the dtypes and values of an eagerly built batch.
+    arrays have the dtypes and values of an eagerly built batch. Treat them as read-only:
+    ``first`` is read from them once and kept.
     """
 
     # Slots rather than a dataclass with properties: an unset slot is what makes a field lazy
