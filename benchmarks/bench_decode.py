@@ -7,7 +7,9 @@ equal before anything is timed.
 Binary (SAMPLES frames, docs/protocol.md):
 
 * **project**: ``glovecoach.wire.StreamDecoder`` (resync, error counts by reason, partial frames
-  across reads, every message type validated);
+  across reads, every message type validated). A live read's ``SampleBatch`` makes its
+  per-frame arrays when first read (the link reads ``batch.first`` instead); the equality check
+  below reads them all, so they are what is compared;
 * **hour**: :class:`HourDecoder` below, the decoder a competent engineer writes from
   docs/protocol.md in an hour with the usual libraries: ``bytes.split(b"\\x00")`` with the
   partial frame carried over, the ``cobs`` package's C ``cobs.decode``, ``zlib.crc32`` and

@@ -164,8 +164,10 @@ class SessionTimeline:
     def _place_part(self, part: SampleBatch, received: float, findings: list[MissingSlots | StreamRestart],
                     rate: int, resuming: bool, out: list[Placed]) -> None:
         period_us = 1e6 / rate
-        first_device = int(part.sample_index[0])
-        new_stream = (self._offset is None or bool(int(part.flags[0]) & SAMPLES_FIRST_AFTER_START)
+        single = part.n_frames == 1  # the live case: plain ints and floats cost less than numpy calls
+        # Frame 0 as ints; on a one-frame batch from the decoder this builds no per-frame arrays.
+        _, first_device, first_t_us, first_n, first_flags = part.first
+        new_stream = (self._offset is None or bool(first_flags & SAMPLES_FIRST_AFTER_START)
                       or any(type(f) is StreamRestart for f in findings)
                       # Slots already placed (a tracker reset by a new boot_id, then frames of the
                       # old stream): never overlap the timeline; place them by the host clock.
@@ -175,9 +177,8 @@ class SessionTimeline:
         # taken: never before the slot's deadline, sometimes up to a period after it. So the
         # grid origin is the smallest (stamp - slot * period) seen in this stream; using the
         # raw stamps instead would put late-stamped pairs below the clock's true envelope.
-        single = part.n_frames == 1  # the live case: plain floats cost less than numpy calls
         if single:
-            origin = self._unwrapper.unwrap_one(int(part.t_us[0])) - first_device * period_us
+            origin = self._unwrapper.unwrap_one(first_t_us) - first_device * period_us
         else:
             t_first = self._unwrapper.unwrap(part.t_us).astype(np.float64)
             slots = part.sample_index.astype(np.float64)
@@ -189,7 +190,7 @@ class SessionTimeline:
         # A frame is sent once its last sample is taken: (due_last, received) bounds the clock.
         if single:
             due_first_us = self._grid_origin_us + first_device * period_us
-            due_last_us = due_first_us + (int(part.n_per_frame[0]) - 1) * period_us
+            due_last_us = due_first_us + (first_n - 1) * period_us
             self.clock.add_pair(due_last_us / 1e6, received)
         else:
             due_first = self._grid_origin_us + slots * period_us
@@ -237,14 +238,15 @@ class SessionTimeline:
             self._stall_from = None  # a second of samples after the stall and no gap: none to label
         host_time = received + self.wall_minus_mono
         if single:
-            frames = np.array([(first_index, int(part.t_us[0]), host_time)], dtype=FRAME_DTYPE)
+            frames = np.array([(first_index, first_t_us, host_time)], dtype=FRAME_DTYPE)
+            self.next_index = first_index + first_n
         else:
             frames = np.empty(part.n_frames, dtype=FRAME_DTYPE)
             frames["sample_index"] = part.sample_index
             frames["sample_index"] += offset
             frames["t_us"] = part.t_us
             frames["host_time"] = host_time
+            self.next_index = int(frames["sample_index"][-1]) + int(part.n_per_frame[-1])
         out.append(SamplesReceived(first_index, part.raw, frames))
-        self.next_index = int(frames["sample_index"][-1]) + int(part.n_per_frame[-1])
         self._last_sample = (self.clock, due_last_us / 1e6)
         self.samples += part.n_samples

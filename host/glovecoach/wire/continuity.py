@@ -105,12 +105,12 @@ class ContinuityTracker:
         if count == 1 and self._last_seq is not None:
             # A live reader hands over one frame per read: check the usual case on plain ints
             # (the whole-array checks below cost more in numpy's per-call overhead than in work).
-            seq1, index1 = int(batch.seq[0]), int(batch.sample_index[0])
+            # ``first`` holds them as the decoder read them: no per-frame arrays are built.
+            seq1, index1, t1, n, flags1 = batch.first
             if (seq1 == self._last_seq + 1 and index1 == self._next_index
-                    and not int(batch.flags[0]) & SAMPLES_FIRST_AFTER_START):
-                n = int(batch.n_per_frame[0])
+                    and not flags1 & SAMPLES_FIRST_AFTER_START):
                 half = TICKS_MODULUS // 2
-                step = (int(batch.t_us[0]) - (self._last_t & TICKS_MASK) + half) % TICKS_MODULUS - half
+                step = (t1 - (self._last_t & TICKS_MASK) + half) % TICKS_MODULUS - half
                 self.frames += 1
                 self.samples += n
                 self._last_seq, self._next_index = seq1, index1 + n

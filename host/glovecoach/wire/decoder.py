@@ -9,8 +9,9 @@ so each kind of read has its own path, all giving identical results (tests/wire)
 
 * a read inside a frame (most live reads at high rates) only extends the held-back tail;
 * a read completing one SAMPLES frame (the usual live read) is decoded by
-  ``_one_samples_frame``: header checks on the ints of one ``struct`` unpack, and the batch's six
-  arrays from two ``np.frombuffer`` calls on one buffer;
+  ``_one_samples_frame``: header checks on the ints of one ``struct`` unpack, the samples by one
+  ``np.frombuffer``, and the per-frame fields left as those ints (``SampleBatch`` makes arrays
+  of them only when a consumer reads one);
 * a long read (a replayed capture, a catch-up after a stall) is decoded in one ``cobs.decode``
   call over all its frames and checked with one CRC-32 pass (``_uniform_joined``), when its
   frames are intact SAMPLES frames of one size;
@@ -24,7 +25,6 @@ samples.
 
 from __future__ import annotations
 
-import struct
 from collections import deque
 from dataclasses import dataclass, field
 from itertools import compress
@@ -136,7 +136,7 @@ class StreamDecoder:
     def feed(self, data: bytes | bytearray | memoryview) -> list[Message]:
         """Messages completed by ``data``, in stream order."""
         if self._plain and data.__class__ is bytes:
-            # The two live reads first and shortest, as a serial reader pays this per call.
+            # The live reads first and shortest, as a serial reader pays this per call.
             if 0 not in data:  # inside a frame (a USB packet), or empty: only the tail grows
                 tail = self._tail + data
                 if len(tail) <= self.max_undelimited_run:
@@ -145,15 +145,25 @@ class StreamDecoder:
                     return []
             elif self._one_frame_path and len(data) <= _BULK_FROM_BYTES:
                 chunks = data.split(b"\x00")
-                if len(chunks) == 2 and len(chunks[1]) <= self.max_undelimited_run:
-                    # One frame completed: anything but a valid SAMPLES frame goes on below.
-                    batch = _one_samples_frame(self._tail + chunks[0] if self._tail else chunks[0])
-                    if batch is not None:
-                        self._tail = chunks[1]
-                        stats = self.stats
-                        stats.bytes_in += len(data)
-                        stats.frames_ok += 1
-                        return [batch]
+                count = len(chunks) - 1  # frames this read completes
+                if len(chunks[-1]) <= self.max_undelimited_run:
+                    if count == 1:
+                        # One frame completed: anything but a valid SAMPLES frame goes on below.
+                        batch = _one_samples_frame(self._tail + chunks[0] if self._tail else chunks[0])
+                        if batch is not None:
+                            self._tail = chunks[1]
+                            stats = self.stats
+                            stats.bytes_in += len(data)
+                            stats.frames_ok += 1
+                            return [batch]
+                    elif count < self.vectorise_from:
+                        # A few frames (the device's transfers queued up between two reads):
+                        # frame by frame, as the path below would, without splitting again.
+                        self.stats.bytes_in += len(data)
+                        if self._tail:  # the held-back start of a frame joins its first piece
+                            chunks[0] = self._tail + chunks[0]
+                        self._tail = chunks.pop()
+                        return self._decode_few(chunks)
         size = len(data)
         if not size:
             return []
@@ -266,10 +276,12 @@ class StreamDecoder:
 
         A live read usually holds one SAMPLES frame, so the cost per frame is the cost per call:
         the header is checked on Python ints from one ``struct`` unpack, and a run of frames
-        becomes a batch through one buffer and two ``np.frombuffer`` calls (see _batch_from_run).
+        becomes a batch through one joined buffer and one ``np.frombuffer``, its per-frame fields
+        left as those ints (see _batch_from_run).
         """
         items: list[Message] = []
-        run: list[tuple[bytes, bytes]] = []  # SAMPLES frames awaiting merge: (packed meta, decoded)
+        run: list[bytes] = []  # decoded SAMPLES frames awaiting merge into one batch
+        fields: list[tuple[int, int, int, int, int]] = []  # their (seq, sample_index, t_us, n, flags)
         run_channels = run_rows = 0
         frames_ok = 0
         decode, check = cobs.decode, crc32
@@ -296,12 +308,13 @@ class StreamDecoder:
                     self._count_rejects([(0, _payload_error(decoded[:-CRC_SIZE]), len(chunk))], content=True)
                     continue
                 if channels != run_channels and run:
-                    items.append(_batch_from_run(run, run_channels, run_rows))
-                    run = []
+                    items.append(_batch_from_run(run, fields, run_channels, run_rows))
+                    run, fields = [], []
                     run_rows = 0
                 run_channels = channels
                 run_rows += n
-                run.append((_pack_meta(seq, index, t_us, n, flags), decoded))
+                run.append(decoded)
+                fields.append((seq, index, t_us, n, flags))
                 frames_ok += 1
                 continue
             try:
@@ -310,13 +323,13 @@ class StreamDecoder:
                 self._count_rejects([(0, exc, len(chunk))], content=True)
                 continue
             if run:
-                items.append(_batch_from_run(run, run_channels, run_rows))
-                run = []
+                items.append(_batch_from_run(run, fields, run_channels, run_rows))
+                run, fields = [], []
                 run_rows = 0
             items.append(message)
             frames_ok += 1
         if run:
-            items.append(_batch_from_run(run, run_channels, run_rows))
+            items.append(_batch_from_run(run, fields, run_channels, run_rows))
         self.stats.frames_ok += frames_ok
         return items
 
@@ -526,19 +539,9 @@ def _samples_table(table: np.ndarray) -> SampleBatch | None:
                        words[:, 3].astype(np.uint32), header[:, 1].astype(np.uint16), header[:, 3].copy())
 
 
-# Per-frame fields of a batch built on the live path, packed next to the samples in one buffer so
-# that the six arrays of a SampleBatch cost two np.frombuffer calls and field views, not six
-# array constructions (which were most of the cost of a one-frame read). Native byte order: the
-# views are then plain uint32/uint16/uint8 arrays, as the vectorised path gives. 16 bytes keep the
-# samples after the records 2-byte aligned.
-_META_DTYPE = np.dtype([("seq", np.uint32), ("sample_index", np.uint32), ("t_us", np.uint32),
-                        ("n", np.uint16), ("flags", np.uint8), ("pad", np.uint8)])
-_META = struct.Struct("=IIIHBx")
-assert _META.size == _META_DTYPE.itemsize == _HEADER_SIZE
-_pack_meta = _META.pack
-_pack_meta_into = _META.pack_into
 _unpack_header = SAMPLES_HEADER.unpack_from
 _frombuffer = np.frombuffer
+_new_batch = object.__new__
 _cobs_decode = cobs.decode
 _MIN_SAMPLES_DECODED = _HEADER_SIZE + CRC_SIZE
 # One sample row of n channels as one item, so np.frombuffer gives the (rows, channels) table
@@ -566,36 +569,43 @@ def _one_samples_frame(chunk: bytes) -> SampleBatch | None:
     if not (0 < n <= MAX_SAMPLES_ACCEPTED_PER_FRAME and 0 < channels <= MAX_CHANNELS and t_us <= T_US_MAX
             and size == _MIN_SAMPLES_DECODED + 2 * n * channels):
         return None
-    # Own writable copy of the frame; the meta record replaces the header (both 16 bytes).
-    buffer = bytearray(decoded)
-    _pack_meta_into(buffer, 0, seq, index, t_us, n, flags)
-    records = _frombuffer(buffer, _META_DTYPE, 1)
-    raw = _frombuffer(buffer, _ROW_DTYPES[channels], n, _HEADER_SIZE)
+    # The samples as an own writable copy (consumers may work in place), viewed as (n, ch) rows;
+    # the per-frame fields stay the header's ints until a consumer asks for arrays. Five small
+    # arrays here cost more than all the rest of this function (see SampleBatch).
+    raw = _frombuffer(bytearray(decoded), _ROW_DTYPES[channels], n, _HEADER_SIZE)
     if not _WIRE_IS_NATIVE:  # pragma: no cover - big-endian hosts
         raw = raw.astype(np.uint16)
-    return SampleBatch(raw, records["seq"], records["sample_index"], records["t_us"], records["n"],
-                       records["flags"])
+    # SampleBatch.from_fields inlined, as this is the whole per-read cost: with only ``first``
+    # set, the batch makes its per-frame arrays from it if they are read.
+    batch = _new_batch(SampleBatch)
+    batch.raw = raw
+    batch.n_frames = 1
+    batch.first = (seq, index, t_us, n, flags)
+    return batch
 
 
-def _batch_from_run(run: list[tuple[bytes, bytes]], channels: int, rows: int) -> SampleBatch:
-    """One batch from CRC-checked SAMPLES frames given as (packed meta, decoded frame)."""
+def _batch_from_run(run: list[bytes], fields: list[tuple[int, int, int, int, int]], channels: int,
+                    rows: int) -> SampleBatch:
+    """One batch from CRC-checked decoded SAMPLES frames and their header fields as ints."""
     if len(run) == 1:
-        # The decoded frame is header + samples + CRC: its own copy, with the meta record written
-        # over the header (both are 16 bytes), holds everything the batch needs.
-        meta, decoded = run[0]
-        buffer = bytearray(decoded)
-        buffer[:_HEADER_SIZE] = meta
+        buffer = bytearray(run[0])
+        offset = _HEADER_SIZE
     else:
-        buffer = bytearray().join([meta for meta, _ in run])
-        for _, decoded in run:
-            buffer += memoryview(decoded)[_HEADER_SIZE:-CRC_SIZE]
-    count = len(run)
-    records = _frombuffer(buffer, _META_DTYPE, count)
-    raw = _frombuffer(buffer, _ROW_DTYPES[channels], rows, count * _HEADER_SIZE)
+        # bytearray.join copies each slice once into a writable buffer (cheaper per frame than
+        # growing a bytearray slice by slice through memoryviews).
+        buffer = bytearray().join([decoded[_HEADER_SIZE:-CRC_SIZE] for decoded in run])
+        offset = 0
+    raw = _frombuffer(buffer, _ROW_DTYPES[channels], rows, offset)
     if not _WIRE_IS_NATIVE:  # pragma: no cover - big-endian hosts
         raw = raw.astype(np.uint16)
-    return SampleBatch(raw, records["seq"], records["sample_index"], records["t_us"], records["n"],
-                       records["flags"])
+    # SampleBatch.from_fields without its consistency checks (the rows were counted from these
+    # fields): the per-frame arrays are made only if a consumer reads them.
+    batch = _new_batch(SampleBatch)
+    batch.raw = raw
+    batch.n_frames = len(fields)
+    batch.first = fields[0]
+    batch._fields = fields
+    return batch
 
 
 _HEADER_DTYPE = np.dtype([("type", "u1"), ("n", "u1"), ("channels", "u1"), ("flags", "u1"),

@@ -374,14 +374,35 @@ class Log:
     message: str
 
 
-@dataclass(eq=False)
+# A lazily built batch's per-frame fields become arrays through one record per frame, 16 bytes
+# in native byte order, so that the five arrays are field views of one array (one array
+# construction, not five) and plain uint32/uint16/uint8 arrays, as an eagerly built batch has.
+_FRAME_RECORD_DTYPE = np.dtype([("seq", np.uint32), ("sample_index", np.uint32), ("t_us", np.uint32),
+                                ("n", np.uint16), ("flags", np.uint8), ("pad", np.uint8)])
+_pack_frame_record = struct.Struct("=IIIHBx").pack
+_PER_FRAME = frozenset(("seq", "sample_index", "t_us", "n_per_frame", "flags"))
+
+
 class SampleBatch:
     """One or more consecutive SAMPLES frames with the same channel count.
 
     ``raw`` holds every sample row of every frame in arrival order; the per-frame arrays say
     which rows came from which frame (frame *f* owns ``n_per_frame[f]`` rows starting at
-    ``frame_rows[f]``).
+    ``frame_rows[f]``). ``first`` is frame 0's ``(seq, sample_index, t_us, n, flags)`` as ints
+    (None for a batch without frames).
+
+    The decoder builds the batches of live reads with :meth:`from_fields`: the per-frame fields
+    stay the ints it read from the headers, and the five arrays are made when one of them is
+    first read. A serial reader gets one frame per read, and five small arrays cost more than
+    the rest of decoding that frame; a consumer that needs only ``first`` (the continuity check
+    and the timeline, on a one-frame batch) never pays for them. Whenever they are read, the
+    arrays have the dtypes and values of an eagerly built batch. Treat them as read-only:
+    ``first`` is read from them once and kept.
     """
+
+    # Slots rather than a dataclass with properties: an unset slot is what makes a field lazy
+    # (``__getattr__`` runs only then), so a field that is set is read as a plain attribute.
+    __slots__ = ("_fields", "first", "flags", "n_frames", "n_per_frame", "raw", "sample_index", "seq", "t_us")
 
     raw: np.ndarray          # (n, ch) uint16
     seq: np.ndarray          # (frames,) uint32
@@ -389,10 +410,54 @@ class SampleBatch:
     t_us: np.ndarray         # (frames,) uint32, 30-bit device clock at each frame's first row
     n_per_frame: np.ndarray  # (frames,) uint16
     flags: np.ndarray        # (frames,) uint8
+    n_frames: int
+    first: tuple[int, int, int, int, int] | None
+    _fields: list[tuple[int, int, int, int, int]]  # until the arrays are built; [first] if unset
 
-    @property
-    def n_frames(self) -> int:
-        return int(self.seq.shape[0])
+    def __init__(self, raw: np.ndarray, seq: np.ndarray, sample_index: np.ndarray, t_us: np.ndarray,
+                 n_per_frame: np.ndarray, flags: np.ndarray) -> None:
+        self.raw = raw
+        self.seq = seq
+        self.sample_index = sample_index
+        self.t_us = t_us
+        self.n_per_frame = n_per_frame
+        self.flags = flags
+        self.n_frames = int(seq.shape[0])
+
+    @classmethod
+    def from_fields(cls, raw: np.ndarray, fields: list[tuple[int, int, int, int, int]]) -> SampleBatch:
+        """A batch from its (n, ch) uint16 samples and each frame's ``(seq, sample_index, t_us,
+        n, flags)`` as ints; the per-frame arrays are made only if read."""
+        if not fields:
+            raise ValueError("from_fields needs at least one frame (an empty batch: use the constructor)")
+        rows = sum(f[3] for f in fields)
+        if rows != raw.shape[0]:
+            raise ValueError(f"frames of {rows} samples in all, but raw has {raw.shape[0]} rows")
+        batch = object.__new__(cls)
+        batch.raw = raw
+        batch.n_frames = len(fields)
+        batch.first = fields[0]
+        batch._fields = fields
+        return batch
+
+    def __getattr__(self, name: str) -> Any:
+        # Python calls this only when a slot is unset: a lazy batch's field read for the first time.
+        if name in _PER_FRAME:
+            try:
+                fields = object.__getattribute__(self, "_fields")
+            except AttributeError:  # the decoder's one-frame batch sets only ``first``
+                fields = [object.__getattribute__(self, "first")]
+            records = b"".join([_pack_frame_record(*f) for f in fields])
+            table = np.frombuffer(bytearray(records), _FRAME_RECORD_DTYPE)  # writable, as eager fields are
+            self.seq, self.sample_index, self.t_us = table["seq"], table["sample_index"], table["t_us"]
+            self.n_per_frame, self.flags = table["n"], table["flags"]
+            return object.__getattribute__(self, name)
+        if name == "first":  # an eagerly built batch: from its arrays
+            first = ((int(self.seq[0]), int(self.sample_index[0]), int(self.t_us[0]), int(self.n_per_frame[0]),
+                      int(self.flags[0])) if self.n_frames else None)
+            self.first = first
+            return first
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def n_samples(self) -> int:
