@@ -46,6 +46,19 @@ def test_analyzing_a_csv_imports_nothing_heavy(tmp_path: Path) -> None:
     assert loaded_after(code) == []
 
 
+def test_analyzing_a_recording_imports_nothing_heavy(tmp_path: Path) -> None:
+    """A recording goes through the pipeline like a live session, yet analysing one loads
+    neither the device link nor the wire decoder (start-up time, issue 9)."""
+    from glovecoach.simulate import simulate
+    from glovecoach.simulate.files import write_recording
+
+    path = write_recording(simulate("good_session", 1).cut(0, 20), tmp_path / "s.gcrec")
+    code = ("import contextlib, io\nfrom glovecoach.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    assert main(['analyze', {str(path)!r}, '--json']) == 0\n")
+    assert loaded_after(code) == []
+
+
 def test_every_command_module_is_in_the_table() -> None:
     modules = {m.name for m in pkgutil.iter_modules(commands.__path__)}
     assert {module for module, _ in COMMANDS.values()} == modules

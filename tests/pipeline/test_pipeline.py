@@ -7,18 +7,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-
 from glovecoach.calibration import Calibration
-from glovecoach.link.events import (
-    DeviceLog,
-    DeviceProblem,
-    GapDetected,
-    LinkDown,
-    LinkResumed,
-    LinkStalled,
-    LinkUp,
-    SamplesReceived,
-)
 from glovecoach.pipeline import Listener, Notifier
 from glovecoach.pipeline.coaching import CoachingListener, CoachingUpdate
 from glovecoach.pipeline.link_monitor import LinkMonitor
@@ -32,6 +21,16 @@ from glovecoach.recording.runs import contiguous_blocks
 from glovecoach.simulate import simulate
 from glovecoach.simulate.files import write_recording
 from glovecoach.vocabulary.sensors import ALL_CHANNELS
+from glovecoach.vocabulary.stream import (
+    DeviceLog,
+    DeviceProblem,
+    GapDetected,
+    LinkDown,
+    LinkResumed,
+    LinkStalled,
+    LinkUp,
+    SamplesReceived,
+)
 
 CH = len(ALL_CHANNELS)
 

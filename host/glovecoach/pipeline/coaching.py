@@ -16,9 +16,9 @@ import numpy as np
 
 from glovecoach.calibration import Calibration, tare_newtons
 from glovecoach.engine.coaching import CoachingEngine
-from glovecoach.link.events import GapDetected, SamplesReceived
 from glovecoach.pipeline.listener import Listener
 from glovecoach.vocabulary.blocks import ForceBlock
+from glovecoach.vocabulary.stream import GapDetected, SamplesReceived
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from glovecoach.link.events import (
+from glovecoach.pipeline.listener import Listener
+from glovecoach.vocabulary.stream import (
     DeviceProblem,
     LinkDown,
     LinkResumed,
     LinkStalled,
     LinkUp,
 )
-from glovecoach.pipeline.listener import Listener
 
 UP, STALLED, DOWN = "up", "stalled", "down"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from glovecoach.link.events import (
+from glovecoach.vocabulary.stream import (
     DeviceLog,
     DeviceProblem,
     GapDetected,

@@ -7,8 +7,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from glovecoach.link.events import SamplesReceived
 from glovecoach.pipeline.listener import Listener
+from glovecoach.vocabulary.stream import SamplesReceived
 
 
 class Source(Protocol):

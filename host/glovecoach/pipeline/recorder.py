@@ -11,7 +11,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from glovecoach.link.events import (
+from glovecoach.pipeline.listener import Listener
+from glovecoach.vocabulary.stream import (
     DeviceLog,
     DeviceProblem,
     GapDetected,
@@ -22,7 +23,6 @@ from glovecoach.link.events import (
     SamplesReceived,
     StatusReceived,
 )
-from glovecoach.pipeline.listener import Listener
 
 
 class RecorderListener(Listener):

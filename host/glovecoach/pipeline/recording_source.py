@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from glovecoach.link.events import GapDetected, SamplesReceived
 from glovecoach.recording.format import FRAME_DTYPE
 from glovecoach.recording.runs import contiguous_blocks
+from glovecoach.vocabulary.stream import GapDetected, SamplesReceived
 
 NO_FRAMES = np.zeros(0, dtype=FRAME_DTYPE)   # a replayed block carries no wire-frame table
 RECORDED_GAP = "recorded_gap"

@@ -39,22 +39,9 @@ from glovecoach.recording.format import (
     RecordingError,
     decode_json,
 )
+from glovecoach.vocabulary.stream import SessionGap
 
 _MISSING_REASON = "no samples for these indices in the file (never written, or lost to file damage)"
-
-
-@dataclass(frozen=True)
-class SessionGap:
-    """Session indices [first_index, first_index + n_samples) that hold no samples."""
-
-    first_index: int
-    n_samples: int
-    reason: str
-    exact: bool = True
-
-    @property
-    def end_index(self) -> int:
-        return self.first_index + self.n_samples
 
 
 @dataclass(frozen=True)
