@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "host"))
 from glovecoach.calibration import Calibration  # noqa: E402
 from glovecoach.engine import CoachingEngine  # noqa: E402
 from glovecoach.engine.detectors import ExcursionDetector  # noqa: E402
-from glovecoach.pipeline.analysis import ANALYSIS_BLOCK_S  # noqa: E402
 from glovecoach.engine.technique import PhaseSmoother, TechniqueRecognizer  # noqa: E402
+from glovecoach.pipeline.analysis import ANALYSIS_BLOCK_S  # noqa: E402
 from glovecoach.protocols import default_protocol  # noqa: E402
 from glovecoach.simulate import simulate  # noqa: E402
 
@@ -132,7 +132,8 @@ def main() -> None:
         totals += m
         fa_per_session.append(m[4])
         if m[0] < m[1] or m[2] < m[3] or m[4]:
-            misses.append(f"  {scenario} seed {seed}: overforce {m[0]}/{m[1]}, spine {m[2]}/{m[3]}, false alarms {m[4]}")
+            misses.append(f"  {scenario} seed {seed}: overforce {m[0]}/{m[1]}, spine {m[2]}/{m[3]}, "
+                          f"false alarms {m[4]}")
     of, ot, sf, st, fa = totals
     print(f"Accuracy over {args.sessions} simulated sessions (seeds {args.seed0}-{args.seed0 + args.sessions - 1}, "
           f"{time.perf_counter() - t_start:.0f} s):")
@@ -208,7 +209,8 @@ def main() -> None:
     per_sample_baseline(x, limit, release, min_samples)
     t_loop = time.perf_counter() - t0
     print(f"Speed, 15 min x {s.rate_hz} Hz x {len(s.channels)} channels ({n} samples), median of 3:")
-    print(f"  full analysis (calibration + engine, {ANALYSIS_BLOCK_S:g} s blocks) {t_all:.2f} s = {900 / t_all:.0f}x real time (target < 1 s)")
+    print(f"  full analysis (calibration + engine, {ANALYSIS_BLOCK_S:g} s blocks) {t_all:.2f} s "
+          f"= {900 / t_all:.0f}x real time (target < 1 s)")
     print(f"    of which technique recognition       {t_rec:.2f} s")
     print(f"    the rest (detectors, spine, protocol) {max(t_all - t_rec, 0):.2f} s")
     print(f"  over-force thresholds, vectorised      {t_vec * 1000:.0f} ms")

@@ -183,8 +183,10 @@ def main() -> None:
         for name, us in rows:
             est = us * factor
             print(f"{name:38} {us:9.1f} {est:13.0f} {100 * est / period:21.1f}%")
-        print(f"  viper COBS speed-up over bytecode: {res[f'cobs_bytecode_us_{rate}'] / res[f'cobs_viper_us_{rate}']:.1f}x; "
-              f"viper CRC vs C binascii: {res[f'crc_viper_us_{rate}'] / res[f'crc_binascii_us_{rate}']:.1f}x slower\n")
+        cobs_gain = res[f"cobs_bytecode_us_{rate}"] / res[f"cobs_viper_us_{rate}"]
+        crc_loss = res[f"crc_viper_us_{rate}"] / res[f"crc_binascii_us_{rate}"]
+        print(f"  viper COBS speed-up over bytecode: {cobs_gain:.1f}x; "
+              f"viper CRC vs C binascii: {crc_loss:.1f}x slower\n")
     sim = res["sim_read_pattern_us"]
     print(f"sim ADC read (built-in pattern, 20 channels): {sim:.1f} us on the unix port (virtual glove only).")
     print("Slot figures exclude the ADC read. On the glove it is one mux settle (mux_settle_us) per")

@@ -39,9 +39,9 @@ CPU second; >= 30 fps under 30 % of one core.
 from __future__ import annotations
 
 import argparse
-import shutil
 import atexit
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -235,8 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     for v in args.variants:
         results.append(run_link_only(url, args.seconds, args.rate) if v == "link"
                        else run(app, url, work / v, args.seconds, v, args.rate, args.instructor))
+    layout = ", instructor layout" if args.instructor else ""
     print(f"live window, {len(session.channels)} channels at {session.rate_hz} Hz, all views "
-          f"open, 1600x1000{', instructor layout' if args.instructor else ''}, {args.seconds:.0f} s per run (medians of 1-s slices; app and pyqtgraph: "
+          f"open, 1600x1000{layout}, {args.seconds:.0f} s per run (medians of 1-s slices; app and pyqtgraph: "
           f"median of {args.rounds} alternating runs)")
     print(f"{'variant':<9} {'fps':>6} {'CPU % of one core':>18} {'GUI thread':>11} "
           f"{'in tick()':>10} {'fps per CPU %':>14} {'samples/s in':>13}")

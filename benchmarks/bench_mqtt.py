@@ -24,10 +24,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "link"))
 
-from mqtt_helpers import Mosquitto, MqttGlove  # noqa: E402
-
 from glovecoach.link.broker import EmbeddedBroker  # noqa: E402
 from glovecoach.link.client import GloveClient, SamplesReceived  # noqa: E402
+from mqtt_helpers import Mosquitto, MqttGlove  # noqa: E402
 
 WARMUP_S = 0.5
 

@@ -58,7 +58,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from glovecoach.vocabulary.techniques import TECHNIQUES# noqa: E402
 from glovecoach.protocols import default_protocol  # noqa: E402
 from glovecoach.simulate.realism import (  # noqa: E402
     FAULT_KINDS,
@@ -71,6 +70,7 @@ from glovecoach.simulate.realism import (  # noqa: E402
     Realism,
     simulate_messy,
 )
+from glovecoach.vocabulary.techniques import TECHNIQUES  # noqa: E402
 
 TUNING_SEEDS = range(0, 100)
 EVALUATION_SEEDS = range(6000, 6120)
@@ -186,8 +186,9 @@ class EngineResult:
     confusion: np.ndarray | None = None     # seconds, rows = truth, columns = prediction
 
     def to_dict(self) -> dict:
-        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()
-                if k not in ("boundary_errors", "confusion")} | {"boundary_errors": [round(e, 2) for e in self.boundary_errors]}
+        plain = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()
+                 if k not in ("boundary_errors", "confusion")}
+        return plain | {"boundary_errors": [round(e, 2) for e in self.boundary_errors]}
 
 
 def _per_second_truth(s: MessySession) -> tuple[np.ndarray, np.ndarray]:
@@ -484,7 +485,8 @@ def main(argv: list[str] | None = None) -> int:
         ("false alarms <= 0.25 per session", (o["false_alarms_per_session"] or 0) <= 0.25),
         ("every verdict right", o["verdicts_right"] == o["sessions"]),
     ]
-    print("issue 9 targets (current engine): " + "; ".join(f"{name}: {'met' if ok else 'NOT met'}" for name, ok in checks))
+    print("issue 9 targets (current engine): "
+          + "; ".join(f"{name}: {'met' if ok else 'NOT met'}" for name, ok in checks))
     if args.json:
         out = {"seeds": [seeds[0], seeds[-1]], "tuning": bool(args.tuning), "wall_s": wall, "empty_recording": empty,
                "generate_s": gen_s, "conditions": table, "sessions": sessions,

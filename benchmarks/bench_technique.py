@@ -29,9 +29,9 @@ import numpy as np
 
 from glovecoach.calibration import Calibration
 from glovecoach.engine.technique import PhaseSmoother, TechniqueRecognizer
-from glovecoach.vocabulary.techniques import TECHNIQUES, Phase
 from glovecoach.simulate import simulate
 from glovecoach.simulate.session import SCENARIOS
+from glovecoach.vocabulary.techniques import TECHNIQUES, Phase
 
 TUNING_SEEDS = range(0, 100)
 EVALUATION_SEEDS = range(2000, 2060)

@@ -300,7 +300,7 @@ def wiring_svg(smap: dict) -> str:
     # Select bus lanes: vertical wires that carry S0..S3 down to every mux.
     lane_x = [330 + 22 * k for k in range(len(select))]
     adc_lane_x = 290
-    for k, sy in enumerate(sel_ys):
+    for sy in sel_ys:
         svg.line(esp_x + esp_w + 12, sy, X_MUX_L, sy, stroke="#0a6", width=1.8)
     for b_index, b in enumerate(blocks):
         name = b["name"]

@@ -360,7 +360,7 @@ def test_an_error_in_the_writer_leaves_the_old_file_and_no_temporary(tmp_path):
     with pytest.raises(ZeroDivisionError):
         with atomic_output(out, overwrite=True) as temporary:
             temporary.write_text("half")
-            1 / 0
+            raise ZeroDivisionError("the writer fails halfway")
     assert out.read_bytes() == OLD and leftovers(tmp_path) == []
 
 

@@ -36,8 +36,9 @@ import json
 import os
 import time
 
-from glove import mqtt
 from micropython import const
+
+from glove import mqtt
 
 MSG_HELLO = const(0x01)     # frames.MSG_HELLO (not imported: frames pulls in viper code twice)
 MSG_SAMPLES = const(0x10)

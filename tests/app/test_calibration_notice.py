@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from glovecoach.app.debrief import DebriefView
-from glovecoach.calibration import Calibration
 from glovecoach.pipeline.analysis import analyze_recording
 from glovecoach.protocols import default_protocol
 from glovecoach.recording import open_recording

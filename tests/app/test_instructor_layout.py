@@ -83,7 +83,8 @@ for group, plot in view.plots.plots.items():
         texts = [] if specs is None else [
             ([q.x(), q.y(), q.width(), q.height()], text)
             for q, text in ((axis.mapRectToScene(r), text) for r, _, text in specs[2])]
-        axes[name] = {"labels": texts, "height": axis.height(), "width": axis.width(), "font_px": QtGui.QFontInfo(axis.style["tickFont"]).pixelSize(),
+        axes[name] = {"labels": texts, "height": axis.height(), "width": axis.width(),
+                      "font_px": QtGui.QFontInfo(axis.style["tickFont"]).pixelSize(),
                       "shown": axis.style["showValues"]}
     plots[group] = {**box(plot), "data_px": [item.getViewBox().width(), item.getViewBox().height()],
                     "axes": axes}

@@ -12,7 +12,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "link"))
 
 from fake_glove import FakeGlove  # noqa: E402
-
 from glovecoach.app.controller import LiveController  # noqa: E402
 from glovecoach.link.client import GloveClient  # noqa: E402
 from glovecoach.protocols import default_protocol  # noqa: E402

@@ -154,8 +154,7 @@ def test_the_longest_alert_is_never_cut_off_in_the_instructor_banner(qtbot):
 
     from glovecoach.app.session import Alert
     from glovecoach.app.widgets.alerts import AlertBanner
-    from glovecoach.vocabulary.sensors import sensor_name
-    from glovecoach.vocabulary.sensors import load_sensor_map
+    from glovecoach.vocabulary.sensors import load_sensor_map, sensor_name
 
     longest = max((sensor_name(c.id) for c in load_sensor_map().channels), key=len)
     page = QtWidgets.QWidget()

@@ -11,12 +11,12 @@ import numpy as np  # noqa: E402
 
 from glovecoach.app.report_html import build_html  # noqa: E402
 from glovecoach.app.widgets.phasebar import PhaseBar, plan_of  # noqa: E402
-from glovecoach.vocabulary.blocks import ForceBlock# noqa: E402
 from glovecoach.engine.coaching import CoachingEngine, EngineState  # noqa: E402
-from glovecoach.vocabulary.techniques import Phase# noqa: E402
 from glovecoach.protocols import default_protocol  # noqa: E402
-from glovecoach.vocabulary.sensors import ALL_CHANNELS# noqa: E402
 from glovecoach.simulate.session import simulate_technique  # noqa: E402
+from glovecoach.vocabulary.blocks import ForceBlock  # noqa: E402
+from glovecoach.vocabulary.sensors import ALL_CHANNELS  # noqa: E402
+from glovecoach.vocabulary.techniques import Phase  # noqa: E402
 
 P = default_protocol()
 

@@ -8,8 +8,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from glovecoach.app.widgets.phasebar import PhaseBar, plan_of  # noqa: E402
 from glovecoach.engine.coaching import EngineState  # noqa: E402
-from glovecoach.vocabulary.techniques import Phase# noqa: E402
 from glovecoach.protocols import default_protocol  # noqa: E402
+from glovecoach.vocabulary.techniques import Phase  # noqa: E402
 
 
 def _state(time_s: float, first_phase_s: float | None, technique: str | None) -> EngineState:

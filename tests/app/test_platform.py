@@ -17,10 +17,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "link"))
 
 from fake_glove import FakeGlove  # noqa: E402
-
 from glovecoach.app import qt  # noqa: E402
-from glovecoach.commands import CommandError  # noqa: E402
 from glovecoach.cli import main as cli_main  # noqa: E402
+from glovecoach.commands import CommandError  # noqa: E402
 from glovecoach.commands.app import check_port  # noqa: E402
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"),

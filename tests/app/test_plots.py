@@ -11,7 +11,7 @@ from PySide6 import QtCore, QtGui  # noqa: E402
 
 from glovecoach.app import theme  # noqa: E402
 from glovecoach.app.widgets.plots import GroupPlot, decimate  # noqa: E402
-from glovecoach.vocabulary.sensors import load_sensor_map# noqa: E402
+from glovecoach.vocabulary.sensors import load_sensor_map  # noqa: E402
 
 RATE = 200.0
 WINDOW_S = 10.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 import wave
+
 import numpy as np
 import pytest
 

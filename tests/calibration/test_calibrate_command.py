@@ -13,8 +13,8 @@ import pytest
 from glovecoach.calibration import Calibration, kg_to_newtons
 from glovecoach.calibration.fsr_model import FsrParams, force_to_raw
 from glovecoach.recording import RecordingWriter
-from glovecoach.vocabulary.sensors import ALL_CHANNELS, load_sensor_map
 from glovecoach.simulate.files import SIGNAL_HEADER, SIGNAL_MAGIC
+from glovecoach.vocabulary.sensors import ALL_CHANNELS, load_sensor_map
 
 SMAP = load_sensor_map()
 RATE = 200
@@ -60,7 +60,8 @@ def enters(n_sensors: int) -> str:
 
 
 def test_guided_calibration_from_a_recorded_session(tmp_path: Path) -> None:
-    truths = {"thumb_tip": part("thumb_tip", 4500.0, 0.85), "knuckles_index_middle": part("knuckles_index_middle", 8000.0, 0.7)}
+    truths = {"thumb_tip": part("thumb_tip", 4500.0, 0.85),
+              "knuckles_index_middle": part("knuckles_index_middle", 8000.0, 0.7)}
     rec = calibration_session(tmp_path / "cal.gcrec", truths)
     out = tmp_path / "glove.json"
     result = calibrate("--replay", str(rec), "--sensors", ",".join(truths), "--weights-kg", "0.5,1,2",

@@ -49,8 +49,8 @@ def readings(true: FsrParams, kgs=WEIGHTS_KG, noise: float = 0.0, seed: int = 0)
 
 def fit(channel: str, tare: float, loaded: list):
     c = SMAP.by_id(channel)
-    return fit_sensor(channel, tare, loaded, divider_ohm=c.divider_ohm, nominal_bias_ohm=c.bias_ohm, adc_max=SMAP.adc_max,
-                      open_below=SMAP.open_below, saturated_at=SMAP.saturated_at)
+    return fit_sensor(channel, tare, loaded, divider_ohm=c.divider_ohm, nominal_bias_ohm=c.bias_ohm,
+                      adc_max=SMAP.adc_max, open_below=SMAP.open_below, saturated_at=SMAP.saturated_at)
 
 
 def test_fit_recovers_a_sensor_that_differs_from_nominal() -> None:

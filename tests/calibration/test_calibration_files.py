@@ -18,7 +18,8 @@ GOOD_SENSOR = {"r1_ohm": 5000.0, "alpha": 0.85, "divider_ohm": 2200.0, "bias_ohm
 
 def good_text(glove_id: str | None = "GC-1234") -> str:
     """A calibration file as `Calibration.save` lays it out: one field per line."""
-    data = {"format": "glovecoach-calibration", "version": 1, "glove_id": glove_id, "created": "2026-12-01T10:00:00+00:00",
+    data = {"format": "glovecoach-calibration", "version": 1, "glove_id": glove_id,
+            "created": "2026-12-01T10:00:00+00:00",
             "sensors": {"index_tip": dict(GOOD_SENSOR), "thumb_tip": dict(GOOD_SENSOR)}}
     return json.dumps(data, indent=2) + "\n"
 
@@ -91,7 +92,8 @@ def test_a_missing_field_names_the_line_of_its_sensor(tmp_path: Path) -> None:
 ])
 def test_a_sensor_that_is_not_an_object(tmp_path: Path, sensor: str, message: str) -> None:
     path = tmp_path / "c.json"
-    path.write_text('{"format": "glovecoach-calibration", "version": 1,\n "sensors": {\n  "thumb_tip": ' + sensor + "}}")
+    path.write_text('{"format": "glovecoach-calibration", "version": 1,\n "sensors": {\n  "thumb_tip": '
+                    + sensor + "}}")
     with pytest.raises(CalibrationError) as err:
         Calibration.load(path)
     assert str(err.value) == f"{path}: line 3: field sensors.thumb_tip: {message}"
@@ -99,9 +101,11 @@ def test_a_sensor_that_is_not_an_object(tmp_path: Path, sensor: str, message: st
 
 @pytest.mark.parametrize("content, message", [
     ("[]", "line 1: not a glovecoach calibration file"),
-    ('{"format": "glovecoach-calibration", "version": 1.5, "sensors": {}}', "line 1: field version: unsupported version 1.5"),
+    ('{"format": "glovecoach-calibration", "version": 1.5, "sensors": {}}',
+     "line 1: field version: unsupported version 1.5"),
     ('{"format": "glovecoach-calibration", "version": true, "sensors": {}}', "field version: unsupported version True"),
-    ('{"format": "glovecoach-calibration",\n"version": 1,\n"sensors": null}', "line 3: field sensors: must be an object"),
+    ('{"format": "glovecoach-calibration",\n"version": 1,\n"sensors": null}',
+     "line 3: field sensors: must be an object"),
     ('{"format": "glovecoach-calibration",\n"version": 1,\n"glove_id": 7, "sensors": {}}',
      "line 3: field glove_id: must be a glove id"),
     ('{"format": "glovecoach-calibration", "version": 1, "sensors": {"pinky": {}}}',
@@ -175,7 +179,8 @@ def test_a_flat_but_real_fsr_curve_still_loads(tmp_path: Path) -> None:
     # Alpha 0.5 (a flat part) behind the 1.5 kΩ knuckle divider extrapolates to ~12 kN at
     # saturation: implausible as a force, but a fit real weights can give, so it must load.
     text = good_text().replace('"r1_ohm": 5000.0', '"r1_ohm": 4000.0').replace('"alpha": 0.85', '"alpha": 0.5')
-    text = text.replace('"index_tip"', '"knuckles_index_middle"', 1).replace('"divider_ohm": 2200.0', '"divider_ohm": 1500.0', 1)
+    text = text.replace('"index_tip"', '"knuckles_index_middle"', 1)
+    text = text.replace('"divider_ohm": 2200.0', '"divider_ohm": 1500.0', 1)
     text = text.replace('"bias_ohm": 27310.0', '"bias_ohm": 18000.0', 1)
     path = tmp_path / "c.json"
     path.write_text(text)

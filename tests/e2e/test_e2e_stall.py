@@ -12,12 +12,11 @@ import time
 import numpy as np
 import pytest
 
+from e2e_helpers import expected_rows, pump, samples_in
 from glovecoach.commands.record import ChannelSummary, Progress, record
 from glovecoach.link import GapDetected, GloveClient, LinkDown, LinkResumed, LinkStalled, SamplesReceived
 from glovecoach.link.virtual_glove import VirtualGlove
 from glovecoach.recording import RecordingWriter, open_recording
-
-from e2e_helpers import expected_rows, pump, samples_in
 
 RATE = 200
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from glovecoach.link.device_clock import DeviceClockUnwrapper
+from e2e_helpers import expected_rows, pump, samples_in
 from glovecoach.link import GapDetected, GloveClient, SamplesReceived, StatusReceived
+from glovecoach.link.device_clock import DeviceClockUnwrapper
 from glovecoach.link.virtual_glove import VirtualGlove
 from glovecoach.recording import RecordingWriter, open_recording
-
-from e2e_helpers import expected_rows, pump, samples_in
 
 RATE = 200
 SECONDS = 10

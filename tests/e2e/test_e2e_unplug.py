@@ -7,12 +7,11 @@ import time
 import numpy as np
 import pytest
 
-from glovecoach.link.device_clock import DeviceClockUnwrapper
+from e2e_helpers import pump, samples_in
 from glovecoach.link import GapDetected, GloveClient, LinkDown, LinkUp, SamplesReceived
+from glovecoach.link.device_clock import DeviceClockUnwrapper
 from glovecoach.link.virtual_glove import VirtualGlove
 from glovecoach.recording import RecordingWriter, open_recording
-
-from e2e_helpers import pump, samples_in
 
 RATE = 200
 

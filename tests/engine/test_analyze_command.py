@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from glovecoach.calibration import (
     Calibration,
     calibration_path,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
+
 from glovecoach.calibration import Calibration
 from glovecoach.engine import CoachingEngine, EngineEvent, SessionReport
 from glovecoach.protocols import default_protocol
@@ -94,7 +95,8 @@ def test_live_and_scoring_limits_at_the_boundary(level: float, live: bool, score
         assert ends[0].end_s == pytest.approx(1.5)
     if scored:
         ep = report.to_dict()["overforce_events"][0]
-        assert (ep["region"], ep["start_s"], ep["end_s"], ep["peak_n"]) == ("palm_heel", 0.5, 1.5, pytest.approx(level, abs=0.01))
+        assert (ep["region"], ep["start_s"], ep["end_s"], ep["peak_n"]) == \
+            ("palm_heel", 0.5, 1.5, pytest.approx(level, abs=0.01))
         assert "excessive_force" in [v["rule"] for v in report.to_dict()["protocol"]["violations"]]
 
 
@@ -204,7 +206,8 @@ def test_spine_baseline_before_any_glove_off_time_is_the_lowest_reading() -> Non
     x = spine_session()[10 * RATE:]            # glove on from the first sample
     engine = CoachingEngine(P, ALL_CHANNELS, RATE)
     events = stream(engine, x, 40)
-    assert [(e.state, e.channel) for e in events if e.kind == "spine_contact"] == [("begin", "spine_4"), ("end", "spine_4")]
+    spine = [(e.state, e.channel) for e in events if e.kind == "spine_contact"]
+    assert spine == [("begin", "spine_4"), ("end", "spine_4")]
 
 
 def test_without_spine_channels_there_is_no_spine_check() -> None:
@@ -235,7 +238,7 @@ def test_a_gap_ends_open_events_at_its_start() -> None:
 
 # ----------------------------------------------------------------------------- simulated sessions
 
-@lru_cache(maxsize=None)
+@cache
 def run_simulated(scenario: str, seed: int, block_s: float = 1.0) -> tuple[list[EngineEvent], SessionReport, object]:
     s = simulate(scenario, seed)
     cal = Calibration.nominal_for(s.channels)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from glovecoach.engine.cues import ProtocolCues
 from glovecoach.engine.technique import PhaseChange
 from glovecoach.protocols import default_protocol

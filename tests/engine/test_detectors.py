@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from glovecoach.engine.detectors import ExcursionDetector, LightPressDetector
 from glovecoach.protocols import default_protocol
 
@@ -79,7 +80,10 @@ def test_results_do_not_depend_on_block_size(block: int) -> None:
     x[500:505, 2] = 40       # too short to count with debounce 10
     ref_b, ref_e = run(ExcursionDetector(3, 10), x, 1000)
     b, e = run(ExcursionDetector(3, 10), x, block)
-    key = lambda ev: (ev.channel, ev.start_index, ev.trigger_index, ev.end_index, round(ev.peak, 6))
+
+    def key(ev):
+        return ev.channel, ev.start_index, ev.trigger_index, ev.end_index, round(ev.peak, 6)
+
     assert sorted(map(key, e)) == sorted(map(key, ref_e))
     assert sorted(map(key, b)) == sorted(map(key, ref_b))
     assert any(ev.channel == 1 and ev.start_index == 100 and ev.peak == 30 for ev in e)

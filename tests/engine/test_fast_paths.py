@@ -102,7 +102,7 @@ def test_spine_whole_chunks_match_the_chunk_by_chunk_loop(rate: int, first: int)
     policy = default_protocol().spine
 
     def go(sizes):
-        tracker, a, out = SpineTracker(8, rate, policy), 0, []
+        tracker, a = SpineTracker(8, rate, policy), 0
         begun, ended, bases = [], [], []
         for size in sizes:
             if a >= len(x):

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from glovecoach.calibration import Calibration
 from glovecoach.cli import main
-from glovecoach.recording.force_csv import ForceCsvError, read_force_csv
 from glovecoach.recording import RecordingWriter
 from glovecoach.recording.export import export_csv
+from glovecoach.recording.force_csv import ForceCsvError, read_force_csv
 from glovecoach.vocabulary.sensors import ALL_CHANNELS
 
 
@@ -57,7 +58,8 @@ def test_unix_epoch_seconds_are_named(csv_path: Path, capsys) -> None:
     times = [f"{start + k / 200:.3f}" for k in range(400)]
     csv_path.write_text("time_s,thumb_tip\n" + rows(times, np.full(400, 2.0)))
     err = refused(capsys, csv_path)
-    assert f"{csv_path}: line 2: column time_s: 1764680000 looks like Unix time in seconds (2025-12-02 12:53 UTC)" in err
+    assert (f"{csv_path}: line 2: column time_s: 1764680000 looks like Unix time in seconds "
+            "(2025-12-02 12:53 UTC)") in err
     assert "time_s must count seconds from the start of the recording" in err
 
 

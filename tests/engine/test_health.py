@@ -9,10 +9,11 @@ like a CSV in newtons may). Faults are then injected into one channel.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
+
 from glovecoach.calibration import Calibration
 from glovecoach.engine.health import HEALTH_STATES, HealthChange, SensorHealthMonitor
 from glovecoach.simulate import simulate, simulate_technique
@@ -39,13 +40,13 @@ def messy(true_n: np.ndarray, channels: tuple[str, ...], seed: int, clip: bool =
     return x.astype(np.float32), sat, np.zeros_like(sat)
 
 
-@lru_cache(maxsize=None)
+@cache
 def session(scenario: str, seed: int, rate: int, clip: bool = True):
     s = simulate(scenario, seed, rate)
     return s.channels, *messy(s.newtons.astype(np.float64), s.channels, seed, clip)
 
 
-@lru_cache(maxsize=None)
+@cache
 def technique(name: str, seconds: float, seed: int, rate: int = 200, variant: str | None = None,
               clip: bool = True):
     f, _ = simulate_technique(name, seconds, seed, rate, variant=variant)
@@ -166,7 +167,8 @@ def inject(kind: str, x: np.ndarray, sat: np.ndarray, opn: np.ndarray, c: int, a
 FAULT_CASES = [
     # kind, channel, technique, variant, latest decision after onset (s), words in the message
     ("dead_open", "index_tip", "kneading", "grasp", 5.0, ("index fingertip", "lead")),
-    ("dead_zero", "index_tip", "kneading", "grasp", 30.0, ("index fingertip", "reads nothing", "other fingertips", "check its lead")),
+    ("dead_zero", "index_tip", "kneading", "grasp", 30.0,
+     ("index fingertip", "reads nothing", "other fingertips", "check its lead")),
     ("dead_zero", "palm_heel", "stroking", None, 30.0, ("heel of the palm", "reads nothing", "check its lead")),
     ("stuck", "middle_tip", "kneading", "grasp", 30.0, ("middle fingertip", "stuck")),
     ("stuck", "thenar", "rubbing", "palm_heel", 30.0, ("thumb pad of the palm", "stuck")),

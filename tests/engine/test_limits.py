@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from glovecoach.engine.limits import LimitSchedule, LimitTable, ReturnGrace
 from glovecoach.engine.technique import PhaseChange, WindowLabel
 from glovecoach.protocols import default_protocol

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from glovecoach.engine import CoachingEngine, messages
-from glovecoach.vocabulary import sensors as vocabulary_sensors
 from glovecoach.protocols import default_protocol
+from glovecoach.vocabulary import sensors as vocabulary_sensors
 from glovecoach.vocabulary.blocks import ForceBlock
 from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS, SPINE_CHANNELS
 
@@ -56,7 +57,8 @@ def test_the_words_are_the_ones_people_have_been_shown() -> None:
         "Too much force on the index fingertip: 31 N (limit 25 N)."
     assert messages.overforce_begin("index_tip", 99, 25, True) == \
         "Too much force on the index fingertip: at the top of its range (over 25 N)."
-    assert messages.overforce_end("palm_heel", gap=True) == "Force on the heel of the palm back within limits (data gap)."
+    assert messages.overforce_end("palm_heel", gap=True) == \
+        "Force on the heel of the palm back within limits (data gap)."
     assert messages.underforce_begin("knuckles_index_middle", 2.4, 5) == \
         "Press harder with the index and middle knuckles: 2 N (at least 5 N)."
     assert messages.spine_begin("spine_4", 7.04) == "Off the spine! Pressure on spine segment 4: 7.0 N."
@@ -84,14 +86,14 @@ def test_the_engine_says_its_events_in_these_words() -> None:
     opened[100:400, ALL_CHANNELS.index("ring_tip")] = True
     engine = CoachingEngine(default_protocol(), ALL_CHANNELS, RATE)
     events = engine.process(ForceBlock(0, x, sat, opened))
-    by_kind = {(e.kind, e.state, e.channel): e for e in events}
-    assert by_kind[("overforce", "begin", "middle_tip")].message == messages.overforce_begin("middle_tip", 60, 25, False)
-    assert by_kind[("overforce", "end", "middle_tip")].message == messages.overforce_end("middle_tip")
+    said = {(e.kind, e.state, e.channel): e.message for e in events}
+    assert said[("overforce", "begin", "middle_tip")] == messages.overforce_begin("middle_tip", 60, 25, False)
+    assert said[("overforce", "end", "middle_tip")] == messages.overforce_end("middle_tip")
     # A saturated reading counts as over any limit, and is said as such.
-    assert by_kind[("overforce", "begin", "hand_edge")].message == messages.overforce_begin("hand_edge", 0, 40, True)
-    assert by_kind[("saturation", "begin", "hand_edge")].message == messages.sensor_condition_begin("saturation", "hand_edge")
-    assert by_kind[("open_sensor", "begin", "ring_tip")].message == messages.sensor_condition_begin("open_sensor", "ring_tip")
-    assert by_kind[("open_sensor", "end", "ring_tip")].message == messages.sensor_normal_again("ring_tip")
+    assert said[("overforce", "begin", "hand_edge")] == messages.overforce_begin("hand_edge", 0, 40, True)
+    assert said[("saturation", "begin", "hand_edge")] == messages.sensor_condition_begin("saturation", "hand_edge")
+    assert said[("open_sensor", "begin", "ring_tip")] == messages.sensor_condition_begin("open_sensor", "ring_tip")
+    assert said[("open_sensor", "end", "ring_tip")] == messages.sensor_normal_again("ring_tip")
     for e in events:
         if e.channel is not None:
             assert messages.sensor_name(e.channel) in e.message

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from glovecoach.engine.coaching import CoachingEngine
 from glovecoach.engine.conditioning import SignalConditioner
 from glovecoach.protocols import default_protocol

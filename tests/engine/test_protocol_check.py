@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from glovecoach.engine.protocol_check import check_phases, merge_phases
 from glovecoach.protocols import default_protocol
 from glovecoach.vocabulary.techniques import Phase

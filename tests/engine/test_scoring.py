@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from glovecoach.engine.limits import LimitTable
 from glovecoach.engine.protocol_check import ObservedPhase
 from glovecoach.engine.report import ForceEpisode

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from glovecoach.calibration import Calibration
 from glovecoach.engine.features import window_features
 from glovecoach.engine.technique import (

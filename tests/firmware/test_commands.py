@@ -7,8 +7,20 @@ import struct
 
 import pytest
 
-from fwharness import (CMD_INFO, CMD_PING, CMD_SET_RATE, CMD_START, CMD_STOP, CMD_TARE,
-                       GOLDEN, N_CHANNELS, check_stream, command, encode_frame, write_gcsig)
+from fwharness import (
+    CMD_INFO,
+    CMD_PING,
+    CMD_SET_RATE,
+    CMD_START,
+    CMD_STOP,
+    CMD_TARE,
+    GOLDEN,
+    N_CHANNELS,
+    check_stream,
+    command,
+    encode_frame,
+    write_gcsig,
+)
 
 GOLDEN_DOC = json.loads(GOLDEN.read_text())
 

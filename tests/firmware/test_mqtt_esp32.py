@@ -8,8 +8,9 @@ import json
 import os
 from pathlib import Path
 
-from fwharness import FIRMWARE, SENSOR_MAP, run_micropython
 from test_mqtt_client import PacketServer
+
+from fwharness import FIRMWARE, SENSOR_MAP, run_micropython
 
 HERE = Path(__file__).parent
 

@@ -67,15 +67,20 @@ def vectors():
     msg = "rate_hz 2000 outside 50..1000"
     out.append(("error_bad_rate", struct.pack("<BHBB", 0x03, 9, 0x83, 3) + msg.encode(),
                 {"type": "ERROR", "token": 9, "command": 0x83, "code": 3, "message": msg}))
-    out.append(("log_warning", bytes([0x05, 1]) + b"watchdog reset", {"type": "LOG", "level": 1, "message": "watchdog reset"}))
+    out.append(("log_warning", bytes([0x05, 1]) + b"watchdog reset",
+                {"type": "LOG", "level": 1, "message": "watchdog reset"}))
     # Host -> device commands.
     out.append(("cmd_start", struct.pack("<BH", 0x81, 1), {"type": "COMMAND", "command": 0x81, "token": 1, "args": {}}))
     out.append(("cmd_stop", struct.pack("<BH", 0x82, 2), {"type": "COMMAND", "command": 0x82, "token": 2, "args": {}}))
-    out.append(("cmd_set_rate", struct.pack("<BHH", 0x83, 3, 1000), {"type": "COMMAND", "command": 0x83, "token": 3, "args": {"rate_hz": 1000}}))
-    out.append(("cmd_tare", struct.pack("<BHH", 0x84, 4, 0), {"type": "COMMAND", "command": 0x84, "token": 4, "args": {"n": 0}}))
-    out.append(("cmd_ping", struct.pack("<BHI", 0x85, 0xFFFE, 0xCAFEF00D), {"type": "COMMAND", "command": 0x85, "token": 0xFFFE, "args": {"nonce": 0xCAFEF00D}}))
+    out.append(("cmd_set_rate", struct.pack("<BHH", 0x83, 3, 1000),
+                {"type": "COMMAND", "command": 0x83, "token": 3, "args": {"rate_hz": 1000}}))
+    out.append(("cmd_tare", struct.pack("<BHH", 0x84, 4, 0),
+                {"type": "COMMAND", "command": 0x84, "token": 4, "args": {"n": 0}}))
+    out.append(("cmd_ping", struct.pack("<BHI", 0x85, 0xFFFE, 0xCAFEF00D),
+                {"type": "COMMAND", "command": 0x85, "token": 0xFFFE, "args": {"nonce": 0xCAFEF00D}}))
     out.append(("cmd_info", struct.pack("<BH", 0x86, 6), {"type": "COMMAND", "command": 0x86, "token": 6, "args": {}}))
-    out.append(("cmd_maintenance", struct.pack("<BH", 0x87, 0x0300), {"type": "COMMAND", "command": 0x87, "token": 0x0300, "args": {}}))
+    out.append(("cmd_maintenance", struct.pack("<BH", 0x87, 0x0300),
+                {"type": "COMMAND", "command": 0x87, "token": 0x0300, "args": {}}))
     return [{"name": n, "payload_hex": p.hex(), "frame_hex": frame(p).hex(), "fields": f} for n, p, f in out]
 
 

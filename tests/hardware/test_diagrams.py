@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from glovecoach.vocabulary.resources import sensor_map_path
 from glovecoach.vocabulary.sensors import load_sensor_map
-
 from hwscripts import HARDWARE_DIR, load_script
 
 md = load_script("make_diagrams")

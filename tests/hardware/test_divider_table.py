@@ -7,12 +7,10 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 from glovecoach.calibration.fsr_model import FsrParams, force_to_raw, raw_to_force, unloaded_raw
 from glovecoach.vocabulary.resources import sensor_map_path
 from glovecoach.vocabulary.sensors import load_sensor_map, parse_sensor_map
-
 from hwscripts import HARDWARE_DIR, load_script
 
 dt = load_script("divider_table")

@@ -10,10 +10,10 @@ import os
 import threading
 
 import numpy as np
-from fake_glove import CHANNELS, slot_values
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from fake_glove import CHANNELS, slot_values
 from glovecoach.link import GapDetected, GloveClient, LinkDown, SamplesReceived, Transport
 from glovecoach.wire import encode_frame, encode_hello, encode_samples, encode_status
 

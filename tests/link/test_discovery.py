@@ -7,9 +7,9 @@ import json
 import os
 import select
 
-from fake_glove import FakeGlove
 from serial.tools.list_ports_common import ListPortInfo
 
+from fake_glove import FakeGlove
 from glovecoach.cli import main as cli_main
 from glovecoach.link.discovery import is_usb, list_devices
 

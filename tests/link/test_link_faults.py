@@ -12,8 +12,8 @@ import time
 
 import numpy as np
 import pytest
-from fake_glove import FakeGlove, raw_frame, slots_of
 
+from fake_glove import FakeGlove, raw_frame, slots_of
 from glovecoach.link import (
     DeviceLog,
     DeviceProblem,

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from glovecoach.cli import main as cli_main
-from glovecoach.link.discovery import list_devices
 from glovecoach.link import DeviceCommandError, GloveClient, LinkLost
+from glovecoach.link.discovery import list_devices
 from glovecoach.wire import Command, ErrorCode
 
 

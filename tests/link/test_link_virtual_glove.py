@@ -11,6 +11,7 @@ from glovecoach.link import LinkLost, open_transport
 from glovecoach.link.virtual_glove import VirtualGlove, find_micropython
 from glovecoach.wire import Hello, StreamDecoder
 
+
 def _read_hello(link, timeout=5.0):
     import time
 

@@ -99,8 +99,9 @@ def stream_without_loss(url: str, rate_hz: int, seconds: float) -> dict:
     assert n >= rate_hz * seconds * 0.95
     fill_s = (rate_hz // 50 - 1) / rate_hz
     assert lat.min() > fill_s - 1.0 / rate_hz, "a frame arrived before it was full: clock mix-up"
-    return {"frame_fill_ms": round(1e3 * fill_s, 2), "samples": n, "rate": round(n / seconds, 1), "p50_ms": round(1e3 * float(np.median(lat)), 2),
-            "p99_ms": round(1e3 * float(np.percentile(lat, 99)), 2), "max_ms": round(1e3 * float(lat.max()), 2)}
+    return {"frame_fill_ms": round(1e3 * fill_s, 2), "samples": n, "rate": round(n / seconds, 1),
+            "p50_ms": round(1e3 * float(np.median(lat)), 2), "p99_ms": round(1e3 * float(np.percentile(lat, 99)), 2),
+            "max_ms": round(1e3 * float(lat.max()), 2)}
 
 
 @pytest.mark.parametrize("rate_hz", [200, 1000])
@@ -197,7 +198,8 @@ def test_wrong_password_is_refused_with_a_clear_error(signal_file):
     with Mosquitto(users={"glove": "right-horse"}) as broker:
         # The host: a clear, specific error, without the password in it.
         bad = MqttTransport("127.0.0.1", broker.port, "test", "GC-X", username="glove", password="wrong-battery")
-        with pytest.raises(BrokerRefused, match="refused the connection: Not authorized.*user name and password") as err:
+        refused = "refused the connection: Not authorized.*user name and password"
+        with pytest.raises(BrokerRefused, match=refused) as err:
             bad.open()
         assert "wrong-battery" not in str(err.value)
         anonymous = MqttTransport("127.0.0.1", broker.port, "test", "GC-X")

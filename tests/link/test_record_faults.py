@@ -7,8 +7,8 @@ import threading
 import time
 
 import pytest
-from fake_glove import FakeGlove, slots_of
 
+from fake_glove import FakeGlove, slots_of
 from glovecoach.cli import main as cli_main
 from glovecoach.recording import open_recording
 

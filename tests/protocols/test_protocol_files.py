@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from glovecoach.protocols import (
     DEFAULT_PROTOCOL_PATH,
     ProtocolError,
@@ -102,11 +103,13 @@ def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("old, new, occurrence, field, needle, problem", [
     # unknown technique
-    ('technique = "rubbing"', 'technique = "rubing"', 1, "phases[2].technique", 'technique = "rubing"', "unknown technique"),
+    ('technique = "rubbing"', 'technique = "rubing"', 1, "phases[2].technique", 'technique = "rubing"',
+     "unknown technique"),
     # min > max in a phase
     ("min_s = 120", "min_s = 200", 4, "phases[3].min_s", "min_s = 200", "greater than max_s"),
     # min > max in a force window
-    ("live_min_n = 5", "live_min_n = 25", 1, "force_limits[20].live_min_n", "live_min_n = 25", "greater than live_max_n"),
+    ("live_min_n = 5", "live_min_n = 25", 1, "force_limits[20].live_min_n", "live_min_n = 25",
+     "greater than live_max_n"),
     # wrong type
     ("max_s = 900", 'max_s = "900"', 1, "session.max_s", 'max_s = "900"', "must be a number"),
     ("optional = true", 'optional = "yes"', 1, "phases[1].optional", 'optional = "yes"', "true or false"),
@@ -171,7 +174,8 @@ def test_unreadable_file_is_named(tmp_path: Path) -> None:
     ("min_s = 120", "min_s = 86400", 1, "phases[0].min_s", "86400 s is beyond the physical limit of 7200 s"),
     ("live_max_n = 25", "live_max_n = 1e12", 1, "force_limits[0].live_max_n",
      "1e+12 N is beyond the physical limit of 500 N"),
-    ("scoring_min_n = 4", "scoring_min_n = 501", 1, "force_limits[20].scoring_min_n", "beyond the physical limit of 500 N"),
+    ("scoring_min_n = 4", "scoring_min_n = 501", 1, "force_limits[20].scoring_min_n",
+     "beyond the physical limit of 500 N"),
     ("contact_above_baseline_n = 1.5", "contact_above_baseline_n = 1e100", 1, "spine.contact_above_baseline_n",
      "beyond the physical limit of 500 N"),
     ("baseline_time_constant_s = 10.0", "baseline_time_constant_s = 1e308", 1, "spine.baseline_time_constant_s",

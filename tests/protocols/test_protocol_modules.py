@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import tomllib
 
-import glovecoach.protocols as protocols
 import pytest
+
+import glovecoach.protocols as protocols
 from glovecoach.protocols.model import ForceWindow, Protocol
 from glovecoach.protocols.toml_lines import key_lines, split_key
 from glovecoach.protocols.validate import ProtocolReader

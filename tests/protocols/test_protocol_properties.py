@@ -12,6 +12,9 @@ import re
 import tempfile
 from pathlib import Path
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from glovecoach.protocols import (
     DEFAULT_PROTOCOL_PATH,
     MAX_DURATION_S,
@@ -22,8 +25,6 @@ from glovecoach.protocols import (
     load_protocol,
 )
 from glovecoach.vocabulary.sensors import load_sensor_map
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 # Tuned so the whole file runs in about 10 s on a loaded machine (each load parses ~300 lines).
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

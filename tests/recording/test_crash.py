@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from recording_helpers import pattern
 
 from glovecoach.recording import open_recording
+from recording_helpers import pattern
 
 HERE = Path(__file__).resolve().parent
 

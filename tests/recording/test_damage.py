@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from recording_helpers import CHANNELS, HELLO, pattern, write_session
 
 from glovecoach.recording import FRAME_DTYPE, RecordingError, RecordingWriter, open_recording
 from glovecoach.recording.format import FILE_HEADER, RECORD_HEADER_SIZE, SYNC
+from recording_helpers import CHANNELS, HELLO, pattern, write_session
 
 BLOCKS = [(0, 100), (100, 100), (200, 100), (300, 100)]
 
@@ -231,7 +231,8 @@ def test_a_lost_or_added_byte_costs_only_the_damaged_record(tmp_path: Path, how:
             damaged_path.write_bytes(_damaged(data, at, how))
             rec = open_recording(damaged_path)
             lost = np.r_[first:first + n]
-            np.testing.assert_array_equal(rec.sample_index, np.setdiff1d(np.arange(400), lost), err_msg=f"{how} at {at}")
+            np.testing.assert_array_equal(rec.sample_index, np.setdiff1d(np.arange(400), lost),
+                                          err_msg=f"{how} at {at}")
             np.testing.assert_array_equal(rec.raw, pattern(0, 400)[rec.sample_index])
             assert rec.closed_cleanly and rec.lost_samples == n
             assert [(g.first_index, g.n_samples) for g in rec.gaps] == [(first, n)]
@@ -298,4 +299,5 @@ def test_a_record_missing_a_field_is_named(tmp_path: Path) -> None:
     cut = record_offsets(data)[2]
     path.write_bytes(data[:cut] + encode_record(Kind.GAP, b'{"n_samples": 4, "reason": "x"}') + data[cut:])
     rec = open_recording(path)
-    assert rec.samples == 400 and rec.problems == [f"bad GAP record at byte {cut}: missing field 'first_index'; skipped it"]
+    assert rec.samples == 400
+    assert rec.problems == [f"bad GAP record at byte {cut}: missing field 'first_index'; skipped it"]

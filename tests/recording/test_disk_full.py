@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from recording_helpers import CHANNELS, HELLO, frames_for, pattern
 
 from glovecoach.recording import RecordingError, RecordingWriter, open_recording
+from recording_helpers import CHANNELS, HELLO, frames_for, pattern
 
 HERE = Path(__file__).resolve().parent
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from recording_helpers import CHANNELS, HELLO, frames_for, pattern
 
 from glovecoach.cli import main
 from glovecoach.recording import RecordingWriter, export_csv, open_recording
+from recording_helpers import CHANNELS, HELLO, frames_for, pattern
 
 
 @pytest.fixture
@@ -207,7 +207,8 @@ def test_export_command_writes_newtons_by_default(tmp_path: Path, capsys: pytest
     assert lines[1].startswith("# ceiling_n: thumb_tip=436.5464, index_tip=436.5464,")
     assert lines[2] == "time_s," + ",".join(ALL_CHANNELS)
     rows = [line.split(",") for line in lines[3:]]
-    assert [r[1] for r in rows[5:8]] == ["sat", "sat", f"{Calibration.nominal_for(['thumb_tip']).convert(raw[7:8, :1]).newtons[0, 0]:.4f}"]
+    newtons = Calibration.nominal_for(["thumb_tip"]).convert(raw[7:8, :1]).newtons[0, 0]
+    assert [r[1] for r in rows[5:8]] == ["sat", "sat", f"{newtons:.4f}"]
     assert [r[4] for r in rows[8:12]] == ["open"] * 4
     assert sum(cell in ("sat", "open") for r in rows for cell in r) == 6    # nothing else is a word
 
@@ -223,8 +224,8 @@ def test_export_command_writes_newtons_by_default(tmp_path: Path, capsys: pytest
 def test_export_uses_the_gloves_stored_calibration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # As `analyze` picks it: the glove id's file in the calibrations directory, or --calibration.
     from glovecoach.calibration import Calibration, calibration_path, fit_sensor, kg_to_newtons
-    from glovecoach.recording.force_csv import read_force_csv
     from glovecoach.calibration.fsr_model import FsrParams, force_to_raw
+    from glovecoach.recording.force_csv import read_force_csv
     from glovecoach.vocabulary.sensors import ALL_CHANNELS, load_sensor_map
 
     smap = load_sensor_map()

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from recording_helpers import CHANNELS, HELLO, frames_for, pattern
 
 from glovecoach.recording import Recording, RecordingError, RecordingWriter, open_recording
 from glovecoach.recording.format import (
@@ -29,6 +28,7 @@ from glovecoach.recording.format import (
     encode_record,
     file_header,
 )
+from recording_helpers import CHANNELS, HELLO, frames_for, pattern
 
 # Tuned so the whole file runs in about 10 s on a loaded machine.
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -250,7 +250,8 @@ def test_a_session_rate_that_is_not_a_physical_rate_is_refused(value) -> None:
 
 def test_a_gap_beyond_the_session_bound_is_skipped_and_named() -> None:
     gap = {"first_index": 0, "n_samples": 10**15, "reason": "x", "exact": True}
-    data = file_header() + encode_record(Kind.SESSION, _json_bytes(_session())) + encode_record(Kind.GAP, _json_bytes(gap))
+    data = (file_header() + encode_record(Kind.SESSION, _json_bytes(_session()))
+            + encode_record(Kind.GAP, _json_bytes(gap)))
     rec = _open(data)
     assert rec.n_total == 0 and rec.problems[0].startswith("bad GAP record at byte")
     assert "n_samples 1000000000000000 outside 0..17280000" in rec.problems[0]

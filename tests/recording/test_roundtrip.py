@@ -8,17 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from recording_helpers import CHANNELS, HELLO, frames_for, pattern, write_session
 
 from glovecoach.recording import (
     FRAME_DTYPE,
-    SessionGap,
     Note,
     RecordingError,
     RecordingWriter,
+    SessionGap,
     open_recording,
 )
 from glovecoach.recording.format import SYNC
+from recording_helpers import CHANNELS, HELLO, frames_for, pattern, write_session
 
 
 def test_every_record_kind_round_trips(tmp_path: Path) -> None:

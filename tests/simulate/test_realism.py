@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from glovecoach.vocabulary.techniques import TECHNIQUES
 from glovecoach.protocols import default_protocol
-from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS, SPINE_CHANNELS
 from glovecoach.simulate import MESSY_SCENARIOS, MessySession, Realism, simulate_messy
 from glovecoach.simulate.realism import FAULT_KINDS, RATES_HZ, sensor_ceiling_n
 from glovecoach.simulate.session import NORMAL_CEILING
+from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS
+from glovecoach.vocabulary.techniques import TECHNIQUES
 
 PROTOCOL = default_protocol()
 CH = {c: k for k, c in enumerate(ALL_CHANNELS)}
@@ -23,7 +23,7 @@ FINGERS = [CH[c] for c in ("index_tip", "middle_tip", "ring_tip", "little_tip")]
 PALM = [CH[c] for c in ("thenar", "hypothenar", "palm_center", "palm_heel")]
 
 
-@lru_cache(maxsize=None)
+@cache
 def messy(seed: int, scenario: str, **controls) -> MessySession:
     return simulate_messy(seed, scenario=scenario, realism=Realism(**controls))
 
@@ -384,7 +384,7 @@ def test_transitions_lift_flow_and_blend():
     for s in (flow, blend):
         assert all(b.start_s == a.end_s for a, b in zip(s.phases, s.phases[1:]))
     # In a blend both techniques' force patterns are on the glove around the boundary.
-    a, b = blend.phases[1], blend.phases[2]       # e.g. stroking -> rubbing or deep stroking
+    a = blend.phases[1]       # the phase before the boundary, e.g. stroking before rubbing
     rate = blend.rate_hz
     mid = int(a.end_s * rate)
     around = blend.true_newtons[mid - rate:mid + rate, :12].sum(axis=1)

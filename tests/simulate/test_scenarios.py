@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
 
-from glovecoach.vocabulary.techniques import TECHNIQUES
 from glovecoach.protocols import default_protocol
-from glovecoach.vocabulary.sensors import GLOVE_CHANNELS, SPINE_CHANNELS
 from glovecoach.simulate import SCENARIOS, SimulatedSession, simulate
 from glovecoach.simulate.session import NORMAL_CEILING
+from glovecoach.vocabulary.sensors import GLOVE_CHANNELS, SPINE_CHANNELS
+from glovecoach.vocabulary.techniques import TECHNIQUES
 
 SEEDS = (0, 1, 2)
 PROTOCOL = default_protocol()
 ORDER = ["stroking", "deep_stroking", "rubbing", "kneading", "vibration", "percussion", "stroking"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def session(scenario: str, seed: int) -> SimulatedSession:
     return simulate(scenario, seed)
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from glovecoach.calibration import Calibration
-from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS, load_sensor_map
 from glovecoach.simulate import simulate, simulate_technique
 from glovecoach.simulate.sensors import forces_to_raw
+from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS, load_sensor_map
 
 RATE = 200
 SEEDS = range(6)

@@ -17,7 +17,6 @@ from glovecoach.wire import (
     unwrap_ticks,
 )
 
-
 _clock = itertools.count(1000, 20_000)  # device stamps: every frame is sent after the one before
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from wire_streams import frame_records, sample_frames, sent_records
 
 from glovecoach.wire import (
     MAX_UNDELIMITED_RUN,
@@ -16,6 +15,7 @@ from glovecoach.wire import (
     encode_log,
     encode_status,
 )
+from wire_streams import frame_records, sample_frames, sent_records
 
 PATHS = {"frame_by_frame": 10**9, "vectorised": 1}
 

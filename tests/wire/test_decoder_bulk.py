@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from wire_streams import frame_records
 
 from glovecoach.wire import SampleBatch, StreamDecoder, encode_frame, encode_samples, encode_status
 from glovecoach.wire import decoder as decoder_module
 from glovecoach.wire.decoder import _BULK_FROM_BYTES, _intact_crc
 from glovecoach.wire.frames import crc32
+from wire_streams import frame_records
 
 FRAME_BY_FRAME = 10**9
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from wire_streams import golden_fields
 
 from glovecoach.wire import (
     Command,
@@ -24,6 +23,7 @@ from glovecoach.wire import (
     encode_samples,
     encode_status,
 )
+from wire_streams import golden_fields
 
 GOLDEN = json.loads((Path(__file__).parents[1] / "golden" / "frames.json").read_text())
 VECTORS = GOLDEN["vectors"]

@@ -11,7 +11,6 @@ import os
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from wire_streams import sample_frames
 
 from glovecoach.wire import (
     MAX_CHANNELS,
@@ -40,6 +39,7 @@ from glovecoach.wire import (
     encode_status,
 )
 from glovecoach.wire.frames import MAX_PAYLOAD
+from wire_streams import sample_frames
 
 SETTINGS = settings(max_examples=int(os.environ.get("WIRE_EXAMPLES", "100")), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])

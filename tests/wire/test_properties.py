@@ -9,7 +9,6 @@ import zlib
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from wire_streams import SentFrame, frame_records, sample_frames, sent_records
 
 from glovecoach.wire import (
     ContinuityTracker,
@@ -22,6 +21,7 @@ from glovecoach.wire import (
     encode_status,
 )
 from glovecoach.wire.frames import crc32
+from wire_streams import SentFrame, frame_records, sample_frames, sent_records
 
 # WIRE_EXAMPLES=2000 for a deeper run than CI's; deadline off because the machine is shared.
 SETTINGS = settings(max_examples=int(os.environ.get("WIRE_EXAMPLES", "150")), deadline=None,
@@ -145,11 +145,13 @@ def test_bit_flips_lose_exactly_the_damaged_frames(seed, n_frames, damage, cuts,
         end = fa.sample_index + fa.raw.shape[0]
         if b - a > 1 or fb.sample_index != end:
             expected.append(MissingSlots(end, fb.sample_index - end, b - a - 1))
-    strip = [(type(e).__name__, *([e.device_sample_index, e.missing_samples, e.lost_frames] if isinstance(e, MissingSlots)
-                                   else [e.device_sample_index, e.seq, e.reason])) for e in events]
-    want = [(type(e).__name__, *([e.device_sample_index, e.missing_samples, e.lost_frames] if isinstance(e, MissingSlots)
-                                 else [e.device_sample_index, e.seq, e.reason])) for e in expected]
-    assert strip == want
+
+    def strip(e):
+        if isinstance(e, MissingSlots):
+            return type(e).__name__, e.device_sample_index, e.missing_samples, e.lost_frames
+        return type(e).__name__, e.device_sample_index, e.seq, e.reason
+
+    assert [strip(e) for e in events] == [strip(e) for e in expected]
     if survivors:
         span = survivors[-1] - survivors[0] + 1
         assert tracker.lost_frames == span - len(survivors)

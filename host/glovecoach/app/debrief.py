@@ -16,11 +16,10 @@ from PySide6 import QtCore, QtWidgets
 from glovecoach.app import theme
 from glovecoach.app.debrief_widgets import RegionForceGrid, SessionTimeline
 from glovecoach.app.report_html import breakdown_rows, build_html, region_rows
-from glovecoach.vocabulary.sensors import sensor_name
 from glovecoach.app.widgets.maps import SpineMap
 from glovecoach.app.widgets.phasebar import plan_of
 from glovecoach.protocols import default_protocol
-from glovecoach.vocabulary.sensors import load_sensor_map
+from glovecoach.vocabulary.sensors import load_sensor_map, sensor_name
 
 EXPORT_SIZES = {"timeline": (1200, 330), "regions": (900, 0), "spine": (320, 420)}
 
@@ -177,7 +176,7 @@ class DebriefView(QtWidgets.QScrollArea):
         info = {**self.info, "recording": str(self.recording_path or "")}
         if self.recording_path is not None and self.recording_path.exists():
             mtime = self.recording_path.stat().st_mtime
-            info["file_time"] = _dt.datetime.fromtimestamp(mtime, _dt.timezone.utc).isoformat()
+            info["file_time"] = _dt.datetime.fromtimestamp(mtime, _dt.UTC).isoformat()
         return info
 
     def export_html(self, path: str | Path) -> Path:

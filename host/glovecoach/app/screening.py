@@ -184,7 +184,7 @@ class ScreeningPage(QtWidgets.QWidget):
                           for q in self.protocol.screening},
             "checklist": {item.id: {"item": item.item, "done": self.checks[item.id].isChecked()}
                           for item in self.protocol.checklist},
-            "answered_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "answered_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         }
 
     def try_start(self) -> bool:

@@ -18,10 +18,10 @@ import json
 import math
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -113,7 +113,7 @@ class Calibration:
         nominal_channels = tuple(c for c in channels if c not in by_channel)
         return cls(glove_id=glove_id, nominal=not by_channel, channels=tuple(channels), params=params,
                    fits=by_channel, nominal_channels=nominal_channels, sensor_map=smap,
-                   created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                   created=datetime.now(UTC).isoformat(timespec="seconds"))
 
     # -- conversion
     def convert(self, raw: np.ndarray, first_index: int = 0) -> ForceBlock:
@@ -140,7 +140,7 @@ class Calibration:
     def save(self, path: str | Path) -> None:
         data = {
             "format": FORMAT_NAME, "version": FORMAT_VERSION, "glove_id": self.glove_id,
-            "created": self.created or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": self.created or datetime.now(UTC).isoformat(timespec="seconds"),
             "sensors": {c: (self.fits[c].to_json() if c in self.fits else None) for c in self.channels
                         if c in self.fits},
         }
@@ -176,11 +176,13 @@ class Calibration:
             raise fields.fail(("version",), f"unsupported version {data.get('version')!r} (this glovecoach reads "
                                             f"{FORMAT_VERSION})")
         file_glove = data.get("glove_id")
-        if file_glove is not None and (not isinstance(file_glove, str) or not 0 < len(file_glove) <= MAX_GLOVE_ID_CHARS):
+        if file_glove is not None and (not isinstance(file_glove, str)
+                                       or not 0 < len(file_glove) <= MAX_GLOVE_ID_CHARS):
             raise fields.fail(("glove_id",), f"must be a glove id (a string of 1..{MAX_GLOVE_ID_CHARS} characters) "
                                              f"or null, got {_short(file_glove)}")
         if glove_id is not None and file_glove is not None and file_glove != glove_id:
-            raise fields.fail(("glove_id",), f"this calibration is for glove {file_glove!r}, not for glove {glove_id!r}")
+            raise fields.fail(("glove_id",),
+                              f"this calibration is for glove {file_glove!r}, not for glove {glove_id!r}")
         created = data.get("created")
         if created is not None and not isinstance(created, str):
             raise fields.fail(("created",), f"must be a date string or null, got {_short(created)}")
@@ -329,7 +331,10 @@ class _Fields:
         # Compared before any float conversion: a 400-digit integer is valid JSON and would
         # overflow float().
         if not lo <= value <= hi:
-            shown = f"{value:g}" if isinstance(value, float) or abs(value) < 10**15 else f"a {len(str(abs(value)))}-digit number"
+            if isinstance(value, float) or abs(value) < 10**15:
+                shown = f"{value:g}"
+            else:
+                shown = f"a {len(str(abs(value)))}-digit number"
             raise self.fail(where, f"{shown} is outside {lo:g}..{hi:g} {unit}".rstrip())
         return float(value)
 

@@ -73,8 +73,10 @@ def run(args: argparse.Namespace) -> int:
                 "csv_calibration": info.get("calibration")})
         else:
             recording = open_recording(path)
-            calibration = Calibration.load(args.calibration, recording.channels, glove_id=recording.device_info.get("glove_id")) \
-                if args.calibration else None
+            calibration = None
+            if args.calibration:
+                calibration = Calibration.load(args.calibration, recording.channels,
+                                               glove_id=recording.device_info.get("glove_id"))
             report = analyze_recording(recording, protocol, calibration, args.calibrations_dir)
             if recording.truncated:
                 extra["recording_problem"] = recording.truncation_reason

@@ -110,8 +110,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _glove_source(args: argparse.Namespace, stack: ExitStack):
-    from glovecoach.pipeline.guided_calibration import GloveReadingSource
     from glovecoach.link import DeviceCommandError, GloveClient, LinkLost
+    from glovecoach.pipeline.guided_calibration import GloveReadingSource
 
     if args.virtual:
         from glovecoach.link.virtual_glove import VirtualGlove

@@ -14,10 +14,14 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 
 from glovecoach.commands import CommandError
-from glovecoach.pipeline.listener import Listener
 from glovecoach.output_files import (
-    OutputFileError, add_overwrite_flag, check_output, install, live_recording_name,
+    OutputFileError,
+    add_overwrite_flag,
+    check_output,
+    install,
+    live_recording_name,
 )
+from glovecoach.pipeline.listener import Listener
 
 if TYPE_CHECKING:
     from glovecoach.link import LinkStats

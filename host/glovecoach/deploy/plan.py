@@ -20,10 +20,10 @@ import os
 import re
 import shlex
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path, PurePosixPath
-from typing import Callable
 
 from glovecoach.vocabulary.resources import firmware_dir, sensor_map_path
 

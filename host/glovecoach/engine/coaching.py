@@ -19,8 +19,8 @@ force episodes are found in hindsight (scoring.HindsightScorer) and the score is
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Sequence
 
 import numpy as np
 
@@ -152,7 +152,8 @@ class CoachingEngine:
     def process(self, block: ForceBlock) -> list[EngineEvent]:
         n = block.newtons.shape[0]
         if block.newtons.ndim != 2 or block.newtons.shape[1] != len(self.channels):
-            raise ValueError(f"block has {block.newtons.shape} samples x channels; engine expects {len(self.channels)} channels")
+            raise ValueError(f"block has {block.newtons.shape} samples x channels; "
+                             f"engine expects {len(self.channels)} channels")
         events: list[EngineEvent] = []
         first = int(block.first_index)
         if self._next_index is not None and first < self._next_index:
@@ -324,7 +325,8 @@ class CoachingEngine:
                     out.append(EngineEvent("sensor_fault", "end", ch.at_s, ch.message, channel=ch.channel))
                 out.append(EngineEvent("sensor_fault", "begin", ch.at_s, ch.message, channel=ch.channel,
                                        rule=ch.state, start_s=ch.at_s))
-                self._active[("sensor_fault", ch.channel)] = ActiveAlert("sensor_fault", ch.channel, ch.at_s, ch.message)
+                self._active[("sensor_fault", ch.channel)] = ActiveAlert("sensor_fault", ch.channel, ch.at_s,
+                                                                         ch.message)
             else:
                 out.append(EngineEvent("sensor_fault", "end", ch.at_s, messages.sensor_normal_again(ch.channel),
                                        channel=ch.channel, rule=ch.previous, end_s=ch.at_s))
@@ -339,7 +341,8 @@ class CoachingEngine:
         for e in begun:
             ch = self.channels[e.channel]
             msg = messages.sensor_condition_begin(kind, ch)
-            out.append(EngineEvent(kind, "begin", self._t(e.trigger_index), msg, channel=ch, start_s=self._t(e.start_index)))
+            out.append(EngineEvent(kind, "begin", self._t(e.trigger_index), msg, channel=ch,
+                                   start_s=self._t(e.start_index)))
             self._active[(kind, ch)] = ActiveAlert(kind, ch, self._t(e.start_index), msg)
         for e in ended:
             ch = self.channels[e.channel]
@@ -400,7 +403,8 @@ class CoachingEngine:
             return {}
         off_s = now - self._t(self._off_since)
         last = merged[-1]
-        if off_s < PAUSE_SHOWN_AFTER_S or off_s > self.protocol.pause_max_s or last.end_s < self._t(self._off_since) - 1.0:
+        if (off_s < PAUSE_SHOWN_AFTER_S or off_s > self.protocol.pause_max_s
+                or last.end_s < self._t(self._off_since) - 1.0):
             return {}
         return {"pause_s": off_s, "paused_technique": last.technique, "pause_max_s": self.protocol.pause_max_s}
 

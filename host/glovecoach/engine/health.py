@@ -45,8 +45,8 @@ the rare sample positions where a loaded channel drops to 0 N in one sample.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -230,7 +230,8 @@ class SensorHealthMonitor:
         # Seconds of evidence to turn on and off, in chunks; dropouts are already counted over
         # a minute, so that latch follows the count directly.
         timing = {"dead_flat": (DEAD_S, RECOVER_S), "dead_open": (DEAD_OPEN_S, RECOVER_S),
-                  "stuck": (STUCK_S, RECOVER_S), "stuck_alone": (STUCK_ALONE_S, RECOVER_S), "saturated": (SATURATED_S, RECOVER_S),
+                  "stuck": (STUCK_S, RECOVER_S), "stuck_alone": (STUCK_ALONE_S, RECOVER_S),
+                  "saturated": (SATURATED_S, RECOVER_S),
                   "intermittent": (CHUNK_S, CHUNK_S), "noisy": (CHUNK_S, RECOVER_S)}
         self._latch_names = tuple(timing)
         on = np.repeat([round(a / CHUNK_S) for a, _ in timing.values()], n)

@@ -14,8 +14,8 @@ the technique just done (after a break longer than `merge_gap_s`) continues that
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from glovecoach.engine import messages
 from glovecoach.protocols import PhaseSpec, Protocol

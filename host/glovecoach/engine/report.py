@@ -88,12 +88,13 @@ class SessionReport:
         lines = []
         m, s = divmod(int(round(self.duration_s)), 60)
         if self.verdict == "no_massage":
-            lines.append(f"Session {m} min {s:02d} s — {self.protocol_name}: NO MASSAGE FOUND "
-                         f"({'no samples' if self.duration_s <= 0 else 'no technique held long enough to be a phase'}); "
+            why = "no samples" if self.duration_s <= 0 else "no technique held long enough to be a phase"
+            lines.append(f"Session {m} min {s:02d} s — {self.protocol_name}: NO MASSAGE FOUND ({why}); "
                          "nothing to grade")
         else:
             verdict = "PASSED" if self.passed else f"NOT PASSED ({len(self.violations)} problem(s))"
-            lines.append(f"Session {m} min {s:02d} s — {self.protocol_name}: {verdict}; score {self.score['total']}/100")
+            lines.append(f"Session {m} min {s:02d} s — {self.protocol_name}: {verdict}; "
+                         f"score {self.score['total']}/100")
         if self.calibration.get("source") == "csv":
             how = self.calibration.get("csv_calibration")
             lines.append("Forces: taken as given in the CSV (newtons" + (f", exported with the {how} calibration"
@@ -141,16 +142,18 @@ class SessionReport:
             lines.append("On the spinal line:")
             for e in self.spine_contacts:
                 peak = "saturated" if e.peak_n is None else f"peak {e.peak_n:.1f} N"
-                lines.append(f"  {_clock(e.start_s)}  {sensor_name(e.channel):<18} {e.end_s - e.start_s:4.1f} s, {peak}")
+                lines.append(f"  {_clock(e.start_s)}  {sensor_name(e.channel):<18} "
+                             f"{e.end_s - e.start_s:4.1f} s, {peak}")
         b = self.score["breakdown"]
         lines.append("")
         if self.score.get("graded", True):
-            lines.append(f"Score: force within limits {b['force_within_window_pct']:.1f} %, timing {b['timing']:.0f} %, "
-                         f"{b['violations']} rule violation(s).")
+            lines.append(f"Score: force within limits {b['force_within_window_pct']:.1f} %, "
+                         f"timing {b['timing']:.0f} %, {b['violations']} rule violation(s).")
         else:
             lines.append("Score: none (no massage to grade).")
         for f in self.sensor_faults:
-            lines.append(f"Sensor fault: {sensor_name(f['channel'])} {f['kind'].replace('_', ' ')} for {f['duration_s']:.1f} s.")
+            kind = f["kind"].replace("_", " ")
+            lines.append(f"Sensor fault: {sensor_name(f['channel'])} {kind} for {f['duration_s']:.1f} s.")
         return "\n".join(lines)
 
 

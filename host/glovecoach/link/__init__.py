@@ -27,6 +27,6 @@ from glovecoach.link.virtual_glove import VirtualGlove
 
 __all__ = [
     "DeviceCommandError", "DeviceLog", "DeviceProblem", "Event", "GapDetected", "GloveClient", "LinkDown",
-    "LinkLost", "LinkResumed", "LinkStalled", "LinkStats", "LinkUp", "SamplesReceived", "StatusReceived", "Transport", "make_transport",
-    "open_transport", "VirtualGlove",
+    "LinkLost", "LinkResumed", "LinkStalled", "LinkStats", "LinkUp", "SamplesReceived", "StatusReceived",
+    "Transport", "make_transport", "open_transport", "VirtualGlove",
 ]

@@ -129,7 +129,7 @@ class EmbeddedBroker:
             loop.close()
 
     async def _serve(self) -> None:
-        from amqtt.broker import Broker   # imported here: loading amqtt costs ~0.3 s
+        from amqtt.broker import Broker  # imported here: loading amqtt costs ~0.3 s
 
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self._port}"}},

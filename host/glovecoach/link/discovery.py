@@ -11,9 +11,9 @@ pyserial gives every USB port its vendor id; ports without one are skipped.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Iterable
 
 
 def is_usb(port) -> bool:

@@ -10,7 +10,8 @@ samples. Readings come from a `ReadingSource`: the glove through the session pip
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Protocol, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -100,7 +101,8 @@ class RecordingReadingSource:
         n = max(1, int(round(seconds * self.rate_hz)))
         if self._cursor + n > self.recording.samples:
             raise CalibrationError(f"{self.recording.path}: the recording ends before this reading "
-                                   f"(needs samples {self._cursor}-{self._cursor + n - 1}, has {self.recording.samples})")
+                                   f"(needs samples {self._cursor}-{self._cursor + n - 1}, "
+                                   f"has {self.recording.samples})")
         rows = self.recording.raw[self._cursor:self._cursor + n]
         self._cursor += n
         return rows

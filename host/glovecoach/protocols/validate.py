@@ -202,7 +202,8 @@ class ProtocolReader:
         for i, w in enumerate(windows):
             k = (w.technique, w.region)
             if k in seen:
-                raise self.fail(("force_limits", i), f"second entry for technique {w.technique!r} and region {w.region!r} (first is force_limits[{seen[k]}])")
+                raise self.fail(("force_limits", i), f"second entry for technique {w.technique!r} and region "
+                                                     f"{w.region!r} (first is force_limits[{seen[k]}])")
             seen[k] = i
 
         spine = self.spine(self.table(d, ("spine",)))
@@ -304,14 +305,16 @@ class ProtocolReader:
         regions = {c.region for c in self.smap.channels} - {"spine"}
         glove_ids = {c.id for c in self.smap.channels if not c.is_spine}
         if region not in regions and region not in glove_ids:
-            raise self.fail(path + ("region",), f"unknown region or glove channel {region!r} (regions: {', '.join(sorted(regions))}; or a glove channel id)")
+            raise self.fail(path + ("region",), f"unknown region or glove channel {region!r} "
+                                                f"(regions: {', '.join(sorted(regions))}; or a glove channel id)")
         vals = {k: self.maybe_number(w, path + (k,)) for k in sorted(keys - {"technique", "region"})}
-        if vals["live_max_n"] is None and vals["scoring_max_n"] is None and vals["live_min_n"] is None and vals["scoring_min_n"] is None:
+        if all(vals[k] is None for k in ("live_max_n", "scoring_max_n", "live_min_n", "scoring_min_n")):
             raise self.fail(path, "needs at least one of live_max_n, scoring_max_n, live_min_n, scoring_min_n")
         for purpose in ("live", "scoring"):
             lo, hi = vals[f"{purpose}_min_n"], vals[f"{purpose}_max_n"]
             if lo is not None and hi is not None and lo > hi:
-                raise self.fail(path + (f"{purpose}_min_n",), f"{purpose}_min_n ({lo:g}) is greater than {purpose}_max_n ({hi:g})")
+                raise self.fail(path + (f"{purpose}_min_n",),
+                                f"{purpose}_min_n ({lo:g}) is greater than {purpose}_max_n ({hi:g})")
         return ForceWindow(technique=technique, region=region, **vals)
 
     def score(self, t: dict) -> ScoreWeights:
@@ -319,15 +322,16 @@ class ProtocolReader:
         path = ("score",)
         default = ScoreWeights()
         self.no_unknown(t, path, set(ScoreWeights.__dataclass_fields__))
-        values = {k: self.number(t, path + (k,), default=getattr(default, k)) for k in ScoreWeights.__dataclass_fields__}
+        values = {k: self.number(t, path + (k,), default=getattr(default, k))
+                  for k in ScoreWeights.__dataclass_fields__}
         weights = ("force_weight", "timing_weight", "violations_weight")
         for key in weights:
             if values[key] > 1:
                 raise self.fail(path + (key,), f"must be in [0, 1], got {values[key]:g}")
         total = sum(values[k] for k in weights)
         if abs(total - 1.0) > 1e-9:
-            raise self.fail(path, f"force_weight + timing_weight + violations_weight must be 1 (the score is out of 100), "
-                                  f"got {total:g}")
+            raise self.fail(path, "force_weight + timing_weight + violations_weight must be 1 "
+                                  f"(the score is out of 100), got {total:g}")
         if values["points_per_violation"] > 100:
             raise self.fail(path + ("points_per_violation",),
                             f"must be in [0, 100], got {values['points_per_violation']:g}")

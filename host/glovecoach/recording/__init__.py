@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from glovecoach.recording.export import export_csv
 from glovecoach.recording.format import FORMAT_VERSION, FRAME_DTYPE, RecordingError
-from glovecoach.recording.reader import SessionGap, Note, Recording, open_recording
+from glovecoach.recording.reader import Note, Recording, SessionGap, open_recording
 from glovecoach.recording.writer import RecordingWriter
 
 __all__ = [

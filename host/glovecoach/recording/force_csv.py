@@ -13,7 +13,7 @@ import io
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +42,7 @@ _OPEN_SENTINEL = -8.25e307
 _STAND_IN = {SATURATED_CELL: repr(_SAT_SENTINEL), OPEN_CELL: repr(_OPEN_SENTINEL)}
 # The cells as an export writes them are replaced by splitting at ",sat" (fast); this catches
 # the rest (quoted, or with spaces around), and is only run when such a cell may be left.
-_MARKED_CELL = re.compile(r',[ \t]*"?(%s|%s)"?[ \t]*(?=,|$)' % (SATURATED_CELL, OPEN_CELL), re.MULTILINE)
+_MARKED_CELL = re.compile(rf',[ \t]*"?({SATURATED_CELL}|{OPEN_CELL})"?[ \t]*(?=,|$)', re.MULTILINE)
 
 
 class ForceCsvError(ValueError):
@@ -356,10 +356,10 @@ def _check_time(time_s: np.ndarray, where: _Lines) -> float:
     first = float(time_s[0])
     if first > MAX_START_S:
         if 9e8 <= first <= 5e9:
-            when = datetime.fromtimestamp(first, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            when = datetime.fromtimestamp(first, UTC).strftime("%Y-%m-%d %H:%M UTC")
             what = f"looks like Unix time in seconds ({when})"
         elif 9e11 <= first <= 5e12:
-            when = datetime.fromtimestamp(first / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            when = datetime.fromtimestamp(first / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
             what = f"looks like Unix time in milliseconds ({when})"
         else:
             what = "is more than a day"

@@ -18,7 +18,7 @@ import threading
 import time
 import weakref
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -61,7 +61,7 @@ def _flush_open_writers_at_exit() -> None:
 
 
 def _utc_now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _as_frames(frames: np.ndarray) -> np.ndarray:

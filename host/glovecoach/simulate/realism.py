@@ -31,10 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from glovecoach.vocabulary.techniques import TECHNIQUES, Phase
 from glovecoach.calibration.fsr_model import raw_to_force
 from glovecoach.protocols import Protocol, Purpose, default_protocol
-from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS, SPINE_CHANNELS, load_sensor_map
 from glovecoach.simulate.sensors import channel_params
 from glovecoach.simulate.session import (
     _PLANNERS,
@@ -61,6 +59,8 @@ from glovecoach.simulate.signals import (
     perturb_weights,
     smooth_noise,
 )
+from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS, SPINE_CHANNELS, load_sensor_map
+from glovecoach.vocabulary.techniques import TECHNIQUES, Phase
 
 NONE = TECHNIQUES.index("none")
 _CH = {name: k for k, name in enumerate(ALL_CHANNELS)}
@@ -974,7 +974,11 @@ def _sensor_path(true_n: np.ndarray, realism: Realism, rate: int, scenario: str,
             faults.append(ChannelFault(ALL_CHANNELS[c], kind, 0.0, total_s))
         elif kind == "stuck":
             loaded = np.flatnonzero(true_n[:, c] > 2.0)
-            start = int(frng.choice(loaded)) if len(loaded) and frng.random() < 0.7 else int(frng.uniform(0.05, 0.8) * n)
+            # Mostly stuck at a moment it was loaded; the draws keep this order so seeded sessions stay the same.
+            if len(loaded) and frng.random() < 0.7:
+                start = int(frng.choice(loaded))
+            else:
+                start = int(frng.uniform(0.05, 0.8) * n)
             stop = min(n, start + int(frng.uniform(20.0, 120.0) * rate))
             out[start:stop, c] = out[start, c]
             faults.append(ChannelFault(ALL_CHANNELS[c], kind, start / rate, stop / rate))

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from glovecoach.calibration.fsr_model import FsrParams, force_to_raw
-from glovecoach.vocabulary.sensors import SensorMap, load_sensor_map
 from glovecoach.simulate.signals import smooth_noise
+from glovecoach.vocabulary.sensors import SensorMap, load_sensor_map
 
 GAIN_SPREAD = 0.06          # FSR 400 series: +/-6 % part to part
 DRIFT_FRACTION = 0.02       # slow creep of a loaded FSR, a few % over minutes

@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from glovecoach.vocabulary.techniques import TECHNIQUES, Phase
 from glovecoach.protocols import Protocol, default_protocol
-from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS, SPINE_CHANNELS
 from glovecoach.simulate.sensors import forces_to_raw
 from glovecoach.simulate.signals import (
     N_GLOVE,
@@ -26,6 +24,8 @@ from glovecoach.simulate.signals import (
     lifts_and_pauses,
     technique_forces,
 )
+from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS, SPINE_CHANNELS
+from glovecoach.vocabulary.techniques import TECHNIQUES, Phase
 
 NONE = TECHNIQUES.index("none")
 

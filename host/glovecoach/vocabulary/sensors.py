@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from glovecoach.vocabulary.resources import sensor_map_path
@@ -92,7 +92,7 @@ def parse_sensor_map(data: dict, source: str = "<sensor map>") -> SensorMap:
     return result
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_sensor_map(path: Path | None = None) -> SensorMap:
     path = path or sensor_map_path()
     with open(path, encoding="utf-8") as fh:

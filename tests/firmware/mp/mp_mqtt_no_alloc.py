@@ -28,10 +28,10 @@ while warm < 2 * sampler.spf * link.batch_frames or not link.client.subacks:
 link.flush()
 seq0 = sampler.seq
 sent0 = link.frames_sent
-i = 0   # every global exists before the lock (a new one may grow the module's dict)
+_ = 0   # every global exists before the lock (a new one may grow the module's dict)
 micropython.heap_lock()
 try:
-    for i in range(slots):
+    for _ in range(slots):
         sampler.run_slot(poll)
     link.flush()
 finally:
