@@ -124,7 +124,7 @@ def test_an_active_force_alert_shows_the_peak_so_far_not_the_onset() -> None:
         if active:
             seen.append((k + 20, active[0]))
     assert len(seen) > 10
-    first_end, first = seen[0]
+    _, first = seen[0]
     last_end, last = seen[-1]
     assert last.start_s == first.start_s == pytest.approx(0.5)
     # the peak so far is the ramp's value at the end of the newest block

@@ -111,8 +111,6 @@ def test_empty_and_single_sample_recordings_open(tmp_path: Path) -> None:
     rec = open_recording(empty)
     assert rec.samples == 0 and rec.raw.shape == (0, 20) and rec.duration_s == 0
     assert rec.lost_samples == 0 and rec.gaps == [] and rec.closed_cleanly
-    dense, valid = rec.dense()
-    assert dense.shape == (0, 20) and valid.shape == (0,)
     assert rec.time_s().shape == (0,)
 
     one = write_session(tmp_path / "one.gcrec", [(0, 1)])
@@ -122,7 +120,7 @@ def test_empty_and_single_sample_recordings_open(tmp_path: Path) -> None:
     np.testing.assert_array_equal(rec.time_s(), [0.0])
 
 
-def test_gaps_dense_and_time_line_up(tmp_path: Path) -> None:
+def test_gaps_and_time_line_up(tmp_path: Path) -> None:
     path = tmp_path / "s.gcrec"
     with RecordingWriter(path, device_info=HELLO, rate_hz=250, channels=CHANNELS) as writer:
         writer.write_samples(0, pattern(0, 100))
@@ -136,13 +134,10 @@ def test_gaps_dense_and_time_line_up(tmp_path: Path) -> None:
     assert [(g.first_index, g.n_samples) for g in rec.gaps] == [(100, 20), (170, 30)]
     assert "no samples" in rec.gaps[1].reason
     assert rec.duration_s == pytest.approx(210 / 250)
-
-    dense, valid = rec.dense(fill=65535)
-    assert dense.shape == (210, 20)
-    np.testing.assert_array_equal(np.flatnonzero(~valid), np.r_[100:120, 170:200])
-    np.testing.assert_array_equal(dense[valid], rec.raw)
-    assert (dense[~valid] == 65535).all()
-    np.testing.assert_array_equal(dense[valid], pattern(0, 210)[valid])
+    # Every recorded row sits at its own session index, around the gaps.
+    recorded = np.setdiff1d(np.arange(210), np.r_[100:120, 170:200])
+    np.testing.assert_array_equal(rec.sample_index, recorded)
+    np.testing.assert_array_equal(rec.raw, pattern(0, 210)[recorded])
 
     time_s = rec.time_s()
     np.testing.assert_allclose(time_s, rec.sample_index / 250)

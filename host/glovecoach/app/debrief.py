@@ -131,8 +131,6 @@ class DebriefView(QtWidgets.QScrollArea):
         self.violations.setMaximumHeight(160)
         layout.addWidget(QtWidgets.QLabel("Rules broken"))
         layout.addWidget(self.violations)
-        self.saved_html: Path | None = None
-        self.saved_pdf: Path | None = None
 
     def _make_timeline(self) -> SessionTimeline:
         return SessionTimeline(self.report, plan_of(self.protocol), self.protocol.session_max_s,
@@ -184,16 +182,13 @@ class DebriefView(QtWidgets.QScrollArea):
         info = self._export_info()
         path.write_text(build_html(self.report, info, self.images(), self.alerts),
                         encoding="utf-8")
-        self.saved_html = path
         return path
 
     def export_pdf(self, path: str | Path) -> Path:
         from glovecoach.app.report_pdf import write_pdf
 
         info = self._export_info()
-        path = write_pdf(path, self.report, info, self.images(), self.alerts)
-        self.saved_pdf = path
-        return path
+        return write_pdf(path, self.report, info, self.images(), self.alerts)
 
     def export(self, path: str | Path) -> Path:
         """Write the report as HTML or PDF, by the file's suffix."""

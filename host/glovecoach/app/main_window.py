@@ -177,7 +177,6 @@ class MainWindow(QtWidgets.QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.toolbar)
         layout.addWidget(self.live_view, 1)
-        self.live_page = page
         self.pages.addWidget(page)
         self.pages.setCurrentWidget(page)
 

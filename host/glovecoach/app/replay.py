@@ -109,7 +109,6 @@ class ReplayWindow(QtWidgets.QMainWindow):
         self.timer = QtCore.QTimer(self)
         self.timer.setInterval(33)
         self.timer.timeout.connect(self._advance)
-        self._last_tick: float | None = None
         self._elapsed = QtCore.QElapsedTimer()
         self.resize(1400, 900)
         self._render()

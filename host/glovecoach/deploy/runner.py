@@ -28,12 +28,10 @@ from glovecoach.deploy.plan import (
 class StepResult:
     returncode: int | None      # None: killed at its time limit
     output_tail: list[str]
-    elapsed_s: float
 
 
 def run_step(step: DeployStep, echo: TextIO | None = None, tail_lines: int = 12) -> StepResult:
     """Run one step with its time limit; the process group is killed when the limit passes."""
-    start = time.monotonic()
     tail: deque[str] = deque(maxlen=tail_lines)
     full: list[str] = []
     try:
@@ -41,7 +39,7 @@ def run_step(step: DeployStep, echo: TextIO | None = None, tail_lines: int = 12)
             step.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             text=True, errors="replace", start_new_session=True)
     except OSError as exc:
-        return StepResult(127, [f"cannot start {step.argv[0]}: {exc}"], 0.0)
+        return StepResult(127, [f"cannot start {step.argv[0]}: {exc}"])
 
     def pump() -> None:
         assert proc.stdout is not None
@@ -68,7 +66,7 @@ def run_step(step: DeployStep, echo: TextIO | None = None, tail_lines: int = 12)
     if step.expect is not None and returncode == 0 and not any(step.expect in ln for ln in full):
         tail.append(f"(expected output {step.expect!r} not seen)")
         returncode = -1
-    return StepResult(returncode, list(tail), time.monotonic() - start)
+    return StepResult(returncode, list(tail))
 
 
 def _run_attempts(step: DeployStep, attempts: int, label: str, out: TextIO,

@@ -343,7 +343,7 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
     tot_floor = _row_median(total_power[:, floor_band])
 
     slow = _band(freqs, *RHYTHM_BAND_HZ)
-    dominant, slow_excess, rhythm_prom, periodicity = _peak(channel_power, freqs, slow, ch_floor)
+    dominant, _, rhythm_prom, periodicity = _peak(channel_power, freqs, slow, ch_floor)
     # The fast rhythm on the whole-hand force: a vibration moves every loaded sensor together,
     # so their swings add up while their noises do not.
     fast = _band(freqs, HF_BAND_HZ[0], min(HF_BAND_HZ[1], 0.95 * fs / 2))

@@ -285,34 +285,12 @@ class TechniqueRecognizer:
                 self._stroking_levels.append(level[k])
         return label
 
-    def label_windows(self, windows: np.ndarray, contact: np.ndarray | None = None
-                      ) -> list[tuple[int, float, bool]]:
-        """The same for separate windows (n_windows, window, glove channels)."""
-        feats = self.features(windows, contact)
-        label, conf = classify(feats, self.thresholds)
-        fist = feats.shares["knuckles"] >= self.thresholds.knead_knuckle_share_min
-        return list(zip(label.tolist(), conf.tolist(), fist.tolist()))
-
-    def features(self, windows: np.ndarray, contact: np.ndarray | None = None) -> WindowFeatures:
-        windows = np.asarray(windows)
-        if contact is None:
-            contact = windows.sum(axis=2) > CONTACT_N
-        n_w, n, ch = windows.shape
-        return span_features(windows.reshape(n_w * n, ch), np.asarray(contact).reshape(n_w * n),
-                             np.arange(n_w) * n, n, self._glove_ids, self.rate_hz, self._decimate,
-                             self._impulse_decimate)
-
     def _trim(self) -> None:
         keep_from = max(self._next_start - self._buf_start, 0) if self._next_start is not None else 0
         if keep_from:
             self._buf = self._buf[keep_from:]
             self._contact = self._contact[keep_from:]
             self._buf_start += keep_from
-
-
-def recognize(newtons: np.ndarray, channels: Sequence[str], rate_hz: float) -> list[WindowLabel]:
-    """All window labels of a whole recording at once (offline use, benchmarks)."""
-    return TechniqueRecognizer(channels, rate_hz).process(newtons, 0)
 
 
 # ------------------------------------------------------------------------------ phases

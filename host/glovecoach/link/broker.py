@@ -37,10 +37,6 @@ class BrokerAddress:
     host: str
     port: int
 
-    def device_url(self, room: str, device_id: str) -> str:
-        """The ``mqtt://`` transport URL of one device behind this broker."""
-        return f"mqtt://{self.host}:{self.port}/{room}/{device_id}"
-
     def __str__(self) -> str:
         return f"{self.host}:{self.port}"
 
@@ -77,7 +73,6 @@ class EmbeddedBroker:
         self._port = port
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._broker = None
         self._ready = threading.Event()
         self._stopped: asyncio.Event | None = None
         self._error: BaseException | None = None
@@ -142,7 +137,6 @@ class EmbeddedBroker:
         logging.getLogger("amqtt").setLevel(logging.WARNING)
         broker = Broker(config)
         await broker.start()
-        self._broker = broker
         server = broker._servers["default"].instance   # amqtt keeps the asyncio server here
         port = server.sockets[0].getsockname()[1]
         self.address = BrokerAddress(self.host, port)

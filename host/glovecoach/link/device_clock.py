@@ -76,7 +76,6 @@ class ClockFit:
     offset: float
     slope: float
     span_s: float  # device-time span of the pairs behind the fit
-    n_points: int
 
     @property
     def drift_ppm(self) -> float:
@@ -107,24 +106,17 @@ class ClockMapper:
         self._device_origin: float | None = None
         self._host_origin = 0.0
         self._fit: ClockFit | None = None
-        self._n_pairs = 0
-
-    @property
-    def n_pairs(self) -> int:
-        return self._n_pairs
 
     def reset(self) -> None:
         self._buckets.clear()
         self._device_origin = None
         self._fit = None
-        self._n_pairs = 0
 
     def add_pair(self, device_s: float, host_s: float) -> None:
         """One pair, as :meth:`add` takes it, in plain floats: a live reader adds one per
         frame, and numpy's fixed cost per call would be most of the work."""
         if self._device_origin is None:
             self._device_origin, self._host_origin = device_s, host_s
-        self._n_pairs += 1
         key = math.floor((device_s - self._device_origin) / self.bucket_s)
         buckets = self._buckets
         if buckets and buckets[-1][0] == key:
@@ -151,7 +143,6 @@ class ClockMapper:
         if self._device_origin is None:
             self._device_origin = float(d[0])
             self._host_origin = float(h[0])
-        self._n_pairs += d.size
         keys = np.floor((d - self._device_origin) / self.bucket_s).astype(np.int64)
         residual = h - d
         order = np.lexsort((residual, keys))  # by key, then least delay first
@@ -193,8 +184,7 @@ class ClockMapper:
             far = dx >= span / 4  # close pairs give noisy slopes
             slope = float(np.median((y[j] - y[i])[far] / dx[far]))
         offset = float(np.quantile(y - slope * x, self.offset_quantile))
-        self._fit = ClockFit(self._device_origin, self._host_origin, offset, slope, span,
-                             len(x))
+        self._fit = ClockFit(self._device_origin, self._host_origin, offset, slope, span)
         return self._fit
 
     def to_host(self, device_s: np.ndarray | float) -> np.ndarray:

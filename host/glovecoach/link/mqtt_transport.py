@@ -81,7 +81,6 @@ class MqttTransport(Transport):
         self._lost: str | None = None
         self._connack: paho.ReasonCode | None = None
         self._subscribed = 0
-        self.messages_in = 0
         self.retained_skipped = 0
         # What the device's ``online`` topic last said: True after it connected, False once
         # the broker published its will (power, WiFi or device gone), None before any word.
@@ -212,7 +211,6 @@ class MqttTransport(Transport):
             return
         with self._cond:
             self._chunks.append(bytes(message.payload))
-            self.messages_in += 1
             self._cond.notify_all()
 
 

@@ -32,9 +32,6 @@ class Notifier:
         self.listeners: list[Listener] = list(listeners)
         self.join_samples = join_samples
 
-    def add_listener(self, listener: Listener) -> None:
-        self.listeners.append(listener)
-
     def pump(self) -> int:
         """Deliver everything the source holds now; returns how many messages it gave."""
         messages = self.source.poll()

@@ -41,7 +41,7 @@ MAX_RECORD_PAYLOAD = 1 << 30  # a sanity bound: a bigger length can only be corr
 # What the reader accepts as physically meaningful (a value outside these is damage or a
 # foreign writer, never a session): the firmware samples at 50-1000 Hz, so 10 kHz leaves room
 # for other hardware; a session is minutes long, so 24 hours of indices is far beyond any real
-# one while keeping `Recording.dense()` allocatable.
+# one while keeping an array of the whole timeline allocatable.
 MAX_RATE_HZ = 10_000
 MAX_CHANNELS = 256
 MAX_CHANNEL_ID_CHARS = 64

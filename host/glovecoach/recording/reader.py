@@ -126,16 +126,6 @@ class Recording:
         """Session time of every recorded row: sample_index / rate_hz."""
         return self.sample_index / float(self.rate_hz)
 
-    def dense(self, fill: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """The full timeline (n_total, channels) with gap rows set to `fill`, and a valid-row mask."""
-        if not 0 <= fill <= 0xFFFF:
-            raise ValueError(f"fill must be a uint16 value (0..65535), got {fill}")
-        out = np.full((self.n_total, len(self.channels)), fill, dtype=RAW_DTYPE)
-        valid = np.zeros(self.n_total, dtype=bool)
-        out[self.sample_index] = self.raw
-        valid[self.sample_index] = True
-        return out, valid
-
     def notes_of(self, kind: str) -> list[Note]:
         return [note for note in self.notes if note.kind == kind]
 
@@ -231,7 +221,6 @@ class _Parser:
         self.problems: list[str] = []
         self.skipped: list[Skipped] = []
         self.end: dict | None = None
-        self.unknown_kinds = 0
 
     # Walk the records. Damage costs only the damaged record: a record whose payload checksum
     # fails is skipped by its length only if a valid record header (itself checksummed) starts
@@ -393,8 +382,7 @@ class _Parser:
             self.end = end
         elif kind == Kind.SESSION:
             raise ValueError("a second SESSION record")
-        else:
-            self.unknown_kinds += 1  # a newer writer's record kind: skipped on purpose
+        # Any other kind is a newer writer's record: skipped on purpose.
 
     def _handle_session(self, payload: memoryview) -> None:
         session = _object(decode_json(payload), "SESSION")

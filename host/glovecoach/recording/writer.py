@@ -184,14 +184,6 @@ class RecordingWriter:
         """The first session sample index after everything written so far (samples and gaps)."""
         return self._end_index
 
-    @property
-    def samples_written(self) -> int:
-        return self._samples_written
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     def write_samples(self, first_index: int, raw: np.ndarray, frames: np.ndarray | None = None) -> None:
         """Append raw ADC rows `raw` (n, channels) whose first row is session index `first_index`."""
         raw = np.asarray(raw)

@@ -23,7 +23,6 @@ _CH = {name: k for k, name in enumerate(GLOVE_CHANNELS)}
 THUMB = _CH["thumb_tip"]
 GRASP_FINGERS = [_CH["index_tip"], _CH["middle_tip"], _CH["ring_tip"]]
 FINGER_PADS = [_CH[c] for c in ("index_tip", "middle_tip", "ring_tip", "little_tip")]
-PALM = [_CH[c] for c in ("thenar", "hypothenar", "palm_center", "palm_heel")]
 KNUCKLES = [_CH["knuckles_index_middle"], _CH["knuckles_ring_little"]]
 
 
