@@ -7,6 +7,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+
 from glovecoach.calibration import Calibration
 from glovecoach.pipeline import Listener, Notifier
 from glovecoach.pipeline.coaching import CoachingListener, CoachingUpdate

@@ -8,9 +8,10 @@ import pickle
 
 import numpy as np
 import pytest
-from wire_streams import sample_frames
 
 from glovecoach.wire import ContinuityTracker, SampleBatch, StreamDecoder, encode_message
+from wire_streams import sample_frames
+
 
 @pytest.fixture
 def rng():

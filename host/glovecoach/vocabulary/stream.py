@@ -9,7 +9,7 @@ so that reading a recording never needs the link. Plain frozen dataclasses, no b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -109,5 +109,5 @@ class DeviceProblem:
         return f"{self.device}: {self.field}: {self.message}{times}"
 
 
-Event = Union[SamplesReceived, GapDetected, StatusReceived, LinkDown, LinkUp, DeviceLog,
-              LinkStalled, LinkResumed, DeviceProblem]
+Event = (SamplesReceived | GapDetected | StatusReceived | LinkDown | LinkUp | DeviceLog
+         | LinkStalled | LinkResumed | DeviceProblem)
