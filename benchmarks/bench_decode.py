@@ -239,16 +239,18 @@ def main() -> None:
             # so neither decoder skips a frame).
             (p_raw, p_meta), (h_raw, h_meta) = project_arrays(reads), hour_arrays(reads)
             assert np.array_equal(p_raw, raw) and np.array_equal(h_raw, raw) and np.array_equal(p_meta, h_meta)
-            t = median_cpu_seconds({"project": lambda: timed_feeds(StreamDecoder(), reads),
-                                    "hour": lambda: timed_feeds(HourDecoder(), reads)}, args.repeats)
+            t = median_cpu_seconds({"project": lambda reads=reads: timed_feeds(StreamDecoder(), reads),
+                                    "hour": lambda reads=reads: timed_feeds(HourDecoder(), reads)}, args.repeats)
             ratio = t["hour"] / t["project"]
+            verdict = "ok" if ratio >= target else "MISS"
             print(f"{rate_hz:>4}Hz {spf:>3} {label:>13} {feed_bytes:>10} | {n / t['project']:>11,.0f} "
-                  f"{n / t['hour']:>11,.0f} {ratio:>5.2f}x | {'>=':>2}{target:>3.1f}x {'ok' if ratio >= target else 'MISS'}")
+                  f"{n / t['hour']:>11,.0f} {ratio:>5.2f}x | {'>=':>2}{target:>3.1f}x {verdict}")
         text = text_stream(raw)
         assert np.array_equal(text_lines(text), raw) and np.array_equal(text_loadtxt(text), raw)
         reads = cut(binary, BULK_FEED_BYTES)
-        t = median_cpu_seconds({"lines": lambda: text_lines(text), "loadtxt": lambda: text_loadtxt(text),
-                                "binary": lambda: project_arrays(reads)}, args.repeats)
+        t = median_cpu_seconds({"lines": lambda text=text: text_lines(text),
+                                "loadtxt": lambda text=text: text_loadtxt(text),
+                                "binary": lambda reads=reads: project_arrays(reads)}, args.repeats)
         text_rows.append((rate_hz, n, len(text) / n, len(binary) / n, t))
 
     print("\ntext CSV against the project's binary bulk decode (samples per CPU second)")

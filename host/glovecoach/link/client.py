@@ -120,7 +120,7 @@ class GloveClient:
         self._hello_changed = threading.Condition()
         self._commands = CommandMatcher()
         self._reader: ReaderThread | None = None
-        self._link = Reconnection(ReconnectPolicy(reconnect, reconnect_interval, hello_retry_s))
+        self._link = Reconnection(ReconnectPolicy(hello_retry_s=hello_retry_s))
         self._hello: Hello | None = None
         self._hello_serial = 0
         self._last_status: Status | None = None

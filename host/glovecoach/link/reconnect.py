@@ -19,8 +19,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ReconnectPolicy:
-    enabled: bool = True
-    interval_s: float = 0.3     # between attempts to reopen the transport
+    # Whether and how often to reopen the transport is the reader thread's business
+    # (link/reader.py); this is what the session waits for once it is open again.
     hello_retry_s: float = 0.5  # between INFO commands while waiting for a HELLO
 
 

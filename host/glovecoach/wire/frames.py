@@ -43,7 +43,7 @@ CRC32_RESIDUE = 0x2144DF1C
 _CRC = struct.Struct("<I")
 
 
-class CorruptReason(str, enum.Enum):
+class CorruptReason(enum.StrEnum):
     """Why a received chunk was dropped (the keys of ``DecoderStats.corrupt_by_reason``)."""
 
     COBS = "cobs"                  # not valid COBS (a length code runs past the end)

@@ -13,7 +13,7 @@ import json
 import math
 import struct
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -516,7 +516,7 @@ class SampleBatch:
         return f"SampleBatch({self.n_frames} frames, {self.n_samples}x{self.n_channels}, {seq})"
 
 
-Message = Union[Hello, Ack, ErrorReply, Status, Log, SampleBatch]
+Message = Hello | Ack | ErrorReply | Status | Log | SampleBatch
 
 
 # --------------------------------------------------------------------------- device -> host
