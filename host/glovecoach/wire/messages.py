@@ -317,6 +317,31 @@ class Hello:
     def tare(self) -> list[int] | None:
         return self.info.get("tare")
 
+    @property
+    def announces_role(self) -> bool:
+        """Whether the firmware knows roles (HELLO from before them has no "role")."""
+        return "role" in self.info
+
+    @property
+    def role(self) -> str:
+        """The device's role: kit, right_glove, left_glove or spine_strip (the sensor map's
+        "roles"). Firmware from before roles was always the one-board kit."""
+        role = self.info.get("role", "kit")
+        if not isinstance(role, str) or not role:
+            raise MessageError(f"HELLO role must be a non-empty string, got {role!r}")
+        return role
+
+    @property
+    def hand(self) -> str | None:
+        """"left", "right", or None for a device no hand wears (the spine strip). Firmware
+        from before roles was the kit, a right glove."""
+        if "role" not in self.info:
+            return "right"
+        hand = self.info.get("hand")
+        if hand not in (None, "left", "right"):
+            raise MessageError(f"HELLO hand must be \"left\", \"right\" or null, got {hand!r}")
+        return hand
+
 
 @dataclass(frozen=True)
 class Ack:
