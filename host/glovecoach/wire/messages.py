@@ -219,9 +219,12 @@ def _check_hello(info: dict[str, Any]) -> None:
                            ("adc_max", 1, 0xFFFF)):
         if key in info:
             _check_int(what, key, info[key], low, high)
-    for key, limit in (("glove_id", MAX_TEXT_FIELD), ("firmware", MAX_TEXT_FIELD), ("board", 32)):
+    for key, limit in (("glove_id", MAX_TEXT_FIELD), ("firmware", MAX_TEXT_FIELD), ("board", 32),
+                       ("role", 32)):
         if key in info:
             _check_text(what, key, info[key], limit)
+    if info.get("hand") not in (None, "left", "right"):
+        raise _bad_field(what, "hand", f"must be \"left\", \"right\" or null, got {shorten(info['hand'])}")
     if "streaming" in info and not isinstance(info["streaming"], bool):
         raise _bad_field(what, "streaming", f"must be true or false, got {shorten(info['streaming'])}")
     if info.get("link_bytes_per_s") is not None:
