@@ -12,9 +12,10 @@ import json
 import shutil
 
 import pytest
-from fwharness import CMD_START, FIRMWARE, SENSOR_MAP, run_micropython
 from test_hal_esp32 import run_hal
 from test_no_alloc import SCRIPT as NO_ALLOC_SCRIPT
+
+from fwharness import CMD_START, FIRMWARE, SENSOR_MAP, run_micropython
 
 MAP = json.loads(SENSOR_MAP.read_text())
 ROLES = ("kit", "right_glove", "left_glove", "spine_strip")

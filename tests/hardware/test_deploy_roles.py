@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+
 from glovecoach.deploy import DeployError, build_plan, deploy_virtual, firmware_files
 from glovecoach.link import GloveClient
 from glovecoach.link.virtual_glove import VirtualGlove

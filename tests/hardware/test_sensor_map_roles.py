@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from glovecoach.vocabulary.resources import sensor_map_path
 from glovecoach.vocabulary.sensors import (
     ALL_CHANNELS,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from cobs import cobs
+
 from glovecoach.wire import StreamDecoder
 from glovecoach.wire.frames import FrameError
 from glovecoach.wire.messages import Hello, MessageError, decode_message

@@ -21,9 +21,9 @@ def deploy_virtual(plan: DeployPlan, device_root: Path, glove_id: str | None = N
     written into the folder as on a board, and the firmware finds it there). Returns the
     HELLO's info.
     """
+    from glovecoach.deploy.plan import ROLE_FILE
     from glovecoach.link import GloveClient
     from glovecoach.link.virtual_glove import VirtualGlove
-    from glovecoach.deploy.plan import ROLE_FILE
     from glovecoach.vocabulary.sensors import KIT_ROLE, device_map
 
     if any(f.device_path.endswith(".mpy") for f in plan.files):
