@@ -4,12 +4,21 @@ On the glove the file sits next to main.py. On the unix port it is found through
 environment variable GLOVECOACH_SENSOR_MAP, else ../hardware/sensor_map.json relative to
 main.py's directory (the repository layout). Malformed maps fail at boot with a message
 naming the file and the field.
+
+The device's role (kit, right_glove, left_glove, spine_strip: the map's "roles") says which of
+the map's channels this board samples: those on its kind's multiplexers, in map order. It is
+read from role.txt next to main.py (written by `glovecoach deploy --role`); on the unix port
+the environment variable GLOVECOACH_ROLE comes first. No role anywhere means "kit", so a
+board deployed before roles existed samples all 20 channels as it always did.
 """
 
 import json
 import os
 
 SENSOR_MAP_ENV = "GLOVECOACH_SENSOR_MAP"
+ROLE_ENV = "GLOVECOACH_ROLE"
+ROLE_FILE = "role.txt"
+DEFAULT_ROLE = "kit"
 
 
 class Channel:
@@ -36,6 +45,10 @@ class SensorMapConfig:
         self.open_below = adc["open_below"]
         self.saturated_at = adc["saturated_at"]
         self.select_gpio_esp32s3 = None     # optional per-board override, see hal_esp32
+        # What HELLO announces; a map without "roles" (older file) is the kit, right hand.
+        self.role = DEFAULT_ROLE
+        self.kind = DEFAULT_ROLE
+        self.hand = "right"
 
     @property
     def n_channels(self):
@@ -70,7 +83,31 @@ def _field(obj, key, kind, where):
     return value
 
 
-def parse_sensor_map(data, source):
+def _role_selection(data, source, role):
+    """(kind, hand, multiplexer names) for `role`; None for a map that predates roles."""
+    if "roles" not in data:
+        if role != DEFAULT_ROLE:
+            raise ValueError("%s: role %r asked for, but the map has no roles" % (source, role))
+        return None
+    roles = _field(data, "roles", dict, (source, ""))
+    if role not in roles:
+        raise ValueError("%s: unknown role %r (the map has %s)"
+                         % (source, role, ", ".join(sorted(roles))))
+    entry = _field(roles, role, dict, (source, "roles."))
+    kind = _field(entry, "kind", str, (source, "roles.%s." % role))
+    hand = entry.get("hand")
+    if hand not in (None, "left", "right"):
+        raise ValueError("%s: field roles.%s.hand must be \"left\", \"right\" or null, got %r"
+                         % (source, role, hand))
+    kinds = _field(data, "kinds", dict, (source, ""))
+    if kind not in kinds:
+        raise ValueError("%s: roles.%s.kind %r is not in kinds" % (source, role, kind))
+    mux_names = _field(kinds[kind], "multiplexers", list, (source, "kinds.%s." % kind))
+    return kind, hand, mux_names
+
+
+def parse_sensor_map(data, source, role=None):
+    """The map as this device samples it: all channels (role None), or the role's."""
     adc = _field(data, "adc", dict, (source, ""))
     adc_values = {}
     for key in ("bits", "max", "attenuation_db", "open_below", "saturated_at"):
@@ -83,6 +120,12 @@ def parse_sensor_map(data, source):
         mux = _field(muxes, name, dict, (source, "multiplexers."))
         _field(mux, "inputs", int, (source, "multiplexers.%s." % name))
         _field(mux, "adc_gpio", int, (source, "multiplexers.%s." % name))
+    selection = _role_selection(data, source, role) if role is not None else None
+    if selection is not None:
+        for name in selection[2]:
+            if name not in muxes:
+                raise ValueError("%s: kinds.%s uses mux %r, not in multiplexers"
+                                 % (source, selection[0], name))
     select_gpio = _field(data, "select_gpio", list, (source, ""))
     settle = _field(data, "mux_settle_us", int, (source, ""))
     raw_channels = _field(data, "channels", list, (source, ""))
@@ -106,11 +149,23 @@ def parse_sensor_map(data, source):
         if cid in seen:
             raise ValueError("%s: duplicate channel id %r (channels[%d] and [%d])" % (source, cid, seen[cid], i))
         seen[cid] = i
-        channels.append(Channel(cid, mux, mux_input,
-                                _field(rc, "divider_ohm", int, where),
-                                _field(rc, "bias_ohm", int, where),
-                                rc.get("region", "")))
+        channel = Channel(cid, mux, mux_input,
+                          _field(rc, "divider_ohm", int, where),
+                          _field(rc, "bias_ohm", int, where),
+                          rc.get("region", ""))
+        # Every channel is checked, but a device samples only those on its kind's muxes.
+        if selection is None or mux in selection[2]:
+            channels.append(channel)
+    if selection is not None and not channels:
+        raise ValueError("%s: role %r has no channels (kinds.%s.multiplexers %r)"
+                         % (source, role, selection[0], selection[2]))
+    if selection is not None:
+        # Only the role's multiplexers: hal_esp32 sets up an ADC for each one listed.
+        muxes = {name: muxes[name] for name in muxes if name in selection[2]}
     cfg = SensorMapConfig(source, channels, muxes, select_gpio, settle, adc_values)
+    if selection is not None:
+        cfg.role = role
+        cfg.kind, cfg.hand = selection[0], selection[1]
     if "select_gpio_esp32s3" in data:
         cfg.select_gpio_esp32s3 = _field(data, "select_gpio_esp32s3", list, (source, ""))
     return cfg
@@ -140,7 +195,23 @@ def default_sensor_map_path(main_file, on_device):
     return _join(here, "../hardware/sensor_map.json")
 
 
-def load_sensor_map(path):
+def default_role(main_file, on_device):
+    """This device's role: GLOVECOACH_ROLE (unix port only), else role.txt next to main.py,
+    else "kit" (see the module docstring)."""
+    if not on_device:
+        override = os.getenv(ROLE_ENV)
+        if override:
+            return override.strip()
+    path = _join(_dirname(main_file), ROLE_FILE)
+    try:
+        with open(path) as fh:
+            text = fh.read().strip()
+    except OSError:
+        return DEFAULT_ROLE
+    return text or DEFAULT_ROLE
+
+
+def load_sensor_map(path, role=None):
     try:
         with open(path) as fh:
             text = fh.read()
@@ -150,4 +221,4 @@ def load_sensor_map(path):
         data = json.loads(text)
     except ValueError as exc:
         raise ValueError("sensor map %s is not valid JSON (%s)" % (path, exc))
-    return parse_sensor_map(data, path)
+    return parse_sensor_map(data, path, role)

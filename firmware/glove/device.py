@@ -6,7 +6,7 @@ import time
 
 from glove import frames, maintenance
 from glove.commands import CommandHandler
-from glove.config import default_sensor_map_path, load_sensor_map
+from glove.config import default_role, default_sensor_map_path, load_sensor_map
 from glove.hal import open_hal
 from glove.sampler import Sampler
 
@@ -17,9 +17,11 @@ def new_boot_id():
 
 
 def build(main_file):
-    """Load the sensor map, open the HAL and create the sampler and command handler."""
+    """Load the sensor map for this device's role, open the HAL and create the sampler and
+    command handler."""
     on_device = sys.platform == "esp32"
-    cfg = load_sensor_map(default_sensor_map_path(main_file, on_device))
+    cfg = load_sensor_map(default_sensor_map_path(main_file, on_device),
+                          default_role(main_file, on_device))
     hal = open_hal(cfg)
     writer = frames.FrameWriter(hal.write)
     sampler = Sampler(cfg, hal, writer, new_boot_id())

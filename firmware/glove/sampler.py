@@ -138,6 +138,8 @@ class Sampler:
             "adc_bits": self.cfg.adc_bits,
             "adc_max": self.cfg.adc_max,
             "channels": self.cfg.channel_ids,
+            "role": self.cfg.role,
+            "hand": self.cfg.hand,
             "streaming": self.streaming,
             "link_bytes_per_s": self.hal.link_bytes_per_s,
             "tare": self.tare.offsets,

@@ -84,6 +84,7 @@ class Glove:
                  firmware: Path = FIRMWARE):
         full_env = dict(os.environ)
         full_env.pop("GLOVECOACH_SIM_SIGNAL", None)
+        full_env.pop("GLOVECOACH_ROLE", None)   # the kit unless a test asks for a role
         full_env.update(env or {})
         if use_pty:
             master, slave = pty.openpty()
@@ -204,6 +205,7 @@ def run_micropython(script: str, *args: str, timeout: float = 30, env: dict | No
     """
     full_env = dict(os.environ)
     full_env.pop("GLOVECOACH_SIM_SIGNAL", None)
+    full_env.pop("GLOVECOACH_ROLE", None)
     full_env["MICROPYPATH"] = f"{FIRMWARE}:.frozen"
     full_env["GLOVECOACH_SENSOR_MAP"] = str(SENSOR_MAP)
     full_env.update(env or {})

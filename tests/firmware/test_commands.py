@@ -53,7 +53,10 @@ def test_info_acks_then_sends_hello(glove):
     assert len(hello["channels"]) == N_CHANNELS and hello["tare"] is None
     assert hello["link_bytes_per_s"] is None and 0 <= hello["boot_id"] < 2**32
     golden_hello = next(v for v in GOLDEN_DOC["vectors"] if v["name"] == "hello")
-    assert set(hello) == set(golden_hello["fields"]["info"])
+    # The golden HELLO is one from before device roles; today's adds role and hand, and a
+    # board without a role file is the kit, a right hand.
+    assert set(hello) == set(golden_hello["fields"]["info"]) | {"role", "hand"}
+    assert hello["role"] == "kit" and hello["hand"] == "right"
 
 
 @pytest.mark.parametrize("rate", [2000, 49, 0, 1001])

@@ -14,13 +14,14 @@ HERE = Path(__file__).parent
 SCRIPT = HERE / "mp" / "mp_hal_esp32.py"
 
 
-def run_hal(board: str, sensor_map: Path = SENSOR_MAP, cwd: Path | None = None) -> dict:
+def run_hal(board: str, sensor_map: Path = SENSOR_MAP, cwd: Path | None = None,
+            role: str | None = None) -> dict:
     env = {"MICROPYPATH": f"{HERE / 'mp' / 'fake_machine'}:{FIRMWARE}:.frozen"}
     old = os.getcwd()
     try:
         if cwd:
             os.chdir(cwd)
-        proc = run_micropython(str(SCRIPT), str(sensor_map), board, env=env)
+        proc = run_micropython(str(SCRIPT), str(sensor_map), board, *([role] if role else []), env=env)
     finally:
         os.chdir(old)
     return json.loads(proc.stdout.decode().strip().splitlines()[-1])

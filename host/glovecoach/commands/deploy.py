@@ -33,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="erase the chip and write this MicroPython image first")
     parser.add_argument("--glove-id", metavar="ID",
                         help="write ID (e.g. GC-0001) to glove_id.txt on the board")
+    parser.add_argument("--role", metavar="ROLE",
+                        help="write the board's role to role.txt: kit (the one-board kit, the "
+                             "default of a board without one), right_glove, left_glove or spine_strip")
     parser.add_argument("--mpy", action="store_true",
                         help="compile the firmware with mpy-cross and copy .mpy files")
     parser.add_argument("--dry-run", action="store_true",
@@ -51,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory(prefix="glovecoach-mpy-") as staging:
             plan = build_plan(
                 args.port, chip=args.chip, flash_image=args.flash, glove_id=args.glove_id,
-                mpy=args.mpy, staging_dir=Path(staging) if args.mpy else None)
+                role=args.role, mpy=args.mpy, staging_dir=Path(staging) if args.mpy else None)
             if args.dry_run:
                 print(plan.describe())
                 return 0
@@ -69,7 +72,7 @@ def run_virtual(args: argparse.Namespace) -> int:
     if args.flash is not None:
         raise CommandError("--flash writes a MicroPython image to a chip; the virtual glove has none")
     try:
-        plan = build_plan("virtual", chip=args.chip, glove_id=args.glove_id, mpy=args.mpy,
+        plan = build_plan("virtual", chip=args.chip, glove_id=args.glove_id, role=args.role, mpy=args.mpy,
                           staging_dir=Path(tempfile.mkdtemp()) if args.mpy else None)
         if args.dry_run:
             print(plan.describe())
@@ -80,6 +83,6 @@ def run_virtual(args: argparse.Namespace) -> int:
     except DeployError as exc:
         raise CommandError(str(exc)) from exc
     print(f"deployed {len(plan.files)} files to {root} and booted them in MicroPython: "
-          f"glove {info.get('glove_id')}, firmware {info.get('firmware')}, "
+          f"glove {info.get('glove_id')} ({info.get('role', 'kit')}), firmware {info.get('firmware')}, "
           f"{len(info.get('channels', []))} channels at {info.get('rate_hz')} Hz")
     return 0

@@ -11,6 +11,11 @@ Device layout after a deploy (paths relative to the board's filesystem root):
                                                           except boot.py and main.py)
     sensor_map.json                                      (hardware/sensor_map.json)
     glove_id.txt                                         (only with --glove-id)
+    role.txt                                             (only with --role: kit, right_glove,
+                                                          left_glove or spine_strip)
+
+The glove id and the role belong to one board: a deploy without --glove-id or --role leaves
+the board's files as they are (a board that never had a role.txt is the kit).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from importlib import metadata
 from pathlib import Path, PurePosixPath
 
 from glovecoach.vocabulary.resources import firmware_dir, sensor_map_path
+from glovecoach.vocabulary.sensors import load_roles
 
 # MicroPython's download page ships one combined image per board (bootloader, partition
 # table and application). The classic ESP32 ROM loads the bootloader from 0x1000, the S3's
@@ -62,6 +68,12 @@ PROBE_ATTEMPTS_AFTER_MAINTENANCE = 2
 # The firmware's flag for a maintenance boot (firmware/glove/maintenance.py FLAG_NAME): state
 # of one board, never part of a deploy even if a simulated glove left one in the tree.
 MAINTENANCE_FLAG = "maintenance.flag"
+# Per-board files (firmware/glove/config.py ROLE_FILE, hal_esp32.py GLOVE_ID_FILE): written by
+# their own step from --role / --glove-id, never copied from a firmware tree a simulated glove
+# may have left one in.
+ROLE_FILE = "role.txt"
+GLOVE_ID_FILE = "glove_id.txt"
+BOARD_STATE_FILES = frozenset({MAINTENANCE_FLAG, ROLE_FILE, GLOVE_ID_FILE})
 
 class DeployError(Exception):
     """A deploy that cannot be planned or whose step failed; the message says which and why."""
@@ -104,6 +116,7 @@ class DeployPlan:
     chip: str
     files: tuple[DeployFile, ...]
     steps: tuple[DeployStep, ...] = field(default=())
+    role: str | None = None     # written to role.txt; None leaves the board's role alone
 
     def describe(self) -> str:
         lines = [f"deploy plan for {self.chip} on {self.port}: {len(self.steps)} steps"]
@@ -129,7 +142,7 @@ def firmware_files(root: Path) -> list[tuple[Path, str]]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d != "__pycache__" and not d.startswith("."))
         for name in filenames:
-            if name.startswith(".") or name.endswith(".pyc") or name == MAINTENANCE_FLAG:
+            if name.startswith(".") or name.endswith(".pyc") or name in BOARD_STATE_FILES:
                 continue
             path = Path(dirpath) / name
             found.append((path, path.relative_to(root).as_posix()))
@@ -184,6 +197,7 @@ def build_plan(
     chip: str = "esp32",
     flash_image: Path | None = None,
     glove_id: str | None = None,
+    role: str | None = None,
     mpy: bool = False,
     firmware_root: Path | None = None,
     sensor_map: Path | None = None,
@@ -209,6 +223,15 @@ def build_plan(
     map_path = sensor_map or _resource(sensor_map_path)
     if not map_path.is_file():
         raise DeployError(f"sensor map {map_path} does not exist")
+    if role is not None:
+        # A role the deployed map does not define would leave a board that cannot boot.
+        try:
+            roles = load_roles(map_path)
+        except (OSError, ValueError) as exc:
+            raise DeployError(f"sensor map {map_path}: {exc}") from exc
+        if role not in roles:
+            raise DeployError(f"unknown role {role!r}: the sensor map {map_path} has "
+                              f"{', '.join(roles)}")
 
     steps: list[DeployStep] = []
     if flash_image is not None:
@@ -276,11 +299,19 @@ def build_plan(
             argv=mpremote + ("exec", code),
             timeout_s=MPREMOTE_TIMEOUT_S, expect="glovecoach-id"))
 
+    if role is not None:
+        code = (f'with open("{ROLE_FILE}", "w") as f:\n    f.write({json.dumps(role)})\n'
+                'print("glovecoach-role")')
+        steps.append(DeployStep(
+            name=f"write role {role} -> :{ROLE_FILE}",
+            argv=mpremote + ("exec", code),
+            timeout_s=MPREMOTE_TIMEOUT_S, expect="glovecoach-role"))
+
     steps.append(DeployStep(
         name="reset the board so the new firmware starts",
         argv=mpremote + ("reset",),
         timeout_s=MPREMOTE_TIMEOUT_S))
-    return DeployPlan(port=port, chip=chip, files=tuple(files), steps=tuple(steps))
+    return DeployPlan(port=port, chip=chip, files=tuple(files), steps=tuple(steps), role=role)
 
 
 def _resource(locate: Callable[[], Path]) -> Path:

@@ -26,6 +26,7 @@ from pathlib import Path
 from glovecoach.link.serial_link import SerialTransport
 from glovecoach.link.transport import LinkLost, Transport, url_parts
 from glovecoach.vocabulary.resources import firmware_dir, sensor_map_path
+from glovecoach.vocabulary.sensors import load_roles
 
 DEFAULT_GLOVE_ID = "GC-SIM-0001"
 _DIR_PREFIX = "glovecoach-vglove-"
@@ -81,7 +82,8 @@ class VirtualGlove:
                  glove_id: str | None = None,
                  make_signal: Callable[[Path], str | os.PathLike] | None = None,
                  micropython: str | None = None, firmware: str | os.PathLike | None = None,
-                 sensor_map: str | os.PathLike | None = None) -> None:
+                 sensor_map: str | os.PathLike | None = None,
+                 role: str | None = None) -> None:
         """The firmware plays ``signal_path`` (a ``.gcsig``, docs/architecture.md), or the file
         ``make_signal(directory)`` writes into the glove's private directory (removed with the
         glove): the caller renders it, e.g. with `glovecoach.simulate`; the link never does.
@@ -89,7 +91,11 @@ class VirtualGlove:
 
         `firmware` and `sensor_map` default to the installed ones (glovecoach.vocabulary.resources);
         `glovecoach deploy --virtual`
-        points them at a deployed tree to boot exactly what a board would get."""
+        points them at a deployed tree to boot exactly what a board would get.
+
+        `role` (kit, right_glove, left_glove, spine_strip: the sensor map's roles) is given to
+        the firmware as GLOVECOACH_ROLE; without it the firmware takes the role file in its
+        folder, else the kit (docs/firmware.md)."""
         self.glove_id = glove_id or DEFAULT_GLOVE_ID
         self._micropython = micropython or find_micropython()
         # Absolute: the firmware runs with its own folder as working directory, where a
@@ -100,6 +106,14 @@ class VirtualGlove:
         self._sensor_map = (Path(sensor_map) if sensor_map is not None else sensor_map_path()).resolve()
         if not (self._firmware_dir / "main.py").exists():
             raise FileNotFoundError(f"{self._firmware_dir / 'main.py'} not found: no firmware to run")
+        if role is not None:
+            # Checked here, where the caller can be told, rather than by a firmware that
+            # would only fail to boot.
+            roles = load_roles(self._sensor_map)
+            if role not in roles:
+                raise ValueError(f"unknown role {role!r}: the sensor map {self._sensor_map} has "
+                                 f"{', '.join(roles)}")
+        self.role = role
         self._process: subprocess.Popen | None = None
         self._master: int | None = None
         self._slave: int | None = None
@@ -143,6 +157,10 @@ class VirtualGlove:
         tty.setraw(master)
         env = dict(os.environ)
         env["GLOVECOACH_GLOVE_ID"] = self.glove_id
+        if self.role is not None:
+            env["GLOVECOACH_ROLE"] = self.role
+        else:
+            env.pop("GLOVECOACH_ROLE", None)
         if self._sensor_map is not None:
             env["GLOVECOACH_SENSOR_MAP"] = str(self._sensor_map)
         if self.signal_path is not None:
@@ -213,8 +231,9 @@ class VirtualGloveTransport(Transport):
     Closing the transport unplugs the glove; reopening boots it again (a fresh device).
     """
 
-    def __init__(self, *, signal: str | None = None, glove_id: str | None = None) -> None:
-        self._signal, self._glove_id = signal, glove_id
+    def __init__(self, *, signal: str | None = None, glove_id: str | None = None,
+                 role: str | None = None) -> None:
+        self._signal, self._glove_id, self._role = signal, glove_id, role
         self._glove: VirtualGlove | None = None
         self._serial: SerialTransport | None = None
         self.name = "virtual://" + (glove_id or DEFAULT_GLOVE_ID)
@@ -232,7 +251,8 @@ class VirtualGloveTransport(Transport):
             return
         try:
             if self._glove is None:
-                self._glove = VirtualGlove(signal_path=self._signal, glove_id=self._glove_id)
+                self._glove = VirtualGlove(signal_path=self._signal, glove_id=self._glove_id,
+                                           role=self._role)
             port = self._glove.plug()
         except (OSError, ValueError) as exc:
             raise LinkLost(f"{self.name}: cannot start the virtual glove: {exc}") from exc
@@ -259,16 +279,17 @@ class VirtualGloveTransport(Transport):
 
 
 def transport_from_url(url: str) -> VirtualGloveTransport:
-    """``virtual://?signal=PATH&glove_id=ID`` (both optional)."""
+    """``virtual://?signal=PATH&glove_id=ID&role=ROLE`` (all optional)."""
     _, params = url_parts(url)
     if "scenario" in params or "seed" in params:
         raise ValueError(f"{url}: the virtual glove plays signal files: render the scenario to a .gcsig "
                          "(glovecoach.simulate.write_signal_file, or glovecoach.app.sources.virtual_glove_url) "
                          "and pass signal=PATH")
-    unknown = set(params) - {"signal", "glove_id"}
+    unknown = set(params) - {"signal", "glove_id", "role"}
     if unknown:
         raise ValueError(f"{url}: unknown virtual glove option(s) {sorted(unknown)}")
-    return VirtualGloveTransport(signal=params.get("signal") or None, glove_id=params.get("glove_id") or None)
+    return VirtualGloveTransport(signal=params.get("signal") or None, glove_id=params.get("glove_id") or None,
+                                 role=params.get("role") or None)
 
 
 def wait_for_path(path: str, timeout: float) -> bool:

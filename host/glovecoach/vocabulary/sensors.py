@@ -4,18 +4,29 @@ That file is the only place a channel id, its region or its label is written: th
 reads the same file (deployed to the glove), and the device announces its channel ids in
 HELLO. The host takes from the map what the device does not send: region, plot group,
 divider, and the words people read ("index fingertip" in a sentence, "index" on a plot).
+
+Devices: the map's "kinds" say which channels a board of each kind samples (those on its
+multiplexers, in map order: a glove has the 12 hand channels, a spine strip the 8 segments,
+the one-board kit both, glove first), and its "roles" give each role a kind and a hand
+(left_glove, right_glove, spine_strip, and kit, a right hand). A left glove uses the same
+channel ids as the right one; drawings mirror it. `load_sensor_map()` is the kit, today's
+20 channels; `device_map(role)` is what one device of a station samples.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 
 from glovecoach.vocabulary.resources import sensor_map_path
 
 SPINE_REGION = "spine"
+KIT_ROLE = "kit"
+HANDS = ("left", "right")
 
 
 @dataclass(frozen=True)
@@ -37,12 +48,37 @@ class Channel:
 
 
 @dataclass(frozen=True)
+class Role:
+    """A device's role in a station, as the map's "roles" define it."""
+    name: str                   # kit, right_glove, left_glove, spine_strip
+    kind: str                   # the map's kind: glove, spine_strip, kit
+    hand: str | None            # "left", "right", or None for a device worn by no hand
+
+    @property
+    def mirrored(self) -> bool:
+        """Drawn as the mirror image of the right hand (the map's "mirror" says how)."""
+        return self.hand == "left"
+
+
+@dataclass(frozen=True)
+class DeviceKind:
+    name: str
+    multiplexers: tuple[str, ...]   # the board samples the map's channels on these muxes
+    placement: str                  # hand, spine, hand+spine
+    description: str
+
+
+@dataclass(frozen=True)
 class SensorMap:
     channels: tuple[Channel, ...]
     adc_max: int
     open_below: int
     saturated_at: int
     supply_v: float
+    # The device this map is for. load_sensor_map() gives the kit (a right hand).
+    role: str = KIT_ROLE
+    kind: str = KIT_ROLE
+    hand: str | None = "right"
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -69,7 +105,9 @@ class SensorMap:
         return tuple(c.id for c in self.channels if c.is_spine)
 
 
-def parse_sensor_map(data: dict, source: str = "<sensor map>") -> SensorMap:
+def parse_sensor_map(data: dict, source: str = "<sensor map>", role: str | None = None) -> SensorMap:
+    """The map's channels: all of them (role None: the kit as the file lists it), or those
+    a device in `role` samples."""
     try:
         adc = data["adc"]
         channels = tuple(
@@ -84,19 +122,92 @@ def parse_sensor_map(data: dict, source: str = "<sensor map>") -> SensorMap:
         result = SensorMap(
             channels=channels, adc_max=int(adc["max"]), open_below=int(adc["open_below"]),
             saturated_at=int(adc["saturated_at"]), supply_v=float(adc["supply_v"]),
+            hand=data.get("hand", "right"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{source}: malformed sensor map ({exc!r})") from exc
     if len(set(result.ids)) != len(result.ids):
         raise ValueError(f"{source}: duplicate channel ids")
-    return result
+    if role is None:
+        return result
+    roles = parse_roles(data, source)
+    if role not in roles:
+        raise ValueError(f"{source}: unknown role {role!r} (the map has {', '.join(sorted(roles))})")
+    chosen = roles[role]
+    kind = parse_kinds(data, source)[chosen.kind]
+    picked = tuple(c for c in channels if c.mux in kind.multiplexers)
+    if not picked:
+        raise ValueError(f"{source}: role {role!r} (kind {kind.name}) has no channels")
+    return replace(result, channels=picked, role=chosen.name, kind=chosen.kind, hand=chosen.hand)
+
+
+def parse_kinds(data: dict, source: str = "<sensor map>") -> dict[str, DeviceKind]:
+    """The map's device kinds; a map without "kinds" (older file) has only the kit."""
+    muxes = data.get("multiplexers", {})
+    raw = data.get("kinds")
+    if raw is None:
+        return {KIT_ROLE: DeviceKind(KIT_ROLE, tuple(muxes), "hand+spine", "the one-board kit")}
+    kinds = {}
+    for name, k in raw.items():
+        try:
+            used = tuple(str(m) for m in k["multiplexers"])
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"{source}: kinds.{name} has no list of multiplexers ({exc!r})") from exc
+        unknown = [m for m in used if m not in muxes]
+        if unknown:
+            raise ValueError(f"{source}: kinds.{name} uses {', '.join(unknown)}, not in multiplexers")
+        kinds[name] = DeviceKind(name, used, str(k.get("placement", "")), str(k.get("description", "")))
+    return kinds
+
+
+def parse_roles(data: dict, source: str = "<sensor map>") -> dict[str, Role]:
+    """The map's roles; a map without "roles" (older file) has only the kit, a right hand."""
+    kinds = parse_kinds(data, source)
+    raw = data.get("roles")
+    if raw is None:
+        return {KIT_ROLE: Role(KIT_ROLE, KIT_ROLE, data.get("hand", "right"))}
+    roles = {}
+    for name, r in raw.items():
+        if not isinstance(r, dict) or "kind" not in r:
+            raise ValueError(f"{source}: roles.{name} has no kind")
+        if r["kind"] not in kinds:
+            raise ValueError(f"{source}: roles.{name}.kind {r['kind']!r} is not in kinds "
+                             f"({', '.join(kinds)})")
+        hand = r.get("hand")
+        if hand is not None and hand not in HANDS:
+            raise ValueError(f"{source}: roles.{name}.hand must be \"left\", \"right\" or null, "
+                             f"got {hand!r}")
+        roles[name] = Role(name, r["kind"], hand)
+    return roles
+
+
+def _read_map(path: Path | None) -> tuple[dict, str]:
+    path = path or sensor_map_path()
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh), str(path)
 
 
 @cache
 def load_sensor_map(path: Path | None = None) -> SensorMap:
-    path = path or sensor_map_path()
-    with open(path, encoding="utf-8") as fh:
-        return parse_sensor_map(json.load(fh), str(path))
+    """The one-board kit: all of the map's channels, today's 20 columns."""
+    return parse_sensor_map(*_read_map(path))
+
+
+@cache
+def device_map(role: str, path: Path | None = None) -> SensorMap:
+    """The channels a device in `role` samples, in the order of its SAMPLES columns."""
+    return parse_sensor_map(*_read_map(path), role=role)
+
+
+@cache
+def load_roles(path: Path | None = None) -> Mapping[str, Role]:
+    # Read-only: the result is cached and shared by every caller.
+    return MappingProxyType(parse_roles(*_read_map(path)))
+
+
+@cache
+def load_kinds(path: Path | None = None) -> Mapping[str, DeviceKind]:
+    return MappingProxyType(parse_kinds(*_read_map(path)))
 
 
 _MAP = load_sensor_map()

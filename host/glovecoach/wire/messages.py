@@ -219,9 +219,12 @@ def _check_hello(info: dict[str, Any]) -> None:
                            ("adc_max", 1, 0xFFFF)):
         if key in info:
             _check_int(what, key, info[key], low, high)
-    for key, limit in (("glove_id", MAX_TEXT_FIELD), ("firmware", MAX_TEXT_FIELD), ("board", 32)):
+    for key, limit in (("glove_id", MAX_TEXT_FIELD), ("firmware", MAX_TEXT_FIELD), ("board", 32),
+                       ("role", 32)):
         if key in info:
             _check_text(what, key, info[key], limit)
+    if info.get("hand") not in (None, "left", "right"):
+        raise _bad_field(what, "hand", f"must be \"left\", \"right\" or null, got {shorten(info['hand'])}")
     if "streaming" in info and not isinstance(info["streaming"], bool):
         raise _bad_field(what, "streaming", f"must be true or false, got {shorten(info['streaming'])}")
     if info.get("link_bytes_per_s") is not None:
@@ -316,6 +319,31 @@ class Hello:
     @property
     def tare(self) -> list[int] | None:
         return self.info.get("tare")
+
+    @property
+    def announces_role(self) -> bool:
+        """Whether the firmware knows roles (HELLO from before them has no "role")."""
+        return "role" in self.info
+
+    @property
+    def role(self) -> str:
+        """The device's role: kit, right_glove, left_glove or spine_strip (the sensor map's
+        "roles"). Firmware from before roles was always the one-board kit."""
+        role = self.info.get("role", "kit")
+        if not isinstance(role, str) or not role:
+            raise MessageError(f"HELLO role must be a non-empty string, got {role!r}")
+        return role
+
+    @property
+    def hand(self) -> str | None:
+        """"left", "right", or None for a device no hand wears (the spine strip). Firmware
+        from before roles was the kit, a right glove."""
+        if "role" not in self.info:
+            return "right"
+        hand = self.info.get("hand")
+        if hand not in (None, "left", "right"):
+            raise MessageError(f"HELLO hand must be \"left\", \"right\" or null, got {hand!r}")
+        return hand
 
 
 @dataclass(frozen=True)

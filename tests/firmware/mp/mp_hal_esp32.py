@@ -1,5 +1,5 @@
 # MicroPython: exercise hal_esp32 against the fake `machine` (pins and ADC only).
-# argv: sensor_map board
+# argv: sensor_map board [role]
 import json
 import sys
 
@@ -7,7 +7,7 @@ import machine
 
 from glove import config, hal_esp32
 
-cfg = config.load_sensor_map(sys.argv[1])
+cfg = config.load_sensor_map(sys.argv[1], sys.argv[3] if len(sys.argv) > 3 else None)
 board = sys.argv[2]
 machine.select_order[:] = hal_esp32.select_pins(cfg, board)
 try:
