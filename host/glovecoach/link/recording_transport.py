@@ -24,6 +24,7 @@ import numpy as np
 
 from glovecoach.link.transport import LinkLost, Transport, url_number, url_parts
 from glovecoach.recording import Recording, RecordingError, open_recording
+from glovecoach.recording.runs import contiguous_blocks
 from glovecoach.wire import (
     DELIMITER,
     STATUS_STREAMING,
@@ -71,15 +72,9 @@ class RecordingPlayer:
         self._next_status_us = 1_000_000
         self.finished = False
         # Frame table: runs of consecutive recorded rows cut into frames of samples_per_frame
-        # (a frame never spans a gap). One arange per run, not per sample.
+        # (a frame never spans a gap), the same cutting every reader of a recording uses.
         index = np.asarray(recording.sample_index, dtype=np.int64)
-        breaks = np.flatnonzero(np.diff(index) != 1) + 1
-        run_starts = np.r_[0, breaks] if index.size else np.zeros(0, np.int64)
-        run_ends = np.r_[breaks, index.size] if index.size else np.zeros(0, np.int64)
-        starts = [np.arange(a, b, self.samples_per_frame) for a, b in zip(run_starts, run_ends)]
-        ends = [np.minimum(st + self.samples_per_frame, b) for st, b in zip(starts, run_ends)]
-        self._frame_rows = np.concatenate(starts).astype(np.int64) if starts else np.zeros(0, np.int64)
-        self._frame_ends = np.concatenate(ends).astype(np.int64) if ends else np.zeros(0, np.int64)
+        self._frame_rows, self._frame_ends = contiguous_blocks(index, self.samples_per_frame)
         self._index = index
 
     # -- device clock ------------------------------------------------------------------------
