@@ -159,7 +159,7 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def _fsync_directory(folder: Path) -> None:
+def fsync_directory(folder: Path) -> None:
     # Makes the rename itself durable (POSIX; some systems cannot open a folder: skip there).
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -212,7 +212,7 @@ def install(written: PathLike, path: PathLike, *, overwrite: bool) -> Path:
             os.rename(written, path)
         else:
             os.unlink(written)
-    _fsync_directory(path.parent)
+    fsync_directory(path.parent)
     return path
 
 

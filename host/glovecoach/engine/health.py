@@ -211,7 +211,7 @@ class SensorHealthMonitor:
         known = {c.id: c for c in smap.channels}
         regions = [known[c].region if c in known else None for c in self.channels]
         self._regions = regions
-        self._is_spine = np.array([r == "spine" for r in regions], dtype=bool)
+        self._is_spine = np.array([c in known and known[c].is_spine for c in self.channels], dtype=bool)
         self._adj = self._neighbours(regions, known)            # adj[j, c]: j is a neighbour of c
         self._adj_f = self._adj.astype(np.float32)              # for counting by matrix product
         n_nb = self._adj.sum(axis=0)

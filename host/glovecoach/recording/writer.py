@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from glovecoach import __version__
+from glovecoach.output_files import fsync_directory
 from glovecoach.recording.format import (
     FORMAT_VERSION,
     FRAME_DTYPE,
@@ -165,7 +166,7 @@ class RecordingWriter:
             head = file_header() + encode_record(Kind.SESSION, session)
             self._write_all(head)
             os.fsync(self._file.fileno())
-            self._fsync_directory()
+            fsync_directory(self.path.parent)   # the new file's directory entry, durable too
         except BaseException:
             self._file.close()
             raise
@@ -417,19 +418,6 @@ class RecordingWriter:
         while view:
             written = self._file.write(view)
             view = view[written or 0:]
-
-    def _fsync_directory(self) -> None:
-        # Makes the new file's directory entry durable too (POSIX; a no-op where unsupported).
-        try:
-            fd = os.open(self.path.parent if str(self.path.parent) else ".", os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(fd)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
 
     def _flush_loop(self) -> None:
         while True:

@@ -217,12 +217,6 @@ SPINE_CHANNELS = _MAP.spine_ids
 ALL_CHANNELS = _MAP.ids
 
 
-def is_spine(channel_id: str) -> bool:
-    """Whether a channel lies on the spinal line (the one question the spine rule asks)."""
-    channel = _MAP.find(channel_id)
-    return channel is not None and channel.is_spine
-
-
 def region_of(channel_id: str) -> str:
     channel = _MAP.find(channel_id)
     return channel.region if channel is not None else "unknown"
