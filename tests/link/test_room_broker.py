@@ -275,3 +275,42 @@ def test_the_room_broker_comes_back_on_its_port_after_a_crash(room):
     again = Screen(broker.port, "GC-A", accounts.devices["GC-A"])
     assert not again.connected().is_failure
     again.close()
+
+
+def test_a_screen_reads_a_device_through_mqtts_with_the_rooms_ca(tmp_path, monkeypatch):
+    from glovecoach.link.transport import make_transport
+
+    tls = _self_signed(tmp_path)
+    accounts = RoomAccounts.create("room7", devices=["GC-A"])
+    with RoomBroker(accounts, host="127.0.0.1", tls=tls) as broker:
+        monkeypatch.setenv("GLOVECOACH_MQTT_USER", "instructor")
+        monkeypatch.setenv("GLOVECOACH_MQTT_PASSWORD", accounts.screens["instructor"])
+        transport = make_transport(f"mqtts://127.0.0.1:{broker.port}/room7/GC-A?ca={tls.cafile}")
+        assert transport.name.startswith("mqtts://") and "instructor" not in transport.name
+        transport.open()
+        try:
+            device = Screen(broker.port, "GC-A", accounts.devices["GC-A"], tls_ca=tls.cafile)
+            assert not device.connected().is_failure
+            device.publish("glovecoach/room7/GC-A/frames", b"\x05frame\x00")
+            got = b""
+            deadline = time.monotonic() + 5
+            while b"frame" not in got and time.monotonic() < deadline:
+                got += transport.read(4096, 0.2)
+            assert b"\x05frame\x00" in got
+            device.close()
+        finally:
+            transport.close()
+        # without the room's CA the broker's certificate is not trusted
+        untrusting = make_transport(f"mqtts://127.0.0.1:{broker.port}/room7/GC-A")
+        from glovecoach.link.transport import LinkLost
+        with pytest.raises(LinkLost):
+            untrusting.open()
+
+
+def test_mqtts_url_mistakes_are_named(tmp_path):
+    from glovecoach.link.transport import make_transport
+
+    with pytest.raises(ValueError, match="not a file"):
+        make_transport(f"mqtts://h/room7/GC-A?ca={tmp_path / 'missing.crt'}")
+    with pytest.raises(ValueError, match="unknown mqtt option"):
+        make_transport("mqtt://h/room7/GC-A?ca=x")

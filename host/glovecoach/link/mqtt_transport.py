@@ -36,6 +36,7 @@ from glovecoach.link.transport import LinkLost, Transport
 
 TOPIC_ROOT = "glovecoach"
 DEFAULT_PORT = 1883
+DEFAULT_TLS_PORT = 8883
 DEFAULT_KEEPALIVE_S = 10
 CONNECT_TIMEOUT_S = 3.0
 # Environment for credentials, so they never sit in a URL that ends up in a log or a title bar.
@@ -67,14 +68,18 @@ class MqttTransport(Transport):
     def __init__(self, host: str, port: int, room: str, device_id: str, *,
                  username: str | None = None, password: str | None = None,
                  keepalive_s: int = DEFAULT_KEEPALIVE_S,
-                 connect_timeout: float = CONNECT_TIMEOUT_S) -> None:
+                 connect_timeout: float = CONNECT_TIMEOUT_S,
+                 tls: bool = False, tls_ca: str | None = None) -> None:
         self.host, self.port, self.room, self.device_id = host, port, room, device_id
+        # TLS (a classroom's broker, docs/classroom.md): the server's certificate is checked
+        # against `tls_ca` (a PEM file: the room's own CA) or else the system's CAs.
+        self.tls, self.tls_ca = tls or tls_ca is not None, tls_ca
         self.username, self._password = username, password
         self.keepalive_s = keepalive_s
         self.connect_timeout = connect_timeout
         self.topics = device_topics(room, device_id)
         # The name is shown to users and logged: never with the credentials.
-        self.name = f"mqtt://{host}:{port}/{room}/{device_id}"
+        self.name = f"{'mqtts' if self.tls else 'mqtt'}://{host}:{port}/{room}/{device_id}"
         self._client: paho.Client | None = None
         self._cond = threading.Condition()
         self._chunks: list[bytes] = []
@@ -103,6 +108,11 @@ class MqttTransport(Transport):
         client.connect_timeout = self.connect_timeout
         if self.username is not None:
             client.username_pw_set(self.username, self._password)
+        if self.tls:
+            try:
+                client.tls_set(ca_certs=self.tls_ca)
+            except (OSError, ValueError) as exc:   # ssl.SSLError is an OSError
+                raise LinkLost(f"{self.name}: cannot use the CA certificate {self.tls_ca}: {exc}") from exc
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -215,15 +225,18 @@ class MqttTransport(Transport):
 
 
 def transport_from_url(url: str) -> MqttTransport:
-    """``mqtt://host[:port]/<room>/<device_id>?keepalive=10``.
+    """``mqtt://host[:port]/<room>/<device_id>?keepalive=10``, or ``mqtts://`` for TLS (port
+    8883 unless given; ``?ca=/path/room-ca.crt`` names the CA that signed the broker's
+    certificate, else the system's CAs are trusted).
 
     Credentials: ``mqtt://user:password@host/...`` or, better (a URL is shown and logged),
     the environment variables GLOVECOACH_MQTT_USER and GLOVECOACH_MQTT_PASSWORD."""
     parts = urlsplit(url)
     if not parts.hostname:
         raise ValueError(f"{url}: no broker host (expected mqtt://host:port/<room>/<device_id>)")
+    secure = parts.scheme == "mqtts"
     try:
-        port = parts.port or DEFAULT_PORT
+        port = parts.port or (DEFAULT_TLS_PORT if secure else DEFAULT_PORT)
     except ValueError:
         raise ValueError(f"{url}: the broker port is not a number in 1..65535") from None
     levels = [unquote(p) for p in parts.path.strip("/").split("/") if p]
@@ -232,7 +245,7 @@ def transport_from_url(url: str) -> MqttTransport:
     room = _check_level(levels[0], "room", url)
     device = _check_level(levels[1], "device id", url)
     params = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-    unknown = set(params) - {"keepalive"}
+    unknown = set(params) - ({"keepalive", "ca"} if secure else {"keepalive"})
     if unknown:
         raise ValueError(f"{url}: unknown mqtt option(s) {sorted(unknown)}")
     try:
@@ -241,5 +254,8 @@ def transport_from_url(url: str) -> MqttTransport:
         raise ValueError(f"{url}: keepalive={params['keepalive']!r} is not a whole number of seconds") from None
     user = unquote(parts.username) if parts.username else os.environ.get(USER_ENV)
     password = unquote(parts.password) if parts.password else os.environ.get(PASSWORD_ENV)
+    ca = params.get("ca") or None
+    if ca is not None and not os.path.isfile(ca):
+        raise ValueError(f"{url}: ca={ca!r} is not a file (the PEM certificate of the room's CA)")
     return MqttTransport(parts.hostname, port, room, device, username=user, password=password,
-                         keepalive_s=keepalive)
+                         keepalive_s=keepalive, tls=secure, tls_ca=ca)

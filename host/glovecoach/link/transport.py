@@ -13,7 +13,7 @@ URLs understood by :func:`open_transport` / :func:`make_transport`:
 * ``replay://PATH?speed=1.0`` — an in-process device playing back a ``.gcrec`` recording
   (:mod:`glovecoach.link.recording_transport`);
 * ``mqtt://host:port/ROOM/DEVICE_ID`` — a glove on WiFi through an MQTT broker
-  (:mod:`glovecoach.link.mqtt_transport`).
+  (:mod:`glovecoach.link.mqtt_transport`); ``mqtts://...?ca=room-ca.crt`` the same over TLS.
 
 Each scheme's backend module provides ``transport_from_url(url)``; see :func:`make_transport`.
 """
@@ -94,6 +94,7 @@ _BACKENDS: dict[str, str] = {
     "virtual": "glovecoach.link.virtual_glove",
     "replay": "glovecoach.link.recording_transport",
     "mqtt": "glovecoach.link.mqtt_transport",
+    "mqtts": "glovecoach.link.mqtt_transport",
 }
 _FACTORIES: dict[str, Callable[[str], Transport]] = {}
 
