@@ -1,0 +1,90 @@
+"""A room remembers its stations, trainees and devices; rosters fill it, or say which line is wrong."""
+
+from __future__ import annotations
+
+import pytest
+
+from glovecoach.classroom.room import Room, RoomError, load_or_new, rooms_dir
+
+
+def roster(tmp_path, text):
+    path = tmp_path / "roster.csv"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_roster_fills_the_room_and_the_room_is_remembered(tmp_path, monkeypatch):
+    monkeypatch.setenv("GLOVECOACH_ROOMS_DIR", str(tmp_path / "rooms"))
+    room = load_or_new("room7")
+    assert room.stations == []
+    room.apply_roster(roster(tmp_path, "station,trainee,left_glove,right_glove,spine_strip\n"
+                                       "table 1,Ana Lima,GC-0101,GC-0102,GC-0103\n"
+                                       "table 2,Ben Okafor,,,\n\n"))
+    room.save(rooms_dir() / "room7.json")
+    again = load_or_new("room7")
+    assert [s.name for s in again.stations] == ["table 1", "table 2"]
+    assert again.station("table 1").devices == {"left_glove": "GC-0101", "right_glove": "GC-0102",
+                                                "spine_strip": "GC-0103"}
+    assert again.seat_of("GC-0102")[1] == "right_glove"
+    # next class: new trainees, the gloves stay on their tables
+    again.apply_roster(roster(tmp_path, "station,trainee\ntable 1,Chen Wei\n"))
+    assert again.station("table 1").trainee == "Chen Wei"
+    assert again.station("table 1").devices["spine_strip"] == "GC-0103"
+
+
+def test_moving_a_device_takes_it_from_its_old_station():
+    room = Room("r")
+    room.add_station("a")
+    room.add_station("b")
+    room.assign_device("GC-1", "a", "left_glove")
+    room.assign_device("GC-1", "b", "left_glove")
+    assert room.station("a").devices == {} and room.seat_of("GC-1")[0].name == "b"
+
+
+@pytest.mark.parametrize("ops, words", [
+    ([("GC-1", "a", "left_glove"), ("GC-2", "a", "left_glove")], "already has GC-1"),
+    ([("GC-1", "a", "kit"), ("GC-2", "a", "spine_strip")], "kit"),
+    ([("GC-1", "a", "elbow")], "not a device role"),
+    ([("GC/1", "a", "left_glove")], "topic level"),
+])
+def test_impossible_assignments_are_refused(ops, words):
+    room = Room("r")
+    room.add_station("a")
+    with pytest.raises(RoomError, match=words):
+        for op in ops:
+            room.assign_device(*op)
+
+
+@pytest.mark.parametrize("text, words", [
+    ("", "empty"),
+    ("trainee\nAna\n", "line 1: no 'station' column"),
+    ("station,elbow\na,x\n", "line 1: unknown column"),
+    ("station,trainee\n,Ana\n", "line 2: no station name"),
+    ("station,left_glove\na,GC-1\nb,GC-2,extra\n", "line 3: 3 cells"),
+    ("station,left_glove,right_glove\na,GC-1,GC-1\n", None),   # one device in two roles: moves
+])
+def test_bad_rosters_name_the_line_and_change_nothing(tmp_path, text, words):
+    room = Room("r")
+    room.add_station("kept")
+    if words is None:
+        room.apply_roster(roster(tmp_path, text))
+        assert room.seat_of("GC-1")[1] == "right_glove"
+        return
+    with pytest.raises(RoomError, match=words):
+        room.apply_roster(roster(tmp_path, text))
+    assert [s.name for s in room.stations] == ["kept"]
+
+
+def test_a_damaged_room_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text("{not json")
+    with pytest.raises(RoomError, match="cannot read the room"):
+        Room.load(path)
+    path.write_text('{"format": "something else"}')
+    with pytest.raises(RoomError, match="not a room file"):
+        Room.load(path)
+
+
+def test_room_names_must_be_topic_levels():
+    with pytest.raises(RoomError, match="room name"):
+        Room("room/7")
