@@ -53,7 +53,7 @@ def _update(layout, first, n, left_n, right_n, alerts=(), technique=None):
         newtons[:, 0] = force
         newtons[:, -1] = 2.0                          # the strip's last segment
         block = ForceBlock(first, newtons, np.zeros_like(newtons, bool), np.zeros_like(newtons, bool))
-        hands[hand] = CoachingUpdate(first, n, block, (), tuple(a for a in alerts if a.channel.startswith(hand[0])))
+        hands[hand] = CoachingUpdate(first, n, block, (), tuple(a for a in alerts if hand == "left"))
     return StationUpdate(first, n, hands, (), technique or {})
 
 
@@ -73,12 +73,12 @@ def test_tile_model_follows_the_station_and_repaints_only_on_change():
                                    technique={"left": "kneading", "right": "kneading",
                                               "station": "kneading", "agree": True}))
     assert not tile.take_changed(), "same words on the tile: nothing to repaint"
-    alert = ActiveAlert("overforce", "left_thumb", 2.0, "too hard: left thumb 31 N")
+    alert = ActiveAlert("overforce", "thumb_tip", 2.0, "Too much force on the thumb tip ...", 31.4)
     tile.on_station_update(_update(layout, 440, 40, 31.0, 20.0, alerts=(alert,),
                                    technique={"left": "kneading", "right": "stroking", "station": None,
                                               "agree": False}))
     assert tile.take_changed()
-    assert tile.state.alert == "too hard: left thumb 31 N" and tile.state.attention
+    assert tile.state.alert == "Too hard: left thumb 31 N" and tile.state.attention
     assert tile.state.hands_differ == "left kneading, right stroking"
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from glovecoach.vocabulary.sensors import SPINE_CHANNELS
+from glovecoach.vocabulary.sensors import SPINE_CHANNELS, load_sensor_map, map_label
 from glovecoach.vocabulary.station import StationLayout
 from glovecoach.vocabulary.stream import LinkDown, LinkStalled, LinkUp, StatusReceived
 from glovecoach.vocabulary.techniques import technique_name
@@ -92,6 +92,28 @@ def _urgency(kind: str) -> int:
         if word in kind:
             return i
     return len(_URGENCY)
+
+
+_ALERT_WORDS = {"overforce": "Too hard", "underforce": "Too light", "spine_contact": "On the spine",
+                "sensor_fault": "Check sensor", "saturation": "Sensor at its limit", "open_sensor": "Sensor lead open"}
+
+
+def alert_words(hand: str, alert: Any) -> str:
+    """An alert in the few words a tile has room for, read from across the room:
+    "Too hard: right thumb 42 N", "On the spine: seg 3". The full sentence is in the
+    station's own view."""
+    words = _ALERT_WORDS.get(alert.kind, alert.kind.replace("_", " ").capitalize())
+    channel = str(getattr(alert, "channel", "") or "")
+    if channel in SPINE_CHANNELS:
+        where = map_label(channel)
+    elif channel:
+        found = load_sensor_map().find(channel)
+        where = f"{hand} {found.short_label if found else channel.replace('_', ' ')}"
+    else:
+        where = hand
+    peak = getattr(alert, "peak_n", None)
+    force = f" {peak:.0f} N" if peak is not None and alert.kind == "overforce" else ""
+    return f"{words}: {where}{force}"
 
 
 class TileTrace:
@@ -206,18 +228,19 @@ class TileModel:
             values = np.column_stack([c if c is not None else np.full(n, np.nan, np.float32) for c in columns])
             self.trace.add(update.first_index, values)
         states = [h.state for h in hands.values() if getattr(h, "state", None) is not None]
-        alerts = [a for h in hands.values() for a in (h.active_alerts or ())]
-        alert = min(alerts, key=lambda a: (_urgency(a.kind), -a.start_s)) if alerts else None
+        alerts = [(hand, a) for hand, h in hands.items() for a in (h.active_alerts or ())]
+        chosen = min(alerts, key=lambda ha: (_urgency(ha[1].kind), -ha[1].start_s)) if alerts else None
         technique = (update.technique or {}).get("station")
         differ = None
         tech = update.technique or {}
         if tech and tech.get("agree") is False and tech.get("left") and tech.get("right"):
             differ = f"left {technique_name(tech['left'])}, right {technique_name(tech['right'])}"
-        changes: dict[str, Any] = {"alert": alert.message if alert else None,
-                                   "alert_kind": alert.kind if alert else None, "hands_differ": differ}
+        changes: dict[str, Any] = {"alert": alert_words(*chosen) if chosen else None,
+                                   "alert_kind": chosen[1].kind if chosen else None, "hands_differ": differ}
         if states:
             lead = max(states, key=lambda s: s.phase_elapsed_s)
-            changes.update(technique=technique if tech else lead.technique,
+            # The station's technique when the hands agree; else the phase the engines are in.
+            changes.update(technique=technique or lead.technique,
                            phase_elapsed_s=round(lead.phase_elapsed_s),   # the tile shows whole seconds
                            phase_window=lead.phase_window, session_elapsed_s=round(lead.session_elapsed_s),
                            session_limit_s=lead.session_limit_s, paused=lead.pause_s is not None)

@@ -1,0 +1,254 @@
+"""The instructor's classroom screen: a grid of station tiles.
+
+Each `StationTile` paints itself with one QPainter pass from its `TileModel`
+(glovecoach.classroom.tile): text only changes when the tile's state does, and the traces are
+already reduced to the tile's pixel width, so a repaint costs the same at 50 or 1000 Hz and
+twelve tiles cost about what one plot does. A tile with an alert or a device down gets a thick
+red frame and its alert in type large enough to read across a room; the state is always also
+written in words (never colour alone).
+
+Clicking a tile emits `ClassroomGrid.station_clicked(name)`: the window opens that station's
+full live view.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pyqtgraph.functions import arrayToQPath
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from glovecoach.app import theme
+from glovecoach.classroom.tile import TileModel, TileState
+from glovecoach.vocabulary.techniques import technique_name
+
+REFRESH_MS = 100          # 10 frames a second: traces scroll smoothly, text is instant enough
+TRACE_FULL_SCALE_N = 60.0  # whole-hand force at the top of a tile's trace (a firm kneading stroke)
+
+_LINK_WORDS = {"up": "ok", "waiting": "waiting", "stalled": "STALLED", "down": "LOST"}
+_ROLE_WORDS = {"left_glove": "L", "right_glove": "R", "spine_strip": "strip", "kit": "kit"}
+# Red is kept for alerts: the strip's line is violet.
+_TRACE_COLOURS = {"left": theme.CURVE_COLOURS[0], "right": theme.CURVE_COLOURS[1], "spine": theme.CURVE_COLOURS[4]}
+
+
+def battery_words(volts: float | None) -> str:
+    if volts is None:
+        return ""
+    # A LiPo cell: 4.2 V full, 3.3 V where the regulator gives up; linear is close enough for
+    # a badge (the station view shows the curve-based percentage).
+    pct = int(round(100 * min(1.0, max(0.0, (volts - 3.3) / 0.9))))
+    return f" {pct}%"
+
+
+class StationTile(QtWidgets.QWidget):
+    clicked = QtCore.Signal(str)
+
+    def __init__(self, model: TileModel, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.setMinimumSize(280, 200)
+        self.setCursor(QtCore.Qt.CursorShape.PointingHandCursor)
+        self.setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.paints = 0               # for tests and the benchmark: repaints actually done
+        self._shown_end: int | None = None
+
+    # ------------------------------------------------------------------ refresh
+    def refresh(self) -> bool:
+        """Repaint if the state changed or the trace moved; returns whether it did."""
+        changed = self.model.take_changed()
+        end = self.model.trace.end_column
+        if changed or end != self._shown_end:
+            self._shown_end = end
+            self.update()
+            return True
+        return False
+
+    def mousePressEvent(self, event: QtGui.QMouseEvent) -> None:  # noqa: N802 - Qt's name
+        if event.button() == QtCore.Qt.MouseButton.LeftButton:
+            self.clicked.emit(self.model.state.station)
+
+    # ------------------------------------------------------------------ painting
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802 - Qt's name
+        self.paints += 1
+        state = self.model.state
+        p = QtGui.QPainter(self)
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
+        rect = self.rect()
+        p.fillRect(rect, QtGui.QColor(theme.PANEL))
+        if state.attention:
+            pen = QtGui.QPen(QtGui.QColor(theme.ALERT_RED), 8)
+            p.setPen(pen)
+            p.drawRect(rect.adjusted(4, 4, -4, -4))
+        w, h = rect.width(), rect.height()
+        pad = 14
+        unit = max(10.0, min(w / 22.0, h / 13.0))      # type scales with the tile
+        y = pad
+
+        # Trainee (large) and station (small)
+        p.setPen(QtGui.QColor(theme.TEXT))
+        p.setFont(_font(unit * 1.25, bold=True))
+        title = state.trainee or state.station
+        p.drawText(QtCore.QRectF(pad, y, w - 2 * pad, unit * 1.8), _left_elide(p, title, w - 2 * pad))
+        y += unit * 1.8
+        p.setPen(QtGui.QColor(theme.TEXT_DIM))
+        p.setFont(_font(unit * 0.8))
+        sub = state.station if state.trainee else ""
+        session = f"{_mmss(state.session_elapsed_s)} of {_mmss(state.session_limit_s)}" if state.session_limit_s else ""
+        p.drawText(QtCore.QRectF(pad, y, w - 2 * pad, unit * 1.2), QtCore.Qt.AlignmentFlag.AlignLeft, sub)
+        p.drawText(QtCore.QRectF(pad, y, w - 2 * pad, unit * 1.2), QtCore.Qt.AlignmentFlag.AlignRight, session)
+        y += unit * 1.3
+
+        # Phase and its clock against the protocol's window
+        phase = technique_name(state.technique) if state.technique else "no technique yet"
+        if state.paused:
+            phase += " (paused)"
+        clock_colours = {"short": theme.TEXT, "ok": theme.OK_TEAL, "long": theme.ALERT_AMBER}
+        colour = clock_colours.get(state.phase_status, theme.TEXT_DIM)
+        p.setFont(_font(unit * 1.0, bold=True))
+        p.setPen(QtGui.QColor(theme.TECHNIQUE_COLOURS.get(state.technique or "none", theme.TEXT)))
+        p.drawText(QtCore.QRectF(pad, y, w - 2 * pad, unit * 1.5), QtCore.Qt.AlignmentFlag.AlignLeft, phase)
+        p.setPen(QtGui.QColor(colour))
+        clock = state.phase_clock + ({"long": "  LONG", "short": ""}.get(state.phase_status, ""))
+        p.drawText(QtCore.QRectF(pad, y, w - 2 * pad, unit * 1.5), QtCore.Qt.AlignmentFlag.AlignRight, clock)
+        y += unit * 1.6
+
+        # The alert, in large type; else the hands' disagreement, else nothing
+        if state.alert:
+            p.setPen(QtGui.QColor(theme.ALERT_RED))
+            p.setFont(_font(unit * 1.35, bold=True))
+            text = "⚠ " + state.alert
+        elif state.hands_differ:
+            p.setPen(QtGui.QColor(theme.ALERT_AMBER))
+            p.setFont(_font(unit * 0.95, bold=True))
+            text = "hands differ: " + state.hands_differ
+        else:
+            text = ""
+        alert_h = unit * 2.0
+        if text:
+            _fit_font(p, text, w - 2 * pad)
+            p.drawText(QtCore.QRectF(pad, y, w - 2 * pad, alert_h),
+                       int(QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter),
+                       _left_elide(p, text, w - 2 * pad))
+        y += alert_h
+
+        # Traces: whole-hand force per hand, the strip's most loaded segment
+        badge_h = unit * 1.4
+        trace_rect = QtCore.QRectF(pad, y, w - 2 * pad, max(10.0, h - y - badge_h - pad))
+        self._paint_traces(p, trace_rect)
+
+        # Devices: link and battery, in words
+        p.setFont(_font(unit * 0.75))
+        x = pad
+        for badge in state.devices:
+            words = f"{_ROLE_WORDS.get(badge.role, badge.role)} {_LINK_WORDS.get(badge.link, badge.link)}"
+            words += battery_words(badge.battery_v)
+            bad = badge.link in ("down", "stalled")
+            p.setPen(QtGui.QColor(theme.ALERT_RED if bad else theme.TEXT_DIM))
+            p.drawText(QtCore.QPointF(x, h - pad), words)
+            x += p.fontMetrics().horizontalAdvance(words) + unit
+        p.end()
+
+    def _paint_traces(self, p: QtGui.QPainter, r: QtCore.QRectF) -> None:
+        p.setPen(QtGui.QPen(QtGui.QColor(theme.GRID), 1))
+        p.drawRect(r)
+        lo, hi = self.model.trace.columns()
+        width = lo.shape[1]
+        # Which line is which, in words, in the trace's corner.
+        p.setFont(_font(max(9.0, r.height() / 9)))
+        x = r.left() + 6
+        for name in self.model.trace.names:
+            p.setPen(QtGui.QColor(_TRACE_COLOURS.get(name, theme.TEXT)))
+            label = {"left": "left hand", "right": "right hand"}.get(name, name)
+            p.drawText(QtCore.QPointF(x, r.top() + p.fontMetrics().ascent() + 3), label)
+            x += p.fontMetrics().horizontalAdvance(label) + 10
+        xs = r.left() + (np.arange(width) + 0.5) * (r.width() / width)
+        for row, name in enumerate(self.model.trace.names):
+            top = hi[row]
+            if np.isnan(top).all():
+                continue
+            scale = TRACE_FULL_SCALE_N if name != "spine" else TRACE_FULL_SCALE_N / 4
+            ys = r.bottom() - np.clip(top / scale, 0, 1) * r.height()   # NaN stays NaN: a break
+            colour = QtGui.QColor(_TRACE_COLOURS.get(name, theme.TEXT))
+            p.setPen(QtGui.QPen(colour, 2 if name != "spine" else 1.5))
+            p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+            # One path straight from the arrays (no Python loop over points); columns without
+            # samples break the line.
+            p.drawPath(arrayToQPath(xs, ys, connect="finite"))
+
+
+class ClassroomGrid(QtWidgets.QWidget):
+    """Tiles in a grid as square as the window allows; refreshes them at 10 fps."""
+
+    station_clicked = QtCore.Signal(str)
+
+    def __init__(self, models: list[TileModel], parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setStyleSheet(f"background: {theme.BACKGROUND};")
+        self.tiles = [StationTile(m, self) for m in models]
+        for tile in self.tiles:
+            tile.clicked.connect(self.station_clicked)
+        layout = QtWidgets.QGridLayout(self)
+        layout.setSpacing(10)
+        layout.setContentsMargins(10, 10, 10, 10)
+        cols = grid_columns(len(self.tiles))
+        for i, tile in enumerate(self.tiles):
+            layout.addWidget(tile, i // cols, i % cols)
+        self.timer = QtCore.QTimer(self)
+        self.timer.setInterval(REFRESH_MS)
+        self.timer.timeout.connect(self.refresh)
+        self.frames = 0
+
+    def refresh(self) -> int:
+        self.frames += 1
+        return sum(tile.refresh() for tile in self.tiles)
+
+    def start(self) -> None:
+        self.timer.start()
+
+    def tile(self, station: str) -> StationTile:
+        for t in self.tiles:
+            if t.model.state.station == station:
+                return t
+        raise KeyError(station)
+
+
+def grid_columns(n: int, screen_aspect: float = 16 / 9, tile_aspect: float = 1.4) -> int:
+    """Columns for ``n`` tiles on a screen of ``screen_aspect`` (width/height): tiles close to
+    ``tile_aspect`` (room for the text above a trace), with as few empty cells as possible."""
+    def cost(cols: int) -> float:
+        rows = math.ceil(n / cols)
+        aspect = screen_aspect * rows / cols
+        return abs(math.log(aspect / tile_aspect)) + 0.5 * (rows * cols - n) / n
+    return min(range(1, max(1, n) + 1), key=cost)
+
+
+def _font(px: float, bold: bool = False) -> QtGui.QFont:
+    font = QtGui.QFont()
+    font.setPixelSize(max(8, int(px)))
+    font.setBold(bold)
+    return font
+
+
+def _fit_font(p: QtGui.QPainter, text: str, width: float, smallest: float = 0.7) -> None:
+    """Shrink the painter's font (to ``smallest`` of its size at most) until ``text`` fits:
+    an alert is better a little smaller than cut off."""
+    font = p.font()
+    size = font.pixelSize()
+    floor = max(8, int(size * smallest))
+    while size > floor and QtGui.QFontMetrics(font).horizontalAdvance(text) > width:
+        size -= 1
+        font.setPixelSize(size)
+    p.setFont(font)
+
+
+def _left_elide(p: QtGui.QPainter, text: str, width: float) -> str:
+    return p.fontMetrics().elidedText(text, QtCore.Qt.TextElideMode.ElideRight, int(width))
+
+
+def _mmss(seconds: float) -> str:
+    s = max(0, int(seconds))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+__all__ = ["ClassroomGrid", "StationTile", "TileState"]
