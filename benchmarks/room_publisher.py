@@ -1,0 +1,144 @@
+"""A whole room of devices in one light process: recorded frames on every device's topics.
+
+Thirty-six real firmware processes would take this 2-core machine by themselves (about 5 % of
+a core each), so the classroom scale benchmark feeds the broker from here instead: one
+`RecordingPlayer` per device (glovecoach.link.recording_transport, the in-process device that
+replays a recording with the wire encoders: HELLO, STATUS, SAMPLES with sequence numbers and
+device clock stamps, and answers START/STOP/INFO/PING), all published by one paho client on
+the device topics a glove on WiFi uses (docs/wifi-mqtt.md). The host cannot tell it from a
+room of gloves, so the instructor's side of the benchmark runs its real code.
+
+Each device plays the same recorded signal (one shared array: memory does not grow with the
+room) under its own id, and its own clock offset.
+
+    python benchmarks/room_publisher.py --port 1883 --room bench --devices 36 --seconds 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import paho.mqtt.client as paho
+
+from glovecoach.link.mqtt_transport import device_topics
+from glovecoach.link.recording_transport import RecordingPlayer
+from glovecoach.vocabulary.sensors import ALL_CHANNELS
+
+TICK_S = 0.005   # how often every player is asked for its due frames (a frame is 20 ms)
+
+
+@dataclasses.dataclass
+class ReplayedSignal:
+    """What a RecordingPlayer reads from a recording: raw rows on a session index."""
+
+    raw: np.ndarray
+    sample_index: np.ndarray
+    rate_hz: int
+    channels: tuple[str, ...]
+    device_info: dict
+    path: Path = Path("<room publisher>")
+
+
+def make_signal(seconds: float, rate_hz: int, channels: int = len(ALL_CHANNELS), seed: int = 0) -> np.ndarray:
+    """Distinct rows (so a shifted sample would show), a slow pressure wave per channel."""
+    n = int(seconds * rate_hz)
+    t = np.arange(n)[:, None] / rate_hz
+    phase = np.random.default_rng(seed).uniform(0, 2 * np.pi, channels)[None, :]
+    wave = 900 + 700 * np.sin(2 * np.pi * 0.7 * t + phase)
+    stamp = (np.arange(n) % 997)[:, None]    # each row says which slot it is, modulo a prime
+    return np.clip(wave + stamp, 0, 4095).astype(np.uint16)
+
+
+class RoomPublisher:
+    """``devices`` players on one paho connection; ``start()`` runs them in a thread."""
+
+    def __init__(self, host: str, port: int, room: str, device_ids: list[str], raw: np.ndarray,
+                 rate_hz: int, *, username: str | None = None, password: str | None = None) -> None:
+        self.room = room
+        channels = ALL_CHANNELS[: raw.shape[1]] if raw.shape[1] <= len(ALL_CHANNELS) else tuple(
+            f"ch{i}" for i in range(raw.shape[1]))
+        index = np.arange(raw.shape[0], dtype=np.int64)
+        self.players: dict[str, RecordingPlayer] = {}
+        self.topics: dict[str, dict[str, str]] = {}
+        for device_id in device_ids:
+            signal = ReplayedSignal(raw, index, rate_hz, tuple(channels),
+                                    {"glove_id": device_id, "firmware": "room-publisher", "role": "kit",
+                                     "hand": "right"})
+            self.players[device_id] = RecordingPlayer(signal)   # type: ignore[arg-type]
+            self.topics[device_id] = device_topics(room, device_id)
+        self._by_cmd = {t["cmd"]: d for d, t in self.topics.items()}
+        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"room-publisher-{room}",
+                                  protocol=paho.MQTTv311)
+        if username is not None:
+            self.client.username_pw_set(username, password)
+        self.client.on_message = self._on_command
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="room-publisher", daemon=True)
+        self.published = 0
+        self.host, self.port = host, port
+
+    def _on_command(self, client, userdata, message) -> None:
+        device = self._by_cmd.get(message.topic)
+        if device is not None:
+            with self._lock:
+                self.players[device].receive(message.payload)
+
+    def start(self) -> RoomPublisher:
+        self.client.connect(self.host, self.port, keepalive=30)
+        self.client.loop_start()
+        for t in self.topics.values():
+            self.client.subscribe(t["cmd"], qos=0)
+            self.client.publish(t["online"], b"1", retain=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                out = []
+                for device, player in self.players.items():
+                    player.produce()
+                    if player.pending_bytes:
+                        out.append((self.topics[device]["frames"], player.take(player.pending_bytes)))
+            for topic, payload in out:   # whole frames: produce() only appends whole frames
+                self.client.publish(topic, payload, qos=0)
+                self.published += 1
+            self._stop.wait(TICK_S)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(2)
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--room", default="bench")
+    parser.add_argument("--devices", type=int, default=36)
+    parser.add_argument("--rate", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--signal-seconds", type=float, default=None,
+                        help="length of the played signal (default: --seconds + 30)")
+    args = parser.parse_args()
+    raw = make_signal(args.signal_seconds or args.seconds + 30, args.rate)
+    ids = [f"GC-B{i:03d}" for i in range(args.devices)]
+    pub = RoomPublisher(args.host, args.port, args.room, ids, raw, args.rate).start()
+    try:
+        time.sleep(args.seconds)
+    finally:
+        pub.stop()
+    print(f"published {pub.published} messages for {args.devices} devices")
+
+
+if __name__ == "__main__":
+    main()
