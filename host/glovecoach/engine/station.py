@@ -549,8 +549,8 @@ class StationCoach:
 
     def _technique(self) -> dict:
         out: dict = {h: self._techniques[h] for h in self.hands}
-        out["station"] = self._station
         working = [t for t in out.values() if t]
+        out["station"] = self._station
         out["agree"] = None if len(working) < 2 else len(set(working)) == 1
         return out
 
