@@ -140,3 +140,15 @@ def test_the_report_does_not_depend_on_block_size():
 ])
 def test_combine_techniques(left, right, previous, expected):
     assert combine_techniques({"left": left, "right": right}, previous, {"left": 10.0, "right": 5.0}) == expected
+
+
+def test_phase_changes_and_cues_are_told_once_by_the_station_not_by_each_hand():
+    d = station([("kneading", 40), ("stroking", 40)], [("kneading", 40), ("stroking", 40)], seed=3)
+    coach, steps, report = coach_station(d)
+    for hand in ("left", "right"):
+        assert not [e for s in steps for e in s.hands[hand] if e.kind in ("phase_change", "cue", "violation")]
+    assert [e.technique for e in station_events(steps, kind="phase_change")] == ["kneading", "stroking"]
+    rules = [e.rule for e in station_events(steps, kind="violation")]
+    assert rules.count("must_begin_with_stroking") == 1
+    # Each hand's report still judges that hand's own phases (a one-glove report).
+    assert "must_begin_with_stroking" in [v.rule for v in report.hands["left"].violations]

@@ -62,6 +62,8 @@ from glovecoach.vocabulary.techniques import Phase, technique_name
 # Two hands changing technique together are confirmed a second or two apart (each hand's
 # recogniser needs its own few seconds); a difference lasting longer is a real one.
 HANDS_DIFFER_TOLERANCE_S = 5.0
+# What a hand's engine says that the station says instead (once, on the station's technique).
+STATION_TELLS = frozenset({"phase_change", "cue", "violation"})
 OPEN_SENSOR_MIN_S = 0.5      # as CoachingEngine: a lead reading open this long is reported
 
 
@@ -104,7 +106,8 @@ class StationChange:
 class StationStep:
     """What the station made of one stretch [first_index, first_index + n_samples).
 
-    `hands`: each hand's own events (its engine's; gap events while its glove was absent);
+    `hands`: each hand's own events (its engine's force, sensor and gap events; its phase
+    changes, cues and phase-rule violations are the station's to tell);
     `present`: per device role, whether it was there; `events`: the station's own
     (`StationEvent`s: phase changes and cues of the station, hands differing, spine
     contacts); `technique`: {hand: technique or None, "station": ..., "agree": True, False
@@ -445,8 +448,9 @@ class StationCoach:
                 cols = self._glove_cols[hand]
                 tap = self._taps[hand]
                 object.__setattr__(tap, "hand_on", None)
-                hand_events[hand] = tuple(engine.process(ForceBlock(first, newtons[:, cols], sat[:, cols],
-                                                                    open_[:, cols])))
+                events_of_hand = engine.process(ForceBlock(first, newtons[:, cols], sat[:, cols], open_[:, cols]))
+                # Phase changes, cues and phase-rule violations are the station's to tell, once.
+                hand_events[hand] = tuple(e for e in events_of_hand if e.kind not in STATION_TELLS)
                 on[hand] = tap.hand_on if tap.hand_on is not None else np.zeros(n, dtype=bool)
             else:
                 hand_events[hand] = tuple(engine.gap(first, n))
@@ -735,5 +739,5 @@ def _join(lead: StationStep, step: StationStep) -> StationStep:
                        lead.events + step.events, step.technique)
 
 
-__all__ = ["HANDS_DIFFER_TOLERANCE_S", "StationChange", "StationCoach", "StationEvent", "StationState",
+__all__ = ["HANDS_DIFFER_TOLERANCE_S", "STATION_TELLS", "StationChange", "StationCoach", "StationEvent", "StationState",
            "StationStep", "combine_techniques", "station_timeline"]
