@@ -60,18 +60,26 @@ def test_a_station_of_one_kit_is_coached_exactly_as_the_kit():
     # station coach as a station of one kit: the hand's report is the kit's report.
     s = simulate("spine_contact_stroking", 7, rate_hz=100).cut(0, 240)
     assert s.spine_contacts
+    raw = s.raw.copy()
+    raw[6000:6200, s.channels.index("spine_3")] = 0          # an open lead on the strip for 2 s
+    raw[9000:9100, s.channels.index("spine_5")] = 4095       # and a saturated segment for 1 s
+    raw[12000:12100, s.channels.index("thumb_tip")] = 0      # and on the glove
     protocol = default_protocol()
     cal = Calibration.nominal_for(s.channels)
     engine = CoachingEngine(protocol, s.channels, 100, calibration=cal.describe())
     layout = StationLayout.kit()
     coach = StationCoach(protocol, layout, 100, {"kit": cal.describe()})
     for a in range(0, s.n_samples, 3000):
-        block = cal.convert(s.raw[a:a + 3000], a)
+        block = cal.convert(raw[a:a + 3000], a)
         engine.process(block)
         coach.process(block, (True,))
     kit = engine.finish().to_dict()
     station_report = coach.finish()
     assert station_report.hands["right"].to_dict() == kit
+    assert {(f["channel"], f["kind"]) for f in kit["sensor_faults"]} == {
+        ("spine_3", "open_sensor"), ("spine_5", "saturation"), ("thumb_tip", "open_sensor")}
+    assert {(f["channel"], f["kind"]) for f in station_report.strip_faults} == {
+        ("spine_3", "open_sensor"), ("spine_5", "saturation")}
     assert [c.hands for c in station_report.spine_contacts] == [("right",)] * len(kit["spine_contacts"])
 
 

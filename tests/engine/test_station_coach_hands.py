@@ -152,3 +152,15 @@ def test_phase_changes_and_cues_are_told_once_by_the_station_not_by_each_hand():
     assert rules.count("must_begin_with_stroking") == 1
     # Each hand's report still judges that hand's own phases (a one-glove report).
     assert "must_begin_with_stroking" in [v.rule for v in report.hands["left"].violations]
+
+
+def test_a_station_with_one_glove_and_the_strip():
+    d = station(None, [("kneading", 40)], seed=9, presses=[(REST_S + 20, 3.0, "spine_2", 8.0)])
+    assert d.layout.roles == ("right_glove", "spine_strip")
+    coach, steps, report = coach_station(d)
+    assert set(report.hands) == {"right"}
+    assert [p.technique for p in report.phases] == ["kneading"]
+    assert report.technique_agreement_pct is None                  # nothing to agree with
+    assert steps[-1].technique["agree"] is None
+    assert [(c.channel, c.hands) for c in report.spine_contacts] == [("spine_2", ("right",))]
+    assert "the same technique" not in report.summary()

@@ -229,6 +229,7 @@ class _Strip:
         self._open = ExcursionDetector(n, round(OPEN_SENSOR_MIN_S * rate_hz))
         self.active: dict[tuple[str, str], ActiveAlert] = {}
         self.contacts: list[SpineContact] = []
+        self.triggers: list[int] = []                 # the sample each contact was told at
         self.contact_s = np.zeros(n)
         self.faults: list[dict] = []
         self.live_alerts = 0
@@ -309,6 +310,7 @@ class _Strip:
             self.active.pop(("spine_contact", seg), None)
             self.contacts.append(SpineContact(seg, self._t(e.start_index), self._t(e.stop_index), peak,
                                               e.saturated, technique, hands=hands))
+            self.triggers.append(e.trigger_index)
             self.contact_s[e.channel] += self._t(e.stop_index - e.start_index)
         return out
 
@@ -601,14 +603,16 @@ class StationCoach:
             return p.technique if p is not None else None
 
         contacts: list[SpineContact] = []
+        kept: list[tuple[SpineContact, int]] = []     # (contact as told, the sample it was told at)
         strip_health: dict = {}
         if self.strip is not None:
             self.strip.close(end, self._station)
             strip_health = self.strip.health.summary()
-            contacts = sorted((SpineContact(c.channel, c.start_s, c.end_s, c.peak_n, c.saturated,
-                                            station_technique_at(c.start_s), hands=c.hands)
-                               for c in self.strip.contacts if not during_fault(strip_health, c)),
-                              key=lambda c: (c.start_s, c.channel))
+            kept = sorted(((c, t) for c, t in zip(self.strip.contacts, self.strip.triggers)
+                           if not during_fault(strip_health, c)), key=lambda ct: (ct[0].start_s, ct[0].channel))
+            # The station's contacts are labelled with the station's phase, known now.
+            contacts = [SpineContact(c.channel, c.start_s, c.end_s, c.peak_n, c.saturated,
+                                     station_technique_at(c.start_s), hands=c.hands) for c, _ in kept]
         smap = spine_map(self.strip.tracker if self.strip else None, self.strip.segments if self.strip else (),
                          self.strip.contact_s if self.strip else np.zeros(0))
 
@@ -621,8 +625,11 @@ class StationCoach:
         # contacts while it was on the back, their violations, its live alerts, its score.
         for hand, report in hand_reports.items():
             mine = [c for c in contacts if hand in c.hands]
-            report.spine_contacts = [ForceEpisode(c.channel, c.start_s, c.end_s, c.peak_n, c.saturated, c.technique)
-                                     for c in mine]
+            # In a hand's report a contact is labelled as the kit labels it: with the technique
+            # that hand was confirmed on when the contact was told.
+            schedule = self.engines[hand].schedule
+            report.spine_contacts = [ForceEpisode(c.channel, c.start_s, c.end_s, c.peak_n, c.saturated,
+                                                  schedule.technique_for(t)) for c, t in kept if hand in c.hands]
             report.violations = sorted(report.violations + [spine_violation(c, words=False) for c in mine],
                                        key=lambda v: v.at_s)
             if self.strip is not None:
@@ -634,6 +641,9 @@ class StationCoach:
                 strip_only = {k: v for k, v in strip_health.items() if k != "ok"}
                 report.sensor_health = {**glove_health, **strip_only,
                                         "ok": bool(report.sensor_health.get("ok", True) and strip_health["ok"])}
+            if self.strip is not None:
+                # As in the kit's report, the strip's saturation and open-lead episodes too.
+                report.sensor_faults = sorted(report.sensor_faults + self.strip.faults, key=lambda f: f["end_s"])
             report.gaps = _coalesce(report.gaps)
             report.score = _rescored(self.protocol, report, self.engines[hand].stats.within_pct)
 
