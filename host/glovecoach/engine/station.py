@@ -147,6 +147,12 @@ class _ContactTap:
         object.__setattr__(self, "hand_on", out.hand_on)
         return out
 
+    def take(self, n: int) -> np.ndarray:
+        """The contact of the block just processed ((n,) bool), and forget it."""
+        on = self.hand_on
+        object.__setattr__(self, "hand_on", None)
+        return on if on is not None and len(on) == n else np.zeros(n, dtype=bool)
+
     def __getattr__(self, name: str):
         return getattr(self._inner, name)
 
@@ -384,12 +390,12 @@ class StationCoach:
             engine = CoachingEngine(protocol, [channels[i] for i in keep], self.rate_hz,
                                     calibration=calibration.get(role), initial_baseline=initial_baseline.get(hand))
             tap = _ContactTap(engine.conditioner)
-            engine.conditioner = tap
+            # A stand-in for the conditioner: every call and attribute passes through to it.
+            engine.conditioner = tap  # type: ignore[assignment]
             self.engines[hand] = engine
             self._taps[hand] = tap
             self._glove_cols[hand] = cols[keep]
             self._glove_role[hand] = role
-        self._device_slot = {role: k for k, role in enumerate(layout.roles)}
         self.strip_role = layout.spine_role()
         self.strip: _Strip | None = None
         if self.strip_role is not None:
@@ -448,12 +454,10 @@ class StationCoach:
             role = self._glove_role[hand]
             if present_by_role[role]:
                 cols = self._glove_cols[hand]
-                tap = self._taps[hand]
-                object.__setattr__(tap, "hand_on", None)
                 events_of_hand = engine.process(ForceBlock(first, newtons[:, cols], sat[:, cols], open_[:, cols]))
                 # Phase changes, cues and phase-rule violations are the station's to tell, once.
                 hand_events[hand] = tuple(e for e in events_of_hand if e.kind not in STATION_TELLS)
-                on[hand] = tap.hand_on if tap.hand_on is not None else np.zeros(n, dtype=bool)
+                on[hand] = self._taps[hand].take(n)
             else:
                 hand_events[hand] = tuple(engine.gap(first, n))
                 self._absent(role, first, n)
@@ -463,13 +467,15 @@ class StationCoach:
 
         now = self._t(first + n)
         events = self._station_technique(now)
-        if self.strip is not None:
+        if self.strip is not None and self.strip_role is not None:
             if present_by_role[self.strip_role]:
                 c = self._strip_cols
                 events += self.strip.process(first, np.asarray(newtons[:, c], dtype=np.float64), sat[:, c],
                                              open_[:, c], on, self._station)
             else:
-                events += self._strip_absent(first, n)
+                # The strip is away: a gap for the spine check only; the hands went on above.
+                self._absent(self.strip_role, first, n)
+                events += self.strip.gap(first, n, self._station)
         events.sort(key=lambda e: e.at_s)
         step = StationStep(first, n, hand_events, present_by_role, tuple(events), self._technique())
         return step if lead is None else _join(lead, step)
@@ -494,10 +500,6 @@ class StationCoach:
             spans[-1] = (spans[-1][0], first + n)
         else:
             spans.append((first, first + n))
-
-    def _strip_absent(self, first: int, n: int) -> list[EngineEvent]:
-        self._absent(self.strip_role, first, n)
-        return self.strip.gap(first, n, self._station)
 
     # ------------------------------------------------------------------ the station's technique, live
     def _station_technique(self, now: float) -> list[EngineEvent]:
@@ -689,7 +691,7 @@ def _rescored(protocol: Protocol, report: SessionReport, force_pct: float) -> di
 def _live_phases(protocol: Protocol, engine: CoachingEngine, report: SessionReport, end_s: float) -> list:
     """A hand's phases as confirmed live, short ones kept; the last one ends where the hand's
     report ends it (live, a lift at the very end is not confirmed yet)."""
-    phases = judged_phases(protocol, engine.cues.phases_so_far(end_s), min_phase=False)
+    phases: list = list(judged_phases(protocol, engine.cues.phases_so_far(end_s), min_phase=False))
     if phases and report.phases and phases[-1].technique == report.phases[-1].technique:
         last = phases[-1]
         phases[-1] = Phase(last.technique, last.start_s, max(last.start_s, min(last.end_s, report.phases[-1].end_s)))

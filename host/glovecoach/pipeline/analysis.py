@@ -76,7 +76,7 @@ def station_messages(raw: np.ndarray, present: np.ndarray, gaps: Iterable[tuple[
     `StationGap` for each stretch no device filled (rows with no device present, and the
     `gaps` given as (first_index, n_samples))."""
     n = len(raw)
-    empty = ~present.any(axis=1)
+    empty = np.asarray(~present.any(axis=1), dtype=bool)
     for a, k in gaps:
         empty[max(0, a - first_index):max(0, a - first_index + k)] = True
     # One code per row: which devices are there (bit k: device k), -1 where none is.

@@ -161,10 +161,11 @@ class StationCoachingListener(Listener):
         hands = {}
         for hand in self.layout.hands:
             engine = self.coach.engines[hand]
-            here = block is not None and step.present[self.layout.glove_role(hand)]
             cols = self._hand_cols[hand]
-            hand_block = (ForceBlock(step.first_index, block.newtons[:, cols], block.saturated[:, cols],
-                                     block.open[:, cols]) if here else None)
+            hand_block = None
+            if block is not None and step.present[self.layout.glove_role(hand)]:
+                hand_block = ForceBlock(step.first_index, block.newtons[:, cols], block.saturated[:, cols],
+                                        block.open[:, cols])
             hands[hand] = CoachingUpdate(step.first_index, step.n_samples, hand_block, step.hands[hand],
                                          engine.active_alerts(), engine.state if self.with_state else None)
         return StationUpdate(step.first_index, step.n_samples, hands, step.events, step.technique,
