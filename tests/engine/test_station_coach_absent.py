@@ -97,3 +97,13 @@ def test_bad_blocks_are_refused_with_what_was_expected():
         coach.process(ForceBlock(5, wide.newtons, wide.saturated, wide.open), (True, True, True))
     with pytest.raises(ValueError, match="at least one glove"):
         StationCoach(default_protocol(), StationLayout.for_roles(("spine_strip",)), d.rate_hz)
+
+
+def test_a_glove_never_there_leaves_its_hand_ungraded_and_the_station_on_the_other():
+    d = station([("kneading", 40)], [("kneading", 40)], seed=23)
+    coach, steps, report = coach_station(d, present=lambda first: (False, True, True))
+    left = report.hands["left"]
+    assert left.verdict == "no_massage" and left.gaps == [(0.0, d.n / d.rate_hz)]
+    assert [p.technique for p in report.phases] == ["kneading"]
+    assert report.technique_agreement_pct is None
+    assert report.score["graded"]
