@@ -160,3 +160,155 @@ class SessionReport:
 def _clock(seconds: float) -> str:
     m, s = divmod(max(0.0, seconds), 60)
     return f"{int(m):02d}:{s:04.1f}"
+
+
+# ----------------------------------------------------------------------------- the station
+
+
+@dataclass(frozen=True)
+class SpineContact(ForceEpisode):
+    """A spine contact of a station: one per contact however many hands were on the back,
+    with the hands that were on the back while it lasted."""
+
+    hands: tuple[str, ...] = ()
+
+    def to_dict(self, key: str) -> dict:
+        d = super().to_dict(key)
+        d["hands"] = list(self.hands)
+        return d
+
+
+def hands_words(hands) -> str:
+    """("left",) -> "left hand"; ("left", "right") -> "both hands"."""
+    hands = tuple(hands)
+    if len(hands) >= 2:
+        return "both hands"
+    return f"{hands[0]} hand" if hands else "no hand"
+
+
+@dataclass
+class StationReport:
+    """The report of a station: each hand's own `SessionReport` (its glove with the strip: force
+    limits, technique, statistics and score of that hand), and what the station as a whole did
+    (docs/engine.md, "The station")."""
+
+    duration_s: float
+    hands: dict[str, SessionReport]
+    phases: list                        # the station's phases, as the protocol judges them
+    technique_agreement_pct: float | None
+    hands_differ: list[dict]            # [{start_s, end_s, techniques {hand: technique}}]
+    spine_contacts: list[SpineContact]
+    spine_check: bool
+    spine_map: dict
+    violations: list[Violation]
+    score: dict
+    protocol_name: str = ""
+    massage_found: bool = True
+    roles: tuple[str, ...] = ()
+    device_gaps: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    gaps: list[tuple[float, float]] = field(default_factory=list)
+    strip_health: dict = field(default_factory=dict)
+    strip_faults: list[dict] = field(default_factory=list)
+    live_alerts: int = 0
+
+    @property
+    def verdict(self) -> str:
+        if not self.massage_found:
+            return "no_massage"
+        return "passed" if not self.violations else "not_passed"
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "passed"
+
+    def to_dict(self) -> dict:
+        """`analyze --json` of a station: the station part, and one section per hand in the
+        shape of a one-glove report."""
+        return {
+            "duration_s": round(self.duration_s, 3),
+            "station": {
+                "roles": list(self.roles),
+                "phases": [{"technique": p.technique, "start_s": round(p.start_s, 3), "end_s": round(p.end_s, 3),
+                            "paused_s": round(float(getattr(p, "paused_s", 0.0)), 3)} for p in self.phases],
+                "technique_agreement_pct": (None if self.technique_agreement_pct is None
+                                            else round(self.technique_agreement_pct, 1)),
+                "hands_differ": [{"start_s": round(d["start_s"], 3), "end_s": round(d["end_s"], 3),
+                                  "techniques": dict(d["techniques"])} for d in self.hands_differ],
+                "spine_contacts": [e.to_dict("segment") for e in self.spine_contacts],
+                "spine_check": self.spine_check,
+                "spine_map": self.spine_map,
+                "protocol": {"name": self.protocol_name, "passed": self.passed, "verdict": self.verdict,
+                             "violations": [v.to_dict() for v in self.violations]},
+                "score": self.score,
+                "live_alerts": self.live_alerts,
+                "gaps": [{"start_s": round(a, 3), "end_s": round(b, 3)} for a, b in self.gaps],
+                "device_gaps": {role: [{"start_s": round(a, 3), "end_s": round(b, 3)} for a, b in spans]
+                                for role, spans in self.device_gaps.items()},
+                "strip_health": self.strip_health,
+                "strip_faults": self.strip_faults,
+            },
+            "hands": {hand: report.to_dict() for hand, report in self.hands.items()},
+        }
+
+    def summary(self) -> str:
+        """The station's report as a person reads it: the station, then each hand."""
+        lines = []
+        m, s = divmod(int(round(self.duration_s)), 60)
+        if self.verdict == "no_massage":
+            lines.append(f"Station session {m} min {s:02d} s — {self.protocol_name}: NO MASSAGE FOUND; "
+                         "nothing to grade")
+        else:
+            verdict = "PASSED" if self.passed else f"NOT PASSED ({len(self.violations)} problem(s))"
+            lines.append(f"Station session {m} min {s:02d} s — {self.protocol_name}: {verdict}; "
+                         f"score {self.score['total']}/100")
+        lines.append("Devices: " + ", ".join(r.replace("_", " ") for r in self.roles) + ".")
+        if self.technique_agreement_pct is not None:
+            lines.append(f"Both hands did the same technique {self.technique_agreement_pct:.0f} % of the time "
+                         "both were working.")
+        if not self.spine_check:
+            lines.append("Spine check: not done (no spine strip in this station).")
+        for role, spans in self.device_gaps.items():
+            if spans:
+                lost = sum(b - a for a, b in spans)
+                lines.append(f"{role.replace('_', ' ').capitalize()} missing {len(spans)} time(s), {lost:.1f} s "
+                             "in all; nothing of it is judged then.")
+        lines.append("")
+        lines.append("Station phases:")
+        if not self.phases:
+            lines.append("  (no technique recognised)")
+        for p in self.phases:
+            lines.append(f"  {_clock(p.start_s)}-{_clock(p.end_s)}  {technique_name(p.technique):<14} "
+                         f"{p.end_s - p.start_s:6.0f} s")
+        if self.hands_differ:
+            lines.append("")
+            lines.append("Hands doing different techniques:")
+            for d in self.hands_differ:
+                what = ", ".join(f"{h} {technique_name(t)}" for h, t in d["techniques"].items())
+                lines.append(f"  {_clock(d['start_s'])}-{_clock(d['end_s'])}  {what}")
+        if self.violations:
+            lines.append("")
+            lines.append("Problems:")
+            for v in self.violations:
+                lines.append(f"  {_clock(v.at_s)}  {v.message}")
+        if self.spine_contacts:
+            lines.append("")
+            lines.append("On the spinal line:")
+            for e in self.spine_contacts:
+                peak = "saturated" if e.peak_n is None else f"peak {e.peak_n:.1f} N"
+                lines.append(f"  {_clock(e.start_s)}  {sensor_name(e.channel):<18} "
+                             f"{e.end_s - e.start_s:4.1f} s, {peak} ({hands_words(e.hands)} on the back)")
+        b = self.score["breakdown"]
+        lines.append("")
+        if self.score.get("graded", True):
+            lines.append(f"Station score: force within limits {b['force_within_window_pct']:.1f} % (both hands), "
+                         f"timing {b['timing']:.0f} %, {b['violations']} rule violation(s).")
+        else:
+            lines.append("Station score: none (no massage to grade).")
+        for f in self.strip_faults:
+            kind = f["kind"].replace("_", " ")
+            lines.append(f"Sensor fault: {sensor_name(f['channel'])} {kind} for {f['duration_s']:.1f} s.")
+        for hand, report in self.hands.items():
+            lines.append("")
+            lines.append(f"=== {hand.capitalize()} hand ===")
+            lines.append(report.summary())
+        return "\n".join(lines)

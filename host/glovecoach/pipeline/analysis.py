@@ -5,24 +5,31 @@ A recording goes through the same pipeline as a live session (`RecordingSource` 
 longer blocks: the results do not depend on block size, and longer blocks cost less overhead.
 A CSV of newtons (`glovecoach.recording.force_csv`) has no raw counts to calibrate, so its
 force blocks go to the engine directly, with the same block cutting.
+
+A station's aligned columns (`analyze_station`: every device on one station index, with which
+device was there at each slot) go through `StationCoachingListener`, the listener a live
+station coaches through, as `StationSamples` / `StationGap` messages.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
 from glovecoach.calibration import Calibration, calibration_for
 from glovecoach.engine.coaching import CoachingEngine
-from glovecoach.engine.report import SessionReport
+from glovecoach.engine.report import SessionReport, StationReport
 from glovecoach.pipeline.coaching import CoachingListener
 from glovecoach.pipeline.notifier import Notifier
 from glovecoach.pipeline.recording_source import RecordingSource
+from glovecoach.pipeline.station_coaching import StationCoachingListener
 from glovecoach.protocols import Protocol
 from glovecoach.recording.force_csv import ForceTable
 from glovecoach.recording.runs import contiguous_blocks
 from glovecoach.vocabulary.blocks import ForceBlock
+from glovecoach.vocabulary.station import StationGap, StationLayout, StationSamples
 
 ANALYSIS_BLOCK_S = 60.0   # results do not depend on block size; longer blocks cost less overhead
 
@@ -60,3 +67,69 @@ def analyze_table(table: ForceTable, protocol: Protocol, calibration_info: dict 
         engine.process(ForceBlock(int(index[a]), newtons, table.saturated[a:b] | (newtons >= top),
                                   table.open[a:b]))
     return engine.finish()
+
+
+def station_messages(raw: np.ndarray, present: np.ndarray, gaps: Iterable[tuple[int, int]] = (),
+                     block_rows: int = 12000, first_index: int = 0) -> list:
+    """The aligned station rows as the messages a station pipeline carries: `StationSamples`
+    blocks that never span a change in which devices are present (nor `block_rows`), and a
+    `StationGap` for each stretch no device filled (rows with no device present, and the
+    `gaps` given as (first_index, n_samples))."""
+    n = len(raw)
+    empty = np.asarray(~present.any(axis=1), dtype=bool)
+    for a, k in gaps:
+        empty[max(0, a - first_index):max(0, a - first_index + k)] = True
+    # One code per row: which devices are there (bit k: device k), -1 where none is.
+    code = np.where(empty, -1, (present.astype(np.int64) << np.arange(present.shape[1])).sum(axis=1))
+    cuts = np.concatenate([[0], np.flatnonzero(np.diff(code)) + 1, [n]]) if n else np.zeros(1, np.int64)
+    out: list = []
+    for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+        if code[a] < 0:
+            out.append(StationGap(first_index + a, b - a, "no device"))
+            continue
+        here = tuple(bool(v) for v in present[a])
+        for s in range(a, b, block_rows):
+            e = min(b, s + block_rows)
+            out.append(StationSamples(first_index + s, raw[s:e], here))
+    return out
+
+
+def analyze_station(raw: np.ndarray, present: np.ndarray | tuple, layout: StationLayout, rate_hz: float,
+                    protocol: Protocol, calibrations: Mapping[str, Calibration] | None = None,
+                    gaps: Iterable[tuple[int, int]] = (), device_info: Mapping[str, dict] | None = None,
+                    calibration_dir: str | os.PathLike[str] | None = None,
+                    block_s: float = ANALYSIS_BLOCK_S) -> StationReport:
+    """A station's aligned recording through the station coaching.
+
+    `raw` (n, len(layout.columns)): row i is station slot i; `present` (n, devices) bool, or
+    one flag per device for the whole session: whether that device's columns hold its
+    readings in that row; `gaps`: (first_index, n_samples) of slots that are gaps whatever
+    the rows hold; `calibrations` per device role (else each device's stored one by its id in
+    `device_info`, else nominal)."""
+    raw = np.asarray(raw)
+    if raw.ndim != 2 or raw.shape[1] != len(layout.columns):
+        raise ValueError(f"station data of shape {raw.shape} does not match the station's "
+                         f"{len(layout.columns)} columns ({', '.join(layout.roles)})")
+    present = np.asarray(present, dtype=bool)
+    if present.ndim == 1:
+        present = np.broadcast_to(present, (len(raw), len(present)))
+    if present.shape != (len(raw), len(layout.devices)):
+        raise ValueError(f"present has shape {present.shape}; expected ({len(raw)}, {len(layout.devices)}): "
+                         f"one flag per row and device ({', '.join(layout.roles)})")
+    coaching = StationCoachingListener(protocol=protocol, layout=layout, rate_hz=rate_hz,
+                                       calibrations=calibrations, device_info=device_info,
+                                       calibration_dir=calibration_dir)
+    source = _Messages(station_messages(raw, present, gaps, max(1, int(block_s * rate_hz))))
+    Notifier(source, [coaching], join_samples=False).pump()
+    return coaching.finish()
+
+
+class _Messages:
+    """A source that holds a whole session's messages and gives them at the first poll."""
+
+    def __init__(self, messages: list) -> None:
+        self._messages = messages
+
+    def poll(self) -> list:
+        out, self._messages = self._messages, []
+        return out

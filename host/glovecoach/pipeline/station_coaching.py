@@ -1,14 +1,30 @@
 """Coaching a station: one engine per hand, and what the station as a whole did.
 
-(Interface first; the listener that fills it follows.)
+`StationCoachingListener` takes the station's messages (`StationSamples`, `StationGap` on the
+station index), turns each device's raw counts into newtons with that device's own
+calibration (each glove its own; its TARE, from its HELLO, seeding that hand's resting
+baselines: the same `Calibration.convert` and `tare_newtons` the one-glove
+`CoachingListener` uses), and coaches them with `glovecoach.engine.station.StationCoach`.
+Its answer to each message is a `StationUpdate`. Live, replay and `analyze_station` all coach
+a station through it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from glovecoach.calibration import Calibration, calibration_for, tare_newtons
+from glovecoach.engine.report import StationReport
+from glovecoach.engine.station import StationCoach, StationStep
 from glovecoach.pipeline.coaching import CoachingUpdate
+from glovecoach.pipeline.listener import Listener
+from glovecoach.vocabulary.blocks import ForceBlock
+from glovecoach.vocabulary.sensors import SPINE_CHANNELS
+from glovecoach.vocabulary.station import StationGap, StationLayout, StationSamples
 
 
 @dataclass(frozen=True)
@@ -21,6 +37,12 @@ class StationUpdate:
     however many hands were on the back); ``technique`` is the technique per hand and for
     the station, e.g. {"left": "kneading", "right": "kneading", "station": "kneading",
     "agree": True}.
+
+    Added with the listener: ``present`` (device role -> whether it was there in this
+    stretch; an absent glove's hand has a gap update, block None; an absent strip's columns
+    in a hand's block are NaN, not readings), ``active_alerts`` (the station's own standing
+    alerts: spine contacts, hands differing; each hand's are in its update) and ``state``
+    (the station's `StationState`, when the listener was asked for it).
     """
 
     first_index: int
@@ -28,3 +50,127 @@ class StationUpdate:
     hands: dict[str, CoachingUpdate]
     events: tuple[Any, ...] = ()
     technique: dict = field(default_factory=dict)
+    present: dict = field(default_factory=dict)
+    active_alerts: tuple[Any, ...] = ()
+    state: Any = None
+
+
+def _device_id(info: Mapping | None) -> str | None:
+    info = info or {}
+    value = info.get("glove_id") or info.get("device_id")
+    return str(value) if value else None
+
+
+class StationCoachingListener(Listener):
+    """Station messages in, `StationUpdate`s out; `finish()` gives the `StationReport`.
+
+    ``calibrations``: per device role, its `Calibration` (over that device's channels, in its
+    order); a role without one gets `calibration_for` its id in ``device_info[role]`` (its
+    HELLO: "glove_id" or "device_id"), nominal if there is none stored.
+    """
+
+    def __init__(self, *, protocol: Any, layout: StationLayout, rate_hz: float,
+                 calibrations: Mapping[str, Calibration] | None = None,
+                 device_info: Mapping[str, dict] | None = None,
+                 calibration_dir: Any = None, with_state: bool = False) -> None:
+        self.layout = layout
+        self.rate_hz = float(rate_hz)
+        self.with_state = with_state
+        calibrations = dict(calibrations or {})
+        device_info = dict(device_info or {})
+        self.calibrations: dict[str, Calibration] = {}
+        for device in layout.devices:
+            cal = calibrations.get(device.role)
+            if cal is None:
+                cal = calibration_for(_device_id(device_info.get(device.role)), device.channels, calibration_dir)
+            if tuple(cal.channels) != tuple(device.channels):
+                raise ValueError(f"the calibration for the {device.role} covers {', '.join(cal.channels)}; "
+                                 f"the device has {', '.join(device.channels)}")
+            self.calibrations[device.role] = cal
+        self._slices = [layout.slice_of(d.role) for d in layout.devices]
+        baselines = {}
+        for hand in layout.hands:
+            role = layout.glove_role(hand)
+            device = layout.device(role)
+            tare = tare_newtons(device_info.get(role) or {}, self.calibrations[role], device.channels)
+            if tare is not None:
+                baselines[hand] = tare[[i for i, c in enumerate(device.channels) if c not in SPINE_CHANNELS]]
+        self.coach = StationCoach(protocol, layout, rate_hz,
+                                  calibration={r: c.describe() for r, c in self.calibrations.items()},
+                                  initial_baseline=baselines)
+        self._hand_cols = {hand: layout.hand_columns(hand) for hand in layout.hands}
+        self.end_index = 0
+        self.samples_seen = 0
+
+    # ------------------------------------------------------------------ messages
+    def on_other(self, message: Any) -> list[StationUpdate] | None:
+        if isinstance(message, StationSamples):
+            return self.process_raw(message.first_index, message.raw, message.present)
+        if isinstance(message, StationGap):
+            return self.gap(message.first_index, message.n_samples)
+        return None
+
+    def process_raw(self, first_index: int, raw: np.ndarray, present: Sequence[bool]) -> list[StationUpdate]:
+        """Coach one raw station block; a jump past what came before is coached as a gap first."""
+        raw = np.asarray(raw)
+        if raw.ndim != 2 or raw.shape[1] != len(self.layout.columns):
+            raise ValueError(f"raw station block of shape {raw.shape} does not match the station's "
+                             f"{len(self.layout.columns)} columns ({', '.join(self.layout.roles)})")
+        if len(present) != len(self.layout.devices):
+            raise ValueError(f"present has {len(present)} flags for {len(self.layout.devices)} devices")
+        if len(raw) == 0:
+            return []
+        updates = []
+        if first_index > self.end_index and self.samples_seen:
+            updates += self.gap(self.end_index, first_index - self.end_index)
+        block = self._convert(first_index, raw, present)
+        step = self.coach.process(block, present)
+        self.end_index = first_index + len(raw)
+        self.samples_seen += len(raw)
+        updates.append(self._update(step, block))
+        return updates
+
+    def gap(self, first_index: int, n_samples: int) -> list[StationUpdate]:
+        if n_samples <= 0:
+            return []
+        step = self.coach.gap(first_index, n_samples)
+        self.end_index = max(self.end_index, first_index + n_samples)
+        return [self._update(step, None)]
+
+    def finish(self) -> StationReport:
+        """The station's report (`StationCoach.finish`)."""
+        return self.coach.finish()
+
+    # ------------------------------------------------------------------ helpers
+    def _convert(self, first_index: int, raw: np.ndarray, present: Sequence[bool]) -> ForceBlock:
+        """Each present device's columns through its own calibration; an absent one's are NaN."""
+        n, c = raw.shape
+        newtons = np.full((n, c), np.nan, dtype=np.float32)
+        saturated = np.zeros((n, c), dtype=bool)
+        open_ = np.zeros((n, c), dtype=bool)
+        for device, cols, here in zip(self.layout.devices, self._slices, present):
+            if not here:
+                continue
+            part = self.calibrations[device.role].convert(raw[:, cols], first_index)
+            newtons[:, cols] = part.newtons
+            saturated[:, cols] = part.saturated
+            open_[:, cols] = part.open
+        return ForceBlock(first_index, newtons, saturated, open_)
+
+    def _update(self, step: StationStep, block: ForceBlock | None) -> StationUpdate:
+        hands = {}
+        for hand in self.layout.hands:
+            engine = self.coach.engines[hand]
+            cols = self._hand_cols[hand]
+            hand_block = None
+            if block is not None and step.present[self.layout.glove_role(hand)]:
+                hand_block = ForceBlock(step.first_index, block.newtons[:, cols], block.saturated[:, cols],
+                                        block.open[:, cols])
+            hands[hand] = CoachingUpdate(step.first_index, step.n_samples, hand_block, step.hands[hand],
+                                         engine.active_alerts(), engine.state if self.with_state else None)
+        return StationUpdate(step.first_index, step.n_samples, hands, step.events, step.technique,
+                             present=dict(step.present), active_alerts=self.coach.active_alerts(),
+                             state=self.coach.state if self.with_state else None)
+
+
+__all__ = ["StationCoachingListener", "StationUpdate"]
