@@ -137,6 +137,7 @@ class CoachingEngine:
 
         self._next_index: int | None = None
         self._end_index = 0
+        self.hand_on = np.zeros(0, dtype=bool)   # per sample of the last block: the hand on the back
         self._active: dict[tuple[str, str], ActiveAlert] = {}
 
         self.scoring_over: list[ForceEpisode] = []
@@ -190,6 +191,9 @@ class CoachingEngine:
         sg = cond.saturated
         pressing = cond.pressing
         glove_on = cond.hand_on if len(self.glove) else np.ones(n, dtype=bool)
+        # A station reads its spine strip while either hand is on the back, decided exactly as
+        # this engine decides it (glovecoach.engine.station); kept for the block just processed.
+        self.hand_on = glove_on
         if glove_on[-1]:
             self._off_since = None
         elif glove_on.any():

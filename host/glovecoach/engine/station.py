@@ -132,34 +132,6 @@ class StationState:
     hands: dict[str, EngineState]
 
 
-class _ContactTap:
-    """Stands in for a hand engine's signal conditioner, passing every call and attribute
-    through, and keeps the hand's contact with the back (per sample) of the last block: the
-    strip is read while either hand is on the back, decided exactly as each engine decides
-    it, without conditioning the glove twice."""
-
-    def __init__(self, inner) -> None:
-        object.__setattr__(self, "_inner", inner)
-        object.__setattr__(self, "hand_on", None)
-
-    def process(self, *args, **kwargs):
-        out = self._inner.process(*args, **kwargs)
-        object.__setattr__(self, "hand_on", out.hand_on)
-        return out
-
-    def take(self, n: int) -> np.ndarray:
-        """The contact of the block just processed ((n,) bool), and forget it."""
-        on = self.hand_on
-        object.__setattr__(self, "hand_on", None)
-        return on if on is not None and len(on) == n else np.zeros(n, dtype=bool)
-
-    def __getattr__(self, name: str):
-        return getattr(self._inner, name)
-
-    def __setattr__(self, name: str, value) -> None:
-        setattr(self._inner, name, value)
-
-
 def combine_techniques(techniques: Mapping[str, str | None], previous: str | None,
                        began: Mapping[str, float]) -> str | None:
     """The station's technique from each hand's (None: not working, or absent): the one they
@@ -381,7 +353,6 @@ class StationCoach:
         self.engines: dict[str, CoachingEngine] = {}
         self._glove_cols: dict[str, np.ndarray] = {}
         self._glove_role: dict[str, str] = {}
-        self._taps: dict[str, _ContactTap] = {}
         for hand in self.hands:
             channels = layout.hand_channels(hand)
             cols = layout.hand_columns(hand)
@@ -389,11 +360,7 @@ class StationCoach:
             role = layout.glove_role(hand)
             engine = CoachingEngine(protocol, [channels[i] for i in keep], self.rate_hz,
                                     calibration=calibration.get(role), initial_baseline=initial_baseline.get(hand))
-            tap = _ContactTap(engine.conditioner)
-            # A stand-in for the conditioner: every call and attribute passes through to it.
-            engine.conditioner = tap  # type: ignore[assignment]
             self.engines[hand] = engine
-            self._taps[hand] = tap
             self._glove_cols[hand] = cols[keep]
             self._glove_role[hand] = role
         self.strip_role = layout.spine_role()
@@ -457,7 +424,7 @@ class StationCoach:
                 events_of_hand = engine.process(ForceBlock(first, newtons[:, cols], sat[:, cols], open_[:, cols]))
                 # Phase changes, cues and phase-rule violations are the station's to tell, once.
                 hand_events[hand] = tuple(e for e in events_of_hand if e.kind not in STATION_TELLS)
-                on[hand] = self._taps[hand].take(n)
+                on[hand] = engine.hand_on if len(engine.hand_on) == n else np.zeros(n, dtype=bool)
             else:
                 hand_events[hand] = tuple(engine.gap(first, n))
                 self._absent(role, first, n)
