@@ -567,6 +567,14 @@ class PairingModel:
                        "switch it on")
         if role and device.role != role and _KIND[role] == "glove":
             out.append(f"announces the {device.hand} hand; worn as the {role_label(role)} here")
+        if role is None and not device.missing:
+            holder = self.assignment.get(device.role)
+            if holder is not None:
+                out.append(f"not used: the {role_label(device.role)} is {holder}")
+            elif KIT_ROLE in self.assignment or (device.role == KIT_ROLE and self.assignment):
+                out.append("not used: the kit is a station on its own")
+            else:
+                out.append("not used")
         if device.online is False:
             out.append("the broker says it is offline")
         return out

@@ -50,6 +50,7 @@ class PairingDialog(QtWidgets.QDialog):
             discover = StationDiscovery(sources)
         self._discover = discover
         self._busy = False
+        self._combos: dict[str, QtWidgets.QComboBox] = {}
         self.choice: StationChoice | None = None
         self.setWindowTitle(f"Pair the devices of {self.model.station}")
         self.setStyleSheet(theme.app_stylesheet())
@@ -67,6 +68,7 @@ class PairingDialog(QtWidgets.QDialog):
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setFont(theme.font(11))
+        self.table.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)   # the choosers take focus
         header = self.table.horizontalHeader()
         header.setFont(theme.font(10, bold=True))
         for col in range(5):
@@ -78,6 +80,10 @@ class PairingDialog(QtWidgets.QDialog):
         self.message = QtWidgets.QLabel()
         self.message.setWordWrap(True)
         self.message.setFont(theme.font(11, bold=True))
+        self.message.setStyleSheet(f"color: {theme.ALERT_AMBER};")
+        self.hint = QtWidgets.QLabel()
+        self.hint.setWordWrap(True)
+        self.hint.setFont(theme.font(11))
         self.status = QtWidgets.QLabel("Looking for devices…")
         self.status.setFont(theme.font(10))
         self.status.setStyleSheet(f"color: {theme.TEXT_DIM};")
@@ -99,13 +105,14 @@ class PairingDialog(QtWidgets.QDialog):
         layout.addWidget(intro)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.message)
+        layout.addWidget(self.hint)
         layout.addLayout(buttons)
         self._found.connect(self._take_found)     # queued: emitted by the worker thread
         self.timer = QtCore.QTimer(self)
         self.timer.setInterval(refresh_ms or self.REFRESH_MS)
         self.timer.timeout.connect(self.refresh)
         if self.model.problem:
-            self._say(self.model.problem, error=True)
+            self._say(self.model.problem)
         self._fill()
 
     # -- discovery ---------------------------------------------------------------------------
@@ -157,29 +164,38 @@ class PairingDialog(QtWidgets.QDialog):
 
     # -- the table ---------------------------------------------------------------------------
     def _fill(self) -> None:
+        """Bring the table up to the model: rows are rebuilt only when the devices listed
+        change (a row's role chooser must not be replaced while the user is using it);
+        otherwise texts and choices are updated in place."""
         devices = self.model.found()
-        self.table.setRowCount(len(devices))
-        self._combos: dict[str, QtWidgets.QComboBox] = {}
+        ids = [d.device_id for d in devices]
+        if ids != list(self._combos):
+            self.table.clearContents()          # deletes the old rows' choosers
+            self.table.setRowCount(len(devices))
+            self._combos = {}
+            for row, d in enumerate(devices):
+                combo = QtWidgets.QComboBox()
+                combo.setFont(theme.font(11))
+                combo.addItem("not used", None)
+                for role in ROLES:
+                    combo.addItem(role_label(role), role)
+                combo.currentIndexChanged.connect(
+                    lambda _i, device_id=d.device_id, box=combo: self._chosen(device_id, box))
+                self.table.setCellWidget(row, 4, combo)
+                self._combos[d.device_id] = combo
         for row, d in enumerate(devices):
-            cells = [d.device_id, role_label(d.role), d.firmware or "—", d.state(), None,
-                     "; ".join(self.model.notes(d.device_id))]
-            for col, text in enumerate(cells):
-                if text is None:
-                    continue
+            cells = {0: d.device_id, 1: role_label(d.role), 2: d.firmware or "\u2014",
+                     3: d.state(), 5: "; ".join(self.model.notes(d.device_id))}
+            for col, text in cells.items():
                 item = QtWidgets.QTableWidgetItem(text)
                 if d.missing or d.online is False:
                     item.setForeground(theme.qcolor(theme.ALERT_AMBER if col in (3, 5)
                                                     else theme.TEXT_DIM))
                 self.table.setItem(row, col, item)
-            combo = QtWidgets.QComboBox()
-            combo.addItem("not used", None)
-            for role in ROLES:
-                combo.addItem(role_label(role), role)
+            combo = self._combos[d.device_id]
+            combo.blockSignals(True)
             combo.setCurrentIndex(max(0, combo.findData(self.model.role_of(d.device_id))))
-            combo.currentIndexChanged.connect(
-                lambda _i, device_id=d.device_id, box=combo: self._chosen(device_id, box))
-            self.table.setCellWidget(row, 4, combo)
-            self._combos[d.device_id] = combo
+            combo.blockSignals(False)
         self.table.resizeRowsToContents()
         self._update_use()
 
@@ -192,36 +208,44 @@ class PairingDialog(QtWidgets.QDialog):
         try:
             self.model.assign(device_id, role)
         except PairingError as exc:
-            self._say(str(exc), error=True)
+            self._say(str(exc))
             box.blockSignals(True)
             box.setCurrentIndex(max(0, box.findData(self.model.role_of(device_id))))
             box.blockSignals(False)
             return
         self._say("")
-        self._fill()
+        if [d.device_id for d in self.model.found()] == list(self._combos):
+            self._fill()
+        else:
+            # a row goes (a missing device set to "not used"): rebuilt once this chooser's
+            # signal has returned, as the chooser goes with its row
+            QtCore.QTimer.singleShot(0, self._fill)
 
-    def _say(self, text: str, error: bool = False) -> None:
-        self.message.setText(text)
-        self.message.setStyleSheet(f"color: {theme.ALERT_AMBER if error else theme.TEXT};")
+    def _say(self, error: str) -> None:
+        """Show a refusal (amber), or with none, what still keeps the station from starting
+        (plain)."""
+        self._error = error
+        self._update_use()
 
     def _update_use(self) -> None:
         problems = self.model.problems()
         self.use_button.setEnabled(not problems)
         self.use_button.setToolTip("\n".join(problems))
-        if problems and not self.message.text():
-            self.message.setText("")
-        self.problems_text = " ".join(problems)
+        self.message.setText(getattr(self, "_error", ""))
+        self.message.setVisible(bool(self.message.text()))
+        self.hint.setText(" ".join(problems) or "Ready: \u201cUse this station\u201d saves the "
+                          "pairing and starts the session.")
 
     def accept(self) -> None:
         """Save the assignment and close, or say why the station cannot start yet."""
         try:
             self.choice = self.model.choice()
         except PairingError as exc:
-            self._say(str(exc), error=True)
+            self._say(str(exc))
             return
         try:
             self.model.remember()
         except OSError as exc:
             # The station can still be used; only next time's defaults are lost.
-            self._say(f"Could not save the pairing in {self.model.memory.path}: {exc}", error=True)
+            self._say(f"Could not save the pairing in {self.model.memory.path}: {exc}")
         super().accept()
