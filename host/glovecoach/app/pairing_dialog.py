@@ -249,3 +249,12 @@ class PairingDialog(QtWidgets.QDialog):
             # The station can still be used; only next time's defaults are lost.
             self._say(f"Could not save the pairing in {self.model.memory.path}: {exc}")
         super().accept()
+
+
+def pair_station(station: str, *, broker: tuple[str, int] | None = None, room: str | None = None,
+                 parent: QtWidgets.QWidget | None = None) -> StationChoice | None:
+    """Show the pairing screen for ``station`` (devices on USB, and on ``broker``'s WiFi when
+    given); the paired station, saved for next time, or None if the user cancelled."""
+    dialog = PairingDialog(PairingModel(station), broker=broker, room=room, parent=parent)
+    accepted = dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted
+    return dialog.choice if accepted else None

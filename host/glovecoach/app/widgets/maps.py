@@ -128,9 +128,12 @@ class HandMap(_MapBase):
 
     def paintEvent(self, event: QtGui.QPaintEvent) -> None:
         title_h = 26 * self.scale
-        side = min(self.width() - 16, self.height() - title_h - 8)
+        # the knuckles note is drawn below the square (to 1.05 of its side): a map shorter
+        # than it is wide (two hands side by side) keeps room for it
+        below = 1.06 if any(c in DORSAL for c in self.channels) else 1.0
+        side = min(self.width() - 16, (self.height() - title_h - 8) / below)
         ox = (self.width() - side) / 2
-        oy = title_h + (self.height() - title_h - side) / 2
+        oy = title_h + max(0.0, self.height() - title_h - side * below) / 2
 
         def pt(x: float, y: float) -> QtCore.QPointF:
             return QtCore.QPointF(ox + x * side, oy + y * side)
