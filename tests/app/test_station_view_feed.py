@@ -20,6 +20,7 @@ from glovecoach.app.station_view import (
     station_view_for,
 )
 from glovecoach.pipeline import Notifier
+from glovecoach.pipeline.station_coaching import StationUpdate
 from glovecoach.vocabulary.station import DeviceMessage, StationLayout
 from glovecoach.vocabulary.stream import LinkDown, LinkResumed, LinkStalled, LinkUp, StatusReceived
 from glovecoach.wire import Hello, Status
@@ -213,3 +214,27 @@ def test_the_model_listens_in_a_pipeline_and_refuses_a_hand_it_does_not_have():
     assert set(model.devices) == {"kit"}
     with pytest.raises(ValueError, match="a left hand update for a station whose hands are right"):
         model.take(left_feed.updates(0.1))
+
+
+@dataclass(frozen=True)
+class PresentUpdate(StationUpdate):
+    """A StationUpdate with the station listener's `present` (role -> had its samples), as
+    the station coaching listener of issue 12 adds it."""
+
+    present: dict = None
+
+
+def test_a_device_absent_without_a_link_event_is_greyed_too(station):
+    """A replay has no link events: the station update's `present` says a glove is gone."""
+    view, model, clock, run = station
+    run(2.0)
+    feed_updates = StationFeed(StationLayout.full(), 4.0)
+    feed_updates.updates(2.0)
+    for update in feed_updates.updates(1.0, gone=("right",)):
+        view.take(PresentUpdate(update.first_index, update.n_samples, update.hands, update.events,
+                                update.technique, present={"left_glove": True, "right_glove": False,
+                                                           "spine_strip": True}))
+    view.redraw()
+    assert view.panels["right"].hand_map.link_note == "right glove: no samples"
+    assert view.panels["left"].hand_map.link_note is None
+    assert view.banner.shown[0].message == "Right glove: no samples; the rest of the station goes on."

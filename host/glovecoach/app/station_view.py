@@ -206,6 +206,9 @@ class StationModel(Listener):
             role: DeviceState(role, (transports or {}).get(role), (device_ids or {}).get(role))
             for role in layout.roles}
         self.technique: dict = {}
+        # role -> whether the newest StationUpdate had its samples (the station listener's
+        # `present`): a device can be absent with no link event to say so (a recording)
+        self.present: dict[str, bool] = {}
         self.end_index = 0
         self.updates_seen = 0
 
@@ -248,6 +251,9 @@ class StationModel(Listener):
             e for e in update.events if hasattr(e, "state") and hasattr(e, "kind"))
         if update.technique:
             self.technique = dict(update.technique)
+        present = getattr(update, "present", None)
+        if isinstance(present, Mapping):
+            self.present.update({role: bool(here) for role, here in present.items()})
         self.end_index = max(self.end_index, update.first_index + update.n_samples)
         self.updates_seen += 1
 
@@ -265,17 +271,25 @@ class StationModel(Listener):
     def glove_role(self, hand: str) -> str:
         return self.layout.glove_role(hand)
 
-    def hand_out(self, hand: str) -> DeviceState | None:
-        """The device whose drop-out greys ``hand`` (None while it delivers)."""
-        device = self.devices[self.glove_role(hand)]
-        return device if device.is_out else None
-
-    def spine_out(self) -> DeviceState | None:
-        role = self.layout.spine_role()
-        if role is None:
+    def out_note(self, role: str | None) -> str | None:
+        """Why device ``role`` gives no samples now ("left glove: link lost 12 s"), or None
+        while it does. A link event says how long; a device the station update marks absent
+        without one (a replay) is "no samples"."""
+        if role is None or role not in self.devices:
             return None
         device = self.devices[role]
-        return device if device.is_out else None
+        if device.is_out:
+            return device.out_note(self.clock())
+        if self.present.get(role) is False:
+            return f"{device.title.lower()}: no samples"
+        return None
+
+    def hand_note(self, hand: str) -> str | None:
+        """The note over ``hand`` while its glove (or the kit) gives no samples."""
+        return self.out_note(self.glove_role(hand))
+
+    def spine_note(self) -> str | None:
+        return self.out_note(self.layout.spine_role())
 
     def map_forces(self, hand: str) -> np.ndarray:
         return _peak(self.rings[hand], int(MAP_PEAK_S * self.rate_hz))
@@ -298,15 +312,14 @@ class StationModel(Listener):
         """What the banner shows: the devices that dropped out first (the station is partly
         blind), then each hand's alerts named by hand, and the station's own; a spine alert
         both hands' engines raised is shown once."""
-        now_s, now = self.now_s, self.clock()
+        now_s = self.now_s
         shown: list[Alert] = []
-        for device in self.devices.values():
-            if device.is_out:
-                what = "link lost" if device.link == "down" else "no samples"
-                shown.append(Alert(f"link_{device.link}", f"{device.title}: {what} "
-                                   f"{_ago(now - device.since)}; the rest of the station goes on.",
-                                   now_s,
-                                   severity=SEVERITY["link_down"]))
+        for role, device in self.devices.items():
+            note = self.out_note(role)
+            if note:
+                shown.append(Alert(f"link_{device.link}" if device.is_out else "device_absent",
+                                   f"{note[0].upper()}{note[1:]}; the rest of the station goes on.",
+                                   now_s, severity=SEVERITY["link_down"]))
         seen: set[tuple[str, str | None]] = set()
         for alert in self.station_board.current(now_s):
             seen.add(alert.key)
@@ -497,17 +510,15 @@ class StationView(QtWidgets.QWidget):
         self.banner.show_alerts(model.current_alerts())
         self._frame += 1
         for hand, panel in self.panels.items():
-            self._draw_hand(panel, hand, now)
-        out = model.spine_out()
-        self.spine_map.set_link_note(out.out_note(now) if out else None)
+            self._draw_hand(panel, hand)
+        self.spine_map.set_link_note(model.spine_note())
         if model.spine_ids and (self._frame % 2 == 0 or self._frame < 3):
             self.spine_map.set_values(model.spine_forces(), model.spine_alerts())
 
-    def _draw_hand(self, panel: HandPanel, hand: str, now: float) -> None:
+    def _draw_hand(self, panel: HandPanel, hand: str) -> None:
         model = self.model
         technique = theme.technique_label(model.technique_of(hand))
-        out = model.hand_out(hand)
-        note = out.out_note(now) if out else None
+        note = model.hand_note(hand)
         panel.header.setText(f"{hand.capitalize()} hand \u00B7 {technique}" if not note
                              else f"{hand.capitalize()} hand \u00B7 {note}")
         panel.header.setStyleSheet(f"color: {theme.ALERT_RED if note else theme.TEXT};")
