@@ -151,7 +151,7 @@ class DeviceState:
             return f"link lost {_ago(now - self.since)}"
         if self.link == "stalled":
             return f"no samples {_ago(now - self.since)}"
-        return "link up" if self.link == "up" else "waiting for it"
+        return "link up" if self.link == "up" else "waiting"
 
     def out_note(self, now: float) -> str | None:
         """The line over a greyed hand or strip: "left glove: link lost 12 s"."""
@@ -254,6 +254,12 @@ class StationModel(Listener):
         present = getattr(update, "present", None)
         if isinstance(present, Mapping):
             self.present.update({role: bool(here) for role, here in present.items()})
+            for role, here in present.items():
+                device = self.devices.get(role)
+                if here and device is not None and device.link == "waiting":
+                    # samples are the proof of a link (a replay, or link events not wired)
+                    device.take(SamplesReceived(update.first_index, np.empty((0, 0)), np.empty(0)),
+                                self.clock())
         self.end_index = max(self.end_index, update.first_index + update.n_samples)
         self.updates_seen += 1
 
@@ -429,7 +435,8 @@ class HandPanel(QtWidgets.QWidget):
         self.hand_map = HandMap(model.glove_ids[hand], hand=hand,
                                 title=f"{hand.capitalize()} hand (palm side)")
         self.plots = ForcePlots(channels_of(model.glove_ids[hand]), model.rate_hz, model.window_s)
-        self.plots.setMinimumHeight(220)
+        self.plots.setMinimumHeight(180)
+        self.hand_map.setMinimumHeight(150)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
@@ -459,6 +466,9 @@ class StationView(QtWidgets.QWidget):
         self.technique = QtWidgets.QLabel()
         self.technique.setFont(theme.font(15, bold=True))
         self.banner = AlertBanner()
+        # the banner keeps its height (a two-line alert included); the hands give way
+        self.banner.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred,
+                                  QtWidgets.QSizePolicy.Policy.Minimum)
         self.panels: dict[str, HandPanel] = {hand: HandPanel(model, hand) for hand in model.hands}
         self.spine_map = SpineMap(model.spine_ids)
         self.spine_map.setMinimumWidth(150)
@@ -512,8 +522,9 @@ class StationView(QtWidgets.QWidget):
         for hand, panel in self.panels.items():
             self._draw_hand(panel, hand)
         self.spine_map.set_link_note(model.spine_note())
-        if model.spine_ids and (self._frame % 2 == 0 or self._frame < 3):
-            self.spine_map.set_values(model.spine_forces(), model.spine_alerts())
+        spine_alerts = model.spine_alerts()
+        if model.spine_ids and (self._frame % 2 == 0 or spine_alerts != self.spine_map.alerts):
+            self.spine_map.set_values(model.spine_forces(), spine_alerts)
 
     def _draw_hand(self, panel: HandPanel, hand: str) -> None:
         model = self.model
@@ -541,8 +552,11 @@ class StationView(QtWidgets.QWidget):
             # "now" is the station's newest sample, so a hand whose glove is gone scrolls
             # on with the other one and shows its gap growing
             panel.plots.refresh(ring, now_index=model.end_index)
-        if self._frame % 2 == 0 or self._frame < 3:
-            panel.hand_map.set_values(model.map_forces(hand), model.channel_alerts(hand))
+        # as in LiveView: the maps show a 0.25 s peak, so every other frame (~15 fps) loses
+        # nothing; a change of alert outlines is drawn at once
+        alerts = model.channel_alerts(hand)
+        if self._frame % 2 == 0 or alerts != panel.hand_map.alerts:
+            panel.hand_map.set_values(model.map_forces(hand), alerts)
 
 
 def station_view_for(choice: Any, rate_hz: float, **kwargs: Any) -> StationView:
