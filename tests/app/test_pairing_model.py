@@ -259,3 +259,20 @@ def test_the_file_lives_in_the_config_folder_unless_overridden(monkeypatch, tmp_
     monkeypatch.setenv("GLOVECOACH_STATIONS", str(tmp_path / "elsewhere.json"))
     assert default_stations_path() == tmp_path / "elsewhere.json"
     assert StationMemory().path == tmp_path / "elsewhere.json"
+
+
+def test_losing_the_broker_is_a_problem_shown():
+    broker = EmbeddedBroker()
+    address = broker.start()
+    scanner = WifiScanner(address.host, address.port)
+    scanner.start()
+    try:
+        assert scanner.wait_subscribed(5.0) and scanner.problem is None
+        broker.stop()
+        deadline = time.monotonic() + 5.0
+        while scanner.problem is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert scanner.problem and f"lost the MQTT broker {address.host}:{address.port}" in scanner.problem
+    finally:
+        scanner.stop()
+        broker.stop()

@@ -241,7 +241,12 @@ class WifiScanner:
             self.problem = None
             client.subscribe(topics)
 
+        def on_disconnect(client, userdata, flags, reason_code, properties) -> None:
+            if self._client is not None:     # not our own stop(): paho reconnects by itself
+                self.problem = f"lost the MQTT broker {self.host}:{self.port} ({reason_code}); retrying"
+
         client.on_connect = on_connect
+        client.on_disconnect = on_disconnect
         client.on_subscribe = lambda *args: self._subscribed.set()
         client.on_message = self._on_message
         try:
