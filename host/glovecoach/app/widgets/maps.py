@@ -65,6 +65,8 @@ class _MapBase(QtWidgets.QWidget):
             self.update()
 
     def _draw_link_note(self, p: QtGui.QPainter, top: float) -> None:
+        """The veil and the note over the map from ``top`` down (0: all of it, title too, as
+        sensors near the top reach into the title's row)."""
         if not self.link_note:
             return
         veil = theme.qcolor(theme.PANEL)
@@ -163,7 +165,7 @@ class HandMap(_MapBase):
         p.drawPixmap(0, 0, self._background)
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
         self._draw_sensors(p, side, pt)
-        self._draw_link_note(p, title_h)
+        self._draw_link_note(p, 0.0)
         p.end()
 
     def _outline(self, side: float, ox: float, oy: float, pt) -> QtGui.QPainterPath:
@@ -266,7 +268,7 @@ class SpineMap(_MapBase):
                 text = f"{ALERT_WORDS.get(alert, alert.upper())}  {self.values[k]:.0f} N"
             p.setPen(theme.qcolor("#ffffff" if alert else _text_on(colours[k])))
             _fit_text(p, rect.adjusted(4, 0, -4, 0), text, 10 * self.scale, bold=bool(alert))
-        self._draw_link_note(p, title_h)
+        self._draw_link_note(p, 0.0)
         p.end()
 
 
