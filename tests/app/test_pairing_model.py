@@ -231,6 +231,12 @@ def test_a_remembered_device_not_found_now_is_shown_missing_not_dropped(memory):
     assert any("not found now" in n for n in again.notes("R-02"))
     assert again.problems() == ['The right glove (R-02) is not found: plug it in or switch it on, '
                                 'or set it to "not used".']
+    # a missing glove can change hands: it stays listed, in its new role
+    again.assign("L-01", None)
+    again.assign("R-02", "left_glove")
+    assert again.device_in("left_glove").device_id == "R-02" and again.device_in("left_glove").missing
+    again.assign("R-02", "right_glove")
+    again.assign("L-01", "left_glove")
     # it comes back: found again, in its remembered role
     again.update(full_station_found())
     assert not again.device_in("right_glove").missing
@@ -240,6 +246,11 @@ def test_a_remembered_device_not_found_now_is_shown_missing_not_dropped(memory):
     again.assign("R-02", None)
     assert "R-02" not in [d.device_id for d in again.found()]
     assert again.device_in("spine_strip").missing       # S-03 went too, still remembered
+    # saved while missing, it is kept as it was last reached
+    again.remember()
+    kept = StationMemory(memory.path).load("bench 3")
+    assert set(kept) == {"left_glove", "spine_strip"}
+    assert kept["spine_strip"].transport == "wifi" and kept["spine_strip"].address.endswith("/S-03")
 
 
 def test_a_damaged_file_is_reported_and_pairing_starts_afresh(memory):

@@ -552,7 +552,8 @@ class PairingModel:
         why = self._refusal(device, role)
         if why is not None:
             raise PairingError(why)
-        self.unassign(device_id)
+        # moved, not unassigned: a missing device moved to another role stays listed
+        self.assignment = {r: d for r, d in self.assignment.items() if d != device_id}
         self.assignment[role] = device_id
 
     def unassign(self, device_id: str) -> None:
@@ -608,10 +609,11 @@ class PairingModel:
     def remember(self) -> Path:
         """Save this assignment for the station (missing devices as last remembered)."""
         keep = {}
+        before = {r.device_id: r for r in self.remembered.values()}
         for role, device_id in self.assignment.items():
             d = self.devices[device_id]
-            if d.missing and role in self.remembered:
-                keep[role] = self.remembered[role]
+            if d.missing and device_id in before:     # how it was reached when last found
+                keep[role] = before[device_id]
             else:
                 keep[role] = RememberedDevice(d.device_id, d.transport, d.address, d.role, d.hand,
                                               d.firmware)
