@@ -131,9 +131,8 @@ class DeviceState:
                 self.device_id = message.hello.info.get("glove_id", self.device_id)
             self._set("up", now, "")
             return True
-        if isinstance(message, SamplesReceived) and self.link == "waiting":
-            self._set("up", now, "")
-            return True
+        if isinstance(message, SamplesReceived):
+            return self.heard(now)
         if isinstance(message, StatusReceived):
             status = message.status
             # getattr: STATUS from firmware before the battery and signal fields has neither
@@ -141,6 +140,14 @@ class DeviceState:
             self.rssi_dbm = getattr(status, "rssi_dbm", None)
             return True
         return False
+
+    def heard(self, now: float) -> bool:
+        """Samples came from the device: before any link event, that is the proof of a link
+        (a replay, or a pipeline that does not pass link events on)."""
+        if self.link != "waiting":
+            return False
+        self._set("up", now, "")
+        return True
 
     def _set(self, link: str, now: float, reason: str) -> None:
         self.link, self.since, self.reason = link, now, reason
@@ -256,10 +263,8 @@ class StationModel(Listener):
             self.present.update({role: bool(here) for role, here in present.items()})
             for role, here in present.items():
                 device = self.devices.get(role)
-                if here and device is not None and device.link == "waiting":
-                    # samples are the proof of a link (a replay, or link events not wired)
-                    device.take(SamplesReceived(update.first_index, np.empty((0, 0)), np.empty(0)),
-                                self.clock())
+                if here and device is not None:
+                    device.heard(self.clock())
         self.end_index = max(self.end_index, update.first_index + update.n_samples)
         self.updates_seen += 1
 
@@ -315,9 +320,9 @@ class StationModel(Listener):
         return out
 
     def current_alerts(self) -> list[Alert]:
-        """What the banner shows: the devices that dropped out first (the station is partly
-        blind), then each hand's alerts named by hand, and the station's own; a spine alert
-        both hands' engines raised is shown once."""
+        """What the banner shows, worst first (as `AlertBoard.current`): the devices that
+        dropped out (danger: that part of the station is blind), each hand's alerts named by
+        hand, and the station's own; a spine alert both hands' engines raised is shown once."""
         now_s = self.now_s
         shown: list[Alert] = []
         for role, device in self.devices.items():
