@@ -3,6 +3,10 @@
 The fill is a display scale (theme.force_colours). Whether a force is a problem is the
 engine's decision: channels the engine has an active alert on get a thick red outline and a
 word ("TOO HARD", "CONTACT"), so the state never rests on colour alone.
+
+A left hand is drawn as the right one flipped left to right (x -> width - x: the sensor map's
+"mirror"), so the same drawing serves both gloves of a station. A map whose device is gone
+(`set_link_note`) is greyed under a line saying so, and keeps its last values beneath.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from glovecoach.app import theme
-from glovecoach.vocabulary.sensors import channels_in_region, map_label
+from glovecoach.vocabulary.sensors import HANDS, channels_in_region, map_label
 
 # Right hand seen from the palm side (thumb on the viewer's right), unit square, y down.
 HAND_POSITIONS: dict[str, tuple[float, float]] = {
@@ -51,7 +55,30 @@ class _MapBase(QtWidgets.QWidget):
         self.alerts: dict[str, str] = {}
         self._shown: tuple = ()
         self.scale = 1.0
+        self.link_note: str | None = None
         self.setMinimumSize(180, 200)
+
+    def set_link_note(self, note: str | None) -> None:
+        """Grey the map under ``note`` ("left glove: link lost 12 s"), or None to show it live."""
+        if note != self.link_note:
+            self.link_note = note
+            self.update()
+
+    def _draw_link_note(self, p: QtGui.QPainter, top: float) -> None:
+        """The veil and the note over the map from ``top`` down (0: all of it, title too, as
+        sensors near the top reach into the title's row)."""
+        if not self.link_note:
+            return
+        veil = theme.qcolor(theme.PANEL)
+        veil.setAlpha(205)
+        p.fillRect(QtCore.QRectF(0, top, self.width(), self.height() - top), veil)
+        box = QtCore.QRectF(8, top + (self.height() - top) / 2 - 30 * self.scale,
+                            self.width() - 16, 60 * self.scale)
+        p.setPen(QtGui.QPen(theme.qcolor(theme.ALERT_RED), 2))
+        p.setBrush(theme.qcolor(theme.BACKGROUND))
+        p.drawRoundedRect(box, 6, 6)
+        p.setPen(theme.qcolor(theme.TEXT))
+        _fit_text(p, box.adjusted(6, 2, -6, -2), self.link_note, 12 * self.scale, bold=True)
 
     def set_type_scale(self, scale: float) -> None:
         self.scale = scale
@@ -78,14 +105,37 @@ class _MapBase(QtWidgets.QWidget):
 
 
 class HandMap(_MapBase):
+    """A hand seen from the palm side; ``hand="left"`` draws the right hand's drawing mirrored
+    (thumb on the viewer's left)."""
+
+    def __init__(self, channels: Sequence[str], parent: QtWidgets.QWidget | None = None, *,
+                 hand: str = "right", title: str | None = None) -> None:
+        if hand not in HANDS:
+            raise ValueError(f"hand must be one of {', '.join(HANDS)}, got {hand!r}")
+        super().__init__(channels, parent)
+        self.hand = hand
+        self.title = title or f"Hand (palm side, {hand})"
+
+    @property
+    def mirrored(self) -> bool:
+        return self.hand == "left"
+
+    def position(self, channel_id: str) -> tuple[float, float]:
+        """Where ``channel_id`` is drawn, in the unit square (y down), on this hand."""
+        x, y = HAND_POSITIONS[channel_id]
+        return (1.0 - x, y) if self.mirrored else (x, y)
+
     def sizeHint(self) -> QtCore.QSize:
         return QtCore.QSize(300, 340)
 
     def paintEvent(self, event: QtGui.QPaintEvent) -> None:
         title_h = 26 * self.scale
-        side = min(self.width() - 16, self.height() - title_h - 8)
+        # the knuckles note is drawn below the square (to 1.05 of its side): a map shorter
+        # than it is wide (two hands side by side) keeps room for it
+        below = 1.06 if any(c in DORSAL for c in self.channels) else 1.0
+        side = min(self.width() - 16, (self.height() - title_h - 8) / below)
         ox = (self.width() - side) / 2
-        oy = title_h + (self.height() - title_h - side) / 2
+        oy = title_h + max(0.0, self.height() - title_h - side * below) / 2
 
         def pt(x: float, y: float) -> QtCore.QPointF:
             return QtCore.QPointF(ox + x * side, oy + y * side)
@@ -101,11 +151,11 @@ class HandMap(_MapBase):
             bg = QtGui.QPainter(pixmap)
             bg.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
             bg.setPen(theme.qcolor(theme.TEXT))
-            bg.setFont(_fitting_font("Hand (palm side, right)", self.width() - 16, int(title_h),
+            bg.setFont(_fitting_font(self.title, self.width() - 16, int(title_h),
                                      round(11 * self.scale, 1), True))
             bg.drawText(QtCore.QRectF(8, 2, self.width() - 16, title_h),
                         QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter,
-                        "Hand (palm side, right)")
+                        self.title)
             bg.setPen(QtGui.QPen(theme.qcolor(theme.GRID), 2))
             bg.setBrush(theme.qcolor("#252c36"))
             bg.drawPath(self._outline(side, ox, oy, pt))
@@ -115,6 +165,7 @@ class HandMap(_MapBase):
         p.drawPixmap(0, 0, self._background)
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
         self._draw_sensors(p, side, pt)
+        self._draw_link_note(p, 0.0)
         p.end()
 
     def _outline(self, side: float, ox: float, oy: float, pt) -> QtGui.QPainterPath:
@@ -135,6 +186,8 @@ class HandMap(_MapBase):
         transform.translate(base.x(), base.y())
         transform.rotate(35)
         outline = outline.united(transform.map(thumb))
+        if self.mirrored:   # x -> width - x about the drawing's square
+            outline = QtGui.QTransform(-1, 0, 0, 1, 2 * ox + side, 0).map(outline)
         self._outline_key, self._outline_path = key, outline
         return outline
 
@@ -144,7 +197,7 @@ class HandMap(_MapBase):
         for k, ch in enumerate(self.channels):
             if ch not in HAND_POSITIONS:
                 continue
-            centre = pt(*HAND_POSITIONS[ch])
+            centre = pt(*self.position(ch))
             _draw_sensor(p, centre, radius, colours[k], self.values[k], self.alerts.get(ch),
                          dorsal=ch in DORSAL, label=map_label(ch), scale=self.scale)
         if any(c in DORSAL for c in self.channels):
@@ -215,6 +268,7 @@ class SpineMap(_MapBase):
                 text = f"{ALERT_WORDS.get(alert, alert.upper())}  {self.values[k]:.0f} N"
             p.setPen(theme.qcolor("#ffffff" if alert else _text_on(colours[k])))
             _fit_text(p, rect.adjusted(4, 0, -4, 0), text, 10 * self.scale, bold=bool(alert))
+        self._draw_link_note(p, 0.0)
         p.end()
 
 
