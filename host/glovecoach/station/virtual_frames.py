@@ -246,11 +246,12 @@ def simulate_device(device: VirtualDevice, seconds: float, rate_hz: int, rng: np
 
 
 def deliver(runs: Sequence[DeviceRun], *, poll_s: float = 0.02, max_join: int = 1,
-            lag_s: float = 0.0, rng: np.random.Generator | None = None) -> Iterator[list[DeviceMessage]]:
+            lag_s: float = 0.0, rng: np.random.Generator | None = None) -> Iterator[tuple[float, list[DeviceMessage]]]:
     """The devices' messages as a station source polls them: every ``poll_s`` each device hands
     over what arrived by then (``lag_s``: up to that much later, at random per device and poll:
     the devices are not polled at the same instant), consecutive frames joined into blocks of
-    up to ``max_join`` frames (at random), in an order of devices that changes every poll."""
+    up to ``max_join`` frames (at random), in an order of devices that changes every poll.
+    Yields (the poll's host time, its messages)."""
     rng = rng or np.random.default_rng(0)
     items = [run.items() for run in runs]
     pos = [0] * len(runs)
@@ -289,7 +290,7 @@ def deliver(runs: Sequence[DeviceRun], *, poll_s: float = 0.02, max_join: int = 
             if block:
                 poll.append(DeviceMessage(run.role, _block(run, block)))
             pos[d] = i
-        yield poll
+        yield now, poll
 
 
 def _end_of(run: DeviceRun, f: int) -> int:
