@@ -127,3 +127,17 @@ def test_blocks_follow_each_other_and_never_span_a_change_of_presence(station):
             assert block.raw.dtype == np.uint16
             assert np.all(present[block.first_index:at] == block.present)
     assert at == aligner.emitted_to
+
+
+def test_counting_each_device_from_its_start_would_not_do(station):
+    """The check above is not vacuous: the same devices placed by their own sample counts from
+    where each started end up tens of samples apart after 15 minutes."""
+    _, _, runs, aligner, _, _, _ = station
+    origin = aligner.origin_host_s
+    drift = {}
+    for run in runs:
+        counted = run.session_index + (run.true_time[0] - origin) * RATE
+        drift[run.role] = float(counted[-1] - (run.true_time[-1] - origin) * RATE)
+    print(f"\nwithout alignment, after {MINUTES} min: " + ", ".join(f"{r} {d:+.1f}" for r, d in drift.items())
+          + " samples")
+    assert max(drift.values()) - min(drift.values()) > 30

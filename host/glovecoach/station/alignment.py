@@ -18,12 +18,20 @@ station's nominal rate, which every device is started at.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from glovecoach.link.device_clock import ClockFit, ClockMapper
+
+
+@functools.lru_cache(maxsize=64)
+def _one_to_one(n: int) -> np.ndarray:
+    rows = np.arange(n, dtype=np.int64)
+    rows.flags.writeable = False   # shared between placements
+    return rows
 
 
 @dataclass(frozen=True)
@@ -94,8 +102,9 @@ class DeviceAlignment:
         fit = self.current_fit(device_s_first)
         if fit is None:
             raise RuntimeError("no clock pairs yet: observe() a frame before placing its samples")
-        # `positions` in plain floats: a frame is a handful of samples, and numpy's fixed cost
-        # per call would be most of the work (the same arithmetic as ClockFit.to_host).
+        # `positions` for the first and last sample only, in plain floats: a frame is a handful
+        # of samples, and numpy's fixed cost per call would be most of the work (the same
+        # arithmetic as ClockFit.to_host).
         host_first = fit.host_origin + fit.offset + fit.slope * (float(device_s_first) - fit.device_origin)
         first = (host_first - origin_host_s) * self.rate_hz
         step = fit.slope   # one device period is `slope` station slots
@@ -109,9 +118,11 @@ class DeviceAlignment:
             lo = self.next_index
         if hi < lo:
             return Placement(lo, np.zeros(0, dtype=np.int64))
-        if hi - lo < 32:
-            rows = np.array([min(max(round((s - first) / step), 0), n - 1) for s in range(lo, hi + 1)],
-                            dtype=np.int64)
+        if hi - lo == n - 1 and round((lo - first) / step) == 0 and round((hi - first) / step) == n - 1:
+            # One slot per row, the first row on the first slot and the last on the last: the
+            # rows in between follow one to one (the positions are linear with a slope near 1,
+            # so rounding cannot skip one in the middle). Nearly every frame is this one.
+            rows = _one_to_one(n)
         else:
             rows = np.clip(np.rint((np.arange(lo, hi + 1) - first) / step), 0, n - 1).astype(np.int64)
         self.next_index = hi + 1
