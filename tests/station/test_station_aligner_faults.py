@@ -201,3 +201,37 @@ def test_bad_input_is_refused_with_a_clear_error():
     aligner.feed([DeviceMessage("left_glove", SamplesReceived(0, np.zeros((4, 12), np.uint16), frames[:0]))])
     assert aligner.stats()["left_glove"].unframed_samples == 4
     assert aligner.finish() == []
+
+
+def test_the_kit_is_a_station_of_one_device():
+    kit = StationLayout.kit()
+    rng = np.random.default_rng(4)
+    run = simulate_device(VirtualDevice("kit", 20, skew_ppm=60.0, offset_s=12.0), 60.0, RATE, rng)
+    aligner = StationAligner(kit, RATE)
+    blocks = []
+    for _, poll in deliver([run], poll_s=0.02, max_join=4):
+        blocks.extend(aligner.feed(poll))
+    blocks.extend(aligner.finish())
+    raw, present = station_arrays(blocks, kit)
+    assert present.all() and len(blocks) > 100
+    _, err = placement_errors(run, raw, present[:, 0], aligner.origin_host_s, RATE)
+    assert np.ptp(err) < 1.0
+    stats = aligner.stats()["kit"]
+    assert stats.filled_slots == len(present) and stats.late_samples == 0
+    # a fast device gives up a row now and then (60 ppm of 12,000: about one)
+    assert 0 <= stats.dropped_rows <= 3
+
+
+def test_samples_before_a_given_origin_are_counted_not_placed():
+    rng = np.random.default_rng(6)
+    runs = [simulate_device(d, 4.0, RATE, rng) for d in _devices()]
+    aligner = StationAligner(LAYOUT, RATE, origin_host_s=1.0)
+    blocks = []
+    for _, poll in deliver(runs, poll_s=0.02):
+        blocks.extend(aligner.feed(poll))
+    blocks.extend(aligner.finish())
+    stats = aligner.stats()
+    # every device started within 0.1 s of true time 0: about a second of each is before slot 0
+    for role in LAYOUT.roles:
+        assert abs(stats[role].before_origin - 0.95 * RATE) < 0.1 * RATE, stats[role]
+    assert blocks[0].first_index == 0 and aligner.origin_host_s == 1.0
