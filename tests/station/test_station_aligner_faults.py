@@ -200,6 +200,10 @@ def test_bad_input_is_refused_with_a_clear_error():
     # samples without a frame table have no receive time: counted, not placed
     aligner.feed([DeviceMessage("left_glove", SamplesReceived(0, np.zeros((4, 12), np.uint16), frames[:0]))])
     assert aligner.stats()["left_glove"].unframed_samples == 4
+    # ... nor a frame with no usable receive time (a damaged table)
+    frames["sample_index"], frames["host_time"] = 4, np.nan
+    aligner.feed([DeviceMessage("left_glove", SamplesReceived(4, np.zeros((4, 12), np.uint16), frames))])
+    assert aligner.stats()["left_glove"].unframed_samples == 8
     assert aligner.finish() == []
 
 

@@ -266,12 +266,16 @@ class StationAligner:
             return []
         first = int(message.first_index)
         frames = message.frames
-        if len(frames) == 1 and int(frames[0]["sample_index"]) == first:
+        if len(frames) == 1 and int(frames[0]["sample_index"]) == first and math.isfinite(frames[0]["host_time"]):
             # The live case (a block per wire frame), without the table arithmetic.
             row = frames[0]
             return [(float(row["host_time"]), first, n_rows, int(row["t_us"]), raw)]
         starts = np.asarray(frames["sample_index"], dtype=np.int64) if len(frames) else np.zeros(0, np.int64)
+        # A frame without a usable receive time places nothing: its rows go with the frame
+        # before it in the block, or count as unframed.
         inside = (starts >= first) & (starts < first + n_rows)
+        if len(frames):
+            inside &= np.isfinite(frames["host_time"])
         if not inside.all():
             frames, starts = frames[inside], starts[inside]
         if len(starts) and np.any(np.diff(starts) <= 0):
