@@ -18,12 +18,20 @@ station's nominal rate, which every device is started at.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from glovecoach.link.device_clock import ClockMapper
+from glovecoach.link.device_clock import ClockFit, ClockMapper
+
+
+@functools.lru_cache(maxsize=64)
+def _one_to_one(n: int) -> np.ndarray:
+    rows = np.arange(n, dtype=np.int64)
+    rows.flags.writeable = False   # shared between placements
+    return rows
 
 
 @dataclass(frozen=True)
@@ -42,18 +50,45 @@ class Placement:
 class DeviceAlignment:
     """One device's clock against the host's, and its blocks on the station grid."""
 
-    def __init__(self, rate_hz: float, mapper: ClockMapper | None = None) -> None:
+    def __init__(self, rate_hz: float, mapper: ClockMapper | None = None, refit_s: float | None = None) -> None:
         self.rate_hz = float(rate_hz)
         self.mapper = mapper or ClockMapper()
         self.next_index: int | None = None   # the first station slot this device has not filled
+        # The fit is a median over every pair of the window's bucket minima (some 7,000 pairs
+        # once the window is full, half a millisecond or more), and the mapper refits whenever
+        # a frame improves its newest bucket: several times a second. With `refit_s` the
+        # placement keeps a fit for that much device time once the fit spans `min_span_s`
+        # (its slope is known, so using it a little longer costs nothing measurable);
+        # None refits whenever the mapper would.
+        self.refit_s = refit_s
+        self._fit: ClockFit | None = None
+        self._fit_until = -math.inf
 
     def observe(self, device_s: float, host_s: float) -> None:
         """A frame's device time stamp (seconds, unwrapped) and the host time it arrived."""
         self.mapper.add_pair(float(device_s), float(host_s))
 
+    def current_fit(self, device_s: float) -> ClockFit | None:
+        """The fit placement uses at device time ``device_s`` (see ``refit_s``)."""
+        fit = self._fit
+        if (fit is None or self.refit_s is None or device_s >= self._fit_until
+                or fit.span_s < self.mapper.min_span_s):
+            fit = self.mapper.fit()
+            self._fit = fit
+            self._fit_until = device_s + (self.refit_s or 0.0)
+        return fit
+
+    def restart_clock(self) -> None:
+        """The device's clock no longer relates to the host's as before (it rebooted, or its
+        stream was restarted and placed by the host clock): fit a fresh mapping from the next
+        frame on. The slots already filled stay filled (`next_index` is kept), so a re-fit
+        never gives a slot twice nor moves what was placed."""
+        self.mapper.reset()
+        self._fit = None
+
     def positions(self, device_s_first: float, n: int, origin_host_s: float) -> np.ndarray:
         """Fractional station positions of ``n`` samples taken one device period apart."""
-        fit = self.mapper.fit()
+        fit = self.current_fit(device_s_first)
         if fit is None:
             raise RuntimeError("no clock pairs yet: observe() a frame before placing its samples")
         host_first = float(fit.to_host(device_s_first))
@@ -64,9 +99,17 @@ class DeviceAlignment:
               follows_previous: bool = True) -> Placement:
         """Station slots for a block of ``n`` samples. ``follows_previous``: the block comes
         right after this device's last one (no gap in the device's own sample count)."""
-        pos = self.positions(device_s_first, n, origin_host_s)
-        lo = math.floor(pos[0] + 0.5)
-        hi = math.floor(pos[-1] + 0.5)
+        fit = self.current_fit(device_s_first)
+        if fit is None:
+            raise RuntimeError("no clock pairs yet: observe() a frame before placing its samples")
+        # `positions` for the first and last sample only, in plain floats: a frame is a handful
+        # of samples, and numpy's fixed cost per call would be most of the work (the same
+        # arithmetic as ClockFit.to_host).
+        host_first = fit.host_origin + fit.offset + fit.slope * (float(device_s_first) - fit.device_origin)
+        first = (host_first - origin_host_s) * self.rate_hz
+        step = fit.slope   # one device period is `slope` station slots
+        lo = math.floor(first + 0.5)
+        hi = math.floor(first + step * (n - 1) + 0.5)
         if self.next_index is not None and (follows_previous or lo < self.next_index):
             # A slot already filled is not filled twice, and a device streaming without a gap
             # leaves no hole: slots skipped because the clock fit moved on (it learns the
@@ -75,9 +118,13 @@ class DeviceAlignment:
             lo = self.next_index
         if hi < lo:
             return Placement(lo, np.zeros(0, dtype=np.int64))
-        slots = np.arange(lo, hi + 1)
-        step = (pos[-1] - pos[0]) / (n - 1) if n > 1 else 1.0
-        rows = np.clip(np.rint((slots - pos[0]) / step), 0, n - 1).astype(np.int64)
+        if hi - lo == n - 1 and round((lo - first) / step) == 0 and round((hi - first) / step) == n - 1:
+            # One slot per row, the first row on the first slot and the last on the last: the
+            # rows in between follow one to one (the positions are linear with a slope near 1,
+            # so rounding cannot skip one in the middle). Nearly every frame is this one.
+            rows = _one_to_one(n)
+        else:
+            rows = np.clip(np.rint((np.arange(lo, hi + 1) - first) / step), 0, n - 1).astype(np.int64)
         self.next_index = hi + 1
         return Placement(lo, rows)
 
@@ -86,14 +133,15 @@ class StationTimebase:
     """The devices of one station on one sample index: ``observe`` each frame's clock stamp,
     then ``place`` its samples."""
 
-    def __init__(self, rate_hz: float) -> None:
+    def __init__(self, rate_hz: float, refit_s: float | None = None) -> None:
         self.rate_hz = float(rate_hz)
+        self.refit_s = refit_s
         self.devices: dict[str, DeviceAlignment] = {}
         self.origin_host_s: float | None = None
 
     def device(self, name: str) -> DeviceAlignment:
         if name not in self.devices:
-            self.devices[name] = DeviceAlignment(self.rate_hz)
+            self.devices[name] = DeviceAlignment(self.rate_hz, refit_s=self.refit_s)
         return self.devices[name]
 
     def observe(self, name: str, device_s: float, host_s: float) -> None:
@@ -105,7 +153,7 @@ class StationTimebase:
         after a gap in the device's own stream."""
         device = self.device(name)
         if self.origin_host_s is None:
-            fit = device.mapper.fit()
+            fit = device.current_fit(device_s_first)
             if fit is None:
                 raise RuntimeError(f"{name}: no clock pairs yet: observe() a frame first")
             self.origin_host_s = float(fit.to_host(device_s_first))
