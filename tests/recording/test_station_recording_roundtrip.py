@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from station_recording_helpers import HELLOS, LAYOUT, PLAN, device_frames, expected_index, rows, write_station
+from test_disk_full import _FillingDisk
 
 from glovecoach.recording import (
     FRAME_DTYPE,
@@ -176,3 +177,26 @@ def test_a_killed_or_unclosed_station_recording_keeps_every_stream(tmp_path: Pat
     assert station.devices["left_glove"].notes[-1].kind == "last"
     assert station.station_origin == 999.5      # from its NOTE: there is no END
     assert station.alignment == {role: None for role in station.roles}
+
+
+def test_a_full_disk_stops_the_station_with_one_message_saying_what_each_device_kept(tmp_path: Path) -> None:
+    path = tmp_path / "full.gcrec"
+    writer = StationRecordingWriter(path, LAYOUT, 200, flush_interval_s=60)
+    left, strip = writer.device("left_glove"), writer.device("spine_strip")
+    left.write_samples(0, rows("left_glove", 0, 40))
+    strip.write_samples(0, rows("spine_strip", 0, 20))
+    writer.flush()
+    writer._file = _FillingDisk(writer._file, room=100)
+    left.write_samples(40, rows("left_glove", 40, 400))
+    with pytest.raises(RecordingError) as info:
+        writer.flush()
+    assert str(info.value) == (
+        f"recording to {path} stopped: the disk is full; in the file and readable: left_glove: 40 samples up to "
+        f"its index 40 (0.2 s); right_glove: 0 samples up to its index 0 (0.0 s); spine_strip: 20 samples up to "
+        f"its index 20 (0.1 s)")
+    with pytest.raises(RecordingError, match="stopped: the disk is full"):
+        strip.write_samples(20, rows("spine_strip", 20, 4))
+    writer.close()                     # the owner was told already: close() is quiet
+    station = open_station_recording(path)
+    assert station.problems == [] and not station.closed_cleanly   # cut back to the last whole record
+    assert station.devices["left_glove"].samples == 40 and station.devices["spine_strip"].samples == 20

@@ -156,7 +156,7 @@ class StationRecording:
     started_at: str
     devices: dict[str, Recording]       # by role, in layout order
     notes: list[Note]                   # station-level notes
-    problems: list[str] = field(default_factory=list)  # everything wrong in the file, in file order
+    problems: list[str] = field(default_factory=list)  # everything wrong in the file, each device's too
     closed_cleanly: bool = False
     ended_at: str | None = None
     end_info: dict | None = None        # the station END record
