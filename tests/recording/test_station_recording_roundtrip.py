@@ -25,7 +25,7 @@ from glovecoach.recording import (
     open_station_recording,
 )
 from glovecoach.recording.format import RECORD_HEADER, Kind
-from glovecoach.vocabulary.station import StationLayout
+from glovecoach.vocabulary.station import StationDevice, StationLayout
 from recording_helpers import write_session
 
 HERE = Path(__file__).resolve().parent
@@ -129,7 +129,10 @@ def test_the_writer_refuses_what_it_cannot_store(tmp_path: Path) -> None:
         StationRecordingWriter(tmp_path / "a.gcrec", ["left_glove"], 200)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="rate_hz must be a positive integer"):
         StationRecordingWriter(tmp_path / "b.gcrec", LAYOUT, 0)
-    assert not (tmp_path / "a.gcrec").exists() and not (tmp_path / "b.gcrec").exists()
+    wide = StationLayout((StationDevice("left_glove", "left", tuple(f"c{k}" for k in range(300))),))
+    with pytest.raises(ValueError, match="left_glove: at most 256 channels"):
+        StationRecordingWriter(tmp_path / "d.gcrec", wide, 200)
+    assert not any(tmp_path.iterdir())
     with StationRecordingWriter(tmp_path / "c.gcrec", LAYOUT, 200) as writer:
         with pytest.raises(KeyError, match="no kit .*left_glove, right_glove, spine_strip"):
             writer.device("kit")

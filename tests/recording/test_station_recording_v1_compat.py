@@ -1,6 +1,6 @@
 """Version 1 files read exactly as before the station format existed.
 
-`station_recording_data/v1_main.gcrec` was written by the writer of commit 70b2f30 (the last
+`station_recording_data/v1_main.gcrec.bin` was written by the writer of commit 70b2f30 (the last
 one before format version 2) and `v1_main_expected.json` holds what that commit's reader made
 of it and of damaged copies of it (torn, a flipped byte, a lost byte, a zeroed header). Both
 were made by `regenerate()` below, run with that commit's code on the path:
@@ -27,7 +27,7 @@ from glovecoach.recording import Recording, RecordingWriter, open_recording
 from recording_helpers import CHANNELS, HELLO, frames_for, pattern
 
 DATA = Path(__file__).parent / "station_recording_data"
-REFERENCE = DATA / "v1_main.gcrec"
+REFERENCE = DATA / "v1_main.gcrec.bin"  # not .gcrec, which .gitignore leaves out
 EXPECTED = DATA / "v1_main_expected.json"
 
 
@@ -148,3 +148,16 @@ def test_todays_writer_still_writes_version_1_for_one_device(tmp_path: Path) -> 
     data, old = path.read_bytes(), REFERENCE.read_bytes()
     assert data[:16] == old[:16]  # magic, version 1, header size
     assert _records(data) == _records(old)
+
+
+def test_open_any_recording_reads_version_1_files_the_same(tmp_path: Path) -> None:
+    # Imported here: the module's top imports only what the old commit had (see regenerate()).
+    from glovecoach.recording import open_any_recording
+
+    expected = json.loads(EXPECTED.read_text())
+    for name, damage in VARIANTS.items():
+        path = tmp_path / f"{name}.gcrec"
+        path.write_bytes(damage(REFERENCE.read_bytes()))
+        rec = open_any_recording(path)
+        assert isinstance(rec, Recording) and rec.role is None
+        assert json.loads(json.dumps(digest(rec), default=str)) == expected[name], name

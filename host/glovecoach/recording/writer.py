@@ -31,6 +31,9 @@ from glovecoach.output_files import fsync_directory
 from glovecoach.recording.format import (
     FORMAT_VERSION,
     FRAME_DTYPE,
+    MAX_CHANNEL_ID_CHARS,
+    MAX_CHANNELS,
+    MAX_SESSION_S,
     MAX_STREAMS,
     RAW_DTYPE,
     STATION_FORMAT_VERSION,
@@ -549,6 +552,11 @@ class StationRecordingWriter(_RecordFile):
             raise ValueError("a station recording needs at least one device in its layout")
         if len(layout.devices) > MAX_STREAMS:
             raise ValueError(f"a station recording holds at most {MAX_STREAMS} devices, got {len(layout.devices)}")
+        for device in layout.devices:
+            # What the reader accepts of a layout, refused now rather than making a file it cannot open.
+            if len(device.channels) > MAX_CHANNELS or any(len(c) > MAX_CHANNEL_ID_CHARS for c in device.channels):
+                raise ValueError(f"{device.role}: at most {MAX_CHANNELS} channels with ids of at most "
+                                 f"{MAX_CHANNEL_ID_CHARS} characters")
         metadata = _check_metadata(metadata)
         self._init_file(path, rate_hz, flush_interval_s)
         self.layout = layout
@@ -607,7 +615,11 @@ class StationRecordingWriter(_RecordFile):
         for role, summary in (alignment or {}).items():
             self.device(role).set_alignment(summary)
         if station_samples is not None:
-            self._station_samples = _StreamWriter._check_index(station_samples, "station_samples")
+            station_samples = _StreamWriter._check_index(station_samples, "station_samples")
+            if station_samples > self.rate_hz * MAX_SESSION_S:  # the reader would refuse the END
+                raise ValueError(f"station_samples {station_samples} is more than {MAX_SESSION_S // 3600} h "
+                                 f"at {self.rate_hz} Hz")
+            self._station_samples = station_samples
         self._close(exception=None)
 
     def __repr__(self) -> str:
