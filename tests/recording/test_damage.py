@@ -136,11 +136,11 @@ def test_bytes_after_end_are_reported(tmp_path: Path) -> None:
         (b"", "empty file, not a glovecoach recording"),
         (b"time_s,thumb_tip\n0.0,12\n", "not a glovecoach recording (no .gcrec magic"),
         (b"\x89GCREC\r\n\x01", "file ends inside the 16-byte header (9 bytes)"),
-        (FILE_HEADER.pack(b"\x89GCREC\r\n", 2, 16, 0) + b"\0" * 64,
-         "format version 2 is not supported (this glovecoach reads version 1)"),
+        (FILE_HEADER.pack(b"\x89GCREC\r\n", 3, 16, 0) + b"\0" * 64,
+         "format version 3 is not supported (this glovecoach reads versions 1 and 2)"),
         (FILE_HEADER.pack(b"\x89GCREC\r\n", 1, 16, 0), "the file ends before a complete SESSION record"),
     ],
-    ids=["empty", "csv", "short-header", "version-2", "header-only"],
+    ids=["empty", "csv", "short-header", "version-3", "header-only"],
 )
 def test_files_that_are_not_recordings_get_a_clear_error(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "x.gcrec"

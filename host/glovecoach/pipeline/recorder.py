@@ -1,7 +1,9 @@
-"""`RecorderListener`: every message that matters afterwards, written to a `.gcrec` as it comes.
+"""`RecorderListener`: every message that matters afterwards, written to a `.gcrec` as it comes;
+`StationRecorderListener`: the same for each device of a station, into its own stream.
 
 The one place that decides what a recording holds and the keys of its notes, so a recording
-made by `record` and one made by the app read the same (docs/recording-format.md).
+made by `record` and one made by the app read the same, and a station's device streams hold
+what a one-device recording holds (docs/recording-format.md).
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from glovecoach.pipeline.listener import Listener
+from glovecoach.pipeline.listener import Derived, Listener
+from glovecoach.vocabulary.station import DeviceMessage, StationGap, StationSamples
 from glovecoach.vocabulary.stream import (
     DeviceLog,
     DeviceProblem,
@@ -100,3 +103,49 @@ class RecorderListener(Listener):
 
     def on_device_log(self, message: DeviceLog) -> None:
         self.note("device_log", {"level": message.level, "message": message.message})
+
+
+class _DeviceRecorder(RecorderListener):
+    """`RecorderListener` on one device's stream of a station recording, which also stores
+    each HELLO as the device's own (a station's devices connect after the file is created)."""
+
+    def on_link_up(self, message: LinkUp) -> None:
+        self.writer.set_device_info(message.hello.info, self.clock())
+        super().on_link_up(message)
+
+
+class StationRecorderListener(Listener):
+    """Writes each `DeviceMessage(role, event)` to that device's stream of `writer` (a
+    `StationRecordingWriter`), exactly as `RecorderListener` writes a one-device session:
+    samples, gaps, STATUS and the same link notes, on the device's own session index.
+
+    `limit_samples` caps each device's own index (as in `RecorderListener`). Station slots seen
+    in `StationSamples`/`StationGap` are counted in `station_end_index`, for the owner to pass
+    to `writer.close(station_samples=...)`. A message from a role the recording has no stream
+    for is not written; the first one of each such role is said in a station note.
+    """
+
+    def __init__(self, writer: Any, rate_hz: float, *, limit_samples: int | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.writer = writer
+        self.clock = clock
+        self.devices = {role: _DeviceRecorder(stream, rate_hz, limit_samples=limit_samples, clock=clock)
+                        for role, stream in writer.devices.items()}
+        self.station_end_index = 0
+        self._unknown_roles: set[str] = set()
+
+    def on_other(self, message: Any) -> Derived:
+        if isinstance(message, DeviceMessage):
+            recorder = self.devices.get(message.role)
+            if recorder is not None:
+                return recorder.on_message(message.message)
+            if message.role not in self._unknown_roles:
+                self._unknown_roles.add(message.role)
+                self.writer.note("unrecorded_device", {
+                    "role": message.role, "reason": "not in the station layout the recording was made for",
+                    "recorded": list(self.devices)}, self.clock())
+        elif isinstance(message, StationSamples):
+            self.station_end_index = max(self.station_end_index, message.first_index + message.n_samples)
+        elif isinstance(message, StationGap):
+            self.station_end_index = max(self.station_end_index, message.end_index)
+        return None

@@ -3,8 +3,11 @@
 A file is a 16-byte header followed by self-delimiting records:
 
     file header   magic(8) | format_version u16 | header_size u16 (=16) | reserved u32 (=0)
-    record        sync(4) | kind u8 | flags u8 | reserved u16 | length u32 | header_crc u32
+    record        sync(4) | kind u8 | flags u8 | stream u16 | length u32 | header_crc u32
                   | payload (length bytes) | payload_crc u32
+
+Version 1 (one device) writes stream 0 in every record. Version 2 (a station of several
+devices) uses it: stream 0 is the station, stream k >= 1 the k-th device of the station layout.
 
 `header_crc` covers the first 12 bytes of the record header. It is what lets the reader tell a
 torn tail (valid header, payload cut off by the end of the file) from a corrupt length field,
@@ -25,14 +28,16 @@ import numpy as np
 # PNG-style magic: the high-bit first byte catches 7-bit transfers, CR LF and LF catch
 # line-ending conversion, 0x1A stops `type` on Windows from dumping binary to the console.
 MAGIC = b"\x89GCREC\r\n"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1           # one device: what RecordingWriter writes
+STATION_FORMAT_VERSION = 2   # a station's devices, each its own stream: StationRecordingWriter
+READABLE_VERSIONS = (FORMAT_VERSION, STATION_FORMAT_VERSION)
 FILE_HEADER = struct.Struct("<8sHHI")
 assert FILE_HEADER.size == 16
 
 # Cannot occur inside 12-bit ADC data at any byte alignment (each u16 it would span is > 4095),
 # so a resync scan does not stop inside sample blocks.
 SYNC = b"\xa7GCr"
-RECORD_HEADER = struct.Struct("<4sBBHII")  # sync, kind, flags, reserved, length, header_crc
+RECORD_HEADER = struct.Struct("<4sBBHII")  # sync, kind, flags, stream, length, header_crc
 RECORD_HEADER_SIZE = RECORD_HEADER.size
 assert RECORD_HEADER_SIZE == 16
 RECORD_TRAILER_SIZE = 4  # payload crc32
@@ -46,6 +51,10 @@ MAX_RATE_HZ = 10_000
 MAX_CHANNELS = 256
 MAX_CHANNEL_ID_CHARS = 64
 MAX_SESSION_S = 24 * 3600
+MAX_STREAMS = 64  # devices in one station recording (a station has three)
+
+STATION_ORIGIN_NOTE = "station_origin"
+"""The station NOTE holding `{"host_s": ...}`: the host time of station index 0."""
 T_US_MODULUS = 1 << 30  # the wire's t_us is 30 bits (docs/protocol.md section 2)
 
 
@@ -56,6 +65,7 @@ class Kind(enum.IntEnum):
     STATUS = 4
     NOTE = 5
     END = 6
+    HELLO = 7  # version 2, a device's stream: the device's HELLO, whenever it (re)connects
 
 
 # SAMPLES payload: this header, then n_samples*n_channels u16 LE (sample-major),
@@ -78,8 +88,8 @@ def file_header(version: int = FORMAT_VERSION) -> bytes:
     return FILE_HEADER.pack(MAGIC, version, FILE_HEADER.size, 0)
 
 
-def encode_record(kind: int, payload: bytes | bytearray | memoryview) -> bytes:
-    head = struct.pack("<4sBBHI", SYNC, kind, 0, 0, len(payload))
+def encode_record(kind: int, payload: bytes | bytearray | memoryview, stream: int = 0) -> bytes:
+    head = struct.pack("<4sBBHI", SYNC, kind, 0, stream, len(payload))
     return b"".join((
         head,
         struct.pack("<I", zlib.crc32(head)),
