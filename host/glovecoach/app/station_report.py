@@ -53,22 +53,31 @@ class StationTimeline(QtWidgets.QWidget):
     def sizeHint(self) -> QtCore.QSize:
         return QtCore.QSize(*TIMELINE_SIZE)
 
+    LEFT, RIGHT, TOP, BOTTOM = 104.0, 16.0, 10.0, 54.0
+
+    def t_max(self) -> float:
+        return max(_num(self.report.get("duration_s")), self.session_limit_s) * 1.02 or 1.0
+
+    def time_x(self, t: float) -> float:
+        """The x of session time `t` (seconds) at the widget's present size."""
+        width = self.width() - self.LEFT - self.RIGHT
+        return self.LEFT + width * max(0.0, min(t, self.t_max())) / self.t_max()
+
+    def row_rect(self, name: str) -> QtCore.QRectF:
+        """Where the row called `name` (one of `self.rows`) is drawn."""
+        row_h = (self.height() - self.TOP - self.BOTTOM) / len(self.rows)
+        k = self.rows.index(name)
+        return QtCore.QRectF(self.LEFT, self.TOP + k * row_h + 3, self.width() - self.LEFT - self.RIGHT, row_h - 6)
+
     def paintEvent(self, event: QtGui.QPaintEvent) -> None:
         p = QtGui.QPainter(self)
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
         p.fillRect(self.rect(), theme.qcolor(theme.PANEL))
-        duration = _num(self.report.get("duration_s"))
-        t_max = max(duration, self.session_limit_s) * 1.02 or 1.0
-        left, right, top, bottom = 104.0, 16.0, 10.0, 54.0
-        width = self.width() - left - right
+        t_max = self.t_max()
+        left, top, bottom = self.LEFT, self.TOP, self.BOTTOM
+        width = self.width() - left - self.RIGHT
         row_h = (self.height() - top - bottom) / len(self.rows)
-
-        def x(t: float) -> float:
-            return left + width * max(0.0, min(t, t_max)) / t_max
-
-        def row(name: str) -> QtCore.QRectF:
-            k = self.rows.index(name)
-            return QtCore.QRectF(left, top + k * row_h + 3, width, row_h - 6)
+        x, row = self.time_x, self.row_rect
 
         for k, name in enumerate(self.rows):
             p.setFont(theme.font(9.5, bold=True))
@@ -117,7 +126,7 @@ class StationTimeline(QtWidgets.QWidget):
             p.drawText(r, QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter,
                        "  no spine strip: not checked")
         for c in self.station.get("spine_contacts") or []:
-            SessionTimeline._spans(p, r, [c], theme.ALERT_RED, x, diamond=True)
+            SessionTimeline._spans(p, _marker_band(r), [c], theme.ALERT_RED, x, diamond=True)
             hands = "+".join(HAND_LETTER.get(h, h) for h in c.get("hands") or ()) or "?"
             xe = max(x(_num(c.get("end_s"))), x(_num(c.get("start_s"))) + 3)
             p.setPen(theme.qcolor(theme.TEXT))
@@ -128,7 +137,7 @@ class StationTimeline(QtWidgets.QWidget):
             r = row(f"{hand.capitalize()} force")
             SessionTimeline._spans(p, r, hand_reports[hand].get("overforce_events") or [], theme.ALERT_RED, x)
             SessionTimeline._spans(p, r, hand_reports[hand].get("underforce_events") or [], theme.ALERT_BLUE, x)
-        r = row("Rules")
+        r = _marker_band(row("Rules"))
         for v in (self.station.get("protocol") or {}).get("violations") or []:
             if v.get("at_s") is not None:
                 SessionTimeline._triangle(p, x(_num(v["at_s"])), r, theme.ALERT_AMBER)
@@ -200,6 +209,13 @@ class StationTimeline(QtWidgets.QWidget):
         p.setPen(QtCore.Qt.PenStyle.NoPen)
         p.setBrush(QtGui.QBrush(QtGui.QColor(theme.TEXT_DIM), QtCore.Qt.BrushStyle.BDiagPattern))
         p.drawRect(box)
+
+
+def _marker_band(r: QtCore.QRectF, height: float = 26.0) -> QtCore.QRectF:
+    """The middle of a row, at most `height` tall: markers keep their size however few rows
+    (and so however tall each) the timeline has."""
+    h = min(r.height(), height)
+    return QtCore.QRectF(r.left(), r.center().y() - h / 2, r.width(), h)
 
 
 def station_figures(report: Mapping[str, Any], protocol: Any = None,
