@@ -268,7 +268,7 @@ class ClassSummary:
         if r.failed:
             cells.append("<span class='fail'>not analysed</span>")
             reason = esc(r.reason or "no reason given")
-            return ("<tr class='failed'>" + "".join(f"<td>{c}</td>" for c in cells)
+            return ("<tr class='trainee failed'>" + "".join(f"<td>{c}</td>" for c in cells)
                     + f"<td colspan='{n_columns - len(cells)}'>{reason}</td></tr>")
         verdict = r.verdict
         css = "pass" if verdict == "passed" else "fail"
@@ -289,7 +289,7 @@ class ClassSummary:
             cells.append(phase_bar(durations.get(s.index), s.min_s, s.max_s, scale))
         cells.append(esc(_clock((r.report or {}).get("duration_s"))))
         cells.append(f"<a href='{esc(r.debrief)}'>{esc(r.debrief)}</a>" if r.debrief else "")
-        return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+        return "<tr class='trainee'>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
 
 LEGEND_SCALE = 1.5
