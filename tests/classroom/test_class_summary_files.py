@@ -133,7 +133,7 @@ def test_html_puts_trainees_side_by_side_with_phase_bars_and_their_debriefs(summ
     listed = re.search(r"<h3>Ben Okafor — table 2</h3>\s*<table class='violations'.*?</table>", page, re.S).group(0)
     for v in short_station()["station"]["protocol"]["violations"]:
         assert html_lib.escape(v["message"]) in listed
-    assert re.search(r"<h3>Chen Wei — table 3</h3>\s*<p>None.</p>", page)
+    assert re.search(r"<h3>Chen Wei — table 3</h3>\s*<p class='detail'>None.</p>", page)
 
 
 def test_a_phase_bar_shows_the_length_against_the_window():

@@ -242,9 +242,9 @@ class ClassSummary:
         for r in self.results:
             parts.append(f"<h3>{esc(r.trainee or '(no trainee)')} \u2014 {esc(r.station)}</h3>")
             if r.failed:
-                parts.append(f"<p class='fail'>Not analysed: {esc(r.reason)}</p>")
+                parts.append(f"<p class='fail detail'>Not analysed: {esc(r.reason)}</p>")
             elif not r.violations:
-                parts.append("<p>None.</p>")
+                parts.append("<p class='detail'>None.</p>")
             else:
                 parts.append("<table class='violations' border='1' cellspacing='0' cellpadding='3'><tbody>" + "".join(
                     f"<tr><td>{esc(_clock(v.get('at_s')))}</td><td>{esc(str(v.get('rule') or '').replace('_', ' '))}"
@@ -305,7 +305,8 @@ SCREEN_CSS = ("body{font-family:'DejaVu Sans',Arial,sans-serif;margin:24px;color
               ".small{font-size:85%;color:#555}.legend{color:#555}tr.failed td{background:#fbeaea}")
 PRINT_CSS = ("body{font-family:'DejaVu Sans',Arial,sans-serif;font-size:7.5pt;color:#1b1f24}"
              "th{background:#eef1f5}.pass{color:#1d7a6e;font-weight:bold}.fail{color:#b3261e;font-weight:bold}"
-             ".small{font-size:7pt;color:#555555}.legend{color:#555555}h3{font-size:9pt}")
+             ".small{font-size:7pt;color:#555555}.legend{color:#555555}h3{font-size:10pt}"
+             ".detail{font-size:9pt}table.violations{font-size:9pt}")
 
 
 def phase_bar(seconds: float | None, min_s: float, max_s: float, scale_s: float) -> str:
