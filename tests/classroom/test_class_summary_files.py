@@ -173,6 +173,9 @@ def test_entries_that_are_not_reports_are_refused_with_which():
         ClassSummary.from_reports([("t1", "A", idle_station()), ("t2", "B")], "room-a", STARTED)
     with pytest.raises(SummaryError, match=r"entry 1 \(t1\): the report is not a station's report"):
         ClassSummary.from_reports([("t1", "A", full_station()["hands"]["left"])], "room-a", STARTED)
+    other = full_station() | {"station": full_station()["station"] | {"protocol": {"name": "Sports massage"}}}
+    with pytest.raises(SummaryError, match=r"entry 2 \(t2\) was judged by the protocol 'Sports massage'"):
+        ClassSummary.from_reports([("t1", "A", idle_station()), ("t2", "B", other)], "room-a", STARTED)
     with pytest.raises(SummaryError, match="room"):
         ClassSummary.from_reports([], "", STARTED)
     with pytest.raises(OSError, match="no folder"):

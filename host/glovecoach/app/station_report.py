@@ -19,7 +19,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from glovecoach.app import theme
 from glovecoach.app.debrief import DebriefView, spine_rows, widget_png
-from glovecoach.app.debrief_widgets import SessionTimeline, _num
+from glovecoach.app.debrief_widgets import SessionTimeline
 from glovecoach.app.report_html import build_station_html, station_as_session, station_hands
 from glovecoach.app.widgets.maps import SpineMap
 from glovecoach.app.widgets.phasebar import PlannedPhase, plan_of
@@ -30,6 +30,13 @@ from glovecoach.protocols import default_protocol
 TIMELINE_SIZE = (1000, 470)
 SPINE_SIZE = (280, 360)
 HAND_LETTER = {"left": "L", "right": "R"}
+
+
+def _num(value: Any, default: float = 0.0) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
 
 
 class StationTimeline(QtWidgets.QWidget):

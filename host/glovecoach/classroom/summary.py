@@ -122,8 +122,15 @@ class ClassSummary:
         if not isinstance(name, str) or not name:
             raise SummaryError(f"room must be a Room or a room name, not {room!r}")
         when = started_at.isoformat() if isinstance(started_at, _dt.datetime) else str(started_at or "")
+        protocol = protocol or default_protocol()
         results = [_result(k, entry) for k, entry in enumerate(entries)]
-        return cls(name, when, protocol or default_protocol(), results)
+        for k, r in enumerate(results):
+            # one protocol per class: its phases are the summary's columns
+            used = (r.station_part.get("protocol") or {}).get("name")
+            if used and used != protocol.name:
+                raise SummaryError(f"entry {k + 1} ({r.station}) was judged by the protocol {used!r}, "
+                                   f"not this class's {protocol.name!r}")
+        return cls(name, when, protocol, results)
 
     # ------------------------------------------------------------------ asking
     @property
