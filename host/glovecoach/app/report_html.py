@@ -157,6 +157,142 @@ def figure_block(k: int, caption: str, png: bytes) -> str:
             f"<figcaption>{esc(caption)}</figcaption></figure>")
 
 
+# ----------------------------------------------------------------------------- sections
+# Each section takes one session's (or one hand's) report dict and returns HTML. A one-glove
+# debrief is these sections at heading level 2; a station's debrief has its station part
+# first, then each hand's sections at level 3 under the hand's heading.
+
+
+def _heading(level: int, text: str) -> str:
+    return f"<h{level}>{html.escape(text)}</h{level}>"
+
+
+def verdict_section(report: Mapping[str, Any], id_prefix: str = "", hand: bool = False) -> str:
+    """The score in large type and the protocol's verdict (or that there was no massage). A
+    hand of a station is not a protocol followed or not (the station is): it is said whether
+    a rule was broken with that hand."""
+    esc = html.escape
+    score = report.get("score") or {}
+    protocol = report.get("protocol") or {}
+    if protocol.get("verdict") == "no_massage":
+        return (f"<p><span class='fail' id='{id_prefix}protocol-result'>No massage found</span> &nbsp; "
+                "nothing in this session was a technique held long enough to be a phase, "
+                "so there is nothing to grade.</p>")
+    passed = protocol.get("passed")
+    if hand:
+        said = "No rule broken with this hand" if passed else "Rules broken with this hand"
+    else:
+        said = "Protocol followed" if passed else "Protocol not followed"
+    return (f"<p><span class='score' id='{id_prefix}score-total'>Score {esc(str(score.get('total')))} / 100"
+            f"</span> &nbsp; <span class='{'pass' if passed else 'fail'}' id='{id_prefix}protocol-result'>"
+            f"{said}</span></p>")
+
+
+def sensor_health_section(report: Mapping[str, Any], level: int = 2) -> str:
+    health = sensor_health_rows(report)
+    if not health:
+        return ""
+    return (_heading(level, "Sensors to check")
+            + "<p>These sensors gave readings the coaching could not trust; nothing they read "
+              "counted as a force or spine problem while they were faulty.</p>"
+            + _table(["sensor", "fault", "when", "what to do"], health, "sensor-health"))
+
+
+def breakdown_section(report: Mapping[str, Any], level: int = 2) -> str:
+    breakdown = (report.get("score") or {}).get("breakdown") or {}
+    if not breakdown:
+        return ""
+    return _heading(level, "Score breakdown") + _table(["part", "value"], breakdown_rows(breakdown), "breakdown")
+
+
+def calibration_section(report: Mapping[str, Any]) -> str:
+    if not (report.get("calibration") or {}).get("nominal"):
+        return ""
+    return ("<p><b>Note:</b> forces use the glove's nominal (uncalibrated) sensor curve; "
+            "absolute newtons may be off by tens of percent.</p>")
+
+
+def phases_section(report: Mapping[str, Any], level: int = 2, title: str = "Phases") -> str:
+    return _heading(level, title) + _table(["technique", "start", "end", "length"], [
+        (technique_label(str(ph.get("technique"))), theme.format_clock(ph.get("start_s", 0)),
+         theme.format_clock(ph.get("end_s", 0)),
+         theme.format_clock(ph.get("end_s", 0) - ph.get("start_s", 0)))
+        for ph in report.get("phases", [])], "phases")
+
+
+def violations_section(report: Mapping[str, Any], level: int = 2) -> str:
+    violations = (report.get("protocol") or {}).get("violations", [])
+    if not violations:
+        return _heading(level, "Rules broken") + "<p>None.</p>"
+    return _heading(level, "Rules broken") + _table(["at", "rule", "what happened"], [
+        (theme.format_clock(v["at_s"]) if v.get("at_s") is not None else "",
+         str(v.get("rule") or "").replace("_", " "), v.get("message")) for v in violations], "violations")
+
+
+def regions_section(report: Mapping[str, Any], level: int = 2) -> str:
+    return _heading(level, "Force per region and technique") + _table(
+        ["region", "technique", "peak (N)", "mean (N)"],
+        [(sensor_name(r), technique_label(t), f"{pk:.1f}", f"{mn:.1f}") for r, t, pk, mn in region_rows(report)],
+        "regions")
+
+
+def overforce_section(report: Mapping[str, Any], level: int = 2) -> str:
+    over = report.get("overforce_events", [])
+    return _heading(level, "Too much force") + (_episode_table(over, "region", "overforce") if over
+                                                else "<p>None.</p>")
+
+
+def spine_section(report: Mapping[str, Any], level: int = 2, with_map: bool = True) -> str:
+    """The strip: whether it was there, peak and contact time per segment, the contacts."""
+    parts = [_heading(level, "Spine")]
+    if report.get("spine_check") is False:
+        parts.append("<p>No spine strip in this session: spine contact was not checked.</p>")
+    if with_map:
+        parts.append(_table(["segment", "peak (N)", "contact (s)"], [
+            (sensor_name(seg), f"{float(v.get('peak_n') or 0):.1f}", f"{float(v.get('contact_s') or 0):.1f}")
+            for seg, v in (report.get("spine_map") or {}).items()], "spine"))
+    contacts = report.get("spine_contacts", [])
+    parts.append(_episode_table(contacts, "segment", "spine-contacts") if contacts
+                 else "<p>No spinal contact.</p>")
+    return "".join(parts)
+
+
+def alerts_section(alerts: Sequence[Mapping[str, Any]], level: int = 2) -> str:
+    if not alerts:
+        return ""
+    return _heading(level, "Alerts shown during the session") + _table(
+        ["at", "alert"], [(theme.format_clock(a.get("at_s", 0)), a.get("message")) for a in alerts], "alerts")
+
+
+def screening_section(info: Mapping[str, Any], level: int = 2) -> str:
+    screening = info.get("screening") or {}
+    if not screening:
+        return ""
+    return _heading(level, "Screening answers") + _table(
+        ["question", "answer"], [(v.get("question"), v.get("answer")) for v in screening.values()], "screening")
+
+
+def session_sections(report: Mapping[str, Any], pictures: Sequence[str] = (), level: int = 2,
+                     id_prefix: str = "", spine_map: bool = True, hand: bool = False) -> list[str]:
+    """One session's (or one hand's) sections in the debrief's order, `pictures` (HTML
+    blocks) after the score's parts."""
+    parts = [verdict_section(report, id_prefix, hand), sensor_health_section(report, level),
+             breakdown_section(report, level), calibration_section(report), *pictures,
+             phases_section(report, level), violations_section(report, level),
+             regions_section(report, level), overforce_section(report, level),
+             spine_section(report, level, with_map=spine_map)]
+    return [p for p in parts if p]
+
+
+def _page_head(title: str, css: str, header: Sequence[str]) -> list[str]:
+    esc = html.escape
+    return ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+            f"<title>{esc(title)}</title>",
+            f"<style>{css}</style></head><body>",
+            f"<h1>{esc(title)}</h1>",
+            "<p id='report-header'>" + " &middot; ".join(esc(x) for x in header) + "</p>"]
+
+
 def build_html(report: Mapping[str, Any], info: Mapping[str, Any],
                images: Mapping[str, bytes], alerts: Sequence[Mapping[str, Any]] = (),
                picture: Callable[[int, str, bytes], str] = figure_block,
@@ -165,84 +301,163 @@ def build_html(report: Mapping[str, Any], info: Mapping[str, Any],
 
     `picture(k, caption, png)` makes the block of the k-th picture; the default embeds it as
     a data URI. The PDF writer passes its own (a document resource) and its own `css`."""
-    score = report.get("score") or {}
-    breakdown = score.get("breakdown") or {}
-    protocol = report.get("protocol") or {}
-    esc = html.escape
     title = report_title(info)
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{esc(title)}</title>",
-        f"<style>{css}</style></head><body>",
-        f"<h1>{esc(title)}</h1>",
-        "<p id='report-header'>" + " &middot; ".join(esc(x) for x in header_fields(report, info))
-        + "</p>",
-    ]
-    total = score.get("total")
-    passed = protocol.get("passed")
-    if protocol.get("verdict") == "no_massage":
-        parts.append("<p><span class='fail' id='protocol-result'>No massage found</span> &nbsp; "
-                     "nothing in this session was a technique held long enough to be a phase, "
-                     "so there is nothing to grade.</p>")
+    parts = _page_head(title, css, header_fields(report, info))
+    pictures = [picture(k, caption, png) for k, (caption, png) in enumerate(images.items())]
+    parts += session_sections(report, pictures)
+    parts += [s for s in (alerts_section(alerts), screening_section(info)) if s]
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+# ----------------------------------------------------------------------------- the station
+
+HAND_ORDER = ("left", "right")
+FIGURE_SECTIONS = ("station", "spine")     # the station's pictures, in page order before the hands'
+
+
+
+def station_hands(report: Mapping[str, Any]) -> list[str]:
+    """The hands of a station report, left first."""
+    hands = list(report.get("hands") or {})
+    return sorted(hands, key=lambda h: (HAND_ORDER.index(h) if h in HAND_ORDER else len(HAND_ORDER), h))
+
+
+def station_as_session(report: Mapping[str, Any]) -> dict:
+    """The station part of a station report in the shape of a one-session report (score,
+    protocol, phases, spine), so the one-session sections can show it."""
+    station = dict(report.get("station") or {})
+    station["duration_s"] = report.get("duration_s")
+    return station
+
+
+def roles_text(roles: Sequence[str]) -> str:
+    return ", ".join(str(r).replace("_", " ") for r in roles)
+
+
+def station_header_fields(report: Mapping[str, Any], info: Mapping[str, Any]) -> list[str]:
+    fields = []
+    if info.get("station"):
+        fields.append(f"Station: {info['station']}")
+    fields += header_fields(station_as_session(report), info)
+    roles = (report.get("station") or {}).get("roles") or []
+    if roles:
+        fields.insert(1 if info.get("station") else 0, f"Devices: {roles_text(roles)}")
+    return fields
+
+
+def station_title(info: Mapping[str, Any]) -> str:
+    trainee = info.get("trainee")
+    return f"glovecoach station debrief \u2014 {trainee}" if trainee else "glovecoach station debrief"
+
+
+def agreement_text(station: Mapping[str, Any], hands: Sequence[str]) -> str:
+    pct = station.get("technique_agreement_pct")
+    if pct is None:
+        if len(hands) < 2:
+            return "One glove only: there is no second hand to compare."
+        return "The two hands never worked at the same time, so their techniques were not compared."
+    return (f"Both hands did the same technique {_number_text(float(pct))} % of the time both were "
+            "working.")
+
+
+def _hands_cell(hands: Sequence[str]) -> str:
+    hands = list(hands)
+    if len(hands) >= 2:
+        return "both"
+    return hands[0] if hands else "none"
+
+
+def station_sections(report: Mapping[str, Any], pictures: Sequence[str] = (), level: int = 2,
+                     spine_pictures: Sequence[str] = ()) -> list[str]:
+    """The station part: score and verdict, devices and their absences, how much the hands
+    agreed and where they differed, the station's phases and rules, and the spine with the
+    hands that were on the back."""
+    station = station_as_session(report)
+    hands = station_hands(report)
+    esc = html.escape
+    parts = [verdict_section(station, "station-"), sensor_health_section(
+        {"sensor_health": station.get("strip_health") or {}}, level), breakdown_section(station, level)]
+    parts.append(f"<p id='technique-agreement'>{esc(agreement_text(station, hands))}</p>")
+    missing = [(role, spans) for role, spans in (station.get("device_gaps") or {}).items() if spans]
+    if missing:
+        parts.append(_heading(level, "Devices missing"))
+        parts.append("<p>Nothing of a device is judged while it is missing; the others go on being "
+                     "coached.</p>")
+        parts.append(_table(["device", "from", "to", "length"], [
+            (str(role).replace("_", " "), theme.format_clock(g["start_s"]), theme.format_clock(g["end_s"]),
+             theme.format_clock(g["end_s"] - g["start_s"])) for role, spans in missing for g in spans],
+            "device-gaps"))
+    parts += list(pictures)
+    parts.append(phases_section(station, level, "Phases of the station"))
+    differ = station.get("hands_differ") or []
+    parts.append(_heading(level, "Hands doing different techniques"))
+    if differ:
+        names = [h for h in hands if any(h in d.get("techniques", {}) for d in differ)]
+        parts.append(_table(["from", "to", "length", *(f"{h} hand" for h in names)], [
+            (theme.format_clock(d["start_s"]), theme.format_clock(d["end_s"]),
+             theme.format_clock(d["end_s"] - d["start_s"]),
+             *(technique_label(str(d["techniques"].get(h, "none"))) for h in names)) for d in differ],
+            "hands-differ"))
     else:
-        parts.append(
-            f"<p><span class='score' id='score-total'>Score {esc(str(total))} / 100</span> &nbsp; "
-            f"<span class='{'pass' if passed else 'fail'}' id='protocol-result'>"
-            f"{'Protocol followed' if passed else 'Protocol not followed'}</span></p>")
-    health = sensor_health_rows(report)
-    if health:
-        parts.append("<h2>Sensors to check</h2>")
-        parts.append("<p>These sensors gave readings the coaching could not trust; nothing they read "
-                     "counted as a force or spine problem while they were faulty.</p>")
-        parts.append(_table(["sensor", "fault", "when", "what to do"], health, "sensor-health"))
-    if breakdown:
-        parts.append("<h2>Score breakdown</h2>")
-        parts.append(_table(["part", "value"], breakdown_rows(breakdown), "breakdown"))
-    calib = report.get("calibration") or {}
-    if calib.get("nominal"):
-        parts.append("<p><b>Note:</b> forces use the glove's nominal (uncalibrated) sensor curve; "
-                     "absolute newtons may be off by tens of percent.</p>")
-    for k, (caption, png) in enumerate(images.items()):
-        parts.append(picture(k, caption, png))
-    parts.append("<h2>Phases</h2>")
-    parts.append(_table(["technique", "start", "end", "length"], [
-        (technique_label(str(ph.get("technique"))), theme.format_clock(ph.get("start_s", 0)),
-         theme.format_clock(ph.get("end_s", 0)),
-         theme.format_clock(ph.get("end_s", 0) - ph.get("start_s", 0)))
-        for ph in report.get("phases", [])], "phases"))
-    parts.append("<h2>Rules broken</h2>")
-    violations = protocol.get("violations", [])
-    parts.append(_table(["at", "rule", "what happened"], [
-        (theme.format_clock(v["at_s"]) if v.get("at_s") is not None else "",
-         str(v.get("rule") or "").replace("_", " "),
-         v.get("message")) for v in violations], "violations") if violations
-        else "<p>None.</p>")
-    parts.append("<h2>Force per region and technique</h2>")
-    parts.append(_table(["region", "technique", "peak (N)", "mean (N)"], [
-        (sensor_name(r), technique_label(t), f"{pk:.1f}", f"{mn:.1f}")
-        for r, t, pk, mn in region_rows(report)],
-        "regions"))
-    parts.append("<h2>Too much force</h2>")
-    over = report.get("overforce_events", [])
-    parts.append(_episode_table(over, "region", "overforce") if over else "<p>None.</p>")
-    parts.append("<h2>Spine</h2>")
-    spine_map = report.get("spine_map") or {}
-    if report.get("spine_check") is False:
-        parts.append("<p>No spine strip in this session: spine contact was not checked.</p>")
-    parts.append(_table(["segment", "peak (N)", "contact (s)"], [
-        (sensor_name(seg), f"{float(v.get('peak_n') or 0):.1f}", f"{float(v.get('contact_s') or 0):.1f}")
-        for seg, v in spine_map.items()], "spine"))
-    contacts = report.get("spine_contacts", [])
-    parts.append(_episode_table(contacts, "segment", "spine-contacts") if contacts
-                 else "<p>No spinal contact.</p>")
-    if alerts:
-        parts.append("<h2>Alerts shown during the session</h2>")
-        parts.append(_table(["at", "alert"], [(theme.format_clock(a.get("at_s", 0)),
-                                                a.get("message")) for a in alerts], "alerts"))
-    screening = info.get("screening") or {}
-    if screening:
-        parts.append("<h2>Screening answers</h2>")
-        parts.append(_table(["question", "answer"], [(v.get("question"), v.get("answer"))
-                                                      for v in screening.values()], "screening"))
+        parts.append("<p>None.</p>")
+    parts.append(violations_section(station, level))
+    parts.append(_heading(level, "Spine"))
+    if station.get("spine_check") is False:
+        parts.append("<p>No spine strip in this station: spine contact was not checked.</p>")
+    else:
+        parts.append(_table(["segment", "peak (N)", "contact (s)"], [
+            (sensor_name(seg), f"{float(v.get('peak_n') or 0):.1f}", f"{float(v.get('contact_s') or 0):.1f}")
+            for seg, v in (station.get("spine_map") or {}).items()], "spine"))
+        contacts = station.get("spine_contacts") or []
+        parts.append("<p>Contacts with the spinal line:</p>" if contacts else "")
+        parts.append(_table(["segment", "from", "to", "peak (N)", "hands on the back"], [
+            (sensor_name(str(e.get("segment", ""))), theme.format_clock(e.get("start_s", 0)),
+             theme.format_clock(e.get("end_s", 0)),
+             "saturated" if e.get("peak_n") is None else f"{e['peak_n']:.1f}", _hands_cell(e.get("hands") or ()))
+            for e in contacts], "spine-contacts") if contacts else "<p>No spinal contact.</p>")
+        parts += list(spine_pictures)
+    return [p for p in parts if p]
+
+
+def build_station_html(report: Mapping[str, Any], info: Mapping[str, Any],
+                       figures: Mapping[str, Mapping[str, bytes]] | None = None,
+                       alerts: Sequence[Mapping[str, Any]] = (),
+                       picture: Callable[[int, str, bytes], str] = figure_block,
+                       css: str = SCREEN_CSS) -> str:
+    """A station's debrief page (`StationReport.to_dict()`): the station first, then each
+    hand with the sections of a one-glove debrief.
+
+    `figures` maps "station" (shown after the station's score), "spine" (in its spine
+    section) and each hand to {caption: PNG bytes}; pictures are numbered in page order
+    (`FIGURE_SECTIONS`, then the hands) for `picture(k, caption, png)`."""
+    figures = figures or {}
+    title = station_title(info)
+    parts = _page_head(title, css, station_header_fields(report, info))
+    k = 0
+
+    def blocks(section: str) -> list[str]:
+        nonlocal k
+        out = []
+        for caption, png in (figures.get(section) or {}).items():
+            out.append(picture(k, caption, png))
+            k += 1
+        return out
+
+    parts.append("<div id='station'>")
+    station_pictures = blocks("station")
+    parts += station_sections(report, station_pictures, spine_pictures=blocks("spine"))
+    parts.append("</div>")
+    hands = report.get("hands") or {}
+    for hand in station_hands(report):
+        parts.append(f"<div id='hand-{html.escape(hand)}'>")
+        # each hand on a new page when printed (browsers ignore it on screen)
+        parts.append(f"<h2 style='page-break-before:always'>{html.escape(hand.capitalize())} hand</h2>")
+        # The strip is the station's: its map is shown once above; each hand lists the
+        # contacts made while it was on the back.
+        parts += session_sections(hands[hand], blocks(hand), level=3, id_prefix=f"{hand}-", spine_map=False,
+                                  hand=True)
+        parts.append("</div>")
+    parts += [s for s in (alerts_section(alerts), screening_section(info)) if s]
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from PySide6 import QtCore, QtGui
 
-from glovecoach.app.report_html import build_html, report_title
+from glovecoach.app.report_html import (
+    FIGURE_SECTIONS,
+    build_html,
+    build_station_html,
+    report_title,
+    station_hands,
+    station_title,
+)
 
 PAGE_MARGIN_MM = 15.0
 LAYOUT_DPI = 96          # the document is laid out in pixels of this size on the page
@@ -34,9 +41,47 @@ class ReportError(OSError):
 def write_pdf(path: str | Path, report: Mapping[str, Any], info: Mapping[str, Any],
               images: Mapping[str, bytes], alerts: Sequence[Mapping[str, Any]] = ()) -> Path:
     """Write the debrief report as an A4 PDF at `path`; returns the path."""
+    def page(picture: Callable[[int, str, bytes], str]) -> str:
+        return build_html(report, info, images, alerts, picture=picture, css=PRINT_CSS)
+
+    return typeset_pdf(path, page, list(images.items()), report_title(info))
+
+
+def write_station_pdf(path: str | Path, report: Mapping[str, Any], info: Mapping[str, Any],
+                      figures: Mapping[str, Mapping[str, bytes]] | None = None,
+                      alerts: Sequence[Mapping[str, Any]] = ()) -> Path:
+    """Write a station's debrief (`StationReport.to_dict()`) as an A4 PDF at `path`: the
+    same page as `build_station_html`, `figures` as there ({"station"|hand: {caption: png}})."""
+    figures = figures or {}
+    # the pictures in the order the page numbers them: the station's, then each hand's
+    ordered = [(caption, png) for section in (*FIGURE_SECTIONS, *station_hands(report))
+               for caption, png in (figures.get(section) or {}).items()]
+
+    def page(picture: Callable[[int, str, bytes], str]) -> str:
+        return build_station_html(report, info, figures, alerts, picture=picture, css=PRINT_CSS)
+
+    return typeset_pdf(path, page, ordered, station_title(info))
+
+
+def write_html_pdf(path: str | Path, page_html: str, title: str, landscape: bool = False) -> Path:
+    """Typeset a page of HTML without pictures (such as a class summary's,
+    `glovecoach.classroom.summary.ClassSummary.to_html(printable=True)`) as an A4 PDF."""
+    return typeset_pdf(path, lambda picture: page_html, [], title, landscape=landscape)
+
+
+def write_summary_pdf(path: str | Path, summary: Any) -> Path:
+    """A class summary (`ClassSummary`) as an A4 landscape PDF: its side-by-side table is wide."""
+    return write_html_pdf(path, summary.to_html(printable=True), summary.title, landscape=True)
+
+
+def typeset_pdf(path: str | Path, page: Callable[[Callable[[int, str, bytes], str]], str],
+                images: Sequence[tuple[str, bytes]], title: str, landscape: bool = False) -> Path:
+    """Lay out `page(picture)` (HTML whose k-th picture is `picture(k, caption, png)`) on A4
+    pages and write it as a PDF at `path`; returns the path."""
     path = Path(path)
-    layout = QtGui.QPageLayout(QtGui.QPageSize(QtGui.QPageSize.PageSizeId.A4),
-                               QtGui.QPageLayout.Orientation.Portrait,
+    orientation = (QtGui.QPageLayout.Orientation.Landscape if landscape
+                   else QtGui.QPageLayout.Orientation.Portrait)
+    layout = QtGui.QPageLayout(QtGui.QPageSize(QtGui.QPageSize.PageSizeId.A4), orientation,
                                QtCore.QMarginsF(*(PAGE_MARGIN_MM,) * 4),
                                QtGui.QPageLayout.Unit.Millimeter)
     printable = layout.paintRect(QtGui.QPageLayout.Unit.Inch)
@@ -49,7 +94,7 @@ def write_pdf(path: str | Path, report: Mapping[str, Any], info: Mapping[str, An
 
     # each picture decoded once, then handed to every layout pass as a named resource
     resources: dict[str, QtGui.QImage] = {}
-    for k, (caption, png) in enumerate(images.items()):
+    for k, (caption, png) in enumerate(images):
         image = QtGui.QImage.fromData(png, "PNG")
         if image.isNull():
             raise ReportError(f"picture {caption!r} is not a PNG")
@@ -73,8 +118,7 @@ def write_pdf(path: str | Path, report: Mapping[str, Any], info: Mapping[str, An
     # Each such change is made in the HTML and laid out afresh: editing the block format of
     # a laid-out document loses the text after it when printed (Qt 6.11).
     for _ in range(len(images) + 1):
-        document.setHtml(build_html(report, info, images, alerts, picture=picture,
-                                    css=PRINT_CSS))
+        document.setHtml(page(picture))
         # after setHtml, which clears a document's resources; the layout needs only the
         # sizes given in the <img> tags
         for name, image in resources.items():
@@ -90,7 +134,7 @@ def write_pdf(path: str | Path, report: Mapping[str, Any], info: Mapping[str, An
     part.unlink(missing_ok=True)
     writer = QtGui.QPdfWriter(str(part))
     writer.setPageLayout(layout)
-    writer.setTitle(report_title(info))
+    writer.setTitle(title)
     writer.setCreator("glovecoach")
     document.print_(writer)     # opens, paginates, and closes the file
     del writer
