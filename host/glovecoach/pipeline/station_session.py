@@ -1,0 +1,86 @@
+"""`StationPipeline`: one station's session, live, from its devices' clients to its listeners.
+
+The one place a live station is put together, used unchanged by `record --station`, the app's
+station mode, the demo and every station of a classroom:
+
+    clients (one per device) -> StationSource -> [recorder] -> [coaching] -> the caller's listeners
+
+* The recorder (`StationRecorderListener`) takes each device's own messages, losslessly, on
+  the device's own index; the station origin the aligner chose is stored as soon as it is
+  known, and each device's clock fit and counters at the end, so replaying the file gives
+  the slots the live session gave.
+* The coaching (`StationCoachingListener`) takes the aligned station blocks and answers with
+  `StationUpdate`s, which reach the listeners after it (a display, a tile).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from glovecoach.pipeline.listener import Listener
+from glovecoach.pipeline.notifier import Notifier
+from glovecoach.pipeline.recorder import StationRecorderListener
+from glovecoach.pipeline.station_coaching import StationCoachingListener
+from glovecoach.pipeline.station_source import StationSource
+from glovecoach.vocabulary.station import StationLayout
+
+
+class StationPipeline:
+    def __init__(self, clients: Mapping[str, Any], layout: StationLayout, rate_hz: float, *,
+                 writer: Any = None, protocol: Any = None, device_info: Mapping[str, dict] | None = None,
+                 calibration_dir: Any = None, listeners: Sequence[Listener] = (), with_state: bool = False,
+                 limit_samples: int | None = None, hold_s: float = 0.25) -> None:
+        self.layout = layout
+        self.rate_hz = float(rate_hz)
+        self.source = StationSource(clients, layout, rate_hz, hold_s)
+        self.writer = writer
+        self.recorder = (StationRecorderListener(writer, rate_hz, limit_samples=limit_samples)
+                         if writer is not None else None)
+        self.coaching = (StationCoachingListener(protocol=protocol, layout=layout, rate_hz=rate_hz,
+                                                 device_info=device_info, calibration_dir=calibration_dir,
+                                                 with_state=with_state)
+                         if protocol is not None else None)
+        chain: list[Listener] = [x for x in (self.recorder, self.coaching) if x is not None]
+        self.notifier = Notifier(self.source, [*chain, *listeners])
+        self._origin_written = False
+        self.finished = False
+
+    @property
+    def station_end_index(self) -> int:
+        """One past the last station slot coached or recorded."""
+        if self.recorder is not None:
+            return self.recorder.station_end_index
+        return self.source.aligner.emitted_to
+
+    def pump(self) -> int:
+        """Deliver what the devices sent since the last call; returns how many messages."""
+        n = self.notifier.pump()
+        self._store_origin()
+        return n
+
+    def _store_origin(self) -> None:
+        if not self._origin_written and self.writer is not None and self.source.origin_host_s is not None:
+            self.writer.set_station_origin(self.source.origin_host_s)
+            self._origin_written = True
+
+    def alignment(self) -> dict[str, dict]:
+        """Per device: its clock against the host's and what happened to its samples."""
+        return {role: dataclasses.asdict(stats) for role, stats in self.source.stats().items()}
+
+    def finish(self) -> Any:
+        """The session is over: every held slot out, the recording closed with each device's
+        alignment, the coaching finished. Returns the station report (None without coaching)."""
+        if self.finished:
+            return None
+        self.finished = True
+        for message in self.source.finish():
+            self.notifier.deliver(message)
+        self._store_origin()
+        report = self.coaching.finish() if self.coaching is not None else None
+        if self.writer is not None:
+            self.writer.close(alignment=self.alignment(),
+                              station_samples=self.recorder.station_end_index if self.recorder else None)
+        self.notifier.stop()
+        return report
