@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from glovecoach.output_files import OutputFileError, check_outputs
     from glovecoach.pipeline.analysis import analyze_recording, analyze_table
     from glovecoach.protocols import ProtocolError, default_protocol, load_protocol
-    from glovecoach.recording import RecordingError, open_recording
+    from glovecoach.recording import RecordingError, StationRecording, open_any_recording
     from glovecoach.recording.force_csv import ForceCsvError, read_force_csv
 
     try:
@@ -72,7 +72,12 @@ def run(args: argparse.Namespace) -> int:
                 "glove_id": info.get("glove_id"), "source": "csv",
                 "csv_calibration": info.get("calibration")})
         else:
-            recording = open_recording(path)
+            recording = open_any_recording(path)
+        if isinstance(recording, StationRecording):
+            report = _analyze_station(recording, protocol, args)
+            if recording.truncated:
+                extra["recording_problem"] = recording.truncation_reason
+        elif recording is not None:
             calibration = None
             if args.calibration:
                 calibration = Calibration.load(args.calibration, recording.channels,
@@ -93,11 +98,63 @@ def run(args: argparse.Namespace) -> int:
         if "recording_problem" in extra:
             text += f"\nRecording damaged: {extra['recording_problem']}; analysed what could be read."
     print(text)
-    if args.html or args.pdf:
+    if (args.html or args.pdf) and isinstance(recording, StationRecording):
+        for written in write_station_reports(report.to_dict(), protocol, path, recording, args.html, args.pdf,
+                                             overwrite=args.overwrite):
+            print(f"report written: {written}", file=sys.stderr)
+    elif args.html or args.pdf:
         for written in write_reports(report.to_dict(), protocol, path, recording, args.html, args.pdf,
                                      overwrite=args.overwrite):
             print(f"report written: {written}", file=sys.stderr)
     return 0
+
+
+def _analyze_station(station, protocol, args: argparse.Namespace):
+    """A station recording: its devices aligned again exactly as they were live (the stored
+    origin, the same aligner), then the station coach over the aligned rows."""
+    from glovecoach.pipeline.analysis import analyze_station
+    from glovecoach.station.replay import align_station_recording
+
+    if args.calibration:
+        raise CommandError("--calibration takes one glove's calibration; a station recording has a device "
+                           "per role: store each glove's calibration (glovecoach calibrate) and use "
+                           "--calibrations-dir")
+    aligned = align_station_recording(station)
+    return analyze_station(aligned.raw, aligned.present, aligned.layout, aligned.rate_hz, protocol,
+                           device_info={role: rec.device_info for role, rec in station.devices.items()},
+                           calibration_dir=args.calibrations_dir)
+
+
+def write_station_reports(report: dict, protocol, path: Path, station, html: Path | None, pdf: Path | None,
+                          *, overwrite: bool = False) -> list[Path]:
+    """The station debrief (both hands) as HTML and/or PDF."""
+    from glovecoach.app.qt import QtPlatformError, ensure_app
+    from glovecoach.output_files import OutputFileError, atomic_output
+
+    try:
+        ensure_app(headless=True)
+    except QtPlatformError as exc:
+        raise CommandError(f"cannot write the report: {exc}") from None
+    from glovecoach.app.station_report import write_station_report
+
+    info: dict = {"recording": str(path), "started_at": station.started_at, **station.metadata}
+    for note in station.notes_of("session_start"):
+        info.update(note.payload)
+    alerts: list = []
+    for note in station.notes_of("alert_log"):
+        alerts = list(note.payload.get("alerts", []))
+    written = []
+    try:
+        for out in (html, pdf):
+            if out is not None:
+                with atomic_output(out, overwrite=overwrite, inputs=[path]) as temporary:
+                    write_station_report(temporary, report, info, protocol, alerts)
+                written.append(out)
+    except OutputFileError as exc:
+        raise CommandError(str(exc)) from None
+    except OSError as exc:
+        raise CommandError(f"could not write the report: {exc}") from None
+    return written
 
 
 def write_reports(report: dict, protocol, path: Path, recording, html: Path | None,

@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from glovecoach.output_files import OutputFileError, check_output
-    from glovecoach.recording import RecordingError, export_csv, open_recording
+    from glovecoach.recording import RecordingError, StationRecording, export_csv, open_any_recording
 
     if args.raw and (args.calibration or args.calibrations_dir):
         raise CommandError("--calibration and --calibrations-dir apply to newtons, not to --raw counts")
@@ -48,9 +48,11 @@ def run(args: argparse.Namespace) -> int:
     except OutputFileError as exc:
         raise CommandError(str(exc)) from None
     try:
-        recording = open_recording(args.file)
+        recording = open_any_recording(args.file)
     except RecordingError as exc:
         raise CommandError(str(exc)) from exc
+    if isinstance(recording, StationRecording):
+        return _export_station(recording, args)
     calibration = None
     if not args.raw:
         from glovecoach.calibration import Calibration, CalibrationError, calibration_for
@@ -82,4 +84,33 @@ def run(args: argparse.Namespace) -> int:
             what += (f"; {result.saturated_cells} saturated cell(s) written as 'sat', "
                      f"{result.open_cells} open-lead cell(s) as 'open'")
     print(f"wrote {result.rows} rows x {len(recording.channels)} channels ({what}) to {args.csv}")
+    return 0
+
+
+def _export_station(station, args: argparse.Namespace) -> int:
+    """A station: its devices aligned as `analyze` aligns them, one column per station column."""
+    from glovecoach.output_files import OutputFileError
+    from glovecoach.station.export import export_station_csv, station_calibrations
+    from glovecoach.station.replay import align_station_recording
+
+    if args.calibration:
+        raise CommandError("--calibration takes one glove's calibration; a station recording has a device per "
+                           "role: each device's stored calibration is used (see --calibrations-dir)")
+    aligned = align_station_recording(station)
+    calibrations = None if args.raw else station_calibrations(station, args.calibrations_dir)
+    try:
+        result = export_station_csv(station, aligned, args.csv, newtons=not args.raw, calibrations=calibrations,
+                                    overwrite=args.overwrite)
+    except OutputFileError as exc:
+        raise CommandError(str(exc)) from None
+    except OSError as exc:
+        raise CommandError(f"cannot write {args.csv}: {exc.strerror or exc}") from None
+    if station.truncated:
+        print(f"warning: {args.file} is damaged, exported what was readable: {station.truncation_reason}",
+              file=sys.stderr)
+    missing = int((~aligned.present).sum())
+    what = "raw ADC counts" if args.raw else "newtons, each device through its own calibration"
+    print(f"wrote {result.rows} station rows x {len(aligned.layout.columns)} columns ({what}; "
+          f"{', '.join(aligned.layout.roles)}) to {args.csv}"
+          + (f"; cells of a device absent in a row are empty ({missing} device-rows)" if missing else ""))
     return 0

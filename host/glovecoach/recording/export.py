@@ -51,6 +51,7 @@ def export_csv(
     calibration: Calibration | None = None,
     to_newtons: Callable[[np.ndarray], Any] | None = None,
     overwrite: bool = True,
+    absent: np.ndarray | None = None,
 ) -> ExportResult:
     """Write the export comment, `time_s,<channel ids...>` and one row per recorded sample.
 
@@ -63,6 +64,9 @@ def export_csv(
     failure never leaves a half-written CSV behind nor destroys the file it would replace
     (glovecoach.output_files: never through a symbolic link, never over the recording itself;
     `overwrite=False` refuses an existing file).
+
+    `absent` ((rows, channels) bool, for a station's aligned rows): cells of a device that was
+    not there in that row are left empty, never written as a reading.
     """
     out_path = Path(out_path)
     n_channels = len(recording.channels)
@@ -76,7 +80,9 @@ def export_csv(
     else:
         convert = to_newtons
     units = "adc_counts" if convert is None else "newtons"
-    value_format = ",%d" if convert is None else ",%.4f"
+    # %d prints a whole float as the kit's files always had it; an empty cell needs the NaN
+    # that %.0f can print.
+    value_format = (",%.0f" if absent is not None else ",%d") if convert is None else ",%.4f"
     line_format = "%.6f" + value_format * n_channels + "\n"
     saturated_cells = open_cells = 0
     with atomic_output(out_path, overwrite=overwrite, inputs=[recording.path]) as tmp_path, \
@@ -94,6 +100,11 @@ def export_csv(
                 table[:, 1:] = block
             else:
                 newtons, saturated, open_ = _newtons(convert, block)
+                if absent is not None:
+                    # an absent device's cells read 0: neither open nor saturated, just empty
+                    gone = absent[start:stop]
+                    saturated = saturated & ~gone if saturated is not None else None
+                    open_ = open_ & ~gone if open_ is not None else None
                 table[:, 1:] = newtons
                 # +-inf stand in for the words while formatting: the time and every force
                 # are finite, so the only "inf" in the text are these cells.
@@ -105,8 +116,13 @@ def export_csv(
                     table[:, 1:][open_] = -np.inf
                     open_cells += int(open_.sum())
                     marked = True
+            if absent is not None and absent[start:stop].any():
+                table[:, 1:][absent[start:stop]] = np.nan
+                marked = True
             # One %-format call per chunk instead of one per row.
             text = (line_format * (stop - start)) % tuple(table.ravel().tolist())
+            if absent is not None:
+                text = text.replace("nan", "")
             if marked:
                 text = text.replace("-inf", OPEN_CELL).replace("inf", SATURATED_CELL)
             out.write(text)
