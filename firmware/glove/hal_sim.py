@@ -10,6 +10,13 @@ the host connects to a pseudo-terminal. Environment:
   GLOVECOACH_SIM_LINK_BPS   pretend link capacity in bytes/s (default: none, like native USB)
   GLOVECOACH_NET_CONFIG     network configuration file (glove/mqtt_link.py): talk to the
                             host over MQTT instead of stdio
+  GLOVECOACH_SIM_CLOCK_PPM  the crystal's error in parts per million (e.g. 100 or -100.5):
+                            the device's clock runs that much fast (+) or slow (-) against
+                            real time, and with it the sampling grid and every t_us stamp
+  GLOVECOACH_SIM_CLOCK_OFFSET_US  where the device's clock stands at boot against the
+                            machine's monotonic clock (default 0): separate boards are not
+                            powered up at the same instant, but every unix process reads one
+                            shared monotonic clock
 """
 
 import os
@@ -40,6 +47,88 @@ class SignalFileError(ValueError):
     pass
 
 
+# -- the crystal ---------------------------------------------------------------------
+# A board's clock is its crystal: off by up to +-100 ppm, and started at power-up. Every unix
+# process reads the one monotonic clock of the machine, exactly, so without this the virtual
+# devices of a station would share a perfect clock that no two boards have. With a skew or an
+# offset set, `Crystal` stands in for the `time` module in every firmware module: device time
+# = real time + offset + (real time since boot) x ppm. Integer arithmetic only (parts per
+# billion): floats are heap objects in MicroPython, and the sampling loop calls ticks_us()
+# several times per slot under heap_lock.
+
+_real_ticks_us = time.ticks_us
+_real_ticks_ms = time.ticks_ms
+_real_ticks_add = time.ticks_add
+_real_ticks_diff = time.ticks_diff
+_real_sleep_us = time.sleep_us
+PPB = const(1000000000)
+
+
+class Crystal:
+    """A skewed stand-in for the `time` module: the ticks functions run ppb/1e9 fast."""
+
+    ppb = 0             # parts per billion: +100 ppm is 100000
+    offset_us = 0
+    boot_us = _real_ticks_us()  # real ticks_us at boot, where the skew starts to accumulate
+
+    # Static: called on the class (it stands in for a module), so no bound method is made.
+    @staticmethod
+    def ticks_us():
+        now = _real_ticks_us()
+        return _real_ticks_add(now, Crystal.offset_us
+                               + _real_ticks_diff(now, Crystal.boot_us) * Crystal.ppb // PPB)
+
+    @staticmethod
+    def ticks_ms():
+        return _real_ticks_add(_real_ticks_ms(), (Crystal.offset_us
+                               + _real_ticks_diff(_real_ticks_us(), Crystal.boot_us) * Crystal.ppb // PPB)
+                               // 1000)
+
+    @staticmethod
+    def sleep_us(us):
+        # `us` device microseconds pass in us / (1 + ppb/1e9) real ones.
+        _real_sleep_us(us * PPB // (PPB + Crystal.ppb))
+
+    @staticmethod
+    def sleep_ms(ms):
+        Crystal.sleep_us(ms * 1000)
+
+    @staticmethod
+    def sleep(s):
+        Crystal.sleep_us(int(s * 1000000))
+
+
+def _install_crystal(ppm_text, offset_text):
+    """Set the crystal from the environment's text and make every firmware module (loaded or
+    still to come) use it for `time`. Returns the ppm set, for the boot message."""
+    try:
+        ppm = float(ppm_text) if ppm_text else 0.0
+        offset = int(offset_text) if offset_text else 0
+    except ValueError:
+        raise ValueError("GLOVECOACH_SIM_CLOCK_PPM=%r / GLOVECOACH_SIM_CLOCK_OFFSET_US=%r: "
+                         "expected a number of ppm and a whole number of microseconds"
+                         % (ppm_text, offset_text))
+    if not -10000 <= ppm <= 10000:
+        raise ValueError("GLOVECOACH_SIM_CLOCK_PPM=%r: a crystal is off by ppm, not by more "
+                         "than 1 %%" % ppm_text)
+    # Everything time offers, with the clock functions replaced by the crystal's.
+    for name in dir(time):
+        if not name.startswith("__") and not hasattr(Crystal, name):
+            setattr(Crystal, name, getattr(time, name))
+    Crystal.ppb = int(round(ppm * 1000))
+    Crystal.offset_us = offset
+    Crystal.boot_us = _real_ticks_us()
+    # Modules already loaded hold the real module under the name `time` (this one too, so
+    # keep hold of it); later imports of `time` find the crystal in sys.modules.
+    real = time
+    for module in list(sys.modules.values()):
+        if getattr(module, "time", None) is real:
+            setattr(module, "time", Crystal)
+    # The stubs type sys.modules as modules only; a class serves as one here.
+    sys.modules["time"] = Crystal  # type: ignore[assignment]
+    return ppm
+
+
 def _make_stdin_raw():
     # The host should hand us a raw pty; making it raw here as well costs one `stty` at boot
     # and protects the binary stream from newline translation and echo if it did not.
@@ -62,6 +151,11 @@ class SimHal:
     catch_up_slots = 50
 
     def __init__(self, cfg):
+        ppm = os.getenv("GLOVECOACH_SIM_CLOCK_PPM")
+        offset = os.getenv("GLOVECOACH_SIM_CLOCK_OFFSET_US")
+        # Before anything reads the clock (the sampler's grid starts after the HAL is open).
+        self.clock_ppm = _install_crystal(ppm, offset) if (ppm or offset) else 0.0
+        self._sleep_us = Crystal.sleep_us if (ppm or offset) else time.sleep_us
         self.n_channels = cfg.n_channels
         self.row_bytes = 2 * cfg.n_channels
         self.glove_id = os.getenv("GLOVECOACH_GLOVE_ID") or DEFAULT_GLOVE_ID
@@ -168,14 +262,15 @@ class SimHal:
         pass
 
     def sleep_us(self, us):
-        time.sleep_us(us)
+        self._sleep_us(us)
 
     def reset(self):
         self.flush()
         sys.exit(RESET_EXIT_STATUS)
 
     def boot_message(self):
+        clock = " on a crystal %+.1f ppm off" % self.clock_ppm if self.clock_ppm else ""
         if self._file is not None:
-            return "simulated glove playing %s (%d rows made at %d Hz)" % (
-                self.signal_path, self._n_rows, self.signal_rate_hz or 0)
-        return "simulated glove playing the built-in stroke pattern"
+            return "simulated glove playing %s (%d rows made at %d Hz)%s" % (
+                self.signal_path, self._n_rows, self.signal_rate_hz or 0, clock)
+        return "simulated glove playing the built-in stroke pattern" + clock
