@@ -13,6 +13,9 @@ the host connects to a pseudo-terminal. Environment:
   GLOVECOACH_SIM_CLOCK_PPM  the crystal's error in parts per million (e.g. 100 or -100.5):
                             the device's clock runs that much fast (+) or slow (-) against
                             real time, and with it the sampling grid and every t_us stamp
+  GLOVECOACH_SIM_EXIT_ON_HANGUP  with GLOVECOACH_NET_CONFIG: stdin is a pty that carries
+                            nothing, but the process still ends when the host's side of it
+                            closes (the host quit or was killed), so no WiFi glove outlives it
   GLOVECOACH_SIM_CLOCK_OFFSET_US  where the device's clock stands at boot against the
                             machine's monotonic clock (default 0): separate boards are not
                             powered up at the same instant, but every unix process reads one
@@ -20,6 +23,7 @@ the host connects to a pseudo-terminal. Environment:
 """
 
 import os
+import select
 import struct
 import sys
 import time
@@ -31,6 +35,9 @@ from glove.stdio_link import StdioLink
 GCSIG_MAGIC = b"GCSIG1\n\0"
 GCSIG_HEADER_BYTES = const(16)
 DEFAULT_GLOVE_ID = "GC-SIM-0001"
+# How often (in sampling slots, about once a second at 200 Hz) a WiFi glove looks for its host
+# having hung up its pty.
+HANGUP_CHECK_SLOTS = const(200)
 # A process cannot reset itself: reset() ends it with this status instead (0 is an unplug,
 # 1 a failed boot); starting it again is up to whoever runs it (VirtualGlove does not).
 RESET_EXIT_STATUS = const(3)
@@ -183,6 +190,28 @@ class SimHal:
         self.write = link.write
         self.read_rx = link.read_rx
         self.flush = link.flush
+        if net_config and os.getenv("GLOVECOACH_SIM_EXIT_ON_HANGUP"):
+            self._watch_hangup(link)
+
+    def _watch_hangup(self, link):
+        self._link_read_rx = link.read_rx
+        self._hangup_poll = select.poll()
+        self._hangup_poll.register(sys.stdin, select.POLLIN)
+        for _ in self._hangup_poll.ipoll(0):   # ipoll allocates its result on first use only
+            break
+        self._slots_to_check = HANGUP_CHECK_SLOTS
+        self.read_rx = self._read_rx_watching
+
+    def _read_rx_watching(self, buf):
+        """The link's read_rx (once per slot), and now and then a look at stdin: a hang-up
+        (POLLHUP) or error there means the host is gone, and so is this glove."""
+        self._slots_to_check -= 1
+        if self._slots_to_check <= 0:
+            self._slots_to_check = HANGUP_CHECK_SLOTS
+            for _obj, ev in self._hangup_poll.ipoll(0):
+                if ev & (select.POLLHUP | select.POLLERR):
+                    sys.exit(0)
+        return self._link_read_rx(buf)
 
     # -- signal source --------------------------------------------------------------
 

@@ -206,7 +206,10 @@ class VirtualGlove:
         for name, value in (("GLOVECOACH_SIM_CLOCK_PPM", repr(self.clock_ppm) if self.clock_ppm else None),
                             ("GLOVECOACH_SIM_CLOCK_OFFSET_US",
                              str(self.clock_offset_us) if self.clock_offset_us else None),
-                            ("GLOVECOACH_NET_CONFIG", str(self.net_config) if self.net_config else None)):
+                            ("GLOVECOACH_NET_CONFIG", str(self.net_config) if self.net_config else None),
+                            # A WiFi glove does not read its pty, so it is told to watch it for
+                            # the host hanging up (quit or killed): no orphan keeps publishing.
+                            ("GLOVECOACH_SIM_EXIT_ON_HANGUP", "1" if self.net_config else None)):
             if value is None:
                 env.pop(name, None)
             else:
