@@ -13,13 +13,19 @@ the host connects to a pseudo-terminal. Environment:
   GLOVECOACH_SIM_CLOCK_PPM  the crystal's error in parts per million (e.g. 100 or -100.5):
                             the device's clock runs that much fast (+) or slow (-) against
                             real time, and with it the sampling grid and every t_us stamp
-  GLOVECOACH_SIM_EXIT_ON_HANGUP  with GLOVECOACH_NET_CONFIG: stdin is a pty that carries
-                            nothing, but the process still ends when the host's side of it
-                            closes (the host quit or was killed), so no WiFi glove outlives it
   GLOVECOACH_SIM_CLOCK_OFFSET_US  where the device's clock stands at boot against the
                             machine's monotonic clock (default 0): separate boards are not
                             powered up at the same instant, but every unix process reads one
                             shared monotonic clock
+  GLOVECOACH_SIM_SIGNAL_EPOCH_US  the machine's monotonic time (us) at which the signal file's
+                            row 0 happens: the file is then the true force against real time,
+                            shared by every device given the same epoch, and each slot reads
+                            the row of the real instant it samples (a skewed crystal samples
+                            a little faster or slower than the file's rate, as a board does).
+                            Without it the file plays one row per slot from boot.
+  GLOVECOACH_SIM_EXIT_ON_HANGUP  with GLOVECOACH_NET_CONFIG: stdin is a pty that carries
+                            nothing, but the process still ends when the host's side of it
+                            closes (the host quit or was killed), so no WiFi glove outlives it
 """
 
 import os
@@ -175,6 +181,10 @@ class SimHal:
             self._open_signal(self.signal_path)
         else:
             self._make_pattern(cfg)
+        self._epoch_us = None
+        epoch = os.getenv("GLOVECOACH_SIM_SIGNAL_EPOCH_US")
+        if epoch:
+            self._on_true_time(epoch)
         net_config = os.getenv("GLOVECOACH_NET_CONFIG")
         if net_config:
             # The "WiFi" glove: frames go over MQTT to the broker the file names (there is
@@ -239,6 +249,34 @@ class SimHal:
         self._row = 0
         self._file = f
 
+    def _on_true_time(self, epoch_text):
+        """Play the signal file against real time from the epoch (see the module's doc).
+
+        The position in the file is kept in 1e-9 rows (integers: no float on the heap): each
+        slot of the device's grid lasts 1 / (1 + ppm) of a nominal period in real time, so it
+        moves the position on by that many rows."""
+        if self._file is None:
+            raise SignalFileError("GLOVECOACH_SIM_SIGNAL_EPOCH_US is set but there is no signal "
+                                  "file (GLOVECOACH_SIM_SIGNAL) to play against real time")
+        try:
+            self._epoch_us = int(epoch_text)
+        except ValueError:
+            raise ValueError("GLOVECOACH_SIM_SIGNAL_EPOCH_US=%r: expected a whole number of "
+                             "microseconds of the machine's monotonic clock" % epoch_text)
+        self._true_rate_hz = int(self.signal_rate_hz or 0)
+        if self._true_rate_hz <= 0:
+            raise SignalFileError("signal file %s gives no rate: it cannot be played against "
+                                  "real time" % self.signal_path)
+        self._row_pos = -1       # until the first slot reads
+        self._row_step = PPB * PPB // (PPB + Crystal.ppb)
+        self._row_span = self._n_rows * PPB
+
+    def _true_position(self):
+        """Where in the file real time stands now (the first slot's read; allocates, once)."""
+        elapsed = _real_ticks_diff(_real_ticks_us(), self._epoch_us)
+        rows, rest = divmod(elapsed * self._true_rate_hz, 1000000)
+        return (rows % self._n_rows) * PPB + rest * (PPB // 1000000)
+
     def _make_pattern(self, cfg):
         self._floor = [cfg.unloaded_counts(c) for c in cfg.channels]
         # The stroke is felt by the hand; spine channels stay at their unloaded floor.
@@ -258,6 +296,20 @@ class SimHal:
     def read_sample(self, row):
         """Fill row (memoryview of 2*n_channels bytes) with one sample, u16 little-endian."""
         f = self._file
+        if f is not None and self._epoch_us is not None:
+            pos = self._row_pos
+            if pos < 0:
+                pos = self._true_position()
+            r = pos // PPB
+            if r != self._row:      # a skewed grid now and then skips or repeats a row
+                f.seek(GCSIG_HEADER_BYTES + r * self.row_bytes)
+            f.readinto(row)
+            self._row = r + 1
+            pos += self._row_step
+            if pos >= self._row_span:
+                pos -= self._row_span
+            self._row_pos = pos
+            return
         if f is not None:
             if self._row == self._n_rows:
                 f.seek(GCSIG_HEADER_BYTES)
@@ -281,6 +333,10 @@ class SimHal:
 
     def skip_slots(self, n):
         """Skipped slots still pass in the signal, so playback stays on the slot timeline."""
+        if self._epoch_us is not None:
+            if self._row_pos >= 0:
+                self._row_pos = (self._row_pos + n * self._row_step) % self._row_span
+            return
         if self._file is not None:
             self._row = (self._row + n) % self._n_rows
             self._file.seek(GCSIG_HEADER_BYTES + self._row * self.row_bytes)
@@ -299,6 +355,8 @@ class SimHal:
 
     def boot_message(self):
         clock = " on a crystal %+.1f ppm off" % self.clock_ppm if self.clock_ppm else ""
+        if self._epoch_us is not None:
+            clock += ", against real time"
         if self._file is not None:
             return "simulated glove playing %s (%d rows made at %d Hz)%s" % (
                 self.signal_path, self._n_rows, self.signal_rate_hz or 0, clock)

@@ -99,10 +99,22 @@ def _run_firmware_script(tmp_path, script: str, *args: str, env: dict[str, str])
         os.close(w)
 
 
+@pytest.mark.parametrize("source", ["pattern", "true_timeline"])
 @pytest.mark.parametrize("mode", ["skip", "catchup"])
-def test_the_sampling_loop_on_a_crystal_allocates_nothing(tmp_path, mode):
-    proc = _run_firmware_script(tmp_path, _LOCKED_LOOP, mode, env={
-        "GLOVECOACH_SIM_CLOCK_PPM": "-75.5", "GLOVECOACH_SIM_CLOCK_OFFSET_US": "250000000"})
+def test_the_sampling_loop_on_a_crystal_allocates_nothing(tmp_path, mode, source):
+    """Under heap_lock, on a skewed crystal: the built-in pattern, or a short signal file
+    played against real time (it loops inside the locked run, and the stall skips or
+    catches up slots on it)."""
+    import numpy as np
+
+    from glovecoach.simulate.files import write_signal_rows
+
+    env = {"GLOVECOACH_SIM_CLOCK_PPM": "-75.5", "GLOVECOACH_SIM_CLOCK_OFFSET_US": "250000000"}
+    if source == "true_timeline":
+        rows = (np.arange(60 * 20).reshape(60, 20) * 37 % 4096).astype(np.uint16)
+        env["GLOVECOACH_SIM_SIGNAL"] = str(write_signal_rows(rows, 200, tmp_path / "s.gcsig"))
+        env["GLOVECOACH_SIM_SIGNAL_EPOCH_US"] = str(time.monotonic_ns() // 1000)
+    proc = _run_firmware_script(tmp_path, _LOCKED_LOOP, mode, env=env)
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     errors, dropped, stands_us = map(int, proc.stdout.rsplit(b"\nRESULT ", 1)[1].split())
     assert errors == 0, "an allocation (MemoryError) was caught in the sampling loop"
@@ -115,3 +127,54 @@ def test_a_bad_crystal_setting_fails_the_boot_and_says_why(tmp_path):
     proc = _run_firmware_script(tmp_path, "import main\n", env={"GLOVECOACH_SIM_CLOCK_PPM": "fast"})
     assert proc.returncode != 0
     assert b"GLOVECOACH_SIM_CLOCK_PPM='fast'" in proc.stdout + proc.stderr
+
+
+_READ_ROWS = """
+import sys
+from glove.device import build
+hal, writer, sampler, handler = build("main.py")
+row = memoryview(bytearray(hal.row_bytes))
+seen = []
+for i in range(2000):
+    if i == 1000:
+        hal.skip_slots(50)      # a stall the grid skips: 50 slots pass in the signal too
+    hal.read_sample(row)
+    seen.append(row[0] | row[1] << 8)
+print("\\nROWS", " ".join(str(v) for v in seen))
+"""
+
+
+@pytest.mark.parametrize("ppm", [10000.0, -10000.0, 0.0])
+def test_a_skewed_device_samples_the_true_signal_at_its_own_instants(tmp_path, ppm):
+    """On the true timeline (an epoch given), a slot reads the row of the real instant it
+    stands for: 1 % fast, 2000 slots cover 2000 / 1.01 rows (about 20 repeated); 1 % slow,
+    2000 / 0.99 rows (about 20 skipped). The first row is where real time stands since the
+    epoch."""
+    import numpy as np
+
+    from glovecoach.simulate.files import write_signal_rows
+
+    n_rows = 5000
+    raw = np.zeros((n_rows, 12), dtype=np.uint16)
+    raw[:, 0] = np.arange(n_rows)                 # each row says which it is
+    path = write_signal_rows(raw, 200, tmp_path / "rows.gcsig")
+    epoch = time.monotonic_ns() // 1000 - 1_000_000   # row 0 was one second ago
+    proc = _run_firmware_script(tmp_path, _READ_ROWS, env={
+        "GLOVECOACH_ROLE": "left_glove", "GLOVECOACH_SIM_SIGNAL": str(path),
+        "GLOVECOACH_SIM_SIGNAL_EPOCH_US": str(epoch), "GLOVECOACH_SIM_CLOCK_PPM": repr(ppm)})
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    seen = np.array(proc.stdout.rsplit(b"\nROWS ", 1)[1].split(), dtype=np.int64)
+    assert 200 <= seen[0] < 200 + 400           # booting takes well under 2 s
+    steps = np.diff(seen)
+    # The skip_slots(50) between reads 999 and 1000: 50 slots of signal passed as well.
+    stall = steps[999]
+    assert abs(stall - 51 / (1 + ppm * 1e-6)) <= 1
+    steps = np.delete(steps, 999)
+    covered = seen[-1] - seen[0] - stall
+    assert abs(covered - 1998 / (1 + ppm * 1e-6)) <= 1
+    if ppm > 0:
+        assert set(steps) == {0, 1} and abs(np.sum(steps == 0) - 1998 * ppm * 1e-6) <= 1.5
+    elif ppm < 0:
+        assert set(steps) == {1, 2} and abs(np.sum(steps == 2) - 1998 * -ppm * 1e-6) <= 1.5
+    else:
+        assert set(steps) == {1}

@@ -106,6 +106,7 @@ class VirtualGlove:
                  micropython: str | None = None, firmware: str | os.PathLike | None = None,
                  sensor_map: str | os.PathLike | None = None,
                  role: str | None = None, clock_ppm: float = 0.0, clock_offset_us: int = 0,
+                 signal_epoch_us: int | None = None,
                  net_config: str | os.PathLike | None = None) -> None:
         """The firmware plays ``signal_path`` (a ``.gcsig``, docs/architecture.md), or the file
         ``make_signal(directory)`` writes into the glove's private directory (removed with the
@@ -122,13 +123,19 @@ class VirtualGlove:
 
         `clock_ppm`: how far the device's crystal is off (+100: its clock, sampling grid and
         stamps run 100 ppm fast against real time); `clock_offset_us`: where its clock stands
-        at boot against the machine's monotonic clock. `net_config`: a network configuration
-        file (glove/mqtt_link.py) to make it a WiFi glove on MQTT instead of the pty."""
+        at boot against the machine's monotonic clock. `signal_epoch_us`: the machine's
+        monotonic time (``time.monotonic_ns() // 1000``) at which the signal's row 0 happens:
+        the signal is then the true force against real time, and the device samples it at the
+        instants its own crystal gives (devices given one epoch share one true timeline);
+        without it the signal plays one row per slot from boot. `net_config`: a network
+        configuration file (glove/mqtt_link.py) to make it a WiFi glove on MQTT instead of the
+        pty."""
         self.glove_id = glove_id or DEFAULT_GLOVE_ID
         self.clock_ppm = check_clock_ppm(clock_ppm)
         if int(clock_offset_us) != clock_offset_us:
             raise ValueError(f"clock_offset_us must be a whole number of microseconds, got {clock_offset_us!r}")
         self.clock_offset_us = int(clock_offset_us)
+        self.signal_epoch_us = int(signal_epoch_us) if signal_epoch_us is not None else None
         self.net_config = Path(net_config).resolve() if net_config is not None else None
         if self.net_config is not None and not self.net_config.is_file():
             raise FileNotFoundError(f"network configuration {self.net_config} not found")
@@ -171,6 +178,9 @@ class VirtualGlove:
             self.close()
             raise FileNotFoundError(f"signal file {signal_path} not found")
         self.signal_path = Path(signal_path).resolve() if signal_path is not None else None
+        if self.signal_epoch_us is not None and self.signal_path is None:
+            self.close()
+            raise ValueError("signal_epoch_us places a signal file on real time: give the signal file too")
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -206,6 +216,8 @@ class VirtualGlove:
         for name, value in (("GLOVECOACH_SIM_CLOCK_PPM", repr(self.clock_ppm) if self.clock_ppm else None),
                             ("GLOVECOACH_SIM_CLOCK_OFFSET_US",
                              str(self.clock_offset_us) if self.clock_offset_us else None),
+                            ("GLOVECOACH_SIM_SIGNAL_EPOCH_US",
+                             str(self.signal_epoch_us) if self.signal_epoch_us is not None else None),
                             ("GLOVECOACH_NET_CONFIG", str(self.net_config) if self.net_config else None),
                             # A WiFi glove does not read its pty, so it is told to watch it for
                             # the host hanging up (quit or killed): no orphan keeps publishing.
@@ -279,9 +291,11 @@ class VirtualGloveTransport(Transport):
     """
 
     def __init__(self, *, signal: str | None = None, glove_id: str | None = None,
-                 role: str | None = None, clock_ppm: float = 0.0, clock_offset_us: int = 0) -> None:
+                 role: str | None = None, clock_ppm: float = 0.0, clock_offset_us: int = 0,
+                 signal_epoch_us: int | None = None) -> None:
         self._signal, self._glove_id, self._role = signal, glove_id, role
         self._clock_ppm, self._clock_offset_us = check_clock_ppm(clock_ppm), int(clock_offset_us)
+        self._signal_epoch_us = signal_epoch_us
         self._glove: VirtualGlove | None = None
         self._serial: SerialTransport | None = None
         self.name = "virtual://" + (glove_id or DEFAULT_GLOVE_ID)
@@ -301,7 +315,8 @@ class VirtualGloveTransport(Transport):
             if self._glove is None:
                 self._glove = VirtualGlove(signal_path=self._signal, glove_id=self._glove_id,
                                            role=self._role, clock_ppm=self._clock_ppm,
-                                           clock_offset_us=self._clock_offset_us)
+                                           clock_offset_us=self._clock_offset_us,
+                                           signal_epoch_us=self._signal_epoch_us)
             port = self._glove.plug()
         except (OSError, ValueError) as exc:
             raise LinkLost(f"{self.name}: cannot start the virtual glove: {exc}") from exc
@@ -328,23 +343,26 @@ class VirtualGloveTransport(Transport):
 
 
 def virtual_url(*, signal: str | os.PathLike | None = None, glove_id: str | None = None,
-                role: str | None = None, clock_ppm: float = 0.0, clock_offset_us: int = 0) -> str:
+                role: str | None = None, clock_ppm: float = 0.0, clock_offset_us: int = 0,
+                signal_epoch_us: int | None = None) -> str:
     """The ``virtual://`` URL of a glove with these settings (what :func:`transport_from_url` reads)."""
     params = {"signal": os.fspath(signal) if signal is not None else None, "glove_id": glove_id, "role": role,
               "ppm": repr(float(clock_ppm)) if clock_ppm else None,
-              "offset_us": str(int(clock_offset_us)) if clock_offset_us else None}
+              "offset_us": str(int(clock_offset_us)) if clock_offset_us else None,
+              "epoch_us": str(int(signal_epoch_us)) if signal_epoch_us is not None else None}
     return "virtual://?" + urlencode({k: v for k, v in params.items() if v is not None})
 
 
 def transport_from_url(url: str) -> VirtualGloveTransport:
-    """``virtual://?signal=PATH&glove_id=ID&role=ROLE&ppm=PPM&offset_us=US`` (all optional;
-    ppm: the crystal's error, offset_us: its clock at boot, see :class:`VirtualGlove`)."""
+    """``virtual://?signal=PATH&glove_id=ID&role=ROLE&ppm=PPM&offset_us=US&epoch_us=US`` (all
+    optional; ppm: the crystal's error, offset_us: its clock at boot, epoch_us: the signal on
+    real time from then; see :class:`VirtualGlove`)."""
     _, params = url_parts(url)
     if "scenario" in params or "seed" in params:
         raise ValueError(f"{url}: the virtual glove plays signal files: render the scenario to a .gcsig "
                          "(glovecoach.simulate.write_signal_file, or glovecoach.app.sources.virtual_glove_url) "
                          "and pass signal=PATH")
-    unknown = set(params) - {"signal", "glove_id", "role", "ppm", "offset_us"}
+    unknown = set(params) - {"signal", "glove_id", "role", "ppm", "offset_us", "epoch_us"}
     if unknown:
         raise ValueError(f"{url}: unknown virtual glove option(s) {sorted(unknown)}")
     ppm = url_number(params, "ppm", float, 0.0, url)
@@ -354,7 +372,8 @@ def transport_from_url(url: str) -> VirtualGloveTransport:
         raise ValueError(f"{url}: {exc}") from None
     return VirtualGloveTransport(signal=params.get("signal") or None, glove_id=params.get("glove_id") or None,
                                  role=params.get("role") or None, clock_ppm=ppm,
-                                 clock_offset_us=url_number(params, "offset_us", int, 0, url))
+                                 clock_offset_us=url_number(params, "offset_us", int, 0, url),
+                                 signal_epoch_us=url_number(params, "epoch_us", int, None, url))
 
 
 def wait_for_path(path: str, timeout: float) -> bool:

@@ -3,8 +3,11 @@
 :class:`VirtualStation` runs the real firmware in MicroPython's unix port once per role (left
 glove, right glove, spine strip; or any roles of the sensor map), each playing its own
 ``.gcsig``, announcing its own role, hand and channels, and keeping time on its own crystal:
-a clock offset and a skew in ppm (firmware/glove/hal_sim.py), as separate boards do. The host
-reaches each device as it would reach hardware:
+a clock offset and a skew in ppm (firmware/glove/hal_sim.py), as separate boards do. The
+signals are one true timeline: every device plays its file against real time from the
+station's start (``signal_epoch_us``), sampling it at the instants its own crystal gives, so
+a spine press and the glove force that caused it happen at the same real instant whatever
+each device's clock says. The host reaches each device as it would reach hardware:
 
 * ``transport="serial"``: each device on its own pseudo-terminal (``urls[role]`` is the port
   path, opened through pyserial as a USB glove is);
@@ -30,6 +33,7 @@ import os
 import shutil
 import struct
 import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -117,6 +121,7 @@ class VirtualStation:
         self.folder: Path | None = None
         self.broker: BrokerAddress | None = None
         self.urls: dict[str, str] = {}
+        self.signal_epoch_us: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> VirtualStation:
@@ -132,11 +137,15 @@ class VirtualStation:
             self.signals = self._check_signals(signals)
             if self.transport == "mqtt":
                 self.broker = self._start_broker(stack)
+            # Row 0 of every signal happens now (the machine's monotonic clock, which the
+            # unix port's ticks read too), for every device alike.
+            self.signal_epoch_us = time.monotonic_ns() // 1000
             for role in self.roles:
                 net_config = self._write_net_config(role) if self.transport == "mqtt" else None
                 glove = VirtualGlove(signal_path=self.signals[role], glove_id=self.glove_ids[role], role=role,
                                      clock_ppm=self.clock_ppm[role], clock_offset_us=self.clock_offset_us[role],
-                                     net_config=net_config, **self._glove_options)
+                                     signal_epoch_us=self.signal_epoch_us, net_config=net_config,
+                                     **self._glove_options)
                 stack.callback(glove.close)
                 self._gloves[role] = glove
                 port = glove.plug()
@@ -177,13 +186,15 @@ class VirtualStation:
         return {role: self.client(role, **options) for role in self.roles}
 
     def virtual_urls(self) -> dict[str, str]:
-        """Self-contained ``virtual://`` URLs of the same devices (role, crystal, signal, id):
-        a client opening one starts a device of its own (not this station's process), playing
-        this station's signal file, so they serve while the station is open."""
+        """Self-contained ``virtual://`` URLs of the same devices (role, crystal, signal and its
+        epoch, id): a client opening one starts a device of its own (not this station's
+        process), playing this station's signal file on the station's timeline, so they serve
+        while the station is open."""
         if not self.signals:
             raise RuntimeError("the station is not started: its signal files do not exist yet")
         return {role: virtual_url(signal=self.signals[role], glove_id=self.glove_ids[role], role=role,
-                                  clock_ppm=self.clock_ppm[role], clock_offset_us=self.clock_offset_us[role])
+                                  clock_ppm=self.clock_ppm[role], clock_offset_us=self.clock_offset_us[role],
+                                  signal_epoch_us=self.signal_epoch_us)
                 for role in self.roles}
 
     # -- internals -------------------------------------------------------------------------
