@@ -272,10 +272,11 @@ class SimHal:
         self._row_span = self._n_rows * PPB
 
     def _true_position(self):
-        """Where in the file real time stands now (the first slot's read; allocates, once)."""
+        """Where in the file real time stands now (the first slot's read; allocates, once),
+        half a row on, so that each slot reads the row nearest its instant."""
         elapsed = _real_ticks_diff(_real_ticks_us(), self._epoch_us)
         rows, rest = divmod(elapsed * self._true_rate_hz, 1000000)
-        return (rows % self._n_rows) * PPB + rest * (PPB // 1000000)
+        return ((rows % self._n_rows) * PPB + rest * (PPB // 1000000) + PPB // 2) % self._row_span
 
     def _make_pattern(self, cfg):
         self._floor = [cfg.unloaded_counts(c) for c in cfg.channels]
