@@ -136,7 +136,7 @@ def _install_crystal(ppm_text, offset_text):
     real = time
     for module in list(sys.modules.values()):
         if getattr(module, "time", None) is real:
-            setattr(module, "time", Crystal)
+            module.time = Crystal  # type: ignore[attr-defined]  # (any module holding `time`)
     # The stubs type sys.modules as modules only; a class serves as one here.
     sys.modules["time"] = Crystal  # type: ignore[assignment]
     return ppm
