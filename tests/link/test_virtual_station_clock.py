@@ -19,6 +19,7 @@ TOLERANCE_PPM = 15.0
 MEASURE_S = 20.0
 
 
+@pytest.mark.slow
 def test_skew_of_each_device_is_measured_by_the_host():
     ppm = {"left_glove": 100.0, "right_glove": -100.0, "spine_strip": 0.0}
     with virtual_station(5, 120, clock_ppm=ppm) as station:
