@@ -133,6 +133,10 @@ def test_bad_station_settings_are_named(tmp_path):
         VirtualStation(paths, clock_ppm={"left_glove": 5000.0})
     with pytest.raises(ValueError, match="unknown device role 'tail'"):
         VirtualStation(paths, roles=("left_glove", "tail"))
+    with pytest.raises(ValueError, match="room 'a/b' must be a non-empty name"):
+        VirtualStation(paths, room="a/b")
+    with pytest.raises(ValueError, match="each device needs its own id"):
+        VirtualStation(paths, glove_ids={"left_glove": "GC-1", "right_glove": "GC-1"})
     with pytest.raises(ValueError, match="made at 200 Hz; this station streams at 100 Hz"):
         VirtualStation(paths, rate_hz=100).start()
     with pytest.raises(ValueError, match=r"no signal file for role\(s\) \['spine_strip'\]"):

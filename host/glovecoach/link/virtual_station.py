@@ -108,6 +108,10 @@ class VirtualStation:
         self.glove_ids = {r: ids.get(r, f"GC-SIM-{r.upper()}") for r in self.roles}
         if len(set(self.glove_ids.values())) != len(self.roles):
             raise ValueError(f"each device needs its own id, got {self.glove_ids}")
+        for what, name in (("room", room), *((f"glove id of {r}", i) for r, i in self.glove_ids.items())):
+            # Each is one level of an MQTT topic (glovecoach/<room>/<id>/...).
+            if not name or any(c in name for c in "/+#"):
+                raise ValueError(f"{what} {name!r} must be a non-empty name without '/', '+' or '#'")
         self.transport = transport
         self.room = room
         self.batch_frames = int(batch_frames)
