@@ -10,9 +10,26 @@ the host connects to a pseudo-terminal. Environment:
   GLOVECOACH_SIM_LINK_BPS   pretend link capacity in bytes/s (default: none, like native USB)
   GLOVECOACH_NET_CONFIG     network configuration file (glove/mqtt_link.py): talk to the
                             host over MQTT instead of stdio
+  GLOVECOACH_SIM_CLOCK_PPM  the crystal's error in parts per million (e.g. 100 or -100.5):
+                            the device's clock runs that much fast (+) or slow (-) against
+                            real time, and with it the sampling grid and every t_us stamp
+  GLOVECOACH_SIM_CLOCK_OFFSET_US  where the device's clock stands at boot against the
+                            machine's monotonic clock (default 0): separate boards are not
+                            powered up at the same instant, but every unix process reads one
+                            shared monotonic clock
+  GLOVECOACH_SIM_SIGNAL_EPOCH_US  the machine's monotonic time (us) at which the signal file's
+                            row 0 happens: the file is then the true force against real time,
+                            shared by every device given the same epoch, and each slot reads
+                            the row of the real instant it samples (a skewed crystal samples
+                            a little faster or slower than the file's rate, as a board does).
+                            Without it the file plays one row per slot from boot.
+  GLOVECOACH_SIM_EXIT_ON_HANGUP  with GLOVECOACH_NET_CONFIG: stdin is a pty that carries
+                            nothing, but the process still ends when the host's side of it
+                            closes (the host quit or was killed), so no WiFi glove outlives it
 """
 
 import os
+import select
 import struct
 import sys
 import time
@@ -24,6 +41,9 @@ from glove.stdio_link import StdioLink
 GCSIG_MAGIC = b"GCSIG1\n\0"
 GCSIG_HEADER_BYTES = const(16)
 DEFAULT_GLOVE_ID = "GC-SIM-0001"
+# How often (in sampling slots, about once a second at 200 Hz) a WiFi glove looks for its host
+# having hung up its pty.
+HANGUP_CHECK_SLOTS = const(200)
 # A process cannot reset itself: reset() ends it with this status instead (0 is an unplug,
 # 1 a failed boot); starting it again is up to whoever runs it (VirtualGlove does not).
 RESET_EXIT_STATUS = const(3)
@@ -38,6 +58,88 @@ PATTERN_BUMP_SLOTS = const(240)
 
 class SignalFileError(ValueError):
     pass
+
+
+# -- the crystal ---------------------------------------------------------------------
+# A board's clock is its crystal: off by up to +-100 ppm, and started at power-up. Every unix
+# process reads the one monotonic clock of the machine, exactly, so without this the virtual
+# devices of a station would share a perfect clock that no two boards have. With a skew or an
+# offset set, `Crystal` stands in for the `time` module in every firmware module: device time
+# = real time + offset + (real time since boot) x ppm. Integer arithmetic only (parts per
+# billion): floats are heap objects in MicroPython, and the sampling loop calls ticks_us()
+# several times per slot under heap_lock.
+
+_real_ticks_us = time.ticks_us
+_real_ticks_ms = time.ticks_ms
+_real_ticks_add = time.ticks_add
+_real_ticks_diff = time.ticks_diff
+_real_sleep_us = time.sleep_us
+PPB = const(1000000000)
+
+
+class Crystal:
+    """A skewed stand-in for the `time` module: the ticks functions run ppb/1e9 fast."""
+
+    ppb = 0             # parts per billion: +100 ppm is 100000
+    offset_us = 0
+    boot_us = _real_ticks_us()  # real ticks_us at boot, where the skew starts to accumulate
+
+    # Static: called on the class (it stands in for a module), so no bound method is made.
+    @staticmethod
+    def ticks_us():
+        now = _real_ticks_us()
+        return _real_ticks_add(now, Crystal.offset_us
+                               + _real_ticks_diff(now, Crystal.boot_us) * Crystal.ppb // PPB)
+
+    @staticmethod
+    def ticks_ms():
+        return _real_ticks_add(_real_ticks_ms(), (Crystal.offset_us
+                               + _real_ticks_diff(_real_ticks_us(), Crystal.boot_us) * Crystal.ppb // PPB)
+                               // 1000)
+
+    @staticmethod
+    def sleep_us(us):
+        # `us` device microseconds pass in us / (1 + ppb/1e9) real ones.
+        _real_sleep_us(us * PPB // (PPB + Crystal.ppb))
+
+    @staticmethod
+    def sleep_ms(ms):
+        Crystal.sleep_us(ms * 1000)
+
+    @staticmethod
+    def sleep(s):
+        Crystal.sleep_us(int(s * 1000000))
+
+
+def _install_crystal(ppm_text, offset_text):
+    """Set the crystal from the environment's text and make every firmware module (loaded or
+    still to come) use it for `time`. Returns the ppm set, for the boot message."""
+    try:
+        ppm = float(ppm_text) if ppm_text else 0.0
+        offset = int(offset_text) if offset_text else 0
+    except ValueError:
+        raise ValueError("GLOVECOACH_SIM_CLOCK_PPM=%r / GLOVECOACH_SIM_CLOCK_OFFSET_US=%r: "
+                         "expected a number of ppm and a whole number of microseconds"
+                         % (ppm_text, offset_text))
+    if not -10000 <= ppm <= 10000:
+        raise ValueError("GLOVECOACH_SIM_CLOCK_PPM=%r: a crystal is off by ppm, not by more "
+                         "than 1 %%" % ppm_text)
+    # Everything time offers, with the clock functions replaced by the crystal's.
+    for name in dir(time):
+        if not name.startswith("__") and not hasattr(Crystal, name):
+            setattr(Crystal, name, getattr(time, name))
+    Crystal.ppb = int(round(ppm * 1000))
+    Crystal.offset_us = offset
+    Crystal.boot_us = _real_ticks_us()
+    # Modules already loaded hold the real module under the name `time` (this one too, so
+    # keep hold of it); later imports of `time` find the crystal in sys.modules.
+    real = time
+    for module in list(sys.modules.values()):
+        if getattr(module, "time", None) is real:
+            module.time = Crystal  # type: ignore[attr-defined]  # (any module holding `time`)
+    # The stubs type sys.modules as modules only; a class serves as one here.
+    sys.modules["time"] = Crystal  # type: ignore[assignment]
+    return ppm
 
 
 def _make_stdin_raw():
@@ -62,6 +164,11 @@ class SimHal:
     catch_up_slots = 50
 
     def __init__(self, cfg):
+        ppm = os.getenv("GLOVECOACH_SIM_CLOCK_PPM")
+        offset = os.getenv("GLOVECOACH_SIM_CLOCK_OFFSET_US")
+        # Before anything reads the clock (the sampler's grid starts after the HAL is open).
+        self.clock_ppm = _install_crystal(ppm, offset) if (ppm or offset) else 0.0
+        self._sleep_us = Crystal.sleep_us if (ppm or offset) else time.sleep_us
         self.n_channels = cfg.n_channels
         self.row_bytes = 2 * cfg.n_channels
         self.glove_id = os.getenv("GLOVECOACH_GLOVE_ID") or DEFAULT_GLOVE_ID
@@ -74,6 +181,10 @@ class SimHal:
             self._open_signal(self.signal_path)
         else:
             self._make_pattern(cfg)
+        self._epoch_us = None
+        epoch = os.getenv("GLOVECOACH_SIM_SIGNAL_EPOCH_US")
+        if epoch:
+            self._on_true_time(epoch)
         net_config = os.getenv("GLOVECOACH_NET_CONFIG")
         if net_config:
             # The "WiFi" glove: frames go over MQTT to the broker the file names (there is
@@ -89,6 +200,28 @@ class SimHal:
         self.write = link.write
         self.read_rx = link.read_rx
         self.flush = link.flush
+        if net_config and os.getenv("GLOVECOACH_SIM_EXIT_ON_HANGUP"):
+            self._watch_hangup(link)
+
+    def _watch_hangup(self, link):
+        self._link_read_rx = link.read_rx
+        self._hangup_poll = select.poll()
+        self._hangup_poll.register(sys.stdin, select.POLLIN)
+        for _ in self._hangup_poll.ipoll(0):   # ipoll allocates its result on first use only
+            break
+        self._slots_to_check = HANGUP_CHECK_SLOTS
+        self.read_rx = self._read_rx_watching
+
+    def _read_rx_watching(self, buf):
+        """The link's read_rx (once per slot), and now and then a look at stdin: a hang-up
+        (POLLHUP) or error there means the host is gone, and so is this glove."""
+        self._slots_to_check -= 1
+        if self._slots_to_check <= 0:
+            self._slots_to_check = HANGUP_CHECK_SLOTS
+            for _obj, ev in self._hangup_poll.ipoll(0):
+                if ev & (select.POLLHUP | select.POLLERR):
+                    sys.exit(0)
+        return self._link_read_rx(buf)
 
     # -- signal source --------------------------------------------------------------
 
@@ -116,6 +249,35 @@ class SimHal:
         self._row = 0
         self._file = f
 
+    def _on_true_time(self, epoch_text):
+        """Play the signal file against real time from the epoch (see the module's doc).
+
+        The position in the file is kept in 1e-9 rows (integers: no float on the heap): each
+        slot of the device's grid lasts 1 / (1 + ppm) of a nominal period in real time, so it
+        moves the position on by that many rows."""
+        if self._file is None:
+            raise SignalFileError("GLOVECOACH_SIM_SIGNAL_EPOCH_US is set but there is no signal "
+                                  "file (GLOVECOACH_SIM_SIGNAL) to play against real time")
+        try:
+            self._epoch_us = int(epoch_text)
+        except ValueError:
+            raise ValueError("GLOVECOACH_SIM_SIGNAL_EPOCH_US=%r: expected a whole number of "
+                             "microseconds of the machine's monotonic clock" % epoch_text)
+        self._true_rate_hz = int(self.signal_rate_hz or 0)
+        if self._true_rate_hz <= 0:
+            raise SignalFileError("signal file %s gives no rate: it cannot be played against "
+                                  "real time" % self.signal_path)
+        self._row_pos = -1       # until the first slot reads
+        self._row_step = PPB * PPB // (PPB + Crystal.ppb)
+        self._row_span = self._n_rows * PPB
+
+    def _true_position(self):
+        """Where in the file real time stands now (the first slot's read; allocates, once),
+        half a row on, so that each slot reads the row nearest its instant."""
+        elapsed = _real_ticks_diff(_real_ticks_us(), self._epoch_us)
+        rows, rest = divmod(elapsed * self._true_rate_hz, 1000000)
+        return ((rows % self._n_rows) * PPB + rest * (PPB // 1000000) + PPB // 2) % self._row_span
+
     def _make_pattern(self, cfg):
         self._floor = [cfg.unloaded_counts(c) for c in cfg.channels]
         # The stroke is felt by the hand; spine channels stay at their unloaded floor.
@@ -135,6 +297,20 @@ class SimHal:
     def read_sample(self, row):
         """Fill row (memoryview of 2*n_channels bytes) with one sample, u16 little-endian."""
         f = self._file
+        if f is not None and self._epoch_us is not None:
+            pos = self._row_pos
+            if pos < 0:
+                pos = self._true_position()
+            r = pos // PPB
+            if r != self._row:      # a skewed grid now and then skips or repeats a row
+                f.seek(GCSIG_HEADER_BYTES + r * self.row_bytes)
+            f.readinto(row)
+            self._row = r + 1
+            pos += self._row_step
+            if pos >= self._row_span:
+                pos -= self._row_span
+            self._row_pos = pos
+            return
         if f is not None:
             if self._row == self._n_rows:
                 f.seek(GCSIG_HEADER_BYTES)
@@ -158,6 +334,10 @@ class SimHal:
 
     def skip_slots(self, n):
         """Skipped slots still pass in the signal, so playback stays on the slot timeline."""
+        if self._epoch_us is not None:
+            if self._row_pos >= 0:
+                self._row_pos = (self._row_pos + n * self._row_step) % self._row_span
+            return
         if self._file is not None:
             self._row = (self._row + n) % self._n_rows
             self._file.seek(GCSIG_HEADER_BYTES + self._row * self.row_bytes)
@@ -168,14 +348,17 @@ class SimHal:
         pass
 
     def sleep_us(self, us):
-        time.sleep_us(us)
+        self._sleep_us(us)
 
     def reset(self):
         self.flush()
         sys.exit(RESET_EXIT_STATUS)
 
     def boot_message(self):
+        clock = " on a crystal %+.1f ppm off" % self.clock_ppm if self.clock_ppm else ""
+        if self._epoch_us is not None:
+            clock += ", against real time"
         if self._file is not None:
-            return "simulated glove playing %s (%d rows made at %d Hz)" % (
-                self.signal_path, self._n_rows, self.signal_rate_hz or 0)
-        return "simulated glove playing the built-in stroke pattern"
+            return "simulated glove playing %s (%d rows made at %d Hz)%s" % (
+                self.signal_path, self._n_rows, self.signal_rate_hz or 0, clock)
+        return "simulated glove playing the built-in stroke pattern" + clock

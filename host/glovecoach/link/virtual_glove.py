@@ -9,6 +9,13 @@ that runs against hardware.
 ``unplug()`` kills the firmware and closes the pty: the host's reads fail (EIO) as they do
 when a USB cable is pulled, and the port path disappears. ``plug()`` boots a fresh firmware
 on a fresh pty and re-points the symlink, as a USB-powered glove reboots when replugged.
+
+``clock_ppm`` and ``clock_offset_us`` give the device a crystal of its own (the firmware's
+GLOVECOACH_SIM_CLOCK_PPM / GLOVECOACH_SIM_CLOCK_OFFSET_US, firmware/glove/hal_sim.py): every
+unix process reads the one monotonic clock of the machine, so without them the devices of a
+virtual station would share a perfect clock. ``net_config`` makes it a WiFi glove: the
+firmware talks MQTT to the broker the file names (glove/mqtt_link.py) and its stdin/stdout
+carry nothing; the pty stays, so ``unplug()`` still ends the process (a power cut).
 """
 
 from __future__ import annotations
@@ -22,13 +29,16 @@ import time
 import tty
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlencode
 
 from glovecoach.link.serial_link import SerialTransport
-from glovecoach.link.transport import LinkLost, Transport, url_parts
+from glovecoach.link.transport import LinkLost, Transport, url_number, url_parts
 from glovecoach.vocabulary.resources import firmware_dir, sensor_map_path
 from glovecoach.vocabulary.sensors import load_roles
 
 DEFAULT_GLOVE_ID = "GC-SIM-0001"
+# A crystal off by more than this is broken, not skewed; the firmware refuses beyond 1 %.
+MAX_CLOCK_PPM = 1000.0
 _DIR_PREFIX = "glovecoach-vglove-"
 _OWNER_FILE = "owner.pid"
 
@@ -61,6 +71,18 @@ def remove_stale_glove_dirs() -> int:
     return removed
 
 
+def check_clock_ppm(value: float) -> float:
+    """A crystal error in ppm, checked: a finite number within +-MAX_CLOCK_PPM."""
+    try:
+        ppm = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"clock_ppm must be a number of parts per million, got {value!r}") from None
+    if not -MAX_CLOCK_PPM <= ppm <= MAX_CLOCK_PPM:
+        raise ValueError(f"clock_ppm={value!r}: a crystal is off by at most +-{MAX_CLOCK_PPM:g} ppm "
+                         "(real ones by +-10 to +-100)")
+    return ppm
+
+
 def find_micropython() -> str:
     """The MicroPython unix port: next to this Python (the venv), else on PATH."""
     beside = Path(sys.executable).with_name("micropython")
@@ -83,7 +105,9 @@ class VirtualGlove:
                  make_signal: Callable[[Path], str | os.PathLike] | None = None,
                  micropython: str | None = None, firmware: str | os.PathLike | None = None,
                  sensor_map: str | os.PathLike | None = None,
-                 role: str | None = None) -> None:
+                 role: str | None = None, clock_ppm: float = 0.0, clock_offset_us: int = 0,
+                 signal_epoch_us: int | None = None,
+                 net_config: str | os.PathLike | None = None) -> None:
         """The firmware plays ``signal_path`` (a ``.gcsig``, docs/architecture.md), or the file
         ``make_signal(directory)`` writes into the glove's private directory (removed with the
         glove): the caller renders it, e.g. with `glovecoach.simulate`; the link never does.
@@ -95,8 +119,26 @@ class VirtualGlove:
 
         `role` (kit, right_glove, left_glove, spine_strip: the sensor map's roles) is given to
         the firmware as GLOVECOACH_ROLE; without it the firmware takes the role file in its
-        folder, else the kit (docs/firmware.md)."""
+        folder, else the kit (docs/firmware.md).
+
+        `clock_ppm`: how far the device's crystal is off (+100: its clock, sampling grid and
+        stamps run 100 ppm fast against real time); `clock_offset_us`: where its clock stands
+        at boot against the machine's monotonic clock. `signal_epoch_us`: the machine's
+        monotonic time (``time.monotonic_ns() // 1000``) at which the signal's row 0 happens:
+        the signal is then the true force against real time, and the device samples it at the
+        instants its own crystal gives (devices given one epoch share one true timeline);
+        without it the signal plays one row per slot from boot. `net_config`: a network
+        configuration file (glove/mqtt_link.py) to make it a WiFi glove on MQTT instead of the
+        pty."""
         self.glove_id = glove_id or DEFAULT_GLOVE_ID
+        self.clock_ppm = check_clock_ppm(clock_ppm)
+        if int(clock_offset_us) != clock_offset_us:
+            raise ValueError(f"clock_offset_us must be a whole number of microseconds, got {clock_offset_us!r}")
+        self.clock_offset_us = int(clock_offset_us)
+        self.signal_epoch_us = int(signal_epoch_us) if signal_epoch_us is not None else None
+        self.net_config = Path(net_config).resolve() if net_config is not None else None
+        if self.net_config is not None and not self.net_config.is_file():
+            raise FileNotFoundError(f"network configuration {self.net_config} not found")
         self._micropython = micropython or find_micropython()
         # Absolute: the firmware runs with its own folder as working directory, where a
         # relative path given here (deploy --virtual --target board) would point elsewhere.
@@ -136,6 +178,9 @@ class VirtualGlove:
             self.close()
             raise FileNotFoundError(f"signal file {signal_path} not found")
         self.signal_path = Path(signal_path).resolve() if signal_path is not None else None
+        if self.signal_epoch_us is not None and self.signal_path is None:
+            self.close()
+            raise ValueError("signal_epoch_us places a signal file on real time: give the signal file too")
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -167,6 +212,20 @@ class VirtualGlove:
             env["GLOVECOACH_SIM_SIGNAL"] = str(self.signal_path)
         else:
             env.pop("GLOVECOACH_SIM_SIGNAL", None)
+        # Set or removed, so a value in the host's own environment never leaks into a device.
+        for name, value in (("GLOVECOACH_SIM_CLOCK_PPM", repr(self.clock_ppm) if self.clock_ppm else None),
+                            ("GLOVECOACH_SIM_CLOCK_OFFSET_US",
+                             str(self.clock_offset_us) if self.clock_offset_us else None),
+                            ("GLOVECOACH_SIM_SIGNAL_EPOCH_US",
+                             str(self.signal_epoch_us) if self.signal_epoch_us is not None else None),
+                            ("GLOVECOACH_NET_CONFIG", str(self.net_config) if self.net_config else None),
+                            # A WiFi glove does not read its pty, so it is told to watch it for
+                            # the host hanging up (quit or killed): no orphan keeps publishing.
+                            ("GLOVECOACH_SIM_EXIT_ON_HANGUP", "1" if self.net_config else None)):
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
         self._boots += 1
         self._log_path = self._dir / f"firmware-{self._boots}.log"
         with open(self._log_path, "wb") as log:
@@ -232,8 +291,11 @@ class VirtualGloveTransport(Transport):
     """
 
     def __init__(self, *, signal: str | None = None, glove_id: str | None = None,
-                 role: str | None = None) -> None:
+                 role: str | None = None, clock_ppm: float = 0.0, clock_offset_us: int = 0,
+                 signal_epoch_us: int | None = None) -> None:
         self._signal, self._glove_id, self._role = signal, glove_id, role
+        self._clock_ppm, self._clock_offset_us = check_clock_ppm(clock_ppm), int(clock_offset_us)
+        self._signal_epoch_us = signal_epoch_us
         self._glove: VirtualGlove | None = None
         self._serial: SerialTransport | None = None
         self.name = "virtual://" + (glove_id or DEFAULT_GLOVE_ID)
@@ -252,7 +314,9 @@ class VirtualGloveTransport(Transport):
         try:
             if self._glove is None:
                 self._glove = VirtualGlove(signal_path=self._signal, glove_id=self._glove_id,
-                                           role=self._role)
+                                           role=self._role, clock_ppm=self._clock_ppm,
+                                           clock_offset_us=self._clock_offset_us,
+                                           signal_epoch_us=self._signal_epoch_us)
             port = self._glove.plug()
         except (OSError, ValueError) as exc:
             raise LinkLost(f"{self.name}: cannot start the virtual glove: {exc}") from exc
@@ -278,18 +342,38 @@ class VirtualGloveTransport(Transport):
         self._serial.write(data)
 
 
+def virtual_url(*, signal: str | os.PathLike | None = None, glove_id: str | None = None,
+                role: str | None = None, clock_ppm: float = 0.0, clock_offset_us: int = 0,
+                signal_epoch_us: int | None = None) -> str:
+    """The ``virtual://`` URL of a glove with these settings (what :func:`transport_from_url` reads)."""
+    params = {"signal": os.fspath(signal) if signal is not None else None, "glove_id": glove_id, "role": role,
+              "ppm": repr(float(clock_ppm)) if clock_ppm else None,
+              "offset_us": str(int(clock_offset_us)) if clock_offset_us else None,
+              "epoch_us": str(int(signal_epoch_us)) if signal_epoch_us is not None else None}
+    return "virtual://?" + urlencode({k: v for k, v in params.items() if v is not None})
+
+
 def transport_from_url(url: str) -> VirtualGloveTransport:
-    """``virtual://?signal=PATH&glove_id=ID&role=ROLE`` (all optional)."""
+    """``virtual://?signal=PATH&glove_id=ID&role=ROLE&ppm=PPM&offset_us=US&epoch_us=US`` (all
+    optional; ppm: the crystal's error, offset_us: its clock at boot, epoch_us: the signal on
+    real time from then; see :class:`VirtualGlove`)."""
     _, params = url_parts(url)
     if "scenario" in params or "seed" in params:
         raise ValueError(f"{url}: the virtual glove plays signal files: render the scenario to a .gcsig "
                          "(glovecoach.simulate.write_signal_file, or glovecoach.app.sources.virtual_glove_url) "
                          "and pass signal=PATH")
-    unknown = set(params) - {"signal", "glove_id", "role"}
+    unknown = set(params) - {"signal", "glove_id", "role", "ppm", "offset_us", "epoch_us"}
     if unknown:
         raise ValueError(f"{url}: unknown virtual glove option(s) {sorted(unknown)}")
+    ppm = url_number(params, "ppm", float, 0.0, url)
+    try:
+        ppm = check_clock_ppm(ppm)
+    except ValueError as exc:
+        raise ValueError(f"{url}: {exc}") from None
     return VirtualGloveTransport(signal=params.get("signal") or None, glove_id=params.get("glove_id") or None,
-                                 role=params.get("role") or None)
+                                 role=params.get("role") or None, clock_ppm=ppm,
+                                 clock_offset_us=url_number(params, "offset_us", int, 0, url),
+                                 signal_epoch_us=url_number(params, "epoch_us", int, None, url))
 
 
 def wait_for_path(path: str, timeout: float) -> bool:

@@ -88,13 +88,24 @@ def write_signal_file(session: SimulatedSession, path: str | os.PathLike[str], o
     """The raw counts as a `.gcsig` (docs/architecture.md) for the virtual glove to play,
     written under a temporary name and renamed into place; `overwrite=False` refuses an
     existing file."""
+    return write_signal_rows(session.raw, session.rate_hz, path, overwrite=overwrite)
+
+
+def write_signal_rows(raw: np.ndarray, rate_hz: int, path: str | os.PathLike[str], overwrite: bool = True) -> Path:
+    """Counts (n, channels) at rate_hz as a `.gcsig`: one device's stream (a station writes one
+    per device), written as `write_signal_file` writes a session's."""
     path = Path(path)
-    n, n_ch = session.raw.shape
-    if n >= 2**32 or n_ch >= 2**16 or session.rate_hz >= 2**16:
-        raise ValueError(f"session too large for a .gcsig: {n} samples x {n_ch} channels at {session.rate_hz} Hz")
+    raw = np.asarray(raw)
+    if raw.ndim != 2:
+        raise ValueError(f"a .gcsig holds rows of counts (n, channels), got an array of shape {raw.shape}")
+    if raw.size and (raw.min() < 0 or raw.max() > 0xFFFF):
+        raise ValueError(f"counts must fit 16 bits, got {raw.min()}..{raw.max()}")
+    n, n_ch = raw.shape
+    if n >= 2**32 or n_ch >= 2**16 or not 0 < int(rate_hz) < 2**16:
+        raise ValueError(f"session too large for a .gcsig: {n} samples x {n_ch} channels at {rate_hz} Hz")
     with atomic_output(path, overwrite=overwrite) as temporary, open(temporary, "wb") as fh:
-        fh.write(SIGNAL_HEADER.pack(SIGNAL_MAGIC, n_ch, session.rate_hz, n))
-        fh.write(np.ascontiguousarray(session.raw, dtype="<u2").tobytes())
+        fh.write(SIGNAL_HEADER.pack(SIGNAL_MAGIC, n_ch, int(rate_hz), n))
+        fh.write(np.ascontiguousarray(raw, dtype="<u2").tobytes())
     return path
 
 
