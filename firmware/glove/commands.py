@@ -86,7 +86,12 @@ def parse_command(payload):
         raise CommandError(frames.ERR_BAD_FRAME, token, command,
                            "command of %d bytes exceeds %d" % (len(payload), limit))
     if command == CMD_NET_CONFIG:
-        return command, token, {"body": bytes(payload[3:])}
+        try:
+            config = json.loads(bytes(payload[3:]).decode())
+        except (ValueError, UnicodeError):
+            raise CommandError(frames.ERR_BAD_ARGUMENT, token, command,
+                               "NET_CONFIG needs a JSON object")
+        return command, token, {"config": config}
     if command not in ARG_BYTES:
         raise CommandError(frames.ERR_UNKNOWN_COMMAND, token, command,
                            "unknown command 0x%02x" % command)
@@ -184,13 +189,13 @@ class CommandHandler:
         try:
             command, token, args = decode_command_frame(chunk)
             if command == CMD_NET_CONFIG:
-                self.net_config(token, args["body"], over_network)
+                self.net_config(token, args["config"], over_network)
             else:
                 self.execute(command, token, args)
         except CommandError as err:
             self.writer.send_error(err.token, err.command, err.code, err.message)
 
-    def net_config(self, token, body, over_network):
+    def net_config(self, token, config, over_network):
         """Store (or, for {}, forget) the network configuration; it applies at the next boot.
 
         Checked here whatever the host checked: a bad value is ERROR BAD_ARGUMENT naming the
@@ -205,11 +210,6 @@ class CommandHandler:
             raise CommandError(frames.ERR_NOT_ALLOWED, token, CMD_NET_CONFIG,
                                "this device has nowhere to keep a network configuration "
                                "(unix port: set GLOVECOACH_NET_CONFIG)")
-        try:
-            config = json.loads(body.decode())
-        except (ValueError, UnicodeError):
-            raise CommandError(frames.ERR_BAD_ARGUMENT, token, CMD_NET_CONFIG,
-                               "NET_CONFIG needs a JSON object")
         if config == {}:
             netconfig.forget(path)
             self.hal.net_summary = netconfig.summary(None)
