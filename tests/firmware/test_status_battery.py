@@ -10,12 +10,12 @@ import struct
 
 import numpy as np
 import pytest
+from test_mqtt_client import PacketServer
 
 from fwharness import run_micropython
 from glovecoach.wire import StreamDecoder, decode_frame, decode_message, encode_frame, encode_status
 from glovecoach.wire.battery import battery_percent
 from glovecoach.wire.messages import Status, encode_message
-from test_mqtt_client import PacketServer
 
 HERE = os.path.dirname(__file__)
 
