@@ -251,3 +251,29 @@ def test_no_password_leaves_the_device_after_provisioning_info_failed_join_and_r
     for secret in (WIFI_PASSWORD, BROKER_PASSWORD):
         for form in (secret.encode(), json.dumps(secret).encode(), secret.encode("utf-16-le")):
             assert form not in everything, f"{secret} left the device"
+
+
+def test_net_config_over_mqtt_is_refused(devices, tmp_path):
+    from test_mqtt_client import PacketServer
+
+    flash = tmp_path / "net.json"
+    stored = {"mqtt": {"host": "127.0.0.1", "port": 0, "room": "lab"}}
+    attack = {"wifi": {"ssid": "elsewhere", "password": WIFI_PASSWORD}}
+    server = PacketServer(command=("glovecoach/lab/GC-NET/cmd", b"\x00" + net_config_command(0x4242, attack)),
+                          keep_all=False)
+    stored["mqtt"]["port"] = server.port
+    flash.write_text(json.dumps(stored))
+    try:
+        dev = devices(flash, {"GLOVECOACH_GLOVE_ID": "GC-NET"})
+        deadline = time.monotonic() + 5
+        replies: list[dict] = []
+        while time.monotonic() < deadline and not replies:
+            dev.pump(0.1)
+            decoded = [decode_chunk(c) for m in server.publish_payloads for c in m.split(b"\x00") if c]
+            replies = [d for d in decoded if d["type"] in ("ACK", "ERROR") and d["token"] == 0x4242]
+    finally:
+        dev.close()
+        server.close()
+    assert replies and replies[0]["type"] == "ERROR" and replies[0]["code"] == NOT_ALLOWED, replies
+    assert "only taken over USB" in replies[0]["message"]
+    assert json.loads(flash.read_text()) == stored
