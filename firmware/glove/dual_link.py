@@ -28,7 +28,12 @@ class DualLink:
     def write(self, buf, n):
         self.net.write(buf, n)
         if self.usb_active:
-            self.usb.write(buf, n)
+            try:
+                self.usb.write(buf, n)
+            except OSError:
+                # The USB host went away (a pty's EIO on the unix port): the network
+                # stream goes on; the next byte a host sends switches USB on again.
+                self.usb_active = False
 
     def flush(self):
         self.net.flush()

@@ -6,7 +6,6 @@ by mux input and pays the settle time once per setting (12 glove + 8 spine chann
 12 settings, not 20).
 """
 
-import os
 import sys
 import time
 
