@@ -80,6 +80,10 @@ class SimHal:
         else:
             self._make_pattern(cfg)
         self._open_battery()
+        self._open_link()
+
+    def _open_link(self):
+        """USB (stdio), or MQTT beside USB when the simulated flash holds a broker."""
         # The simulated flash for NET_CONFIG; without the variable there is none (the
         # repository's firmware folder must never receive credentials).
         self.net_config_path = os.getenv("GLOVECOACH_NET_CONFIG") or None
