@@ -6,12 +6,13 @@ Nothing here allocates while no bytes arrive; handling a command may allocate (r
 """
 
 import binascii
+import json
 import struct
 import time
 
 from micropython import const
 
-from glove import frames, maintenance
+from glove import frames, maintenance, netconfig
 
 CMD_START = const(0x81)
 CMD_STOP = const(0x82)
@@ -20,23 +21,29 @@ CMD_TARE = const(0x84)
 CMD_PING = const(0x85)
 CMD_INFO = const(0x86)
 CMD_MAINTENANCE = const(0x87)
+CMD_NET_CONFIG = const(0x88)
 
 COMMAND_NAMES = {
     CMD_START: "START", CMD_STOP: "STOP", CMD_SET_RATE: "SET_RATE",
     CMD_TARE: "TARE", CMD_PING: "PING", CMD_INFO: "INFO", CMD_MAINTENANCE: "MAINTENANCE",
+    CMD_NET_CONFIG: "NET_CONFIG",
 }
-# Argument bytes after type and token.
+# Argument bytes after type and token. NET_CONFIG is not here: its argument is a JSON object
+# of any length up to MAX_NET_CONFIG_PAYLOAD.
 ARG_BYTES = {CMD_START: 0, CMD_STOP: 0, CMD_SET_RATE: 2, CMD_TARE: 2, CMD_PING: 4, CMD_INFO: 0,
              CMD_MAINTENANCE: 0}
 
 MAX_COMMAND_PAYLOAD = const(64)
+# NET_CONFIG carries an SSID, a WPA2 passphrase, a broker's host and credentials as JSON:
+# more than 64 bytes, so it alone may be this long (docs/protocol.md, NET_CONFIG).
+MAX_NET_CONFIG_PAYLOAD = const(512)
 # The token of an ERROR BAD_FRAME about a command whose token could not be read (bad COBS or
 # CRC, too short, too long for the receiver). The host's name for it is the same:
 # glovecoach.wire.messages.UNKNOWN_TOKEN (docs/protocol.md, ERROR codes).
 UNKNOWN_TOKEN = const(0xFFFF)
 RX_CHUNK = const(32)
-# A whole encoded command: payload + CRC + COBS overhead.
-RX_FRAME_MAX = MAX_COMMAND_PAYLOAD + frames.CRC_BYTES + 2
+# A whole encoded command, the longest being NET_CONFIG: payload + CRC + COBS overhead.
+RX_FRAME_MAX = MAX_NET_CONFIG_PAYLOAD + frames.CRC_BYTES + 4
 
 
 class CommandError(Exception):
@@ -72,11 +79,19 @@ def parse_command(payload):
                            "command of %d bytes is shorter than type and token" % len(payload))
     command = payload[0]
     token = payload[1] | payload[2] << 8
-    if len(payload) > MAX_COMMAND_PAYLOAD:
+    limit = MAX_NET_CONFIG_PAYLOAD if command == CMD_NET_CONFIG else MAX_COMMAND_PAYLOAD
+    if len(payload) > limit:
         # The token is readable, so the host can match this ERROR to its command (as the
         # host's own decode_command does).
         raise CommandError(frames.ERR_BAD_FRAME, token, command,
-                           "command of %d bytes exceeds %d" % (len(payload), MAX_COMMAND_PAYLOAD))
+                           "command of %d bytes exceeds %d" % (len(payload), limit))
+    if command == CMD_NET_CONFIG:
+        try:
+            config = json.loads(bytes(payload[3:]).decode())
+        except (ValueError, UnicodeError):
+            raise CommandError(frames.ERR_BAD_ARGUMENT, token, command,
+                               "NET_CONFIG needs a JSON object")
+        return command, token, {"config": config}
     if command not in ARG_BYTES:
         raise CommandError(frames.ERR_UNKNOWN_COMMAND, token, command,
                            "unknown command 0x%02x" % command)
@@ -136,6 +151,11 @@ class CommandHandler:
 
     `maintenance_flag`: where MAINTENANCE leaves its flag (glove/maintenance.py); None
     refuses the command (a test harness that must not reset).
+
+    Commands come from the HAL's link (`hal.read_rx`): USB, or MQTT on a provisioned glove
+    (`hal.link.network`). A glove on MQTT also listens on USB (`hal.read_usb`,
+    glove/dual_link.py), with a receiver of its own so the two byte streams never mix.
+    NET_CONFIG is only taken over USB: credentials never travel over the network.
     """
 
     def __init__(self, sampler, writer, hal, maintenance_flag=None):
@@ -143,7 +163,11 @@ class CommandHandler:
         self.writer = writer
         self.hal = hal
         self.maintenance_flag = maintenance_flag
-        self.receiver = CommandReceiver(self.handle_chunk)
+        link = getattr(hal, "link", None)
+        main_is_network = bool(getattr(link, "network", False))
+        self.receiver = CommandReceiver(lambda chunk: self.handle_chunk(chunk, main_is_network))
+        self._read_usb = getattr(hal, "read_usb", None)
+        self.usb_receiver = CommandReceiver(lambda chunk: self.handle_chunk(chunk, False))
 
     def poll(self):
         """Called once per slot: read what the host sent, act on complete commands."""
@@ -151,17 +175,62 @@ class CommandHandler:
         n = self.hal.read_rx(rx)
         if n:
             self.receiver.feed(rx, n)
+        if self._read_usb is not None:
+            usb = self.usb_receiver
+            n = self._read_usb(usb.rx)
+            if n:
+                usb.feed(usb.rx, n)
 
-    def handle_chunk(self, chunk):
+    def handle_chunk(self, chunk, over_network=False):
         if chunk is None:
             self.writer.send_error(UNKNOWN_TOKEN, 0, frames.ERR_BAD_FRAME,
                                    "frame longer than %d bytes" % RX_FRAME_MAX)
             return
         try:
             command, token, args = decode_command_frame(chunk)
-            self.execute(command, token, args)
+            if command == CMD_NET_CONFIG:
+                self.net_config(token, args["config"], over_network)
+            else:
+                self.execute(command, token, args)
         except CommandError as err:
             self.writer.send_error(err.token, err.command, err.code, err.message)
+
+    def net_config(self, token, config, over_network):
+        """Store (or, for {}, forget) the network configuration; it applies at the next boot.
+
+        Checked here whatever the host checked: a bad value is ERROR BAD_ARGUMENT naming the
+        field, and nothing is written. The ACK and the errors never hold a password.
+        """
+        if over_network:
+            raise CommandError(frames.ERR_NOT_ALLOWED, token, CMD_NET_CONFIG,
+                               "NET_CONFIG is only taken over USB: credentials are not sent "
+                               "over the network")
+        path = getattr(self.hal, "net_config_path", None)
+        if path is None:
+            raise CommandError(frames.ERR_NOT_ALLOWED, token, CMD_NET_CONFIG,
+                               "this device has nowhere to keep a network configuration "
+                               "(unix port: set GLOVECOACH_NET_CONFIG)")
+        if config == {}:
+            netconfig.forget(path)
+            self.hal.net_summary = netconfig.summary(None)
+            self.writer.send_ack(token, CMD_NET_CONFIG,
+                                 {"wifi": self.hal.net_summary, "mqtt": None,
+                                  "applies": "at the next boot"})
+            return
+        problem = netconfig.check(config)
+        if problem is not None:
+            raise CommandError(frames.ERR_BAD_ARGUMENT, token, CMD_NET_CONFIG,
+                               "NET_CONFIG " + problem)
+        try:
+            netconfig.store(path, config)
+        except OSError as exc:
+            raise CommandError(frames.ERR_NOT_ALLOWED, token, CMD_NET_CONFIG,
+                               "cannot write %s: %s" % (path, exc))
+        self.hal.net_summary = netconfig.summary(config)
+        self.writer.send_ack(token, CMD_NET_CONFIG,
+                             {"wifi": self.hal.net_summary,
+                              "mqtt": netconfig.broker_summary(config),
+                              "applies": "at the next boot"})
 
     def execute(self, command, token, args):
         s = self.sampler

@@ -45,6 +45,9 @@ class SensorMapConfig:
         self.open_below = adc["open_below"]
         self.saturated_at = adc["saturated_at"]
         self.select_gpio_esp32s3 = None     # optional per-board override, see hal_esp32
+        # The map's "battery" section (sense pin and divider) when this role's kind runs
+        # from a cell (kinds.<kind>.battery_sense), else None: the kit is USB-powered.
+        self.battery = None
         # What HELLO announces; a map without "roles" (older file) is the kit, right hand.
         self.role = DEFAULT_ROLE
         self.kind = DEFAULT_ROLE
@@ -168,6 +171,14 @@ def parse_sensor_map(data, source, role=None):
         cfg.kind, cfg.hand = selection[0], selection[1]
     if "select_gpio_esp32s3" in data:
         cfg.select_gpio_esp32s3 = _field(data, "select_gpio_esp32s3", list, (source, ""))
+    if "battery" in data:
+        battery = _field(data, "battery", dict, (source, ""))
+        for key in ("adc_gpio", "divider_top_ohm", "divider_bottom_ohm"):
+            _field(battery, key, int, (source, "battery."))
+        if battery["divider_top_ohm"] <= 0 or battery["divider_bottom_ohm"] <= 0:
+            raise ValueError("%s: battery divider resistors must be positive" % source)
+        if selection is not None and data["kinds"][selection[0]].get("battery_sense"):
+            cfg.battery = battery
     return cfg
 
 

@@ -23,6 +23,9 @@ def build(main_file):
     cfg = load_sensor_map(default_sensor_map_path(main_file, on_device),
                           default_role(main_file, on_device))
     hal = open_hal(cfg)
+    battery = getattr(hal, "battery_mv", None)
+    if battery is not None:
+        battery()   # its first call sets up the battery ADC: at boot, not in the loop
     writer = frames.FrameWriter(hal.write)
     sampler = Sampler(cfg, hal, writer, new_boot_id())
     handler = CommandHandler(sampler, writer, hal, maintenance.flag_path(main_file))

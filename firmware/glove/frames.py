@@ -46,6 +46,11 @@ LOG_ERROR = const(2)
 
 SAMPLES_HEADER_BYTES = const(16)
 STATUS_BYTES = const(32)
+# STATUS with battery_mv and rssi_dbm after loop_max_us (docs/protocol.md); sent only when
+# one of them is known, so a glove without either sends the 32 bytes it always did.
+STATUS_EXT_BYTES = const(36)
+BATTERY_UNKNOWN = const(0xFFFF)
+RSSI_UNKNOWN = const(-128)
 CRC_BYTES = const(4)
 MAX_PAYLOAD = const(2048)
 # The most samples this firmware puts in one SAMPLES frame: the sampler's frame buffer holds
@@ -250,6 +255,13 @@ def pack_samples_header(buf, n_samples, n_channels, flags, seq, sample_index, t_
 
 
 def pack_status(buf, flags, rate_hz, t_us, boot_id, seq, dropped, saturated_mask,
-                open_mask, loop_max_us):
-    struct.pack_into("<BBHIIIIIII", buf, 0, MSG_STATUS, flags, rate_hz, t_us, boot_id,
-                     seq, dropped, saturated_mask, open_mask, loop_max_us)
+                open_mask, loop_max_us, battery_mv=BATTERY_UNKNOWN, rssi_dbm=RSSI_UNKNOWN):
+    """Pack STATUS into buf; return its length: 32 bytes, or 36 when the battery voltage
+    or the WiFi signal is known."""
+    if battery_mv == BATTERY_UNKNOWN and rssi_dbm == RSSI_UNKNOWN:
+        struct.pack_into("<BBHIIIIIII", buf, 0, MSG_STATUS, flags, rate_hz, t_us, boot_id,
+                         seq, dropped, saturated_mask, open_mask, loop_max_us)
+        return STATUS_BYTES
+    struct.pack_into("<BBHIIIIIIIHbB", buf, 0, MSG_STATUS, flags, rate_hz, t_us, boot_id,
+                     seq, dropped, saturated_mask, open_mask, loop_max_us, battery_mv, rssi_dbm, 0)
+    return STATUS_EXT_BYTES

@@ -6,13 +6,13 @@ by mux input and pays the settle time once per setting (12 glove + 8 spine chann
 12 settings, not 20).
 """
 
-import os
 import sys
 import time
 
 import machine
 from micropython import const
 
+from glove import netconfig
 from glove.stdio_link import StdioLink
 
 WATCHDOG_TIMEOUT_MS = const(2000)
@@ -35,6 +35,12 @@ RESET_DRAIN_MS = const(50)
 # glove mux on GPIO1 (ADC1_CH0), spine mux on GPIO2 (ADC1_CH1), select lines GPIO4..7.
 ESP32S3_DEFAULT_ADC_GPIO = {"glove_mux": 1, "spine_mux": 2}
 ESP32S3_DEFAULT_SELECT_GPIO = [4, 5, 6, 7]
+# Battery sense (hardware/units.md): the LiPo through a divider onto an ADC1 pin. ADC2
+# cannot be read while the WiFi radio is on, so it must be ADC1: GPIO35 (ADC1_CH7) on a
+# classic ESP32, GPIO8 (ADC1_CH7) on an S3. The sensor map's "battery" section says so.
+BATTERY_READS = const(8)        # averaged per STATUS: the ADC's noise is ~10 mV
+BATTERY_UNKNOWN = const(0xFFFF)
+RSSI_UNKNOWN = const(-128)
 
 # The sensor map's adc.attenuation_db as the ADC driver's setting. The host's force model
 # reads counts against adc.max and supply_v, so the ADC must be set up as the map says; a
@@ -136,42 +142,103 @@ class Esp32Hal:
             by_input.setdefault(ch.mux_input, []).append((adc_index[ch.mux], column))
         self._plan = [([(setting >> k) & 1 for k in range(len(self._select))], by_input[setting])
                       for setting in sorted(by_input)]
+        self._battery = getattr(cfg, "battery", None)
+        self._battery_adc = None
         time.sleep_ms(boot_grace_ms)
-        link = self._open_wifi_link()
-        if link is None:
-            link = StdioLink(exit_on_eof=False)
+        self.wlan = None
+        self.net_config_path = NET_CONFIG_FILE
+        usb = StdioLink(exit_on_eof=False)
+        net = self._open_wifi_link()
+        if net is None:
+            self.link = usb
+            self.write = usb.write
+            self.read_rx = usb.read_rx
+            self.flush = usb.flush
         else:
-            self.link_bytes_per_s = None   # WiFi, not the UART, carries the frames
-        self.link = link
-        self.write = link.write
-        self.read_rx = link.read_rx
-        self.flush = link.flush
+            from glove.dual_link import DualLink
+            dual = DualLink(net, usb)       # USB still takes commands (provision, --forget)
+            self.link_bytes_per_s = None    # WiFi, not the UART, carries the frames
+            self.link = net
+            self.write = dual.write
+            self.read_rx = dual.read_rx
+            self.read_usb = dual.read_usb
+            self.flush = dual.flush
         self._wdt = machine.WDT(timeout=WATCHDOG_TIMEOUT_MS)
 
     def _open_wifi_link(self):
-        """An MqttLink when provisioning left NET_CONFIG_FILE on the device, else None.
+        """An MqttLink when provisioning left a broker in NET_CONFIG_FILE, else None.
 
-        The join is started here and not waited for: the link connects to the broker once
-        wlan.isconnected() says so, and keeps retrying, so a glove out of range still boots
-        and samples. The WiFi password goes to the radio only, never to a log."""
-        try:
-            os.stat(NET_CONFIG_FILE)
-        except OSError:
+        With a "wifi" section the join is started here and not waited for: the link
+        connects to the broker once wlan.isconnected() says so, and keeps retrying, so a
+        glove out of range still boots and samples. A configuration with WiFi but no broker
+        joins the network (STATUS shows the signal) and keeps its frames on USB. The WiFi
+        password goes to the radio only, never to a log."""
+        config = netconfig.load(NET_CONFIG_FILE)
+        self.net_summary = netconfig.summary(config)
+        if config is None:
             return None
-        import network
-
-        from glove.mqtt_link import load_net_config, open_mqtt_link
-        config = load_net_config(NET_CONFIG_FILE)
         wifi = config.get("wifi")
-        if not isinstance(wifi, dict) or not isinstance(wifi.get("ssid"), str):
-            raise ValueError("%s: wifi.ssid missing" % NET_CONFIG_FILE)
-        wlan = network.WLAN(network.STA_IF)
-        wlan.active(True)
-        if not wlan.isconnected():
-            wlan.connect(wifi["ssid"], wifi.get("password") or "")
-        self.wlan = wlan
-        return open_mqtt_link(config, self.glove_id, net_ready=wlan.isconnected,
-                              source=NET_CONFIG_FILE)
+        if wifi is not None:
+            problem = netconfig.check_wifi(wifi)
+            if problem is not None:
+                raise ValueError("%s: %s" % (NET_CONFIG_FILE, problem))
+            import network
+            wlan = network.WLAN(network.STA_IF)
+            wlan.active(True)
+            if not wlan.isconnected():
+                wlan.connect(wifi["ssid"], wifi.get("password") or "")
+            self.wlan = wlan
+        if "mqtt" not in config:
+            return None
+        from glove.mqtt_link import open_mqtt_link
+        ready = self.wlan.isconnected if self.wlan is not None else None
+        return open_mqtt_link(config, self.glove_id, net_ready=ready, source=NET_CONFIG_FILE)
+
+    def _open_battery(self):
+        """Set up the battery-sense ADC from the sensor map's "battery" section (the role's
+        kind must have one: the kit is powered over USB and has none).
+
+        The divider (hardware/units.md: 100k over 100k) halves the cell's 3.0..4.2 V to
+        1.5..2.1 V, inside the 11 dB range. The ratio is kept as a fixed-point integer
+        (x1024) so battery_mv() stays in small ints and allocates nothing."""
+        battery = self._battery
+        self._battery = None     # set up once, whatever happens
+        if battery is None:
+            return
+        gpio = battery.get("adc_gpio_esp32s3" if self.board == "esp32s3" else "adc_gpio")
+        if gpio is None:
+            return
+        adc = machine.ADC(machine.Pin(gpio))
+        adc.atten(machine.ADC.ATTN_11DB)
+        top = battery["divider_top_ohm"]
+        bottom = battery["divider_bottom_ohm"]
+        self._battery_scale = (top + bottom) * 1024 // bottom
+        self._battery_adc = adc
+
+    def battery_mv(self):
+        """The cell's voltage in mV (read at STATUS time: 8 reads, calibrated by read_uv).
+
+        The first call sets the ADC up (and allocates): device.build makes it at boot,
+        before the sampling loop starts."""
+        if self._battery is not None:
+            self._open_battery()
+        adc = self._battery_adc
+        if adc is None:
+            return BATTERY_UNKNOWN
+        total = 0
+        for _ in range(BATTERY_READS):
+            total += adc.read_uv() // 1000
+        return (total // BATTERY_READS) * self._battery_scale >> 10
+
+    def rssi_dbm(self):
+        """The WiFi signal (dBm) while joined, else unknown (USB only, or not joined yet)."""
+        wlan = self.wlan
+        if wlan is None or not wlan.isconnected():
+            return RSSI_UNKNOWN
+        try:
+            return wlan.status("rssi")
+        except OSError:
+            return RSSI_UNKNOWN
 
     def read_sample(self, row):
         """Read every channel once into row (u16 little-endian, sensor-map column order)."""

@@ -8,8 +8,12 @@ the host connects to a pseudo-terminal. Environment:
   GLOVECOACH_SIM_SIGNAL     .gcsig file to play (optional)
   GLOVECOACH_GLOVE_ID       glove id announced in HELLO (default GC-SIM-0001)
   GLOVECOACH_SIM_LINK_BPS   pretend link capacity in bytes/s (default: none, like native USB)
-  GLOVECOACH_NET_CONFIG     network configuration file (glove/mqtt_link.py): talk to the
-                            host over MQTT instead of stdio
+  GLOVECOACH_NET_CONFIG     the simulated flash's network configuration file (glove/netconfig.py):
+                            NET_CONFIG writes it; at boot, if it exists and names a broker,
+                            frames go over MQTT (the USB side still takes commands)
+  GLOVECOACH_SIM_BATTERY_V  battery voltage at boot, e.g. "4.1", or "4.1:0.5" to discharge at
+                            0.5 V per hour (default 0.1 V/h, down to 3.0 V); unset: no battery
+  GLOVECOACH_SIM_RSSI_DBM   WiFi signal to report while on MQTT, e.g. "-61"; unset: null
   GLOVECOACH_SIM_CLOCK_PPM  the crystal's error in parts per million (e.g. 100 or -100.5):
                             the device's clock runs that much fast (+) or slow (-) against
                             real time, and with it the sampling grid and every t_us stamp
@@ -23,27 +27,24 @@ the host connects to a pseudo-terminal. Environment:
                             the row of the real instant it samples (a skewed crystal samples
                             a little faster or slower than the file's rate, as a board does).
                             Without it the file plays one row per slot from boot.
-  GLOVECOACH_SIM_EXIT_ON_HANGUP  with GLOVECOACH_NET_CONFIG: stdin is a pty that carries
-                            nothing, but the process still ends when the host's side of it
-                            closes (the host quit or was killed), so no WiFi glove outlives it
+  GLOVECOACH_SIM_EXIT_ON_HANGUP  on MQTT: the process still ends when the host's side of its
+                            pty closes (the host quit or was killed), so no WiFi glove
+                            outlives the host that started it
 """
 
 import os
-import select
 import struct
 import sys
 import time
 
 from micropython import const
 
+from glove import netconfig
 from glove.stdio_link import StdioLink
 
 GCSIG_MAGIC = b"GCSIG1\n\0"
 GCSIG_HEADER_BYTES = const(16)
 DEFAULT_GLOVE_ID = "GC-SIM-0001"
-# How often (in sampling slots, about once a second at 200 Hz) a WiFi glove looks for its host
-# having hung up its pty.
-HANGUP_CHECK_SLOTS = const(200)
 # A process cannot reset itself: reset() ends it with this status instead (0 is an unplug,
 # 1 a failed boot); starting it again is up to whoever runs it (VirtualGlove does not).
 RESET_EXIT_STATUS = const(3)
@@ -185,43 +186,75 @@ class SimHal:
         epoch = os.getenv("GLOVECOACH_SIM_SIGNAL_EPOCH_US")
         if epoch:
             self._on_true_time(epoch)
-        net_config = os.getenv("GLOVECOACH_NET_CONFIG")
-        if net_config:
+        self._open_battery()
+        self._open_link()
+
+    def _open_link(self):
+        """USB (stdio), or MQTT beside USB when the simulated flash holds a broker."""
+        # The simulated flash for NET_CONFIG; without the variable there is none (the
+        # repository's firmware folder must never receive credentials).
+        self.net_config_path = os.getenv("GLOVECOACH_NET_CONFIG") or None
+        config = netconfig.load(self.net_config_path) if self.net_config_path else None
+        self.net_summary = netconfig.summary(config)
+        _make_stdin_raw()
+        if config is not None and "mqtt" in config:
             # The "WiFi" glove: frames go over MQTT to the broker the file names (there is
-            # no WiFi to join on the unix port); stdin/stdout are left alone.
-            from glove.mqtt_link import load_net_config, open_mqtt_link
-            link = open_mqtt_link(load_net_config(net_config), self.glove_id, source=net_config)
+            # no WiFi to join on the unix port). USB (stdin) still takes commands, without
+            # ending the process at EOF: a glove on WiFi needs no host on its cable.
+            from glove.dual_link import DualLink
+            from glove.mqtt_link import open_mqtt_link
+            net = open_mqtt_link(config, self.glove_id, source=self.net_config_path)
+            # A virtual WiFi glove started by a host (GLOVECOACH_SIM_EXIT_ON_HANGUP) ends with
+            # it: the host closing its side of the pty is the end of USB, and of this process.
+            hangup = bool(os.getenv("GLOVECOACH_SIM_EXIT_ON_HANGUP"))
+            dual = DualLink(net, StdioLink(exit_on_eof=hangup))
+            self.link = net
+            self.write = dual.write
+            self.read_rx = dual.read_rx
+            self.read_usb = dual.read_usb
+            self.flush = dual.flush
         else:
-            _make_stdin_raw()
             # The host closing its side (EOF, hang-up, read error) ends the process: for the
             # host that is the glove being unplugged.
             link = StdioLink(exit_on_eof=True)
-        self.link = link
-        self.write = link.write
-        self.read_rx = link.read_rx
-        self.flush = link.flush
-        if net_config and os.getenv("GLOVECOACH_SIM_EXIT_ON_HANGUP"):
-            self._watch_hangup(link)
+            self.link = link
+            self.write = link.write
+            self.read_rx = link.read_rx
+            self.flush = link.flush
 
-    def _watch_hangup(self, link):
-        self._link_read_rx = link.read_rx
-        self._hangup_poll = select.poll()
-        self._hangup_poll.register(sys.stdin, select.POLLIN)
-        for _ in self._hangup_poll.ipoll(0):   # ipoll allocates its result on first use only
-            break
-        self._slots_to_check = HANGUP_CHECK_SLOTS
-        self.read_rx = self._read_rx_watching
+    # -- battery and signal (STATUS) --------------------------------------------------------
 
-    def _read_rx_watching(self, buf):
-        """The link's read_rx (once per slot), and now and then a look at stdin: a hang-up
-        (POLLHUP) or error there means the host is gone, and so is this glove."""
-        self._slots_to_check -= 1
-        if self._slots_to_check <= 0:
-            self._slots_to_check = HANGUP_CHECK_SLOTS
-            for _obj, ev in self._hangup_poll.ipoll(0):
-                if ev & (select.POLLHUP | select.POLLERR):
-                    sys.exit(0)
-        return self._link_read_rx(buf)
+    def _open_battery(self):
+        """A simulated LiPo from GLOVECOACH_SIM_BATTERY_V ("4.1" or "4.1:0.5" V per hour).
+
+        Kept as integers (mV, mV/h), so battery_mv() allocates nothing at STATUS time."""
+        self._battery_start_mv = None
+        self._battery_drain_mv_h = 100
+        self._battery_t0 = time.ticks_ms()
+        text = os.getenv("GLOVECOACH_SIM_BATTERY_V")
+        if text:
+            volts, _, drain = text.partition(":")
+            self._battery_start_mv = int(float(volts) * 1000 + 0.5)
+            if drain:
+                self._battery_drain_mv_h = int(float(drain) * 1000 + 0.5)
+        rssi = os.getenv("GLOVECOACH_SIM_RSSI_DBM")
+        self._rssi = int(rssi) if rssi else None
+
+    def battery_mv(self):
+        """Battery voltage in mV (0xFFFF: no battery simulated), falling linearly to 3.0 V."""
+        start = self._battery_start_mv
+        if start is None:
+            return 0xFFFF
+        seconds = time.ticks_diff(time.ticks_ms(), self._battery_t0) // 1000
+        mv = start - seconds * self._battery_drain_mv_h // 3600
+        floor = 3000 if start > 3000 else start
+        return mv if mv > floor else floor
+
+    def rssi_dbm(self):
+        """The WiFi signal while frames go over MQTT (GLOVECOACH_SIM_RSSI_DBM), else unknown."""
+        if self._rssi is None or not getattr(self.link, "network", False):
+            return -128
+        return self._rssi
 
     # -- signal source --------------------------------------------------------------
 

@@ -131,6 +131,8 @@ def say(message):
 
 
 class MqttLink:
+    network = True      # commands arriving here came over the network (NET_CONFIG refuses them)
+
     def __init__(self, cfg, device_id, net_ready=None, log=say):
         self.device_id = _check_name(device_id, "device id", "glove")
         self.cfg = cfg

@@ -27,7 +27,7 @@ RATE_MIN_HZ = const(50)
 RATE_MAX_HZ = const(1000)
 DEFAULT_RATE_HZ = const(200)
 LINK_USABLE_PERCENT = const(90)
-STATUS_WIRE_BYTES = const(38)   # a STATUS frame once a second (docs/protocol.md section 4)
+STATUS_WIRE_BYTES = const(42)   # a STATUS frame (36 bytes at most) once a second (docs/protocol.md section 4)
 FIRMWARE_VERSION = "0.1.0"
 
 
@@ -85,7 +85,11 @@ class Sampler:
         self.rows = [view[frames.SAMPLES_HEADER_BYTES + k * row_bytes:
                           frames.SAMPLES_HEADER_BYTES + (k + 1) * row_bytes]
                      for k in range(frames.MAX_SAMPLES_SENT_PER_FRAME)]
-        self.status = bytearray(frames.STATUS_BYTES + frames.CRC_BYTES)
+        self.status = bytearray(frames.STATUS_EXT_BYTES + frames.CRC_BYTES)
+        # Battery voltage and WiFi signal, read once per STATUS (not per sample); a HAL
+        # without them (a test's) reports neither.
+        self._battery_mv = getattr(hal, "battery_mv", None)
+        self._rssi_dbm = getattr(hal, "rssi_dbm", None)
         self.maxima = bytearray(2 * n)
         self.tare = Tare(n, writer)
         self.streaming = False
@@ -143,6 +147,8 @@ class Sampler:
             "streaming": self.streaming,
             "link_bytes_per_s": self.hal.link_bytes_per_s,
             "tare": self.tare.offsets,
+            # The SSID and whether one is stored: never the password (glove/netconfig.py).
+            "wifi": getattr(self.hal, "net_summary", None) or {"ssid": None, "configured": False},
         }
 
     # -- stream control ------------------------------------------------------------
@@ -180,10 +186,16 @@ class Sampler:
         if self.tare.left:
             flags |= frames.STATUS_FLAG_TARE_RUNNING
         open_mask = open_channels(self.maxima, self.n_channels, self.open_below)
-        frames.pack_status(self.status, flags, self.rate_hz, now & frames.T_US_MASK,
-                           self.boot_id, self.seq, self.dropped, self.saturated_mask,
-                           open_mask, self.loop_max_us)
-        self.writer.send(self.status, frames.STATUS_BYTES)
+        battery = frames.BATTERY_UNKNOWN
+        if self._battery_mv is not None:
+            battery = self._battery_mv()
+        rssi = frames.RSSI_UNKNOWN
+        if self._rssi_dbm is not None:
+            rssi = self._rssi_dbm()
+        n = frames.pack_status(self.status, flags, self.rate_hz, now & frames.T_US_MASK,
+                               self.boot_id, self.seq, self.dropped, self.saturated_mask,
+                               open_mask, self.loop_max_us, battery, rssi)
+        self.writer.send(self.status, n)
         self.saturated_mask = 0
         self.loop_max_us = 0
         self.errors_this_second = 0

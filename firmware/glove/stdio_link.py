@@ -18,6 +18,7 @@ class StdioLink:
     def __init__(self, exit_on_eof):
         micropython.kbd_intr(-1)   # command bytes may contain 0x03 (Ctrl-C)
         self.exit_on_eof = exit_on_eof
+        self.eof = False    # the host side closed (only seen when exit_on_eof is off)
         self._out = sys.stdout.buffer
         self._in = sys.stdin.buffer
         self._one = bytearray(1)
@@ -60,6 +61,7 @@ class StdioLink:
             if not got:
                 if self.exit_on_eof:
                     sys.exit(0)
+                self.eof = True
                 break
             buf[n] = one[0]
             n += 1

@@ -52,10 +52,14 @@ def parse_payload(p: bytes) -> dict:
         return {"type": "ERROR", "token": token, "command": cmd, "code": code,
                 "message": p[5:].decode()}
     if kind == 0x04:
-        assert len(p) == 32, f"STATUS of {len(p)} bytes"
+        # 32 bytes, or 36 with battery_mv (0xFFFF unknown) and rssi_dbm (-128 unknown).
+        assert len(p) in (32, 36), f"STATUS of {len(p)} bytes"
         names = ("flags", "rate_hz", "t_us", "boot_id", "seq", "dropped_samples",
                  "saturated_mask", "open_mask", "loop_max_us")
-        return {"type": "STATUS", **dict(zip(names, struct.unpack_from("<BHIIIIIII", p, 1)))}
+        status = {"type": "STATUS", **dict(zip(names, struct.unpack_from("<BHIIIIIII", p, 1)))}
+        if len(p) == 36:
+            status["battery_mv"], status["rssi_dbm"] = struct.unpack_from("<Hb", p, 32)
+        return status
     if kind == 0x05:
         return {"type": "LOG", "level": p[1], "message": p[2:].decode()}
     if kind == 0x10:

@@ -54,9 +54,11 @@ def test_info_acks_then_sends_hello(glove):
     assert hello["link_bytes_per_s"] is None and 0 <= hello["boot_id"] < 2**32
     golden_hello = next(v for v in GOLDEN_DOC["vectors"] if v["name"] == "hello")
     # The golden HELLO is one from before device roles; today's adds role and hand, and a
-    # board without a role file is the kit, a right hand.
-    assert set(hello) == set(golden_hello["fields"]["info"]) | {"role", "hand"}
+    # board without a role file is the kit, a right hand; and wifi, which says whether a
+    # network is provisioned (never its password).
+    assert set(hello) == set(golden_hello["fields"]["info"]) | {"role", "hand", "wifi"}
     assert hello["role"] == "kit" and hello["hand"] == "right"
+    assert hello["wifi"] == {"ssid": None, "configured": False}
 
 
 @pytest.mark.parametrize("rate", [2000, 49, 0, 1001])

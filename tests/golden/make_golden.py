@@ -81,6 +81,10 @@ def vectors():
     out.append(("cmd_info", struct.pack("<BH", 0x86, 6), {"type": "COMMAND", "command": 0x86, "token": 6, "args": {}}))
     out.append(("cmd_maintenance", struct.pack("<BH", 0x87, 0x0300),
                 {"type": "COMMAND", "command": 0x87, "token": 0x0300, "args": {}}))
+    net = {"wifi": {"ssid": "massage-school", "password": "correct horse"},
+           "mqtt": {"host": "192.168.1.10", "port": 1883, "room": "room-1"}}
+    out.append(("cmd_net_config", struct.pack("<BH", 0x88, 9) + json.dumps(net, separators=(",", ":")).encode(),
+                {"type": "COMMAND", "command": 0x88, "token": 9, "args": {"config": net}}))
     return [{"name": n, "payload_hex": p.hex(), "frame_hex": frame(p).hex(), "fields": f} for n, p, f in out]
 
 

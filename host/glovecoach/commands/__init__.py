@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "devices": ("devices", "list serial ports and the gloves on them"),
     "export": ("export", "export a .gcrec recording as CSV (newtons, or raw ADC counts with --raw)"),
     "info": ("info", "summarise a .gcrec recording"),
+    "provision": ("provision", "give a glove its WiFi network and MQTT broker over USB (or --forget them)"),
     "record": ("record", "record raw samples from a glove to a .gcrec file"),
     "simulate": ("simulate", "write a simulated massage session with its ground truth"),
 }

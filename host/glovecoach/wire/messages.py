@@ -48,6 +48,7 @@ class Command(enum.IntEnum):
     PING = 0x85
     INFO = 0x86
     MAINTENANCE = 0x87
+    NET_CONFIG = 0x88
 
 
 class ErrorCode(enum.IntEnum):
@@ -82,6 +83,15 @@ MAX_JSON_DEPTH = 8         # HELLO and ACK bodies are flat objects with lists; d
 
 SAMPLES_HEADER = struct.Struct("<BBBBIII")  # type, n_samples, n_channels, flags, seq, sample_index, t_us
 STATUS_LAYOUT = struct.Struct("<BBHIIIIIII")
+# STATUS with the battery and WiFi signal after loop_max_us: battery_mv u16 (0xFFFF unknown),
+# rssi_dbm i8 (-128 unknown), one reserved byte. A device sends it only when it knows one of
+# them; bytes after these 36 are ignored, so a later firmware may add fields (docs/protocol.md).
+STATUS_EXT_LAYOUT = struct.Struct("<BBHIIIIIIIHbB")
+BATTERY_MV_UNKNOWN = 0xFFFF
+RSSI_UNKNOWN = -128
+# NET_CONFIG carries a JSON object (SSID, WPA2 passphrase, broker): longer than the other
+# commands' 64 bytes, so it has a limit of its own (the firmware's receiver holds this much).
+MAX_NET_CONFIG_PAYLOAD = 512
 _REPLY_HEADER = struct.Struct("<BHB")       # type, token, command (ACK and ERROR)
 _COMMAND_HEADER = struct.Struct("<BH")      # command, token
 
@@ -95,6 +105,8 @@ COMMAND_ARGUMENTS: dict[Command, tuple[tuple[str, str], ...]] = {
     Command.INFO: (),
     Command.MAINTENANCE: (),
 }
+# Commands whose argument is a JSON object rather than fixed fields: (argument name).
+JSON_COMMANDS: dict[Command, str] = {Command.NET_CONFIG: "config"}
 _ARG_STRUCTS = {c: struct.Struct("<" + "".join(f for _, f in args)) for c, args in COMMAND_ARGUMENTS.items()}
 _LIMITS = {"B": 0xFF, "H": 0xFFFF, "I": 0xFFFFFFFF}
 
@@ -227,6 +239,13 @@ def _check_hello(info: dict[str, Any]) -> None:
         raise _bad_field(what, "hand", f"must be \"left\", \"right\" or null, got {shorten(info['hand'])}")
     if "streaming" in info and not isinstance(info["streaming"], bool):
         raise _bad_field(what, "streaming", f"must be true or false, got {shorten(info['streaming'])}")
+    if "wifi" in info:
+        wifi = info["wifi"]
+        if not isinstance(wifi, dict) or not isinstance(wifi.get("configured"), bool):
+            raise _bad_field(what, "wifi", f"must be an object with configured true/false, got {shorten(wifi)}")
+        ssid = wifi.get("ssid")
+        if ssid is not None and (not isinstance(ssid, str) or not 1 <= len(ssid.encode()) <= 32):
+            raise _bad_field(what, "wifi.ssid", f"must be null or 1..32 bytes of text, got {shorten(ssid)}")
     if info.get("link_bytes_per_s") is not None:
         _check_int(what, "link_bytes_per_s", info["link_bytes_per_s"], 1, 0x7FFFFFFF)
     channels = info.get("channels")
@@ -321,6 +340,20 @@ class Hello:
         return self.info.get("tare")
 
     @property
+    def wifi_configured(self) -> bool:
+        """Whether WiFi credentials are stored on the device (``glovecoach provision``).
+        Firmware from before provisioning does not say: False."""
+        wifi = self.info.get("wifi")
+        return bool(isinstance(wifi, dict) and wifi.get("configured"))
+
+    @property
+    def wifi_ssid(self) -> str | None:
+        """The provisioned network's SSID (never its password: the device does not send it)."""
+        wifi = self.info.get("wifi")
+        ssid = wifi.get("ssid") if isinstance(wifi, dict) else None
+        return ssid if isinstance(ssid, str) else None
+
+    @property
     def announces_role(self) -> bool:
         """Whether the firmware knows roles (HELLO from before them has no "role")."""
         return "role" in self.info
@@ -372,6 +405,10 @@ class Status:
     saturated_mask: int
     open_mask: int
     loop_max_us: int
+    # Battery voltage (V) and WiFi signal (dBm); None when the device did not measure them:
+    # a 32-byte STATUS (older firmware, the USB-powered kit, a glove on USB only).
+    battery_v: float | None = None
+    rssi_dbm: int | None = None
 
     @property
     def streaming(self) -> bool:
@@ -596,9 +633,15 @@ def decode_message(payload: bytes) -> Message:
     if kind == MessageType.SAMPLES:
         return _decode_samples(payload)
     if kind == MessageType.STATUS:
-        if len(payload) != STATUS_LAYOUT.size:
-            raise FrameError(CorruptReason.LENGTH, f"STATUS payload of {len(payload)} bytes, must be 32")
-        status = Status(*STATUS_LAYOUT.unpack(payload)[1:])
+        if len(payload) == STATUS_LAYOUT.size:
+            status = Status(*STATUS_LAYOUT.unpack(payload)[1:])
+        elif len(payload) >= STATUS_EXT_LAYOUT.size:
+            *fields, battery_mv, rssi, _reserved = STATUS_EXT_LAYOUT.unpack_from(payload)[1:]
+            status = Status(*fields, battery_v=None if battery_mv == BATTERY_MV_UNKNOWN else battery_mv / 1000,
+                            rssi_dbm=None if rssi == RSSI_UNKNOWN else rssi)
+        else:
+            raise FrameError(CorruptReason.LENGTH,
+                             f"STATUS payload of {len(payload)} bytes, must be 32, or 36 and more")
         if status.t_us > T_US_MAX:
             raise FrameError(CorruptReason.MALFORMED, f"STATUS t_us={status.t_us} is not a 30-bit stamp",
                              field="t_us")
@@ -657,12 +700,26 @@ def encode_samples(seq: int, sample_index: int, t_us: int, raw: np.ndarray, flag
 
 
 def encode_status(flags: int, rate_hz: int, t_us: int, boot_id: int, seq: int, dropped_samples: int = 0,
-                  saturated_mask: int = 0, open_mask: int = 0, loop_max_us: int = 0) -> bytes:
+                  saturated_mask: int = 0, open_mask: int = 0, loop_max_us: int = 0,
+                  battery_v: float | None = None, rssi_dbm: int | None = None) -> bytes:
+    """STATUS as the firmware sends it: 32 bytes, or 36 when ``battery_v`` or ``rssi_dbm`` is known."""
     values = {"flags": (flags, "B"), "rate_hz": (rate_hz, "H"), "t_us": (t_us, "I"), "boot_id": (boot_id, "I"),
               "seq": (seq, "I"), "dropped_samples": (dropped_samples, "I"), "saturated_mask": (saturated_mask, "I"),
               "open_mask": (open_mask, "I"), "loop_max_us": (loop_max_us, "I")}
     checked = [_check_uint(name, v, fmt) for name, (v, fmt) in values.items()]
-    return encode_frame(STATUS_LAYOUT.pack(MessageType.STATUS, *checked))
+    if battery_v is None and rssi_dbm is None:
+        return encode_frame(STATUS_LAYOUT.pack(MessageType.STATUS, *checked))
+    battery_mv = BATTERY_MV_UNKNOWN
+    if battery_v is not None:
+        if not (math.isfinite(battery_v) and 0 <= battery_v < BATTERY_MV_UNKNOWN / 1000):
+            raise ValueError(f"battery_v={battery_v} outside 0..65.534 V")
+        battery_mv = round(battery_v * 1000)
+    rssi = RSSI_UNKNOWN
+    if rssi_dbm is not None:
+        if isinstance(rssi_dbm, bool) or not isinstance(rssi_dbm, int) or not -127 <= rssi_dbm <= 127:
+            raise ValueError(f"rssi_dbm={rssi_dbm!r} outside -127..127")
+        rssi = rssi_dbm
+    return encode_frame(STATUS_EXT_LAYOUT.pack(MessageType.STATUS, *checked, battery_mv, rssi, 0))
 
 
 def encode_hello(info: dict[str, Any], protocol_version: int | None = None) -> bytes:
@@ -697,7 +754,8 @@ def encode_message(message: Message) -> bytes:
         return encode_error(message.token, message.command, message.code, message.message)
     if isinstance(message, Status):
         return encode_status(message.flags, message.rate_hz, message.t_us, message.boot_id, message.seq,
-                             message.dropped_samples, message.saturated_mask, message.open_mask, message.loop_max_us)
+                             message.dropped_samples, message.saturated_mask, message.open_mask, message.loop_max_us,
+                             message.battery_v, message.rssi_dbm)
     if isinstance(message, Log):
         return encode_log(message.level, message.message)
     if isinstance(message, SampleBatch):
@@ -723,7 +781,7 @@ class CommandFormatError(ValueError):
         self.message = message
 
 
-def encode_command(command: Command | int, token: int, **args: int) -> bytes:
+def encode_command(command: Command | int, token: int, **args: Any) -> bytes:
     """Wire bytes of one command, e.g. ``encode_command(Command.SET_RATE, 3, rate_hz=1000)``.
 
     Only the encoding is checked here (names, u16/u32 ranges); whether a value is acceptable
@@ -734,6 +792,11 @@ def encode_command(command: Command | int, token: int, **args: int) -> bytes:
     except ValueError:
         raise ValueError(f"unknown command 0x{int(command):02x}; known: "
                          f"{', '.join(c.name for c in Command)}") from None
+    if cmd in JSON_COMMANDS:
+        name = JSON_COMMANDS[cmd]
+        if set(args) != {name}:
+            raise TypeError(f"{cmd.name} takes {name} (a dict), got {', '.join(args) or 'nothing'}")
+        return encode_net_config(token, args[name])
     spec = COMMAND_ARGUMENTS[cmd]
     names = [name for name, _ in spec]
     if set(args) != set(names):
@@ -752,7 +815,21 @@ def encode_command(command: Command | int, token: int, **args: int) -> bytes:
     return encode_frame(payload)
 
 
-def decode_command(payload: bytes) -> tuple[Command, int, dict[str, int]]:
+def encode_net_config(token: int, config: dict[str, Any]) -> bytes:
+    """NET_CONFIG: store ``config`` ({"wifi": {"ssid", "password"}, "mqtt": {...}}) on the
+    device, or forget the stored one with ``{}``. Only the size is checked here; the values
+    are checked by ``glovecoach.commands.provision`` before and by the device after."""
+    if not isinstance(config, dict):
+        raise TypeError(f"NET_CONFIG takes a dict, got {type(config).__name__}")
+    payload = (_COMMAND_HEADER.pack(Command.NET_CONFIG, _check_uint("token", token, "H"))
+               + json.dumps(config, separators=(",", ":")).encode())
+    if len(payload) > MAX_NET_CONFIG_PAYLOAD:
+        raise ValueError(f"NET_CONFIG of {len(payload)} bytes exceeds {MAX_NET_CONFIG_PAYLOAD}: "
+                         "shorten the broker's host name or the credentials")
+    return encode_frame(payload)
+
+
+def decode_command(payload: bytes) -> tuple[Command, int, dict[str, Any]]:
     """``(command, token, args)`` of one host-to-device payload (CRC already checked).
 
     Raises :class:`CommandFormatError` with the ERROR code the device should reply with.
@@ -762,14 +839,21 @@ def decode_command(payload: bytes) -> tuple[Command, int, dict[str, int]]:
         raise CommandFormatError(ErrorCode.BAD_FRAME, UNKNOWN_TOKEN, command,
                                  f"command of {len(payload)} bytes, needs at least type and token (3)")
     kind, token = _COMMAND_HEADER.unpack_from(payload)
-    if len(payload) > MAX_COMMAND_PAYLOAD:
+    limit = MAX_NET_CONFIG_PAYLOAD if kind == Command.NET_CONFIG else MAX_COMMAND_PAYLOAD
+    if len(payload) > limit:
         raise CommandFormatError(ErrorCode.BAD_FRAME, token, kind,
-                                 f"command of {len(payload)} bytes exceeds {MAX_COMMAND_PAYLOAD}")
+                                 f"command of {len(payload)} bytes exceeds {limit}")
     try:
         cmd = Command(kind)
     except ValueError:
         raise CommandFormatError(ErrorCode.UNKNOWN_COMMAND, token, kind,
                                  f"unknown command 0x{kind:02x}") from None
+    if cmd in JSON_COMMANDS:
+        try:
+            config = json.loads(payload[_COMMAND_HEADER.size:].decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise CommandFormatError(ErrorCode.BAD_ARGUMENT, token, kind, f"{cmd.name} needs a JSON object") from None
+        return cmd, token, {JSON_COMMANDS[cmd]: config}
     layout = _ARG_STRUCTS[cmd]
     body = payload[_COMMAND_HEADER.size:]
     if len(body) != layout.size:

@@ -3,6 +3,7 @@
 STA_IF = 0
 calls = []
 connected = [False]
+rssi = [-58]
 
 
 class WLAN:
@@ -18,3 +19,10 @@ class WLAN:
 
     def connect(self, ssid, password):
         calls.append(["connect", ssid, password])
+
+    def status(self, param=None):
+        if param == "rssi":
+            if not connected[0]:
+                raise OSError("not connected")
+            return rssi[0]
+        return 1010 if connected[0] else 1001

@@ -1,0 +1,94 @@
+"""`glovecoach provision` end to end: the CLI, over the port of a virtual glove (the real
+firmware in the unix port on a pty), with the device's flash a temp folder."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from glovecoach.cli import main
+from glovecoach.link.virtual_glove import VirtualGlove
+
+WIFI_PASSWORD = "correct-horse-42"
+
+
+@pytest.fixture
+def flash(tmp_path, monkeypatch):
+    path = tmp_path / "flash" / "net.json"
+    path.parent.mkdir()
+    # VirtualGlove hands the firmware this process's environment.
+    monkeypatch.setenv("GLOVECOACH_NET_CONFIG", str(path))
+    return path
+
+
+@pytest.fixture
+def glove(flash):
+    with VirtualGlove(glove_id="GC-PROV-1") as g:
+        g.plug()
+        yield g
+
+
+def provision(monkeypatch, *args: str, stdin: str = "") -> int:
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    return main(["provision", *args])
+
+
+def test_provision_then_forget(glove, flash, tmp_path, monkeypatch, capsys):
+    secret = tmp_path / "broker.pw"
+    secret.write_text("broker-pw-77\n")
+    code = provision(monkeypatch, "--port", glove.port, "--ssid", "massage-school", "--password-stdin",
+                     "--broker", "192.168.1.10:1884", "--room", "room-1", "--username", "glove-7",
+                     "--password-file", str(secret), stdin=WIFI_PASSWORD + "\n")
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "glove GC-PROV-1: WiFi 'massage-school' (WPA2) stored" in out.out
+    assert "publishing to 192.168.1.10:1884, room room-1" in out.out
+    assert WIFI_PASSWORD not in out.out + out.err and "broker-pw-77" not in out.out + out.err
+    assert json.loads(flash.read_text()) == {
+        "wifi": {"ssid": "massage-school", "password": WIFI_PASSWORD},
+        "mqtt": {"host": "192.168.1.10", "port": 1884, "room": "room-1", "user": "glove-7",
+                 "password": "broker-pw-77"}}
+
+    # An open network, no broker: the glove joins the WiFi and keeps its frames on USB.
+    assert provision(monkeypatch, "--port", glove.port, "--ssid", "cafe", "--password-stdin", stdin="\n") == 0
+    assert "(open network)" in capsys.readouterr().out
+    assert json.loads(flash.read_text()) == {"wifi": {"ssid": "cafe", "password": ""}}
+
+    assert provision(monkeypatch, "--port", glove.port, "--forget") == 0
+    assert "network configuration removed" in capsys.readouterr().out
+    assert not flash.exists()
+
+
+@pytest.mark.parametrize("args,stdin,message", [
+    (["--ssid", ""], "", "--ssid is empty"),
+    (["--ssid", "x" * 33], "", "is 33 bytes; a WiFi network name has at most 32"),
+    (["--ssid", "s", "--password-stdin"], "1234567\n", "has 7 characters; WPA2 needs 8..63"),
+    (["--ssid", "s", "--password-stdin"], "p" * 64 + "\n", "has 64 characters"),
+    (["--ssid", "s", "--password-stdin"], "pässwort\n", "only printable ASCII"),
+    (["--ssid", "s", "--password-stdin", "--broker", "h:0"], "12345678\n", "port 0 outside 1..65535"),
+    (["--ssid", "s", "--password-stdin", "--broker", "h:x"], "12345678\n", "is not a number"),
+    (["--ssid", "s", "--password-stdin", "--room", "r"], "12345678\n", "give --broker too"),
+    (["--ssid", "s", "--password-stdin", "--broker", "h", "--room", "a/b"], "12345678\n", "without / + #"),
+    (["--ssid", "s", "--forget"], "", "--forget takes only --port"),
+])
+def test_bad_input_is_refused_by_the_host_before_sending(monkeypatch, capsys, tmp_path, args, stdin, message):
+    # The port does not exist: any attempt to send would fail with another message.
+    code = provision(monkeypatch, "--port", str(tmp_path / "no-such-port"), *args, stdin=stdin)
+    err = capsys.readouterr().err
+    assert code == 2 and message in err, err
+    assert "1234567" not in err and "pässwort" not in err
+
+
+def test_password_file_needs_a_username(monkeypatch, capsys, tmp_path):
+    pw = tmp_path / "pw"
+    pw.write_text("x\n")
+    code = provision(monkeypatch, "--port", str(tmp_path / "none"), "--ssid", "s", "--password-stdin",
+                     "--broker", "h", "--password-file", str(pw), stdin="12345678\n")
+    assert code == 2 and "--password-file needs --username" in capsys.readouterr().err
+
+
+def test_no_terminal_and_no_password_stdin_is_a_clear_error(monkeypatch, capsys, tmp_path):
+    code = provision(monkeypatch, "--port", str(tmp_path / "none"), "--ssid", "s")
+    assert code == 2 and "use --password-stdin" in capsys.readouterr().err
