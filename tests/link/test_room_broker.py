@@ -314,3 +314,25 @@ def test_mqtts_url_mistakes_are_named(tmp_path):
         make_transport(f"mqtts://h/room7/GC-A?ca={tmp_path / 'missing.crt'}")
     with pytest.raises(ValueError, match="unknown mqtt option"):
         make_transport("mqtt://h/room7/GC-A?ca=x")
+
+
+@pytest.mark.parametrize("mosquitto", [True, False], ids=["mosquitto", "amqtt"])
+def test_a_station_broker_is_mosquitto_on_the_loopback_when_installed_else_amqtt(monkeypatch, tmp_path, mosquitto):
+    from glovecoach.link import broker as broker_module
+
+    monkeypatch.delenv("GLOVECOACH_MQTT_BROKER", raising=False)
+    if not mosquitto:
+        monkeypatch.setenv("GLOVECOACH_MOSQUITTO", str(tmp_path / "no-mosquitto-here"))
+    with broker_module.station_broker() as address:
+        assert address.host == "127.0.0.1"
+        screen = Screen(address.port, None, None)     # a single station's broker takes anyone
+        assert not screen.connected().is_failure
+        screen.subscribe("$SYS/broker/version")      # Mosquitto says what it is; amqtt here does not
+        said = screen.received(0.5)
+        screen.close()
+        assert any(b"mosquitto" in payload for _, payload in said) == mosquitto
+
+
+def test_a_broker_without_accounts_stays_on_the_loopback():
+    with pytest.raises(RoomBrokerError, match="loopback"):
+        RoomBroker(None, host="0.0.0.0")

@@ -95,3 +95,31 @@ def test_a_calibration_file_for_one_glove_is_refused_for_a_station(station_file,
     cal.write_text("{}")
     done = glovecoach("analyze", str(station_file), "--calibration", str(cal))
     assert done.returncode != 0 and "calibrations-dir" in done.stderr
+
+
+@pytest.mark.parametrize("wifi", [False, True], ids=["usb", "wifi"])
+def test_record_a_virtual_station_from_the_command_line(tmp_path, wifi):
+    out = tmp_path / "station.gcrec"
+    done = glovecoach("record", "--virtual", "--station", *(["--wifi"] if wifi else []),
+                      "--seconds", "3", "-o", str(out))
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "left_glove" in done.stdout and "station slots" in done.stdout
+    info = json.loads(glovecoach("info", str(out), "--json").stdout)
+    assert [d["role"] for d in info["devices"]] == list(LAYOUT.roles)
+    for device in info["devices"]:
+        assert device["samples"] >= 2.5 * RATE and device["lost_samples"] == 0
+        assert ("mqtt://" in device["transport"]) == wifi
+    station = open_station_recording(out)
+    aligned = align_station_recording(station)
+    assert aligned.n_total == station.station_samples
+    # the devices' crystals differ (virtual station defaults), and the fit says so
+    ppm = {role: station.alignment[role]["clock_ppm"] for role in LAYOUT.roles}
+    assert ppm["left_glove"] > ppm["right_glove"]
+
+
+def test_record_station_refuses_what_cannot_be_a_station(tmp_path):
+    done = glovecoach("record", "--station", "--device", "elbow=/dev/null", "--seconds", "1", "-o",
+                      str(tmp_path / "x.gcrec"))
+    assert done.returncode != 0 and "not a role" in done.stderr
+    done = glovecoach("record", "--virtual", "--wifi", "--seconds", "1", "-o", str(tmp_path / "y.gcrec"))
+    assert done.returncode != 0 and "--station" in done.stderr

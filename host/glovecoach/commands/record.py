@@ -276,8 +276,165 @@ def _scenario_signal(scenario: str, seed: int):
     return write
 
 
+def _parse_devices(items: list[str]) -> dict[str, str]:
+    """``ROLE=PORT_OR_URL`` options -> {role: url}, refusing unknown and repeated roles."""
+    from glovecoach.vocabulary.station import STATION_ROLES
+
+    out: dict[str, str] = {}
+    for item in items:
+        role, sep, url = item.partition("=")
+        role = role.strip().replace("-", "_")
+        if not sep or not url.strip():
+            raise CommandError(f"--device {item!r}: expected ROLE=PORT (e.g. left_glove=/dev/ttyUSB0 or "
+                               "right_glove=mqtt://host/room/GC-0102)")
+        if role not in (*STATION_ROLES, "kit"):
+            raise CommandError(f"--device {item!r}: {role!r} is not a role ({', '.join(STATION_ROLES)}, kit)")
+        if role in out:
+            raise CommandError(f"--device: {role} given twice")
+        out[role] = url.strip()
+    return out
+
+
+def record_station(pipeline, clients: dict, *, seconds: float, rate_hz: int, progress: Progress,
+                   log: TextIO) -> dict:
+    """Pump a station pipeline until its station index holds ``seconds`` (or the planned wall
+    time is over: a device that never delivers must not keep `record` running). Returns what
+    the final message needs."""
+    target = int(round(seconds * rate_hz))
+    started = time.monotonic()
+    interrupted = False
+    try:
+        while pipeline.station_end_index < target:
+            got = pipeline.pump()
+            elapsed = time.monotonic() - started
+            if elapsed >= seconds * (1 + TAIL_GRACE_PER_S) + TAIL_GRACE_S:
+                break
+            recorder = pipeline.recorder
+            per_device = "  ".join(
+                f"{role.split('_')[0]} {r.samples}" + (f" (lost {r.lost})" if r.lost else "")
+                for role, r in recorder.devices.items())
+            progress.show(f"{elapsed:6.1f} s  station {pipeline.station_end_index:>7} slots  {per_device}")
+            if not got:
+                time.sleep(0.01)
+    except KeyboardInterrupt:
+        interrupted = True
+    progress.done()
+    return {"interrupted": interrupted, "elapsed": time.monotonic() - started, "target": target}
+
+
+def _run_station(args: argparse.Namespace) -> int:
+    from glovecoach.link import DeviceCommandError, GloveClient, LinkLost
+    from glovecoach.pipeline.station_session import StationPipeline
+    from glovecoach.recording import RecordingError, StationRecordingWriter
+    from glovecoach.vocabulary.station import STATION_ROLES, StationLayout
+
+    if args.signal or args.glove_id:
+        raise CommandError("--signal and --glove-id are for one virtual glove; a virtual station plays "
+                           "--scenario/--seed on all its devices")
+    if args.virtual and args.device:
+        raise CommandError("give --virtual or --device ROLE=PORT, not both")
+    devices = _parse_devices(args.device or [])
+    if not args.virtual and not devices:
+        raise CommandError("--station needs --virtual or one --device ROLE=PORT per device")
+    try:
+        out = check_output(args.output, overwrite=args.overwrite)
+    except OutputFileError as exc:
+        raise CommandError(str(exc)) from None
+    replacing = os.path.lexists(out)
+    writing = live_recording_name(out) if replacing else out
+    log = sys.stderr
+    with ExitStack() as stack:
+        if args.virtual:
+            from glovecoach.simulate.station import virtual_station
+
+            try:
+                station = stack.enter_context(virtual_station(
+                    args.seed, rate_hz=args.rate, scenario=args.scenario or "good_session",
+                    transport="mqtt" if args.wifi else "serial"))
+            except (OSError, ValueError, RuntimeError, TimeoutError) as exc:
+                raise CommandError(f"cannot start the virtual station: {exc}") from exc
+            clients = {role: stack.enter_context(station.client(role)) for role in STATION_ROLES}
+            source = "virtual station over " + ("WiFi (MQTT)" if args.wifi else "USB")
+        else:
+            clients = {role: stack.enter_context(GloveClient(url)) for role, url in devices.items()}
+            source = ", ".join(f"{role}={url}" for role, url in devices.items())
+        hellos = {}
+        for role, client in clients.items():
+            try:
+                hello = client.connect(timeout=args.connect_timeout)
+            except (TimeoutError, LinkLost) as exc:
+                raise CommandError(f"no {role.replace('_', ' ')} on {client.transport.name}: {exc}") from exc
+            if hello.announces_role and hello.role != role:
+                raise CommandError(f"{client.transport.name} is a {hello.role.replace('_', ' ')} "
+                                   f"({hello.glove_id}), not a {role.replace('_', ' ')}: set its role with "
+                                   f"`glovecoach deploy --role {role}` or give it as --device {hello.role}=...")
+            hellos[role] = hello
+        layout = StationLayout.for_roles(list(clients))
+        for role, client in clients.items():
+            try:
+                client.start(rate_hz=args.rate)
+            except DeviceCommandError as exc:
+                raise CommandError(f"{role} {hellos[role].glove_id} refused {args.rate} Hz: {exc.message}") from exc
+            except (TimeoutError, LinkLost) as exc:
+                raise CommandError(f"{role} {hellos[role].glove_id} did not start streaming: {exc}") from exc
+        try:
+            writer = stack.enter_context(StationRecordingWriter(
+                writing, layout, args.rate,
+                {"source": source, "command": "glovecoach record --station",
+                 "transports": {role: c.transport.name for role, c in clients.items()}}))
+        except FileExistsError:
+            raise CommandError(f"{writing} appeared after it was checked; nothing was recorded") from None
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"cannot create {writing}: {exc}") from None
+        where = f"{writing}, which replaces {out} once complete" if replacing else f"{out}"
+        print(f"recording a station of {len(clients)} devices ("
+              + ", ".join(f"{r} {h.glove_id}" for r, h in hellos.items())
+              + f") from {source} at {args.rate} Hz to {where}; Ctrl-C stops", file=log)
+        pipeline = StationPipeline(clients, layout, args.rate, writer=writer,
+                                   limit_samples=None)
+        progress = Progress(log)
+        try:
+            state = record_station(pipeline, clients, seconds=args.seconds, rate_hz=args.rate,
+                                   progress=progress, log=log)
+            for client in clients.values():
+                try:
+                    client.stop(timeout=0.5)
+                except (TimeoutError, LinkLost, DeviceCommandError):
+                    pass
+            writer.note("record_end", {"planned_slots": state["target"], "interrupted": state["interrupted"]})
+            pipeline.finish()
+        except RecordingError as exc:
+            kept = f"; {out} is unchanged" if replacing else ""
+            raise CommandError(f"{exc}{kept}") from None
+        alignment = pipeline.alignment()
+        recorder = pipeline.recorder
+        slots = pipeline.station_end_index
+    if replacing:
+        try:
+            install(writing, out, overwrite=True)
+        except OSError as exc:
+            raise CommandError(f"the recording is complete in {writing} but could not replace {out}: "
+                               f"{exc.strerror or exc}") from None
+    for role, device in recorder.devices.items():
+        fit = alignment.get(role, {})
+        ppm = fit.get("clock_ppm")
+        print(f"{role:<12} {hellos[role].glove_id:<14} {device.samples:>8} samples, {device.lost:>5} lost"
+              + (f", clock {ppm:+.0f} ppm" if ppm is not None else "")
+              + (f", absent for {fit.get('absent_slots', 0)} slots" if fit.get("absent_slots") else ""))
+    short = slots < state["target"]
+    prefix = "interrupted: " if state["interrupted"] else ("INCOMPLETE: " if short else "")
+    print(f"{prefix}{slots} station slots ({slots / args.rate:.1f} s) from {len(recorder.devices)} devices; "
+          f"wrote {out}")
+    return 1 if short and not state["interrupted"] else 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from glovecoach.link import DeviceCommandError, GloveClient, LinkLost
+
+    if args.station:
+        return _run_station(args)
+    if args.device or args.wifi:
+        raise CommandError("--device and --wifi are for a station: add --station")
     from glovecoach.link.virtual_glove import VirtualGlove
     from glovecoach.recording import RecordingError, RecordingWriter
 
@@ -384,6 +541,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--port", help="serial port of the glove, e.g. /dev/ttyUSB0 "
                                        "(see `glovecoach devices`)")
+    source.add_argument("--device", action="append", metavar="ROLE=PORT",
+                        help="with --station: one device of the station and where it is, e.g. "
+                             "left_glove=/dev/ttyUSB0 or spine_strip=mqtt://host/room/GC-0103 (repeat)")
     source.add_argument("--virtual", action="store_true",
                         help="record from a virtual glove (the real firmware in MicroPython)")
     parser.add_argument("--rate", type=rate_arg, default=200, help="samples per second per channel, "
@@ -396,6 +556,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                            "(see `glovecoach simulate`), e.g. good_session")
     parser.add_argument("--seed", type=int, default=0, help="with --scenario: its random seed")
     parser.add_argument("--glove-id", help="with --virtual: the glove id to announce")
+    parser.add_argument("--station", action="store_true",
+                        help="record a whole station (left glove, right glove, spine strip, each its own "
+                             "device) into one station recording; with --virtual, three virtual devices")
+    parser.add_argument("--wifi", action="store_true",
+                        help="with --station --virtual: the virtual devices publish over MQTT through "
+                             "the embedded broker instead of USB")
     parser.add_argument("--connect-timeout", type=seconds_arg, default=5.0, metavar="S",
                         help="how long to wait for the glove's HELLO (default 5 s)")
     parser.set_defaults(func=_run)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from glovecoach.engine.messages import sensor_name, technique_name
 from glovecoach.engine.protocol_check import Violation
 
+EDGE_ABSENCE_S = 0.5   # a device missing this long at a station session's start or end: not told
+
 
 @dataclass(frozen=True)
 class ForceEpisode:
@@ -268,6 +270,10 @@ class StationReport:
         if not self.spine_check:
             lines.append("Spine check: not done (no spine strip in this station).")
         for role, spans in self.device_gaps.items():
+            # Devices are started one after the other and stop the same way: a fraction of a
+            # second missing at the very start or end is that, not a dropout worth a line.
+            spans = [(a, b) for a, b in spans
+                     if not ((a <= 0.0 or b >= self.duration_s - 1e-9) and b - a < EDGE_ABSENCE_S)]
             if spans:
                 lost = sum(b - a for a, b in spans)
                 lines.append(f"{role.replace('_', ' ').capitalize()} missing {len(spans)} time(s), {lost:.1f} s "

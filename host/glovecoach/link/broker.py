@@ -150,11 +150,25 @@ class EmbeddedBroker:
 
 @contextlib.contextmanager
 def station_broker() -> Iterator[BrokerAddress]:
-    """The configured broker if there is one, else an embedded one for the block's duration."""
+    """The configured broker if there is one; else Mosquitto on the loopback when it is
+    installed; else the embedded amqtt; for the block's duration.
+
+    Mosquitto comes first when it is there: amqtt 0.11 can fail a client that connects while
+    another subscribes ("dictionary changed size during iteration" in its session handler,
+    seen with a station's three devices and three host clients starting at once); Mosquitto,
+    a C program, also costs a tenth of the CPU. Both listen on the loopback only."""
     configured = configured_broker()
     if configured is not None:
         yield configured
         return
-    with EmbeddedBroker() as embedded:
-        assert embedded.address is not None
-        yield embedded.address
+    from glovecoach.link.room_broker import RoomBroker, RoomBrokerError, find_mosquitto
+
+    try:
+        find_mosquitto()
+    except RoomBrokerError:
+        with EmbeddedBroker() as embedded:
+            assert embedded.address is not None
+            yield embedded.address
+        return
+    with RoomBroker(None, host="127.0.0.1") as mosquitto:
+        yield BrokerAddress("127.0.0.1", mosquitto.port)

@@ -204,8 +204,12 @@ class RoomBroker:
     HELLO), which they do on every connect.
     """
 
-    def __init__(self, accounts: RoomAccounts, *, host: str = "0.0.0.0", port: int = 0,
+    def __init__(self, accounts: RoomAccounts | None, *, host: str = "0.0.0.0", port: int = 0,
                  tls: TlsFiles | None = None, mosquitto: str | None = None) -> None:
+        # Without accounts the broker takes anyone: allowed on the loopback only (one station's
+        # own broker, glovecoach.link.broker), never on a network.
+        if accounts is None and host not in ("127.0.0.1", "::1", "localhost"):
+            raise RoomBrokerError("a broker without accounts listens on the loopback only")
         self.accounts = accounts
         self.host = host
         self.port = port or _free_port("127.0.0.1" if host in ("0.0.0.0", "::") else host)
@@ -221,18 +225,19 @@ class RoomBroker:
 
     def _write_config(self) -> Path:
         assert self._dir is not None
-        pw = self._dir / "passwd"
-        acl = self._dir / "acl"
-        for path, text in ((pw, self.accounts.password_file()), (acl, self.accounts.acl_file())):
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-        lines = [
-            "# written by glovecoach for one classroom session; removed when it ends",
-            "per_listener_settings false",
-            "allow_anonymous false",
-            f"password_file {pw}",
-            f"acl_file {acl}",
+        lines = ["# written by glovecoach for one classroom session; removed when it ends",
+                 "per_listener_settings false"]
+        if self.accounts is None:
+            lines.append("allow_anonymous true")
+        else:
+            pw = self._dir / "passwd"
+            acl = self._dir / "acl"
+            for path, text in ((pw, self.accounts.password_file()), (acl, self.accounts.acl_file())):
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+            lines += ["allow_anonymous false", f"password_file {pw}", f"acl_file {acl}"]
+        lines += [
             "persistence false",
             # Mosquitto started as root drops to the "mosquitto" user, which could not read
             # this private folder: stay the user who started the classroom.

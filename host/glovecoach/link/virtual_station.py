@@ -13,8 +13,8 @@ each device's clock says. The host reaches each device as it would reach hardwar
   path, opened through pyserial as a USB glove is);
 * ``transport="mqtt"``: each device a WiFi glove publishing over real sockets to an MQTT
   broker (``urls[role]`` is its ``mqtt://`` URL): the one at ``broker_url``, else the one
-  ``GLOVECOACH_MQTT_BROKER`` names, else an embedded broker started for the station
-  (glovecoach.link.broker).
+  ``GLOVECOACH_MQTT_BROKER`` names, else a broker started for the station (Mosquitto on the
+  loopback when installed, else the embedded amqtt: glovecoach.link.broker).
 
 The link does not render sessions (that is glovecoach.simulate, a layer above): give the
 signal files, or ``make_signals(folder)`` that writes them into the station's own folder
@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from glovecoach.link.broker import BrokerAddress, EmbeddedBroker, configured_broker, parse_address
+from glovecoach.link.broker import BrokerAddress, parse_address, station_broker
 from glovecoach.link.client import GloveClient
 from glovecoach.link.virtual_glove import VirtualGlove, check_clock_ppm, virtual_url
 from glovecoach.vocabulary.station import STATION_ROLES, StationLayout
@@ -221,10 +221,8 @@ class VirtualStation:
         if self._broker_url is not None:
             text = self._broker_url.removeprefix("mqtt://").rstrip("/")
             return parse_address(text, source="broker_url")
-        configured = configured_broker()
-        if configured is not None:
-            return configured
-        return stack.enter_context(EmbeddedBroker()).address
+        # the configured broker, else one for this station (glovecoach.link.broker)
+        return stack.enter_context(station_broker())
 
     def _write_net_config(self, role: str) -> Path:
         assert self.folder is not None and self.broker is not None
