@@ -16,6 +16,7 @@ import queue
 import ssl
 import stat
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -336,3 +337,29 @@ def test_a_station_broker_is_mosquitto_on_the_loopback_when_installed_else_amqtt
 def test_a_broker_without_accounts_stays_on_the_loopback():
     with pytest.raises(RoomBrokerError, match="loopback"):
         RoomBroker(None, host="0.0.0.0")
+
+
+def test_a_killed_owner_leaves_no_broker_listening(tmp_path):
+    """The process that started a room's broker is killed (kill -9): the broker goes with it."""
+    script = tmp_path / "owner.py"
+    script.write_text(
+        "import sys, time\n"
+        "from glovecoach.link.room_broker import RoomAccounts, RoomBroker\n"
+        "b = RoomBroker(RoomAccounts.create('r'), host='127.0.0.1').start()\n"
+        "print(b.port, b._proc.pid, flush=True)\n"
+        "time.sleep(60)\n")
+    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        port, pid = map(int, owner.stdout.readline().split())
+        owner.kill()
+        owner.wait(5)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+            status = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+            if status == "Z":
+                break
+            time.sleep(0.05)
+        alive = os.path.exists(f"/proc/{pid}") and open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+        assert not alive, "the broker outlived the process that started it"
+    finally:
+        owner.kill()
