@@ -38,12 +38,12 @@ def run(transport: str, seconds: float, seed: int) -> dict:
     from PySide6 import QtWidgets
 
     from glovecoach.app.station_view import StationModel, StationView
+    from glovecoach.link.virtual_station import VirtualStation
     from glovecoach.pipeline.listener import Listener
     from glovecoach.pipeline.station_coaching import StationUpdate
     from glovecoach.pipeline.station_session import StationPipeline
     from glovecoach.protocols.load import default_protocol
     from glovecoach.recording import StationRecordingWriter
-    from glovecoach.link.virtual_station import VirtualStation
     from glovecoach.simulate.station import simulate_station, write_station_signals
     from glovecoach.vocabulary.station import StationLayout
 

@@ -21,6 +21,7 @@ class AlertBanner(QtWidgets.QFrame):
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.scale = 1.0
+        self.held_height: int | None = None   # hold_height(): the same height with or without an alert
         self._shown: list[Alert] = []
         self._seen: list[tuple] = []
         layout = QtWidgets.QHBoxLayout(self)
@@ -49,7 +50,13 @@ class AlertBanner(QtWidgets.QFrame):
         self.more.setFont(theme.font(12 * self.scale))
         margin = (6 if alerting else 3) if self.scale > 1.5 else (8 if alerting else 3)
         self.layout().setContentsMargins(14, margin, 14, margin)
-        self.setMinimumHeight(0)
+        self.setMinimumHeight(self.held_height or 0)
+
+    def hold_height(self, height: int) -> None:
+        """Keep this height whether an alert shows or not, so that when one begins nothing
+        else on the screen moves (a jump resizes every plot below in the alert's own frame)."""
+        self.held_height = int(height)
+        self.setFixedHeight(self.held_height)
 
     @property
     def shown(self) -> list[Alert]:
