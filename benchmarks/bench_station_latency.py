@@ -1,10 +1,10 @@
 """A whole virtual station: latency from a sample on a glove to the alert on screen.
 
 Three real firmware processes (MicroPython unix port: left glove, right glove, spine strip,
-each on its own crystal) play a simulated station session in which the kneading squeezes too
-hard; the host runs what `glovecoach demo` runs: StationPipeline (link -> aligner -> station
-recorder -> station coach) feeding the StationView, pumped and redrawn at the app's 30 frames
-a second, offscreen. Measured twice in the same run: the devices over WiFi (MQTT through the
+each on its own crystal) play a simulated station session with a hard press of the right
+thumb every 2.5 s; the host runs what `glovecoach demo` runs: StationPipeline (link -> aligner
+-> station recorder -> station coach) feeding the StationView, the link pumped every 10 ms and
+the view drawn at 30 frames a second, and at once when an alert begins (offscreen). Measured twice in the same run: the devices over WiFi (MQTT through the
 station's broker) and, as the baseline, over USB (pseudo-terminals).
 
 Latency of an alert = host time when the frame that shows it has been drawn - the instant the
