@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from glovecoach.app import theme
 from glovecoach.app.debrief import DebriefView, region_grid, score_words, spine_rows
@@ -46,6 +46,8 @@ class StationDebriefView(QtWidgets.QScrollArea):
         self.alerts = list(alerts)
         self.replay_window: Any = None
         self.setWidgetResizable(True)
+        # everything here stretches to the width (1366 px is enough): only the height scrolls
+        self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         inner = QtWidgets.QWidget()
         self.setWidget(inner)
         layout = QtWidgets.QVBoxLayout(inner)
@@ -99,7 +101,6 @@ class StationDebriefView(QtWidgets.QScrollArea):
         layout.addWidget(self.calibration_label)
 
         self.timeline = StationTimeline(self.report, plan_of(self.protocol), self.protocol.session_max_s)
-        self.timeline.setMinimumHeight(420)
         layout.addWidget(self.timeline)
 
         # per hand its score and force grid, the strip between them (as in the live view)
