@@ -18,9 +18,8 @@ from glovecoach.app.connect import ConnectPage
 from glovecoach.app.controller import LiveController, new_recording_path, sessions_dir
 from glovecoach.app.live_view import MODE_LABELS, MODES, LiveView
 from glovecoach.app.screening import ScreeningPage
-from glovecoach.app.station_controller import StationController
+from glovecoach.app.station_controller import StationController, transport_of_url
 from glovecoach.link.client import GloveClient
-from glovecoach.link.transport import url_scheme
 
 CONNECT_TIMEOUT_S = 10.0
 
@@ -33,8 +32,7 @@ def station_urls(station: Any) -> tuple[dict[str, str], dict[str, str]]:
         urls, transports = dict(station.urls()), dict(station.transports())
     else:
         urls = {str(role): str(url) for role, url in dict(station).items()}
-        transports = {role: "wifi" if url_scheme(url).startswith("mqtt") else "usb"
-                      for role, url in urls.items()}
+        transports = {role: transport_of_url(url) for role, url in urls.items()}
     if not urls:
         raise ValueError("a station needs at least one device URL")
     return urls, transports

@@ -95,12 +95,16 @@ class StationRecordingPlayer(RecordingPlayer):
         return self.source.end_index
 
     def _new_model(self) -> Any:
+        from glovecoach.app.station_controller import transport_of_url
         from glovecoach.app.station_view import StationModel
         from glovecoach.pipeline.station_coaching import StationCoachingListener
         from glovecoach.pipeline.station_source import StationRecordingSource
 
         layout = self.aligned.layout
+        # how each device was reached, from the URLs the session was started with
+        urls = self.recording.metadata.get("device_urls") or {}
         model = StationModel(layout, self.rate_hz, window_s=self.window_s,
+                             transports={r: transport_of_url(u) for r, u in urls.items()},
                              device_ids={r: i.get("glove_id") for r, i in self.device_info.items()
                                          if i.get("glove_id")})
         coaching = StationCoachingListener(protocol=self.protocol, layout=layout, rate_hz=self.rate_hz,
@@ -202,6 +206,9 @@ class ReplayWindow(QtWidgets.QMainWindow):
         if self.player.model is not before:
             self._swap_model()
         self._render()
+        # the views draw their maps every other frame (plenty at 30 fps); a seek while paused
+        # is a single frame, which may be the one without them
+        self.view.redraw()
 
     def _make_view(self, model: Any) -> QtWidgets.QWidget:
         if self.is_station:

@@ -27,6 +27,7 @@ from glovecoach.app.controller import FrameDriven, GuardedRecorder, alert_entry
 from glovecoach.app.session import Alert
 from glovecoach.app.station_view import ROLE_TITLES, StationModel
 from glovecoach.calibration import calibration_for
+from glovecoach.link.transport import url_scheme
 from glovecoach.pipeline.station_session import StationPipeline
 from glovecoach.recording import StationRecordingWriter
 from glovecoach.vocabulary.station import StationLayout
@@ -49,6 +50,12 @@ class _StationRecorder(GuardedRecorder):
 
     def close_now(self) -> None:
         GuardedRecorder.close(self, **(self.close_args or {}))
+
+
+def transport_of_url(url: str) -> str:
+    """"wifi" for a device reached through the broker (mqtt:, mqtts:), else "usb" (a serial
+    port, or the virtual device on its pseudo-terminal)."""
+    return "wifi" if url_scheme(str(url)).startswith("mqtt") else "usb"
 
 
 def station_layout_of(hellos: Mapping[str, Any]) -> StationLayout:
