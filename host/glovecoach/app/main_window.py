@@ -54,7 +54,8 @@ class SessionToolbar(QtWidgets.QWidget):
         self.recording.setStyleSheet(f"color: {theme.TEXT_DIM};")
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(8, 4, 8, 0)
-        layout.addWidget(QtWidgets.QLabel("Feedback:"))
+        self.mode_label = QtWidgets.QLabel("Feedback:")
+        layout.addWidget(self.mode_label)
         layout.addWidget(self.mode)
         layout.addWidget(self.instructor)
         layout.addWidget(self.sound)
@@ -76,9 +77,8 @@ class SessionToolbar(QtWidgets.QWidget):
         """For a station: the devices' links are on the station view's own strip, and the
         view has no feedback modes or instructor layout (yet); the summary here says whether
         every device is giving samples."""
-        for widget in (self.mode, self.instructor):
+        for widget in (self.mode_label, self.mode, self.instructor):
             widget.hide()
-        self.layout().itemAt(0).widget().hide()     # the "Feedback:" label
 
     def set_station_links(self, links: dict) -> None:
         out = [role.replace("_", " ") for role, link in links.items() if link in ("down", "stalled")]
