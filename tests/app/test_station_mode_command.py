@@ -3,10 +3,18 @@ station it starts (each device's own part of a simulated session, in its own cha
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
+
+# the X server of the real-window test, and its ways of looking at the screen
+from test_real_window import GRAB_ROOT, assert_looks_like_the_app, pixels, xvfb_display  # noqa: F401, E402
 
 from glovecoach.app.sources import simulated_session
 from glovecoach.cli import main as cli_main
@@ -54,3 +62,32 @@ def test_the_virtual_station_plays_each_devices_own_channels(tmp_path):
     assert len(ids) == 3          # three devices, told apart by id
     with pytest.raises(ValueError, match="unknown scenario"):
         virtual_station_urls("no_such_scenario", directory=tmp_path)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or shutil.which("Xvfb") is None,
+                    reason="needs Xvfb (apt-get install xvfb; .ci/run does)")
+def test_app_station_virtual_opens_its_window_on_a_real_x_server(xvfb_display, tmp_path):  # noqa: F811
+    # the command as a person runs it, on Qt's xcb platform: the station's screening page
+    # comes up (its devices are started when the session is)
+    env = {k: v for k, v in os.environ.items() if k != "WAYLAND_DISPLAY"}
+    env.update(DISPLAY=xvfb_display, QT_QPA_PLATFORM="xcb")
+    app = subprocess.Popen([sys.executable, "-m", "glovecoach", "app", "--station", "--virtual",
+                            "--trainee", "Ada", "--sessions", str(tmp_path / "sessions")],
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    root = tmp_path / "root.png"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert app.poll() is None, f"the app ended: {app.communicate()[1]}"
+            grab = subprocess.run([sys.executable, "-c", GRAB_ROOT, str(root)], env=env,
+                                  capture_output=True, text=True, timeout=60)
+            assert grab.returncode == 0, grab.stderr
+            if len(np.unique(pixels(root))) > 50:
+                break
+            assert time.monotonic() < deadline, "no window on the X screen within 60 s"
+            time.sleep(1.0)
+        assert_looks_like_the_app(pixels(root), "the X screen")
+    finally:
+        app.terminate()
+        _, err = app.communicate(timeout=30)
+    assert "Traceback" not in err, err
