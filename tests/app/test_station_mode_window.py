@@ -213,3 +213,21 @@ def test_a_station_is_given_as_urls_or_as_a_paired_choice():
         station_urls({})
     with pytest.raises(ValueError, match="not both"):
         MainWindow("virtual://", station={"left_glove": "virtual://"})
+
+
+def test_a_device_that_does_not_answer_stops_the_start_and_is_named(qtbot, station, tmp_path):
+    missing = str(tmp_path / "ttyUSB9")
+    window = MainWindow(station={**station, "right_glove": missing}, sessions=tmp_path / "sessions",
+                        trainee="Ada")
+    qtbot.addWidget(window)
+    window.show()
+    screening = window.screening_page
+    screening.answer_all_no()
+    screening.tick_all()
+    assert screening.try_start()
+    qtbot.waitUntil(lambda: window.error is not None, timeout=20000)
+    assert window.controller is None
+    assert f"right glove ({missing})" in window.error
+    assert "left glove" not in window.error            # the others answered
+    assert window.pages.currentWidget() is window.message_page
+    assert not list((tmp_path / "sessions").glob("*.gcrec"))    # no session, no recording
