@@ -189,8 +189,8 @@ def test_a_station_recording_replays_into_the_station_view(qtbot, station, tmp_p
     assert len(model.spine_ring) > model.rate_hz
     # samples prove each device there
     assert all(d.link == "up" for d in model.devices.values())
-    # (the devices were stopped one after the other: the last slots lack some; a second
-    # before the end, every device is there and no hand is greyed)
+    # (the devices stop a few ms apart: the very last slots may lack one; a second before
+    # the end, every device is there and no hand is greyed)
     replay.seek_index(0)
     replay.seek_index(replay.player.total - int(model.rate_hz))
     model = replay.player.model
@@ -231,3 +231,15 @@ def test_a_device_that_does_not_answer_stops_the_start_and_is_named(qtbot, stati
     assert "left glove" not in window.error            # the others answered
     assert window.pages.currentWidget() is window.message_page
     assert not list((tmp_path / "sessions").glob("*.gcrec"))    # no session, no recording
+
+
+def test_a_station_url_the_link_does_not_understand_is_said(qtbot, station, tmp_path):
+    window = MainWindow(station={**station, "spine_strip": "carrier-pigeon://coop"},
+                        sessions=tmp_path / "sessions", trainee="Ada")
+    qtbot.addWidget(window)
+    screening = window.screening_page
+    screening.answer_all_no()
+    screening.tick_all()
+    assert screening.try_start()
+    assert window.error is not None and "carrier-pigeon" in window.error
+    assert window.controller is None and window.pages.currentWidget() is window.message_page

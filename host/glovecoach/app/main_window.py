@@ -216,7 +216,12 @@ class MainWindow(QtWidgets.QMainWindow):
         assert self.station_urls is not None
         self._show_message("Connecting to the station: " + ", ".join(
             role.replace("_", " ") for role in self.station_urls) + " \u2026")
-        clients = {role: GloveClient(url) for role, url in self.station_urls.items()}
+        try:     # (a client opens nothing yet: one refused leaves nothing to close)
+            clients = {role: GloveClient(url) for role, url in self.station_urls.items()}
+        except ValueError as exc:    # a URL the link does not understand
+            self.error = f"Could not open the station: {exc}"
+            self._show_message(self.error)
+            return
         pending = {"clients": clients, "protocol": protocol, "info": info, "errors": {},
                    "left": len(clients)}
         self._pending = pending

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ from glovecoach.link.transport import url_scheme
 from glovecoach.pipeline.station_session import StationPipeline
 from glovecoach.recording import StationRecordingWriter
 from glovecoach.vocabulary.station import StationLayout
+
+STOP_WAIT_S = 2.0     # a STOP's ACK comes within the client's 1 s command timeout
 
 
 class _StationRecorder(GuardedRecorder):
@@ -177,17 +180,28 @@ class StationController(FrameDriven):
         out += [alert_entry(a) for a in self.model.station_board.log]
         return sorted(out, key=lambda a: a["at_s"])
 
+    def _stop_devices(self) -> None:
+        """STOP to every device whose link is up, all at once: one after the other, each
+        waiting for its ACK, the session's last slots would lack the devices stopped first."""
+        def stop(client: Any) -> None:
+            try:
+                client.stop()
+            except Exception:  # noqa: BLE001 - a device that vanished at the end loses nothing
+                pass
+
+        threads = [threading.Thread(target=stop, args=(c,), name="station-stop", daemon=True)
+                   for c in self.clients.values() if c.link_up]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(STOP_WAIT_S)
+
     def finish(self) -> Any:
         """Stop the devices, take what is still queued, build the report, close the recording."""
         if self.report is not None:
             return self.report
         self.timer.stop()
-        for client in self.clients.values():
-            if client.link_up:
-                try:
-                    client.stop()
-                except Exception:  # noqa: BLE001 - a device that vanished at the end loses nothing
-                    pass
+        self._stop_devices()
         self.report = self.pipeline.finish()
         self.recorder.note("alert_log", {"alerts": self.alert_log()})
         self.recorder.note("link_stats", self.link_stats())
