@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     src.add_argument("--virtual", action="store_true",
                      help="use the virtual glove (the real firmware playing a simulated session)")
     src.add_argument("--replay", metavar="FILE.gcrec",
-                     help="replay a recorded session (play, pause, scrub)")
+                     help="replay a recorded session, one glove's or a station's (play, pause, scrub)")
     p.add_argument("--station", action="store_true",
                    help="coach a station (left glove, right glove, spine strip): the pairing screen "
                         "finds and assigns the devices; with --virtual, three virtual devices")
