@@ -47,31 +47,48 @@ def new_recording_path(directory: Path, trainee: str) -> Path:
     return path
 
 
+def alert_entry(alert: Any) -> dict:
+    """One alert of a session's log as the recording's "alert_log" note stores it."""
+    return {"kind": alert.kind, "severity": alert.severity, "message": alert.message,
+            "at_s": round(alert.at_s, 3), "channel": alert.channel,
+            "ended_s": None if alert.ended_s is None else round(alert.ended_s, 3)}
+
+
 def alert_log_payload(model: SessionModel) -> dict:
-    return {"alerts": [{"kind": a.kind, "severity": a.severity, "message": a.message,
-                        "at_s": round(a.at_s, 3), "channel": a.channel,
-                        "ended_s": None if a.ended_s is None else round(a.ended_s, 3)}
-                       for a in model.alerts.log]}
+    return {"alerts": [alert_entry(a) for a in model.alerts.log]}
 
 
 class GuardedRecorder:
-    """The session's RecordingWriter, for a live session: when the recording cannot go on (the
+    """The session's recording writer, for a live session: when the recording cannot go on (the
     disk is full, the drive was pulled), the people are told once, what was written stays
-    readable, and the coaching goes on without recording instead of the window failing."""
+    readable, and the coaching goes on without recording instead of the window failing.
 
-    def __init__(self, writer: RecordingWriter, on_failure) -> None:
+    It guards a `RecordingWriter` and a `StationRecordingWriter` alike: a station's device
+    streams (`devices`, `device(role)`) come wrapped too and share the one failure, so a full
+    disk met by the left glove's stream stops the recording of the whole station, once."""
+
+    GUARDED = frozenset({"write_samples", "write_gap", "write_status", "write_note", "flush",
+                         "note", "set_station_origin", "set_device_info", "set_alignment"})
+
+    def __init__(self, writer: Any, on_failure, *, root: GuardedRecorder | None = None) -> None:
         self.writer = writer
         self.on_failure = on_failure
+        self._root = root or self
         self.failed: str | None = None
 
+    def _fail(self, exc: RecordingError) -> None:
+        root = self._root
+        if root.failed is None:
+            root.failed = str(exc)
+            root.on_failure(root.failed)
+
     def _call(self, name: str, *args, **kwargs) -> None:
-        if self.failed is not None:
+        if self._root.failed is not None:
             return
         try:
             getattr(self.writer, name)(*args, **kwargs)
         except RecordingError as exc:
-            self.failed = str(exc)
-            self.on_failure(self.failed)
+            self._fail(exc)
 
     def write_samples(self, *args, **kwargs) -> None:
         self._call("write_samples", *args, **kwargs)
@@ -88,19 +105,68 @@ class GuardedRecorder:
     def flush(self) -> None:
         self._call("flush")
 
-    def close(self) -> None:
+    @property
+    def devices(self) -> dict[str, GuardedRecorder]:
+        """A station writer's device streams, each guarded by this recorder."""
+        return {role: GuardedRecorder(stream, self.on_failure, root=self._root)
+                for role, stream in self.writer.devices.items()}
+
+    def device(self, role: str) -> GuardedRecorder:
+        return GuardedRecorder(self.writer.device(role), self.on_failure, root=self._root)
+
+    def close(self, **kwargs) -> None:
         try:
-            self.writer.close()
+            self.writer.close(**kwargs)
         except RecordingError as exc:
-            if self.failed is None:
-                self.failed = str(exc)
-                self.on_failure(self.failed)
+            self._fail(exc)
 
     def __getattr__(self, name: str):
+        # note, set_station_origin, set_device_info, set_alignment (a station's) are guarded
+        # as the methods above; anything else (paths, counters) is the writer's own
+        if name in GuardedRecorder.GUARDED:
+            return lambda *args, **kwargs: self._call(name, *args, **kwargs)
         return getattr(self.writer, name)
 
 
-class LiveController(QtCore.QObject):
+class FrameDriven(QtCore.QObject):
+    """What a live controller (one glove or a station) does on the GUI thread: a precise
+    ~30 fps timer that pumps its pipeline, the views it redraws, and the alert sound."""
+
+    def __init__(self, parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.views: list[Any] = []
+        self._sound = False
+        self.sound: Any = None       # the AlertSound, made when sound is first switched on
+        self.timer = QtCore.QTimer(self)
+        self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(FRAME_INTERVAL_MS)
+        self.timer.timeout.connect(self.tick)
+
+    def tick(self) -> None:
+        raise NotImplementedError
+
+    def set_sound(self, on: bool) -> None:
+        self._sound = on
+        if on and self.sound is None:
+            from glovecoach.app.sound import AlertSound
+
+            self.sound = AlertSound()
+
+    def redraw_views(self, new_dangers: int) -> None:
+        """Redraw every view; beep for `new_dangers` if sound is on (a beep is feedback too:
+        none in blind mode)."""
+        for view in self.views:
+            view.redraw()
+        if new_dangers and self._sound and \
+                any(getattr(v, "mode", "") != "blind" for v in self.views):
+            self.sound.play()
+
+    def close_sound(self) -> None:
+        if self.sound is not None:
+            self.sound.close()
+
+
+class LiveController(FrameDriven):
     """Drives one session: poll -> record -> model -> view, until `finish()`."""
 
     updated = QtCore.Signal()
@@ -140,24 +206,10 @@ class LiveController(QtCore.QObject):
                                           *self.model.listeners()])
         self.link_state = "up"       # what the trainee gets: "up", "stalled" or "down"
         self.report: Any = None
-        self.views: list[Any] = []
-        self._sound = False
-        self.sound: Any = None       # the AlertSound, made when sound is first switched on
-        self.timer = QtCore.QTimer(self)
-        self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
-        self.timer.setInterval(FRAME_INTERVAL_MS)
-        self.timer.timeout.connect(self.tick)
 
     def recorder_metadata(self) -> dict:
         return {**self.session_info, "recording": str(self.recording_path),
                 "glove_id": self.hello.glove_id, "rate_hz": self.rate_hz}
-
-    def set_sound(self, on: bool) -> None:
-        self._sound = on
-        if on and self.sound is None:
-            from glovecoach.app.sound import AlertSound
-
-            self.sound = AlertSound()
 
     def start(self) -> None:
         self.client.start(rate_hz=self.rate_hz)
@@ -166,12 +218,7 @@ class LiveController(QtCore.QObject):
     def tick(self) -> None:
         """Drain the link, record, feed the model, redraw the views."""
         self.drain()
-        for view in self.views:
-            view.redraw()
-        # a beep is feedback too: none in blind mode
-        if self.model.alerts.take_new_dangers() and self._sound and \
-                any(getattr(v, "mode", "") != "blind" for v in self.views):
-            self.sound.play()
+        self.redraw_views(self.model.alerts.take_new_dangers())
         self.updated.emit()
 
     def drain(self) -> None:
@@ -214,7 +261,6 @@ class LiveController(QtCore.QObject):
         self.recorder.write_note("report", self.report.to_dict())
         self.recorder.close()
         self.client.close()
-        if self.sound is not None:
-            self.sound.close()
+        self.close_sound()
         self.finished.emit(self.report)
         return self.report

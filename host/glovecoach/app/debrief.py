@@ -50,6 +50,34 @@ def breakdown_text(breakdown: Mapping[str, Any]) -> str:
     return "    \u00b7    ".join(f"{name}: {value}" for name, value in breakdown_rows(breakdown))
 
 
+def region_grid(report: Mapping[str, Any], protocol: Any) -> RegionForceGrid:
+    """Peak and mean force per sensor and technique of one glove's report (a station's: one
+    hand's), techniques in the protocol's order."""
+    rows_data = region_rows(report)
+    ids = load_sensor_map().ids
+    sensors = sorted(dict.fromkeys(r for r, _, _, _ in rows_data),
+                     key=lambda c: ids.index(c) if c in ids else len(ids))
+    order = [t for t in ("none",) + tuple(p.technique for p in protocol.phases)]
+    techniques = [t for t in dict.fromkeys(order + [t for _, t, _, _ in rows_data])
+                  if any(t == tt for _, tt, _, _ in rows_data)]
+    cells = {(r, t): (pk, mn) for r, t, pk, mn in rows_data}
+    flagged = {(e.get("region"), e.get("technique") or "none")
+               for e in report.get("overforce_events", [])}
+    return RegionForceGrid(sensors, techniques, cells, flagged, {s: sensor_name(s) for s in sensors})
+
+
+def score_words(report: Mapping[str, Any]) -> tuple[str, str, bool]:
+    """("Score 82 / 100", "\u2714 Protocol followed", passed) of a report, or of a station
+    report's station part or one hand's."""
+    protocol = report.get("protocol") or {}
+    if protocol.get("verdict") == "no_massage":
+        return "No score", "\u2716 No massage found", False
+    passed = bool(protocol.get("passed"))
+    total = (report.get("score") or {}).get("total", "\u2014")
+    return (f"Score {total} / 100",
+            "\u2714 Protocol followed" if passed else "\u2716 Protocol not followed", passed)
+
+
 class DebriefView(QtWidgets.QScrollArea):
     def __init__(self, report: Mapping[str, Any], *, protocol: Any | None = None,
                  session: Any = None, recording_path: str | Path | None = None,
@@ -137,19 +165,7 @@ class DebriefView(QtWidgets.QScrollArea):
                                self.alerts)
 
     def _make_region_chart(self) -> RegionForceGrid:
-        rows_data = region_rows(self.report)
-        ids = load_sensor_map().ids
-        sensors = sorted(dict.fromkeys(r for r, _, _, _ in rows_data),
-                         key=lambda c: ids.index(c) if c in ids else len(ids))
-        order = [t for t in ("none",) + tuple(p.technique for p in self.protocol.phases)]
-        techniques = [t for t in dict.fromkeys(order + [t for _, t, _, _ in rows_data])
-                      if any(t == tt for _, tt, _, _ in rows_data)]
-        cells = {(r, t): (pk, mn) for r, t, pk, mn in rows_data}
-        flagged = {(e.get("region"), e.get("technique") or "none")
-                   for e in self.report.get("overforce_events", [])}
-        grid = RegionForceGrid(sensors, techniques, cells, flagged,
-                               {s: sensor_name(s) for s in sensors})
-        return grid
+        return region_grid(self.report, self.protocol)
 
     def _make_spine_map(self) -> SpineMap:
         segments, peaks, contact = spine_rows(self.report)
@@ -228,3 +244,4 @@ def calibration_text(calibration: Mapping[str, Any] | None) -> str:
         return ""
     return ("\u26A0 Forces are approximate: this glove has no calibration, so they come from the "
             "typical sensor curve (run glovecoach calibrate).")
+

@@ -4,6 +4,11 @@ The view at position t is what the live window showed at t: the engine is run ov
 recording from the start up to t (in large blocks, which the engine accepts at any size), so
 alerts, phase state and plots match the live session. Scrubbing backwards restarts the run
 from the start; forwards continues it.
+
+A station recording (.gcrec format 2) replays the same way through the station's own path:
+its devices aligned again (`station.replay.align_station_recording`, the slots the live
+session had), played by `StationRecordingSource` into the `StationCoachingListener` and the
+`StationModel`, and shown in the `StationView`.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from glovecoach.calibration import calibration_for
 from glovecoach.pipeline import Notifier
 from glovecoach.pipeline.recording_source import RecordingSource
 from glovecoach.protocols import default_protocol
-from glovecoach.recording import open_recording
+from glovecoach.recording import StationRecording, open_any_recording
 
 CATCH_UP_BLOCK = 4096      # samples per engine call when jumping ahead
 SLIDER_STEPS_PER_S = 10
@@ -47,16 +52,74 @@ class RecordingPlayer:
         return model
 
     @property
+    def rate_hz(self) -> float:
+        return float(self.recording.rate_hz)
+
+    @property
     def position(self) -> int:
         return self.model.end_index
 
     def seek(self, index: int) -> None:
         """Make the model show the session as it stood just before sample `index`."""
         index = int(min(max(index, 0), self.total))
-        if index < self.model.end_index:
+        if index < self.position:
             self.model = self._new_model()
         self.source.advance_to(index)
         self.notifier.pump()
+
+
+class StationRecordingPlayer(RecordingPlayer):
+    """A station recording's slots through the station's coaching into a `StationModel`, up
+    to a chosen station index (no Qt). The devices are aligned once, as the live session
+    aligned them (the stored origin and clock fits)."""
+
+    def __init__(self, station: StationRecording, protocol: Any, calibration_dir: Any = None,
+                 window_s: float = 10.0) -> None:
+        from glovecoach.station.replay import align_station_recording
+
+        self.recording = station
+        self.protocol = protocol
+        self.calibration_dir = calibration_dir
+        self.window_s = window_s
+        self.aligned = align_station_recording(station)
+        self.total = int(self.aligned.n_total)
+        self.device_info = {role: dict(rec.device_info or {}) for role, rec in station.devices.items()}
+        self.model = self._new_model()
+
+    @property
+    def rate_hz(self) -> float:
+        return float(self.aligned.rate_hz)
+
+    @property
+    def position(self) -> int:
+        return self.source.end_index
+
+    def _new_model(self) -> Any:
+        from glovecoach.app.station_controller import transport_of_url
+        from glovecoach.app.station_view import StationModel
+        from glovecoach.pipeline.station_coaching import StationCoachingListener
+        from glovecoach.pipeline.station_source import StationRecordingSource
+
+        layout = self.aligned.layout
+        # how each device was reached, from the URLs the session was started with
+        urls = self.recording.metadata.get("device_urls") or {}
+        model = StationModel(layout, self.rate_hz, window_s=self.window_s,
+                             transports={r: transport_of_url(u) for r, u in urls.items()},
+                             device_ids={r: i.get("glove_id") for r, i in self.device_info.items()
+                                         if i.get("glove_id")})
+        coaching = StationCoachingListener(protocol=self.protocol, layout=layout, rate_hz=self.rate_hz,
+                                           device_info=self.device_info,
+                                           calibration_dir=self.calibration_dir, with_state=True)
+        self.source = StationRecordingSource(self.aligned, CATCH_UP_BLOCK)
+        self.notifier = Notifier(self.source, [coaching, model], join_samples=False)
+        return model
+
+
+def player_for(recording: Any, protocol: Any, calibration_dir: Any = None) -> RecordingPlayer:
+    """The player of a one-device recording or of a station's."""
+    if isinstance(recording, StationRecording):
+        return StationRecordingPlayer(recording, protocol, calibration_dir)
+    return RecordingPlayer(recording, protocol, calibration_dir)
 
 
 class ReplayWindow(QtWidgets.QMainWindow):
@@ -65,17 +128,19 @@ class ReplayWindow(QtWidgets.QMainWindow):
         super().__init__()
         self.setStyleSheet(theme.app_stylesheet())
         self.path = Path(path)
-        self.recording = open_recording(self.path)
+        self.recording = open_any_recording(self.path)
+        self.is_station = isinstance(self.recording, StationRecording)
         self.setWindowTitle(f"glovecoach replay \u2014 {self.path.name}")
         self.protocol = protocol or default_protocol()
-        self.player = RecordingPlayer(self.recording, self.protocol, calibration_dir)
+        self.player = player_for(self.recording, self.protocol, calibration_dir)
         self.speed = speed
-        self.view = LiveView(self.player.model)
+        self.duration_s = self.player.total / self.player.rate_hz
+        self.view = self._make_view(self.player.model)
 
         self.play_button = QtWidgets.QPushButton("\u25B6 Play")
         self.play_button.clicked.connect(self.toggle_play)
         self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
-        self.slider.setRange(0, int(self.recording.duration_s * SLIDER_STEPS_PER_S))
+        self.slider.setRange(0, int(self.duration_s * SLIDER_STEPS_PER_S))
         self.slider.sliderMoved.connect(lambda v: self.seek_s(v / SLIDER_STEPS_PER_S))
         self.slider.sliderReleased.connect(
             lambda: self.seek_s(self.slider.value() / SLIDER_STEPS_PER_S))
@@ -91,6 +156,7 @@ class ReplayWindow(QtWidgets.QMainWindow):
         for mode in MODES[:2]:
             self.mode.addItem(MODE_LABELS[mode], mode)
         self.mode.currentIndexChanged.connect(lambda _i: self.view.set_mode(self.mode.currentData()))
+        self.mode.setVisible(not self.is_station)    # the station view has no feedback modes
         controls = QtWidgets.QHBoxLayout()
         controls.setContentsMargins(8, 4, 8, 0)
         controls.addWidget(self.play_button)
@@ -132,7 +198,7 @@ class ReplayWindow(QtWidgets.QMainWindow):
         self.play_button.setText("\u25B6 Play")
 
     def seek_s(self, t: float) -> None:
-        self.seek_index(int(round(t * self.recording.rate_hz)))
+        self.seek_index(int(round(t * self.player.rate_hz)))
 
     def seek_index(self, index: int) -> None:
         before = self.player.model
@@ -140,19 +206,29 @@ class ReplayWindow(QtWidgets.QMainWindow):
         if self.player.model is not before:
             self._swap_model()
         self._render()
+        # the views draw their maps every other frame (plenty at 30 fps); a seek while paused
+        # is a single frame, which may be the one without them
+        self.view.redraw()
+
+    def _make_view(self, model: Any) -> QtWidgets.QWidget:
+        if self.is_station:
+            from glovecoach.app.station_view import StationView
+
+            return StationView(model)
+        return LiveView(model)
 
     def _swap_model(self) -> None:
-        mode, instructor = self.view.mode, self.view.instructor
         old = self.view
-        self.view = LiveView(self.player.model)
-        self.view.set_instructor(instructor)
-        self.view.set_mode(mode)
+        self.view = self._make_view(self.player.model)
+        if not self.is_station:
+            self.view.set_instructor(old.instructor)
+            self.view.set_mode(old.mode)
         self.central_layout.replaceWidget(old, self.view)
         old.deleteLater()
 
     def _advance(self) -> None:
         dt = self._elapsed.restart() / 1000.0
-        step = max(1, int(round(dt * self.speed * self.recording.rate_hz)))
+        step = max(1, int(round(dt * self.speed * self.player.rate_hz)))
         self.player.seek(self.player.position + step)
         if self.player.position >= self.player.total:
             self.pause()
@@ -160,8 +236,8 @@ class ReplayWindow(QtWidgets.QMainWindow):
 
     def _render(self) -> None:
         self.view.redraw()
-        t = self.player.position / self.recording.rate_hz
-        self.clock.setText(f"{theme.format_clock(t)} / {theme.format_clock(self.recording.duration_s)}")
+        t = self.player.position / self.player.rate_hz
+        self.clock.setText(f"{theme.format_clock(t)} / {theme.format_clock(self.duration_s)}")
         if not self.slider.isSliderDown():
             self.slider.blockSignals(True)
             self.slider.setValue(int(t * SLIDER_STEPS_PER_S))
