@@ -4,8 +4,9 @@ Three real firmware processes (MicroPython unix port: left glove, right glove, s
 each on its own crystal) play a simulated station session with a hard press of the right
 thumb every 2.5 s; the host runs what `glovecoach demo` runs: StationPipeline (link -> aligner
 -> station recorder -> station coach) feeding the StationView, the link pumped every 10 ms and
-the view drawn at 30 frames a second, and at once when an alert begins (offscreen). Measured twice in the same run: the devices over WiFi (MQTT through the
-station's broker) and, as the baseline, over USB (pseudo-terminals).
+the view drawn at 30 frames a second, and at once when an alert begins (offscreen). Measured
+twice in the same run: the devices over WiFi (MQTT through the station's broker) and, as the
+baseline, over USB (pseudo-terminals).
 
 Latency of an alert = host time when the frame that shows it has been drawn - the instant the
 sample that triggered it was taken (the station slot's time: origin + index / rate, the

@@ -229,6 +229,8 @@ class TileModel:
             self.trace.add(update.first_index, values)
         states = [h.state for h in hands.values() if getattr(h, "state", None) is not None]
         alerts = [(hand, a) for hand, h in hands.items() for a in (h.active_alerts or ())]
+        # the station's own alerts: a spine contact (told once, whichever hands were on the back)
+        alerts += [("", a) for a in (getattr(update, "active_alerts", None) or ()) if a.kind != "hands_differ"]
         chosen = min(alerts, key=lambda ha: (_urgency(ha[1].kind), -ha[1].start_s)) if alerts else None
         technique = (update.technique or {}).get("station")
         differ = None
@@ -237,7 +239,15 @@ class TileModel:
             differ = f"left {technique_name(tech['left'])}, right {technique_name(tech['right'])}"
         changes: dict[str, Any] = {"alert": alert_words(*chosen) if chosen else None,
                                    "alert_kind": chosen[1].kind if chosen else None, "hands_differ": differ}
-        if states:
+        station_state = getattr(update, "state", None)
+        status = getattr(station_state, "status", None)
+        if status is not None:
+            # the station's phase, as its coach judges it against the protocol
+            changes.update(technique=status.technique, phase_elapsed_s=round(status.phase_elapsed_s),
+                           phase_window=status.phase_window, session_elapsed_s=round(status.session_elapsed_s),
+                           session_limit_s=states[0].session_limit_s if states else 0.0,
+                           paused=any(s.pause_s is not None for s in states))
+        elif states:
             lead = max(states, key=lambda s: s.phase_elapsed_s)
             # The station's technique when the hands agree; else the phase the engines are in.
             changes.update(technique=technique or lead.technique,

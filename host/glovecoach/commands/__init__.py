@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("analyze", "analyse a recorded session (.gcrec, or a CSV of newtons) against a massage protocol"),
     "app": ("app", "open the training app"),
     "calibrate": ("calibrate", "calibrate the glove's sensors with reference weights (guided)"),
+    "classroom": ("classroom", "watch every station of a room live through the room's MQTT broker"),
     "demo": ("demo", "watch the app coach a simulated good session"),
     "deploy": ("deploy", "flash MicroPython and copy the glove firmware to an ESP32"),
     "devices": ("devices", "list serial ports and the gloves on them"),

@@ -75,8 +75,11 @@ class VirtualStation:
                  glove_ids: Mapping[str, str] | None = None, room: str = DEFAULT_ROOM,
                  batch_frames: int = 1, micropython: str | None = None,
                  firmware: str | os.PathLike | None = None,
-                 sensor_map: str | os.PathLike | None = None) -> None:
+                 sensor_map: str | os.PathLike | None = None,
+                 device_passwords: Mapping[str, str] | None = None) -> None:
         """`signals`: role -> .gcsig, or `make_signals(folder)` returning that mapping.
+        `device_passwords`: role -> the password of that device's login on the broker (its
+        user name is its glove id, as a classroom's broker wants: glovecoach.link.room_broker).
         `rate_hz`: the rate the station streams at (the signals must be made at it).
         `clock_ppm` / `clock_offset_us`: per role; a role left out gets 0 (a mapping given
         replaces the defaults DEFAULT_CLOCK_PPM / DEFAULT_CLOCK_OFFSET_US as a whole).
@@ -116,6 +119,7 @@ class VirtualStation:
         self.room = room
         self.batch_frames = int(batch_frames)
         self._broker_url = broker_url
+        self.device_passwords = dict(device_passwords or {})
         self._signals = dict(signals) if signals is not None else None
         self._make_signals = make_signals
         self._glove_options = {"micropython": micropython, "firmware": firmware, "sensor_map": sensor_map}
@@ -227,8 +231,14 @@ class VirtualStation:
     def _write_net_config(self, role: str) -> Path:
         assert self.folder is not None and self.broker is not None
         path = self.folder / f"{role}.net.json"
-        path.write_text(json.dumps({"mqtt": {"host": self.broker.host, "port": self.broker.port,
-                                             "room": self.room, "batch_frames": self.batch_frames}}))
+        mqtt: dict = {"host": self.broker.host, "port": self.broker.port, "room": self.room,
+                      "batch_frames": self.batch_frames}
+        if role in self.device_passwords:
+            mqtt.update(user=self.glove_ids[role], password=self.device_passwords[role])
+        # the simulated flash of a provisioned device: readable by this user only
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"mqtt": mqtt}, fh)
         return path
 
     def _mqtt_url(self, role: str) -> str:

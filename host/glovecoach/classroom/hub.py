@@ -1,0 +1,206 @@
+"""The instructor's side of a classroom: every station of the room, live, from one broker.
+
+For each station of the `Room` that has devices, a `ClassStation` opens one `GloveClient` per
+device through the room's broker (an `mqtt://` transport logged in as the instructor), and runs
+the same `StationPipeline` as a station screen: aligner, lossless station recording in the
+instructor's folder, the station coach, and its tile. So the decisions on the instructor's
+tile are the ones the trainee's own screen makes from the same frames.
+
+A device already streaming (a trainee's station screen started it) is joined, not restarted:
+a START from the instructor would restart the stream under the trainee's screen.
+
+`Classroom.pump()` is called by whoever owns the thread (the grid's timer in the app, a loop
+headless); it never blocks.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from glovecoach.classroom.room import Room, StationSeat
+from glovecoach.classroom.tile import TileModel
+from glovecoach.link.broker import BrokerAddress
+from glovecoach.link.client import GloveClient, LinkLost
+from glovecoach.link.mqtt_transport import MqttTransport
+from glovecoach.pipeline.listener import Listener
+from glovecoach.pipeline.station_coaching import StationUpdate
+from glovecoach.pipeline.station_session import StationPipeline
+from glovecoach.recording import StationRecordingWriter
+from glovecoach.vocabulary.station import DeviceMessage, StationLayout
+
+CONNECT_TIMEOUT_S = 10.0
+
+
+class TileListener(Listener):
+    """Feeds a station's tile from its pipeline: coaching updates and each device's link."""
+
+    def __init__(self, tile: TileModel) -> None:
+        self.tile = tile
+
+    def on_other(self, message: Any) -> None:
+        if isinstance(message, StationUpdate):
+            self.tile.on_station_update(message)
+        elif isinstance(message, DeviceMessage):
+            self.tile.on_device_message(message.role, message.message)
+
+
+def recording_name(station: str, trainee: str, started: _dt.datetime) -> str:
+    words = re.sub(r"[^A-Za-z0-9]+", "-", f"{station} {trainee}".strip()).strip("-") or "station"
+    return f"{started:%Y%m%d-%H%M%S}-{words}.gcrec"
+
+
+@dataclass
+class ClassStation:
+    seat: StationSeat
+    layout: StationLayout
+    clients: dict[str, GloveClient]
+    pipeline: StationPipeline
+    tile: TileModel
+    recording: Path
+    problems: list[str] = field(default_factory=list)
+    report: Any = None
+
+
+class Classroom:
+    """``with Classroom(room, broker, ...) as c: c.pump()...``; `finish()` gives the reports."""
+
+    def __init__(self, room: Room, broker: BrokerAddress, *, record_dir: str | Path, protocol: Any,
+                 rate_hz: int = 200, username: str | None = None, password: str | None = None,
+                 tls_ca: str | None = None, tile_width_px: int = 300,
+                 listeners_for: Any = None) -> None:
+        self.room = room
+        self.broker = broker
+        self.record_dir = Path(record_dir)
+        self.protocol = protocol
+        self.rate_hz = int(rate_hz)
+        self._credentials = (username, password)
+        self.tls_ca = tls_ca
+        self.tile_width_px = tile_width_px
+        self.listeners_for = listeners_for   # station name -> extra listeners (a full view)
+        self.stations: dict[str, ClassStation] = {}
+        self.started = _dt.datetime.now()
+
+    # ------------------------------------------------------------------ starting
+    def _client(self, device_id: str) -> GloveClient:
+        user, password = self._credentials
+        transport = MqttTransport(self.broker.host, self.broker.port, self.room.name, device_id,
+                                  username=user, password=password, tls=self.tls_ca is not None,
+                                  tls_ca=self.tls_ca)
+        return GloveClient(transport)
+
+    def start(self, stations: Sequence[str] | None = None) -> Classroom:
+        """Open every station that has devices (or those named), each as far as it can:
+        a station whose device does not answer is started with the others and says so."""
+        self.record_dir.mkdir(parents=True, exist_ok=True)
+        for seat in self.room.stations:
+            if stations is not None and seat.name not in stations:
+                continue
+            if not seat.devices:
+                continue
+            self._open_station(seat)
+        return self
+
+    def _open_station(self, seat: StationSeat) -> None:
+        layout = StationLayout.for_roles(list(seat.devices))
+        clients = {role: self._client(device) for role, device in seat.devices.items()}
+        problems = []
+        hellos = {}
+        for role, client in clients.items():
+            try:
+                hellos[role] = client.connect(timeout=CONNECT_TIMEOUT_S)
+            except (TimeoutError, LinkLost) as exc:
+                problems.append(f"{role.replace('_', ' ')} {seat.devices[role]}: {exc}")
+        for role, hello in hellos.items():
+            streaming = bool(hello.info.get("streaming")) and int(hello.info.get("rate_hz") or 0) == self.rate_hz
+            if not streaming:   # join a running stream (a trainee's screen started it); else start it
+                try:
+                    clients[role].start(rate_hz=self.rate_hz)
+                except Exception as exc:  # noqa: BLE001 - one device must not stop the class
+                    problems.append(f"{role.replace('_', ' ')} did not start: {exc}")
+        path = self.record_dir / recording_name(seat.name, seat.trainee, self.started)
+        writer = StationRecordingWriter(path, layout, self.rate_hz, {
+            "source": "glovecoach classroom", "room": self.room.name, "station": seat.name,
+            "trainee": seat.trainee, "devices": dict(seat.devices),
+            "transports": {role: c.transport.name for role, c in clients.items()}})
+        writer.note("session_start", {"trainee": seat.trainee, "station": seat.name, "room": self.room.name})
+        tile = TileModel(seat.name, seat.trainee, layout, self.rate_hz, width_px=self.tile_width_px)
+        extra = list(self.listeners_for(seat.name)) if self.listeners_for else []
+        pipeline = StationPipeline(clients, layout, self.rate_hz, writer=writer, protocol=self.protocol,
+                                   device_info={r: h.info for r, h in hellos.items()},
+                                   listeners=[TileListener(tile), *extra], with_state=True)
+        self.stations[seat.name] = ClassStation(seat, layout, clients, pipeline, tile, path, problems)
+
+    # ------------------------------------------------------------------ running
+    def pump(self) -> int:
+        n = 0
+        for station in self.stations.values():
+            if not station.pipeline.finished:
+                n += station.pipeline.pump()
+        return n
+
+    def mark(self, station: str, text: str = "") -> dict:
+        """The instructor marks a moment of a station: stored in its recording (shown in its
+        debrief) and published for the station's own screen."""
+        s = self.stations[station]
+        at_index = s.pipeline.station_end_index
+        mark = {"at_s": at_index / self.rate_hz, "station_index": at_index, "text": text,
+                "host_time": time.time()}
+        s.pipeline.writer.note("mark", mark)
+        self._publish(station, "marks", mark)
+        return mark
+
+    def message(self, station: str, text: str) -> None:
+        """A message to a station's screen (and stored in its recording)."""
+        s = self.stations[station]
+        payload = {"text": text, "host_time": time.time()}
+        s.pipeline.writer.note("instructor_message", payload)
+        self._publish(station, "messages", payload)
+
+    def _publish(self, station: str, what: str, payload: dict) -> None:
+        # On the instructor's own connection to a device of the station (paho is thread-safe
+        # for publish); the station's topic is its name made a topic level.
+        s = self.stations[station]
+        for client in s.clients.values():
+            transport = client.transport
+            paho_client = getattr(transport, "_client", None)
+            if paho_client is not None:
+                topic = f"glovecoach/{self.room.name}/{topic_level(station)}/{what}"
+                paho_client.publish(topic, json.dumps(payload).encode(), qos=1)
+                return
+
+    # ------------------------------------------------------------------ ending
+    def finish(self) -> dict[str, Any]:
+        """Stop every station: recordings closed, reports made. Returns station -> report."""
+        reports = {}
+        for name, s in self.stations.items():
+            for client in s.clients.values():
+                try:
+                    client.stop(timeout=0.5)
+                except Exception:  # noqa: BLE001, S110 - the device may be gone; the recording is complete
+                    pass
+            try:
+                s.report = s.pipeline.finish()
+            finally:
+                for client in s.clients.values():
+                    client.close()
+            reports[name] = s.report
+        return reports
+
+    def __enter__(self) -> Classroom:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        if any(not s.pipeline.finished for s in self.stations.values()):
+            self.finish()
+
+
+def topic_level(name: str) -> str:
+    """A station's name as one MQTT topic level."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "station"

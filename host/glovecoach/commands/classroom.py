@@ -1,0 +1,200 @@
+"""`glovecoach classroom`: every station of a room on the instructor's machine, through Mosquitto.
+
+    glovecoach classroom --virtual 3 --seconds 60 --record DIR      # N virtual stations, headless
+    glovecoach classroom --room room7 --roster class.csv            # a real room (the grid window)
+
+The room's broker is started here (glovecoach.link.room_broker: a login per device and screen,
+an ACL, nothing listening once the classroom ends). With ``--virtual N`` every station is three
+real firmware processes (MicroPython unix port) logged in with their own device accounts, on
+the loopback. Without a display, or with ``--seconds``, it runs headless and prints a summary
+per station; every station's session is recorded in ``--record`` with a debrief per station
+and the class summary (CSV and HTML) at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from glovecoach.commands import CommandError
+
+MAX_VIRTUAL_STATIONS = 12
+SUMMARY_EVERY_S = 10.0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "classroom", help="watch every station of a room live through the room's MQTT broker",
+        description="Start the room's broker (Mosquitto, with a login per device and screen), coach and "
+                    "record every station of the room, and show them as tiles; headless with --seconds "
+                    "or without a display.")
+    p.add_argument("--virtual", type=int, metavar="N",
+                   help=f"N virtual stations (1..{MAX_VIRTUAL_STATIONS}), each the real firmware of two gloves and "
+                        "a spine strip, on this machine")
+    p.add_argument("--room", default=None, help="the room's name (remembered stations and devices; "
+                                                 "default 'virtual-room' with --virtual)")
+    p.add_argument("--roster", type=Path, help="a roster CSV: station,trainee[,left_glove,right_glove,spine_strip]")
+    p.add_argument("--seconds", type=float, help="run this long, headless, then finish the class")
+    p.add_argument("--record", type=Path, metavar="DIR", help="where every station's recording and debrief go "
+                                                              "(default ~/glovecoach-sessions/<room>-<time>)")
+    p.add_argument("--port", type=int, default=0, help="the broker's port (default: a free one; 1883 for "
+                                                       "a real room's devices)")
+    p.add_argument("--rate", type=int, default=200)
+    p.add_argument("--seed", type=int, default=1, help="with --virtual: first station's simulated session")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from glovecoach.classroom.room import Room, RoomError, load_or_new, rooms_dir
+    from glovecoach.classroom.virtual import VirtualStations, virtual_room
+    from glovecoach.link.room_broker import RoomAccounts, RoomBroker, RoomBrokerError
+
+    if args.virtual is not None and not 1 <= args.virtual <= MAX_VIRTUAL_STATIONS:
+        raise CommandError(f"--virtual takes 1..{MAX_VIRTUAL_STATIONS} stations (each is three firmware "
+                           f"processes, ~5 % of a core each here), got {args.virtual}")
+    if args.seconds is not None and not args.seconds > 0:
+        raise CommandError(f"--seconds must be > 0, got {args.seconds}")
+    room_name = args.room or ("virtual-room" if args.virtual else None)
+    if room_name is None:
+        raise CommandError("give --room NAME (the room's stations and devices are remembered under it), "
+                           "or --virtual N")
+    try:
+        room = Room(room_name) if args.virtual else load_or_new(room_name)
+        if args.roster:
+            room.apply_roster(args.roster)
+    except RoomError as exc:
+        raise CommandError(str(exc)) from None
+    if args.virtual:
+        virtual_room(room, args.virtual)
+    if not any(seat.devices for seat in room.stations):
+        raise CommandError(f"room {room.name} has no station with devices: give a --roster with device ids "
+                           "(station,trainee,left_glove,right_glove,spine_strip)")
+    accounts_path = rooms_dir() / f"{room.name}.accounts.json"
+    try:
+        accounts = RoomAccounts.load(accounts_path) if accounts_path.exists() and not args.virtual \
+            else RoomAccounts.create(room.name)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    for seat in room.stations:
+        for device in seat.devices.values():
+            accounts.add_device(device)
+    accounts.add_screen("instructor")
+    if not args.virtual:
+        accounts.save(accounts_path)      # devices are provisioned with these passwords
+        room.save(rooms_dir() / f"{room.name}.json")
+    record = args.record or Path.home() / "glovecoach-sessions" / f"{room.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    headless = args.seconds is not None or not _has_display()
+    try:
+        broker = RoomBroker(accounts, host="127.0.0.1" if args.virtual else "0.0.0.0", port=args.port)
+        broker.start()
+    except RoomBrokerError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        if args.virtual:
+            with VirtualStations(room, accounts, broker.port, args.rate, args.seed):
+                return _run_class(room, accounts, broker, record, args, headless)
+        return _run_class(room, accounts, broker, record, args, headless)
+    finally:
+        broker.stop()
+
+
+def _has_display() -> bool:
+    from glovecoach.app.qt import has_display
+
+    return has_display()
+
+
+def _run_class(room, accounts, broker, record: Path, args, headless: bool) -> int:
+    from glovecoach.classroom.hub import Classroom
+    from glovecoach.link.broker import BrokerAddress
+    from glovecoach.protocols import default_protocol
+
+    protocol = default_protocol()
+    address = BrokerAddress("127.0.0.1", broker.port)
+    classroom = Classroom(room, address, record_dir=record, protocol=protocol, rate_hz=args.rate,
+                          username="instructor", password=accounts.screens["instructor"])
+    print(f"classroom {room.name}: broker on port {broker.port} (logins required), "
+          f"{sum(bool(s.devices) for s in room.stations)} station(s), recording to {record}", flush=True)
+    classroom.start()
+    for name, station in classroom.stations.items():
+        for problem in station.problems:
+            print(f"  {name}: {problem}", file=sys.stderr)
+    if headless:
+        seconds = args.seconds if args.seconds is not None else 60.0
+        end = time.monotonic() + seconds
+        next_line = time.monotonic() + SUMMARY_EVERY_S
+        try:
+            while time.monotonic() < end:
+                if not classroom.pump():
+                    time.sleep(0.01)
+                if time.monotonic() >= next_line:
+                    next_line += SUMMARY_EVERY_S
+                    _print_tiles(classroom)
+        except KeyboardInterrupt:
+            pass
+    else:
+        _run_window(classroom)
+    reports = classroom.finish()
+    _print_summary(classroom, reports)
+    _write_class_files(classroom, reports, record, protocol)
+    return 0
+
+
+def _print_tiles(classroom) -> None:
+    for name, s in classroom.stations.items():
+        st = s.tile.state
+        alert = f"  ALERT {st.alert}" if st.alert else ""
+        links = " ".join(f"{b.role.split('_')[0]}:{b.link}" for b in st.devices)
+        print(f"  {name:<10} {st.trainee:<16} {st.technique or '-':<14} {st.phase_clock:<16} {links}{alert}",
+              flush=True)
+
+
+def _print_summary(classroom, reports) -> None:
+    print("station    trainee          slots   lost  per device (samples/lost)            verdict, score")
+    for name, s in classroom.stations.items():
+        rec = s.pipeline.recorder
+        devices = "  ".join(f"{role.split('_')[0]} {r.samples}/{r.lost}" for role, r in rec.devices.items())
+        report = reports.get(name)
+        verdict = "-"
+        if report is not None:
+            score = (report.to_dict()["station"].get("score") or {}).get("total")
+            verdict = str(report.verdict) + (f", {score}/100" if score is not None else "")
+        lost = sum(r.lost for r in rec.devices.values())
+        print(f"{name:<10} {s.seat.trainee:<16} {s.pipeline.station_end_index:>6} {lost:>6}  {devices:<36} {verdict}")
+        print(f"           recording: {s.recording}")
+
+
+def _write_class_files(classroom, reports, record: Path, protocol) -> None:
+    from glovecoach.classroom.summary import ClassSummary
+
+    entries = []
+    for name, s in classroom.stations.items():
+        report = reports.get(name)
+        debrief = None
+        if report is not None:
+            debrief = s.recording.with_suffix(".html")
+            try:
+                from glovecoach.app.qt import ensure_app
+                from glovecoach.app.station_report import write_station_report
+
+                ensure_app(headless=True)
+                write_station_report(debrief, report.to_dict(), {"recording": str(s.recording),
+                                                                 "trainee": s.seat.trainee, "station": name},
+                                     protocol)
+            except Exception as exc:  # noqa: BLE001 - the summary still lists the station
+                print(f"  {name}: debrief not written: {exc}", file=sys.stderr)
+                debrief = None
+        entries.append((name, s.seat.trainee, report.to_dict() if report is not None else "no session",
+                        debrief.name if debrief else None))
+    summary = ClassSummary.from_reports(entries, classroom.room, classroom.started.isoformat(), protocol)
+    csv_path = summary.to_csv(record / "class-summary.csv")
+    html_path = summary.write_html(record / "class-summary.html")
+    print(f"class summary: {csv_path}, {html_path}")
+
+
+def _run_window(classroom) -> None:
+    from glovecoach.app.classroom_window import run_classroom_window
+
+    run_classroom_window(classroom)

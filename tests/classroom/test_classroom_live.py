@@ -1,0 +1,198 @@
+"""A classroom end to end: virtual stations (the real firmware, each device logged in with its
+own account) publishing to a real Mosquitto with the room's ACL, the instructor's Classroom
+coaching and recording every station, a trainee's own screen on the same broker, marks and
+messages, and the faults a room sees."""
+
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import sys
+import time
+
+import numpy as np
+import paho.mqtt.client as paho
+import pytest
+
+from glovecoach.classroom.hub import Classroom, topic_level
+from glovecoach.classroom.room import Room
+from glovecoach.classroom.virtual import VirtualStations, virtual_room
+from glovecoach.link.broker import BrokerAddress
+from glovecoach.link.room_broker import RoomAccounts, RoomBroker, find_mosquitto
+from glovecoach.protocols import default_protocol
+from glovecoach.recording import open_station_recording
+from glovecoach.station.replay import align_station_recording
+
+try:
+    find_mosquitto()
+    HAVE_MOSQUITTO = True
+except Exception:  # noqa: BLE001
+    HAVE_MOSQUITTO = False
+pytestmark = pytest.mark.skipif(not HAVE_MOSQUITTO, reason="mosquitto is not installed")
+RATE = 200
+
+
+def run_for(classroom: Classroom, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if not classroom.pump():
+            time.sleep(0.01)
+
+
+@pytest.fixture
+def room_and_broker():
+    room = virtual_room(Room("lab7"), 2)
+    accounts = RoomAccounts.create(room.name, [d for s in room.stations for d in s.devices.values()],
+                                   screens=["table-1-screen"])
+    with RoomBroker(accounts, host="127.0.0.1") as broker:
+        yield room, accounts, broker
+
+
+def test_every_station_is_coached_and_recorded_losslessly(room_and_broker, tmp_path):
+    room, accounts, broker = room_and_broker
+    with VirtualStations(room, accounts, broker.port, RATE):
+        classroom = Classroom(room, BrokerAddress("127.0.0.1", broker.port), record_dir=tmp_path,
+                              protocol=default_protocol(), rate_hz=RATE, username="instructor",
+                              password=accounts.screens["instructor"]).start()
+        assert all(not s.problems for s in classroom.stations.values())
+        watcher = _Subscriber(broker.port, "table-1-screen", accounts.screens["table-1-screen"],
+                              f"glovecoach/lab7/{topic_level('table 1')}/#")
+        run_for(classroom, 9.0)
+        mark = classroom.mark("table 1", "good rhythm here")
+        classroom.message("table 1", "slow down a little")
+        run_for(classroom, 2.0)
+        tiles = {name: s.tile.state for name, s in classroom.stations.items()}
+        reports = classroom.finish()
+    assert set(tiles) == {"table 1", "table 2"}
+    for name, state in tiles.items():
+        assert all(b.link == "up" for b in state.devices)
+        assert classroom.stations[name].tile.trace.end_column is not None, f"{name}: no trace on the tile"
+    assert any(state.technique is not None for state in tiles.values()), tiles
+    for name, s in classroom.stations.items():
+        assert reports[name] is not None
+        rec = open_station_recording(s.recording)
+        assert rec.closed_cleanly and set(rec.devices) == {"left_glove", "right_glove", "spine_strip"}
+        for role, dev in rec.devices.items():
+            assert dev.lost_samples == 0, f"{name} {role} lost samples"
+            assert dev.samples > 10 * RATE
+        assert align_station_recording(rec).n_total == rec.station_samples
+    table1 = open_station_recording(classroom.stations["table 1"].recording)
+    assert [n.payload["text"] for n in table1.notes_of("mark")] == ["good rhythm here"]
+    assert table1.notes_of("mark")[0].payload["at_s"] == pytest.approx(mark["at_s"])
+    got = watcher.take()
+    assert {t.rsplit("/", 1)[1] for t, _ in got} == {"marks", "messages"}
+    assert json.loads(dict(got)[f"glovecoach/lab7/{topic_level('table 1')}/messages"])["text"] == "slow down a little"
+
+
+def test_a_trainee_screen_and_the_instructor_see_the_same_station(room_and_broker, tmp_path):
+    """The broker fans out: a station screen (its own login) and the instructor run the same
+    pipeline on the same frames; neither restarts the other's stream."""
+    room, accounts, broker = room_and_broker
+    address = BrokerAddress("127.0.0.1", broker.port)
+    with VirtualStations(room, accounts, broker.port, RATE):
+        trainee = Classroom(room, address, record_dir=tmp_path / "trainee", protocol=default_protocol(),
+                            rate_hz=RATE, username="table-1-screen",
+                            password=accounts.screens["table-1-screen"]).start(["table 1"])
+        run_for(trainee, 1.0)
+        instructor = Classroom(room, address, record_dir=tmp_path / "instructor", protocol=default_protocol(),
+                               rate_hz=RATE, username="instructor",
+                               password=accounts.screens["instructor"]).start(["table 1"])
+        end = time.monotonic() + 12.0
+        while time.monotonic() < end:
+            trainee.pump()
+            instructor.pump()
+            time.sleep(0.01)
+        seen = [c.stations["table 1"].tile.state.technique for c in (trainee, instructor)]
+        trainee.finish()
+        instructor.finish()
+    recs = [open_station_recording(c.stations["table 1"].recording) for c in (trainee, instructor)]
+    for rec in recs:
+        for role, dev in rec.devices.items():
+            assert dev.lost_samples == 0 and not any(g.reason == "stream_restart" for g in dev.gaps), role
+    # the same frames on both screens: each frame, known by the device's own time stamp, holds
+    # the same readings in both recordings (each screen numbers its session from its own start) ...
+    for role in recs[0].devices:
+        x, y = recs[0].devices[role], recs[1].devices[role]
+        common, fx, fy = np.intersect1d(x.frames["t_us"], y.frames["t_us"], return_indices=True)
+        assert len(common) > 8 * RATE / 4
+        row_x = np.searchsorted(x.sample_index, x.frames["sample_index"][fx])
+        row_y = np.searchsorted(y.sample_index, y.frames["sample_index"][fy])
+        np.testing.assert_array_equal(x.raw[row_x], y.raw[row_y])
+    # ... and the same decision on both tiles
+    assert seen[0] is not None and seen[0] == seen[1]
+
+
+def test_the_broker_restarting_mid_class_is_a_counted_gap_and_nothing_else(room_and_broker, tmp_path):
+    room, accounts, broker = room_and_broker
+    with VirtualStations(room, accounts, broker.port, RATE):
+        classroom = Classroom(room, BrokerAddress("127.0.0.1", broker.port), record_dir=tmp_path,
+                              protocol=default_protocol(), rate_hz=RATE, username="instructor",
+                              password=accounts.screens["instructor"]).start()
+        run_for(classroom, 3.0)
+        broker.kill()
+        time.sleep(1.0)
+        broker.start()
+        run_for(classroom, 8.0)
+        classroom.finish()
+    for name, s in classroom.stations.items():
+        rec = open_station_recording(s.recording)
+        for role, dev in rec.devices.items():
+            assert dev.samples > 6 * RATE, f"{name} {role}: samples did not resume after the restart"
+            lost = sum(g.n_samples for g in dev.gaps)
+            assert dev.lost_samples == lost and 0 < lost < 4 * RATE, (name, role, dev.gaps)
+
+
+def test_the_instructor_restarting_picks_up_the_running_sessions(room_and_broker, tmp_path):
+    """The instructor's app ends (its process killed) and starts again: the devices never stop,
+    the new session joins their streams (no restart) and records on in a new file."""
+    room, accounts, broker = room_and_broker
+    address = BrokerAddress("127.0.0.1", broker.port)
+    with VirtualStations(room, accounts, broker.port, RATE):
+        first = Classroom(room, address, record_dir=tmp_path / "a", protocol=default_protocol(), rate_hz=RATE,
+                          username="instructor", password=accounts.screens["instructor"]).start(["table 1"])
+        run_for(first, 3.0)
+        for client in first.stations["table 1"].clients.values():
+            client.close()           # gone without STOP, as a killed app
+        first.stations["table 1"].pipeline.writer.close()
+        second = Classroom(room, address, record_dir=tmp_path / "b", protocol=default_protocol(), rate_hz=RATE,
+                           username="instructor", password=accounts.screens["instructor"]).start(["table 1"])
+        run_for(second, 3.0)
+        second.finish()
+    before = open_station_recording(first.stations["table 1"].recording)
+    after = open_station_recording(second.stations["table 1"].recording)
+    for role in before.devices:
+        assert before.devices[role].samples > 2 * RATE and after.devices[role].samples > 2 * RATE
+        # joined, not restarted: the device's stream carried on (its sequence kept counting)
+        assert after.devices[role].device_info.get("streaming") is True
+
+
+def test_classroom_command_headless(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "glovecoach", "classroom", "--virtual", "2", "--seconds", "10",
+                          "--record", str(tmp_path)], capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr + out.stdout
+    recordings = sorted(tmp_path.glob("*.gcrec"))
+    assert len(recordings) == 2
+    assert (tmp_path / "class-summary.csv").read_text().count("\n") == 3
+    assert "table 1" in out.stdout and "table 2" in out.stdout
+
+
+class _Subscriber:
+    def __init__(self, port: int, user: str, password: str, topic: str) -> None:
+        self.q: queue.Queue = queue.Queue()
+        self.c = paho.Client(paho.CallbackAPIVersion.VERSION2)
+        self.c.username_pw_set(user, password)
+        self.c.on_message = lambda c, u, m: self.q.put((m.topic, m.payload))
+        self.c.connect("127.0.0.1", port)
+        self.c.subscribe(topic, qos=1)
+        self.c.loop_start()
+        time.sleep(0.3)
+
+    def take(self) -> list:
+        time.sleep(0.3)
+        out = []
+        while not self.q.empty():
+            out.append(self.q.get())
+        self.c.loop_stop()
+        self.c.disconnect()
+        return out
