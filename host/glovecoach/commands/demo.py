@@ -1,4 +1,9 @@
-"""`glovecoach demo`: the app on the virtual glove playing a good session, ready to watch."""
+"""`glovecoach demo`: the app on a whole virtual station playing a good session, ready to watch.
+
+A station is a left glove, a right glove and a spine strip, each the real firmware in the
+MicroPython unix port on its own crystal, publishing over MQTT through the station's own broker
+(Mosquitto on the loopback when installed, else the embedded amqtt), as gloves on WiFi do.
+``--kit`` runs today's one-board kit instead (one glove with the strip, over USB)."""
 
 from __future__ import annotations
 
@@ -14,9 +19,10 @@ HEADLESS_SECONDS = 30.0
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "demo", help="watch the app coach a simulated good session",
-        description="Open the app on the virtual glove (the real firmware in MicroPython) playing "
-                    "a simulated session, with the screening already answered. With --seconds "
-                    "and --screenshot it runs headless and saves the window.")
+        description="Open the app on a whole virtual station (two gloves and a spine strip, each the real "
+                    "firmware in MicroPython, over WiFi through the station's broker) playing a simulated "
+                    "session, with the screening already answered; --kit for the one-board kit. With "
+                    "--seconds and --screenshot it runs headless and saves the window.")
     p.add_argument("--seconds", type=float, help="stop after this many seconds (then show the debrief)")
     p.add_argument("--screenshot", metavar="FILE.png", help="save the live window here when --seconds is up")
     p.add_argument("--debrief-screenshot", metavar="FILE.png", help="also save the debrief page")
@@ -28,6 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", choices=("continuous", "alerts_only", "blind"), default="continuous")
     p.add_argument("--instructor", action="store_true", help="instructor layout (full screen)")
     p.add_argument("--sessions", metavar="DIR", help="where the recording goes (default: a temp dir)")
+    p.add_argument("--kit", action="store_true",
+                   help="the one-board kit (one right glove with the strip on its cable) instead of a station")
+    p.add_argument("--usb", action="store_true",
+                   help="the station's devices on USB (pseudo-terminals) instead of WiFi through a broker")
     p.set_defaults(func=run)
 
 
@@ -51,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
         args.screenshot = args.screenshot or "glovecoach-demo-live.png"
         args.debrief_screenshot = args.debrief_screenshot or "glovecoach-demo-debrief.png"
         print(f"no display found (DISPLAY and WAYLAND_DISPLAY are unset): running the demo "
-              f"headless for {HEADLESS_SECONDS:.0f} s on the virtual glove, then saving "
+              f"headless for {HEADLESS_SECONDS:.0f} s on the {'virtual glove' if args.kit else 'virtual station'}, "
+              "then saving "
               f"{args.screenshot} and {args.debrief_screenshot}; on a desktop the window opens",
               flush=True)
     # A picture that cannot be saved is found now, not after the whole run.
@@ -67,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
         app = ensure_app(headless=bool(args.screenshot))
     except QtPlatformError as exc:   # a missing xcb library, an X server that does not answer
         raise CommandError(str(exc)) from None
+    if not args.kit:
+        return _run_station(args, app)
     from PySide6 import QtCore
 
     from glovecoach.app.main_window import MainWindow
@@ -128,3 +141,49 @@ def run(args: argparse.Namespace) -> int:
     if failures:
         raise CommandError(failures[0])
     return 0
+
+
+def _run_station(args: argparse.Namespace, app) -> int:
+    """The whole virtual station, through the station's broker (or on USB with --usb)."""
+    if args.speed != 1:
+        raise CommandError("--speed replays the kit's recording: use it with --kit")
+    from glovecoach.app.main_window import MainWindow, run_station_window
+    from glovecoach.simulate.station import virtual_station
+
+    work = Path(tempfile.mkdtemp(prefix="glovecoach-demo-"))
+    sessions = args.sessions or work / "sessions"
+    try:
+        station = virtual_station(args.seed, rate_hz=200, scenario=args.scenario,
+                                  transport="serial" if args.usb else "mqtt")
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        with station:
+            where = "USB" if args.usb else f"WiFi through the broker on port {station.broker.port}"
+            print(f"virtual station: left glove, right glove and spine strip over {where}", flush=True)
+            urls = dict(station.urls)
+            if args.seconds:
+                window = run_station_window(urls, args.seconds, screenshot=args.screenshot,
+                                            debrief_screenshot=args.debrief_screenshot, sessions=sessions,
+                                            trainee="Demo trainee")
+                for path in (args.screenshot, args.debrief_screenshot):
+                    if path:
+                        print(f"saved {path}")
+                if window.controller is not None:
+                    print(f"recording: {window.controller.recording_path}")
+                return 0
+            window = MainWindow(station=urls, sessions=sessions, trainee="Demo trainee")
+            window.resize(1600, 1000)
+            screening = window.screening_page
+            screening.answer_all_no()
+            screening.tick_all()
+            window.show()
+            from PySide6 import QtCore
+
+            QtCore.QTimer.singleShot(0, screening.try_start)
+            app.exec()
+            if window.error:
+                raise CommandError(window.error)
+            return 0
+    except (OSError, RuntimeError, TimeoutError) as exc:
+        raise CommandError(f"the virtual station did not run: {exc}") from None
