@@ -44,31 +44,51 @@ class ReplayedSignal:
     path: Path = Path("<room publisher>")
 
 
-def make_signal(seconds: float, rate_hz: int, channels: int = len(ALL_CHANNELS), seed: int = 0) -> np.ndarray:
-    """Distinct rows (so a shifted sample would show), a slow pressure wave per channel."""
+COUNTER_MODULUS = 4000   # channel 0 of every row counts slots modulo this (below the ADC's 4095)
+
+
+def make_signal(seconds: float, rate_hz: int, channels: int = len(ALL_CHANNELS), seed: int = 0,
+                press_every_s: float | None = None, press_channel: int = 1) -> np.ndarray:
+    """A slow pressure wave per channel; channel 0 counts the slots (modulo COUNTER_MODULUS),
+    so a receiver can prove no sample was shifted, repeated or lost outside a counted gap.
+    ``press_every_s``: a 0.6 s press near the ADC's top on ``press_channel`` that often."""
     n = int(seconds * rate_hz)
     t = np.arange(n)[:, None] / rate_hz
     phase = np.random.default_rng(seed).uniform(0, 2 * np.pi, channels)[None, :]
-    wave = 900 + 700 * np.sin(2 * np.pi * 0.7 * t + phase)
-    stamp = (np.arange(n) % 997)[:, None]    # each row says which slot it is, modulo a prime
-    return np.clip(wave + stamp, 0, 4095).astype(np.uint16)
+    raw = np.clip(600 + 300 * np.sin(2 * np.pi * 0.7 * t + phase), 0, 4095).astype(np.uint16)
+    raw[:, 0] = np.arange(n) % COUNTER_MODULUS
+    if press_every_s:
+        every, hold = int(press_every_s * rate_hz), int(0.6 * rate_hz)
+        for start in range(3 * rate_hz, n - hold, every):
+            raw[start:start + hold, press_channel] = 3600
+    return raw
 
 
 class RoomPublisher:
     """``devices`` players on one paho connection; ``start()`` runs them in a thread."""
 
-    def __init__(self, host: str, port: int, room: str, device_ids: list[str], raw: np.ndarray,
-                 rate_hz: int, *, username: str | None = None, password: str | None = None) -> None:
+    def __init__(self, host: str, port: int, room: str, devices: dict[str, str] | list[str],
+                 raw: np.ndarray | dict[str, np.ndarray], rate_hz: int, *, username: str | None = None,
+                 password: str | None = None) -> None:
+        """``devices``: device id -> role (or a list of ids: kits); ``raw``: one signal for all,
+        or role -> signal (each with that role's channels)."""
+        from glovecoach.vocabulary.sensors import device_map, load_roles
+
         self.room = room
-        channels = ALL_CHANNELS[: raw.shape[1]] if raw.shape[1] <= len(ALL_CHANNELS) else tuple(
-            f"ch{i}" for i in range(raw.shape[1]))
-        index = np.arange(raw.shape[0], dtype=np.int64)
+        if not isinstance(devices, dict):
+            devices = {d: "kit" for d in devices}
+        roles = load_roles()
         self.players: dict[str, RecordingPlayer] = {}
         self.topics: dict[str, dict[str, str]] = {}
-        for device_id in device_ids:
-            signal = ReplayedSignal(raw, index, rate_hz, tuple(channels),
-                                    {"glove_id": device_id, "firmware": "room-publisher", "role": "kit",
-                                     "hand": "right"})
+        for device_id, role in devices.items():
+            signal_raw = raw[role] if isinstance(raw, dict) else raw
+            channels = device_map(role).ids
+            if signal_raw.shape[1] != len(channels):
+                raise ValueError(f"{role}: signal has {signal_raw.shape[1]} channels, the role has {len(channels)}")
+            index = np.arange(signal_raw.shape[0], dtype=np.int64)
+            signal = ReplayedSignal(signal_raw, index, rate_hz, tuple(channels),
+                                    {"glove_id": device_id, "firmware": "room-publisher", "role": role,
+                                     "hand": roles[role].hand})
             self.players[device_id] = RecordingPlayer(signal)   # type: ignore[arg-type]
             self.topics[device_id] = device_topics(room, device_id)
         self._by_cmd = {t["cmd"]: d for d, t in self.topics.items()}
@@ -130,7 +150,7 @@ def main() -> None:
     parser.add_argument("--signal-seconds", type=float, default=None,
                         help="length of the played signal (default: --seconds + 30)")
     args = parser.parse_args()
-    raw = make_signal(args.signal_seconds or args.seconds + 30, args.rate)
+    raw = make_signal(args.signal_seconds or args.seconds + 30, args.rate, len(ALL_CHANNELS))
     ids = [f"GC-B{i:03d}" for i in range(args.devices)]
     pub = RoomPublisher(args.host, args.port, args.room, ids, raw, args.rate).start()
     try:

@@ -54,11 +54,13 @@ class StationTile(QtWidgets.QWidget):
         self._shown_end: int | None = None
 
     # ------------------------------------------------------------------ refresh
-    def refresh(self) -> bool:
-        """Repaint if the state changed or the trace moved; returns whether it did."""
+    def refresh(self, traces: bool = True) -> bool:
+        """Repaint if the state changed (or, with ``traces``, the trace moved); returns whether
+        it did. The classroom calls it with traces=False after every pump, so an alert reaches
+        the screen at once, and with traces at 10 fps."""
         changed = self.model.take_changed()
         end = self.model.trace.end_column
-        if changed or end != self._shown_end:
+        if changed or (traces and end != self._shown_end):
             self._shown_end = end
             self.update()
             return True
@@ -196,12 +198,15 @@ class ClassroomGrid(QtWidgets.QWidget):
             layout.addWidget(tile, i // cols, i % cols)
         self.timer = QtCore.QTimer(self)
         self.timer.setInterval(REFRESH_MS)
-        self.timer.timeout.connect(self.refresh)
+        self.timer.timeout.connect(lambda: self.refresh())
         self.frames = 0
 
-    def refresh(self) -> int:
-        self.frames += 1
-        return sum(tile.refresh() for tile in self.tiles)
+    def refresh(self, traces: bool = True) -> int:
+        """Repaint the tiles that changed; returns how many. ``traces=False``: only those whose
+        words changed (an alert, a phase, a device), not those whose trace merely moved."""
+        if traces:
+            self.frames += 1
+        return sum(tile.refresh(traces) for tile in self.tiles)
 
     def start(self) -> None:
         self.timer.start()

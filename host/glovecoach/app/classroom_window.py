@@ -77,7 +77,8 @@ class ClassroomWindow(QtWidgets.QMainWindow):
         self.grid.start()
 
     def _pump(self) -> None:
-        self.classroom.pump()
+        if self.classroom.pump():
+            self.grid.refresh(traces=False)   # an alert is drawn now, not at the next frame
         for window in self.views.values():
             if window.isVisible():
                 window.view.redraw()

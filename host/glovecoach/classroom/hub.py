@@ -28,7 +28,7 @@ from glovecoach.classroom.room import Room, StationSeat
 from glovecoach.classroom.tile import TileModel
 from glovecoach.link.broker import BrokerAddress
 from glovecoach.link.client import GloveClient, LinkLost
-from glovecoach.link.mqtt_transport import MqttTransport
+from glovecoach.link.mqtt_shared import SharedMqttConnection
 from glovecoach.pipeline.listener import Listener
 from glovecoach.pipeline.station_coaching import StationUpdate
 from glovecoach.pipeline.station_session import StationPipeline
@@ -80,20 +80,19 @@ class Classroom:
         self.record_dir = Path(record_dir)
         self.protocol = protocol
         self.rate_hz = int(rate_hz)
-        self._credentials = (username, password)
         self.tls_ca = tls_ca
         self.tile_width_px = tile_width_px
         self.listeners_for = listeners_for   # station name -> extra listeners (a full view)
         self.stations: dict[str, ClassStation] = {}
         self.started = _dt.datetime.now()
+        # One MQTT connection for the whole room (glovecoach.link.mqtt_shared): a connection per
+        # device would cost the instructor's machine a network thread per device.
+        self.connection = SharedMqttConnection(broker.host, broker.port, room.name, username=username,
+                                               password=password, tls=tls_ca is not None, tls_ca=tls_ca)
 
     # ------------------------------------------------------------------ starting
     def _client(self, device_id: str) -> GloveClient:
-        user, password = self._credentials
-        transport = MqttTransport(self.broker.host, self.broker.port, self.room.name, device_id,
-                                  username=user, password=password, tls=self.tls_ca is not None,
-                                  tls_ca=self.tls_ca)
-        return GloveClient(transport)
+        return GloveClient(self.connection.transport(device_id))
 
     def start(self, stations: Sequence[str] | None = None) -> Classroom:
         """Open every station that has devices (or those named), each as far as it can:
@@ -164,16 +163,9 @@ class Classroom:
         self._publish(station, "messages", payload)
 
     def _publish(self, station: str, what: str, payload: dict) -> None:
-        # On the instructor's own connection to a device of the station (paho is thread-safe
-        # for publish); the station's topic is its name made a topic level.
-        s = self.stations[station]
-        for client in s.clients.values():
-            transport = client.transport
-            paho_client = getattr(transport, "_client", None)
-            if paho_client is not None:
-                topic = f"glovecoach/{self.room.name}/{topic_level(station)}/{what}"
-                paho_client.publish(topic, json.dumps(payload).encode(), qos=1)
-                return
+        # The station's topic is its name made a topic level.
+        topic = f"glovecoach/{self.room.name}/{topic_level(station)}/{what}"
+        self.connection.publish_to(topic, json.dumps(payload).encode())
 
     # ------------------------------------------------------------------ ending
     def finish(self) -> dict[str, Any]:
@@ -191,6 +183,7 @@ class Classroom:
                 for client in s.clients.values():
                     client.close()
             reports[name] = s.report
+        self.connection.close()
         return reports
 
     def __enter__(self) -> Classroom:

@@ -218,7 +218,11 @@ class VirtualGlove:
                              str(self.clock_offset_us) if self.clock_offset_us else None),
                             ("GLOVECOACH_SIM_SIGNAL_EPOCH_US",
                              str(self.signal_epoch_us) if self.signal_epoch_us is not None else None),
-                            ("GLOVECOACH_NET_CONFIG", str(self.net_config) if self.net_config else None),
+                            # The device's simulated flash for a network configuration: this
+                            # glove's own, else the one the host's environment names (where
+                            # `provision` writes, in tests), else none.
+                            ("GLOVECOACH_NET_CONFIG", str(self.net_config) if self.net_config
+                             else os.environ.get("GLOVECOACH_NET_CONFIG")),
                             # A WiFi glove does not read its pty, so it is told to watch it for
                             # the host hanging up (quit or killed): no orphan keeps publishing.
                             ("GLOVECOACH_SIM_EXIT_ON_HANGUP", "1" if self.net_config else None)):

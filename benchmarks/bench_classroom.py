@@ -1,0 +1,200 @@
+"""A classroom at scale: N stations x 3 devices at 200 Hz into one instructor process.
+
+The room: Mosquitto on the loopback, fed by one light publisher process (room_publisher.py:
+one RecordingPlayer per device, the wire encoders, whole frames per message) on every device's
+topics, since 36 real firmware processes would take this 2-core machine by themselves (the
+classroom's correctness tests use the real firmware). Each device's channel 0 counts its slots,
+and the right glove presses hard every few seconds (an alert to time).
+
+The instructor: the real `Classroom` (a GloveClient per device through the broker, aligner,
+lossless station recording, station coach, tile) and the real grid offscreen, pumped every
+10 ms with the tiles' words redrawn at once and their traces at 10 fps, as the window does.
+
+Printed: samples lost and samples shifted (channel 0 not counting on by one inside a run),
+tile frames per second, alert latency (the triggering sample's instant -> the tile repainted
+showing it), the instructor process's CPU, and Mosquitto's. Baseline in the same run: the
+same room watched by twelve of today's full station views instead of tiles (N stations only
+where that still runs).
+
+    .venv/bin/python benchmarks/bench_classroom.py [--stations 12] [--seconds 120] [--views]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+
+RATE = 200
+PRESS_EVERY_S = 4.0
+
+
+def _proc_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def publisher_main(port: int, room: str, n: int, seconds: float) -> None:
+    from room_publisher import RoomPublisher, make_signal
+
+    from glovecoach.vocabulary.sensors import device_map
+
+    raws = {role: make_signal(seconds + 60, RATE, len(device_map(role).ids), seed=k,
+                              press_every_s=PRESS_EVERY_S if role == "right_glove" else None)
+            for k, role in enumerate(("left_glove", "right_glove", "spine_strip"))}
+    devices = {f"GC-B{s:02d}{letter}": role for s in range(n)
+               for role, letter in (("left_glove", "L"), ("right_glove", "R"), ("spine_strip", "S"))}
+    pub = RoomPublisher("127.0.0.1", port, room, devices, raws, RATE).start()
+    try:
+        time.sleep(seconds + 60)
+    finally:
+        pub.stop()
+
+
+def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.05) -> dict:
+    from PySide6 import QtWidgets
+
+    from glovecoach.app.classroom_view import ClassroomGrid
+    from glovecoach.app.station_view import StationModel, StationView
+    from glovecoach.classroom.hub import Classroom
+    from glovecoach.classroom.room import Room
+    from glovecoach.link.broker import BrokerAddress
+    from glovecoach.link.room_broker import RoomBroker
+    from glovecoach.pipeline.listener import Listener
+    from glovecoach.pipeline.station_coaching import StationUpdate
+    from glovecoach.protocols import default_protocol
+    from glovecoach.recording import open_station_recording
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    room = Room("bench")
+    for s in range(n):
+        seat = room.add_station(f"table {s + 1}", f"trainee {s + 1}")
+        for role, letter in (("left_glove", "L"), ("right_glove", "R"), ("spine_strip", "S")):
+            room.assign_device(f"GC-B{s:02d}{letter}", seat.name, role)
+
+    alerts_pending: list[tuple[str, float]] = []
+
+    class AlertProbe(Listener):
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def on_other(self, message):
+            if isinstance(message, StationUpdate):
+                for hand in message.hands.values():
+                    for e in hand.events:
+                        if e.kind == "overforce" and e.state == "begin":
+                            alerts_pending.append((self.name, e.at_s))
+
+    views: dict[str, StationView] = {}
+
+    def listeners_for(name: str):
+        extra = [AlertProbe(name)]
+        if full_views:
+            model = StationModel(_layout(), RATE)
+            views[name] = StationView(model)
+            views[name].resize(1600, 1000)
+            views[name].show()
+            extra.append(model)
+        return extra
+
+    record = Path(tempfile.mkdtemp(prefix="bench-classroom-"))
+    with RoomBroker(None, host="127.0.0.1") as broker:
+        publisher = subprocess.Popen([sys.executable, __file__, "--publisher", str(broker.port), room.name, str(n),
+                                      str(seconds)])
+        try:
+            time.sleep(1.5)
+            classroom = Classroom(room, BrokerAddress("127.0.0.1", broker.port), record_dir=record,
+                                  protocol=default_protocol(), rate_hz=RATE, listeners_for=listeners_for).start()
+            grid = ClassroomGrid([s.tile for s in classroom.stations.values()])
+            grid.resize(1920, 1080)
+            grid.show()
+            app.processEvents()
+            latencies: list[float] = []
+            cpu0, broker0, t0 = time.process_time(), _proc_cpu_s(broker._proc.pid), time.monotonic()
+            next_frame = t0
+            frames = 0
+            while time.monotonic() - t0 < seconds:
+                tick = time.monotonic()
+                got = classroom.pump()
+                now = time.monotonic()
+                if now >= next_frame:       # traces at 10 fps (and views at 30 fps, baseline)
+                    grid.refresh(traces=True)
+                    for v in views.values():
+                        v.redraw()
+                    frames += 1
+                    next_frame += 0.1
+                elif got:
+                    grid.refresh(traces=False)
+                app.processEvents()
+                if alerts_pending:
+                    drawn = time.time()
+                    for name, at_s in alerts_pending:
+                        origin = classroom.stations[name].pipeline.source.origin_host_s
+                        latencies.append(drawn - (origin + at_s))
+                    alerts_pending.clear()
+                time.sleep(max(0.0, pump_s - (time.monotonic() - tick)))
+            elapsed = time.monotonic() - t0
+            cpu = (time.process_time() - cpu0) / elapsed
+            broker_cpu = (_proc_cpu_s(broker._proc.pid) - broker0) / elapsed
+            classroom.finish()
+        finally:
+            publisher.kill()
+    lost = shifted = samples = 0
+    for s in classroom.stations.values():
+        rec = open_station_recording(s.recording)
+        for dev in rec.devices.values():
+            samples += dev.samples
+            lost += dev.lost_samples
+            counter = dev.raw[:, 0].astype(np.int64)
+            idx = dev.sample_index
+            run = np.diff(idx) == 1                 # consecutive session slots
+            step = (np.diff(counter) % 4000)[run]
+            shifted += int(np.count_nonzero(step != 1))
+    lat = np.asarray(latencies) * 1000
+    return {"n": n, "views": full_views, "samples": samples, "lost": lost, "shifted": shifted,
+            "fps": frames / elapsed, "cpu": cpu, "broker_cpu": broker_cpu, "alerts": len(lat),
+            "lat": np.percentile(lat, [50, 99]) if len(lat) else (np.nan, np.nan)}
+
+
+def _layout():
+    from glovecoach.vocabulary.station import StationLayout
+
+    return StationLayout.full()
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--publisher":
+        publisher_main(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stations", type=int, nargs="+", default=[12])
+    parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument("--pump-ms", type=float, default=50.0,
+                        help="how often the classroom is pumped (the engine's block length; default 50 ms)")
+    parser.add_argument("--views", type=int, default=0,
+                        help="baseline: also run with full station views for this many stations")
+    args = parser.parse_args()
+    rows = [measure(n, args.seconds, False, args.pump_ms / 1000) for n in args.stations]
+    if args.views:
+        rows.append(measure(args.views, args.seconds, True, args.pump_ms / 1000))
+    print(f"classroom at 200 Hz, 3 devices per station, {args.seconds:.0f} s per run, this machine "
+          f"({os.cpu_count()} cores)")
+    print(f"{'stations':>8} {'display':<14} {'samples':>9} {'lost':>5} {'shifted':>7} {'fps':>5} "
+          f"{'alerts':>6} {'alert p50/p99 ms':>17} {'instructor CPU':>15} {'mosquitto':>9}")
+    for r in rows:
+        print(f"{r['n']:>8} {'station views' if r['views'] else 'tiles':<14} {r['samples']:>9} {r['lost']:>5} "
+              f"{r['shifted']:>7} {r['fps']:>5.1f} {r['alerts']:>6} {r['lat'][0]:>8.0f} {r['lat'][1]:>8.0f} "
+              f"{r['cpu'] * 100:>14.0f}% {r['broker_cpu'] * 100:>8.1f}%")
+
+
+if __name__ == "__main__":
+    main()
