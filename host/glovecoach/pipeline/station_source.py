@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from glovecoach.pipeline.notifier import join_sample_runs
 from glovecoach.station.aligner import NO_DEVICE, DeviceStats, StationAligner
 from glovecoach.station.replay import AlignedStation
 from glovecoach.vocabulary.station import DeviceMessage, StationGap, StationLayout, StationSamples
@@ -87,7 +88,11 @@ class StationSource:
         return self.aligner.stats()
 
     def poll(self) -> list[Any]:
-        messages = [DeviceMessage(role, event) for role, client in self.clients.items() for event in client.poll()]
+        # A device's consecutive frames joined into one block (as the Notifier joins a single
+        # glove's): the recorder then writes once per device per poll, not once per 20 ms frame;
+        # the aligner still places every frame by its own row of the frame table.
+        messages = [DeviceMessage(role, event) for role, client in self.clients.items()
+                    for event in join_sample_runs(client.poll())]
         if not messages:
             return []
         return [*messages, *join_station_blocks(self.aligner.feed(messages))]
