@@ -106,7 +106,13 @@ def test_retained_hellos_on_a_real_broker_are_found_with_presence():
             try:
                 assert scanner.wait_subscribed(5.0), scanner.problem
                 deadline = time.monotonic() + 5.0
-                while len(scanner()) < 2 and time.monotonic() < deadline:
+                # every retained message in: both HELLOs, both presences, the bad one
+                def settled() -> bool:
+                    seen = scanner()
+                    return (len(seen) >= 2 and all(d.online is not None for d in seen)
+                            and scanner.bad_hellos >= 1)
+
+                while not settled() and time.monotonic() < deadline:
                     time.sleep(0.05)
                 found = StationDiscovery([scanner])()
             finally:
