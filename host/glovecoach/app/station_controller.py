@@ -18,13 +18,14 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from PySide6 import QtCore
 
-from glovecoach.app.controller import FrameDriven, GuardedRecorder, alert_entry
+from glovecoach.app.controller import FRAME_INTERVAL_MS, FrameDriven, GuardedRecorder, alert_entry
 from glovecoach.app.session import Alert
 from glovecoach.app.station_view import ROLE_TITLES, StationModel
 from glovecoach.calibration import calibration_for
@@ -76,6 +77,9 @@ def station_layout_of(hellos: Mapping[str, Any]) -> StationLayout:
     return layout
 
 
+PUMP_MS = 10
+
+
 class StationController(FrameDriven):
     """Drives one station session: pump -> record -> coach -> model -> views, until `finish()`.
 
@@ -93,6 +97,9 @@ class StationController(FrameDriven):
                  calibration_dir: str | os.PathLike | None = None,
                  parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
+        # pumped every PUMP_MS, drawn at ~30 fps (see tick)
+        self.timer.setInterval(PUMP_MS)
+        self._last_draw = 0.0
         if not clients:
             raise ValueError("a station session needs at least one device")
         missing = [role for role, c in clients.items() if c.hello is None]
@@ -168,11 +175,16 @@ class StationController(FrameDriven):
             self.links_changed.emit(dict(links))
 
     def tick(self) -> None:
+        """Every PUMP_MS: take what the devices sent; draw at ~30 fps, and at once when an
+        alert begins (an alert does not wait for the next frame: benchmarks/bench_station_latency.py)."""
         self.drain()
         model = self.model
         dangers = sum(b.take_new_dangers() for b in (*model.boards.values(), model.station_board))
-        self.redraw_views(dangers)
-        self.updated.emit()
+        now = time.monotonic()
+        if dangers or now - self._last_draw >= FRAME_INTERVAL_MS / 1000:
+            self._last_draw = now
+            self.redraw_views(dangers)
+            self.updated.emit()
 
     def alert_log(self) -> list[dict]:
         """Every alert of the session, each hand's named by its hand, the station's own."""
