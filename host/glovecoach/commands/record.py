@@ -276,6 +276,30 @@ def _scenario_signal(scenario: str, seed: int):
     return write
 
 
+def _output_names(args: argparse.Namespace, inputs: list) -> tuple[str, str, bool]:
+    """(the file asked for, the file to write now, whether it replaces one).
+
+    A live recording must stay readable after a kill -9, so it is written where it will be
+    found, not to a hidden temporary file: straight to the output when that is a new name, and
+    when replacing a file, to a visible name beside it that replaces the output only once the
+    recording is complete (glovecoach.output_files.live_recording_name)."""
+    try:
+        out = check_output(args.output, overwrite=args.overwrite, inputs=inputs)
+    except OutputFileError as exc:
+        raise CommandError(str(exc)) from None
+    replacing = os.path.lexists(out)
+    return out, (live_recording_name(out) if replacing else out), replacing
+
+
+def _put_in_place(writing, out) -> None:
+    """The complete recording written beside `out` replaces it."""
+    try:
+        install(writing, out, overwrite=True)
+    except OSError as exc:
+        raise CommandError(f"the recording is complete in {writing} but could not replace {out}: "
+                           f"{exc.strerror or exc}") from None
+
+
 def _parse_devices(items: list[str]) -> dict[str, str]:
     """``ROLE=PORT_OR_URL`` options -> {role: url}, refusing unknown and repeated roles."""
     from glovecoach.vocabulary.station import STATION_ROLES
@@ -295,8 +319,7 @@ def _parse_devices(items: list[str]) -> dict[str, str]:
     return out
 
 
-def record_station(pipeline, clients: dict, *, seconds: float, rate_hz: int, progress: Progress,
-                   log: TextIO) -> dict:
+def record_station(pipeline, *, seconds: float, rate_hz: int, progress: Progress) -> dict:
     """Pump a station pipeline until its station index holds ``seconds`` (or the planned wall
     time is over: a device that never delivers must not keep `record` running). Returns what
     the final message needs."""
@@ -336,12 +359,7 @@ def _run_station(args: argparse.Namespace) -> int:
     devices = _parse_devices(args.device or [])
     if not args.virtual and not devices:
         raise CommandError("--station needs --virtual or one --device ROLE=PORT per device")
-    try:
-        out = check_output(args.output, overwrite=args.overwrite)
-    except OutputFileError as exc:
-        raise CommandError(str(exc)) from None
-    replacing = os.path.lexists(out)
-    writing = live_recording_name(out) if replacing else out
+    out, writing, replacing = _output_names(args, [])
     log = sys.stderr
     with ExitStack() as stack:
         if args.virtual:
@@ -394,8 +412,7 @@ def _run_station(args: argparse.Namespace) -> int:
                                    limit_samples=None)
         progress = Progress(log)
         try:
-            state = record_station(pipeline, clients, seconds=args.seconds, rate_hz=args.rate,
-                                   progress=progress, log=log)
+            state = record_station(pipeline, seconds=args.seconds, rate_hz=args.rate, progress=progress)
             for client in clients.values():
                 try:
                     client.stop(timeout=0.5)
@@ -410,11 +427,7 @@ def _run_station(args: argparse.Namespace) -> int:
         recorder = pipeline.recorder
         slots = pipeline.station_end_index
     if replacing:
-        try:
-            install(writing, out, overwrite=True)
-        except OSError as exc:
-            raise CommandError(f"the recording is complete in {writing} but could not replace {out}: "
-                               f"{exc.strerror or exc}") from None
+        _put_in_place(writing, out)
     for role, device in recorder.devices.items():
         fit = alignment.get(role, {})
         ppm = fit.get("clock_ppm")
@@ -442,16 +455,7 @@ def _run(args: argparse.Namespace) -> int:
         raise CommandError("--signal, --scenario and --glove-id only apply to --virtual")
     if args.signal and args.scenario:
         raise CommandError("cannot start the virtual glove: give either --signal or --scenario, not both")
-    try:
-        out = check_output(args.output, overwrite=args.overwrite, inputs=[args.signal])
-    except OutputFileError as exc:
-        raise CommandError(str(exc)) from None
-    # A live recording must stay readable after a kill -9, so it is written where it will be
-    # found, not to a hidden temporary file: straight to `out` when that is a new name, and
-    # when replacing a file, to a visible name beside it that replaces `out` only once the
-    # recording is complete (glovecoach.output_files.live_recording_name).
-    replacing = os.path.lexists(out)
-    writing = live_recording_name(out) if replacing else out
+    out, writing, replacing = _output_names(args, [args.signal])
     log = sys.stderr
     with ExitStack() as stack:
         if args.virtual:
@@ -509,11 +513,7 @@ def _run(args: argparse.Namespace) -> int:
             pass  # the recording is complete either way; the glove stops on its own when unplugged
     # Leaving the ExitStack closed the writer (END record, fsync), the client and the glove.
     if replacing:
-        try:
-            install(writing, out, overwrite=True)
-        except OSError as exc:
-            raise CommandError(f"the recording is complete in {writing} but could not replace {out}: "
-                               f"{exc.strerror or exc}") from None
+        _put_in_place(writing, out)
     rate = state.measured_rate_hz
     rate_text = f"{rate:.2f} Hz (device clock vs host clock)" if rate else "n/a"
     print(summary.table())
