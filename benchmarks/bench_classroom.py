@@ -11,8 +11,15 @@ lossless station recording, station coach, tile) and the real grid offscreen, pu
 10 ms with the tiles' words redrawn at once and their traces at 10 fps, as the window does.
 
 Printed: samples lost and samples shifted (channel 0 not counting on by one inside a run),
-tile frames per second, alert latency (the triggering sample's instant -> the tile repainted
-showing it), the instructor process's CPU, and Mosquitto's. Baseline in the same run: the
+tile frames per second, alert latency, the instructor process's CPU, and Mosquitto's.
+
+Alert latency runs from the instant the triggering sample was taken on the device to the tile
+repainted showing the alert. The publisher's players run on the wall clock and tell (through a
+small JSON file) when each device's slot 0 was taken; the instructor's side reads the right
+glove's own sample count (its channel 0) in the slot that triggered the alert, so the instant
+comes from the device, not from the instructor's clock fit (which placed some alerts up to
+0.45 s before they were drawn). It includes the sample's wait for its 20 ms frame, the
+publisher, the broker, the aligner's wait for all three devices, and the coaching. Baseline in the same run: the
 same room watched by twelve of today's full station views instead of tiles (N stations only
 where that still runs).
 
@@ -22,6 +29,8 @@ where that still runs).
 from __future__ import annotations
 
 import argparse
+import collections
+import json
 import os
 import subprocess
 import sys
@@ -35,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 
 RATE = 200
+COUNTER_MODULUS = 4000   # room_publisher.COUNTER_MODULUS: channel 0 counts slots modulo this
 PRESS_EVERY_S = 4.0
 
 
@@ -43,7 +53,7 @@ def _proc_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def publisher_main(port: int, room: str, n: int, seconds: float) -> None:
+def publisher_main(port: int, room: str, n: int, seconds: float, clocks_path: str) -> None:
     from room_publisher import RoomPublisher, make_signal
 
     from glovecoach.vocabulary.sensors import device_map
@@ -55,7 +65,14 @@ def publisher_main(port: int, room: str, n: int, seconds: float) -> None:
                for role, letter in (("left_glove", "L"), ("right_glove", "R"), ("spine_strip", "S"))}
     pub = RoomPublisher("127.0.0.1", port, room, devices, raws, RATE).start()
     try:
-        time.sleep(seconds + 60)
+        end = time.monotonic() + seconds + 60
+        while time.monotonic() < end:
+            # When each device's slot 0 was taken (wall clock): the instructor's side times its
+            # alerts from the instant the triggering sample was taken, not from its own estimate.
+            tmp = Path(clocks_path + ".tmp")
+            tmp.write_text(json.dumps(pub.clocks()))
+            tmp.replace(clocks_path)
+            time.sleep(0.5)
     finally:
         pub.stop()
 
@@ -73,6 +90,7 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.05) -> d
     from glovecoach.pipeline.station_coaching import StationUpdate
     from glovecoach.protocols import default_protocol
     from glovecoach.recording import open_station_recording
+    from glovecoach.vocabulary.station import StationSamples
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     room = Room("bench")
@@ -81,18 +99,30 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.05) -> d
         for role, letter in (("left_glove", "L"), ("right_glove", "R"), ("spine_strip", "S")):
             room.assign_device(f"GC-B{s:02d}{letter}", seat.name, role)
 
-    alerts_pending: list[tuple[str, float]] = []
+    alerts_pending: list[tuple[str, int]] = []
+    counter_col = _layout().slice_of("right_glove").start   # the right glove's slot counter
+    right_glove = {f"table {s + 1}": f"GC-B{s:02d}R" for s in range(n)}
 
     class AlertProbe(Listener):
+        """Per over-force alert: the right glove's own sample number of the triggering slot
+        (its channel 0 counts them), so the latency runs from when that sample was taken."""
+
         def __init__(self, name: str) -> None:
             self.name = name
+            self.blocks: collections.deque = collections.deque(maxlen=200)
 
         def on_other(self, message):
-            if isinstance(message, StationUpdate):
+            if isinstance(message, StationSamples) and message.present[1]:
+                self.blocks.append((message.first_index, message.raw[:, counter_col].astype(np.int64)))
+            elif isinstance(message, StationUpdate):
                 for hand in message.hands.values():
                     for e in hand.events:
                         if e.kind == "overforce" and e.state == "begin":
-                            alerts_pending.append((self.name, e.at_s))
+                            slot = int(round(e.at_s * RATE))
+                            for first, counts in reversed(self.blocks):
+                                if first <= slot < first + len(counts):
+                                    alerts_pending.append((self.name, int(counts[slot - first]), time.time()))
+                                    break
 
     views: dict[str, StationView] = {}
 
@@ -108,8 +138,9 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.05) -> d
 
     record = Path(tempfile.mkdtemp(prefix="bench-classroom-"))
     with RoomBroker(None, host="127.0.0.1") as broker:
+        clocks_path = str(record / "publisher-clocks.json")
         publisher = subprocess.Popen([sys.executable, __file__, "--publisher", str(broker.port), room.name, str(n),
-                                      str(seconds)])
+                                      str(seconds), clocks_path])
         try:
             time.sleep(1.5)
             classroom = Classroom(room, BrokerAddress("127.0.0.1", broker.port), record_dir=record,
@@ -119,6 +150,8 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.05) -> d
             grid.show()
             app.processEvents()
             latencies: list[float] = []
+            alert_times: list[float] = []
+            seen_lat: list[float] = []
             cpu0, broker0, t0 = time.process_time(), _proc_cpu_s(broker._proc.pid), time.monotonic()
             next_frame = t0
             frames = 0
@@ -137,9 +170,18 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.05) -> d
                 app.processEvents()
                 if alerts_pending:
                     drawn = time.time()
-                    for name, at_s in alerts_pending:
-                        origin = classroom.stations[name].pipeline.source.origin_host_s
-                        latencies.append(drawn - (origin + at_s))
+                    clocks = json.loads(Path(clocks_path).read_text())
+                    for name, count, seen in alerts_pending:
+                        slot0 = clocks.get(right_glove[name])
+                        if slot0 is None:
+                            continue
+                        # The triggering sample is the newest one with this count (mod the
+                        # counter's modulus) taken before now.
+                        newest = int((drawn - slot0) * RATE)
+                        k = newest - (newest - count) % COUNTER_MODULUS
+                        latencies.append(drawn - (slot0 + k / RATE))
+                        seen_lat.append(seen - (slot0 + k / RATE))
+                        alert_times.append(time.monotonic() - t0)
                     alerts_pending.clear()
                 time.sleep(max(0.0, pump_s - (time.monotonic() - tick)))
             elapsed = time.monotonic() - t0
@@ -162,7 +204,8 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.05) -> d
     lat = np.asarray(latencies) * 1000
     return {"n": n, "views": full_views, "samples": samples, "lost": lost, "shifted": shifted,
             "fps": frames / elapsed, "cpu": cpu, "broker_cpu": broker_cpu, "alerts": len(lat),
-            "lat": np.percentile(lat, [50, 99]) if len(lat) else (np.nan, np.nan)}
+            "lat": np.percentile(lat, [50, 99]) if len(lat) else (np.nan, np.nan),
+            "lat_all": list(zip(alert_times, lat.tolist(), (np.asarray(seen_lat) * 1000).tolist()))}
 
 
 def _layout():
@@ -173,7 +216,7 @@ def _layout():
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--publisher":
-        publisher_main(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
+        publisher_main(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), sys.argv[6])
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stations", type=int, nargs="+", default=[12])

@@ -89,7 +89,9 @@ class RoomPublisher:
             signal = ReplayedSignal(signal_raw, index, rate_hz, tuple(channels),
                                     {"glove_id": device_id, "firmware": "room-publisher", "role": role,
                                      "hand": roles[role].hand})
-            self.players[device_id] = RecordingPlayer(signal)   # type: ignore[arg-type]
+            # On the wall clock, so that another process can tell when a sample was taken
+            # (`clocks()`): the classroom benchmark measures latency from that instant.
+            self.players[device_id] = RecordingPlayer(signal, clock=time.time)   # type: ignore[arg-type]
             self.topics[device_id] = device_topics(room, device_id)
         self._by_cmd = {t["cmd"]: d for d, t in self.topics.items()}
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"room-publisher-{room}",
@@ -130,6 +132,13 @@ class RoomPublisher:
                 self.client.publish(topic, payload, qos=0)
                 self.published += 1
             self._stop.wait(TICK_S)
+
+    def clocks(self) -> dict[str, float | None]:
+        """Per device, the wall-clock time (time.time()) its stream's slot 0 was taken, or None
+        before it was started: slot k was taken at that + k / rate."""
+        with self._lock:
+            return {d: (p._t0 + p._stream_t0_us / 1e6 if p._streaming or p.finished else None)
+                    for d, p in self.players.items()}
 
     def stop(self) -> None:
         self._stop.set()

@@ -64,6 +64,9 @@ from glovecoach.vocabulary.techniques import Phase, technique_name
 HANDS_DIFFER_TOLERANCE_S = 5.0
 # What a hand's engine says that the station says instead (once, on the station's technique).
 STATION_TELLS = frozenset({"phase_change", "cue", "violation"})
+# `alert_floors`: a sample at this share of a threshold already counts as a possible alert
+# (margin for the baselines moving while samples are held).
+ALERT_FLOOR_SHARE = 0.8
 OPEN_SENSOR_MIN_S = 0.5      # as CoachingEngine: a lead reading open this long is reported
 
 
@@ -446,6 +449,31 @@ class StationCoach:
         events.sort(key=lambda e: e.at_s)
         step = StationStep(first, n, hand_events, present_by_role, tuple(events), self._technique())
         return step if lead is None else _join(lead, step)
+
+    def alert_floors(self) -> np.ndarray:
+        """Per station column, a force (newtons, as calibrated, before any baseline is taken
+        off) below which no sample can begin or hold a safety alert (an over-force or a spine
+        contact) as things stand; inf where none can. A caller may hold samples that stay
+        below it and coach them a little later in one block (the decisions do not depend on
+        how samples are split into blocks): only the safety alerts must be told at once.
+
+        Glove columns: the confirmed technique's live maxima (the schedule only ever relaxes
+        them, and a technique change needs seconds of windows to be confirmed), less any
+        negative resting baseline. Strip columns: the contact threshold over the strip's
+        baseline now. Faulty sensors raise no alert, so they never hold samples back."""
+        floors = np.full(len(self.layout.columns), np.inf)
+        for hand, engine in self.engines.items():
+            maxima = engine.limits.row(engine.schedule.confirmed)["live_max"]
+            baseline = engine.conditioner.current_baseline()
+            floor = ALERT_FLOOR_SHARE * maxima + np.minimum(baseline, 0.0)
+            faulty = np.asarray(engine.health.faulty(), dtype=bool)[engine.glove_idx]
+            floors[self._glove_cols[hand]] = np.where(faulty, np.inf, floor)
+        if self.strip is not None:
+            policy = self.protocol.spine
+            base = self.strip.tracker.current_baseline()
+            floor = base + ALERT_FLOOR_SHARE * policy.contact_above_baseline_n
+            floors[self._strip_cols] = np.where(self.strip._faulty, np.inf, floor)
+        return floors
 
     def gap(self, first_index: int, n_samples: int) -> StationStep:
         """Station slots [first_index, first_index + n_samples) that no device filled."""

@@ -3,6 +3,8 @@
 The client coordinates pieces that each do one job and are tested alone:
 
 * :class:`~glovecoach.link.reader.ReaderThread` reads the transport on a background thread
+  (a transport that pushes its bytes, one room's shared MQTT connection, gets a
+  :class:`~glovecoach.link.reader.PushedReader` instead)
   and hands the bytes over; the client decodes them (:class:`StreamDecoder`) there;
 * :class:`~glovecoach.link.session_layout.SessionLayout` checks every SAMPLES frame against the
   session's HELLO (channels, ADC range);
@@ -56,7 +58,7 @@ from glovecoach.link.events import (
     StatusReceived,
     printable,
 )
-from glovecoach.link.reader import READ_CHUNK, READ_TIMEOUT_S, ReaderCallbacks, ReaderThread
+from glovecoach.link.reader import READ_CHUNK, READ_TIMEOUT_S, PushedReader, ReaderCallbacks, ReaderThread, start_reader
 from glovecoach.link.reconnect import Reconnection, ReconnectPolicy, StallWatch
 from glovecoach.link.session_layout import REQUIRED_HELLO_KEYS, SessionLayout
 from glovecoach.link.session_timeline import SessionTimeline
@@ -119,7 +121,7 @@ class GloveClient:
         self._io_lock = threading.Lock()        # open/close/write of the transport
         self._hello_changed = threading.Condition()
         self._commands = CommandMatcher()
-        self._reader: ReaderThread | None = None
+        self._reader: ReaderThread | PushedReader | None = None
         self._link = Reconnection(ReconnectPolicy(hello_retry_s=hello_retry_s))
         self._hello: Hello | None = None
         self._hello_serial = 0
@@ -157,9 +159,8 @@ class GloveClient:
         callbacks = ReaderCallbacks(link_is_up=lambda: self._link.link_up, reopen=self._reopen,
                                     before_read=self._before_read, on_bytes=self._receive,
                                     on_idle=self._check_stall, on_lost=self._lose_link)
-        self._reader = ReaderThread(self.transport, callbacks, reconnect=self.reconnect,
+        self._reader = start_reader(self.transport, callbacks, reconnect=self.reconnect,
                                     reconnect_interval=self.reconnect_interval)
-        self._reader.start()
 
     def close(self) -> None:
         """Stop the reader and close the transport (does not send STOP: the caller decides)."""

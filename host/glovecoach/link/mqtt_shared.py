@@ -19,11 +19,13 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 import paho.mqtt.client as paho
 
 from glovecoach.link.mqtt_transport import CONNECT_TIMEOUT_S, DEFAULT_KEEPALIVE_S, TOPIC_ROOT, BrokerRefused
-from glovecoach.link.transport import LinkLost, Transport
+from glovecoach.link.reader import PushTransport, ReaderTicker
+from glovecoach.link.transport import LinkLost
 
 
 class SharedMqttConnection:
@@ -46,6 +48,7 @@ class SharedMqttConnection:
         self._devices: dict[str, SharedMqttTransport] = {}
         self._pending: paho.Client | None = None
         self.retained_skipped = 0
+        self.ticker = ReaderTicker(self.name)   # the clock for every device's reader
 
     def transport(self, device_id: str) -> SharedMqttTransport:
         return SharedMqttTransport(self, device_id)
@@ -178,14 +181,15 @@ class SharedMqttConnection:
         if message.retain:
             self.retained_skipped += 1
             return
-        with device._cond:    # each device its own condition: one wake-up per message, not 36
-            device._chunks.append(bytes(message.payload))
-            device._cond.notify()
+        device._deliver(message.payload)
 
 
-class SharedMqttTransport(Transport):
+class SharedMqttTransport(PushTransport):
     """One device's byte stream on a `SharedMqttConnection` (the same bytes `MqttTransport`
-    gives: whole frames, a 0x00 first after each (re)open, retained messages skipped)."""
+    gives: whole frames, a 0x00 first after each (re)open, retained messages skipped).
+
+    Its client's reader is pushed the bytes on the connection's network thread
+    (`PushedReader`); `read` still works for a caller that reads."""
 
     def __init__(self, connection: SharedMqttConnection, device_id: str) -> None:
         self.connection = connection
@@ -195,7 +199,41 @@ class SharedMqttTransport(Transport):
         self._lost: str | None = None
         self._open = False
         self._cond = threading.Condition()
+        self._receiver: Callable[[bytes, float], None] | None = None
         self.device_online: bool | None = None
+
+    # ------------------------------------------------------------------ pushing
+    @property
+    def ticker(self) -> ReaderTicker:
+        return self.connection.ticker
+
+    def set_receiver(self, receiver: Callable[[bytes, float], None] | None) -> None:
+        # Chunks held from before (the resync byte of open(), a message in between) go out
+        # with the next payload, on the network thread: one thread calls the receiver, so
+        # the order is the order of arrival.
+        with self._cond:
+            self._receiver = receiver
+
+    def lost_reason(self) -> str | None:
+        if self._lost is not None:
+            return f"{self.name}: {self._lost}"
+        if not self._open:
+            return f"{self.name} is not open"
+        return None
+
+    def _deliver(self, payload: bytes) -> None:
+        """A message's payload, on the connection's network thread."""
+        with self._cond:
+            receiver = self._receiver
+            if receiver is None:
+                self._chunks.append(bytes(payload))
+                self._cond.notify()   # each device its own condition: one wake-up per message
+                return
+            if self._chunks:
+                payload = b"".join([*self._chunks, payload])
+                self._chunks = []
+        # Outside the lock: the receiver takes its reader's lock, whose holder may reopen us.
+        receiver(payload, time.monotonic())
 
     def _mark_lost(self, why: str) -> None:
         with self._cond:

@@ -10,6 +10,7 @@ nothing of frames, so it runs as well over a fake owner in a test.
 
 from __future__ import annotations
 
+import abc
 import threading
 import time
 from collections.abc import Callable
@@ -78,3 +79,133 @@ class ReaderThread:
             if data:
                 owner.on_bytes(data, now)
             owner.on_idle(now)
+
+
+class PushTransport(Transport):
+    """A transport whose bytes arrive on a thread it already has (one network connection shared
+    by a room's devices): it hands them over as they come instead of being read. A thread per
+    device waiting on `read` cost a room of 36 devices 14 % of a core in wake-ups alone
+    (benchmarks/bench_classroom.py), for bytes the network thread already held."""
+
+    @abc.abstractmethod
+    def set_receiver(self, receiver: Callable[[bytes, float], None] | None) -> None:
+        """From now on, call ``receiver(data, monotonic receive time)`` on the transport's own
+        thread for every chunk (None: keep chunks for `read` again)."""
+
+    @abc.abstractmethod
+    def lost_reason(self) -> str | None:
+        """Why the link failed (as `read` would raise it), or None while it is fine."""
+
+    @property
+    @abc.abstractmethod
+    def ticker(self) -> ReaderTicker:
+        """The thread that looks at the clock for every reader of this transport's connection."""
+
+
+class PushedReader:
+    """The reader of a `PushTransport`: the same calls to the owner as `ReaderThread`, in the
+    same order for one device, made on the transport's thread (bytes) and on a `ReaderTicker`
+    shared by the connection's devices (the clock, reconnecting). One lock per device keeps
+    the owner's calls one at a time, as on a reader thread of its own."""
+
+    def __init__(self, transport: PushTransport, owner: ReaderCallbacks, *, reconnect: bool,
+                 reconnect_interval: float) -> None:
+        self.transport = transport
+        self.owner = owner
+        self.reconnect = reconnect
+        self.reconnect_interval = reconnect_interval
+        self._lock = threading.Lock()
+        self._running = False
+        self._next_reopen = 0.0
+
+    def start(self) -> None:
+        self._running = True
+        self.transport.set_receiver(self._receive)
+        self.transport.ticker.add(self)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._running = False
+        self.transport.ticker.remove(self)
+        self.transport.set_receiver(None)
+        # A delivery or tick in progress finishes before stop returns, as a joined thread would.
+        if self._lock.acquire(timeout=timeout):
+            self._lock.release()
+
+    @property
+    def alive(self) -> bool:
+        return self._running
+
+    def _receive(self, data: bytes, received: float) -> None:
+        with self._lock:
+            if self._running and self.owner.link_is_up():
+                self.owner.on_bytes(data, received)
+            # bytes while the link is down are dropped, as a closed port's would be
+
+    def tick(self, now: float) -> None:
+        with self._lock:
+            if not self._running:
+                return
+            owner = self.owner
+            if not owner.link_is_up():
+                if not self.reconnect:
+                    self._running = False
+                    return
+                if now < self._next_reopen:
+                    return
+                if not owner.reopen():
+                    self._next_reopen = now + self.reconnect_interval
+                    return
+            lost = self.transport.lost_reason()
+            if lost is not None:
+                owner.on_lost(lost)
+                return
+            try:
+                owner.before_read(now)
+            except LinkLost as exc:
+                owner.on_lost(str(exc))
+                return
+            owner.on_idle(now)
+
+
+class ReaderTicker:
+    """One thread ticking every `PushedReader` of a connection each READ_TIMEOUT_S: a silent
+    device's stall is noticed as soon as with a reader thread of its own."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._readers: list[PushedReader] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, reader: PushedReader) -> None:
+        with self._lock:
+            self._readers.append(reader)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name=f"glove-ticker {self.name}", daemon=True)
+                self._thread.start()
+
+    def remove(self, reader: PushedReader) -> None:
+        with self._lock:
+            if reader in self._readers:
+                self._readers.remove(reader)
+
+    def _run(self) -> None:
+        clock = time.monotonic
+        while True:
+            with self._lock:
+                readers = list(self._readers)
+                if not readers:
+                    self._thread = None
+                    return
+            for reader in readers:
+                reader.tick(clock())
+            time.sleep(READ_TIMEOUT_S)
+
+
+def start_reader(transport: Transport, owner: ReaderCallbacks, *, reconnect: bool,
+                 reconnect_interval: float) -> ReaderThread | PushedReader:
+    """The reader a transport needs: pushed bytes for a `PushTransport`, else a thread."""
+    cls = PushedReader if isinstance(transport, PushTransport) else ReaderThread
+    reader = cls(transport, owner, reconnect=reconnect, reconnect_interval=reconnect_interval)
+    reader.start()
+    return reader

@@ -76,6 +76,10 @@ class RecordingPlayer:
         index = np.asarray(recording.sample_index, dtype=np.int64)
         self._frame_rows, self._frame_ends = contiguous_blocks(index, self.samples_per_frame)
         self._index = index
+        # Each frame's last slot, in µs after the stream's slot 0 (the frame is due then):
+        # computed once, so finding the due frames is a search, not a pass over the rest.
+        self._frame_due_us = np.round(index[self._frame_ends - 1] * 1e6 / self.rate_hz) if index.size \
+            else np.zeros(0)
 
     # -- device clock ------------------------------------------------------------------------
     def now_us(self) -> int:
@@ -170,9 +174,8 @@ class RecordingPlayer:
         if self._streaming:
             rows, ends = self._frame_rows, self._frame_ends
             # A frame is sent once its last sample's slot time has passed.
-            last_slot_time = self._stream_t0_us + np.round(
-                self._index[ends[self._next_frame:] - 1] * 1e6 / self.rate_hz)
-            n_due = int(np.searchsorted(last_slot_time, now, side="right"))
+            n_due = int(np.searchsorted(self._frame_due_us, now - self._stream_t0_us, side="right")) - self._next_frame
+            n_due = max(0, n_due)
             raw = self.recording.raw
             for f in range(self._next_frame, self._next_frame + n_due):  # per frame, not sample
                 a, b = int(rows[f]), int(ends[f])

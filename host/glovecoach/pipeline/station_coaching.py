@@ -72,10 +72,18 @@ class StationCoachingListener(Listener):
     def __init__(self, *, protocol: Any, layout: StationLayout, rate_hz: float,
                  calibrations: Mapping[str, Calibration] | None = None,
                  device_info: Mapping[str, dict] | None = None,
-                 calibration_dir: Any = None, with_state: bool = False) -> None:
+                 calibration_dir: Any = None, with_state: bool = False, hold_s: float = 0.0) -> None:
         self.layout = layout
         self.rate_hz = float(rate_hz)
         self.with_state = with_state
+        # Coaching costs mostly per call (about 1 ms however short the block), so a room of
+        # stations coaches in blocks of up to `hold_s`, except that a block which could raise a
+        # safety alert is coached at once with what was held (`_may_alert`).
+        self.hold_rows = int(round(max(0.0, hold_s) * self.rate_hz))
+        self._held: list[ForceBlock] = []
+        self._held_present: tuple[bool, ...] = ()
+        self._held_rows = 0
+        self._floors: np.ndarray | None = None
         calibrations = dict(calibrations or {})
         device_info = dict(device_info or {})
         self.calibrations: dict[str, Calibration] = {}
@@ -111,7 +119,9 @@ class StationCoachingListener(Listener):
         return None
 
     def process_raw(self, first_index: int, raw: np.ndarray, present: Sequence[bool]) -> list[StationUpdate]:
-        """Coach one raw station block; a jump past what came before is coached as a gap first."""
+        """Coach one raw station block; a jump past what came before is coached as a gap first.
+        With ``hold_s``, a block that cannot raise a safety alert may be held and coached with
+        the next ones (the answer is then empty)."""
         raw = np.asarray(raw)
         if raw.ndim != 2 or raw.shape[1] != len(self.layout.columns):
             raise ValueError(f"raw station block of shape {raw.shape} does not match the station's "
@@ -124,22 +134,70 @@ class StationCoachingListener(Listener):
         if first_index > self.end_index and self.samples_seen:
             updates += self.gap(self.end_index, first_index - self.end_index)
         block = self._convert(first_index, raw, present)
-        step = self.coach.process(block, present)
         self.end_index = first_index + len(raw)
         self.samples_seen += len(raw)
-        updates.append(self._update(step, block))
+        present = tuple(bool(p) for p in present)
+        if self.hold_rows <= 1:
+            updates.append(self._coach(block, present))
+            return updates
+        if self._held and present != self._held_present:
+            updates += self.flush()
+        self._held.append(block)
+        self._held_present = present
+        self._held_rows += len(raw)
+        if self._held_rows >= self.hold_rows or self._may_alert(block):
+            updates += self.flush()
         return updates
+
+    def flush(self) -> list[StationUpdate]:
+        """Coach the blocks held back (``hold_s``), if any, as one."""
+        if not self._held:
+            return []
+        blocks, present = self._held, self._held_present
+        self._held, self._held_rows = [], 0
+        if len(blocks) == 1:
+            block = blocks[0]
+        else:
+            block = ForceBlock(blocks[0].first_index, np.concatenate([b.newtons for b in blocks]),
+                               np.concatenate([b.saturated for b in blocks]),
+                               np.concatenate([b.open for b in blocks]))
+        return [self._coach(block, present)]
+
+    @property
+    def held_samples(self) -> int:
+        return self._held_rows
 
     def gap(self, first_index: int, n_samples: int) -> list[StationUpdate]:
         if n_samples <= 0:
             return []
+        updates = self.flush()
         step = self.coach.gap(first_index, n_samples)
         self.end_index = max(self.end_index, first_index + n_samples)
-        return [self._update(step, None)]
+        updates.append(self._update(step, None))
+        return updates
 
     def finish(self) -> StationReport:
-        """The station's report (`StationCoach.finish`)."""
+        """The station's report (`StationCoach.finish`), after coaching anything held (call
+        `flush()` first to deliver its update)."""
+        self.flush()
         return self.coach.finish()
+
+    # ------------------------------------------------------------------ holding
+    def _coach(self, block: ForceBlock, present: Sequence[bool]) -> StationUpdate:
+        step = self.coach.process(block, present)
+        self._floors = None     # the limits and baselines may have moved
+        return self._update(step, block)
+
+    def _may_alert(self, block: ForceBlock) -> bool:
+        """Whether a sample of the block could begin or hold a safety alert: then everything
+        held is coached at once, so holding never delays one."""
+        if self._floors is None:
+            self._floors = self.coach.alert_floors()
+        floors = self._floors
+        # NaN (an absent device's columns) is never at or above a floor.
+        if np.any(block.newtons >= floors):
+            return True
+        return bool(np.any(block.saturated & np.isfinite(floors)))
 
     # ------------------------------------------------------------------ helpers
     def _convert(self, first_index: int, raw: np.ndarray, present: Sequence[bool]) -> ForceBlock:

@@ -10,7 +10,9 @@ station mode, the demo and every station of a classroom:
   known, and each device's clock fit and counters at the end, so replaying the file gives
   the slots the live session gave.
 * The coaching (`StationCoachingListener`) takes the aligned station blocks and answers with
-  `StationUpdate`s, which reach the listeners after it (a display, a tile).
+  `StationUpdate`s, which reach the listeners after it (a display, a tile). With
+  ``coach_hold_s`` (a classroom, many stations in one process) blocks that cannot raise a
+  safety alert are coached together up to that long; the decisions are the same.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class StationPipeline:
     def __init__(self, clients: Mapping[str, Any], layout: StationLayout, rate_hz: float, *,
                  writer: Any = None, protocol: Any = None, device_info: Mapping[str, dict] | None = None,
                  calibration_dir: Any = None, listeners: Sequence[Listener] = (), with_state: bool = False,
-                 limit_samples: int | None = None, hold_s: float = 0.25) -> None:
+                 limit_samples: int | None = None, hold_s: float = 0.25, coach_hold_s: float = 0.0) -> None:
         self.layout = layout
         self.rate_hz = float(rate_hz)
         self.source = StationSource(clients, layout, rate_hz, hold_s)
@@ -40,7 +42,7 @@ class StationPipeline:
                          if writer is not None else None)
         self.coaching = (StationCoachingListener(protocol=protocol, layout=layout, rate_hz=rate_hz,
                                                  device_info=device_info, calibration_dir=calibration_dir,
-                                                 with_state=with_state)
+                                                 with_state=with_state, hold_s=coach_hold_s)
                          if protocol is not None else None)
         chain: list[Listener] = [x for x in (self.recorder, self.coaching) if x is not None]
         self.notifier = Notifier(self.source, [*chain, *listeners])
@@ -77,6 +79,10 @@ class StationPipeline:
         self.finished = True
         for message in self.source.finish():
             self.notifier.deliver(message)
+        if self.coaching is not None:
+            after = self.notifier.listeners.index(self.coaching) + 1
+            for update in self.coaching.flush():
+                self.notifier.deliver(update, after)
         self._store_origin()
         report = self.coaching.finish() if self.coaching is not None else None
         if self.writer is not None:

@@ -1,0 +1,125 @@
+"""StationCoachingListener(hold_s=...): quiet stretches are coached in longer blocks, and the
+decisions are those of coaching every block at once; a block that could raise a safety alert is
+coached at once, so holding never delays an over-force or a spine contact."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
+from test_station_coach_data import REST_S, limit, station  # noqa: E402
+
+from glovecoach.pipeline import Notifier  # noqa: E402
+from glovecoach.pipeline.station_coaching import StationCoachingListener, StationUpdate  # noqa: E402
+from glovecoach.protocols import default_protocol  # noqa: E402
+from glovecoach.vocabulary.station import StationGap, StationSamples  # noqa: E402
+
+BLOCK = 4          # samples per station block: a 20 ms wire frame at 200 Hz
+SAFETY = ("overforce", "spine_contact")
+
+
+class Collect:
+    def __init__(self):
+        self.updates: list[tuple[int, StationUpdate]] = []   # (messages handed in so far, update)
+        self.seen = 0
+
+    def on_message(self, message):
+        if isinstance(message, StationUpdate):
+            self.updates.append((self.seen, message))
+        else:
+            self.seen += 1
+
+
+def coach(d, messages, hold_s):
+    listener = StationCoachingListener(protocol=default_protocol(), layout=d.layout, rate_hz=d.rate_hz,
+                                       hold_s=hold_s)
+    collect = Collect()
+    notifier = Notifier(iter([]), [collect, listener, collect], join_samples=False)
+    for m in messages:   # one message per pump, as a live station delivers them
+        notifier.deliver(m)
+    for u in listener.flush():
+        notifier.deliver(u, 2)
+    return listener, collect.updates
+
+
+def events(updates):
+    out = []
+    for _, u in updates:
+        out += [(e.kind, e.state, e.channel, round(e.at_s, 4)) for e in u.events]
+        for hand, h in sorted(u.hands.items()):
+            out += [(hand, e.kind, e.state, e.channel, round(e.at_s, 4)) for e in h.events]
+    return sorted(out, key=str)
+
+
+def session():
+    d = station([("kneading", 30), (None, 4), ("stroking", 25)], [("kneading", 30), (None, 4), ("stroking", 25)],
+                seed=7, presses=[(REST_S + 40, 2.0, "spine_4", 6.0)],
+                squeezes=[("right", REST_S + 12, 1.5, "thumb_tip", 1.6 * limit("kneading", "thumb_tip")),
+                          ("left", REST_S + 47, 1.2, "palm_center", 1.8 * limit("stroking", "palm_center"))])
+    present = (True, True, True)
+    msgs = [StationSamples(a, d.raw[a:a + BLOCK], present) for a in range(0, d.n, BLOCK)]
+    # the right glove drops out for a second: a presence change and a gap flush what is held
+    cut = int(REST_S * d.rate_hz) + 30 * d.rate_hz
+    msgs = [m if not (cut <= m.first_index < cut + d.rate_hz) else
+            StationSamples(m.first_index, m.raw, (True, False, True)) for m in msgs]
+    gap_at = cut + 3 * d.rate_hz
+    msgs = [m for m in msgs if not (gap_at <= m.first_index < gap_at + 40)]
+    msgs.insert(next(k for k, m in enumerate(msgs) if m.first_index > gap_at), StationGap(gap_at, 40, "none"))
+    return d, msgs
+
+
+def station_told(updates):
+    """The station's own phase changes and cues: told at the end of the block they were
+    found in (the phases they name start where the hands' engines say, whatever the blocks)."""
+    return [e for e in events(updates) if e[0] in ("phase_change", "cue")]
+
+
+def test_held_blocks_give_the_same_decisions_and_report_in_fewer_calls():
+    d, msgs = session()
+    every, every_updates = coach(d, msgs, 0.0)
+    held, held_updates = coach(d, msgs, 0.2)
+    told_every, told_held = station_told(every_updates), station_told(held_updates)
+    assert [e for e in events(held_updates) if e not in told_held] == \
+        [e for e in events(every_updates) if e not in told_every]
+    # the station's phase changes and cues are the same ones, told at most hold_s later
+    assert [e[:3] for e in told_held] == [e[:3] for e in told_every] and told_every
+    assert all(0 <= h[3] - e[3] <= 0.2 + 1e-9 for h, e in zip(told_held, told_every))
+    kinds = {e[1] if e[0] in ("left", "right") else e[0] for e in events(every_updates)}
+    assert {"overforce", "spine_contact"} <= kinds          # the session does raise both
+    # most quiet blocks were held: far fewer engine calls
+    assert len(held_updates) < len(every_updates) / 3
+    assert held.held_samples == 0
+    a, b = every.finish(), held.finish()
+    assert a.to_dict() == b.to_dict()
+
+
+def test_a_safety_alert_is_told_in_answer_to_the_block_that_raised_it():
+    d, msgs = session()
+    _, every_updates = coach(d, msgs, 0.0)
+    _, held_updates = coach(d, msgs, 0.2)
+
+    def told(updates):
+        out = {}
+        for seen, u in updates:
+            for e in [*u.events, *(e for h in u.hands.values() for e in h.events)]:
+                if e.kind in SAFETY and e.state == "begin":
+                    out.setdefault((e.kind, e.channel, round(e.at_s, 4)), seen)
+        return out
+
+    when_every, when_held = told(every_updates), told(held_updates)
+    assert when_every and when_held == when_every
+
+
+def test_the_samples_held_at_the_end_are_coached_by_finish():
+    d, msgs = session()
+    listener = StationCoachingListener(protocol=default_protocol(), layout=d.layout, rate_hz=d.rate_hz, hold_s=0.5)
+    quiet = [m for m in msgs if isinstance(m, StationSamples)][:10]    # the hands at rest: held
+    for m in quiet:
+        listener.on_other(m)
+    assert listener.held_samples == 10 * BLOCK
+    report = listener.finish()
+    assert listener.held_samples == 0
+    assert np.isclose(report.duration_s, 10 * BLOCK / d.rate_hz)
