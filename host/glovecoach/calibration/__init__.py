@@ -127,6 +127,17 @@ class Calibration:
         open_ = raw < self.sensor_map.open_below
         return ForceBlock(first_index=int(first_index), newtons=newtons, saturated=saturated, open=open_)
 
+    def counts_reaching(self, newtons: np.ndarray) -> np.ndarray:
+        """Per channel, the lowest ADC count that converts to at least ``newtons[k]`` (int64;
+        ``adc_max + 1`` where no count does, or the force is NaN or inf): a raw reading below it
+        cannot be that force, whatever the curve's shape."""
+        newtons = np.asarray(newtons, dtype=np.float64)
+        if newtons.shape != (len(self.channels),):
+            raise ValueError(f"one force per channel ({len(self.channels)}), got shape {newtons.shape}")
+        reaches = self._table >= np.where(np.isfinite(newtons), newtons, np.inf)[None, :]
+        first = np.argmax(reaches, axis=0).astype(np.int64)
+        return np.where(reaches.any(axis=0), first, self.sensor_map.adc_max + 1)
+
     def to_newtons(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(newtons, saturated), the shape docs/architecture.md names."""
         block = self.convert(raw)

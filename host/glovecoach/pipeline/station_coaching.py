@@ -80,10 +80,11 @@ class StationCoachingListener(Listener):
         # stations coaches in blocks of up to `hold_s`, except that a block which could raise a
         # safety alert is coached at once with what was held (`_may_alert`).
         self.hold_rows = int(round(max(0.0, hold_s) * self.rate_hz))
-        self._held: list[ForceBlock] = []
+        self._held: list[np.ndarray] = []       # raw blocks, one after another
+        self._held_first = 0
         self._held_present: tuple[bool, ...] = ()
         self._held_rows = 0
-        self._floors: np.ndarray | None = None
+        self._alert_counts: np.ndarray | None = None
         calibrations = dict(calibrations or {})
         device_info = dict(device_info or {})
         self.calibrations: dict[str, Calibration] = {}
@@ -133,19 +134,20 @@ class StationCoachingListener(Listener):
         updates = []
         if first_index > self.end_index and self.samples_seen:
             updates += self.gap(self.end_index, first_index - self.end_index)
-        block = self._convert(first_index, raw, present)
         self.end_index = first_index + len(raw)
         self.samples_seen += len(raw)
         present = tuple(bool(p) for p in present)
         if self.hold_rows <= 1:
-            updates.append(self._coach(block, present))
+            updates.append(self._coach(first_index, raw, present))
             return updates
         if self._held and present != self._held_present:
             updates += self.flush()
-        self._held.append(block)
+        if not self._held:
+            self._held_first = first_index
+        self._held.append(raw)
         self._held_present = present
         self._held_rows += len(raw)
-        if self._held_rows >= self.hold_rows or self._may_alert(block):
+        if self._held_rows >= self.hold_rows or self._may_alert(raw, present):
             updates += self.flush()
         return updates
 
@@ -155,13 +157,8 @@ class StationCoachingListener(Listener):
             return []
         blocks, present = self._held, self._held_present
         self._held, self._held_rows = [], 0
-        if len(blocks) == 1:
-            block = blocks[0]
-        else:
-            block = ForceBlock(blocks[0].first_index, np.concatenate([b.newtons for b in blocks]),
-                               np.concatenate([b.saturated for b in blocks]),
-                               np.concatenate([b.open for b in blocks]))
-        return [self._coach(block, present)]
+        raw = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+        return [self._coach(self._held_first, raw, present)]
 
     @property
     def held_samples(self) -> int:
@@ -183,21 +180,32 @@ class StationCoachingListener(Listener):
         return self.coach.finish()
 
     # ------------------------------------------------------------------ holding
-    def _coach(self, block: ForceBlock, present: Sequence[bool]) -> StationUpdate:
+    def _coach(self, first_index: int, raw: np.ndarray, present: Sequence[bool]) -> StationUpdate:
+        block = self._convert(first_index, raw, present)
         step = self.coach.process(block, present)
-        self._floors = None     # the limits and baselines may have moved
+        self._alert_counts = None     # the limits and baselines may have moved
         return self._update(step, block)
 
-    def _may_alert(self, block: ForceBlock) -> bool:
-        """Whether a sample of the block could begin or hold a safety alert: then everything
-        held is coached at once, so holding never delays one."""
-        if self._floors is None:
-            self._floors = self.coach.alert_floors()
-        floors = self._floors
-        # NaN (an absent device's columns) is never at or above a floor.
-        if np.any(block.newtons >= floors):
-            return True
-        return bool(np.any(block.saturated & np.isfinite(floors)))
+    def _may_alert(self, raw: np.ndarray, present: Sequence[bool]) -> bool:
+        """Whether a sample of the raw block could begin or hold a safety alert: then
+        everything held is coached at once, so holding never delays one. Decided on the raw
+        counts (`StationCoach.alert_floors` as the counts that reach them through each
+        device's calibration, and saturation), so a held block is converted only once."""
+        if self._alert_counts is None:
+            floors = self.coach.alert_floors()
+            counts = np.empty(len(self.layout.columns), dtype=np.int64)
+            for device, cols in zip(self.layout.devices, self._slices):
+                cal = self.calibrations[device.role]
+                reach = cal.counts_reaching(floors[cols])
+                # a saturated reading's force is unknown: it may be an alert
+                counts[cols] = np.where(np.isfinite(floors[cols]),
+                                        np.minimum(reach, cal.sensor_map.saturated_at), reach)
+            self._alert_counts = counts
+        counts = self._alert_counts
+        if all(present):
+            return bool((raw >= counts).any())
+        return any(bool((raw[:, cols] >= counts[cols]).any())
+                   for cols, here in zip(self._slices, present) if here)
 
     # ------------------------------------------------------------------ helpers
     def _convert(self, first_index: int, raw: np.ndarray, present: Sequence[bool]) -> ForceBlock:
