@@ -88,6 +88,9 @@ class Calibration:
         table[counts >= self.sensor_map.saturated_at] = self._ceiling
         self._table = table
         self._columns = np.arange(len(ps))
+        # Per channel, the running maximum of its curve: "the lowest count reaching a force" is
+        # then a binary search even where a fitted curve dips (counts_reaching).
+        self._reach = np.ascontiguousarray(np.maximum.accumulate(table, axis=0).T)
 
     @property
     def ceiling_n(self) -> dict[str, float]:
@@ -134,9 +137,12 @@ class Calibration:
         newtons = np.asarray(newtons, dtype=np.float64)
         if newtons.shape != (len(self.channels),):
             raise ValueError(f"one force per channel ({len(self.channels)}), got shape {newtons.shape}")
-        reaches = self._table >= np.where(np.isfinite(newtons), newtons, np.inf)[None, :]
-        first = np.argmax(reaches, axis=0).astype(np.int64)
-        return np.where(reaches.any(axis=0), first, self.sensor_map.adc_max + 1)
+        top = self.sensor_map.adc_max + 1
+        out = np.full(len(self.channels), top, dtype=np.int64)
+        for k, force in enumerate(newtons.tolist()):
+            if force == force and force != np.inf:      # NaN and inf: no count reaches them
+                out[k] = int(np.searchsorted(self._reach[k], force, side="left"))
+        return out
 
     def to_newtons(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(newtons, saturated), the shape docs/architecture.md names."""

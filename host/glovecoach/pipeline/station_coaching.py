@@ -26,6 +26,11 @@ from glovecoach.vocabulary.blocks import ForceBlock
 from glovecoach.vocabulary.sensors import SPINE_CHANNELS
 from glovecoach.vocabulary.station import StationGap, StationLayout, StationSamples
 
+# Held blocks are tested against counts made from floors up to FLOOR_RISE_N below today's
+# and FLOOR_DROP_N above (a fifth of the lowest threshold, the spine's 1.5 N, is 0.3 N).
+FLOOR_RISE_N = 0.5
+FLOOR_DROP_N = 0.1
+
 
 @dataclass(frozen=True)
 class StationUpdate:
@@ -84,7 +89,9 @@ class StationCoachingListener(Listener):
         self._held_first = 0
         self._held_present: tuple[bool, ...] = ()
         self._held_rows = 0
-        self._alert_counts: np.ndarray | None = None
+        self._alert_counts = np.zeros(0, dtype=np.int64)
+        self._alert_floors: np.ndarray | None = None
+        self._floors_stale = True
         calibrations = dict(calibrations or {})
         device_info = dict(device_info or {})
         self.calibrations: dict[str, Calibration] = {}
@@ -183,7 +190,7 @@ class StationCoachingListener(Listener):
     def _coach(self, first_index: int, raw: np.ndarray, present: Sequence[bool]) -> StationUpdate:
         block = self._convert(first_index, raw, present)
         step = self.coach.process(block, present)
-        self._alert_counts = None     # the limits and baselines may have moved
+        self._floors_stale = True     # the limits and baselines may have moved
         return self._update(step, block)
 
     def _may_alert(self, raw: np.ndarray, present: Sequence[bool]) -> bool:
@@ -191,8 +198,20 @@ class StationCoachingListener(Listener):
         everything held is coached at once, so holding never delays one. Decided on the raw
         counts (`StationCoach.alert_floors` as the counts that reach them through each
         device's calibration, and saturation), so a held block is converted only once."""
-        if self._alert_counts is None:
+        if self._floors_stale:
             floors = self.coach.alert_floors()
+            self._floors_stale = False
+            old = self._alert_floors
+            # Counts made for floors at or below today's stay a safe test (and the floors keep
+            # a fifth of each threshold in hand, so a floor lower by FLOOR_DROP_N does too): new
+            # counts only when a floor fell more, or rose enough to matter (limits move with
+            # the technique, baselines slowly). Making counts costs more than a coaching call.
+            if old is not None and not (np.any(floors < old - FLOOR_DROP_N) or np.any(floors > old + FLOOR_RISE_N)):
+                floors = None
+        else:
+            floors = None
+        if floors is not None:
+            self._alert_floors = floors
             counts = np.empty(len(self.layout.columns), dtype=np.int64)
             for device, cols in zip(self.layout.devices, self._slices):
                 cal = self.calibrations[device.role]

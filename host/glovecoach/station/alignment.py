@@ -26,6 +26,8 @@ import numpy as np
 
 from glovecoach.link.device_clock import ClockFit, ClockMapper
 
+_SMALL_SPAN = 32   # placements of fewer slots than this are worked out without numpy
+
 
 @functools.lru_cache(maxsize=64)
 def _one_to_one(n: int) -> np.ndarray:
@@ -123,6 +125,12 @@ class DeviceAlignment:
             # rows in between follow one to one (the positions are linear with a slope near 1,
             # so rounding cannot skip one in the middle). Nearly every frame is this one.
             rows = _one_to_one(n)
+        elif hi - lo < _SMALL_SPAN:
+            # A frame's few slots in plain floats (numpy's fixed cost per call is most of the
+            # work for five numbers); round() and np.rint both round half to even.
+            top = n - 1
+            rows = np.array([min(max(round((i - first) / step), 0), top) for i in range(lo, hi + 1)],
+                            dtype=np.int64)
         else:
             rows = np.clip(np.rint((np.arange(lo, hi + 1) - first) / step), 0, n - 1).astype(np.int64)
         self.next_index = hi + 1
