@@ -364,8 +364,9 @@ class StationAligner:
             stats.dropped_rows += n
             return
         rows = placed.rows
-        distinct = 1 + int(np.count_nonzero(rows[1:] != rows[:-1]))
-        stats.dropped_rows += n - distinct
+        if not placed.one_to_one:     # nearly every frame is one to one: nothing dropped
+            distinct = 1 + int(np.count_nonzero(rows[1:] != rows[:-1]))
+            stats.dropped_rows += n - distinct
         lo = placed.first_index
         hi = lo + m
         origin = self.timebase.origin_host_s
@@ -388,7 +389,7 @@ class StationAligner:
             return
         self._make_room(b)
         r0, r1 = a - self._buf_start, b - self._buf_start
-        self._raw[r0:r1, dev.columns] = raw[rows[a - lo:b - lo]]
+        self._raw[r0:r1, dev.columns] = raw[a - lo:b - lo] if placed.one_to_one else raw[rows[a - lo:b - lo]]
         self._filled[r0:r1, dev.order] = True
         stats.filled_slots += b - a
         if b > self._high:

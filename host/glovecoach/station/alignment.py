@@ -43,6 +43,7 @@ class Placement:
 
     first_index: int
     rows: np.ndarray
+    one_to_one: bool = False     # rows is 0, 1, ..., n - 1: slot k takes the block's row k
 
     @property
     def n_samples(self) -> int:
@@ -124,13 +125,17 @@ class DeviceAlignment:
             # One slot per row, the first row on the first slot and the last on the last: the
             # rows in between follow one to one (the positions are linear with a slope near 1,
             # so rounding cannot skip one in the middle). Nearly every frame is this one.
-            rows = _one_to_one(n)
+            self.next_index = hi + 1
+            return Placement(lo, _one_to_one(n), True)
         elif hi - lo < _SMALL_SPAN:
             # A frame's few slots in plain floats (numpy's fixed cost per call is most of the
             # work for five numbers); round() and np.rint both round half to even.
             top = n - 1
-            rows = np.array([min(max(round((i - first) / step), 0), top) for i in range(lo, hi + 1)],
-                            dtype=np.int64)
+            picked = [min(max(round((i - first) / step), 0), top) for i in range(lo, hi + 1)]
+            self.next_index = hi + 1
+            if picked == list(range(n)):
+                return Placement(lo, _one_to_one(n), True)
+            return Placement(lo, np.array(picked, dtype=np.int64))
         else:
             rows = np.clip(np.rint((np.arange(lo, hi + 1) - first) / step), 0, n - 1).astype(np.int64)
         self.next_index = hi + 1
