@@ -34,16 +34,18 @@ ARG_BYTES = {CMD_START: 0, CMD_STOP: 0, CMD_SET_RATE: 2, CMD_TARE: 2, CMD_PING: 
              CMD_MAINTENANCE: 0}
 
 MAX_COMMAND_PAYLOAD = const(64)
-# NET_CONFIG carries an SSID, a WPA2 passphrase, a broker's host and credentials as JSON:
-# more than 64 bytes, so it alone may be this long (docs/protocol.md, NET_CONFIG).
-MAX_NET_CONFIG_PAYLOAD = const(512)
+# NET_CONFIG carries an SSID, a WPA2 passphrase, a broker's host and credentials and, for
+# TLS, the broker CA's PEM certificate (up to mqtt_link.CA_MAX_CHARS) as JSON: more than 64
+# bytes, so it alone may be this long (docs/protocol.md, NET_CONFIG).
+MAX_NET_CONFIG_PAYLOAD = const(2048)
 # The token of an ERROR BAD_FRAME about a command whose token could not be read (bad COBS or
 # CRC, too short, too long for the receiver). The host's name for it is the same:
 # glovecoach.wire.messages.UNKNOWN_TOKEN (docs/protocol.md, ERROR codes).
 UNKNOWN_TOKEN = const(0xFFFF)
 RX_CHUNK = const(32)
-# A whole encoded command, the longest being NET_CONFIG: payload + CRC + COBS overhead.
-RX_FRAME_MAX = MAX_NET_CONFIG_PAYLOAD + frames.CRC_BYTES + 4
+# A whole encoded command, the longest being NET_CONFIG: payload + CRC + COBS overhead (one
+# byte per 254, and one).
+RX_FRAME_MAX = MAX_NET_CONFIG_PAYLOAD + frames.CRC_BYTES + (MAX_NET_CONFIG_PAYLOAD + 4) // 254 + 2
 
 
 class CommandError(Exception):
