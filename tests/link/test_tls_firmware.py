@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tls_certs import make_room_tls
 
 from glovecoach.link.client import GapDetected, GloveClient, LinkDown, SamplesReceived
 from glovecoach.link.room_broker import RoomAccounts, RoomBroker
 from mqtt_helpers import MOSQUITTO, REPO, MqttGlove
-from tls_certs import make_room_tls
 
 pytestmark = pytest.mark.skipif(not MOSQUITTO.exists(), reason="mosquitto is not installed")
 
