@@ -95,7 +95,8 @@ def tls_context(ca_der):
     import ssl   # only a TLS configuration pays for the module
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.verify_mode = ssl.CERT_REQUIRED
+    # The ESP32 stubs (micropython-esp32-stubs) lack the attribute; both ports have it (ssl.py).
+    ctx.verify_mode = ssl.CERT_REQUIRED  # type: ignore[attr-defined]
     ctx.load_verify_locations(cadata=ca_der)
     return ctx
 
