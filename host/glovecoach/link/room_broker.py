@@ -97,8 +97,8 @@ class RoomAccounts:
         kinds = (set(self.devices), set(self.screens), set(self.bridges))
         both = (kinds[0] & kinds[1]) | (kinds[0] & kinds[2]) | (kinds[1] & kinds[2])
         if both:
-            raise ValueError(f"{', '.join(sorted(both))}: a name is one of a device, a screen or a bridge, "
-                             "not two of them")
+            raise ValueError(f"{', '.join(sorted(both))}: a name is a device, a screen or a bridge, "
+                             "not both (each login has one name)")
 
     @classmethod
     def create(cls, room: str, devices: Iterable[str] = (), screens: Iterable[str] = ()) -> RoomAccounts:
