@@ -132,7 +132,8 @@ def test_mbedtls_allocates_nothing_per_record(tmp_path):
     script.write_text(GDB_SCRIPT)
     counts = {}
     with RoomBroker(None, host="127.0.0.1", tls=tls) as broker:
-        config.write_text(json.dumps({"mqtt": {"host": "127.0.0.1", "port": broker.port, "ca": tls.cafile.read_text()}}))
+        mqtt = {"host": "127.0.0.1", "port": broker.port, "ca": tls.cafile.read_text()}
+        config.write_text(json.dumps({"mqtt": mqtt}))
         env = dict(os.environ, GLOVECOACH_NET_CONFIG=str(config), MICROPYPATH=f"{FIRMWARE}:.frozen")
         for n in (20, 1000):
             proc = subprocess.run([GDB, "-q", "-batch", "-x", str(script), "--args", sys.executable,
