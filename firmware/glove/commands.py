@@ -46,6 +46,10 @@ RX_CHUNK = const(32)
 # A whole encoded command, the longest being NET_CONFIG: payload + CRC + COBS overhead (one
 # byte per 254, and one).
 RX_FRAME_MAX = MAX_NET_CONFIG_PAYLOAD + frames.CRC_BYTES + (MAX_NET_CONFIG_PAYLOAD + 4) // 254 + 2
+# The network link's receiver never takes NET_CONFIG (it is refused there), so it keeps the
+# size it had before NET_CONFIG carried a CA: a NET_CONFIG up to 512 bytes still gets its
+# NOT_ALLOWED, a longer one a BAD_FRAME, and a WiFi glove saves 1.5 kB of RAM.
+RX_FRAME_MAX_NETWORK = const(512 + 4 + 4)
 
 
 class CommandError(Exception):
@@ -119,10 +123,10 @@ class CommandReceiver:
     frame when its delimiter arrives (the next 0x00 starts fresh).
     """
 
-    def __init__(self, on_chunk):
+    def __init__(self, on_chunk, frame_max=RX_FRAME_MAX):
         self.on_chunk = on_chunk
         self.rx = bytearray(RX_CHUNK)
-        self.frame = bytearray(RX_FRAME_MAX)
+        self.frame = bytearray(frame_max)
         self.n = 0
         self.overflow = False
 
@@ -167,9 +171,12 @@ class CommandHandler:
         self.maintenance_flag = maintenance_flag
         link = getattr(hal, "link", None)
         main_is_network = bool(getattr(link, "network", False))
-        self.receiver = CommandReceiver(lambda chunk: self.handle_chunk(chunk, main_is_network))
+        self.receiver = CommandReceiver(lambda chunk: self.handle_chunk(chunk, main_is_network),
+                                        RX_FRAME_MAX_NETWORK if main_is_network else RX_FRAME_MAX)
         self._read_usb = getattr(hal, "read_usb", None)
-        self.usb_receiver = CommandReceiver(lambda chunk: self.handle_chunk(chunk, False))
+        # Only a glove with USB beside its network link has a second receiver (2 kB).
+        self.usb_receiver = (CommandReceiver(lambda chunk: self.handle_chunk(chunk, False))
+                             if self._read_usb is not None else None)
 
     def poll(self):
         """Called once per slot: read what the host sent, act on complete commands."""
@@ -177,8 +184,8 @@ class CommandHandler:
         n = self.hal.read_rx(rx)
         if n:
             self.receiver.feed(rx, n)
-        if self._read_usb is not None:
-            usb = self.usb_receiver
+        usb = self.usb_receiver
+        if usb is not None:
             n = self._read_usb(usb.rx)
             if n:
                 usb.feed(usb.rx, n)
@@ -186,7 +193,8 @@ class CommandHandler:
     def handle_chunk(self, chunk, over_network=False):
         if chunk is None:
             self.writer.send_error(UNKNOWN_TOKEN, 0, frames.ERR_BAD_FRAME,
-                                   "frame longer than %d bytes" % RX_FRAME_MAX)
+                                   "frame longer than the receiver's %d bytes"
+                                   % (RX_FRAME_MAX_NETWORK if over_network else RX_FRAME_MAX))
             return
         try:
             command, token, args = decode_command_frame(chunk)
