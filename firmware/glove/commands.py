@@ -185,8 +185,9 @@ class CommandHandler:
         if n:
             self.receiver.feed(rx, n)
         usb = self.usb_receiver
-        if usb is not None:
-            n = self._read_usb(usb.rx)
+        read_usb = self._read_usb
+        if usb is not None and read_usb is not None:
+            n = read_usb(usb.rx)
             if n:
                 usb.feed(usb.rx, n)
 
