@@ -262,13 +262,16 @@ class MqttClient:
         except ValueError as exc:
             # mbedTLS's verification result ("The certificate is not correctly signed by the
             # trusted CA", "... Common Name (CN) does not match ..."), one line.
-            raise TlsRefused(" ".join(str(exc).split()) or "certificate verification failed")
+            raise TlsRefused("the broker's certificate is not trusted: %s (check mqtt.ca, given at "
+                             "provisioning)" % (" ".join(str(exc).split()) or "verification failed"))
         except OSError as exc:
+            # An mbedTLS error (-0x7780, "MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE") or the socket's
+            # (a plain MQTT broker resets the connection on a ClientHello).
             args = exc.args
-            if len(args) >= 2 and isinstance(args[1], str):
-                # (-0x7780, "MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE"): e.g. not a TLS server
-                raise TlsRefused("%s (%d)" % (args[1], args[0]))
-            raise
+            what = ("%s %d" % (args[1], args[0]) if len(args) >= 2 and isinstance(args[1], str)
+                    else str(exc))
+            raise TlsRefused("no TLS handshake (%s): is port %d the broker's TLS port?"
+                             % (what, self.port))
 
     def subscribe(self, topic, qos=0):
         """Send SUBSCRIBE; its SUBACK arrives through service() (subacks, suback_code)."""

@@ -35,7 +35,7 @@ TLS: a configuration with "ca" (the PEM certificate of the CA that signed the br
 certificate, given at provisioning) connects with TLS (port 8883 unless given), verifies the
 broker's certificate against that CA and `host`, and logs in with its user and password
 inside the encrypted connection. A certificate the glove does not trust is logged as such
-("TLS refused: The certificate is not correctly signed by the trusted CA") and retried with
+("TLS refused: the broker's certificate is not trusted: ...") and retried with
 the usual back-off; nothing is sent to that broker, the password least of all.
 """
 
@@ -298,8 +298,7 @@ class MqttLink:
             return
         except mqtt.TlsRefused as exc:
             # Nothing was sent: the certificate was checked before CONNECT (and its password).
-            self._report("broker %s:%d not trusted, nothing sent: %s (check mqtt.ca, given at "
-                         "provisioning)" % (self.cfg["host"], self.cfg["port"], exc))
+            self._report("broker %s:%d, nothing sent: %s" % (self.cfg["host"], self.cfg["port"], exc))
             return
         except OSError as exc:
             self._report("cannot reach broker %s:%d (%s)" % (self.cfg["host"], self.cfg["port"], exc))
