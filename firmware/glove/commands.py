@@ -34,16 +34,22 @@ ARG_BYTES = {CMD_START: 0, CMD_STOP: 0, CMD_SET_RATE: 2, CMD_TARE: 2, CMD_PING: 
              CMD_MAINTENANCE: 0}
 
 MAX_COMMAND_PAYLOAD = const(64)
-# NET_CONFIG carries an SSID, a WPA2 passphrase, a broker's host and credentials as JSON:
-# more than 64 bytes, so it alone may be this long (docs/protocol.md, NET_CONFIG).
-MAX_NET_CONFIG_PAYLOAD = const(512)
+# NET_CONFIG carries an SSID, a WPA2 passphrase, a broker's host and credentials and, for
+# TLS, the broker CA's PEM certificate (up to mqtt_link.CA_MAX_CHARS) as JSON: more than 64
+# bytes, so it alone may be this long (docs/protocol.md, NET_CONFIG).
+MAX_NET_CONFIG_PAYLOAD = const(2048)
 # The token of an ERROR BAD_FRAME about a command whose token could not be read (bad COBS or
 # CRC, too short, too long for the receiver). The host's name for it is the same:
 # glovecoach.wire.messages.UNKNOWN_TOKEN (docs/protocol.md, ERROR codes).
 UNKNOWN_TOKEN = const(0xFFFF)
 RX_CHUNK = const(32)
-# A whole encoded command, the longest being NET_CONFIG: payload + CRC + COBS overhead.
-RX_FRAME_MAX = MAX_NET_CONFIG_PAYLOAD + frames.CRC_BYTES + 4
+# A whole encoded command, the longest being NET_CONFIG: payload + CRC + COBS overhead (one
+# byte per 254, and one).
+RX_FRAME_MAX = MAX_NET_CONFIG_PAYLOAD + frames.CRC_BYTES + (MAX_NET_CONFIG_PAYLOAD + 4) // 254 + 2
+# The network link's receiver never takes NET_CONFIG (it is refused there), so it keeps the
+# size it had before NET_CONFIG carried a CA: a NET_CONFIG up to 512 bytes still gets its
+# NOT_ALLOWED, a longer one a BAD_FRAME, and a WiFi glove saves 1.5 kB of RAM.
+RX_FRAME_MAX_NETWORK = const(512 + 4 + 4)
 
 
 class CommandError(Exception):
@@ -117,10 +123,10 @@ class CommandReceiver:
     frame when its delimiter arrives (the next 0x00 starts fresh).
     """
 
-    def __init__(self, on_chunk):
+    def __init__(self, on_chunk, frame_max=RX_FRAME_MAX):
         self.on_chunk = on_chunk
         self.rx = bytearray(RX_CHUNK)
-        self.frame = bytearray(RX_FRAME_MAX)
+        self.frame = bytearray(frame_max)
         self.n = 0
         self.overflow = False
 
@@ -165,9 +171,12 @@ class CommandHandler:
         self.maintenance_flag = maintenance_flag
         link = getattr(hal, "link", None)
         main_is_network = bool(getattr(link, "network", False))
-        self.receiver = CommandReceiver(lambda chunk: self.handle_chunk(chunk, main_is_network))
+        self.receiver = CommandReceiver(lambda chunk: self.handle_chunk(chunk, main_is_network),
+                                        RX_FRAME_MAX_NETWORK if main_is_network else RX_FRAME_MAX)
         self._read_usb = getattr(hal, "read_usb", None)
-        self.usb_receiver = CommandReceiver(lambda chunk: self.handle_chunk(chunk, False))
+        # Only a glove with USB beside its network link has a second receiver (2 kB).
+        self.usb_receiver = (CommandReceiver(lambda chunk: self.handle_chunk(chunk, False))
+                             if self._read_usb is not None else None)
 
     def poll(self):
         """Called once per slot: read what the host sent, act on complete commands."""
@@ -175,16 +184,18 @@ class CommandHandler:
         n = self.hal.read_rx(rx)
         if n:
             self.receiver.feed(rx, n)
-        if self._read_usb is not None:
-            usb = self.usb_receiver
-            n = self._read_usb(usb.rx)
+        usb = self.usb_receiver
+        read_usb = self._read_usb
+        if usb is not None and read_usb is not None:
+            n = read_usb(usb.rx)
             if n:
                 usb.feed(usb.rx, n)
 
     def handle_chunk(self, chunk, over_network=False):
         if chunk is None:
             self.writer.send_error(UNKNOWN_TOKEN, 0, frames.ERR_BAD_FRAME,
-                                   "frame longer than %d bytes" % RX_FRAME_MAX)
+                                   "frame longer than the receiver's %d bytes"
+                                   % (RX_FRAME_MAX_NETWORK if over_network else RX_FRAME_MAX))
             return
         try:
             command, token, args = decode_command_frame(chunk)

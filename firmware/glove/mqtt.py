@@ -13,7 +13,17 @@ TCP_NODELAY is not available).
 
 Everything else (connecting, reading what the broker sends, which are PINGRESP and the
 command messages) is rare and may allocate. Errors: OSError when the connection fails or
-breaks, MqttRefused when the broker answers CONNECT with a refusal.
+breaks, TlsRefused (an OSError) when the broker's certificate is not trusted, MqttRefused when
+the broker answers CONNECT with a refusal.
+
+TLS: given an `ssl_context` (tls_context(ca_der): the broker's CA, CERT_REQUIRED), the TCP
+socket is wrapped after it connects and every byte, CONNECT included, goes through mbedTLS;
+the broker's certificate must be signed by that CA and name `server_hostname` (the broker's
+host as the glove reaches it, an IP address checked against the certificate's IP SAN). The
+sending path stays one `write(buf, offset, length)` per message: one TLS record, encrypted in
+mbedTLS's own output buffer. On the unix port that write allocates nothing from the
+MicroPython heap (tests/firmware/test_tls_no_alloc.py runs it under heap_lock); on the ESP32
+mbedTLS allocates from the IDF heap, outside the MicroPython heap, and only while connecting.
 """
 
 import select
@@ -63,6 +73,32 @@ CONNACK_REASONS = {
 
 _PINGREQ_PACKET = b"\xc0\x00"
 _DISCONNECT_PACKET = b"\xe0\x00"
+
+
+class TlsRefused(OSError):
+    """The TLS handshake failed: the broker's certificate is not signed by the configured CA,
+    does not name the host, or the broker does not speak TLS. Says which (mbedTLS's words)."""
+
+    def __init__(self, reason):
+        super().__init__("TLS refused: %s" % reason)
+        self.reason = reason
+
+
+def tls_context(ca_der):
+    """An SSL context that trusts only `ca_der` (one DER certificate) and requires the
+    broker's certificate to be signed by it. Raises ValueError if mbedTLS cannot read it.
+
+    MicroPython's PROTOCOL_TLS_CLIENT context starts with verify_mode CERT_NONE (unlike
+    CPython's), so CERT_REQUIRED is set here: without it any certificate would do. DER, not
+    PEM, because the unix port's mbedTLS is built without PEM parsing (mqtt_link.py decodes
+    the PEM the configuration holds)."""
+    import ssl   # only a TLS configuration pays for the module
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    # The ESP32 stubs (micropython-esp32-stubs) lack the attribute; both ports have it (ssl.py).
+    ctx.verify_mode = ssl.CERT_REQUIRED  # type: ignore[attr-defined]
+    ctx.load_verify_locations(cadata=ca_der)
+    return ctx
 
 
 class MqttRefused(Exception):
@@ -146,7 +182,7 @@ class MqttClient:
 
     def __init__(self, client_id, host, port=1883, user=None, password=None, keepalive_s=30,
                  connect_timeout_s=CONNECT_TIMEOUT_S, io_timeout_s=IO_TIMEOUT_S, on_message=None,
-                 will=None):
+                 will=None, ssl_context=None, server_hostname=None):
         if not 0 < keepalive_s <= 0xFFFF:
             raise ValueError("keepalive %r outside 1..65535 s" % keepalive_s)
         self.client_id = client_id
@@ -161,7 +197,10 @@ class MqttClient:
         self._addr = None            # resolved once: a DNS lookup may block for seconds
         self.on_message = on_message
         self.will = will
+        self.ssl_context = ssl_context
+        self.server_hostname = server_hostname or host
         self.sock = None
+        self._raw = None             # the TCP socket under the TLS one (timeouts are set on it)
         self._poll = select.poll()
         self._head = bytearray(1)
         self._body = bytearray(RX_MAX)
@@ -182,14 +221,16 @@ class MqttClient:
         self.close()
         if self._addr is None:
             self._addr = socket.getaddrinfo(self.host, self.port)[0][-1]
-        sock = socket.socket()
+        raw = sock = socket.socket()
         try:
-            sock.settimeout(self.connect_timeout_s)
-            sock.connect(self._addr)
+            raw.settimeout(self.connect_timeout_s)
+            raw.connect(self._addr)
             try:
-                sock.setsockopt(_IPPROTO_TCP, _TCP_NODELAY, 1)
+                raw.setsockopt(_IPPROTO_TCP, _TCP_NODELAY, 1)
             except (OSError, AttributeError):
                 pass   # one write per packet keeps latency low without it
+            if self.ssl_context is not None:
+                sock = self._handshake(raw)
             self._write_all(sock, connect_packet(self.client_id, self.keepalive_s, self.user,
                                                  self._password, will=self.will))
             ack = self._read_exact(sock, 4)
@@ -197,17 +238,40 @@ class MqttClient:
                 raise OSError("expected CONNACK, got packet 0x%02x" % ack[0])
             if ack[3]:
                 raise MqttRefused(ack[3])
-            sock.settimeout(self.io_timeout_s)
+            # An SSL socket has no settimeout: its reads and writes go through `raw`.
+            raw.settimeout(self.io_timeout_s)
         except BaseException:
             sock.close()
+            if sock is not raw:
+                raw.close()
             raise
         self.sock = sock
+        self._raw = raw
         self._poll = select.poll()
         self._poll.register(sock, select.POLLIN)
         for _ in self._poll.ipoll(0):   # ipoll allocates its result tuple on first use only
             break
         self._last_tx = time.ticks_ms()
         self._ping_pending = False
+
+    def _handshake(self, raw):
+        """Wrap the connected TCP socket in TLS and verify the broker (may take a while: the
+        certificate check is public-key arithmetic). Raises TlsRefused saying why."""
+        try:
+            return self.ssl_context.wrap_socket(raw, server_hostname=self.server_hostname)
+        except ValueError as exc:
+            # mbedTLS's verification result ("The certificate is not correctly signed by the
+            # trusted CA", "... Common Name (CN) does not match ..."), one line.
+            raise TlsRefused("the broker's certificate is not trusted: %s (check mqtt.ca, given at "
+                             "provisioning)" % (" ".join(str(exc).split()) or "verification failed"))
+        except OSError as exc:
+            # An mbedTLS error (-0x7780, "MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE") or the socket's
+            # (a plain MQTT broker resets the connection on a ClientHello).
+            args = exc.args
+            what = ("%s %d" % (args[1], args[0]) if len(args) >= 2 and isinstance(args[1], str)
+                    else str(exc))
+            raise TlsRefused("no TLS handshake (%s): is port %d the broker's TLS port?"
+                             % (what, self.port))
 
     def subscribe(self, topic, qos=0):
         """Send SUBSCRIBE; its SUBACK arrives through service() (subacks, suback_code)."""
@@ -308,6 +372,7 @@ class MqttClient:
 
     def close(self):
         sock, self.sock = self.sock, None
+        raw, self._raw = self._raw, None
         if sock is not None:
             try:
                 self._poll.unregister(sock)
@@ -315,6 +380,11 @@ class MqttClient:
                 pass
             try:
                 sock.close()
+            except OSError:
+                pass
+        if raw is not None and raw is not sock:
+            try:
+                raw.close()   # closing the TLS socket closes it too on MicroPython; be sure
             except OSError:
                 pass
 

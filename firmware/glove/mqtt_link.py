@@ -30,8 +30,16 @@ and after each (re)connect calls `on_up()`, which the device sets to send a fres
 (device.py).
 
 The password in the configuration is passed to the MQTT client and never printed.
+
+TLS: a configuration with "ca" (the PEM certificate of the CA that signed the broker's
+certificate, given at provisioning) connects with TLS (port 8883 unless given), verifies the
+broker's certificate against that CA and `host`, and logs in with its user and password
+inside the encrypted connection. A certificate the glove does not trust is logged as such
+("TLS refused: the broker's certificate is not trusted: ...") and retried with
+the usual back-off; nothing is sent to that broker, the password least of all.
 """
 
+import binascii
 import json
 import os
 import time
@@ -44,6 +52,11 @@ MSG_HELLO = const(0x01)     # frames.MSG_HELLO (not imported: frames pulls in vi
 MSG_SAMPLES = const(0x10)
 TOPIC_ROOT = "glovecoach"
 DEFAULT_PORT = const(1883)
+DEFAULT_TLS_PORT = const(8883)
+# A CA certificate in PEM: an EC P-256 one is ~470 characters, an RSA-2048 one ~1,100-1,400.
+CA_MAX_CHARS = const(1600)
+_PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
+_PEM_END = "-----END CERTIFICATE-----"
 DEFAULT_ROOM = "default"
 DEFAULT_KEEPALIVE_S = const(30)
 DEFAULT_BATCH_FRAMES = const(1)
@@ -75,12 +88,43 @@ def _check_name(value, what, source):
     return value
 
 
+def ca_der(pem, source):
+    """The DER bytes of the one certificate in `pem` (text). Raises NetConfigError.
+
+    Decoded here because mbedTLS on the unix port cannot parse PEM (the ESP32's can; one
+    path for both)."""
+    if not isinstance(pem, str) or not pem:
+        raise NetConfigError("%s: mqtt.ca must be the broker CA's certificate as PEM text" % source)
+    if len(pem) > CA_MAX_CHARS:
+        raise NetConfigError("%s: mqtt.ca is %d characters, at most %d (an EC P-256 or RSA-2048 CA)"
+                             % (source, len(pem), CA_MAX_CHARS))
+    begin = pem.find(_PEM_BEGIN)
+    end = pem.find(_PEM_END)
+    if begin < 0 or end < begin:
+        raise NetConfigError("%s: mqtt.ca is not a PEM certificate (no %s ... %s)"
+                             % (source, _PEM_BEGIN, _PEM_END))
+    if pem.find(_PEM_BEGIN, end) >= 0:
+        raise NetConfigError("%s: mqtt.ca holds more than one certificate; give the one CA "
+                             "that signed the broker's" % source)
+    body = "".join(pem[begin + len(_PEM_BEGIN):end].split())
+    try:
+        der = binascii.a2b_base64(body)
+    except ValueError:
+        raise NetConfigError("%s: mqtt.ca is not valid base64 between its PEM lines" % source)
+    if len(der) < 64 or der[0] != 0x30:
+        raise NetConfigError("%s: mqtt.ca does not hold a DER certificate" % source)
+    return der
+
+
 def parse_net_config(data, source):
     """The "mqtt" part of the network configuration, checked; the "wifi" part is the HAL's.
 
     {"wifi": {"ssid": ..., "password": ...},            (ESP32 only)
      "mqtt": {"host": ..., "port": 1883, "user": ..., "password": ...,
-              "room": "default", "keepalive_s": 30, "batch_frames": 1}}
+              "room": "default", "keepalive_s": 30, "batch_frames": 1,
+              "ca": "-----BEGIN CERTIFICATE-----..."}}    (TLS, port 8883 by default)
+
+    The result holds "ca" as DER bytes (None without TLS).
     """
     if not isinstance(data, dict) or not isinstance(data.get("mqtt"), dict):
         raise NetConfigError("%s: no \"mqtt\" object" % source)
@@ -89,7 +133,9 @@ def parse_net_config(data, source):
     if not isinstance(host, str) or not host:
         raise NetConfigError("%s: mqtt.host must be the broker's host name or address" % source)
     cfg = {"host": host, "room": _check_name(m.get("room", DEFAULT_ROOM), "mqtt.room", source)}
-    for key, default, low, high in (("port", DEFAULT_PORT, 1, 65535),
+    cfg["ca"] = ca_der(m["ca"], source) if m.get("ca") is not None else None
+    port = DEFAULT_PORT if cfg["ca"] is None else DEFAULT_TLS_PORT
+    for key, default, low, high in (("port", port, 1, 65535),
                                     ("keepalive_s", DEFAULT_KEEPALIVE_S, 1, 65535),
                                     ("batch_frames", DEFAULT_BATCH_FRAMES, 1, 16)):
         v = m.get(key, default)
@@ -141,10 +187,13 @@ class MqttLink:
         self.batch_frames = cfg["batch_frames"]
         self.net_ready = net_ready
         self.log = log
+        # The CA is parsed once: each reconnect reuses the context.
+        context = mqtt.tls_context(cfg["ca"]) if cfg.get("ca") is not None else None
+        self.tls = context is not None
         self.client = mqtt.MqttClient("glovecoach-" + device_id, cfg["host"], cfg["port"],
                                       cfg["user"], cfg["password"], cfg["keepalive_s"],
                                       on_message=self._on_message,
-                                      will=(self.topic_online, b"0", True))
+                                      will=(self.topic_online, b"0", True), ssl_context=context)
         room = mqtt.headroom(self.topic_hello if len(self.topic_hello) > len(self.topic_frames)
                              else self.topic_frames)
         self._start = room
@@ -247,14 +296,19 @@ class MqttLink:
         except mqtt.MqttRefused as exc:
             self._report(str(exc))   # says why (e.g. bad user name or password), not the password
             return
+        except mqtt.TlsRefused as exc:
+            # Nothing was sent: the certificate was checked before CONNECT (and its password).
+            self._report("broker %s:%d, nothing sent: %s" % (self.cfg["host"], self.cfg["port"], exc))
+            return
         except OSError as exc:
             self._report("cannot reach broker %s:%d (%s)" % (self.cfg["host"], self.cfg["port"], exc))
             return
         self.connects += 1
         self._retry_ms = RETRY_MS
         self._state = ""
-        self._report("connected to %s:%d as %s, room %s"
-                     % (self.cfg["host"], self.cfg["port"], self.device_id, self.cfg["room"]))
+        self._report("connected to %s:%d%s as %s, room %s"
+                     % (self.cfg["host"], self.cfg["port"], " (TLS)" if self.tls else "",
+                        self.device_id, self.cfg["room"]))
         if self.on_up is not None:
             self.on_up()
 

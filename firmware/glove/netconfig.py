@@ -7,9 +7,14 @@ has the format glove/mqtt_link.py reads:
   {"wifi": {"ssid": "massage-school", "password": "..."},
    "mqtt": {"host": "192.168.1.10", "port": 1883, "user": "...", "password": "...", "room": "r1"}}
 
+With "mqtt": {..., "ca": "-----BEGIN CERTIFICATE-----\n..."} the glove connects with TLS and
+trusts only that CA (glove/mqtt_link.py); the certificate is checked here with mbedTLS itself,
+so one the glove could not use is refused at provisioning, not at the next boot.
+
 The passwords leave this module only towards the radio and the broker's CONNECT: the
 summary that HELLO and the ACK carry holds the SSID and whether a configuration exists, and
-no error message quotes a password.
+no error message quotes a password. The CA certificate is public, but it is not sent back
+either: the ACK says "tls": true.
 """
 
 import json
@@ -17,6 +22,7 @@ import os
 
 from micropython import const
 
+from glove import mqtt as mqtt_client
 from glove.mqtt_link import NetConfigError, parse_net_config
 
 # IEEE 802.11: an SSID is 0..32 bytes (an empty one cannot be joined by name).
@@ -31,7 +37,7 @@ HOST_MAX_CHARS = const(253)
 CREDENTIAL_MAX_CHARS = const(64)
 TOP_KEYS = ("wifi", "mqtt")
 WIFI_KEYS = ("ssid", "password")
-MQTT_KEYS = ("host", "port", "user", "password", "room", "keepalive_s", "batch_frames")
+MQTT_KEYS = ("host", "port", "user", "password", "room", "keepalive_s", "batch_frames", "ca")
 
 
 def _utf8_len(text):
@@ -80,6 +86,11 @@ def check_mqtt(mqtt):
     for key in ("user", "password", "room"):
         if cfg[key] is not None and len(cfg[key]) > CREDENTIAL_MAX_CHARS:
             return "mqtt.%s is longer than %d characters" % (key, CREDENTIAL_MAX_CHARS)
+    if cfg["ca"] is not None:
+        try:
+            mqtt_client.tls_context(cfg["ca"])
+        except (ValueError, OSError) as exc:
+            return "mqtt.ca is not a certificate mbedTLS can use (%s)" % exc
     return None
 
 
@@ -151,4 +162,7 @@ def broker_summary(config):
     if not isinstance(mqtt, dict):
         return None
     cfg = parse_net_config({"mqtt": mqtt}, "NET_CONFIG")
-    return {"host": cfg["host"], "port": cfg["port"], "room": cfg["room"], "user": cfg["user"]}
+    out = {"host": cfg["host"], "port": cfg["port"], "room": cfg["room"], "user": cfg["user"]}
+    if cfg["ca"] is not None:
+        out["tls"] = True
+    return out

@@ -199,7 +199,7 @@ def test_bad_values_sent_anyway_are_refused_by_the_device(devices, tmp_path, con
 
 def test_a_net_config_longer_than_the_receiver_is_a_bad_frame(devices, tmp_path):
     dev = devices(tmp_path / "net.json")
-    config = {"wifi": {"ssid": "s", "password": "12345678"}, "mqtt": {"host": "h" * 600}}
+    config = {"wifi": {"ssid": "s", "password": "12345678"}, "mqtt": {"host": "h" * 2100}}
     err = dev.request(net_config_command(8, config), 0xFFFF)
     assert err["type"] == "ERROR" and err["code"] == BAD_FRAME
     assert not (tmp_path / "net.json").exists()

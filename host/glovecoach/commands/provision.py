@@ -7,12 +7,17 @@ ERROR BAD_ARGUMENT naming the field (so a host that skips these checks still can
 broken file); and it can be tested end to end with the real firmware in the unix port, where
 there is no REPL for mpremote to reach. The device writes net.json atomically (temporary file,
 then rename) and joins the network at its next boot; it never sends a password back.
+
+TLS: `--ca room-ca.crt` (PEM or DER) gives the glove the certificate of the CA that signed the
+broker's; the glove then connects with TLS (port 8883 unless --broker names one), trusts only
+that CA and checks that the broker's certificate names the --broker host (docs/classroom.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import ssl
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +28,9 @@ SSID_MAX_BYTES = 32          # IEEE 802.11
 WPA2_MIN_CHARS = 8           # WPA2-Personal passphrase: 8..63 printable ASCII (802.11i Annex H)
 WPA2_MAX_CHARS = 63
 DEFAULT_BROKER_PORT = 1883
+DEFAULT_TLS_BROKER_PORT = 8883
+CA_MAX_CHARS = 1600          # the firmware's limit for the PEM of mqtt.ca (glove/mqtt_link.py)
+_PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
 CREDENTIAL_MAX_CHARS = 64    # the firmware's limit for mqtt user, password and room (netconfig.py)
 HOST_MAX_CHARS = 253
 
@@ -49,6 +57,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--username", help="the broker user name for this glove")
     parser.add_argument("--password-file", type=Path, metavar="FILE",
                         help="file holding the broker password (first line), with --username")
+    parser.add_argument("--ca", type=Path, metavar="FILE",
+                        help="the certificate (PEM or DER) of the CA that signed the broker's: the "
+                             "glove connects with TLS (port 8883 unless --broker gives one) and "
+                             "trusts that CA only")
     parser.add_argument("--forget", action="store_true",
                         help="remove the stored network configuration: the glove talks USB only "
                              "from its next boot")
@@ -78,10 +90,37 @@ def check_wifi_password(password: str) -> str:
     return password
 
 
-def parse_broker(text: str) -> tuple[str, int]:
+def read_ca(path: Path) -> str:
+    """The CA certificate in `path` (PEM or DER) as the PEM text the glove keeps (one
+    certificate, within the firmware's CA_MAX_CHARS)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CommandError(f"--ca {path}: cannot be read ({exc.strerror or exc})") from None
+    if _PEM_BEGIN.encode() in data:
+        text = data.decode("ascii", errors="replace")
+        if text.count(_PEM_BEGIN) != 1:
+            raise CommandError(f"--ca {path}: holds {text.count(_PEM_BEGIN)} certificates; give the one CA "
+                               "that signed the broker's certificate")
+        try:
+            der = ssl.PEM_cert_to_DER_cert(text[text.index(_PEM_BEGIN):])
+        except ValueError as exc:
+            raise CommandError(f"--ca {path}: not a PEM certificate ({exc})") from None
+    elif data[:1] == b"\x30":      # DER: an ASN.1 SEQUENCE
+        der = data
+    else:
+        raise CommandError(f"--ca {path}: neither a PEM certificate (-----BEGIN CERTIFICATE-----) nor DER")
+    pem = ssl.DER_cert_to_PEM_cert(der)
+    if len(pem) > CA_MAX_CHARS:
+        raise CommandError(f"--ca {path}: the certificate is {len(pem)} characters as PEM; the glove keeps at "
+                           f"most {CA_MAX_CHARS} (an EC P-256 or RSA-2048 CA fits)")
+    return pem
+
+
+def parse_broker(text: str, tls: bool = False) -> tuple[str, int]:
     host, sep, port_text = text.rpartition(":")
     if not sep:
-        host, port_text = text, str(DEFAULT_BROKER_PORT)
+        host, port_text = text, str(DEFAULT_TLS_BROKER_PORT if tls else DEFAULT_BROKER_PORT)
     if not host or any(c in host for c in "/ ") or len(host) > HOST_MAX_CHARS:
         raise CommandError(f"--broker {text!r}: expected HOST or HOST:PORT, e.g. 192.168.1.10:1883")
     try:
@@ -100,15 +139,19 @@ def _check_topic_level(value: str, option: str) -> str:
 
 
 def build_config(ssid: str | None, wifi_password: str, broker: str | None, room: str | None,
-                 username: str | None, broker_password: str | None) -> dict[str, Any]:
-    """The NET_CONFIG object, checked with the device's own rules (firmware/glove/netconfig.py)."""
+                 username: str | None, broker_password: str | None,
+                 ca_pem: str | None = None) -> dict[str, Any]:
+    """The NET_CONFIG object, checked with the device's own rules (firmware/glove/netconfig.py).
+    `ca_pem`: the broker CA's certificate (read_ca): the glove connects with TLS."""
     config: dict[str, Any] = {"wifi": {"ssid": check_ssid(ssid), "password": check_wifi_password(wifi_password)}}
     if broker is None:
-        if room or username or broker_password is not None:
-            raise CommandError("--room, --username and --password-file are for the broker: give --broker too")
+        if room or username or broker_password is not None or ca_pem is not None:
+            raise CommandError("--room, --username, --password-file and --ca are for the broker: give --broker too")
         return config
-    host, port = parse_broker(broker)
+    host, port = parse_broker(broker, tls=ca_pem is not None)
     mqtt: dict[str, Any] = {"host": host, "port": port}
+    if ca_pem is not None:
+        mqtt["ca"] = ca_pem
     if room:
         mqtt["room"] = _check_topic_level(room, "--room")
     if broker_password is not None and not username:
@@ -165,7 +208,8 @@ def send(port: str, config: dict[str, Any], timeout: float) -> tuple[str, dict[s
 
 def run(args: argparse.Namespace) -> int:
     if args.forget:
-        if any(v is not None for v in (args.ssid, args.broker, args.room, args.username, args.password_file)) \
+        if any(v is not None for v in (args.ssid, args.broker, args.room, args.username, args.password_file,
+                                       args.ca)) \
                 or args.password_stdin:
             raise CommandError("--forget takes only --port (it removes the whole configuration)")
         glove_id, _ = send(args.port, {}, args.timeout)
@@ -175,13 +219,14 @@ def run(args: argparse.Namespace) -> int:
     # Checked before asking for the password, so a typo in --broker costs no typing.
     if args.broker is not None:
         parse_broker(args.broker)
+    ca_pem = read_ca(args.ca) if args.ca is not None else None
     broker_password = _read_password_file(args.password_file)
     config = build_config(args.ssid, _read_wifi_password(args), args.broker, args.room, args.username,
-                          broker_password)
+                          broker_password, ca_pem)
     glove_id, detail = send(args.port, config, args.timeout)
     broker = detail.get("mqtt")
-    where = (f"publishing to {broker['host']}:{broker['port']}, room {broker['room']}" if broker
-             else "keeping its frames on USB (no broker given)")
+    where = (f"publishing to {broker['host']}:{broker['port']}{' over TLS' if broker.get('tls') else ''}, "
+             f"room {broker['room']}" if broker else "keeping its frames on USB (no broker given)")
     security = "open network" if not config["wifi"]["password"] else "WPA2"
     print(f"glove {glove_id}: WiFi {config['wifi']['ssid']!r} ({security}) stored; at its next boot it joins "
           f"and starts {where}")

@@ -17,6 +17,12 @@ listens on the network. What that means, and what this module does about it:
   cannot inject another station's frames.
 * **TLS when asked.** Given a certificate and key, the room listens with TLS only (port 8883
   by convention); `docs/classroom.md` says how to make and install them.
+* **Bridges for rooms larger than one broker.** Given a `Bridge`, this broker (a group's, on
+  an assistant's laptop or beside an access point) forwards its devices' ``frames``, ``hello``
+  and ``online`` to the room's central broker and brings ``cmd``, ``marks`` and ``messages``
+  back, logged in there with a bridge account (`RoomAccounts.add_bridge`: it may write any
+  device's stream topics of the room and read their commands, nothing else), over TLS when the
+  central broker has it. docs/classroom.md has the arithmetic and the measured latency.
 * **Nothing listens unless a classroom runs.** `RoomBroker` is a context manager: the
   Mosquitto process lives for the ``with`` block and its configuration lives in a private
   temporary folder removed afterwards.
@@ -77,18 +83,22 @@ class RoomAccounts:
     room: str
     devices: dict[str, str] = field(default_factory=dict)
     screens: dict[str, str] = field(default_factory=dict)
+    # Logins of other brokers bridged into this one (a group's broker: `Bridge`).
+    bridges: dict[str, str] = field(default_factory=dict)
 
     INSTRUCTOR = "instructor"
 
     def __post_init__(self) -> None:
         check_name(self.room, "room name")
-        for name in self.devices:
-            check_name(name, "device id")
-        for name in self.screens:
-            check_name(name, "screen name")
-        both = set(self.devices) & set(self.screens)
+        for kind, names in (("device id", self.devices), ("screen name", self.screens),
+                            ("bridge name", self.bridges)):
+            for name in names:
+                check_name(name, kind)
+        kinds = (set(self.devices), set(self.screens), set(self.bridges))
+        both = (kinds[0] & kinds[1]) | (kinds[0] & kinds[2]) | (kinds[1] & kinds[2])
         if both:
-            raise ValueError(f"{', '.join(sorted(both))}: a name is either a device or a screen, not both")
+            raise ValueError(f"{', '.join(sorted(both))}: a name is a device, a screen or a bridge, "
+                             "not both (each login has one name)")
 
     @classmethod
     def create(cls, room: str, devices: Iterable[str] = (), screens: Iterable[str] = ()) -> RoomAccounts:
@@ -108,9 +118,16 @@ class RoomAccounts:
 
     def add_screen(self, name: str) -> str:
         check_name(name, "screen name")
-        if name in self.devices:
-            raise ValueError(f"{name} is already a device's id")
+        if name in self.devices or name in self.bridges:
+            raise ValueError(f"{name} is already a device's id or a bridge's name")
         return self.screens.setdefault(name, secrets.token_urlsafe(16))
+
+    def add_bridge(self, name: str) -> str:
+        """A login for a group's broker bridged into this (central) one; its password."""
+        check_name(name, "bridge name")
+        if name in self.devices or name in self.screens:
+            raise ValueError(f"{name} is already a device's id or a screen's name")
+        return self.bridges.setdefault(name, secrets.token_urlsafe(16))
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -121,8 +138,11 @@ class RoomAccounts:
         tmp = path.with_name(path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"format": "glovecoach-room-accounts", "version": 1, "room": self.room,
-                       "devices": self.devices, "screens": self.screens}, fh, indent=1)
+            data = {"format": "glovecoach-room-accounts", "version": 1, "room": self.room,
+                    "devices": self.devices, "screens": self.screens}
+            if self.bridges:
+                data["bridges"] = self.bridges
+            json.dump(data, fh, indent=1)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -139,19 +159,20 @@ class RoomAccounts:
             raise ValueError(f"{path}: not a room accounts file ({exc})") from None
         if not isinstance(data, dict) or data.get("format") != "glovecoach-room-accounts":
             raise ValueError(f"{path}: not a room accounts file (no \"format\": \"glovecoach-room-accounts\")")
-        for key in ("devices", "screens"):
+        for key in ("devices", "screens", "bridges"):
             entries = data.get(key, {})
             if not isinstance(entries, dict) or not all(isinstance(v, str) and v for v in entries.values()):
                 raise ValueError(f"{path}: {key} must map names to non-empty passwords")
         try:
-            return cls(str(data.get("room")), dict(data.get("devices", {})), dict(data.get("screens", {})))
+            return cls(str(data.get("room")), dict(data.get("devices", {})), dict(data.get("screens", {})),
+                       dict(data.get("bridges", {})))
         except ValueError as exc:
             raise ValueError(f"{path}: {exc}") from None
 
     # ------------------------------------------------------------------ Mosquitto's files
     def password_file(self, salt_source=secrets.token_bytes) -> str:
         lines = [f"{name}:{password_hash(pw, salt_source(12))}"
-                 for name, pw in {**self.devices, **self.screens}.items()]
+                 for name, pw in {**self.devices, **self.screens, **self.bridges}.items()]
         return "\n".join(lines) + "\n"
 
     def acl_file(self) -> str:
@@ -162,6 +183,12 @@ class RoomAccounts:
             if name == self.INSTRUCTOR:
                 lines += [f"topic write {room}/+/marks", f"topic write {room}/+/messages"]
             lines.append("")
+        for name in sorted(self.bridges):
+            # A group's broker speaks for the devices of its group: their stream topics in,
+            # their commands and the instructor's marks and messages out. Which device ids a
+            # group holds is the group broker's own ACL's business.
+            lines += [f"user {name}", *(f"topic write {room}/+/{t}" for t in BRIDGE_OUT),
+                      *(f"topic read {room}/+/{t}" for t in BRIDGE_IN), ""]
         # Patterns apply to every user; %u is the login name, so a device reaches only its
         # own topics and a screen's name (never a device id) matches no device's topics.
         lines += ["# every device: its own topics only",
@@ -169,6 +196,60 @@ class RoomAccounts:
                   f"pattern write {room}/%u/online", f"pattern read {room}/%u/cmd",
                   f"pattern read {room}/%u/messages", ""]
         return "\n".join(lines)
+
+
+# The topics (last level) a group's broker forwards to the room's central broker, and those it
+# brings back. Named one by one rather than `#` both ways, so nothing can loop between them.
+BRIDGE_OUT = ("frames", "hello", "online")
+BRIDGE_IN = ("cmd", "marks", "messages")
+
+
+@dataclass(frozen=True)
+class Bridge:
+    """This broker's connection to the room's central broker (Mosquitto's bridge).
+
+    ``host``/``port``: the central broker; ``username``/``password``: a bridge login there
+    (`RoomAccounts.add_bridge` on the central room's accounts); ``cafile``: the CA of the
+    central broker's TLS certificate (TLS is used when given, and the certificate must name
+    ``host``). ``room``: the room whose topics cross."""
+
+    host: str
+    port: int
+    room: str
+    username: str | None = None
+    password: str | None = None
+    cafile: Path | None = None
+    name: str = "to-room"
+
+    def config_lines(self) -> list[str]:
+        """The ``connection`` section of mosquitto.conf for this bridge."""
+        check_name(self.room, "room name")
+        check_name(self.name, "bridge name")
+        if self.password is not None and self.username is None:
+            raise ValueError("a bridge password needs its user name")
+        if any(c.isspace() for c in f"{self.host}{self.username or ''}{self.password or ''}"):
+            raise ValueError("a bridge's host, user name and password may not hold spaces (mosquitto.conf)")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        room = f"glovecoach/{self.room}"
+        lines = [f"connection {self.name}", f"address {host}:{self.port}",
+                 "bridge_protocol_version mqttv311",
+                 # The central broker is Mosquitto: it marks the bridge's client as a bridge
+                 # and does not send its own messages back to it.
+                 "try_private true",
+                 "cleansession true",
+                 "notifications false",
+                 # Back within a second after the central broker restarts (default 5-30 s).
+                 "restart_timeout 1 2",
+                 "keepalive_interval 30"]
+        if self.username is not None:
+            lines.append(f"remote_username {self.username}")
+        if self.password is not None:
+            lines.append(f"remote_password {self.password}")
+        if self.cafile is not None:
+            lines += [f"bridge_cafile {self.cafile}", "bridge_insecure false", "bridge_tls_version tlsv1.2"]
+        lines += [f"topic {room}/+/{t} out 0" for t in BRIDGE_OUT]
+        lines += [f"topic {room}/+/{t} in 0" for t in BRIDGE_IN]
+        return lines
 
 
 @dataclass(frozen=True)
@@ -206,7 +287,8 @@ class RoomBroker:
     """
 
     def __init__(self, accounts: RoomAccounts | None, *, host: str = "0.0.0.0", port: int = 0,
-                 tls: TlsFiles | None = None, mosquitto: str | None = None) -> None:
+                 tls: TlsFiles | None = None, mosquitto: str | None = None,
+                 bridge: Bridge | None = None) -> None:
         # Without accounts the broker takes anyone: allowed on the loopback only (one station's
         # own broker, glovecoach.link.broker), never on a network.
         if accounts is None and host not in ("127.0.0.1", "::1", "localhost"):
@@ -215,6 +297,9 @@ class RoomBroker:
         self.host = host
         self.port = port or _free_port("127.0.0.1" if host in ("0.0.0.0", "::") else host)
         self.tls = tls
+        self.bridge = bridge
+        if bridge is not None:
+            bridge.config_lines()   # a bad bridge fails here, not in Mosquitto's log
         self._mosquitto = mosquitto
         self._dir: Path | None = None
         self._proc: subprocess.Popen | None = None
@@ -255,6 +340,9 @@ class RoomBroker:
             lines += [f"certfile {self.tls.certfile}", f"keyfile {self.tls.keyfile}", "tls_version tlsv1.2"]
             if self.tls.cafile is not None:
                 lines.append(f"cafile {self.tls.cafile}")
+        if self.bridge is not None:
+            # After the listener's lines: a `connection` section runs to the end of the file.
+            lines += ["", *self.bridge.config_lines()]
         conf = self._dir / "mosquitto.conf"
         conf.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return conf

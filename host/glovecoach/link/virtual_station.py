@@ -14,7 +14,9 @@ each device's clock says. The host reaches each device as it would reach hardwar
 * ``transport="mqtt"``: each device a WiFi glove publishing over real sockets to an MQTT
   broker (``urls[role]`` is its ``mqtt://`` URL): the one at ``broker_url``, else the one
   ``GLOVECOACH_MQTT_BROKER`` names, else a broker started for the station (Mosquitto on the
-  loopback when installed, else the embedded amqtt: glovecoach.link.broker).
+  loopback when installed, else the embedded amqtt: glovecoach.link.broker). With ``tls_ca``
+  (the CA of a TLS broker at ``broker_url``) each device is provisioned with that CA and
+  connects with TLS, verifying the broker, and ``urls[role]`` is ``mqtts://...?ca=...``.
 
 The link does not render sessions (that is glovecoach.simulate, a layer above): give the
 signal files, or ``make_signals(folder)`` that writes them into the station's own folder
@@ -76,7 +78,8 @@ class VirtualStation:
                  batch_frames: int = 1, micropython: str | None = None,
                  firmware: str | os.PathLike | None = None,
                  sensor_map: str | os.PathLike | None = None,
-                 device_passwords: Mapping[str, str] | None = None) -> None:
+                 device_passwords: Mapping[str, str] | None = None,
+                 tls_ca: str | os.PathLike | None = None) -> None:
         """`signals`: role -> .gcsig, or `make_signals(folder)` returning that mapping.
         `device_passwords`: role -> the password of that device's login on the broker (its
         user name is its glove id, as a classroom's broker wants: glovecoach.link.room_broker).
@@ -84,11 +87,17 @@ class VirtualStation:
         `clock_ppm` / `clock_offset_us`: per role; a role left out gets 0 (a mapping given
         replaces the defaults DEFAULT_CLOCK_PPM / DEFAULT_CLOCK_OFFSET_US as a whole).
         `broker_url`: ``host:port`` or ``mqtt://host:port`` of the broker (MQTT only).
-        `batch_frames`: SAMPLES frames per MQTT message (glove/mqtt_link.py)."""
+        `batch_frames`: SAMPLES frames per MQTT message (glove/mqtt_link.py).
+        `tls_ca`: the certificate (PEM or DER file) of the CA that signed the certificate of the
+        TLS broker at `broker_url` (required with it: the station starts no TLS broker itself)."""
         if transport not in TRANSPORTS:
             raise ValueError(f"transport must be one of {TRANSPORTS}, got {transport!r}")
         if broker_url is not None and transport != "mqtt":
             raise ValueError("broker_url is for transport='mqtt'; a serial station has no broker")
+        if tls_ca is not None and broker_url is None:
+            raise ValueError("tls_ca is the CA of a TLS broker: give that broker's broker_url too")
+        self.tls_ca = Path(tls_ca) if tls_ca is not None else None
+        self._ca_pem = _read_ca_pem(self.tls_ca) if self.tls_ca is not None else None
         if (signals is None) == (make_signals is None):
             raise ValueError("give the signal files (signals={role: path}) or a function that "
                              "makes them (make_signals=...), exactly one of them")
@@ -223,7 +232,7 @@ class VirtualStation:
 
     def _start_broker(self, stack: contextlib.ExitStack) -> BrokerAddress:
         if self._broker_url is not None:
-            text = self._broker_url.removeprefix("mqtt://").rstrip("/")
+            text = self._broker_url.removeprefix("mqtts://").removeprefix("mqtt://").rstrip("/")
             return parse_address(text, source="broker_url")
         # the configured broker, else one for this station (glovecoach.link.broker)
         return stack.enter_context(station_broker())
@@ -235,6 +244,8 @@ class VirtualStation:
                       "batch_frames": self.batch_frames}
         if role in self.device_passwords:
             mqtt.update(user=self.glove_ids[role], password=self.device_passwords[role])
+        if self._ca_pem is not None:
+            mqtt["ca"] = self._ca_pem    # as `glovecoach provision --ca` gives it
         # the simulated flash of a provisioned device: readable by this user only
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -244,4 +255,16 @@ class VirtualStation:
     def _mqtt_url(self, role: str) -> str:
         assert self.broker is not None
         host = f"[{self.broker.host}]" if ":" in self.broker.host else self.broker.host
+        if self.tls_ca is not None:
+            return f"mqtts://{host}:{self.broker.port}/{self.room}/{self.glove_ids[role]}?ca={self.tls_ca}"
         return f"mqtt://{host}:{self.broker.port}/{self.room}/{self.glove_ids[role]}"
+
+
+def _read_ca_pem(path: Path) -> str:
+    """The CA certificate in `path` (PEM or DER) as PEM text, what a provisioned glove keeps."""
+    import ssl
+
+    data = path.read_bytes()
+    if b"-----BEGIN CERTIFICATE-----" in data:
+        return ssl.DER_cert_to_PEM_cert(ssl.PEM_cert_to_DER_cert(data.decode("ascii")))
+    return ssl.DER_cert_to_PEM_cert(data)

@@ -89,9 +89,10 @@ STATUS_LAYOUT = struct.Struct("<BBHIIIIIII")
 STATUS_EXT_LAYOUT = struct.Struct("<BBHIIIIIIIHbB")
 BATTERY_MV_UNKNOWN = 0xFFFF
 RSSI_UNKNOWN = -128
-# NET_CONFIG carries a JSON object (SSID, WPA2 passphrase, broker): longer than the other
-# commands' 64 bytes, so it has a limit of its own (the firmware's receiver holds this much).
-MAX_NET_CONFIG_PAYLOAD = 512
+# NET_CONFIG carries a JSON object (SSID, WPA2 passphrase, broker, and for TLS the broker
+# CA's PEM certificate): longer than the other commands' 64 bytes, so it has a limit of its
+# own (the firmware's receiver holds this much; firmware/glove/commands.py).
+MAX_NET_CONFIG_PAYLOAD = 2048
 _REPLY_HEADER = struct.Struct("<BHB")       # type, token, command (ACK and ERROR)
 _COMMAND_HEADER = struct.Struct("<BH")      # command, token
 
