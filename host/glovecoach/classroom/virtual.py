@@ -8,6 +8,7 @@ For demos, the classroom's tests and `glovecoach classroom --virtual N`.
 from __future__ import annotations
 
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 from glovecoach.classroom.room import Room
@@ -32,8 +33,10 @@ class VirtualStations:
     with devices, as firmware processes publishing to the broker on the loopback."""
 
     def __init__(self, room: Room, accounts: Any, broker_port: int, rate_hz: int = 200, seed: int = 1,
-                 scenarios: tuple[str, ...] = SCENARIOS, duration_s: float | None = None) -> None:
+                 scenarios: tuple[str, ...] = SCENARIOS, duration_s: float | None = None,
+                 tls_ca: str | Path | None = None) -> None:
         self.room, self.accounts, self.port = room, accounts, broker_port
+        self.tls_ca = tls_ca    # the room broker speaks TLS: its CA, given to every device
         self.rate_hz, self.seed, self.scenarios, self.duration_s = rate_hz, seed, scenarios, duration_s
         self.stack = ExitStack()
         self.stations: dict[str, Any] = {}
@@ -43,7 +46,9 @@ class VirtualStations:
             for k, seat in enumerate(s for s in self.room.stations if s.devices):
                 self.stations[seat.name] = self.stack.enter_context(virtual_station(
                     self.seed + k, self.duration_s, self.rate_hz, scenario=self.scenarios[k % len(self.scenarios)],
-                    transport="mqtt", broker_url=f"127.0.0.1:{self.port}", room=self.room.name,
+                    transport="mqtt", room=self.room.name,
+                    broker_url=f"{'mqtts://' if self.tls_ca else ''}127.0.0.1:{self.port}",
+                    **({"tls_ca": self.tls_ca} if self.tls_ca else {}),
                     glove_ids=dict(seat.devices),
                     device_passwords={r: self.accounts.devices[d] for r, d in seat.devices.items()}))
         except BaseException:

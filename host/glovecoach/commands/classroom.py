@@ -41,6 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                               "(default ~/glovecoach-sessions/<room>-<time>)")
     p.add_argument("--port", type=int, default=0, help="the broker's port (default: a free one; 1883 for "
                                                        "a real room's devices)")
+    p.add_argument("--tls", nargs=2, type=Path, metavar=("CERT", "KEY"),
+                   help="the room's broker speaks TLS with this certificate and key (PEM); the devices are "
+                        "provisioned with the CA that signed it (provision --ca); see docs/classroom.md")
+    p.add_argument("--ca", type=Path, metavar="CA",
+                   help="with --tls: the CA certificate (PEM) that signed CERT (checked at start, given to "
+                        "--virtual devices)")
     p.add_argument("--rate", type=int, default=200)
     p.add_argument("--seed", type=int, default=1, help="with --virtual: first station's simulated session")
     p.set_defaults(func=run)
@@ -86,18 +92,42 @@ def run(args: argparse.Namespace) -> int:
         room.save(rooms_dir() / f"{room.name}.json")
     record = args.record or Path.home() / "glovecoach-sessions" / f"{room.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     headless = args.seconds is not None or not _has_display()
+    tls = _tls_files(args)
     try:
-        broker = RoomBroker(accounts, host="127.0.0.1" if args.virtual else "0.0.0.0", port=args.port)
+        # With TLS the instructor's own process joins on a plain loopback listener (same logins):
+        # the room's certificate names the address the devices use, not 127.0.0.1.
+        broker = RoomBroker(accounts, host="127.0.0.1" if args.virtual else "0.0.0.0", port=args.port,
+                            tls=tls, loopback_port=0 if tls else None)
         broker.start()
     except RoomBrokerError as exc:
         raise CommandError(str(exc)) from None
     try:
         if args.virtual:
-            with VirtualStations(room, accounts, broker.port, args.rate, args.seed):
+            with VirtualStations(room, accounts, broker.port, args.rate, args.seed,
+                                 tls_ca=tls.cafile if tls else None):
                 return _run_class(room, accounts, broker, record, args, headless)
         return _run_class(room, accounts, broker, record, args, headless)
     finally:
         broker.stop()
+
+
+def _tls_files(args: argparse.Namespace):
+    from glovecoach.link.room_broker import TlsFiles
+
+    if args.tls is None:
+        if args.ca is not None:
+            raise CommandError("--ca goes with --tls CERT KEY (the CA that signed the broker's certificate)")
+        return None
+    cert, key = args.tls
+    for what, path in (("certificate", cert), ("key", key), ("CA certificate", args.ca)):
+        if path is not None and not path.is_file():
+            raise CommandError(f"--tls: the {what} {path} is not a file")
+    for what, path in (("certificate", cert), ("CA certificate", args.ca)):
+        if path is not None and b"-----BEGIN CERTIFICATE-----" not in path.read_bytes():
+            raise CommandError(f"--tls: the {what} {path} is not a PEM certificate (-----BEGIN CERTIFICATE-----)")
+    if args.virtual and args.ca is None:
+        raise CommandError("--virtual with --tls needs --ca: the virtual devices check the broker with it")
+    return TlsFiles(cert, key, args.ca)
 
 
 def _has_display() -> bool:
@@ -112,10 +142,10 @@ def _run_class(room, accounts, broker, record: Path, args, headless: bool) -> in
     from glovecoach.protocols import default_protocol
 
     protocol = default_protocol()
-    address = BrokerAddress("127.0.0.1", broker.port)
+    address = BrokerAddress("127.0.0.1", broker.loopback_port or broker.port)
     classroom = Classroom(room, address, record_dir=record, protocol=protocol, rate_hz=args.rate,
                           username="instructor", password=accounts.screens["instructor"])
-    print(f"classroom {room.name}: broker on port {broker.port} (logins required), "
+    print(f"classroom {room.name}: broker on port {broker.port} ({'TLS, ' if broker.tls else ''}logins required), "
           f"{sum(bool(s.devices) for s in room.stations)} station(s), recording to {record}", flush=True)
     classroom.start()
     for name, station in classroom.stations.items():

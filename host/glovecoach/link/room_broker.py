@@ -288,7 +288,7 @@ class RoomBroker:
 
     def __init__(self, accounts: RoomAccounts | None, *, host: str = "0.0.0.0", port: int = 0,
                  tls: TlsFiles | None = None, mosquitto: str | None = None,
-                 bridge: Bridge | None = None) -> None:
+                 bridge: Bridge | None = None, loopback_port: int | None = None) -> None:
         # Without accounts the broker takes anyone: allowed on the loopback only (one station's
         # own broker, glovecoach.link.broker), never on a network.
         if accounts is None and host not in ("127.0.0.1", "::1", "localhost"):
@@ -298,6 +298,10 @@ class RoomBroker:
         self.port = port or _free_port("127.0.0.1" if host in ("0.0.0.0", "::") else host)
         self.tls = tls
         self.bridge = bridge
+        # A second listener on the loopback, plain, the same logins: the instructor's own
+        # process reaches a TLS room broker there without a certificate naming 127.0.0.1.
+        # 0 picks a free port; None: no second listener.
+        self.loopback_port = (loopback_port or _free_port("127.0.0.1")) if loopback_port is not None else None
         if bridge is not None:
             bridge.config_lines()   # a bad bridge fails here, not in Mosquitto's log
         self._mosquitto = mosquitto
@@ -340,6 +344,9 @@ class RoomBroker:
             lines += [f"certfile {self.tls.certfile}", f"keyfile {self.tls.keyfile}", "tls_version tlsv1.2"]
             if self.tls.cafile is not None:
                 lines.append(f"cafile {self.tls.cafile}")
+        if self.loopback_port is not None:
+            # After the TLS lines: they belong to the listener above.
+            lines.append(f"listener {self.loopback_port} 127.0.0.1")
         if self.bridge is not None:
             # After the listener's lines: a `connection` section runs to the end of the file.
             lines += ["", *self.bridge.config_lines()]
