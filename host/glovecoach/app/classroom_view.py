@@ -24,6 +24,7 @@ from glovecoach.classroom.tile import TileModel, TileState
 from glovecoach.vocabulary.techniques import technique_name
 
 REFRESH_MS = 100          # 10 frames a second: traces scroll smoothly, text is instant enough
+ALERT_BAND_UNITS = 3.4     # the alert's band: two lines of the tile's largest type
 TRACE_FULL_SCALE_N = 60.0  # whole-hand force at the top of a tile's trace (a firm kneading stroke)
 
 _LINK_WORDS = {"up": "ok", "waiting": "waiting", "stalled": "STALLED", "down": "LOST"}
@@ -115,24 +116,22 @@ class StationTile(QtWidgets.QWidget):
         p.drawText(QtCore.QRectF(pad, y, w - 2 * pad, unit * 1.5), QtCore.Qt.AlignmentFlag.AlignRight, clock)
         y += unit * 1.6
 
-        # The alert, in large type; else the hands' disagreement, else nothing
+        # The alert, the largest type on the tile, white on a red band (seen from across the
+        # room before it is read); else the hands' disagreement in amber; else nothing. The
+        # band's room is kept whether or not there is an alert, so nothing jumps when one begins.
+        band = QtCore.QRectF(pad, y, w - 2 * pad, unit * ALERT_BAND_UNITS)
         if state.alert:
-            p.setPen(QtGui.QColor(theme.ALERT_RED))
-            p.setFont(_font(unit * 1.35, bold=True))
-            text = "⚠ " + state.alert
+            p.setPen(QtCore.Qt.PenStyle.NoPen)
+            p.setBrush(QtGui.QColor(theme.ALERT_RED))
+            p.drawRoundedRect(band, 6, 6)
+            p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+            p.setPen(QtGui.QColor("#ffffff"))
+            inner = band.adjusted(unit * 0.4, 0, -unit * 0.4, 0)
+            _fit_wrapped(p, "\u26A0 " + state.alert, inner, unit * 1.6, unit * 0.9)
         elif state.hands_differ:
             p.setPen(QtGui.QColor(theme.ALERT_AMBER))
-            p.setFont(_font(unit * 0.95, bold=True))
-            text = "hands differ: " + state.hands_differ
-        else:
-            text = ""
-        alert_h = unit * 2.0
-        if text:
-            _fit_font(p, text, w - 2 * pad)
-            p.drawText(QtCore.QRectF(pad, y, w - 2 * pad, alert_h),
-                       int(QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter),
-                       _left_elide(p, text, w - 2 * pad))
-        y += alert_h
+            _fit_wrapped(p, "hands differ: " + state.hands_differ, band, unit * 1.0, unit * 0.75, bold=True)
+        y += band.height() + unit * 0.3
 
         # Traces: whole-hand force per hand, the strip's most loaded segment
         badge_h = unit * 1.4
@@ -186,6 +185,9 @@ class ClassroomGrid(QtWidgets.QWidget):
 
     def __init__(self, models: list[TileModel], parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
+        # a plain QWidget paints no stylesheet background without this: the gaps between the
+        # tiles would be the platform's light grey
+        self.setAttribute(QtCore.Qt.WidgetAttribute.WA_StyledBackground, True)
         self.setStyleSheet(f"background: {theme.BACKGROUND};")
         self.tiles = [StationTile(m, self) for m in models]
         for tile in self.tiles:
@@ -235,16 +237,21 @@ def _font(px: float, bold: bool = False) -> QtGui.QFont:
     return font
 
 
-def _fit_font(p: QtGui.QPainter, text: str, width: float, smallest: float = 0.7) -> None:
-    """Shrink the painter's font (to ``smallest`` of its size at most) until ``text`` fits:
-    an alert is better a little smaller than cut off."""
-    font = p.font()
-    size = font.pixelSize()
-    floor = max(8, int(size * smallest))
-    while size > floor and QtGui.QFontMetrics(font).horizontalAdvance(text) > width:
-        size -= 1
-        font.setPixelSize(size)
+def _fit_wrapped(p: QtGui.QPainter, text: str, rect: QtCore.QRectF, largest: float, smallest: float,
+                 bold: bool = True) -> None:
+    """Draw ``text`` in ``rect``, word-wrapped, in the largest type from ``largest`` down to
+    ``smallest`` (pixels) that fits; at the smallest, what does not fit is cut at the band."""
+    flags = int(QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter
+                | QtCore.Qt.TextFlag.TextWordWrap)
+    size = largest
+    while True:
+        font = _font(size, bold=bold)
+        need = QtGui.QFontMetricsF(font).boundingRect(rect, flags, text)
+        if (need.height() <= rect.height() and need.width() <= rect.width()) or size <= smallest:
+            break
+        size = max(smallest, size * 0.92)
     p.setFont(font)
+    p.drawText(rect, flags, text)
 
 
 def _left_elide(p: QtGui.QPainter, text: str, width: float) -> str:
