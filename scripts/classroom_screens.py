@@ -3,8 +3,8 @@
 A real `Classroom` and `ClassroomWindow` (offscreen, on a screen of the given size) watch N
 stations through a real Mosquitto; the stations' devices are played by one light publisher
 process (benchmarks/room_publisher.py), each station a different simulated session
-(glovecoach.simulate.station) started part-way through, so the tiles show phases, forces and,
-on the stations of the "excessive force" and "spine contact" scenarios, alerts. Thirty-six
+(glovecoach.simulate.station) squeezed into about two minutes, so a short class shows phases,
+forces and, on the stations of the "excessive force" and "spine contact" scenarios, alerts. Thirty-six
 firmware processes would take this machine; the window's own tests use the real firmware.
 
     python scripts/classroom_screens.py --stations 12 --size 1920x1080 --seconds 25 --out grid.png
@@ -22,22 +22,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RATE = 200
 LETTERS = (("left_glove", "L"), ("right_glove", "R"), ("spine_strip", "S"))
+SESSION_S = 120.0
 SCENARIO_OF = ("good_session", "excessive_force_kneading", "good_session", "spine_contact_stroking")
 
 
-def start_offset_s(station) -> float:
-    """Where to start playing: a little before the session's first over-force or spine
-    contact (so the tile shows it), else part-way into its second phase."""
-    events = [e.start_s for hand in station.overforce.values() for e in hand]
-    events += [c.start_s for c in station.spine_contacts]
-    if events:
-        return max(0.0, min(events) - 14.0)
-    return station.phases[min(1, len(station.phases) - 1)].start_s + 20.0
-
-
-def publisher_main(port: int, room: str, n: int, seconds: float) -> None:
+def publisher_main(port: int, room: str, n: int, seconds: float, rate: int) -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from room_publisher import RoomPublisher
 
@@ -47,11 +37,12 @@ def publisher_main(port: int, room: str, n: int, seconds: float) -> None:
     # made by a publisher of its own, then moved into the first one.
     pub = None
     for k in range(n):
-        station = simulate_station(11 + k, rate_hz=RATE, scenario=SCENARIO_OF[k % len(SCENARIO_OF)])
-        start = int(start_offset_s(station) * RATE)
-        raws = {role: station.raw[role][start:] for role, _ in LETTERS}
+        # a whole session squeezed into SESSION_S (phases in proportion), so a short class
+        # reaches the later phases and their alerts; each station a little longer than the last
+        station = simulate_station(11 + k, SESSION_S + 7 * k, rate, scenario=SCENARIO_OF[k % len(SCENARIO_OF)])
+        raws = {role: station.raw[role] for role, _ in LETTERS}
         devices = {f"GC-V{k + 1:02d}{letter}": role for role, letter in LETTERS}
-        one = RoomPublisher("127.0.0.1", port, room, devices, raws, RATE)
+        one = RoomPublisher("127.0.0.1", port, room, devices, raws, rate)
         if pub is None:
             pub = one
         else:
@@ -72,12 +63,16 @@ def main() -> None:
     parser.add_argument("--size", default="1920x1080")
     parser.add_argument("--seconds", type=float, default=25.0, help="how long the class runs before the picture")
     parser.add_argument("--open", type=int, default=None, metavar="K", help="open station K's full view first")
+    parser.add_argument("--alert", action="store_true",
+                        help="after --seconds, wait (up to 90 s more) until a tile shows an alert")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--publisher", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--rate", type=int, default=200,
+                        help="the devices' rate (100 halves the class's CPU on a busy machine)")
+    parser.add_argument("--publisher", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.publisher:
-        port, room, n, seconds = args.publisher
-        publisher_main(int(port), room, int(n), float(seconds))
+        port, room, n, seconds, rate = args.publisher
+        publisher_main(int(port), room, int(n), float(seconds), int(rate))
         return
     width, height = (int(x) for x in args.size.lower().split("x"))
     work = Path(tempfile.mkdtemp(prefix="classroom-screens-"))
@@ -98,12 +93,12 @@ def main() -> None:
     room = virtual_room(Room("room-7"), args.stations)
     with RoomBroker(None, host="127.0.0.1") as broker:
         publisher = subprocess.Popen([sys.executable, __file__, "--out", "-", "--publisher", str(broker.port),
-                                      room.name, str(args.stations), str(args.seconds + 60)],
+                                      room.name, str(args.stations), str(args.seconds + 150), str(args.rate)],
                                      stdout=subprocess.PIPE, text=True)
         try:
             publisher.stdout.readline()       # "publishing": every device is online
             classroom = Classroom(room, BrokerAddress("127.0.0.1", broker.port), record_dir=work / "rec",
-                                  protocol=default_protocol(), rate_hz=RATE).start()
+                                  protocol=default_protocol(), rate_hz=args.rate).start()
             window = ClassroomWindow(classroom, record_dir=work / "rec", confirm_end=False)
             window.showFullScreen()
             window.start()
@@ -115,6 +110,12 @@ def main() -> None:
                     opened = True
                 app.processEvents()
                 time.sleep(0.005)
+            if args.alert:
+                until = time.monotonic() + 90
+                while not any(s.tile.state.alert for s in classroom.stations.values()) and time.monotonic() < until:
+                    app.processEvents()
+                    time.sleep(0.005)
+                app.processEvents()
             args.out.parent.mkdir(parents=True, exist_ok=True)
             if not window.grab().save(str(args.out)):
                 raise SystemExit(f"could not write {args.out}")

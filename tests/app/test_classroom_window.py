@@ -20,7 +20,7 @@ from PySide6 import QtCore, QtGui
 
 from glovecoach.app.classroom_view import ClassroomGrid
 from glovecoach.app.classroom_window import ClassroomWindow, StationPage
-from glovecoach.app.theme import ALERT_RED
+from glovecoach.app.theme import ALERT_RED, format_clock
 from glovecoach.classroom.hub import Classroom
 from glovecoach.classroom.room import Room
 from glovecoach.classroom.tile import TileModel
@@ -153,8 +153,7 @@ def test_the_instructors_first_hour(live_class, qtbot, tmp_path):
     assert "Marked by the instructor" in debrief
     section = debrief[debrief.index("Marked by the instructor"):]
     assert "marked by the instructor" in section and "slow down a little" in section
-    at = marks[0].payload["at_s"]
-    assert f"{int(at) // 60}:{int(at) % 60:02d}" in section
+    assert f"<td>{format_clock(marks[0].payload['at_s'])}</td><td>marked</td>" in section
     assert "Marked by the instructor" not in files.debriefs["table 2"].read_text(encoding="utf-8")
     with open(files.summary_csv, encoding="utf-8") as fh:
         rows = {r["station"]: r for r in csv.DictReader(fh)}

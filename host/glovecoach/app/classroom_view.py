@@ -24,6 +24,7 @@ from glovecoach.classroom.tile import TileModel, TileState
 from glovecoach.vocabulary.techniques import technique_name
 
 REFRESH_MS = 100          # 10 frames a second: traces scroll smoothly, text is instant enough
+UNIT_MAX_PX = 26.0          # the tile's type unit at most (the trainee's name is 1.25 units)
 ALERT_BAND_UNITS = 3.4     # the alert's band: two lines of the tile's largest type
 TRACE_FULL_SCALE_N = 60.0  # whole-hand force at the top of a tile's trace (a firm kneading stroke)
 
@@ -51,6 +52,7 @@ class StationTile(QtWidgets.QWidget):
         self.setMinimumSize(280, 200)
         self.setCursor(QtCore.Qt.CursorShape.PointingHandCursor)
         self.setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self._unit = 10.0
         self.paints = 0               # for tests and the benchmark: repaints actually done
         self._shown_end: int | None = None
 
@@ -85,8 +87,11 @@ class StationTile(QtWidgets.QWidget):
             p.drawRect(rect.adjusted(4, 4, -4, -4))
         w, h = rect.width(), rect.height()
         pad = 14
-        unit = max(10.0, min(w / 22.0, h / 13.0))      # type scales with the tile
+        # type scales with the tile, up to UNIT_MAX_PX: a big tile (few stations) gives its
+        # extra room to the trace rather than to ever larger words
+        unit = max(10.0, min(w / 22.0, h / 13.0, UNIT_MAX_PX))
         y = pad
+        self._unit = unit
 
         # Trainee (large) and station (small)
         p.setPen(QtGui.QColor(theme.TEXT))
@@ -156,7 +161,7 @@ class StationTile(QtWidgets.QWidget):
         lo, hi = self.model.trace.columns()
         width = lo.shape[1]
         # Which line is which, in words, in the trace's corner.
-        p.setFont(_font(max(9.0, r.height() / 9)))
+        p.setFont(_font(max(10.0, min(r.height() / 6, self._unit * 0.6))))
         x = r.left() + 6
         for name in self.model.trace.names:
             p.setPen(QtGui.QColor(_TRACE_COLOURS.get(name, theme.TEXT)))

@@ -41,6 +41,17 @@ HEADER_MS = 500           # the class clock and the "needs you" line
 BAR_PX = 17               # type of the header and the station bar: read from a desk, not the room
 
 
+# The window's own parts in the app's dark theme (the station view styles itself): without it
+# the page behind the station's view and the buttons would be the platform's light grey.
+STYLE = (f"#classroom, #stationPage {{ background: {theme.BACKGROUND}; }} QLabel {{ color: {theme.TEXT}; }}"
+         f"QLineEdit {{ background: {theme.PANEL}; color: {theme.TEXT}; border: 1px solid {theme.GRID}; "
+         "padding: 2px 6px; border-radius: 4px; }"
+         f"QPushButton {{ background: {theme.PANEL}; color: {theme.TEXT}; border: 1px solid {theme.GRID}; "
+         "padding: 4px 14px; border-radius: 4px; }"
+         f"QPushButton:hover {{ border-color: {theme.TEXT_DIM}; }}"
+         f"QPushButton:disabled {{ color: {theme.GRID}; }}")
+
+
 def _button(text: str, tip: str = "") -> QtWidgets.QPushButton:
     button = QtWidgets.QPushButton(text)
     button.setFont(theme.font(BAR_PX * 0.75, bold=True))
@@ -78,7 +89,8 @@ class StationPage(QtWidgets.QWidget):
                 device.link = badge.link
                 device.battery_v, device.rssi_dbm = badge.battery_v, badge.rssi_dbm
         self.view = StationView(self.model)
-        self.setAutoFillBackground(True)
+        self.setObjectName("stationPage")
+        self.setAttribute(QtCore.Qt.WidgetAttribute.WA_StyledBackground, True)
 
         self.back_button = _button("\u25C0  All stations", "back to the grid (Esc)")
         self.back_button.clicked.connect(self.back)
@@ -117,14 +129,14 @@ class StationPage(QtWidgets.QWidget):
         bar.addWidget(self.mark_button)
         bar.addWidget(self.message_edit, 2)
         bar.addWidget(self.send_button)
+        bar.addWidget(self.done)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 0)
         layout.setSpacing(4)
         layout.addLayout(bar)
-        notes = QtWidgets.QHBoxLayout()
-        notes.addWidget(self.others, 1)
-        notes.addWidget(self.done)
-        layout.addLayout(notes)
+        # shown only while another station needs the instructor: the view keeps its height
+        self.others.setVisible(False)
+        layout.addWidget(self.others)
         layout.addWidget(self.view, 1)
         self._title()
         classroom.listen(name, self.model)
@@ -160,6 +172,7 @@ class StationPage(QtWidgets.QWidget):
             self.view.redraw()
         if self.others.text() != others:
             self.others.setText(others)
+            self.others.setVisible(bool(others))
 
     def detach(self) -> None:
         self.window.classroom.unlisten(self.name, self.model)
@@ -191,9 +204,7 @@ class ClassroomWindow(QtWidgets.QMainWindow):
 
         central = QtWidgets.QWidget()
         central.setObjectName("classroom")
-        central.setStyleSheet(f"#classroom {{ background: {theme.BACKGROUND}; }} QLabel {{ color: {theme.TEXT}; }}"
-                              f"QLineEdit {{ background: {theme.PANEL}; color: {theme.TEXT}; "
-                              f"border: 1px solid {theme.GRID}; padding: 2px 6px; }}")
+        central.setStyleSheet(STYLE)
         self.setCentralWidget(central)
         self.heading = QtWidgets.QLabel()
         self.heading.setFont(theme.font(BAR_PX, bold=True))
@@ -253,7 +264,8 @@ class ClassroomWindow(QtWidgets.QMainWindow):
 
     def _pump(self) -> None:
         if self.classroom.pump():
-            self.grid.refresh(traces=False)   # an alert is drawn now, not at the next frame
+            if self.grid.refresh(traces=False):   # an alert is drawn now, not at the next frame
+                self._header()                    # and the header names its station with it
         if self.page is not None:
             self.page.draw(self._others_text())
 
@@ -272,8 +284,8 @@ class ClassroomWindow(QtWidgets.QMainWindow):
 
     def _header(self) -> None:
         c = self.classroom
-        elapsed = (_clock(max((s.tile.state.session_elapsed_s for s in c.stations.values()), default=0))
-                   if self.files is None else "ended")
+        started = c.started.timestamp()
+        elapsed = f"class {_clock(time.time() - started)}" if self.files is None else "class ended"
         self.heading.setText(f"{c.room.name}  \u00B7  {len(c.stations)} station{'s' if len(c.stations) != 1 else ''}"
                              f"  \u00B7  {elapsed}")
         names = self.needing_attention() if self.files is None else []
