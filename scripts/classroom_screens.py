@@ -62,7 +62,8 @@ def main() -> None:
     parser.add_argument("--stations", type=int, default=12)
     parser.add_argument("--size", default="1920x1080")
     parser.add_argument("--seconds", type=float, default=25.0, help="how long the class runs before the picture")
-    parser.add_argument("--open", type=int, default=None, metavar="K", help="open station K's full view first")
+    parser.add_argument("--open", type=int, default=None, metavar="K",
+                        help="open station K's full view first (0, with --alert: the station with the alert)")
     parser.add_argument("--alert", action="store_true",
                         help="after --seconds, wait (up to 90 s more) until a tile shows an alert")
     parser.add_argument("--out", type=Path, required=True)
@@ -116,11 +117,25 @@ def main() -> None:
                     app.processEvents()
                     time.sleep(0.005)
                 app.processEvents()
+                if args.open == 0:      # the station with the alert, its view given 4 s to fill
+                    window.open_station(next((n for n, s in classroom.stations.items() if s.tile.state.alert),
+                                             "table 1"))
+                    until = time.monotonic() + 4
+                    while time.monotonic() < until:
+                        app.processEvents()
+                        time.sleep(0.005)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             if not window.grab().save(str(args.out)):
                 raise SystemExit(f"could not write {args.out}")
             window.pump_timer.stop()
             classroom.finish()
+            # what the recordings kept, beside what the pictures' traces show
+            from glovecoach.recording import open_station_recording
+
+            for name, station in classroom.stations.items():
+                rec = open_station_recording(station.recording)
+                print(f"{name}: recorded " + ", ".join(f"{role} {dev.samples} samples ({dev.lost_samples} lost)"
+                                                       for role, dev in rec.devices.items()))
         finally:
             publisher.terminate()
             publisher.wait(10)

@@ -121,10 +121,17 @@ class StationTile(QtWidgets.QWidget):
         p.drawText(QtCore.QRectF(pad, y, w - 2 * pad, unit * 1.5), QtCore.Qt.AlignmentFlag.AlignRight, clock)
         y += unit * 1.6
 
-        # The alert, the largest type on the tile, white on a red band (seen from across the
-        # room before it is read); else the hands' disagreement in amber; else nothing. The
-        # band's room is kept whether or not there is an alert, so nothing jumps when one begins.
-        band = QtCore.QRectF(pad, y, w - 2 * pad, unit * ALERT_BAND_UNITS)
+        # Traces: whole-hand force per hand, the strip's most loaded segment; they take all
+        # the room between the words and the devices' line.
+        badge_h = unit * 1.4
+        trace_rect = QtCore.QRectF(pad, y, w - 2 * pad, max(10.0, h - y - badge_h - pad))
+        self._paint_traces(p, trace_rect)
+
+        # The alert, the largest type on the tile, white on a red band laid over the top of the
+        # traces (seen from across the room before it is read); else the hands' disagreement
+        # in amber on the tile's colour. Laid over rather than given its own room: a tile without
+        # an alert gives that room to its traces, and nothing moves when an alert begins.
+        band = QtCore.QRectF(pad, y, w - 2 * pad, min(unit * ALERT_BAND_UNITS, trace_rect.height()))
         if state.alert:
             p.setPen(QtCore.Qt.PenStyle.NoPen)
             p.setBrush(QtGui.QColor(theme.ALERT_RED))
@@ -134,14 +141,11 @@ class StationTile(QtWidgets.QWidget):
             inner = band.adjusted(unit * 0.4, 0, -unit * 0.4, 0)
             _fit_wrapped(p, "\u26A0 " + state.alert, inner, unit * 1.6, unit * 0.9)
         elif state.hands_differ:
+            strip = QtCore.QRectF(band.left(), band.top(), band.width(), unit * 1.5)
+            p.fillRect(strip, QtGui.QColor(theme.PANEL))
             p.setPen(QtGui.QColor(theme.ALERT_AMBER))
-            _fit_wrapped(p, "hands differ: " + state.hands_differ, band, unit * 1.0, unit * 0.75, bold=True)
-        y += band.height() + unit * 0.3
-
-        # Traces: whole-hand force per hand, the strip's most loaded segment
-        badge_h = unit * 1.4
-        trace_rect = QtCore.QRectF(pad, y, w - 2 * pad, max(10.0, h - y - badge_h - pad))
-        self._paint_traces(p, trace_rect)
+            _fit_wrapped(p, "hands differ: " + state.hands_differ, strip.adjusted(unit * 0.3, 0, 0, 0),
+                         unit * 1.0, unit * 0.75)
 
         # Devices: link and battery, in words
         p.setFont(_font(unit * 0.75))
@@ -168,6 +172,10 @@ class StationTile(QtWidgets.QWidget):
             label = {"left": "left hand", "right": "right hand"}.get(name, name)
             p.drawText(QtCore.QPointF(x, r.top() + p.fontMetrics().ascent() + 3), label)
             x += p.fontMetrics().horizontalAdvance(label) + 10
+        # the lines keep below the labels: a peak never runs through the words
+        label_h = p.fontMetrics().height() + 4
+        if r.height() > 3 * label_h:
+            r = r.adjusted(0, label_h, 0, 0)
         xs = r.left() + (np.arange(width) + 0.5) * (r.width() / width)
         for row, name in enumerate(self.model.trace.names):
             top = hi[row]

@@ -217,7 +217,8 @@ class ClassroomWindow(QtWidgets.QMainWindow):
         self.end_button.setStyleSheet(f"QPushButton {{ background: {theme.ALERT_RED}; color: white; "
                                       "padding: 4px 16px; border-radius: 4px; }")
         self.end_button.clicked.connect(self._ask_end)
-        header = QtWidgets.QHBoxLayout()
+        self.header = QtWidgets.QWidget()
+        header = QtWidgets.QHBoxLayout(self.header)
         header.setContentsMargins(12, 6, 12, 0)
         header.setSpacing(14)
         header.addWidget(self.heading)
@@ -239,7 +240,7 @@ class ClassroomWindow(QtWidgets.QMainWindow):
         layout = QtWidgets.QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addLayout(header)
+        layout.addWidget(self.header)
         layout.addWidget(self.stack, 1)
 
         QtGui.QShortcut(QtGui.QKeySequence(QtCore.Qt.Key.Key_Escape), self, activated=self.show_grid)
@@ -305,11 +306,15 @@ class ClassroomWindow(QtWidgets.QMainWindow):
         self.page.back.connect(self.show_grid)
         self.stack.addWidget(self.page)
         self.stack.setCurrentWidget(self.page)
+        # the station's view gets the header's height too (its plots need it on a 768-line
+        # screen); the page's own line names the other stations that need the instructor
+        self.header.setVisible(False)
         return self.page
 
     def show_grid(self) -> None:
         """Back to every station: the open view stops being fed and is dropped."""
         self._close_page()
+        self.header.setVisible(True)
         if self.files is None:
             self.stack.setCurrentWidget(self.grid)
             self.grid.refresh(traces=True)
@@ -408,6 +413,7 @@ class ClassroomWindow(QtWidgets.QMainWindow):
         self.header_timer.stop()
         self.grid.timer.stop()
         self._close_page()
+        self.header.setVisible(True)
         self.reports = self.classroom.finish()
         self.files = write_class_files(self.classroom, self.reports, self.record_dir, self.protocol)
         self.end_button.setEnabled(False)
