@@ -102,7 +102,10 @@ class StationTile(QtWidgets.QWidget):
         p.setPen(QtGui.QColor(theme.TEXT_DIM))
         p.setFont(_font(unit * 0.8))
         sub = state.station if state.trainee else ""
-        session = f"{_mmss(state.session_elapsed_s)} of {_mmss(state.session_limit_s)}" if state.session_limit_s else ""
+        # the session's clock once the trainee has begun ("0:00 of 15:00" would read as a
+        # session that stopped)
+        begun = state.session_limit_s and (state.session_elapsed_s > 0 or state.technique is not None)
+        session = f"{_mmss(state.session_elapsed_s)} of {_mmss(state.session_limit_s)}" if begun else "not begun"
         p.drawText(QtCore.QRectF(pad, y, w - 2 * pad, unit * 1.2), QtCore.Qt.AlignmentFlag.AlignLeft, sub)
         p.drawText(QtCore.QRectF(pad, y, w - 2 * pad, unit * 1.2), QtCore.Qt.AlignmentFlag.AlignRight, session)
         y += unit * 1.3

@@ -86,7 +86,7 @@ class StationPage(QtWidgets.QWidget):
         for badge in station.tile.state.devices:
             device = self.model.devices.get(badge.role)
             if device is not None:
-                device.link = badge.link
+                device.link, device.since = badge.link, self.model.clock()
                 device.battery_v, device.rssi_dbm = badge.battery_v, badge.rssi_dbm
         self.view = StationView(self.model)
         self.setObjectName("stationPage")
