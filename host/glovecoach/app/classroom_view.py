@@ -142,7 +142,8 @@ class StationTile(QtWidgets.QWidget):
             p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
             p.setPen(QtGui.QColor("#ffffff"))
             inner = band.adjusted(unit * 0.4, 0, -unit * 0.4, 0)
-            _fit_wrapped(p, "\u26A0 " + state.alert, inner, unit * 1.6, unit * 0.9)
+            # a force stays with its unit when the words wrap ("16 N", never "16" / "N")
+            _fit_wrapped(p, "\u26A0 " + state.alert.replace(" N", "\u00a0N"), inner, unit * 1.6, unit * 0.9)
         elif state.hands_differ:
             strip = QtCore.QRectF(band.left(), band.top(), band.width(), unit * 1.5)
             p.fillRect(strip, QtGui.QColor(theme.PANEL))
