@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui
 
-from glovecoach.app.classroom_view import ClassroomGrid
+from glovecoach.app.classroom_view import ClassroomGrid, SpineStrip
 from glovecoach.app.classroom_window import ClassroomWindow, StationPage
-from glovecoach.app.theme import ALERT_RED, format_clock
+from glovecoach.app.theme import ALERT_RED, force_colours, format_clock
 from glovecoach.classroom.hub import Classroom
 from glovecoach.classroom.room import Room
 from glovecoach.classroom.tile import TileModel
@@ -94,6 +94,8 @@ def test_the_instructors_first_hour(live_class, qtbot, tmp_path):
     assert [t.model.state.trainee for t in window.grid.tiles] == ["Ana Lima", "Ben Okafor"]
     assert all(t.isVisible() and t.width() > 500 for t in window.grid.tiles)
     pipelines = {name: s.pipeline for name, s in classroom.stations.items()}
+    for tile in window.grid.tiles:
+        assert tile.spine is not None and tile.spine in pipelines[tile.model.state.station].notifier.listeners
 
     # A click on the tile opens that station's full view, fed by the classroom's pipeline.
     qtbot.mouseClick(window.grid.tile("table 1"), LEFT)
@@ -206,3 +208,42 @@ def test_a_tile_with_an_alert_stands_out_in_red(qtbot):
     title = calm[:int(0.15 * h)]          # the calm tile's trainee line, its largest type
     title_rows = np.flatnonzero((title.min(axis=-1) > 200).any(axis=1))
     assert white_rows.max() - white_rows.min() >= title_rows.max() - title_rows.min()
+
+
+def test_the_spine_strip_beside_the_traces_shows_where_the_hands_press(qtbot):
+    """Each segment's recent peak in the map's colours, the segment of a spine alert outlined
+    in red: fed a block in which segment 3 carries 20 N and the others nothing."""
+    layout = StationLayout.full()
+    model = TileModel("table 1", "Ana", layout, RATE, width_px=300)
+    strip = SpineStrip(layout, RATE)
+    assert strip.segments == tuple(f"spine_{k}" for k in range(1, 9))
+    n = 400
+    hands = {}
+    for hand in layout.hands:
+        ids = layout.hand_channels(hand)
+        newtons = np.zeros((n, len(ids)), np.float32)
+        newtons[-50:, ids.index("spine_3")] = 20.0
+        block = ForceBlock(0, newtons, np.zeros_like(newtons, bool), np.zeros_like(newtons, bool))
+        alerts = (ActiveAlert("spine_contact", "spine_3", 1.0, "On the spine", peak_n=20.0),) if hand == "left" else ()
+        hands[hand] = CoachingUpdate(0, n, block, (), alerts)
+    update = StationUpdate(0, n, hands)
+    model.on_station_update(update)
+    strip.on_message(update)
+    assert strip.values[2] == pytest.approx(20.0) and np.all(np.delete(strip.values, 2) == 0)
+    assert model.state.alert == "On the spine: seg 3"
+
+    grid = ClassroomGrid([model])
+    grid.tiles[0].spine = strip
+    qtbot.addWidget(grid)
+    grid.resize(480, 360)
+    grid.show()
+    qtbot.waitExposed(grid)
+    image = rgb(grid.tiles[0].grab().toImage())
+    h, w, _ = image.shape
+    right = image[:, int(w * 0.8):w - 12]          # the strip's column, inside the frame
+    hot = force_colours(np.float32(20.0)).astype(int)
+    bright = np.all(np.abs(right.astype(int) - hot) <= 3, axis=-1)
+    assert bright.sum() > 50, "segment 3 in the colour of 20 N"
+    rows = np.flatnonzero(bright.any(axis=1))
+    outlined = is_alert_red(right[max(0, rows.min() - 4):rows.max() + 5])
+    assert outlined.sum() > 20, "the alert's segment outlined in red"

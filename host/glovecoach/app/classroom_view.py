@@ -21,6 +21,10 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from glovecoach.app import theme
 from glovecoach.classroom.tile import TileModel, TileState
+from glovecoach.pipeline.listener import Listener
+from glovecoach.pipeline.station_coaching import StationUpdate
+from glovecoach.vocabulary.sensors import SPINE_CHANNELS
+from glovecoach.vocabulary.station import StationLayout
 from glovecoach.vocabulary.techniques import technique_name
 
 REFRESH_MS = 100          # 10 frames a second: traces scroll smoothly, text is instant enough
@@ -43,6 +47,34 @@ def battery_words(volts: float | None) -> str:
     return f" {pct}%"
 
 
+SPINE_PEAK_S = 0.5      # each segment shows its peak over the last half second (as the maps do)
+
+
+class SpineStrip(Listener):
+    """The spine strip of one station for its tile: each segment's peak force over the last
+    SPINE_PEAK_S, from the station's updates (one numpy max per block, on the columns of the
+    strip the first hand's engine carries). Registered on the station's own pipeline by the
+    window (`Classroom.listen`)."""
+
+    def __init__(self, layout: StationLayout, rate_hz: float) -> None:
+        self.segments = tuple(c for c in SPINE_CHANNELS if any(c in layout.hand_channels(h) for h in layout.hands))
+        self._cols = {h: np.array([layout.hand_channels(h).index(c) for c in self.segments], dtype=np.intp)
+                      for h in layout.hands if all(c in layout.hand_channels(h) for c in self.segments)}
+        self.keep = max(1, int(SPINE_PEAK_S * rate_hz))
+        self.values = np.zeros(len(self.segments), np.float32)
+
+    def on_other(self, message: object) -> None:
+        if not isinstance(message, StationUpdate) or not self.segments:
+            return
+        for hand, cols in self._cols.items():
+            block = getattr(message.hands.get(hand), "block", None)
+            if block is not None and block.newtons.shape[0]:
+                tail = block.newtons[-self.keep:, cols]
+                self.values = np.nan_to_num(np.nanmax(tail, axis=0)).astype(np.float32) if np.isfinite(tail).any() \
+                    else np.zeros(len(self.segments), np.float32)
+                return
+
+
 class StationTile(QtWidgets.QWidget):
     clicked = QtCore.Signal(str)
 
@@ -53,6 +85,7 @@ class StationTile(QtWidgets.QWidget):
         self.setCursor(QtCore.Qt.CursorShape.PointingHandCursor)
         self.setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._unit = 10.0
+        self.spine: SpineStrip | None = None     # set by the window: the strip beside the traces
         self.paints = 0               # for tests and the benchmark: repaints actually done
         self._shown_end: int | None = None
 
@@ -128,13 +161,21 @@ class StationTile(QtWidgets.QWidget):
         # the room between the words and the devices' line.
         badge_h = unit * 1.4
         trace_rect = QtCore.QRectF(pad, y, w - 2 * pad, max(10.0, h - y - badge_h - pad))
+        if self.spine is not None and self.spine.segments:
+            # the spine strip, neck at the top, at the traces' right: where along the spine
+            # the hands press, the segment of a spine alert outlined in red
+            strip_w = unit * 1.1
+            self._paint_spine(p, QtCore.QRectF(w - pad - strip_w, y, strip_w, trace_rect.height()), state)
+            trace_rect.setWidth(trace_rect.width() - strip_w - unit * 0.4)
         self._paint_traces(p, trace_rect)
 
         # The alert, the largest type on the tile, white on a red band laid over the top of the
         # traces (seen from across the room before it is read); else the hands' disagreement
         # in amber on the tile's colour. Laid over rather than given its own room: a tile without
         # an alert gives that room to its traces, and nothing moves when an alert begins.
-        band = QtCore.QRectF(pad, y, w - 2 * pad, min(unit * ALERT_BAND_UNITS, trace_rect.height()))
+        # over the traces only: the spine strip beside them stays in sight (a spine alert's
+        # segment is outlined there)
+        band = QtCore.QRectF(pad, y, trace_rect.width(), min(unit * ALERT_BAND_UNITS, trace_rect.height()))
         if state.alert:
             p.setPen(QtCore.Qt.PenStyle.NoPen)
             p.setBrush(QtGui.QColor(theme.ALERT_RED))
@@ -162,6 +203,23 @@ class StationTile(QtWidgets.QWidget):
             p.drawText(QtCore.QPointF(x, h - pad), words)
             x += p.fontMetrics().horizontalAdvance(words) + unit
         p.end()
+
+    def _paint_spine(self, p: QtGui.QPainter, r: QtCore.QRectF, state: TileState) -> None:
+        strip = self.spine
+        assert strip is not None
+        n = len(strip.segments)
+        colours = theme.force_colours(strip.values)
+        alert_segment = None
+        if state.alert_kind == "spine_contact" and state.alert:
+            alert_segment = state.alert.rsplit("seg ", 1)[-1].strip() if "seg " in state.alert else None
+        cell_h = r.height() / n
+        for k, channel in enumerate(strip.segments):
+            cell = QtCore.QRectF(r.left(), r.top() + k * cell_h + 1, r.width(), cell_h - 2)
+            p.fillRect(cell, QtGui.QColor(*(int(c) for c in colours[k])))
+            if alert_segment is not None and channel.endswith(f"_{alert_segment}"):
+                p.setPen(QtGui.QPen(QtGui.QColor(theme.ALERT_RED), 3))
+                p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+                p.drawRect(cell.adjusted(1, 1, -1, -1))
 
     def _paint_traces(self, p: QtGui.QPainter, r: QtCore.QRectF) -> None:
         p.setPen(QtGui.QPen(QtGui.QColor(theme.GRID), 1))
@@ -280,4 +338,4 @@ def _mmss(seconds: float) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
-__all__ = ["ClassroomGrid", "StationTile", "TileState"]
+__all__ = ["ClassroomGrid", "SpineStrip", "StationTile", "TileState"]

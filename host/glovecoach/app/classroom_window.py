@@ -32,7 +32,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from glovecoach.app import theme
 from glovecoach.app.classroom_end import ClassFiles, write_class_files
-from glovecoach.app.classroom_view import ClassroomGrid
+from glovecoach.app.classroom_view import ClassroomGrid, SpineStrip
 from glovecoach.app.station_view import StationModel, StationView
 
 PUMP_MS = 10
@@ -227,6 +227,7 @@ class ClassroomWindow(QtWidgets.QMainWindow):
         header.addWidget(self.end_button)
 
         self.stack = QtWidgets.QStackedWidget()
+        self.spines: dict[str, SpineStrip] = {}
         self.grid = self._make_grid()
         self.stack.addWidget(self.grid)
         self.end_page = QtWidgets.QLabel()
@@ -255,6 +256,13 @@ class ClassroomWindow(QtWidgets.QMainWindow):
     def _make_grid(self) -> ClassroomGrid:
         grid = ClassroomGrid([s.tile for s in self.classroom.stations.values()])
         grid.station_clicked.connect(self.open_station)
+        # each tile's spine strip, fed by its station's own pipeline
+        for name, station in self.classroom.stations.items():
+            strip = self.spines.get(name)
+            if strip is None:
+                strip = self.spines[name] = SpineStrip(station.layout, self.classroom.rate_hz)
+                self.classroom.listen(name, strip)
+            grid.tile(name).spine = strip
         return grid
 
     # ------------------------------------------------------------------ running
