@@ -21,9 +21,15 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from glovecoach.app import theme
 from glovecoach.classroom.tile import TileModel, TileState
+from glovecoach.pipeline.listener import Listener
+from glovecoach.pipeline.station_coaching import StationUpdate
+from glovecoach.vocabulary.sensors import SPINE_CHANNELS
+from glovecoach.vocabulary.station import StationLayout
 from glovecoach.vocabulary.techniques import technique_name
 
 REFRESH_MS = 100          # 10 frames a second: traces scroll smoothly, text is instant enough
+UNIT_MAX_PX = 26.0          # the tile's type unit at most (the trainee's name is 1.25 units)
+ALERT_BAND_UNITS = 3.4     # the alert's band: two lines of the tile's largest type
 TRACE_FULL_SCALE_N = 60.0  # whole-hand force at the top of a tile's trace (a firm kneading stroke)
 
 _LINK_WORDS = {"up": "ok", "waiting": "waiting", "stalled": "STALLED", "down": "LOST"}
@@ -41,6 +47,34 @@ def battery_words(volts: float | None) -> str:
     return f" {pct}%"
 
 
+SPINE_PEAK_S = 0.5      # each segment shows its peak over the last half second (as the maps do)
+
+
+class SpineStrip(Listener):
+    """The spine strip of one station for its tile: each segment's peak force over the last
+    SPINE_PEAK_S, from the station's updates (one numpy max per block, on the columns of the
+    strip the first hand's engine carries). Registered on the station's own pipeline by the
+    window (`Classroom.listen`)."""
+
+    def __init__(self, layout: StationLayout, rate_hz: float) -> None:
+        self.segments = tuple(c for c in SPINE_CHANNELS if any(c in layout.hand_channels(h) for h in layout.hands))
+        self._cols = {h: np.array([layout.hand_channels(h).index(c) for c in self.segments], dtype=np.intp)
+                      for h in layout.hands if all(c in layout.hand_channels(h) for c in self.segments)}
+        self.keep = max(1, int(SPINE_PEAK_S * rate_hz))
+        self.values = np.zeros(len(self.segments), np.float32)
+
+    def on_other(self, message: object) -> None:
+        if not isinstance(message, StationUpdate) or not self.segments:
+            return
+        for hand, cols in self._cols.items():
+            block = getattr(message.hands.get(hand), "block", None)
+            if block is not None and block.newtons.shape[0]:
+                tail = block.newtons[-self.keep:, cols]
+                self.values = np.nan_to_num(np.nanmax(tail, axis=0)).astype(np.float32) if np.isfinite(tail).any() \
+                    else np.zeros(len(self.segments), np.float32)
+                return
+
+
 class StationTile(QtWidgets.QWidget):
     clicked = QtCore.Signal(str)
 
@@ -50,6 +84,8 @@ class StationTile(QtWidgets.QWidget):
         self.setMinimumSize(280, 200)
         self.setCursor(QtCore.Qt.CursorShape.PointingHandCursor)
         self.setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self._unit = 10.0
+        self.spine: SpineStrip | None = None     # set by the window: the strip beside the traces
         self.paints = 0               # for tests and the benchmark: repaints actually done
         self._shown_end: int | None = None
 
@@ -84,8 +120,11 @@ class StationTile(QtWidgets.QWidget):
             p.drawRect(rect.adjusted(4, 4, -4, -4))
         w, h = rect.width(), rect.height()
         pad = 14
-        unit = max(10.0, min(w / 22.0, h / 13.0))      # type scales with the tile
+        # type scales with the tile, up to UNIT_MAX_PX: a big tile (few stations) gives its
+        # extra room to the trace rather than to ever larger words
+        unit = max(10.0, min(w / 22.0, h / 13.0, UNIT_MAX_PX))
         y = pad
+        self._unit = unit
 
         # Trainee (large) and station (small)
         p.setPen(QtGui.QColor(theme.TEXT))
@@ -96,7 +135,10 @@ class StationTile(QtWidgets.QWidget):
         p.setPen(QtGui.QColor(theme.TEXT_DIM))
         p.setFont(_font(unit * 0.8))
         sub = state.station if state.trainee else ""
-        session = f"{_mmss(state.session_elapsed_s)} of {_mmss(state.session_limit_s)}" if state.session_limit_s else ""
+        # the session's clock once the trainee has begun ("0:00 of 15:00" would read as a
+        # session that stopped)
+        begun = state.session_limit_s and (state.session_elapsed_s > 0 or state.technique is not None)
+        session = f"{_mmss(state.session_elapsed_s)} of {_mmss(state.session_limit_s)}" if begun else "not begun"
         p.drawText(QtCore.QRectF(pad, y, w - 2 * pad, unit * 1.2), QtCore.Qt.AlignmentFlag.AlignLeft, sub)
         p.drawText(QtCore.QRectF(pad, y, w - 2 * pad, unit * 1.2), QtCore.Qt.AlignmentFlag.AlignRight, session)
         y += unit * 1.3
@@ -115,29 +157,40 @@ class StationTile(QtWidgets.QWidget):
         p.drawText(QtCore.QRectF(pad, y, w - 2 * pad, unit * 1.5), QtCore.Qt.AlignmentFlag.AlignRight, clock)
         y += unit * 1.6
 
-        # The alert, in large type; else the hands' disagreement, else nothing
-        if state.alert:
-            p.setPen(QtGui.QColor(theme.ALERT_RED))
-            p.setFont(_font(unit * 1.35, bold=True))
-            text = "⚠ " + state.alert
-        elif state.hands_differ:
-            p.setPen(QtGui.QColor(theme.ALERT_AMBER))
-            p.setFont(_font(unit * 0.95, bold=True))
-            text = "hands differ: " + state.hands_differ
-        else:
-            text = ""
-        alert_h = unit * 2.0
-        if text:
-            _fit_font(p, text, w - 2 * pad)
-            p.drawText(QtCore.QRectF(pad, y, w - 2 * pad, alert_h),
-                       int(QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter),
-                       _left_elide(p, text, w - 2 * pad))
-        y += alert_h
-
-        # Traces: whole-hand force per hand, the strip's most loaded segment
+        # Traces: whole-hand force per hand, the strip's most loaded segment; they take all
+        # the room between the words and the devices' line.
         badge_h = unit * 1.4
         trace_rect = QtCore.QRectF(pad, y, w - 2 * pad, max(10.0, h - y - badge_h - pad))
+        if self.spine is not None and self.spine.segments:
+            # the spine strip, neck at the top, at the traces' right: where along the spine
+            # the hands press, the segment of a spine alert outlined in red
+            strip_w = unit * 1.1
+            self._paint_spine(p, QtCore.QRectF(w - pad - strip_w, y, strip_w, trace_rect.height()), state)
+            trace_rect.setWidth(trace_rect.width() - strip_w - unit * 0.4)
         self._paint_traces(p, trace_rect)
+
+        # The alert, the largest type on the tile, white on a red band laid over the top of the
+        # traces (seen from across the room before it is read); else the hands' disagreement
+        # in amber on the tile's colour. Laid over rather than given its own room: a tile without
+        # an alert gives that room to its traces, and nothing moves when an alert begins.
+        # over the traces only: the spine strip beside them stays in sight (a spine alert's
+        # segment is outlined there)
+        band = QtCore.QRectF(pad, y, trace_rect.width(), min(unit * ALERT_BAND_UNITS, trace_rect.height()))
+        if state.alert:
+            p.setPen(QtCore.Qt.PenStyle.NoPen)
+            p.setBrush(QtGui.QColor(theme.ALERT_RED))
+            p.drawRoundedRect(band, 6, 6)
+            p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+            p.setPen(QtGui.QColor("#ffffff"))
+            inner = band.adjusted(unit * 0.4, 0, -unit * 0.4, 0)
+            # a force stays with its unit when the words wrap ("16 N", never "16" / "N")
+            _fit_wrapped(p, "\u26A0 " + state.alert.replace(" N", "\u00a0N"), inner, unit * 1.6, unit * 0.9)
+        elif state.hands_differ:
+            strip = QtCore.QRectF(band.left(), band.top(), band.width(), unit * 1.5)
+            p.fillRect(strip, QtGui.QColor(theme.PANEL))
+            p.setPen(QtGui.QColor(theme.ALERT_AMBER))
+            _fit_wrapped(p, "hands differ: " + state.hands_differ, strip.adjusted(unit * 0.3, 0, 0, 0),
+                         unit * 1.0, unit * 0.75)
 
         # Devices: link and battery, in words
         p.setFont(_font(unit * 0.75))
@@ -151,19 +204,40 @@ class StationTile(QtWidgets.QWidget):
             x += p.fontMetrics().horizontalAdvance(words) + unit
         p.end()
 
+    def _paint_spine(self, p: QtGui.QPainter, r: QtCore.QRectF, state: TileState) -> None:
+        strip = self.spine
+        assert strip is not None
+        n = len(strip.segments)
+        colours = theme.force_colours(strip.values)
+        alert_segment = None
+        if state.alert_kind == "spine_contact" and state.alert:
+            alert_segment = state.alert.rsplit("seg ", 1)[-1].strip() if "seg " in state.alert else None
+        cell_h = r.height() / n
+        for k, channel in enumerate(strip.segments):
+            cell = QtCore.QRectF(r.left(), r.top() + k * cell_h + 1, r.width(), cell_h - 2)
+            p.fillRect(cell, QtGui.QColor(*(int(c) for c in colours[k])))
+            if alert_segment is not None and channel.endswith(f"_{alert_segment}"):
+                p.setPen(QtGui.QPen(QtGui.QColor(theme.ALERT_RED), 3))
+                p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+                p.drawRect(cell.adjusted(1, 1, -1, -1))
+
     def _paint_traces(self, p: QtGui.QPainter, r: QtCore.QRectF) -> None:
         p.setPen(QtGui.QPen(QtGui.QColor(theme.GRID), 1))
         p.drawRect(r)
         lo, hi = self.model.trace.columns()
         width = lo.shape[1]
         # Which line is which, in words, in the trace's corner.
-        p.setFont(_font(max(9.0, r.height() / 9)))
+        p.setFont(_font(max(10.0, min(r.height() / 6, self._unit * 0.6))))
         x = r.left() + 6
         for name in self.model.trace.names:
             p.setPen(QtGui.QColor(_TRACE_COLOURS.get(name, theme.TEXT)))
             label = {"left": "left hand", "right": "right hand"}.get(name, name)
             p.drawText(QtCore.QPointF(x, r.top() + p.fontMetrics().ascent() + 3), label)
             x += p.fontMetrics().horizontalAdvance(label) + 10
+        # the lines keep below the labels: a peak never runs through the words
+        label_h = p.fontMetrics().height() + 4
+        if r.height() > 3 * label_h:
+            r = r.adjusted(0, label_h, 0, 0)
         xs = r.left() + (np.arange(width) + 0.5) * (r.width() / width)
         for row, name in enumerate(self.model.trace.names):
             top = hi[row]
@@ -186,6 +260,9 @@ class ClassroomGrid(QtWidgets.QWidget):
 
     def __init__(self, models: list[TileModel], parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
+        # a plain QWidget paints no stylesheet background without this: the gaps between the
+        # tiles would be the platform's light grey
+        self.setAttribute(QtCore.Qt.WidgetAttribute.WA_StyledBackground, True)
         self.setStyleSheet(f"background: {theme.BACKGROUND};")
         self.tiles = [StationTile(m, self) for m in models]
         for tile in self.tiles:
@@ -235,16 +312,21 @@ def _font(px: float, bold: bool = False) -> QtGui.QFont:
     return font
 
 
-def _fit_font(p: QtGui.QPainter, text: str, width: float, smallest: float = 0.7) -> None:
-    """Shrink the painter's font (to ``smallest`` of its size at most) until ``text`` fits:
-    an alert is better a little smaller than cut off."""
-    font = p.font()
-    size = font.pixelSize()
-    floor = max(8, int(size * smallest))
-    while size > floor and QtGui.QFontMetrics(font).horizontalAdvance(text) > width:
-        size -= 1
-        font.setPixelSize(size)
+def _fit_wrapped(p: QtGui.QPainter, text: str, rect: QtCore.QRectF, largest: float, smallest: float,
+                 bold: bool = True) -> None:
+    """Draw ``text`` in ``rect``, word-wrapped, in the largest type from ``largest`` down to
+    ``smallest`` (pixels) that fits; at the smallest, what does not fit is cut at the band."""
+    flags = int(QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter
+                | QtCore.Qt.TextFlag.TextWordWrap)
+    size = largest
+    while True:
+        font = _font(size, bold=bold)
+        need = QtGui.QFontMetricsF(font).boundingRect(rect, flags, text)
+        if (need.height() <= rect.height() and need.width() <= rect.width()) or size <= smallest:
+            break
+        size = max(smallest, size * 0.92)
     p.setFont(font)
+    p.drawText(rect, flags, text)
 
 
 def _left_elide(p: QtGui.QPainter, text: str, width: float) -> str:
@@ -256,4 +338,4 @@ def _mmss(seconds: float) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
-__all__ = ["ClassroomGrid", "StationTile", "TileState"]
+__all__ = ["ClassroomGrid", "SpineStrip", "StationTile", "TileState"]

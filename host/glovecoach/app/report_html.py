@@ -272,6 +272,18 @@ def screening_section(info: Mapping[str, Any], level: int = 2) -> str:
         ["question", "answer"], [(v.get("question"), v.get("answer")) for v in screening.values()], "screening")
 
 
+def instructor_section(info: Mapping[str, Any], level: int = 2) -> str:
+    """What the instructor marked and said during a class (``info["instructor_marks"]``, each
+    {"at_s", "text"}, and ``info["instructor_messages"]``), as the station's recording holds it."""
+    rows = [(theme.format_clock(m.get("at_s") or 0), "marked", m.get("text") or "")
+            for m in info.get("instructor_marks") or []]
+    rows += [(theme.format_clock(m["at_s"]) if m.get("at_s") is not None else "", "message", m.get("text") or "")
+             for m in info.get("instructor_messages") or []]
+    if not rows:
+        return ""
+    return _heading(level, "Marked by the instructor") + _table(["at", "", "note"], rows, "instructor-marks")
+
+
 def session_sections(report: Mapping[str, Any], pictures: Sequence[str] = (), level: int = 2,
                      id_prefix: str = "", spine_map: bool = True, hand: bool = False) -> list[str]:
     """One session's (or one hand's) sections in the debrief's order, `pictures` (HTML
@@ -458,6 +470,6 @@ def build_station_html(report: Mapping[str, Any], info: Mapping[str, Any],
         parts += session_sections(hands[hand], blocks(hand), level=3, id_prefix=f"{hand}-", spine_map=False,
                                   hand=True)
         parts.append("</div>")
-    parts += [s for s in (alerts_section(alerts), screening_section(info)) if s]
+    parts += [s for s in (instructor_section(info), alerts_section(alerts), screening_section(info)) if s]
     parts.append("</body></html>")
     return "\n".join(parts)

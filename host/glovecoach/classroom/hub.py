@@ -181,6 +181,16 @@ class Classroom:
         s.pipeline.writer.note("instructor_message", payload)
         self._publish(station, "messages", payload)
 
+    def listen(self, station: str, listener: Listener) -> None:
+        """Add a listener to a running station's pipeline, after its coaching (the full view
+        the instructor opens mid-class: fed by this pipeline, not a second one)."""
+        self.stations[station].pipeline.notifier.listeners.append(listener)
+
+    def unlisten(self, station: str, listener: Listener) -> None:
+        listeners = self.stations[station].pipeline.notifier.listeners
+        if listener in listeners:
+            listeners.remove(listener)
+
     def _publish(self, station: str, what: str, payload: dict) -> None:
         # The station's topic is its name made a topic level.
         topic = f"glovecoach/{self.room.name}/{topic_level(station)}/{what}"

@@ -138,6 +138,7 @@ def _has_display() -> bool:
 
 def _run_class(room, accounts, broker, record: Path, args, headless: bool) -> int:
     from glovecoach.classroom.hub import Classroom
+    from glovecoach.classroom.room import rooms_dir
     from glovecoach.link.broker import BrokerAddress
     from glovecoach.protocols import default_protocol
 
@@ -164,11 +165,18 @@ def _run_class(room, accounts, broker, record: Path, args, headless: bool) -> in
                     _print_tiles(classroom)
         except KeyboardInterrupt:
             pass
+        reports = classroom.finish()
+        files = None
     else:
-        _run_window(classroom)
-    reports = classroom.finish()
+        # the window ends the class itself (End class, or closing it) and writes the files
+        window = _run_window(classroom, protocol, record, None if args.virtual else rooms_dir() / f"{room.name}.json")
+        reports, files = window.reports, window.files
+        if reports is None:        # the app was stopped some other way (a signal)
+            reports = classroom.finish()
     _print_summary(classroom, reports)
-    _write_class_files(classroom, reports, record, protocol)
+    if files is None:
+        files = _write_class_files(classroom, reports, record, protocol)
+    print(f"class summary: {files.summary_csv}, {files.summary_html}")
     return 0
 
 
@@ -196,35 +204,13 @@ def _print_summary(classroom, reports) -> None:
         print(f"           recording: {s.recording}")
 
 
-def _write_class_files(classroom, reports, record: Path, protocol) -> None:
-    from glovecoach.classroom.summary import ClassSummary
+def _write_class_files(classroom, reports, record: Path, protocol):
+    from glovecoach.app.classroom_end import write_class_files
 
-    entries = []
-    for name, s in classroom.stations.items():
-        report = reports.get(name)
-        debrief = None
-        if report is not None:
-            debrief = s.recording.with_suffix(".html")
-            try:
-                from glovecoach.app.qt import ensure_app
-                from glovecoach.app.station_report import write_station_report
-
-                ensure_app(headless=True)
-                write_station_report(debrief, report.to_dict(), {"recording": str(s.recording),
-                                                                 "trainee": s.seat.trainee, "station": name},
-                                     protocol)
-            except Exception as exc:  # noqa: BLE001 - the summary still lists the station
-                print(f"  {name}: debrief not written: {exc}", file=sys.stderr)
-                debrief = None
-        entries.append((name, s.seat.trainee, report.to_dict() if report is not None else "no session",
-                        debrief.name if debrief else None))
-    summary = ClassSummary.from_reports(entries, classroom.room, classroom.started.isoformat(), protocol)
-    csv_path = summary.to_csv(record / "class-summary.csv")
-    html_path = summary.write_html(record / "class-summary.html")
-    print(f"class summary: {csv_path}, {html_path}")
+    return write_class_files(classroom, reports, record, protocol)
 
 
-def _run_window(classroom) -> None:
+def _run_window(classroom, protocol, record: Path, room_path: Path | None):
     from glovecoach.app.classroom_window import run_classroom_window
 
-    run_classroom_window(classroom)
+    return run_classroom_window(classroom, protocol=protocol, record_dir=record, room_path=room_path)

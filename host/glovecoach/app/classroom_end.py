@@ -1,0 +1,77 @@
+"""The end of a class: every station's debrief and the class summary, written next to the
+recordings. One function for both ways a class ends (the headless command's timer, the
+instructor's "End class" or closing the grid window), so the two leave the same files.
+
+The instructor's marks and messages are read back from each station's recording, not from
+memory: what the debrief shows is what the recording holds.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from glovecoach.recording import open_station_recording
+
+
+@dataclass
+class ClassFiles:
+    """What the end of a class wrote: each station's debrief (None where it could not be
+    written, with the reason in ``problems``) and the summary as CSV and HTML."""
+
+    debriefs: dict[str, Path | None] = field(default_factory=dict)
+    summary_csv: Path | None = None
+    summary_html: Path | None = None
+    problems: dict[str, str] = field(default_factory=dict)
+
+
+def instructor_notes(recording: Path) -> dict[str, list[dict]]:
+    """The marks and messages stored in a station's recording, each with its session time
+    ``at_s`` (a message is stored with the host's clock; the station's origin turns it into
+    session time)."""
+    rec = open_station_recording(recording)
+    marks = [dict(n.payload) for n in rec.notes_of("mark")]
+    origin = rec.station_origin
+    messages = []
+    for note in rec.notes_of("instructor_message"):
+        entry = dict(note.payload)
+        host = entry.get("host_time", note.host_time)
+        if entry.get("at_s") is None and origin is not None and host is not None:
+            entry["at_s"] = max(0.0, float(host) - origin)
+        messages.append(entry)
+    return {"instructor_marks": marks, "instructor_messages": messages}
+
+
+def write_class_files(classroom: Any, reports: dict[str, Any], record_dir: Path, protocol: Any) -> ClassFiles:
+    """Each station's debrief (`<recording>.html`) and ``class-summary.csv`` / ``.html`` in
+    ``record_dir``. A station whose debrief fails is still in the summary (without a link);
+    needs a QApplication (the debrief's pictures are drawn with Qt)."""
+    from glovecoach.app.qt import ensure_app
+    from glovecoach.app.station_report import write_station_report
+    from glovecoach.classroom.summary import ClassSummary
+
+    ensure_app(headless=True)
+    files = ClassFiles()
+    entries = []
+    for name, s in classroom.stations.items():
+        report = reports.get(name)
+        debrief = None
+        if report is not None:
+            debrief = s.recording.with_suffix(".html")
+            try:
+                info = {"recording": str(s.recording), "trainee": s.seat.trainee, "station": name}
+                info.update(instructor_notes(s.recording))
+                write_station_report(debrief, report.to_dict(), info, protocol)
+            except Exception as exc:  # noqa: BLE001 - the summary still lists the station
+                files.problems[name] = f"debrief not written: {exc}"
+                print(f"  {name}: debrief not written: {exc}", file=sys.stderr)
+                debrief = None
+        files.debriefs[name] = debrief
+        entries.append((name, s.seat.trainee, report.to_dict() if report is not None else "no session",
+                        debrief.name if debrief else None))
+    summary = ClassSummary.from_reports(entries, classroom.room, classroom.started.isoformat(), protocol)
+    files.summary_csv = summary.to_csv(Path(record_dir) / "class-summary.csv")
+    files.summary_html = summary.write_html(Path(record_dir) / "class-summary.html")
+    return files

@@ -1,0 +1,249 @@
+"""The instructor's classroom window, live: real firmware stations on a real Mosquitto with the
+room's logins, the real `Classroom`, and the window's real widgets offscreen, driven by mouse
+clicks and typing as an instructor would.
+
+One class runs the instructor's first hour in a minute: the grid shows both stations; a click
+opens a station's full view, fed by the classroom's own pipeline; the instructor marks a
+moment, sends a message, renames the trainee and loads a roster; back to the grid; End class.
+Then the files: the mark in the station's recording and its debrief, every debrief and the
+class summary, and the room remembered with the new names.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from PySide6 import QtCore, QtGui
+
+from glovecoach.app.classroom_view import ClassroomGrid, SpineStrip
+from glovecoach.app.classroom_window import ClassroomWindow, StationPage
+from glovecoach.app.theme import ALERT_RED, force_colours, format_clock
+from glovecoach.classroom.hub import Classroom
+from glovecoach.classroom.room import Room
+from glovecoach.classroom.tile import TileModel
+from glovecoach.classroom.virtual import VirtualStations, virtual_room
+from glovecoach.engine.coaching import ActiveAlert
+from glovecoach.link.broker import BrokerAddress
+from glovecoach.link.room_broker import RoomAccounts, RoomBroker, find_mosquitto
+from glovecoach.pipeline.coaching import CoachingUpdate
+from glovecoach.pipeline.station_coaching import StationUpdate
+from glovecoach.protocols import default_protocol
+from glovecoach.recording import open_station_recording
+from glovecoach.vocabulary.blocks import ForceBlock
+from glovecoach.vocabulary.station import StationLayout
+
+try:
+    find_mosquitto()
+    HAVE_MOSQUITTO = True
+except Exception:  # noqa: BLE001
+    HAVE_MOSQUITTO = False
+needs_mosquitto = pytest.mark.skipif(not HAVE_MOSQUITTO, reason="mosquitto is not installed")
+RATE = 200
+LEFT = QtCore.Qt.MouseButton.LeftButton
+
+
+def rgb(image: QtGui.QImage) -> np.ndarray:
+    """(height, width, 3) uint8 RGB of a grab."""
+    image = image.convertToFormat(QtGui.QImage.Format.Format_RGB32)
+    words = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine() // 4, 4)
+    return words[:, :image.width(), 2::-1].copy()   # a copy: the QImage and its bits go with this call
+
+
+def is_alert_red(pixels: np.ndarray) -> np.ndarray:
+    red = QtGui.QColor(ALERT_RED)
+    want = np.array([red.red(), red.green(), red.blue()])
+    return np.abs(pixels.astype(int) - want).max(axis=-1) <= 12
+
+
+@pytest.fixture
+def live_class(qtbot, tmp_path, monkeypatch):
+    """Two real-firmware stations, the room's broker with its logins, the instructor's window
+    on them (offscreen, 1600x1000), pumped by its own timers."""
+    monkeypatch.setenv("GLOVECOACH_ROOMS_DIR", str(tmp_path / "rooms"))
+    room = virtual_room(Room("lab7"), 2)
+    accounts = RoomAccounts.create(room.name, [d for s in room.stations for d in s.devices.values()])
+    with RoomBroker(accounts, host="127.0.0.1") as broker, VirtualStations(room, accounts, broker.port, RATE):
+        classroom = Classroom(room, BrokerAddress("127.0.0.1", broker.port), record_dir=tmp_path / "class",
+                              protocol=default_protocol(), rate_hz=RATE, username="instructor",
+                              password=accounts.screens["instructor"]).start()
+        window = ClassroomWindow(classroom, record_dir=tmp_path / "class", room_path=tmp_path / "rooms" / "lab7.json",
+                                 confirm_end=False)
+        qtbot.addWidget(window)
+        window.resize(1600, 1000)
+        window.show()
+        qtbot.waitExposed(window)
+        window.start()
+        try:
+            yield window
+        finally:
+            if window.files is None:
+                window.end_class()
+
+
+@needs_mosquitto
+def test_the_instructors_first_hour(live_class, qtbot, tmp_path):
+    window = live_class
+    classroom = window.classroom
+    # The grid: a tile per station, each with its trainee, its three devices up and a trace.
+    assert [t.model.state.station for t in window.grid.tiles] == ["table 1", "table 2"]
+    qtbot.waitUntil(lambda: all(all(b.link == "up" for b in t.model.state.devices)
+                                and t.model.trace.end_column is not None for t in window.grid.tiles), timeout=20000)
+    assert [t.model.state.trainee for t in window.grid.tiles] == ["Ana Lima", "Ben Okafor"]
+    assert all(t.isVisible() and t.width() > 500 for t in window.grid.tiles)
+    pipelines = {name: s.pipeline for name, s in classroom.stations.items()}
+    for tile in window.grid.tiles:
+        assert tile.spine is not None and tile.spine in pipelines[tile.model.state.station].notifier.listeners
+
+    # A click on the tile opens that station's full view, fed by the classroom's pipeline.
+    qtbot.mouseClick(window.grid.tile("table 1"), LEFT)
+    page = window.stack.currentWidget()
+    assert isinstance(page, StationPage) and page is window.page and page.name == "table 1"
+    listeners = classroom.stations["table 1"].pipeline.notifier.listeners
+    assert page.model in listeners
+    qtbot.waitUntil(lambda: page.model.updates_seen > 5 and len(page.model.rings["left"]) > RATE, timeout=10000)
+    assert {name: s.pipeline for name, s in classroom.stations.items()} == pipelines   # no second pipeline
+    assert all(d.link == "up" for d in page.model.devices.values())
+    assert page.view.isVisible() and not window.grid.isVisible()
+
+    # Mark a moment, send a message, rename the trainee: all from the screen.
+    qtbot.mouseClick(page.mark_button, LEFT)
+    assert page.done.text().startswith("Marked at ")
+    qtbot.keyClicks(page.message_edit, "slow down a little")
+    qtbot.mouseClick(page.send_button, LEFT)
+    assert page.message_edit.text() == "" and page.done.text() == "Sent: slow down a little"
+    page.trainee_edit.selectAll()
+    qtbot.keyClicks(page.trainee_edit, "Zoe Quinn")
+    qtbot.keyClick(page.trainee_edit, QtCore.Qt.Key.Key_Return)
+    assert classroom.stations["table 1"].tile.state.trainee == "Zoe Quinn"
+    remembered = Room.load(tmp_path / "rooms" / "lab7.json")
+    assert remembered.station("table 1").trainee == "Zoe Quinn"
+
+    # Back to the grid: the view is no longer fed.
+    qtbot.mouseClick(page.back_button, LEFT)
+    assert window.stack.currentWidget() is window.grid and window.page is None
+    assert page.model not in listeners
+    qtbot.waitUntil(lambda: window.grid.isVisible(), timeout=2000)
+
+    # A roster from the screen: renames table 2's trainee on its tile, remembered per room.
+    roster = tmp_path / "class.csv"
+    roster.write_text("station,trainee\ntable 2,Yusuf Ali\n", encoding="utf-8")
+    assert window.load_roster(roster) == []
+    assert window.grid.tile("table 2").model.state.trainee == "Yusuf Ali"
+    assert Room.load(tmp_path / "rooms" / "lab7.json").station("table 2").trainee == "Yusuf Ali"
+    assert Room.load(tmp_path / "rooms" / "lab7.json").station("table 2").devices["left_glove"] == "GC-V02L"
+    qtbot.wait(1500)
+
+    # End class: every station stops; the debriefs and the class summary are written.
+    with qtbot.waitSignal(window.ended, timeout=60000) as ended:
+        qtbot.mouseClick(window.end_button, LEFT)
+    files = ended.args[0]
+    assert window.stack.currentWidget() is window.end_page
+    assert "The class has ended" in window.end_page.text()
+    assert set(files.debriefs) == {"table 1", "table 2"} and not files.problems
+    for name, s in classroom.stations.items():
+        assert files.debriefs[name] == s.recording.with_suffix(".html") and files.debriefs[name].exists()
+        assert files.debriefs[name].name in window.end_page.text()
+    rec = open_station_recording(classroom.stations["table 1"].recording)
+    assert rec.closed_cleanly
+    marks = rec.notes_of("mark")
+    assert len(marks) == 1 and marks[0].payload["text"] == "marked by the instructor"
+    assert [n.payload["trainee"] for n in rec.notes_of("trainee")] == ["Zoe Quinn"]
+    debrief = files.debriefs["table 1"].read_text(encoding="utf-8")
+    assert "Marked by the instructor" in debrief
+    section = debrief[debrief.index("Marked by the instructor"):]
+    assert "marked by the instructor" in section and "slow down a little" in section
+    assert f"<td>{format_clock(marks[0].payload['at_s'])}</td><td>marked</td>" in section
+    assert "Marked by the instructor" not in files.debriefs["table 2"].read_text(encoding="utf-8")
+    with open(files.summary_csv, encoding="utf-8") as fh:
+        rows = {r["station"]: r for r in csv.DictReader(fh)}
+    assert rows["table 1"]["trainee"] == "Zoe Quinn" and rows["table 2"]["trainee"] == "Yusuf Ali"
+    assert rows["table 1"]["debrief"] == files.debriefs["table 1"].name
+    assert "Zoe Quinn" in files.summary_html.read_text(encoding="utf-8")
+    assert json.loads((tmp_path / "rooms" / "lab7.json").read_text())["name"] == "lab7"
+
+
+def _alert_update(layout: StationLayout, first: int, n: int, alerts=()) -> StationUpdate:
+    hands = {}
+    for hand in layout.hands:
+        newtons = np.full((n, len(layout.hand_channels(hand))), 2.0, np.float32)
+        block = ForceBlock(first, newtons, np.zeros_like(newtons, bool), np.zeros_like(newtons, bool))
+        hands[hand] = CoachingUpdate(first, n, block, (), tuple(alerts) if hand == "right" else ())
+    return StationUpdate(first, n, hands)
+
+
+def test_a_tile_with_an_alert_stands_out_in_red(qtbot):
+    """Measured on the grab: the alert tile has a red frame all round and its alert in red
+    type far larger than the tile's other lines; its calm neighbour has no red at all."""
+    layout = StationLayout.full()
+    models = [TileModel(f"table {k}", f"trainee {k}", layout, RATE, width_px=300) for k in (1, 2)]
+    grid = ClassroomGrid(models)
+    qtbot.addWidget(grid)
+    grid.resize(960, 400)
+    grid.show()
+    qtbot.waitExposed(grid)
+    too_hard = ActiveAlert("overforce", "thumb_tip", 3.0, "Too much force on the thumb tip", peak_n=42.0)
+    models[0].on_station_update(_alert_update(layout, 0, 800, [too_hard]))
+    models[1].on_station_update(_alert_update(layout, 0, 800))
+    grid.refresh()
+    qtbot.wait(50)
+    assert models[0].state.alert and models[0].state.attention and not models[1].state.attention
+
+    alert, calm = (rgb(t.grab().toImage()) for t in grid.tiles)
+    assert int(is_alert_red(calm).sum()) == 0
+    red = is_alert_red(alert)
+    h, w = red.shape
+    # the frame: a red band along every edge
+    for band in (red[:, 3:10], red[:, w - 10:w - 3], red[3:10, :], red[h - 10:h - 3, :]):
+        assert band.any(axis=-1 if band.shape[0] > band.shape[1] else 0).mean() > 0.9
+    # the alert: a red band inside the frame, its words in white type larger than any other line
+    inner = red[12:h - 12, 12:w - 12]
+    band_rows = np.flatnonzero(inner.mean(axis=1) > 0.5)
+    assert len(band_rows) >= 0.12 * h, "a red band across the tile, a fair part of its height"
+    band = alert[12 + band_rows.min():12 + band_rows.max() + 1, 12:w - 12]
+    white_rows = np.flatnonzero((band.min(axis=-1) > 200).any(axis=1))
+    assert len(white_rows) > 0, "the alert's words, white on the band"
+    title = calm[:int(0.15 * h)]          # the calm tile's trainee line, its largest type
+    title_rows = np.flatnonzero((title.min(axis=-1) > 200).any(axis=1))
+    assert white_rows.max() - white_rows.min() >= title_rows.max() - title_rows.min()
+
+
+def test_the_spine_strip_beside_the_traces_shows_where_the_hands_press(qtbot):
+    """Each segment's recent peak in the map's colours, the segment of a spine alert outlined
+    in red: fed a block in which segment 3 carries 20 N and the others nothing."""
+    layout = StationLayout.full()
+    model = TileModel("table 1", "Ana", layout, RATE, width_px=300)
+    strip = SpineStrip(layout, RATE)
+    assert strip.segments == tuple(f"spine_{k}" for k in range(1, 9))
+    n = 400
+    hands = {}
+    for hand in layout.hands:
+        ids = layout.hand_channels(hand)
+        newtons = np.zeros((n, len(ids)), np.float32)
+        newtons[-50:, ids.index("spine_3")] = 20.0
+        block = ForceBlock(0, newtons, np.zeros_like(newtons, bool), np.zeros_like(newtons, bool))
+        alerts = (ActiveAlert("spine_contact", "spine_3", 1.0, "On the spine", peak_n=20.0),) if hand == "left" else ()
+        hands[hand] = CoachingUpdate(0, n, block, (), alerts)
+    update = StationUpdate(0, n, hands)
+    model.on_station_update(update)
+    strip.on_message(update)
+    assert strip.values[2] == pytest.approx(20.0) and np.all(np.delete(strip.values, 2) == 0)
+    assert model.state.alert == "On the spine: seg 3"
+
+    grid = ClassroomGrid([model])
+    grid.tiles[0].spine = strip
+    qtbot.addWidget(grid)
+    grid.resize(480, 360)
+    grid.show()
+    qtbot.waitExposed(grid)
+    image = rgb(grid.tiles[0].grab().toImage())
+    h, w, _ = image.shape
+    right = image[:, int(w * 0.8):w - 12]          # the strip's column, inside the frame
+    hot = force_colours(np.float32(20.0)).astype(int)
+    bright = np.all(np.abs(right.astype(int) - hot) <= 3, axis=-1)
+    assert bright.sum() > 50, "segment 3 in the colour of 20 N"
+    rows = np.flatnonzero(bright.any(axis=1))
+    outlined = is_alert_red(right[max(0, rows.min() - 4):rows.max() + 5])
+    assert outlined.sum() > 20, "the alert's segment outlined in red"
