@@ -88,6 +88,13 @@ class StationTile(QtWidgets.QWidget):
         self.spine: SpineStrip | None = None     # set by the window: the strip beside the traces
         self.paints = 0               # for tests and the benchmark: repaints actually done
         self._shown_end: int | None = None
+        # the layers painted when the state or size changes (paintEvent)
+        self._layers_key: tuple | None = None
+        self._under = QtGui.QPixmap()
+        self._over: QtGui.QPixmap | None = None
+        self._over_at = QtCore.QPointF()
+        self._lines_rect = QtCore.QRectF()
+        self._spine_rect: QtCore.QRectF | None = None
 
     # ------------------------------------------------------------------ refresh
     def refresh(self, traces: bool = True) -> bool:
@@ -107,18 +114,45 @@ class StationTile(QtWidgets.QWidget):
             self.clicked.emit(self.model.state.station)
 
     # ------------------------------------------------------------------ painting
+    # Two layers are painted only when the tile's state or size changes, into pixmaps: what
+    # lies under the traces (the words, the trace's frame and labels, the devices' line) and
+    # the alert band laid over them. A frame of the traces at 10 fps then costs the two
+    # pixmaps, the lines and the spine strip: laying out the type (fitting the alert's words)
+    # was most of a tile's paint, and twelve tiles at 10 fps repainted it 120 times a second.
     def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802 - Qt's name
         self.paints += 1
         state = self.model.state
+        key = (self.width(), self.height(), self.devicePixelRatioF(), self.spine is not None, state)
+        if key != self._layers_key:
+            self._paint_layers(state)
+            self._layers_key = key
         p = QtGui.QPainter(self)
+        p.drawPixmap(0, 0, self._under)
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
+        if self._spine_rect is not None:
+            self._paint_spine(p, self._spine_rect, state)
+        self._paint_lines(p, self._lines_rect)
+        if self._over is not None:
+            p.drawPixmap(self._over_at, self._over)
+        p.end()
+
+    def _pixmap(self, w: float, h: float) -> QtGui.QPixmap:
+        dpr = self.devicePixelRatioF()
+        pixmap = QtGui.QPixmap(max(1, math.ceil(w * dpr)), max(1, math.ceil(h * dpr)))
+        pixmap.setDevicePixelRatio(dpr)
+        return pixmap
+
+    def _paint_layers(self, state: TileState) -> None:
         rect = self.rect()
+        w, h = rect.width(), rect.height()
+        self._under = self._pixmap(w, h)
+        p = QtGui.QPainter(self._under)
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
         p.fillRect(rect, QtGui.QColor(theme.PANEL))
         if state.attention:
             pen = QtGui.QPen(QtGui.QColor(theme.ALERT_RED), 8)
             p.setPen(pen)
             p.drawRect(rect.adjusted(4, 4, -4, -4))
-        w, h = rect.width(), rect.height()
         pad = 14
         # type scales with the tile, up to UNIT_MAX_PX: a big tile (few stations) gives its
         # extra room to the trace rather than to ever larger words
@@ -161,36 +195,14 @@ class StationTile(QtWidgets.QWidget):
         # the room between the words and the devices' line.
         badge_h = unit * 1.4
         trace_rect = QtCore.QRectF(pad, y, w - 2 * pad, max(10.0, h - y - badge_h - pad))
+        self._spine_rect = None
         if self.spine is not None and self.spine.segments:
             # the spine strip, neck at the top, at the traces' right: where along the spine
             # the hands press, the segment of a spine alert outlined in red
             strip_w = unit * 1.1
-            self._paint_spine(p, QtCore.QRectF(w - pad - strip_w, y, strip_w, trace_rect.height()), state)
+            self._spine_rect = QtCore.QRectF(w - pad - strip_w, y, strip_w, trace_rect.height())
             trace_rect.setWidth(trace_rect.width() - strip_w - unit * 0.4)
-        self._paint_traces(p, trace_rect)
-
-        # The alert, the largest type on the tile, white on a red band laid over the top of the
-        # traces (seen from across the room before it is read); else the hands' disagreement
-        # in amber on the tile's colour. Laid over rather than given its own room: a tile without
-        # an alert gives that room to its traces, and nothing moves when an alert begins.
-        # over the traces only: the spine strip beside them stays in sight (a spine alert's
-        # segment is outlined there)
-        band = QtCore.QRectF(pad, y, trace_rect.width(), min(unit * ALERT_BAND_UNITS, trace_rect.height()))
-        if state.alert:
-            p.setPen(QtCore.Qt.PenStyle.NoPen)
-            p.setBrush(QtGui.QColor(theme.ALERT_RED))
-            p.drawRoundedRect(band, 6, 6)
-            p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
-            p.setPen(QtGui.QColor("#ffffff"))
-            inner = band.adjusted(unit * 0.4, 0, -unit * 0.4, 0)
-            # a force stays with its unit when the words wrap ("16 N", never "16" / "N")
-            _fit_wrapped(p, "\u26A0 " + state.alert.replace(" N", "\u00a0N"), inner, unit * 1.6, unit * 0.9)
-        elif state.hands_differ:
-            strip = QtCore.QRectF(band.left(), band.top(), band.width(), unit * 1.5)
-            p.fillRect(strip, QtGui.QColor(theme.PANEL))
-            p.setPen(QtGui.QColor(theme.ALERT_AMBER))
-            _fit_wrapped(p, "hands differ: " + state.hands_differ, strip.adjusted(unit * 0.3, 0, 0, 0),
-                         unit * 1.0, unit * 0.75)
+        self._lines_rect = self._paint_trace_frame(p, trace_rect)
 
         # Devices: link and battery, in words
         p.setFont(_font(unit * 0.75))
@@ -203,6 +215,40 @@ class StationTile(QtWidgets.QWidget):
             p.drawText(QtCore.QPointF(x, h - pad), words)
             x += p.fontMetrics().horizontalAdvance(words) + unit
         p.end()
+
+        # The alert, the largest type on the tile, white on a red band laid over the top of the
+        # traces (seen from across the room before it is read); else the hands' disagreement
+        # in amber on the tile's colour. Laid over rather than given its own room: a tile without
+        # an alert gives that room to its traces, and nothing moves when an alert begins.
+        # over the traces only: the spine strip beside them stays in sight (a spine alert's
+        # segment is outlined there)
+        band = QtCore.QRectF(pad, y, trace_rect.width(), min(unit * ALERT_BAND_UNITS, trace_rect.height()))
+        self._over = None
+        if state.alert or state.hands_differ:
+            if state.alert:
+                area = QtCore.QRectF(0, 0, band.width(), band.height())
+            else:
+                area = QtCore.QRectF(0, 0, band.width(), unit * 1.5)
+            self._over = self._pixmap(area.width(), area.height())
+            self._over.fill(QtCore.Qt.GlobalColor.transparent)
+            self._over_at = band.topLeft()
+            p = QtGui.QPainter(self._over)
+            p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
+            if state.alert:
+                p.setPen(QtCore.Qt.PenStyle.NoPen)
+                p.setBrush(QtGui.QColor(theme.ALERT_RED))
+                p.drawRoundedRect(area, 6, 6)
+                p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+                p.setPen(QtGui.QColor("#ffffff"))
+                inner = area.adjusted(unit * 0.4, 0, -unit * 0.4, 0)
+                # a force stays with its unit when the words wrap ("16 N", never "16" / "N")
+                _fit_wrapped(p, "\u26A0 " + state.alert.replace(" N", "\u00a0N"), inner, unit * 1.6, unit * 0.9)
+            else:
+                p.fillRect(area, QtGui.QColor(theme.PANEL))
+                p.setPen(QtGui.QColor(theme.ALERT_AMBER))
+                _fit_wrapped(p, "hands differ: " + state.hands_differ, area.adjusted(unit * 0.3, 0, 0, 0),
+                             unit * 1.0, unit * 0.75)
+            p.end()
 
     def _paint_spine(self, p: QtGui.QPainter, r: QtCore.QRectF, state: TileState) -> None:
         strip = self.spine
@@ -221,11 +267,10 @@ class StationTile(QtWidgets.QWidget):
                 p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
                 p.drawRect(cell.adjusted(1, 1, -1, -1))
 
-    def _paint_traces(self, p: QtGui.QPainter, r: QtCore.QRectF) -> None:
+    def _paint_trace_frame(self, p: QtGui.QPainter, r: QtCore.QRectF) -> QtCore.QRectF:
+        """The trace's frame and which line is which; returns where the lines go."""
         p.setPen(QtGui.QPen(QtGui.QColor(theme.GRID), 1))
         p.drawRect(r)
-        lo, hi = self.model.trace.columns()
-        width = lo.shape[1]
         # Which line is which, in words, in the trace's corner.
         p.setFont(_font(max(10.0, min(r.height() / 6, self._unit * 0.6))))
         x = r.left() + 6
@@ -238,6 +283,11 @@ class StationTile(QtWidgets.QWidget):
         label_h = p.fontMetrics().height() + 4
         if r.height() > 3 * label_h:
             r = r.adjusted(0, label_h, 0, 0)
+        return r
+
+    def _paint_lines(self, p: QtGui.QPainter, r: QtCore.QRectF) -> None:
+        lo, hi = self.model.trace.columns()
+        width = lo.shape[1]
         xs = r.left() + (np.arange(width) + 0.5) * (r.width() / width)
         for row, name in enumerate(self.model.trace.names):
             top = hi[row]
