@@ -44,6 +44,7 @@ from glovecoach.engine.limits import (
 from glovecoach.engine.protocol_check import Violation, check_phases, judged_phases
 from glovecoach.engine.report import ForceEpisode, SessionReport
 from glovecoach.engine.scoring import (
+    FAULT_LOOKBACK_S,
     ForceStats,
     HindsightScorer,
     during_fault,
@@ -454,7 +455,11 @@ class CoachingEngine:
         likely onset, the windows of that stretch are labelled again without the sensor, with
         contact decided again without it, and the phases found again from all the windows."""
         col = {c: i for i, c in enumerate(self.glove)}
-        redo = [(col[ch], int(round(onset * self.rate_hz)), int(round(start * self.rate_hz)))
+        # A fault is told at most FAULT_LOOKBACK_S after it began (the report's force episodes
+        # assume as much); a sensor whose healthy evidence is older than that (a noisy one
+        # whose hand never rested) is not taken out of a longer stretch it may have served well.
+        redo = [(col[ch], int(round(max(onset, start - FAULT_LOOKBACK_S) * self.rate_hz)),
+                 int(round(start * self.rate_hz)))
                 for ch, _, onset, start, _ in spans if ch in col and onset < start]
         if not redo:
             return self.smoother.finish(end_s)
@@ -500,15 +505,13 @@ class CoachingEngine:
             self._spine_events([], self._spine.detector.close_all(end), None, end)
         end_s = self._t(end)
         health = self.health.summary()
-        spans = self.health.fault_spans()
-        onsets = {(ch, round(start, 3)): onset for ch, _, onset, start, _ in spans}
-        phases = [p for p in self._phases_in_hindsight(spans, end_s) if p.technique != "none"]
+        phases = [p for p in self._phases_in_hindsight(self.health.fault_spans(), end_s) if p.technique != "none"]
         judged = judged_phases(self.protocol, phases)
         massage_found = bool(judged)
         self.scoring_over, self.scoring_under = self.hindsight.episodes(judged, end, self._technique_for)
-        self.scoring_over = [e for e in self.scoring_over if not during_fault(health, e, onsets)]
-        self.scoring_under = [e for e in self.scoring_under if not during_fault(health, e, onsets)]
-        self.spine_contacts = [e for e in self.spine_contacts if not during_fault(health, e, onsets)]
+        self.scoring_over = [e for e in self.scoring_over if not during_fault(health, e)]
+        self.scoring_under = [e for e in self.scoring_under if not during_fault(health, e)]
+        self.spine_contacts = [e for e in self.spine_contacts if not during_fault(health, e)]
         violations: list[Violation] = [v for v in check_phases(self.protocol, phases, end_s, final=True)
                                        if massage_found or v.key != ("missing_phase", "all")]
         for e in self.scoring_over:

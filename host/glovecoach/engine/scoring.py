@@ -214,16 +214,11 @@ class HindsightScorer:
         return out_over, out_under
 
 
-def during_fault(health: dict, episode: ForceEpisode, onsets: dict | None = None) -> bool:
+def during_fault(health: dict, episode: ForceEpisode) -> bool:
     """An episode on a sensor found faulty around then is the fault's doing, not the hand's.
-    The fault may have begun up to FAULT_LOOKBACK_S before it could be told, or since its
-    likely onset (`onsets`: (channel, start_s) -> onset_s, from the health monitor's evidence)
-    when that is earlier still."""
+    The fault may have begun up to FAULT_LOOKBACK_S before it could be told."""
     for ep in (health.get(episode.channel) or {}).get("episodes", []):
-        begun = ep["start_s"] - FAULT_LOOKBACK_S
-        if onsets:
-            begun = min(begun, onsets.get((episode.channel, ep["start_s"]), begun))
-        if begun <= episode.end_s and episode.start_s <= ep["end_s"]:
+        if ep["start_s"] - FAULT_LOOKBACK_S <= episode.end_s and episode.start_s <= ep["end_s"]:
             return True
     return False
 
