@@ -93,6 +93,25 @@ def test_short_slips_and_short_breaks_do_not_make_phases() -> None:
         assert ("deep_stroking" in techniques) is is_phase
 
 
+def test_a_phase_resumed_briefly_after_a_pause_is_joined_not_dropped() -> None:
+    # Vibration, a 36 s gel pause, then 19 s more of it (its first seconds went to confirming
+    # the technique again) before the last stroking: one vibration phase, not a slip.
+    phases = [Phase("vibration", 510.0, 598.5), Phase("vibration", 634.5, 653.5), Phase("stroking", 653.5, 800.0)]
+    merged = merge_phases(phases, P.merge_gap_s, P.min_phase_s, P.pause_max_s)
+    assert [(m.technique, m.start_s, m.end_s) for m in merged] == [("vibration", 510.0, 653.5),
+                                                                   ("stroking", 653.5, 800.0)]
+    assert merged[0].paused_s == 36.0
+    # A short stretch after one of another technique is still a slip, and so is one after a
+    # break longer than a pause may be.
+    slip = [Phase("vibration", 510.0, 598.5), Phase("kneading", 600.0, 610.0), Phase("vibration", 612.0, 625.0),
+            Phase("stroking", 625.0, 800.0)]
+    assert [m.technique for m in merge_phases(slip, P.merge_gap_s, P.min_phase_s, P.pause_max_s)] == \
+        ["vibration", "stroking"]
+    assert merge_phases(slip, P.merge_gap_s, P.min_phase_s, P.pause_max_s)[0].end_s == 598.5
+    late = [Phase("vibration", 510.0, 598.5), Phase("vibration", 660.0, 675.0), Phase("stroking", 675.0, 800.0)]
+    assert merge_phases(late, P.merge_gap_s, P.min_phase_s, P.pause_max_s)[0].end_s == 598.5
+
+
 def test_live_check_of_the_ongoing_phase() -> None:
     phases = session(("stroking", 150), ("rubbing", 30))
     now = phases[-1].start_s + 30

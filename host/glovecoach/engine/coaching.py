@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from glovecoach.engine import messages
-from glovecoach.engine.conditioning import SignalConditioner
+from glovecoach.engine.conditioning import SignalConditioner, hand_contact
 from glovecoach.engine.cues import ProtocolCues
 from glovecoach.engine.detectors import (
     Excursion,
@@ -44,6 +44,7 @@ from glovecoach.engine.limits import (
 from glovecoach.engine.protocol_check import Violation, check_phases, judged_phases
 from glovecoach.engine.report import ForceEpisode, SessionReport
 from glovecoach.engine.scoring import (
+    FAULT_LOOKBACK_S,
     ForceStats,
     HindsightScorer,
     during_fault,
@@ -169,8 +170,46 @@ class CoachingEngine:
         sat_all = np.asarray(block.saturated, dtype=bool)
         open_all = np.asarray(block.open, dtype=bool)
 
-        events += self._health_events(self.health.process(first, x_all, sat_all, open_all))
+        changes = self.health.process(first, x_all, sat_all, open_all)
+        events += self._health_events(changes)
+        # A fault is known from the end of the chunk in which it was decided, and so is a
+        # recovery: the block is taken in parts with one set of faulty sensors each, so a long
+        # block (analyze's minute) is judged as a live stream of short ones would be.
+        hand_on: list[np.ndarray] = []
+        parts, self._faulty = self._fault_parts(first, n, changes)
+        for a, b, faulty in parts:
+            events += self._process_part(first + a, x_all[a:b], sat_all[a:b], open_all[a:b], faulty)
+            hand_on.append(self.hand_on)
+        self.hand_on = hand_on[0] if len(hand_on) == 1 else np.concatenate(hand_on)
+        events.sort(key=lambda e: e.at_s)
+        return events
+
+    def _fault_parts(self, first: int, n: int, changes: list[HealthChange]
+                     ) -> tuple[list[tuple[int, int, np.ndarray]], np.ndarray]:
+        """([(start, stop, faulty mask)] cutting the block where a health change takes effect,
+        the mask after the block)."""
         faulty = self._faulty
+        if not changes:
+            return [(0, n, faulty)], faulty
+        parts: list[tuple[int, int, np.ndarray]] = []
+        pos = 0
+        index = {c: i for i, c in enumerate(self.channels)}
+        for ch in sorted(changes, key=lambda c: c.at_s):
+            at = min(max(int(round(ch.at_s * self.rate_hz)) - first, 0), n)
+            if at > pos:
+                parts.append((pos, at, faulty))
+                pos = at
+            faulty = faulty.copy()
+            faulty[index[ch.channel]] = ch.state != "ok"
+        if pos < n:
+            parts.append((pos, n, faulty))
+        return parts, faulty
+
+    def _process_part(self, first: int, x_all: np.ndarray, sat_all: np.ndarray, open_all: np.ndarray,
+                      faulty: np.ndarray) -> list[EngineEvent]:
+        """Everything after the health check, for samples with one set of faulty sensors."""
+        events: list[EngineEvent] = []
+        n = x_all.shape[0]
         fg = faulty[self.glove_idx]
         self.conditioner.excluded = fg
         gi = self.glove_idx
@@ -218,7 +257,7 @@ class CoachingEngine:
         events += self._underforce_events(lbegun, lended)
         if len(self.glove):
             working = np.repeat([s[4] for s in stretches], [b - a for a, b, *_ in stretches])
-            self.hindsight.keep(first, xg, sg, pressing, working)
+            self.hindsight.keep(first, xg, sg, pressing, working, cond.hand_on_level)
 
         # Sensor conditions on every channel.
         fb, fe = self._saturation.process(first, sat_all, np.float64(0.5), np.float64(0.5))
@@ -233,7 +272,6 @@ class CoachingEngine:
 
         self.stats.add(stretches, xg, sg, lim["scoring_max"], cond.noise)
         events += self.cues.due(self._t(first + n), self.schedule.current)
-        events.sort(key=lambda e: e.at_s)
         return events
 
     def gap(self, first_index: int, n_samples: int) -> list[EngineEvent]:
@@ -335,8 +373,6 @@ class CoachingEngine:
                 out.append(EngineEvent("sensor_fault", "end", ch.at_s, messages.sensor_normal_again(ch.channel),
                                        channel=ch.channel, rule=ch.previous, end_s=ch.at_s))
                 self._active.pop(("sensor_fault", ch.channel), None)
-        if changes:
-            self._faulty = np.asarray(self.health.faulty(), dtype=bool)
         return out
 
     def _condition_events(self, kind: str, begun: list[Excursion], ended: list[Excursion], gap: bool = False
@@ -412,6 +448,53 @@ class CoachingEngine:
             return {}
         return {"pause_s": off_s, "paused_technique": last.technique, "pause_max_s": self.protocol.pause_max_s}
 
+    def _phases_in_hindsight(self, spans: list[tuple[str, str, float, float, float]], end_s: float) -> list[Phase]:
+        """The session's phases for the report. Live, a faulty glove sensor is left out only
+        from the moment its fault is told (seconds to a minute after it began), and until then
+        its readings shaped the hand contact and the technique windows. Knowing the fault's
+        likely onset, the windows of that stretch are labelled again without the sensor, with
+        contact decided again without it, and the phases found again from all the windows."""
+        col = {c: i for i, c in enumerate(self.glove)}
+        # A fault is told at most FAULT_LOOKBACK_S after it began (the report's force episodes
+        # assume as much); a sensor whose healthy evidence is older than that (a noisy one
+        # whose hand never rested) is not taken out of a longer stretch it may have served well.
+        redo = [(col[ch], int(round(max(onset, start - FAULT_LOOKBACK_S) * self.rate_hz)),
+                 int(round(start * self.rate_hz)))
+                for ch, _, onset, start, _ in spans if ch in col and onset < start]
+        if not redo:
+            return self.smoother.finish(end_s)
+        rec = self.recognizer
+        starts = rec.window_starts()
+        ends = starts + rec.window
+        changed = False
+        for first, forces, level in self.hindsight.stretches(min(a for _, a, _ in redo) - rec.window,
+                                                             max(b for _, _, b in redo) + rec.window):
+            if level is None:
+                continue
+            last = first + len(forces)
+            x = forces.astype(np.float64)
+            for c, a, b in redo:
+                x[max(a - first, 0):max(min(b, last) - first, 0), c] = 0.0
+            # Windows inside this run that overlap a stretch where a sensor was faulty unknown.
+            touched = np.zeros(len(starts), dtype=bool)
+            for _, a, b in redo:
+                touched |= (starts < b) & (ends > a)
+            touched &= (starts >= first) & (ends <= last)
+            positions = np.flatnonzero(touched)
+            if not len(positions):
+                continue
+            contact = hand_contact(x.sum(axis=1), level, self.rate_hz)
+            # Windows are hop apart; relabel each unbroken run of them at once.
+            cuts = np.flatnonzero(np.diff(starts[positions]) != rec.hop) + 1
+            for run in np.split(positions, cuts):
+                rec.relabel(run, x, contact, first)
+            changed = True
+        if not changed:
+            return self.smoother.finish(end_s)
+        smoother = PhaseSmoother(self.rate_hz)
+        smoother.update(rec.replay())
+        return smoother.finish(end_s)
+
     def finish(self) -> SessionReport:
         end = self._end_index
         self._overforce_events([], self._over.close_all(end))
@@ -422,7 +505,7 @@ class CoachingEngine:
             self._spine_events([], self._spine.detector.close_all(end), None, end)
         end_s = self._t(end)
         health = self.health.summary()
-        phases = [p for p in self.smoother.finish(end_s) if p.technique != "none"]
+        phases = [p for p in self._phases_in_hindsight(self.health.fault_spans(), end_s) if p.technique != "none"]
         judged = judged_phases(self.protocol, phases)
         massage_found = bool(judged)
         self.scoring_over, self.scoring_under = self.hindsight.episodes(judged, end, self._technique_for)

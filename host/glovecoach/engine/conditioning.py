@@ -139,6 +139,18 @@ class MovingAverage:
         return out
 
 
+def hand_contact(hand_sum: np.ndarray, on_level: np.ndarray, rate_hz: float) -> np.ndarray:
+    """Hand on the back per sample, by `SignalConditioner`'s rule, for a whole stretch at once
+    from a lifted start: `hand_sum` (n,) whole-hand force over baseline, `on_level` (n,) the
+    level it must exceed (`ConditionedBlock.hand_on_level`). The report uses it to decide
+    contact again without a sensor that turned out to be faulty."""
+    hand_sum = np.asarray(hand_sum, dtype=np.float64)[:, None]
+    level = np.asarray(on_level, dtype=np.float64)[:, None]
+    hand = MovingAverage(1, max(1, int(round(SMOOTH_S * rate_hz)))).process(hand_sum)
+    min_n = max(1, int(round(CONTACT_MIN_S * rate_hz)))
+    return HysteresisGate(1, min_n, min_n).process(hand > level, hand < HAND_OFF_RATIO * level)[:, 0]
+
+
 @dataclass(frozen=True)
 class ConditionedBlock:
     first_index: int
@@ -149,6 +161,9 @@ class ConditionedBlock:
     pressing: np.ndarray      # (n, ch) bool: this sensor presses (glove channels; spine False)
     baseline: np.ndarray      # (ch,) resting level at the end of the block
     noise: np.ndarray         # (ch,) noise floor (RMS, newtons) at the end of the block
+    # (n,) the smoothed whole-hand force above which the hand is on the back, per sample (the
+    # report re-decides contact with it when a sensor turns out to have been faulty).
+    hand_on_level: np.ndarray | None = None
 
     @property
     def n_samples(self) -> int:
@@ -455,7 +470,7 @@ class SignalConditioner:
             level, release = self._per_sample(level, counts, skip), self._per_sample(release, counts, skip)
             pressing[:, cols] = self.press_gate.process(per > level, per < release)
         return ConditionedBlock(first_index, force, saturated, open_, hand_on, pressing,
-                                self.current_baseline(), self.noise.copy())
+                                self.current_baseline(), self.noise.copy(), on_level[:, 0])
 
     def current_baseline(self) -> np.ndarray:
         return np.where(np.isnan(self.baseline), 0.0, self.baseline)

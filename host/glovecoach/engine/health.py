@@ -56,6 +56,9 @@ from glovecoach.vocabulary.sensors import SensorMap, load_sensor_map, sensor_nam
 HEALTH_STATES = ("ok", "dead", "intermittent", "stuck", "saturated", "noisy")
 # When several faults hold at once, the first of these is the one reported.
 _PRIORITY = ("dead", "stuck", "saturated", "intermittent", "noisy")
+# The latches whose evidence tells each fault (for its onset).
+_LATCHES_OF = {"dead": ("dead_flat", "dead_open"), "stuck": ("stuck", "stuck_alone"),
+               "saturated": ("saturated",), "intermittent": ("intermittent",), "noisy": ("noisy",)}
 _SEVERITY = {s: k for k, s in enumerate(("ok", "noisy", "intermittent", "saturated", "stuck", "dead"))}
 
 CHUNK_S = 0.5               # evidence is gathered per half-second chunk on the sample-index grid
@@ -260,7 +263,11 @@ class SensorHealthMonitor:
 
         self._state = np.zeros(n, dtype=np.int64)       # index into HEALTH_STATES
         self._end_index = 0
-        self._episodes: list[list] = []                 # [channel, state, start_s, end_s or None, message]
+        self._episodes: list[list] = []   # [channel, state, start_s, end_s or None, message, onset_s]
+        # Per latch column: the sample index where the latest chunk of healthy evidence ended
+        # (-1: none yet). A fault that latches on most likely began there (`fault_spans`).
+        self._last_good = np.full(n * len(timing), -1, dtype=np.int64)
+        self._first_index: int | None = None
         self._open_episode: dict[int, int] = {}         # channel -> index in _episodes
         self._worst = np.zeros(n, dtype=np.int64)       # worst severity seen
         self._worst_msg: dict[int, str] = {}
@@ -322,6 +329,8 @@ class SensorHealthMonitor:
             return changes
         self._next_index = first + n
         self._end_index = first + n
+        if self._first_index is None:
+            self._first_index = first
 
         parts: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []   # (first index, x, sat, open)
         pos = 0
@@ -578,6 +587,10 @@ class SensorHealthMonitor:
         good = np.concatenate([evidence[name][1] for name in self._latch_names], axis=1)
         on = self._latches.run(bad, good)
         latched = {name: on[:, i * self.n:(i + 1) * self.n] for i, name in enumerate(self._latch_names)}
+        # Where the latest healthy evidence ended, per chunk and latch (for the fault's onset).
+        last_good = np.maximum.accumulate(np.where(good, chunk_ends.astype(np.int64)[:, None], -1), axis=0)
+        np.maximum(last_good, self._last_good[None, :], out=last_good)
+        self._last_good = last_good[-1].copy()
         dead = latched["dead_flat"] | latched["dead_open"]
         dead_open = latched["dead_open"]
         stuck, saturated = latched["stuck"] | latched["stuck_alone"], latched["saturated"]
@@ -601,7 +614,7 @@ class SensorHealthMonitor:
                     "all_open": bool(all_open[k, ch]) and dead_open[k, ch]}
             msg = self._message(ch, new, info)
             out.append(HealthChange(self.channels[ch], new, old, round(at_s, 6), msg))
-            self._record(ch, new, at_s, msg)
+            self._record(ch, new, at_s, msg, self._onset(new, k, ch, latched, last_good, at_s))
         self._state = code[-1].copy()
         out.sort(key=lambda h: (h.at_s, self.channels.index(h.channel)))
         return out
@@ -672,13 +685,26 @@ class SensorHealthMonitor:
         return (f"The {name} sensor is noisy ({info['sigma']:.1f} N of noise at rest): "
                 f"check its lead and connector.")
 
-    def _record(self, ch: int, state: str, at_s: float, msg: str) -> None:
+    def _onset(self, state: str, k: int, ch: int, latched: dict[str, np.ndarray], last_good: np.ndarray,
+               at_s: float) -> float:
+        """When a fault told at chunk k most likely began: where the last chunk that showed the
+        channel healthy (for the evidence that latched) ended, or the start of the stream."""
+        if state == "ok":
+            return at_s
+        names = _LATCHES_OF[state]
+        onsets = [int(last_good[k, self._latch_names.index(name) * self.n + ch])
+                  for name in names if latched[name][k, ch]]
+        first = self._first_index or 0
+        onset = min(onsets) if onsets else -1
+        return min(max(onset, first) / self.rate_hz, at_s)
+
+    def _record(self, ch: int, state: str, at_s: float, msg: str, onset_s: float | None = None) -> None:
         k = self._open_episode.pop(ch, None)
         if k is not None:
             self._episodes[k][3] = at_s
         if state != "ok":
             self._open_episode[ch] = len(self._episodes)
-            self._episodes.append([ch, state, at_s, None, msg])
+            self._episodes.append([ch, state, at_s, None, msg, at_s if onset_s is None else onset_s])
             if _SEVERITY[state] >= self._worst[ch]:
                 self._worst[ch] = _SEVERITY[state]
                 self._worst_msg[ch] = msg
@@ -686,6 +712,14 @@ class SensorHealthMonitor:
     # ------------------------------------------------------------------ queries
     def states(self) -> dict[str, str]:
         return {c: HEALTH_STATES[int(s)] for c, s in zip(self.channels, self._state)}
+
+    def fault_spans(self) -> list[tuple[str, str, float, float, float]]:
+        """(channel, state, onset_s, start_s, end_s) of every fault episode: `onset_s` is when
+        the fault most likely began (after the last healthy evidence), `start_s` when it was
+        told; readings between the two were taken at face value live."""
+        end_s = self._end_index / self.rate_hz
+        return [(self.channels[c], st, onset, a, end_s if b is None else b)
+                for c, st, a, b, _, onset in self._episodes]
 
     def faulty(self) -> np.ndarray:
         """(ch,) bool: channels whose readings must not produce force violations now."""
@@ -699,7 +733,7 @@ class SensorHealthMonitor:
         for i, ch in enumerate(self.channels):
             current = HEALTH_STATES[int(self._state[i])]
             episodes = [{"state": s, "start_s": round(a, 3), "end_s": round(b, 3) if b is not None else end_s}
-                        for c, s, a, b, _ in self._episodes if c == i]
+                        for c, s, a, b, *_ in self._episodes if c == i]
             state = current if current != "ok" else by_state[int(self._worst[i])]
             check = None
             if current != "ok":

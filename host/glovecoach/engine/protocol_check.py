@@ -58,9 +58,15 @@ def merge_phases(phases: Sequence, merge_gap_s: float, min_phase_s: float = 0.0,
     counts toward the phase only if `pause_counts`.
     """
     real = [p for p in phases if p.technique not in (None, "none") and p.end_s > p.start_s]
-    kept = [p for p in real if p.end_s - p.start_s >= min_phase_s]
-    dropped = [p for p in real if p.end_s - p.start_s < min_phase_s]
     join_s = max(merge_gap_s, min_phase_s, pause_max_s)
+    # A short stretch right after a stretch of its own technique, with only time off the back
+    # between them, is that phase resumed after a pause (its first seconds go to confirming the
+    # technique again), not a slip: it is joined, not dropped.
+    resumed = {k for k in range(1, len(real))
+               if real[k].end_s - real[k].start_s < min_phase_s and real[k].technique == real[k - 1].technique
+               and real[k].start_s - real[k - 1].end_s <= join_s}
+    kept = [p for k, p in enumerate(real) if p.end_s - p.start_s >= min_phase_s or k in resumed]
+    dropped = [p for k, p in enumerate(real) if p.end_s - p.start_s < min_phase_s and k not in resumed]
     merged: list[ObservedPhase] = []
     for p in kept:
         gap = p.start_s - merged[-1].end_s if merged else 0.0

@@ -138,13 +138,35 @@ class HindsightScorer:
         self.protocol = protocol
         self.limits = limits
         self.rate_hz = float(rate_hz)
-        # (first index, glove forces, saturated, pressing, knuckles working) of every block.
-        self._kept: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        # (first index, glove forces, saturated, pressing, knuckles working, hand-on level) of
+        # every block.
+        self._kept: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = []
 
-    def keep(self, first: int, xg: np.ndarray, sg: np.ndarray, pressing: np.ndarray, working: np.ndarray) -> None:
+    def keep(self, first: int, xg: np.ndarray, sg: np.ndarray, pressing: np.ndarray, working: np.ndarray,
+             hand_on_level: np.ndarray | None = None) -> None:
         """One block of conditioned glove forces (kept as float32: half the memory, and the
-        scoring limits are whole newtons)."""
-        self._kept.append((first, xg.astype(np.float32), sg.copy(), pressing.copy(), working))
+        scoring limits are whole newtons) and the level over which the hand was on the back."""
+        level = None if hand_on_level is None else np.asarray(hand_on_level, dtype=np.float32)
+        self._kept.append((first, xg.astype(np.float32), sg.copy(), pressing.copy(), working, level))
+
+    def stretches(self, a: int, b: int) -> list[tuple[int, np.ndarray, np.ndarray | None]]:
+        """The kept glove forces and hand-on levels over session indices [a, b), as
+        (first index, forces, levels) of each run without a gap (copies)."""
+        out: list[tuple[int, list, list]] = []
+        end: int | None = None
+        for first, xg, _, _, _, level in self._kept:
+            lo, hi = max(a, first), min(b, first + len(xg))
+            if lo >= hi:
+                continue
+            piece, lev = xg[lo - first:hi - first], None if level is None else level[lo - first:hi - first]
+            if out and end == lo:
+                out[-1][1].append(piece)
+                out[-1][2].append(lev)
+            else:
+                out.append((lo, [piece], [lev]))
+            end = hi
+        return [(first, np.concatenate(xs), None if any(v is None for v in ls) else np.concatenate(ls))
+                for first, xs, ls in out]
 
     def episodes(self, phases: Sequence, end: int, technique_for: Callable[[int], str | None]
                  ) -> tuple[list[ForceEpisode], list[ForceEpisode]]:
@@ -164,7 +186,7 @@ class HindsightScorer:
         over_eps = []
         light_eps = []
         next_index: int | None = None
-        for first, xg, sg, pressing, working in self._kept:
+        for first, xg, sg, pressing, working, _ in self._kept:
             n = len(xg)
             if next_index is not None and first != next_index:
                 over_eps += over.close_all(next_index)

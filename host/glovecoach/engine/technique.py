@@ -196,6 +196,10 @@ class TechniqueRecognizer:
         self._buf_start = 0          # session index of self._buf[0]
         self._stroking_levels: deque[float] = deque(maxlen=OWN_STROKING_WINDOWS)
         self._next_start: int | None = None   # session index of the next window to emit
+        # Every window labelled so far, before the own-stroking pass: (starts, labels,
+        # confidences, knuckles working, levels) per batch, so the report can label a stretch
+        # again and replay the session's windows (`relabel`, `replay`).
+        self._history: list[tuple[np.ndarray, ...]] = []
 
     def reset(self) -> None:
         self._buf = np.zeros((0, len(self._cols)))
@@ -236,8 +240,10 @@ class TechniqueRecognizer:
         offset = self._next_start - self._buf_start
         span = self._buf[offset:offset + (count - 1) * self.hop + self.window]
         cspan = self._contact[offset:offset + (count - 1) * self.hop + self.window]
-        labels = self.label_span(span, cspan, count)
         starts = self._next_start + self.hop * np.arange(count)
+        raw = self._raw_labels(span, cspan, count)
+        self._history.append((starts.astype(np.int64), *raw))
+        labels = self._with_own_stroking(*raw)
         out = [WindowLabel(int(s), int(s) + self.window, TECHNIQUES[k], float(c), bool(fist))
                for s, (k, c, fist) in zip(starts, labels)]
         self._next_start += count * self.hop
@@ -247,7 +253,13 @@ class TechniqueRecognizer:
     def label_span(self, span: np.ndarray, contact: np.ndarray, count: int) -> list[tuple[int, float, bool]]:
         """(technique index, confidence, knuckles working) of the `count` windows that start every
         hop from span[0]; `contact` is the hand-on-the-back mask of the same samples."""
-        out: list[tuple[int, float, bool]] = []
+        return self._with_own_stroking(*self._raw_labels(span, contact, count))
+
+    def _raw_labels(self, span: np.ndarray, contact: np.ndarray, count: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(labels, confidences, knuckles working, levels) of the windows by the rule cascade
+        alone (before the trainee's own stroking level is taken into account)."""
+        labels, confs, fists, levels = [], [], [], []
         # In chunks of windows: the spectra of thousands of windows at once would need gigabytes.
         for k in range(0, count, _CHUNK_WINDOWS):
             n = min(_CHUNK_WINDOWS, count - k)
@@ -256,10 +268,58 @@ class TechniqueRecognizer:
             feats = span_features(span[a:b], contact[a:b], self.hop * np.arange(n), self.window,
                                   self._glove_ids, self.rate_hz, self._decimate, self._impulse_decimate)
             label, conf = classify(feats, self.thresholds)
-            label = self._relative_to_own_stroking(label, feats.level_n)
-            fist = feats.shares["knuckles"] >= self.thresholds.knead_knuckle_share_min
-            out += zip(label.tolist(), conf.tolist(), fist.tolist())
-        return out
+            labels.append(label)
+            confs.append(conf)
+            fists.append(feats.shares["knuckles"] >= self.thresholds.knead_knuckle_share_min)
+            levels.append(feats.level_n)
+        if not labels:
+            return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool), np.zeros(0)
+        return (np.concatenate(labels).astype(np.int64), np.concatenate(confs).astype(np.float64),
+                np.concatenate(fists).astype(bool), np.concatenate(levels).astype(np.float64))
+
+    def _with_own_stroking(self, label: np.ndarray, conf: np.ndarray, fist: np.ndarray, level: np.ndarray
+                           ) -> list[tuple[int, float, bool]]:
+        label = self._relative_to_own_stroking(label, level)
+        return list(zip(label.tolist(), conf.tolist(), fist.tolist()))
+
+    # ---------------------------------------------------------------- in hindsight (the report)
+    def window_starts(self) -> np.ndarray:
+        """Session index of the first sample of every window labelled so far, in order."""
+        return np.concatenate([h[0] for h in self._history]) if self._history else np.zeros(0, np.int64)
+
+    def relabel(self, positions: np.ndarray, span: np.ndarray, contact: np.ndarray, span_first: int) -> None:
+        """Label again the windows at `positions` (indices into `window_starts()`, in order, hop
+        apart) from `span` (forces of all `channels`, spine columns ignored) and `contact`,
+        whose first row is session index `span_first`; every window must lie inside the span."""
+        if not len(positions):
+            return
+        starts = self.window_starts()
+        glove = span if self._all_glove else span[:, self._cols]
+        offset = int(starts[positions[0]]) - span_first
+        count = len(positions)
+        length = (count - 1) * self.hop + self.window
+        raw = self._raw_labels(np.asarray(glove[offset:offset + length], dtype=np.float64),
+                               np.asarray(contact[offset:offset + length], dtype=bool), count)
+        joined = [np.concatenate([h[k] for h in self._history]) for k in range(5)]
+        for k in range(4):
+            joined[k + 1][positions] = raw[k]
+        self._history = [tuple(joined)]
+
+    def replay(self) -> list[WindowLabel]:
+        """Every window labelled so far, its label made again from the cascade's (with any
+        `relabel` applied) and the trainee's own stroking level followed from the start, as
+        `process` would have labelled them."""
+        if not self._history:
+            return []
+        starts, label, conf, fist, level = (np.concatenate([h[k] for h in self._history]) for k in range(5))
+        saved = self._stroking_levels
+        self._stroking_levels = deque(maxlen=OWN_STROKING_WINDOWS)
+        try:
+            labels = self._with_own_stroking(label, conf, fist, level)
+        finally:
+            self._stroking_levels = saved
+        return [WindowLabel(int(s), int(s) + self.window, TECHNIQUES[k], float(c), bool(f))
+                for s, (k, c, f) in zip(starts.tolist(), labels)]
 
     def _relative_to_own_stroking(self, label: np.ndarray, level: np.ndarray) -> np.ndarray:
         """Deep stroking is stroking at 2-4 times the force: once this trainee's own stroking
