@@ -8,7 +8,8 @@ and the right glove presses hard every few seconds (an alert to time).
 
 The instructor: the real `Classroom` (a GloveClient per device through the broker, aligner,
 lossless station recording, station coach, tile) and the real grid offscreen, pumped every
-10 ms with the tiles' words redrawn at once and their traces at 10 fps, as the window does.
+10 ms in slices of PUMP_SLICE_S with the tiles' words redrawn after each and their traces at
+10 fps, as the window does.
 
 Printed: samples lost and samples shifted (channel 0 not counting on by one inside a run),
 tile frames per second, alert latency, the instructor process's CPU, and Mosquitto's.
@@ -81,6 +82,7 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.01) -> d
     from PySide6 import QtWidgets
 
     from glovecoach.app.classroom_view import ClassroomGrid
+    from glovecoach.app.classroom_window import PUMP_SLICE_S
     from glovecoach.app.station_view import StationModel, StationView
     from glovecoach.classroom.hub import Classroom
     from glovecoach.classroom.room import Room
@@ -157,7 +159,7 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.01) -> d
             frames = 0
             while time.monotonic() - t0 < seconds:
                 tick = time.monotonic()
-                got = classroom.pump()
+                got = classroom.pump(PUMP_SLICE_S)
                 now = time.monotonic()
                 if now >= next_frame:       # traces at 10 fps (and views at 30 fps, baseline)
                     grid.refresh(traces=True)

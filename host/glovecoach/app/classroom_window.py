@@ -36,6 +36,10 @@ from glovecoach.app.classroom_view import ClassroomGrid, SpineStrip
 from glovecoach.app.station_view import StationModel, StationView
 
 PUMP_MS = 10
+# A pump stops after about this long (at a station boundary) and the next goes on from there:
+# the event loop paints between, so an alert is on screen within a slice of being found,
+# not after every other station of the room was pumped too.
+PUMP_SLICE_S = 0.008
 VIEW_FRAME_S = 1 / 30     # the open station's view, as a station screen draws it
 HEADER_MS = 500           # the class clock and the "needs you" line
 BAR_PX = 17               # type of the header and the station bar: read from a desk, not the room
@@ -272,7 +276,7 @@ class ClassroomWindow(QtWidgets.QMainWindow):
         self.grid.start()
 
     def _pump(self) -> None:
-        if self.classroom.pump():
+        if self.classroom.pump(PUMP_SLICE_S):
             if self.grid.refresh(traces=False):   # an alert is drawn now, not at the next frame
                 self._header()                    # and the header names its station with it
         if self.page is not None:

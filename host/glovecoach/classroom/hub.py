@@ -90,6 +90,7 @@ class Classroom:
         self.tile_width_px = tile_width_px
         self.listeners_for = listeners_for   # station name -> extra listeners (a full view)
         self.stations: dict[str, ClassStation] = {}
+        self._next_to_pump = 0                # where a pump cut short by its budget goes on
         self.started = _dt.datetime.now()
         # One MQTT connection for the whole room (glovecoach.link.mqtt_shared): a connection per
         # device would cost the instructor's machine a network thread per device.
@@ -156,11 +157,22 @@ class Classroom:
         self.stations[seat.name] = ClassStation(seat, layout, clients, pipeline, tile, path, problems)
 
     # ------------------------------------------------------------------ running
-    def pump(self) -> int:
+    def pump(self, budget_s: float | None = None) -> int:
+        """Pump every station's pipeline; returns how many messages went through. With
+        ``budget_s``, stop at the first station boundary after that long and begin the next
+        call at the station after it: a screen paints between the slices, so an alert one
+        station raised is drawn without waiting for every other station's pump."""
+        live = [s for s in self.stations.values() if not s.pipeline.finished]
+        if not live:
+            return 0
         n = 0
-        for station in self.stations.values():
-            if not station.pipeline.finished:
-                n += station.pipeline.pump()
+        first = self._next_to_pump % len(live)
+        start = time.monotonic()
+        for k in range(len(live)):
+            n += live[(first + k) % len(live)].pipeline.pump()
+            if budget_s is not None and k < len(live) - 1 and time.monotonic() - start >= budget_s:
+                self._next_to_pump = first + k + 1
+                return n
         return n
 
     def mark(self, station: str, text: str = "") -> dict:
