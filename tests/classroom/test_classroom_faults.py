@@ -213,3 +213,14 @@ def test_a_device_rebooting_after_the_trainee_screen_that_started_it_has_gone(ro
     assert set(badges.values()) == {"up"}, badges
     lost, resumed_s = _check_reboot(rec, "left_glove")
     print(f"reboot (joined stream, its screen gone): gap of {lost} samples, {resumed_s:.1f} s streamed after it")
+
+
+def test_joining_a_stream_that_does_not_run_is_refused():
+    """Join is for a running stream only: a device that is not streaming must be started,
+    or the session would wait for samples nobody asked for."""
+    from glovecoach.link.client import GloveClient
+
+    with GloveClient("virtual://") as client:
+        client.connect(timeout=10)
+        with pytest.raises(ValueError, match="is not streaming"):
+            client.join_stream()
