@@ -132,7 +132,11 @@ class Classroom:
         except (TimeoutError, LinkLost) as exc:
             return None, [f"{role.replace('_', ' ')} {seat.devices[role]}: {exc}"]
         streaming = bool(hello.info.get("streaming")) and int(hello.info.get("rate_hz") or 0) == self.rate_hz
-        if not streaming:
+        if streaming:
+            # Joined, yet the class wants it streaming: after a reboot, with the trainee's
+            # screen gone, the instructor restarts it.
+            client.join_stream()
+        else:
             try:
                 client.start(rate_hz=self.rate_hz)
             except Exception as exc:  # noqa: BLE001 - one device must not stop the class

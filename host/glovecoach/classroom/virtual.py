@@ -30,13 +30,20 @@ def virtual_room(room: Room, n: int) -> Room:
 
 class VirtualStations:
     """``with VirtualStations(room, accounts, broker_port): ...``: every station of the room
-    with devices, as firmware processes publishing to the broker on the loopback."""
+    with devices, as firmware processes publishing to the broker on the loopback.
+
+    `station_ports` gives a station's devices another port to reach the broker on (station
+    name -> port), e.g. a relay standing in for that station's WiFi, which a test can cut."""
 
     def __init__(self, room: Room, accounts: Any, broker_port: int, rate_hz: int = 200, seed: int = 1,
                  scenarios: tuple[str, ...] = SCENARIOS, duration_s: float | None = None,
-                 tls_ca: str | Path | None = None) -> None:
+                 tls_ca: str | Path | None = None, station_ports: dict[str, int] | None = None) -> None:
+        stray = set(station_ports or {}) - {s.name for s in room.stations}
+        if stray:
+            raise ValueError(f"station_ports names station(s) {sorted(stray)} the room {room.name!r} does not have")
         self.room, self.accounts, self.port = room, accounts, broker_port
         self.tls_ca = tls_ca    # the room broker speaks TLS: its CA, given to every device
+        self.station_ports = dict(station_ports or {})
         self.rate_hz, self.seed, self.scenarios, self.duration_s = rate_hz, seed, scenarios, duration_s
         self.stack = ExitStack()
         self.stations: dict[str, Any] = {}
@@ -47,7 +54,8 @@ class VirtualStations:
                 self.stations[seat.name] = self.stack.enter_context(virtual_station(
                     self.seed + k, self.duration_s, self.rate_hz, scenario=self.scenarios[k % len(self.scenarios)],
                     transport="mqtt", room=self.room.name,
-                    broker_url=f"{'mqtts://' if self.tls_ca else ''}127.0.0.1:{self.port}",
+                    broker_url=f"{'mqtts://' if self.tls_ca else ''}127.0.0.1:"
+                               f"{self.station_ports.get(seat.name, self.port)}",
                     **({"tls_ca": self.tls_ca} if self.tls_ca else {}),
                     glove_ids=dict(seat.devices),
                     device_passwords={r: self.accounts.devices[d] for r, d in seat.devices.items()}))

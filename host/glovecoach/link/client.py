@@ -329,6 +329,24 @@ class GloveClient:
         self._stall.restart_clock(time.monotonic())  # the stall clock starts now
         return ack
 
+    def join_stream(self) -> int:
+        """Make the device's running stream this session's own without restarting it (another
+        screen started it; a START would restart it under that screen): from now on streaming
+        is wanted, as after `start`, so silence counts as a stall and a reboot or a reconnect
+        that finds the stream stopped restarts it, even once the other screen has gone.
+        Returns the stream's rate; ValueError if the last HELLO says it is not streaming."""
+        hello = self._hello
+        if hello is None or not hello.info.get("streaming") or not hello.info.get("rate_hz"):
+            raise ValueError(f"{self._device_name()} is not streaming (its last HELLO says so): "
+                             f"start it instead of joining")
+        rate = int(hello.info["rate_hz"])
+        if self._rate_hz is not None and rate != self._rate_hz and self.samples_received:
+            raise ValueError(f"this session records at {self._rate_hz} Hz; the device streams at {rate} Hz")
+        self._rate_hz = rate
+        self._want_streaming = True
+        self._stall.restart_clock(time.monotonic())
+        return rate
+
     def stop(self, timeout: float = 1.0) -> Ack:
         self._want_streaming = False
         return self.command(Command.STOP, timeout=timeout)
