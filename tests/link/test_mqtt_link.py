@@ -194,6 +194,33 @@ def test_several_screens_watch_one_glove(signal_file):
     assert n >= 250
 
 
+def test_a_stream_stopped_by_another_screen_is_started_again_by_one_that_wants_it(signal_file):
+    """A trainee's screen closing sends STOP; the instructor, who joined that stream and still
+    wants it, starts it again: the samples missed are one counted gap, then the stream goes on.
+    A screen that only watches does not restart anything."""
+    with Mosquitto() as broker, MqttGlove(broker.port, glove_id="GC-WIFI-J", signal_path=signal_file) as glove:
+        glove.wait_output("connected")
+        with GloveClient(glove.url) as trainee, GloveClient(glove.url) as instructor, \
+                GloveClient(glove.url) as watcher:
+            trainee.connect()
+            trainee.start(200)
+            instructor.connect()
+            watcher.connect()
+            assert instructor.join_stream() == 200
+            events = collect(instructor, 1.0)
+            trainee.stop()                    # the trainee's screen closes
+            trainee.close()
+            events += collect(instructor, 4.0)
+            watched = instructor.samples_received
+            instructor.stop()
+            events += collect(instructor, 0.3)
+    gaps = [e for e in events if isinstance(e, GapDetected)]
+    assert [g.reason for g in gaps] == ["stopped_elsewhere"], gaps
+    after = [e for e in events if isinstance(e, SamplesReceived) and e.first_index >= gaps[0].end_index]
+    assert sum(len(e.raw) for e in after) >= 400, "the stream went on after the STOP"
+    assert watched > 0
+
+
 def test_wrong_password_is_refused_with_a_clear_error(signal_file):
     with Mosquitto(users={"glove": "right-horse"}) as broker:
         # The host: a clear, specific error, without the password in it.

@@ -141,6 +141,7 @@ class GloveClient:
         # Session intent, restored after a reconnect.
         self._want_streaming = False
         self._rate_hz: int | None = None
+        self._restarting = threading.Event()   # a restart of the stream is on its way
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> GloveClient:
@@ -476,6 +477,13 @@ class GloveClient:
             self._stall.status_seen()
             if not awaiting:
                 self._timeline.add_status_stamp(message.t_us, received)
+                if (not message.streaming and self._want_streaming and self.samples_received
+                        and not self._restarting.is_set()):
+                    # Stopped under us (another screen of the same device sent STOP, as a
+                    # trainee's screen does when it closes): this session still wants the
+                    # stream, so it starts it again; the samples missed are one counted gap.
+                    self._timeline.stream_restarting("stopped_elsewhere")
+                    self._restart_streaming_async()
             self._emit(StatusReceived(message, self.host_time(received)))
         elif isinstance(message, Log):
             self._emit(DeviceLog(int(message.level), printable(message.message)))
@@ -523,17 +531,21 @@ class GloveClient:
 
     def _restart_streaming_async(self) -> None:
         rate = self._rate_hz or 200
+        self._restarting.set()
 
         def restart() -> None:
-            for _ in range(3):
-                try:
-                    self.start(rate)
-                    return
-                except (TimeoutError, DeviceCommandError) as exc:
-                    log.warning("restarting the stream after reconnect: %s", exc)
-                except LinkLost:
-                    return  # the next reconnect tries again
-            self._emit(DeviceLog(2, f"host: could not restart streaming at {rate} Hz"))
+            try:
+                for _ in range(3):
+                    try:
+                        self.start(rate)
+                        return
+                    except (TimeoutError, DeviceCommandError) as exc:
+                        log.warning("restarting the stream after reconnect: %s", exc)
+                    except LinkLost:
+                        return  # the next reconnect tries again
+                self._emit(DeviceLog(2, f"host: could not restart streaming at {rate} Hz"))
+            finally:
+                self._restarting.clear()
 
         threading.Thread(target=restart, name="glove-restart", daemon=True).start()
 
