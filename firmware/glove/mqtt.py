@@ -92,7 +92,7 @@ def tls_context(ca_der):
     CPython's), so CERT_REQUIRED is set here: without it any certificate would do. DER, not
     PEM, because the unix port's mbedTLS is built without PEM parsing (mqtt_link.py decodes
     the PEM the configuration holds)."""
-    import ssl   # only a TLS configuration pays for the module
+    import ssl  # only a TLS configuration pays for the module
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     # The ESP32 stubs (micropython-esp32-stubs) lack the attribute; both ports have it (ssl.py).
