@@ -123,7 +123,7 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.01) -> d
                             slot = int(round(e.at_s * RATE))
                             for first, counts in reversed(self.blocks):
                                 if first <= slot < first + len(counts):
-                                    alerts_pending.append((self.name, int(counts[slot - first]), time.time()))
+                                    alerts_pending.append((self.name, int(counts[slot - first])))
                                     break
 
     views: dict[str, StationView] = {}
@@ -152,8 +152,6 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.01) -> d
             grid.show()
             app.processEvents()
             latencies: list[float] = []
-            alert_times: list[float] = []
-            seen_lat: list[float] = []
             cpu0, broker0, t0 = time.process_time(), _proc_cpu_s(broker._proc.pid), time.monotonic()
             next_frame = t0
             frames = 0
@@ -173,7 +171,7 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.01) -> d
                 if alerts_pending:
                     drawn = time.time()
                     clocks = json.loads(Path(clocks_path).read_text())
-                    for name, count, seen in alerts_pending:
+                    for name, count in alerts_pending:
                         slot0 = clocks.get(right_glove[name])
                         if slot0 is None:
                             continue
@@ -182,8 +180,6 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.01) -> d
                         newest = int((drawn - slot0) * RATE)
                         k = newest - (newest - count) % COUNTER_MODULUS
                         latencies.append(drawn - (slot0 + k / RATE))
-                        seen_lat.append(seen - (slot0 + k / RATE))
-                        alert_times.append(time.monotonic() - t0)
                     alerts_pending.clear()
                 time.sleep(max(0.0, pump_s - (time.monotonic() - tick)))
             elapsed = time.monotonic() - t0
@@ -206,8 +202,7 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.01) -> d
     lat = np.asarray(latencies) * 1000
     return {"n": n, "views": full_views, "samples": samples, "lost": lost, "shifted": shifted,
             "fps": frames / elapsed, "cpu": cpu, "broker_cpu": broker_cpu, "alerts": len(lat),
-            "lat": np.percentile(lat, [50, 99]) if len(lat) else (np.nan, np.nan),
-            "lat_all": list(zip(alert_times, lat.tolist(), (np.asarray(seen_lat) * 1000).tolist()))}
+            "lat": np.percentile(lat, [50, 99]) if len(lat) else (np.nan, np.nan)}
 
 
 TARGET_FPS = 10.0
