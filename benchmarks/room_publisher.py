@@ -17,6 +17,7 @@ room) under its own id, and its own clock offset.
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import threading
 import time
@@ -44,19 +45,32 @@ class ReplayedSignal:
     path: Path = Path("<room publisher>")
 
 
-COUNTER_MODULUS = 4000   # channel 0 of every row counts slots modulo this (below the ADC's 4095)
+# Channels 0 and 2 of every row count the slots: slot % COUNTER_DIGIT and (slot // COUNTER_DIGIT) %
+# COUNTER_DIGIT, so COUNTER_MODULUS slots (13 minutes at 200 Hz) before it repeats. Each digit
+# stays under 400 counts, below every alert's floor: a counter ramping to the ADC's top would
+# itself read as a standing over-force of hundreds of newtons on every device, a load no room
+# has (it did, in this benchmark before 2026-12-03).
+COUNTER_DIGIT = 400
+COUNTER_MODULUS = COUNTER_DIGIT * COUNTER_DIGIT
+
+
+def slot_counter(raw: np.ndarray) -> np.ndarray:
+    """The slot count (modulo COUNTER_MODULUS) that `make_signal` wrote into rows of ``raw``."""
+    return raw[:, 0].astype(np.int64) + COUNTER_DIGIT * raw[:, 2].astype(np.int64)
 
 
 def make_signal(seconds: float, rate_hz: int, channels: int = len(ALL_CHANNELS), seed: int = 0,
                 press_every_s: float | None = None, press_channel: int = 1) -> np.ndarray:
-    """A slow pressure wave per channel; channel 0 counts the slots (modulo COUNTER_MODULUS),
+    """A slow pressure wave per channel; channels 0 and 2 count the slots (`slot_counter`),
     so a receiver can prove no sample was shifted, repeated or lost outside a counted gap.
     ``press_every_s``: a 0.6 s press near the ADC's top on ``press_channel`` that often."""
     n = int(seconds * rate_hz)
     t = np.arange(n)[:, None] / rate_hz
     phase = np.random.default_rng(seed).uniform(0, 2 * np.pi, channels)[None, :]
     raw = np.clip(600 + 300 * np.sin(2 * np.pi * 0.7 * t + phase), 0, 4095).astype(np.uint16)
-    raw[:, 0] = np.arange(n) % COUNTER_MODULUS
+    slots = np.arange(n) % COUNTER_MODULUS
+    raw[:, 0] = slots % COUNTER_DIGIT
+    raw[:, 2] = slots // COUNTER_DIGIT
     if press_every_s:
         every, hold = int(press_every_s * rate_hz), int(0.6 * rate_hz)
         for start in range(3 * rate_hz, n - hold, every):
@@ -103,6 +117,7 @@ class RoomPublisher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="room-publisher", daemon=True)
         self.published = 0
+        self.lags: collections.deque = collections.deque(maxlen=200_000)   # seconds late, per publish
         self.host, self.port = host, port
 
     def _on_command(self, client, userdata, message) -> None:
@@ -121,17 +136,30 @@ class RoomPublisher:
         return self
 
     def _run(self) -> None:
+        due: list[float] = []
         while not self._stop.is_set():
             with self._lock:
                 out = []
                 for device, player in self.players.items():
+                    first = player._next_frame
                     player.produce()
                     if player.pending_bytes:
                         out.append((self.topics[device]["frames"], player.take(player.pending_bytes)))
+                    if player._next_frame > first:     # its oldest frame was due when its last sample was taken
+                        due.append(player._t0 + (player._stream_t0_us + player._frame_due_us[first]) / 1e6)
             for topic, payload in out:   # whole frames: produce() only appends whole frames
                 self.client.publish(topic, payload, qos=0)
                 self.published += 1
+            now = time.time()
+            self.lags.extend(now - t for t in due)
+            due.clear()
             self._stop.wait(TICK_S)
+
+    def lag_ms(self) -> tuple[float, float]:
+        """p50 and p99 of how late frames were handed to the broker (from when their last sample
+        was taken; the benchmark's own publisher, not a device: a loaded machine shows here)."""
+        lags = np.asarray(self.lags) * 1000
+        return tuple(np.percentile(lags, [50, 99])) if len(lags) else (float("nan"), float("nan"))
 
     def clocks(self) -> dict[str, float | None]:
         """Per device, the wall-clock time (time.time()) its stream's slot 0 was taken, or None

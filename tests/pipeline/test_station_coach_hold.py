@@ -16,6 +16,7 @@ from glovecoach.pipeline import Notifier  # noqa: E402
 from glovecoach.pipeline.station_coaching import StationCoachingListener, StationUpdate  # noqa: E402
 from glovecoach.protocols import default_protocol  # noqa: E402
 from glovecoach.vocabulary.station import StationGap, StationSamples  # noqa: E402
+from glovecoach.vocabulary.techniques import MASSAGE_TECHNIQUES  # noqa: E402
 
 BLOCK = 4          # samples per station block: a 20 ms wire frame at 200 Hz
 SAFETY = ("overforce", "spine_contact")
@@ -54,11 +55,21 @@ def events(updates):
     return sorted(out, key=str)
 
 
+LONG_SQUEEZE = (REST_S + 20, 3.0)     # an over-force standing for 3 s on the right index tip
+
+
 def session():
+    hard = 4 * limit("kneading", "index_tip")
     d = station([("kneading", 30), (None, 4), ("stroking", 25)], [("kneading", 30), (None, 4), ("stroking", 25)],
                 seed=7, presses=[(REST_S + 40, 2.0, "spine_4", 6.0)],
                 squeezes=[("right", REST_S + 12, 1.5, "thumb_tip", 1.6 * limit("kneading", "thumb_tip")),
-                          ("left", REST_S + 47, 1.2, "palm_center", 1.8 * limit("stroking", "palm_center"))])
+                          ("left", REST_S + 47, 1.2, "palm_center", 1.8 * limit("stroking", "palm_center")),
+                          ("right", *LONG_SQUEEZE, "index_tip", hard),
+                          # let go for 0.15 s and squeeze again: the alert ends and begins anew
+                          ("left", REST_S + 22, 0.5, "thumb_tip", 3 * limit("kneading", "thumb_tip")),
+                          ("left", REST_S + 22.65, 0.5, "thumb_tip", 3 * limit("kneading", "thumb_tip")),
+                          # jabs shorter than the over-force's debounce: no alert, nothing to tell
+                          *[("right", REST_S + 25 + 0.5 * k, 0.04, "middle_tip", hard) for k in range(4)]])
     present = (True, True, True)
     msgs = [StationSamples(a, d.raw[a:a + BLOCK], present) for a in range(0, d.n, BLOCK)]
     # the right glove drops out for a second: a presence change and a gap flush what is held
@@ -89,6 +100,8 @@ def test_held_blocks_give_the_same_decisions_and_report_in_fewer_calls():
     assert all(0 <= h[3] - e[3] <= 0.2 + 1e-9 for h, e in zip(told_held, told_every))
     kinds = {e[1] if e[0] in ("left", "right") else e[0] for e in events(every_updates)}
     assert {"overforce", "spine_contact"} <= kinds          # the session does raise both
+    begins = [e for e in events(every_updates) if e[1:4] == ("overforce", "begin", "thumb_tip") and e[0] == "left"]
+    assert len(begins) >= 2                                   # the let-go-and-squeeze-again did end it
     # most quiet blocks were held: far fewer engine calls
     assert len(held_updates) < len(every_updates) / 3
     assert held.held_samples == 0
@@ -123,3 +136,46 @@ def test_the_samples_held_at_the_end_are_coached_by_finish():
     report = listener.finish()
     assert listener.held_samples == 0
     assert np.isclose(report.duration_s, 10 * BLOCK / d.rate_hz)
+
+
+def test_a_standing_over_force_and_short_jabs_are_coached_in_held_blocks():
+    d, msgs = session()
+    _, every_updates = coach(d, msgs, 0.0)
+    _, held_updates = coach(d, msgs, 0.2)
+    rate = d.rate_hz
+
+    def calls(updates, start_s, seconds):
+        return sum(1 for _, u in updates if start_s * rate <= u.first_index < (start_s + seconds) * rate)
+
+    # the last 2.5 s of the 3 s squeeze: the alert stands, nothing can begin on that sensor
+    start, seconds = LONG_SQUEEZE
+    assert calls(held_updates, start + 0.5, seconds - 0.5) <= calls(every_updates, start + 0.5, seconds - 0.5) / 4
+    # the jabs (40 ms, under the 100 ms debounce) never force a block out
+    assert calls(held_updates, REST_S + 25, 2.0) <= calls(every_updates, REST_S + 25, 2.0) / 4
+
+
+def test_a_standing_over_force_level_is_above_where_any_limit_could_release_it():
+    d, msgs = session()
+    listener = StationCoachingListener(protocol=default_protocol(), layout=d.layout, rate_hz=d.rate_hz)
+    start, seconds = LONG_SQUEEZE
+    column = d.layout.columns.index("right.index_tip")
+    protocol = default_protocol()
+    ratio = protocol.force_feedback.release_ratio("live")
+    lenient = max((protocol.force_limit(t, "index_tip", "live")[1] or np.inf)
+                  for t in (None, *MASSAGE_TECHNIQUES))
+    seen_standing = False
+    for m in msgs:
+        listener.on_other(m)
+        if not isinstance(m, StationSamples):
+            continue
+        levels = listener.coach.standing_overforce_levels()
+        standing = {a.channel for a in listener.coach.engines["right"].active_alerts() if a.kind == "overforce"}
+        if "index_tip" in standing:
+            seen_standing = True
+            # a sample at this level is over every technique's release level, baseline included
+            assert levels[column] >= ratio * lenient
+        else:
+            assert np.isnan(levels[column])
+        if m.first_index > (start + seconds + 1) * d.rate_hz:
+            break
+    assert seen_standing

@@ -130,6 +130,7 @@ class CoachingEngine:
         self.hindsight = HindsightScorer(protocol, self.limits, self.rate_hz)
         g = len(self.glove)
         self._over = ExcursionDetector(g, round(ff.min_duration_s("live") * self.rate_hz))
+        self.overforce_debounce_samples = self._over.min_samples
         self._light = LightPressDetector(g, ff.press_contact_n, ff.light_presses_to_alert,
                                          round(ff.press_gap_s * self.rate_hz))
         self._saturation = ExcursionDetector(len(self.channels), 1)

@@ -67,6 +67,9 @@ STATION_TELLS = frozenset({"phase_change", "cue", "violation"})
 # `alert_floors`: a sample at this share of a threshold already counts as a possible alert
 # (margin for the baselines moving while samples are held).
 ALERT_FLOOR_SHARE = 0.8
+# `standing_overforce_levels`: kept above the release level (for the baseline moving while
+# samples are held).
+STANDING_MARGIN_N = 0.5
 OPEN_SENSOR_MIN_S = 0.5      # as CoachingEngine: a lead reading open this long is reported
 
 
@@ -474,6 +477,43 @@ class StationCoach:
             floor = base + ALERT_FLOOR_SHARE * policy.contact_above_baseline_n
             floors[self._strip_cols] = np.where(self.strip._faulty, np.inf, floor)
         return floors
+
+    def alert_debounce_samples(self) -> np.ndarray:
+        """Per station column, how many samples in a row must be over a threshold before a
+        safety alert begins there (the live over-force's, or the spine contact's, minimum
+        duration): samples above `alert_floors` in a shorter run cannot begin one yet."""
+        out = np.full(len(self.layout.columns), np.iinfo(np.int64).max, dtype=np.int64)
+        for hand, engine in self.engines.items():
+            out[self._glove_cols[hand]] = engine.overforce_debounce_samples
+        if self.strip is not None:
+            out[self._strip_cols] = self.strip.tracker.detector.min_samples
+        return out
+
+    def standing_overforce_levels(self) -> np.ndarray:
+        """Per station column, a force (newtons, as calibrated) at or above which the column's
+        standing over-force cannot end, however the limits relax meanwhile: the most lenient
+        live limit any technique gives it, times the release ratio, over any positive resting
+        baseline, plus STANDING_MARGIN_N. NaN where no over-force stands.
+
+        An over-force alert on a sensor cannot begin again before it has ended, so while a
+        column with a standing over-force stays at or above this level its samples cannot
+        begin a safety alert, even above `alert_floors`: a caller may hold them too. (Spine
+        contacts get no such level: one also ends when the hands leave the back, which the
+        strip's own readings cannot show.)"""
+        levels = np.full(len(self.layout.columns), np.nan)
+        ratio = self.protocol.force_feedback.release_ratio("live")
+        for hand, engine in self.engines.items():
+            standing = [a.channel for a in engine.active_alerts() if a.kind == "overforce"]
+            if not standing:
+                continue
+            lenient = np.max([row["live_max"] for row in engine.limits.table.values()], axis=0)
+            level = ratio * lenient + np.maximum(engine.conditioner.current_baseline(), 0.0) + STANDING_MARGIN_N
+            index = {c: k for k, c in enumerate(engine.glove)}
+            for channel in standing:
+                k = index.get(channel)
+                if k is not None:
+                    levels[self._glove_cols[hand][k]] = level[k]
+        return levels
 
     def gap(self, first_index: int, n_samples: int) -> StationStep:
         """Station slots [first_index, first_index + n_samples) that no device filled."""

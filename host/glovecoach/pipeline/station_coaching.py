@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from glovecoach.calibration import Calibration, calibration_for, tare_newtons
+from glovecoach.engine.detectors import run_lengths
 from glovecoach.engine.report import StationReport
 from glovecoach.engine.station import StationCoach, StationStep
 from glovecoach.pipeline.coaching import CoachingUpdate
@@ -89,7 +90,9 @@ class StationCoachingListener(Listener):
         self._held_first = 0
         self._held_present: tuple[bool, ...] = ()
         self._held_rows = 0
-        self._alert_counts = np.zeros(0, dtype=np.int64)
+        self._floor_counts = np.zeros(0, dtype=np.int64)    # a held sample at or above may alert
+        self._standing: np.ndarray | None = None            # columns with a standing over-force
+        self._standing_low: np.ndarray | None = None        # a held sample below may end one
         self._alert_floors: np.ndarray | None = None
         self._floors_stale = True
         calibrations = dict(calibrations or {})
@@ -115,6 +118,8 @@ class StationCoachingListener(Listener):
                                   calibration={r: c.describe() for r, c in self.calibrations.items()},
                                   initial_baseline=baselines)
         self._hand_cols = {hand: layout.hand_columns(hand) for hand in layout.hands}
+        self._debounce = self.coach.alert_debounce_samples()
+        self._above_run = np.zeros(len(layout.columns), dtype=np.int64)   # samples over the floor in a row
         self.end_index = 0
         self.samples_seen = 0
 
@@ -154,7 +159,8 @@ class StationCoachingListener(Listener):
         self._held.append(raw)
         self._held_present = present
         self._held_rows += len(raw)
-        if self._held_rows >= self.hold_rows or self._may_alert(raw, present):
+        may_alert = self._may_alert(raw, present)     # (always: it follows each column's run)
+        if may_alert or self._held_rows >= self.hold_rows:
             updates += self.flush()
         return updates
 
@@ -175,6 +181,7 @@ class StationCoachingListener(Listener):
         if n_samples <= 0:
             return []
         updates = self.flush()
+        self._above_run[:] = 0
         step = self.coach.gap(first_index, n_samples)
         self.end_index = max(self.end_index, first_index + n_samples)
         updates.append(self._update(step, None))
@@ -194,23 +201,45 @@ class StationCoachingListener(Listener):
         return self._update(step, block)
 
     def _may_alert(self, raw: np.ndarray, present: Sequence[bool]) -> bool:
-        """Whether a sample of the raw block could begin or hold a safety alert: then
-        everything held is coached at once, so holding never delays one. Decided on the raw
-        counts (`StationCoach.alert_floors` as the counts that reach them through each
-        device's calibration, and saturation), so a held block is converted only once."""
+        """Whether a sample of the raw block could begin a safety alert: then everything held
+        is coached at once, so holding never delays one. Decided on the raw counts, so a held
+        block is converted only once:
+        - a sample at or above the count that reaches its column's `StationCoach.alert_floors`
+          (or saturated) may be over a threshold; an alert begins only once such samples have
+          run for the column's `alert_debounce_samples`, so a shorter run is held;
+        - a column whose over-force already stands is held while it stays at or above the
+          level where that alert could end (`StationCoach.standing_overforce_levels`): a
+          sensor pressed too hard for seconds is coached in held blocks like the rest."""
         if self._floors_stale:
-            floors = self.coach.alert_floors()
             self._floors_stale = False
-            old = self._alert_floors
-            # Counts made for floors at or below today's stay a safe test (and the floors keep
-            # a fifth of each threshold in hand, so a floor lower by FLOOR_DROP_N does too): new
-            # counts only when a floor fell more, or rose enough to matter (limits move with
-            # the technique, baselines slowly). Making counts costs more than a coaching call.
-            if old is not None and not (np.any(floors < old - FLOOR_DROP_N) or np.any(floors > old + FLOOR_RISE_N)):
-                floors = None
+            self._refresh_alert_counts()
+        above = raw >= self._floor_counts
+        low = None if self._standing_low is None else raw < self._standing_low
+        if not all(present):
+            here = np.concatenate([np.full(s.stop - s.start, p) for s, p in zip(self._slices, present)])
+            above &= here
+            if low is not None:
+                low &= here
+        if not above.any():
+            self._above_run[:] = 0
         else:
-            floors = None
-        if floors is not None:
+            run = run_lengths(above, self._above_run)
+            self._above_run = run[-1].copy()
+            due = run[-1] >= self._debounce if len(run) == 1 else (run >= self._debounce).any(axis=0)
+            if self._standing is not None:
+                due &= ~self._standing
+            if due.any():
+                return True
+        return low is not None and bool(low.any())
+
+    def _refresh_alert_counts(self) -> None:
+        floors = self.coach.alert_floors()
+        old = self._alert_floors
+        # Counts made for floors at or below today's stay a safe test (and the floors keep a
+        # fifth of each threshold in hand, so a floor lower by FLOOR_DROP_N does too): new
+        # counts only when a floor fell more, or rose enough to matter (limits move with the
+        # technique, baselines slowly). Making counts costs more than a coaching call.
+        if old is None or np.any(floors < old - FLOOR_DROP_N) or np.any(floors > old + FLOOR_RISE_N):
             self._alert_floors = floors
             counts = np.empty(len(self.layout.columns), dtype=np.int64)
             for device, cols in zip(self.layout.devices, self._slices):
@@ -219,12 +248,21 @@ class StationCoachingListener(Listener):
                 # a saturated reading's force is unknown: it may be an alert
                 counts[cols] = np.where(np.isfinite(floors[cols]),
                                         np.minimum(reach, cal.sensor_map.saturated_at), reach)
-            self._alert_counts = counts
-        counts = self._alert_counts
-        if all(present):
-            return bool((raw >= counts).any())
-        return any(bool((raw[:, cols] >= counts[cols]).any())
-                   for cols, here in zip(self._slices, present) if here)
+            self._floor_counts = counts
+        levels = self.coach.standing_overforce_levels()
+        standing = ~np.isnan(levels)
+        if not standing.any():
+            self._standing = self._standing_low = None
+            return
+        # Standing columns: never "above the floor"; a reading below the count that reaches
+        # their level (the alert may end there, and then begin again) is coached at once.
+        low = np.full(len(self.layout.columns), -1, dtype=np.int64)
+        for device, cols in zip(self.layout.devices, self._slices):
+            mine = standing[cols]
+            if mine.any():
+                reach = self.calibrations[device.role].counts_reaching(np.where(mine, levels[cols], np.inf))
+                low[cols] = np.where(mine, reach, -1)
+        self._standing, self._standing_low = standing, low
 
     # ------------------------------------------------------------------ helpers
     def _convert(self, first_index: int, raw: np.ndarray, present: Sequence[bool]) -> ForceBlock:
