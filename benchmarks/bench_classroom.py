@@ -86,7 +86,7 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.01) -> d
     from glovecoach.app.classroom_view import ClassroomGrid
     from glovecoach.app.classroom_window import PUMP_SLICE_S
     from glovecoach.app.station_view import StationModel, StationView
-    from glovecoach.classroom.hub import Classroom
+    from glovecoach.classroom.hub import Classroom, settle_garbage_collector
     from glovecoach.classroom.room import Room
     from glovecoach.link.broker import BrokerAddress
     from glovecoach.link.room_broker import RoomBroker
@@ -149,6 +149,7 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.01) -> d
             time.sleep(1.5)
             classroom = Classroom(room, BrokerAddress("127.0.0.1", broker.port), record_dir=record,
                                   protocol=default_protocol(), rate_hz=RATE, listeners_for=listeners_for).start()
+            settle_garbage_collector()      # as `glovecoach classroom` does once the room is open
             grid = ClassroomGrid([s.tile for s in classroom.stations.values()])
             grid.resize(1920, 1080)
             grid.show()

@@ -116,7 +116,8 @@ def test_a_trainee_screen_and_the_instructor_see_the_same_station(room_and_broke
     recs = [open_station_recording(c.stations["table 1"].recording) for c in (trainee, instructor)]
     for rec in recs:
         for role, dev in rec.devices.items():
-            assert dev.lost_samples == 0 and not any(g.reason == "stream_restart" for g in dev.gaps), role
+            assert dev.lost_samples == 0 and not any(g.reason == "stream_restart" for g in dev.gaps), \
+                (rec.path, role, dev.gaps)
     # the same frames on both screens: each frame, known by the device's own time stamp, holds
     # the same readings in both recordings (each screen numbers its session from its own start) ...
     for role in recs[0].devices:

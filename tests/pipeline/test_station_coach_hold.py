@@ -179,3 +179,28 @@ def test_a_standing_over_force_level_is_above_where_any_limit_could_release_it()
         if m.first_index > (start + seconds + 1) * d.rate_hz:
             break
     assert seen_standing
+
+
+def test_stations_with_their_own_hold_phase_coach_in_turn_with_the_same_decisions():
+    d, msgs = session()
+    _, every_updates = coach(d, msgs, 0.0)
+    every_safety = [e for e in events(every_updates) if SAFETY_KIND(e)]
+    for phase in (0.0, 0.5):
+        listener = StationCoachingListener(protocol=default_protocol(), layout=d.layout, rate_hz=d.rate_hz,
+                                           hold_s=0.2, hold_phase=phase)
+        updates = []
+        for m in msgs:
+            updates += [(0, u) for u in listener.on_other(m) or ()]
+        updates += [(0, u) for u in listener.flush()]
+        assert [e for e in events(updates) if SAFETY_KIND(e)] == every_safety
+        # quiet stretches (0.2 s) end just past the station's own turn
+        rows = listener.hold_rows
+        quiet = [u.first_index + u.n_samples for _, u in updates if u.n_samples >= rows - BLOCK]
+        # (a block crosses the turn; a stretch cut short by a block that may alert ends elsewhere)
+        at_turn = [(end + listener.hold_offset) % rows < BLOCK for end in quiet]
+        assert len(quiet) > 100 and np.mean(at_turn) > 0.95
+    assert listener.hold_offset == listener.hold_rows // 2
+
+
+def SAFETY_KIND(e):
+    return e[0] in SAFETY or e[1] in SAFETY

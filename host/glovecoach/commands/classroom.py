@@ -137,7 +137,7 @@ def _has_display() -> bool:
 
 
 def _run_class(room, accounts, broker, record: Path, args, headless: bool) -> int:
-    from glovecoach.classroom.hub import Classroom
+    from glovecoach.classroom.hub import Classroom, settle_garbage_collector
     from glovecoach.classroom.room import rooms_dir
     from glovecoach.link.broker import BrokerAddress
     from glovecoach.protocols import default_protocol
@@ -149,6 +149,7 @@ def _run_class(room, accounts, broker, record: Path, args, headless: bool) -> in
     print(f"classroom {room.name}: broker on port {broker.port} ({'TLS, ' if broker.tls else ''}logins required), "
           f"{sum(bool(s.devices) for s in room.stations)} station(s), recording to {record}", flush=True)
     classroom.start()
+    settle_garbage_collector()
     for name, station in classroom.stations.items():
         for problem in station.problems:
             print(f"  {name}: {problem}", file=sys.stderr)

@@ -78,7 +78,8 @@ class StationCoachingListener(Listener):
     def __init__(self, *, protocol: Any, layout: StationLayout, rate_hz: float,
                  calibrations: Mapping[str, Calibration] | None = None,
                  device_info: Mapping[str, dict] | None = None,
-                 calibration_dir: Any = None, with_state: bool = False, hold_s: float = 0.0) -> None:
+                 calibration_dir: Any = None, with_state: bool = False, hold_s: float = 0.0,
+                 hold_phase: float = 0.0) -> None:
         self.layout = layout
         self.rate_hz = float(rate_hz)
         self.with_state = with_state
@@ -86,6 +87,10 @@ class StationCoachingListener(Listener):
         # stations coaches in blocks of up to `hold_s`, except that a block which could raise a
         # safety alert is coached at once with what was held (`_may_alert`).
         self.hold_rows = int(round(max(0.0, hold_s) * self.rate_hz))
+        # Held stretches end at station slots k * hold_rows - hold_offset: a room gives each of
+        # its stations its own `hold_phase` (0-1), so their coaching calls take turns instead of
+        # all falling in the same pump (and an alert's burst does not line them up again).
+        self.hold_offset = int(round(hold_phase * self.hold_rows)) % max(1, self.hold_rows)
         self._held: list[np.ndarray] = []       # raw blocks, one after another
         self._held_first = 0
         self._held_present: tuple[bool, ...] = ()
@@ -160,7 +165,9 @@ class StationCoachingListener(Listener):
         self._held_present = present
         self._held_rows += len(raw)
         may_alert = self._may_alert(raw, present)     # (always: it follows each column's run)
-        if may_alert or self._held_rows >= self.hold_rows:
+        offset, rows = self.hold_offset, self.hold_rows
+        turn = (self.end_index + offset) // rows > (self._held_first + offset) // rows
+        if may_alert or turn or self._held_rows >= rows:
             updates += self.flush()
         return updates
 

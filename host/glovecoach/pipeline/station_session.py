@@ -13,6 +13,7 @@ station mode, the demo and every station of a classroom:
   `StationUpdate`s, which reach the listeners after it (a display, a tile). With
   ``coach_hold_s`` (a classroom, many stations in one process) blocks that cannot raise a
   safety alert are coached together up to that long; the decisions are the same.
+  ``coach_hold_phase`` (0-1) staggers where those stretches end, station by station.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ class StationPipeline:
     def __init__(self, clients: Mapping[str, Any], layout: StationLayout, rate_hz: float, *,
                  writer: Any = None, protocol: Any = None, device_info: Mapping[str, dict] | None = None,
                  calibration_dir: Any = None, listeners: Sequence[Listener] = (), with_state: bool = False,
-                 limit_samples: int | None = None, hold_s: float = 0.25, coach_hold_s: float = 0.0) -> None:
+                 limit_samples: int | None = None, hold_s: float = 0.25, coach_hold_s: float = 0.0,
+                 coach_hold_phase: float = 0.0) -> None:
         self.layout = layout
         self.rate_hz = float(rate_hz)
         self.source = StationSource(clients, layout, rate_hz, hold_s)
@@ -42,7 +44,8 @@ class StationPipeline:
                          if writer is not None else None)
         self.coaching = (StationCoachingListener(protocol=protocol, layout=layout, rate_hz=rate_hz,
                                                  device_info=device_info, calibration_dir=calibration_dir,
-                                                 with_state=with_state, hold_s=coach_hold_s)
+                                                 with_state=with_state, hold_s=coach_hold_s,
+                                                 hold_phase=coach_hold_phase)
                          if protocol is not None else None)
         chain: list[Listener] = [x for x in (self.recorder, self.coaching) if x is not None]
         self.notifier = Notifier(self.source, [*chain, *listeners])
