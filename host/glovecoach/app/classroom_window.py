@@ -34,6 +34,7 @@ from glovecoach.app import theme
 from glovecoach.app.classroom_end import ClassFiles, write_class_files
 from glovecoach.app.classroom_view import ClassroomGrid, SpineStrip
 from glovecoach.app.station_view import StationModel, StationView
+from glovecoach.classroom.hub import settle_garbage_collector
 
 PUMP_MS = 10
 # A pump stops after about this long (at a station boundary) and the next goes on from there:
@@ -483,5 +484,6 @@ def run_classroom_window(classroom: Any, *, protocol: Any = None, record_dir: st
     window.resize(1600, 1000)
     window.showMaximized()
     window.start()
+    settle_garbage_collector()     # the window too lives as long as the class
     app.exec()
     return window
