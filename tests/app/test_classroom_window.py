@@ -27,7 +27,7 @@ from glovecoach.classroom.tile import TileModel
 from glovecoach.classroom.virtual import VirtualStations, virtual_room
 from glovecoach.engine.coaching import ActiveAlert
 from glovecoach.link.broker import BrokerAddress
-from glovecoach.link.room_broker import RoomAccounts, RoomBroker, find_mosquitto
+from glovecoach.link.room_broker import RoomAccounts, RoomBroker
 from glovecoach.pipeline.coaching import CoachingUpdate
 from glovecoach.pipeline.station_coaching import StationUpdate
 from glovecoach.protocols import default_protocol
@@ -35,12 +35,7 @@ from glovecoach.recording import open_station_recording
 from glovecoach.vocabulary.blocks import ForceBlock
 from glovecoach.vocabulary.station import StationLayout
 
-try:
-    find_mosquitto()
-    HAVE_MOSQUITTO = True
-except Exception:  # noqa: BLE001
-    HAVE_MOSQUITTO = False
-needs_mosquitto = pytest.mark.skipif(not HAVE_MOSQUITTO, reason="mosquitto is not installed")
+needs_mosquitto = pytest.mark.mosquitto
 RATE = 200
 LEFT = QtCore.Qt.MouseButton.LeftButton
 

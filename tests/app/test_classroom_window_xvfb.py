@@ -22,18 +22,11 @@ import pytest
 from PySide6 import QtGui
 
 from glovecoach.app import theme
-from glovecoach.link.room_broker import find_mosquitto
-
-try:
-    find_mosquitto()
-    HAVE_MOSQUITTO = True
-except Exception:  # noqa: BLE001
-    HAVE_MOSQUITTO = False
 
 pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11 is the Linux desktop"),
     pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed (apt-get install xvfb)"),
-    pytest.mark.skipif(not HAVE_MOSQUITTO, reason="mosquitto is not installed"),
+    pytest.mark.mosquitto,
 ]
 
 DRIVER = r"""

@@ -17,7 +17,7 @@ from glovecoach.classroom.hub import Classroom
 from glovecoach.classroom.room import Room
 from glovecoach.classroom.virtual import VirtualStations, virtual_room
 from glovecoach.link.broker import BrokerAddress
-from glovecoach.link.room_broker import RoomAccounts, RoomBroker, find_mosquitto
+from glovecoach.link.room_broker import RoomAccounts, RoomBroker
 from glovecoach.pipeline.analysis import analyze_station
 from glovecoach.protocols import default_protocol
 from glovecoach.recording import open_station_recording
@@ -26,12 +26,7 @@ from glovecoach.station.replay import align_station_recording
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "link"))
 from mqtt_helpers import TcpRelay  # noqa: E402
 
-try:
-    find_mosquitto()
-    HAVE_MOSQUITTO = True
-except Exception:  # noqa: BLE001
-    HAVE_MOSQUITTO = False
-pytestmark = pytest.mark.skipif(not HAVE_MOSQUITTO, reason="mosquitto is not installed")
+pytestmark = pytest.mark.mosquitto
 RATE = 200
 WIFI_DOWN_S = 30.0   # the figure: a trainee walks the glove out of range and back
 

@@ -19,17 +19,12 @@ from glovecoach.classroom.hub import Classroom, topic_level
 from glovecoach.classroom.room import Room
 from glovecoach.classroom.virtual import VirtualStations, virtual_room
 from glovecoach.link.broker import BrokerAddress
-from glovecoach.link.room_broker import RoomAccounts, RoomBroker, find_mosquitto
+from glovecoach.link.room_broker import RoomAccounts, RoomBroker
 from glovecoach.protocols import default_protocol
 from glovecoach.recording import open_station_recording
 from glovecoach.station.replay import align_station_recording
 
-try:
-    find_mosquitto()
-    HAVE_MOSQUITTO = True
-except Exception:  # noqa: BLE001
-    HAVE_MOSQUITTO = False
-pytestmark = pytest.mark.skipif(not HAVE_MOSQUITTO, reason="mosquitto is not installed")
+pytestmark = pytest.mark.mosquitto
 RATE = 200
 
 

@@ -12,15 +12,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "link"))
 from tls_certs import make_room_tls  # noqa: E402
 
-from glovecoach.link.room_broker import find_mosquitto  # noqa: E402
 from glovecoach.recording import open_station_recording  # noqa: E402
 
-try:
-    find_mosquitto()
-    HAVE_MOSQUITTO = True
-except Exception:  # noqa: BLE001
-    HAVE_MOSQUITTO = False
-pytestmark = pytest.mark.skipif(not HAVE_MOSQUITTO, reason="mosquitto is not installed")
+pytestmark = pytest.mark.mosquitto
 
 
 def classroom(*args: str) -> subprocess.CompletedProcess:
