@@ -36,6 +36,7 @@ HAND_POSITIONS: dict[str, tuple[float, float]] = {
     "knuckles_ring_little": (0.36, 0.40),
 }
 DORSAL = set(channels_in_region("knuckles"))   # drawn on the back of the hand
+MIN_TEXT_PT = 6.0     # smaller than this is not read: a shorter wording, or elided
 _FINGERS = [  # (x centre, top y, bottom y, width) of the finger outlines
     (0.69, 0.02, 0.46, 0.12), (0.54, 0.00, 0.46, 0.12), (0.39, 0.02, 0.46, 0.12),
     (0.24, 0.12, 0.50, 0.11),
@@ -151,8 +152,8 @@ class HandMap(_MapBase):
             bg = QtGui.QPainter(pixmap)
             bg.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
             bg.setPen(theme.qcolor(theme.TEXT))
-            bg.setFont(_fitting_font(self.title, self.width() - 16, int(title_h),
-                                     round(11 * self.scale, 1), True))
+            bg.setFont(_fitting_font(self.title, self.width() - 16, int(title_h), round(11 * self.scale, 1), True)
+                       or theme.font(MIN_TEXT_PT, bold=True))
             bg.drawText(QtCore.QRectF(8, 2, self.width() - 16, title_h),
                         QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter,
                         self.title)
@@ -203,7 +204,8 @@ class HandMap(_MapBase):
         if any(c in DORSAL for c in self.channels):
             p.setPen(theme.qcolor(theme.TEXT_DIM))
             note = QtCore.QRectF(pt(0.0, 0.975), pt(1.0, 1.0 + 0.05))
-            _fit_text(p, note, "squares: knuckles, on the back of the hand", 8 * self.scale)
+            _fit_text(p, note, ("squares: knuckles, on the back of the hand", "squares: knuckles (back of hand)",
+                                "\u25a1 knuckles"), 8 * self.scale)
 
 
 class SpineMap(_MapBase):
@@ -258,8 +260,8 @@ class SpineMap(_MapBase):
             p.drawRoundedRect(rect, 6, 6)
             p.setPen(theme.qcolor(theme.TEXT))
             # shrunk to the row when the strip is short (1366x768, instructor layout)
-            p.setFont(_fitting_font("seg 8", int(label_w - 4), int(rect.height()),
-                                    round(10 * self.scale, 1), bool(alert)))
+            p.setFont(_fitting_font("seg 8", int(label_w - 4), int(rect.height()), round(10 * self.scale, 1),
+                                    bool(alert)) or theme.font(MIN_TEXT_PT, bold=bool(alert)))
             p.drawText(QtCore.QRectF(2, rect.top(), label_w, rect.height()),
                        QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter,
                        map_label(ch))
@@ -274,23 +276,37 @@ class SpineMap(_MapBase):
 
 @lru_cache(maxsize=4096)
 def _fitting_font(text: str, width: int, height: int, point_size: float,
-                  bold: bool) -> QtGui.QFont:
+                  bold: bool) -> QtGui.QFont | None:
+    """The largest font from `point_size` down to MIN_TEXT_PT that fits `text`; None if none."""
     size = point_size
-    while size > 6:
+    while size >= MIN_TEXT_PT:
         f = theme.font(size, bold=bold)
         metrics = QtGui.QFontMetricsF(f)
         if metrics.horizontalAdvance(text) <= width and metrics.height() <= height + 2:
             return f
         size *= 0.9
-    return theme.font(size, bold=bold)
+    return None
 
 
-def _fit_text(p: QtGui.QPainter, rect: QtCore.QRectF, text: str, point_size: float,
+def fitted_text(rect: QtCore.QRectF, text: str | tuple[str, ...], point_size: float,
+                bold: bool = False) -> tuple[QtGui.QFont, str]:
+    """The font and words `_fit_text` draws in `rect`: the first wording (longest first) that
+    fits at some size from `point_size` down to MIN_TEXT_PT; if none does, the last, elided."""
+    wordings = (text,) if isinstance(text, str) else text
+    for wording in wordings:
+        font = _fitting_font(wording, int(rect.width()), int(rect.height()), round(point_size, 1), bold)
+        if font is not None:
+            return font, wording
+    font = theme.font(MIN_TEXT_PT, bold=bold)
+    return font, QtGui.QFontMetricsF(font).elidedText(wordings[-1], QtCore.Qt.TextElideMode.ElideRight, rect.width())
+
+
+def _fit_text(p: QtGui.QPainter, rect: QtCore.QRectF, text: str | tuple[str, ...], point_size: float,
               bold: bool = False) -> None:
-    """Draw `text` centred in `rect`, shrinking the font until it fits (never clipped)."""
-    p.setFont(_fitting_font(text, int(rect.width()), int(rect.height()), round(point_size, 1),
-                            bold))
-    p.drawText(rect, QtCore.Qt.AlignmentFlag.AlignCenter, text)
+    """Draw `text` centred in `rect` (`fitted_text`): shrunk, reworded or elided, never clipped."""
+    font, words = fitted_text(rect, text, point_size, bold)
+    p.setFont(font)
+    p.drawText(rect, QtCore.Qt.AlignmentFlag.AlignCenter, words)
 
 
 def _text_on(rgb: np.ndarray) -> QtGui.QColor:
