@@ -83,9 +83,10 @@ class RoomPublisher:
 
     def __init__(self, host: str, port: int, room: str, devices: dict[str, str] | list[str],
                  raw: np.ndarray | dict[str, np.ndarray], rate_hz: int, *, username: str | None = None,
-                 password: str | None = None) -> None:
+                 password: str | None = None, start_rows: dict[str, int] | None = None) -> None:
         """``devices``: device id -> role (or a list of ids: kits); ``raw``: one signal for all,
-        or role -> signal (each with that role's channels)."""
+        or role -> signal (each with that role's channels); ``start_rows``: device id -> the
+        row of the signal it starts at (a view, not a copy: memory does not grow)."""
         from glovecoach.vocabulary.sensors import device_map, load_roles
 
         self.room = room
@@ -94,8 +95,11 @@ class RoomPublisher:
         roles = load_roles()
         self.players: dict[str, RecordingPlayer] = {}
         self.topics: dict[str, dict[str, str]] = {}
+        self.start_rows: dict[str, int] = {}
         for device_id, role in devices.items():
             signal_raw = raw[role] if isinstance(raw, dict) else raw
+            self.start_rows[device_id] = skip = int((start_rows or {}).get(device_id, 0))
+            signal_raw = signal_raw[skip:]
             channels = device_map(role).ids
             if signal_raw.shape[1] != len(channels):
                 raise ValueError(f"{role}: signal has {signal_raw.shape[1]} channels, the role has {len(channels)}")
@@ -108,6 +112,7 @@ class RoomPublisher:
             self.players[device_id] = RecordingPlayer(signal, clock=time.time)   # type: ignore[arg-type]
             self.topics[device_id] = device_topics(room, device_id)
         self._by_cmd = {t["cmd"]: d for d, t in self.topics.items()}
+        self.rate_hz = rate_hz
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"room-publisher-{room}",
                                   protocol=paho.MQTTv311)
         if username is not None:
@@ -155,17 +160,20 @@ class RoomPublisher:
             due.clear()
             self._stop.wait(TICK_S)
 
-    def lag_ms(self) -> tuple[float, float]:
-        """p50 and p99 of how late frames were handed to the broker (from when their last sample
-        was taken; the benchmark's own publisher, not a device: a loaded machine shows here)."""
+    def lag_ms(self) -> tuple[float, float, float]:
+        """p50, p99 and max of how late frames were handed to the broker (from when their last
+        sample was taken; the benchmark's own publisher, not a device: a loaded machine shows
+        here)."""
         lags = np.asarray(self.lags) * 1000
-        return tuple(np.percentile(lags, [50, 99])) if len(lags) else (float("nan"), float("nan"))
+        return tuple(np.percentile(lags, [50, 99, 100])) if len(lags) else (float("nan"),) * 3
 
     def clocks(self) -> dict[str, float | None]:
-        """Per device, the wall-clock time (time.time()) its stream's slot 0 was taken, or None
-        before it was started: slot k was taken at that + k / rate."""
+        """Per device, the wall-clock time (time.time()) the signal's row 0 was (or would have
+        been, for a device started further on) taken, or None before it was started: row k
+        was taken at that + k / rate, `slot_counter` counting the rows."""
         with self._lock:
-            return {d: (p._t0 + p._stream_t0_us / 1e6 if p._streaming or p.finished else None)
+            return {d: (p._t0 + p._stream_t0_us / 1e6 - self.start_rows[d] / self.rate_hz
+                        if p._streaming or p.finished else None)
                     for d, p in self.players.items()}
 
     def stop(self) -> None:
