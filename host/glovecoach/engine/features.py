@@ -45,6 +45,10 @@ OPPOSITION_SMOOTH_S = 0.2
 LIFT_GUARD_S = 0.1          # a lift's ramps: samples this close to a lift are left out of rhythm
 IMPACT_MAX_S = 0.2          # percussion contacts last 20-80 ms; longer ones are not hits
 HIT_NOISE_SIGMAS = 5.0      # a hit rises this many noise RMS over rest
+REST_LINE_PROMINENCE = 8.0  # a spectral line this far over the floor while the hand is off is the
+                            # sensors' own (mains hum aliased by the sampling), not the hand's
+REST_LINE_MARGIN = 4.0      # ... and this many times its resting power is discounted in contact
+                            # (a sensor clipped at zero at rest shows a hum at half its amplitude)
 RELEASED_NOISE_SIGMAS = 3.0  # released: within this many noise RMS of rest (or under 10 % of the peak)
 
 # Regions as the recogniser groups them (finer than the sensor map's: the thumb and the
@@ -80,6 +84,9 @@ class WindowFeatures:
     hf_prominence: np.ndarray   # fast peak's power / the spectrum's noise floor
     hf_dominance: np.ndarray    # fast peak's power / slow peak's power
     noise_n: np.ndarray         # RMS noise of the whole-hand force (from sample-to-sample steps)
+    # Power spectrum of the whole-hand force in the latest window spent wholly off the back (or
+    # the one given in), to carry into the next windows' features; None while none was seen.
+    rest_spectrum: np.ndarray | None = None
 
     def row(self, k: int) -> dict[str, float]:
         """One window's features as plain numbers (for docs, debugging and tests)."""
@@ -255,13 +262,16 @@ def _column_sum(x: np.ndarray, cols: list[int]) -> np.ndarray:
 
 
 def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarray, window: int,
-                  channels: Sequence[str], rate_hz: float, d_spec: int, d_imp: int) -> WindowFeatures:
+                  channels: Sequence[str], rate_hz: float, d_spec: int, d_imp: int,
+                  rest_spectrum: np.ndarray | None = None) -> WindowFeatures:
     """Features of the windows [s, s + window) of one contiguous span of samples.
 
     `span` (N, ch) glove forces over baseline; `contact` (N,) the hand-on-the-back mask or
     None; `starts` window starts, multiples of `d_spec` and `d_imp` (the averaging factors of
     the rhythm and of the hit features). Per-sample work is done once for the span, not once
-    per overlapping window.
+    per overlapping window. `rest_spectrum`: the whole-hand power spectrum of the latest window
+    before the span spent wholly off the back (`WindowFeatures.rest_spectrum` of the previous
+    span), whose steady lines are the sensors' own and not taken for the hand's fast rhythm.
     """
     x = np.asarray(span, dtype=np.float64)
     if not np.isfinite(x.sum()):
@@ -347,7 +357,9 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
     # The fast rhythm on the whole-hand force: a vibration moves every loaded sensor together,
     # so their swings add up while their noises do not.
     fast = _band(freqs, HF_BAND_HZ[0], min(HF_BAND_HZ[1], 0.95 * fs / 2))
-    hf_hz, hf_excess, hf_prom, _ = _peak(total_power, freqs, fast, tot_floor)
+    rest_spectrum, fast_power = _rest_lines(xd, cd, hann, nfft, floor_band, fast, total_power, tot_floor,
+                                            rest_spectrum)
+    hf_hz, hf_excess, hf_prom, _ = _peak(fast_power, freqs, fast, tot_floor)
     _, slow_total_excess, _, _ = _peak(total_power, freqs, slow, tot_floor)
     hf_dominance = np.divide(hf_excess, slow_total_excess, out=np.full(n_w, np.inf), where=slow_total_excess > 0)
     # The fast peak's swing: its power less the floor's share, through Parseval with the Hann
@@ -376,8 +388,55 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
         level_n=level, peak_n=peak, contact=contact_frac, dominant_hz=dominant, periodicity=periodicity,
         rhythm_prominence=rhythm_prom, modulation=modulation, shares=shares, opposition=opposition, crest=crest,
         released=released, impacts=impacts, impact_span=impact_span, hf_ratio=hf_ratio, hf_hz=hf_hz,
-        hf_prominence=hf_prom, hf_dominance=hf_dominance, noise_n=noise,
+        hf_prominence=hf_prom, hf_dominance=hf_dominance, noise_n=noise, rest_spectrum=rest_spectrum,
     )
+
+
+def _rest_lines(xd: np.ndarray, cd: np.ndarray, hann: np.ndarray, nfft: int, floor_band: np.ndarray,
+                fast: np.ndarray, total_power: np.ndarray, tot_floor: np.ndarray, carry: np.ndarray | None
+                ) -> tuple[np.ndarray | None, np.ndarray]:
+    """(the latest resting spectrum, the whole-hand power with the sensors' own lines discounted).
+
+    Mains hum (50 or 60 Hz) sampled at 50-100 Hz aliases to a steady line, 10 Hz for 60 Hz
+    hum at 50 Hz, inside vibration's band; no averaging before the spectrum removes it, and
+    on a light stroke it can stand out like a vibration. Such a line is there whatever the hand
+    does, so it shows while the hand is off the back, where nothing else moves: each window
+    spent wholly off the back gives the whole-hand spectrum there, and every later window
+    (until the next such one) has that spectrum's prominent fast-band lines taken off its own,
+    times a margin, never below its noise floor. Only the fast band is touched: a slow line
+    could not pass for any technique's rhythm that the slow features do not already doubt.
+    """
+    off = ~cd.any(axis=1)
+    if not off.any() and carry is None:
+        return None, total_power
+    rows = np.flatnonzero(off)
+    if len(rows):
+        tot = xd[rows].sum(axis=2)
+        tot -= tot.mean(axis=1, keepdims=True)
+        spec = np.fft.rfft(tot * hann[None, :], n=nfft, axis=1)
+        rest = spec.real ** 2 + spec.imag ** 2                    # (n_off, f)
+    else:
+        rest = np.zeros((0, total_power.shape[1]))
+    if carry is not None and carry.shape == (total_power.shape[1],):
+        rest = np.concatenate([carry[None, :], rest])
+        rows = np.concatenate([[-1], rows])
+    elif carry is not None:
+        carry = None
+    # The latest resting window at or before each window (-1: the carried one; none: no discount).
+    n_w = total_power.shape[0]
+    at = np.maximum.accumulate(np.where(off, np.arange(n_w), -1))
+    which = np.searchsorted(rows, at)                # index into `rest` of that window
+    seen = (at >= 0) | (carry is not None)
+    if not seen.any():
+        return None, total_power
+    floor = _row_median(rest[:, floor_band])
+    lines = (rest > REST_LINE_PROMINENCE * floor[:, None]) & fast[None, :]
+    if not lines.any():
+        return rest[-1], total_power
+    which = np.where(at >= 0, which, 0)
+    line = np.where(lines[which] & seen[:, None], rest[which], 0.0)
+    out = np.where(line > 0, np.maximum(total_power - REST_LINE_MARGIN * line, tot_floor[:, None]), total_power)
+    return rest[-1], out
 
 
 def _boxcar(x: np.ndarray, k: int) -> np.ndarray:

@@ -195,6 +195,9 @@ class TechniqueRecognizer:
         self._impulse_decimate = impulse_decimation(self.rate_hz, self.hop)
         self._buf_start = 0          # session index of self._buf[0]
         self._stroking_levels: deque[float] = deque(maxlen=OWN_STROKING_WINDOWS)
+        # The whole-hand spectrum of the latest window wholly off the back: its steady lines
+        # (mains hum) are the sensors' own (features.span_features).
+        self._rest_spectrum: np.ndarray | None = None
         self._next_start: int | None = None   # session index of the next window to emit
         # Every window labelled so far, before the own-stroking pass: (starts, labels,
         # confidences, knuckles working, levels) per batch, so the report can label a stretch
@@ -241,7 +244,7 @@ class TechniqueRecognizer:
         span = self._buf[offset:offset + (count - 1) * self.hop + self.window]
         cspan = self._contact[offset:offset + (count - 1) * self.hop + self.window]
         starts = self._next_start + self.hop * np.arange(count)
-        raw = self._raw_labels(span, cspan, count)
+        raw = self._raw_labels(span, cspan, count, carry=True)
         self._history.append((starts.astype(np.int64), *raw))
         labels = self._with_own_stroking(*raw)
         out = [WindowLabel(int(s), int(s) + self.window, TECHNIQUES[k], float(c), bool(fist))
@@ -255,10 +258,12 @@ class TechniqueRecognizer:
         hop from span[0]; `contact` is the hand-on-the-back mask of the same samples."""
         return self._with_own_stroking(*self._raw_labels(span, contact, count))
 
-    def _raw_labels(self, span: np.ndarray, contact: np.ndarray, count: int
+    def _raw_labels(self, span: np.ndarray, contact: np.ndarray, count: int, carry: bool = False
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(labels, confidences, knuckles working, levels) of the windows by the rule cascade
-        alone (before the trainee's own stroking level is taken into account)."""
+        alone (before the trainee's own stroking level is taken into account). `carry`: these
+        windows follow the ones labelled before (the resting spectrum is taken on to the next)."""
+        rest = self._rest_spectrum
         labels, confs, fists, levels = [], [], [], []
         # In chunks of windows: the spectra of thousands of windows at once would need gigabytes.
         for k in range(0, count, _CHUNK_WINDOWS):
@@ -266,12 +271,15 @@ class TechniqueRecognizer:
             a = k * self.hop
             b = a + (n - 1) * self.hop + self.window
             feats = span_features(span[a:b], contact[a:b], self.hop * np.arange(n), self.window,
-                                  self._glove_ids, self.rate_hz, self._decimate, self._impulse_decimate)
+                                  self._glove_ids, self.rate_hz, self._decimate, self._impulse_decimate, rest)
+            rest = feats.rest_spectrum
             label, conf = classify(feats, self.thresholds)
             labels.append(label)
             confs.append(conf)
             fists.append(feats.shares["knuckles"] >= self.thresholds.knead_knuckle_share_min)
             levels.append(feats.level_n)
+        if carry:
+            self._rest_spectrum = rest
         if not labels:
             return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool), np.zeros(0)
         return (np.concatenate(labels).astype(np.int64), np.concatenate(confs).astype(np.float64),
