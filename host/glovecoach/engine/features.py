@@ -84,6 +84,15 @@ class WindowFeatures:
     hf_prominence: np.ndarray   # fast peak's power / the spectrum's noise floor
     hf_dominance: np.ndarray    # fast peak's power / slow peak's power
     noise_n: np.ndarray         # RMS noise of the whole-hand force (from sample-to-sample steps)
+    hf_coherence: np.ndarray    # how much of the sensors' swing at the fast peak rides on their load
+    # The same fast-rhythm features for the hand without its most loaded sensor: one finger
+    # squeezing hard (an over-force) stops its own sensor shaking and swamps the whole-hand
+    # spectrum with its slow rise and fall, while the rest of the hand still vibrates.
+    rest_hf_hz: np.ndarray
+    rest_hf_ratio: np.ndarray
+    rest_hf_prominence: np.ndarray
+    rest_hf_dominance: np.ndarray
+    rest_hf_coherence: np.ndarray
     # Power spectrum of the whole-hand force in the latest window spent wholly off the back (or
     # the one given in), to carry into the next windows' features; None while none was seen.
     rest_spectrum: np.ndarray | None = None
@@ -93,7 +102,8 @@ class WindowFeatures:
         out = {name: float(getattr(self, name)[k]) for name in (
             "level_n", "peak_n", "contact", "dominant_hz", "periodicity", "rhythm_prominence", "modulation",
             "opposition", "crest", "released", "impacts", "impact_span", "hf_ratio", "hf_hz",
-            "hf_prominence", "hf_dominance", "noise_n")}
+            "hf_prominence", "hf_dominance", "noise_n", "hf_coherence", "rest_hf_hz", "rest_hf_ratio",
+            "rest_hf_prominence", "rest_hf_dominance", "rest_hf_coherence")}
         out.update({f"share_{r}": float(v[k]) for r, v in self.shares.items()})
         return out
 
@@ -357,9 +367,9 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
     # The fast rhythm on the whole-hand force: a vibration moves every loaded sensor together,
     # so their swings add up while their noises do not.
     fast = _band(freqs, HF_BAND_HZ[0], min(HF_BAND_HZ[1], 0.95 * fs / 2))
-    rest_spectrum, fast_power = _rest_lines(xd, cd, hann, nfft, floor_band, fast, total_power, tot_floor,
-                                            rest_spectrum)
-    hf_hz, hf_excess, hf_prom, _ = _peak(fast_power, freqs, fast, tot_floor)
+    rest_spectrum, line = _rest_lines(xd, cd, hann, nfft, floor_band, fast, n_w, rest_spectrum)
+    hf_hz, hf_excess, hf_prom, _ = _peak(_discount(total_power, line, tot_floor), freqs, fast, tot_floor)
+    hf_coherence = _load_coherence(spectra, freqs, hf_hz, np.maximum(mean_kept, 0.0), ch_floor)
     _, slow_total_excess, _, _ = _peak(total_power, freqs, slow, tot_floor)
     hf_dominance = np.divide(hf_excess, slow_total_excess, out=np.full(n_w, np.inf), where=slow_total_excess > 0)
     # The fast peak's swing: its power less the floor's share, through Parseval with the Hann
@@ -368,6 +378,22 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
     safe_level = np.maximum(level, CONTACT_N)
     hf_ratio = np.sqrt(hf_excess * scale) / safe_level
     modulation = np.sqrt((total_ac ** 2).mean(axis=1)) / safe_level
+
+    # Without the most loaded sensor (see WindowFeatures.rest_hf_hz).
+    load = np.maximum(mean_kept, 0.0)
+    heaviest = load.argmax(axis=1)
+    w_idx = np.arange(n_w)
+    rest_spec = total_spec - spectra[w_idx, heaviest, :]
+    rest_power = rest_spec.real ** 2 + rest_spec.imag ** 2
+    rest_floor = _row_median(rest_power[:, floor_band])
+    r_hz, r_excess, r_prom, _ = _peak(_discount(rest_power, line, rest_floor), freqs, fast, rest_floor)
+    _, r_slow, _, _ = _peak(rest_power, freqs, slow, rest_floor)
+    r_dominance = np.divide(r_excess, r_slow, out=np.full(n_w, np.inf), where=r_slow > 0)
+    r_level = np.maximum(level - load[w_idx, heaviest], CONTACT_N)
+    r_ratio = np.sqrt(r_excess * scale) / r_level
+    r_load = load.copy()
+    r_load[w_idx, heaviest] = 0.0
+    r_coherence = _load_coherence(spectra, freqs, r_hz, r_load, ch_floor)
 
     mean_ch = np.maximum(mean_ch, 0.0)
     mean_total = np.maximum(mean_ch.sum(axis=1), 1e-9)
@@ -388,27 +414,64 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
         level_n=level, peak_n=peak, contact=contact_frac, dominant_hz=dominant, periodicity=periodicity,
         rhythm_prominence=rhythm_prom, modulation=modulation, shares=shares, opposition=opposition, crest=crest,
         released=released, impacts=impacts, impact_span=impact_span, hf_ratio=hf_ratio, hf_hz=hf_hz,
-        hf_prominence=hf_prom, hf_dominance=hf_dominance, noise_n=noise, rest_spectrum=rest_spectrum,
+        hf_prominence=hf_prom, hf_dominance=hf_dominance, noise_n=noise, hf_coherence=hf_coherence,
+        rest_hf_hz=r_hz, rest_hf_ratio=r_ratio, rest_hf_prominence=r_prom, rest_hf_dominance=r_dominance,
+        rest_hf_coherence=r_coherence, rest_spectrum=rest_spectrum,
     )
 
 
+def _load_coherence(spectra: np.ndarray, freqs: np.ndarray, hz: np.ndarray, load: np.ndarray,
+                    ch_floor: np.ndarray) -> np.ndarray:
+    """Share of the sensors' power near the fast peak that a swing proportional to each
+    sensor's load explains (0..1): |sum_c L_c S_c|^2 / (sum_c L_c^2 sum_c |S_c|^2) over the
+    peak's bins, with the noise floor's share taken out of the sensors' power.
+
+    A vibration shakes the hand's load: every loaded sensor swings in step, by the same share
+    of its own load, and an idle one does not swing at all (near 1). A line picked up by the
+    sensors themselves (mains hum) has its own amplitude and phase on each sensor, idle ones
+    included, whatever the load (about one over the number of sensors).
+    """
+    n_w = spectra.shape[0]
+    step = freqs[1] - freqs[0]
+    centre = np.rint(hz / step).astype(np.int64)
+    half = max(int(PEAK_HALF_WIDTH_HZ / step), 0)
+    offsets = np.arange(-half, half + 1)
+    bins = np.clip(centre[:, None] + offsets[None, :], 0, len(freqs) - 1)          # (n_w, b)
+    rows = np.arange(n_w)[:, None, None]
+    s = spectra[rows, np.arange(spectra.shape[1])[None, :, None], bins[:, None, :]]   # (n_w, ch, b)
+    s = s.astype(np.complex128)
+    power = (s.real ** 2 + s.imag ** 2).sum(axis=(1, 2)) - ch_floor * bins.shape[1]
+    l2 = (load ** 2).sum(axis=1)
+    along = np.einsum("wc,wcb->wb", load, s)
+    explained = np.divide((along.real ** 2 + along.imag ** 2).sum(axis=1), l2, out=np.zeros(n_w), where=l2 > 0)
+    return np.clip(np.divide(explained, power, out=np.zeros(n_w), where=power > 0), 0.0, 1.0)
+
+
+def _discount(power: np.ndarray, line: np.ndarray | None, floor: np.ndarray) -> np.ndarray:
+    """`power` less REST_LINE_MARGIN times the sensors' own lines (`_rest_lines`), never below
+    the spectrum's noise floor."""
+    if line is None:
+        return power
+    return np.where(line > 0, np.maximum(power - REST_LINE_MARGIN * line, floor[:, None]), power)
+
+
 def _rest_lines(xd: np.ndarray, cd: np.ndarray, hann: np.ndarray, nfft: int, floor_band: np.ndarray,
-                fast: np.ndarray, total_power: np.ndarray, tot_floor: np.ndarray, carry: np.ndarray | None
-                ) -> tuple[np.ndarray | None, np.ndarray]:
-    """(the latest resting spectrum, the whole-hand power with the sensors' own lines discounted).
+                fast: np.ndarray, n_w: int, carry: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(the latest resting spectrum, the power of the sensors' own lines per window and bin, or
+    None where there is nothing to discount).
 
     Mains hum (50 or 60 Hz) sampled at 50-100 Hz aliases to a steady line, 10 Hz for 60 Hz
     hum at 50 Hz, inside vibration's band; no averaging before the spectrum removes it, and
     on a light stroke it can stand out like a vibration. Such a line is there whatever the hand
     does, so it shows while the hand is off the back, where nothing else moves: each window
     spent wholly off the back gives the whole-hand spectrum there, and every later window
-    (until the next such one) has that spectrum's prominent fast-band lines taken off its own,
-    times a margin, never below its noise floor. Only the fast band is touched: a slow line
+    (until the next such one) has that spectrum's prominent fast-band lines taken off its own
+    (`_discount`), times a margin, never below its noise floor. Only the fast band is touched: a slow line
     could not pass for any technique's rhythm that the slow features do not already doubt.
     """
     off = ~cd.any(axis=1)
     if not off.any() and carry is None:
-        return None, total_power
+        return None, None
     rows = np.flatnonzero(off)
     if len(rows):
         tot = xd[rows].sum(axis=2)
@@ -416,27 +479,24 @@ def _rest_lines(xd: np.ndarray, cd: np.ndarray, hann: np.ndarray, nfft: int, flo
         spec = np.fft.rfft(tot * hann[None, :], n=nfft, axis=1)
         rest = spec.real ** 2 + spec.imag ** 2                    # (n_off, f)
     else:
-        rest = np.zeros((0, total_power.shape[1]))
-    if carry is not None and carry.shape == (total_power.shape[1],):
+        rest = np.zeros((0, nfft // 2 + 1))
+    if carry is not None and carry.shape == (nfft // 2 + 1,):
         rest = np.concatenate([carry[None, :], rest])
         rows = np.concatenate([[-1], rows])
     elif carry is not None:
         carry = None
     # The latest resting window at or before each window (-1: the carried one; none: no discount).
-    n_w = total_power.shape[0]
     at = np.maximum.accumulate(np.where(off, np.arange(n_w), -1))
     which = np.searchsorted(rows, at)                # index into `rest` of that window
     seen = (at >= 0) | (carry is not None)
     if not seen.any():
-        return None, total_power
+        return None, None
     floor = _row_median(rest[:, floor_band])
     lines = (rest > REST_LINE_PROMINENCE * floor[:, None]) & fast[None, :]
     if not lines.any():
-        return rest[-1], total_power
+        return rest[-1], None
     which = np.where(at >= 0, which, 0)
-    line = np.where(lines[which] & seen[:, None], rest[which], 0.0)
-    out = np.where(line > 0, np.maximum(total_power - REST_LINE_MARGIN * line, tot_floor[:, None]), total_power)
-    return rest[-1], out
+    return rest[-1], np.where(lines[which] & seen[:, None], rest[which], 0.0)
 
 
 def _boxcar(x: np.ndarray, k: int) -> np.ndarray:

@@ -48,12 +48,14 @@ class Thresholds:
     knead_digits_share_min: float = 0.6      # after the rhythm rules: thumb + index..ring carry
     knead_held_thumb_share_min: float = 0.1  # ... most of the load, the thumb a tenth of it
     knead_pulse_digits_min: float = 0.55     # the digits carry the load and it swings by most of
-    knead_pulse_modulation_min: float = 0.55  # ... its level: grasp and release
+    knead_pulse_modulation_min: float = 0.55  # ... its level: grasp and release ...
+    knead_pulse_hz_min: float = 0.4          # ... at a grasp's pace (0.5-1.5 Hz), not one slow press
     vibration_hf_ratio_min: float = 0.035    # the fast peak's swing, noise removed, over the level
     vibration_hz: tuple[float, float] = (4.5, 13.0)
     vibration_prominence_min: float = 8.0   # the fast peak stands this far over the noise floor
     vibration_dominance_min: float = 0.3     # ... and is not a small harmonic of a slow rhythm
     vibration_crest_max: float = 2.2         # ... on a held load (vibration's crest is 1.2-1.5)
+    vibration_coherence_min: float = 0.4     # ... and the swing rides on the sensors' load (not hum)
     rubbing_hz_min: float = 0.75
     rubbing_hz_max: float = 4.5
     rubbing_prominence_min: float = 4.0
@@ -111,9 +113,15 @@ def classify(f: WindowFeatures, t: Thresholds = DEFAULT_THRESHOLDS) -> tuple[np.
     lo, hi = t.vibration_hz
     # (a small oscillation on a held load: hits that spike far over the window's RMS are
     # percussion, even where too few of them were counted to make the percussion rule)
-    vibrating = ((f.hf_hz >= lo) & (f.hf_hz <= hi) & (f.hf_prominence >= t.vibration_prominence_min)
-                 & (f.hf_ratio >= t.vibration_hf_ratio_min) & (f.hf_dominance >= t.vibration_dominance_min)
-                 & (f.crest < t.vibration_crest_max))
+    # The same holds for the hand without its most loaded sensor when one finger squeezes.
+    def shaking(hz, prominence, ratio, dominance, coherence):
+        return ((hz >= lo) & (hz <= hi) & (prominence >= t.vibration_prominence_min)
+                & (ratio >= t.vibration_hf_ratio_min) & (dominance >= t.vibration_dominance_min)
+                & (coherence >= t.vibration_coherence_min))
+
+    vibrating = (f.crest < t.vibration_crest_max) & (
+        shaking(f.hf_hz, f.hf_prominence, f.hf_ratio, f.hf_dominance, f.hf_coherence)
+        | shaking(f.rest_hf_hz, f.rest_hf_prominence, f.rest_hf_ratio, f.rest_hf_dominance, f.rest_hf_coherence))
     decide(vibrating, "vibration", np.minimum((f.hf_ratio - t.vibration_hf_ratio_min) / 0.02,
                                               np.log10(np.maximum(f.hf_prominence, 1e-9) / t.vibration_prominence_min)))
 
@@ -129,8 +137,11 @@ def classify(f: WindowFeatures, t: Thresholds = DEFAULT_THRESHOLDS) -> tuple[np.
     # Grasp and release: the digits carry the load and it rises and falls almost to nothing
     # each cycle (rubbing keeps contact, its swing is a fraction of the level). This holds
     # when the thumb sensor is missing or broken too.
+    # (A single squeeze of one finger rises and falls too, but once: its slowest rhythm, under
+    # any grasp's pace, dominates the window.)
     digits = thumb + f.shares["grasp_fingers"]
-    pulsing = (digits >= t.knead_pulse_digits_min) & (f.modulation >= t.knead_pulse_modulation_min)
+    pulsing = ((digits >= t.knead_pulse_digits_min) & (f.modulation >= t.knead_pulse_modulation_min)
+               & (f.dominant_hz >= t.knead_pulse_hz_min))
     decide(pulsing, "kneading", np.minimum((digits - t.knead_pulse_digits_min) / 0.1,
                                            (f.modulation - t.knead_pulse_modulation_min) / 0.15))
     rhythmic = f.rhythm_prominence >= t.rubbing_prominence_min
@@ -374,6 +385,7 @@ class PhaseChange:
 CONFIRM_S = 6.0             # a new technique must dominate this long to be believed
 CONFIRM_FRACTION = 0.75     # ... in at least this share of the windows in that span
 NONE_CONFIRM_S = 8.0        # the hand must be off the back this long to end a phase
+BOUNDARY_LOOKBACK_S = 16.0  # a change between two techniques is placed within this long before it
 
 
 class PhaseSmoother:
@@ -383,7 +395,11 @@ class PhaseSmoother:
     of the last CONFIRM_S seconds (NONE_CONFIRM_S for "hand lifted", so repositioning lifts
     never split a phase). The new phase starts where its first window of that span is
     centred, less half a hop (the window was labelled X because X filled most of it); the old
-    phase ends where its own last window was centred, plus half a hop.
+    phase ends where its own last window was centred, plus half a hop. Between two techniques
+    A and X the start is placed earlier where that agrees better with the windows of the last
+    BOUNDARY_LOOKBACK_S: at the split that leaves the most windows labelled A before it and X
+    after it (a squeeze or a stumble in X's first seconds can make a few windows read as
+    something else; the windows on either side of them still say where X began).
 
     `current` is the phase in progress (its end is provisional: the latest window's end),
     or None before the first phase and while the hand is off the back.
@@ -427,7 +443,7 @@ class PhaseSmoother:
                 step = (centre - self._recent[-1][0]) / 2
                 self._half_hop = step if self._half_hop == 0.0 else min(self._half_hop, step)
             self._recent.append((centre, end, w.technique))
-            horizon = max(self.confirm_s, self.none_confirm_s)
+            horizon = max(self.confirm_s, self.none_confirm_s, BOUNDARY_LOOKBACK_S)
             while self._recent and self._recent[0][0] < centre - horizon:
                 self._recent.popleft()
             self._last_s = end
@@ -448,6 +464,8 @@ class PhaseSmoother:
         if votes < self.fraction * len(recent):
             return None
         first = next(r for r in recent if r[2] == candidate)
+        if candidate != "none" and self._technique != "none" and self._started:
+            first = self._best_split(candidate, first)
         if self._first_window is not None and first[0] == self._first_window[0]:
             start_s = self._first_window[1]     # there from the very first sample seen
         else:
@@ -461,6 +479,27 @@ class PhaseSmoother:
         self._last_own_s = now_s
         self._started = True
         return PhaseChange(candidate, start_s, end_s, previous)
+
+    def _best_split(self, candidate: str, first: tuple[float, float, str]) -> tuple[float, float, str]:
+        """The window where `candidate` began, moved earlier (never later than `first`, the
+        first of the confirmation span) to the split of the lookback windows that leaves the
+        most windows of the current technique before it and of `candidate` from it on; on a
+        tie, the latest such split. Only windows after the current phase's own start count."""
+        window = [r for r in self._recent if r[0] > self._start_s and r[0] <= first[0]]
+        if len(window) < 2:
+            return first
+        old = np.array([r[2] == self._technique for r in window], dtype=np.int64)
+        new = np.array([r[2] == candidate for r in window], dtype=np.int64)
+        # Split before window j: old windows before j, new ones from j up to `first`.
+        score = np.concatenate([[0], np.cumsum(old)]) + np.concatenate([np.cumsum(new[::-1])[::-1], [0]])
+        j = len(score) - 1 - int(np.argmax(score[::-1]))
+        if j >= len(window) or not new[j]:
+            # The split lands on a window of neither: start at the next window of `candidate`.
+            later = np.flatnonzero(new[j:])
+            if not len(later):
+                return first
+            j += int(later[0])
+        return window[j]
 
     def finish(self, end_s: float) -> list[Phase]:
         """All phases of the session ("none" stretches are not phases); call once at the end."""
