@@ -17,6 +17,7 @@ import pytest
 
 from glovecoach.engine.coaching import CoachingEngine
 from glovecoach.protocols import default_protocol
+from glovecoach.simulate.realism import MessyParams, Realism, messy_technique_forces
 from glovecoach.simulate.session import simulate_technique
 from glovecoach.vocabulary.blocks import ForceBlock
 from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS
@@ -121,3 +122,16 @@ def test_a_thumb_stuck_at_its_kneading_load_during_hacking_is_told_and_the_hacki
     assert techniques(report) == ["kneading", "percussion"]
     assert report.sensor_health["thumb_tip"]["state"] == "stuck"
     assert [ep["state"] for ep in report.sensor_health["thumb_tip"]["episodes"]] == ["stuck"]
+
+
+@pytest.mark.parametrize(("variant", "hits_hz", "impact_s"), [("tapping", 7.3, 0.055), ("hacking", 7.5, 0.06)])
+def test_fast_percussion_sampled_at_50_hz_is_percussion(variant: str, hits_hz: float, impact_s: float) -> None:
+    # At 50 Hz a 20-80 ms hit is one to four samples, and a fast rhythm leaves a hit every six
+    # or seven samples: most sample-to-sample steps are hits, so the window's noise must be
+    # read where the hand is released, not from every step.
+    rate = 50
+    params = MessyParams("percussion", variant, level_n=36.0, rate_hz=hits_hz, extra={"impact_s": impact_s})
+    hits = messy_technique_forces(params, Realism(rate_hz=rate), 0.1, 80 * rate, rate, np.random.default_rng(6))
+    glove = np.concatenate([off(4, rate), hits, off(4, rate)])
+    report = run(glove_to_sensors(glove, rate, 5, noise=0.2), rate)
+    assert techniques(report) == ["percussion"]
