@@ -17,7 +17,9 @@ import pytest
 
 from glovecoach.engine.coaching import CoachingEngine
 from glovecoach.protocols import default_protocol
-from glovecoach.simulate.realism import MessyParams, Realism, messy_technique_forces
+from glovecoach.pipeline.analysis import analyze_table
+from glovecoach.recording.force_csv import ForceTable
+from glovecoach.simulate.realism import MessyParams, Realism, messy_technique_forces, simulate_messy
 from glovecoach.simulate.session import simulate_technique
 from glovecoach.vocabulary.blocks import ForceBlock
 from glovecoach.vocabulary.sensors import ALL_CHANNELS, GLOVE_CHANNELS
@@ -39,7 +41,7 @@ def off(seconds: float, rate: int) -> np.ndarray:
 
 
 def glove_to_sensors(glove: np.ndarray, rate: int, seed: int, noise: float = 0.05, hum_n: float = 0.0,
-                     hum_hz: float = 60.0, same_phase: bool = False) -> np.ndarray:
+                     hum_hz: float = 60.0, same_phase: bool = False, offset=(0.2, 0.5)) -> np.ndarray:
     """True glove forces -> 20 reported channels: offsets, noise and (optionally) mains hum of
     `hum_n` N on every channel, sampled at `rate` (so aliased)."""
     rng = np.random.default_rng(seed)
@@ -47,7 +49,7 @@ def glove_to_sensors(glove: np.ndarray, rate: int, seed: int, noise: float = 0.0
     x = np.zeros((n, len(ALL_CHANNELS)))
     x[:, :len(GLOVE_CHANNELS)] = glove
     x[:, len(GLOVE_CHANNELS):] = 0.3
-    x += rng.uniform(0.2, 0.5, x.shape[1]) + noise * rng.standard_normal(x.shape)
+    x += rng.uniform(*offset, x.shape[1]) + noise * rng.standard_normal(x.shape)
     if hum_n:
         phase = np.zeros(x.shape[1]) if same_phase else rng.uniform(0, 2 * np.pi, x.shape[1])
         amp = hum_n * rng.uniform(0.7, 1.0, x.shape[1])
@@ -135,3 +137,15 @@ def test_fast_percussion_sampled_at_50_hz_is_percussion(variant: str, hits_hz: f
     glove = np.concatenate([off(4, rate), hits, off(4, rate)])
     report = run(glove_to_sensors(glove, rate, 5, noise=0.2), rate)
     assert techniques(report) == ["percussion"]
+
+
+@pytest.mark.parametrize(("seed", "noise"), [(0, 0.0), (1, 0.1), (5, 0.1)])
+def test_a_glove_never_on_the_back_under_50_hz_hum_sampled_at_50_hz_is_no_massage(seed: int, noise: float) -> None:
+    # 50 Hz hum sampled at 50 Hz (a hair off the mains frequency) folds to a wander of each
+    # sensor's reading at a few hundredths of a hertz: resting offsets swing by +-0.2 N over
+    # tens of seconds, too slowly to be noise and too fast for a baseline to follow; summed
+    # over the glove they read as a touch of 1-2 N.
+    s = simulate_messy(seed, scenario="no_massage", realism=Realism(rate_hz=50, hum_n=0.2, hum_hz=50.0, noise_n=noise))
+    report = analyze_table(ForceTable(s.channels, 50.0, np.arange(s.n_samples, dtype=np.int64), s.newtons), P)
+    assert techniques(report) == []
+    assert report.to_dict()["protocol"]["verdict"] == "no_massage"

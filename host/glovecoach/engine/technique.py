@@ -37,6 +37,8 @@ class Thresholds:
     """The rule cascade's thresholds (tuned on simulator seeds 0-99 and messy seeds 0-99 only)."""
 
     contact_min: float = 0.5          # below: hand lifted ("none"), unless it is percussion
+    touch_level_min_n: float = 2.0    # a whole-hand load under this is a touch, no technique (the
+                                      # lightest stroking is about 6 N)
     impulsive_released_min: float = 0.45
     impulsive_impacts_min: float = 3
     impulsive_peak_min_n: float = 4.0
@@ -107,6 +109,9 @@ def classify(f: WindowFeatures, t: Thresholds = DEFAULT_THRESHOLDS) -> tuple[np.
     decide(impulsive, "percussion",
            (f.released - t.impulsive_released_min) / 0.2)
     decide(f.contact < t.contact_min, "none", (t.contact_min - f.contact) / 0.2)
+    # (Resting offsets that wander with mains hum folded to near 0 Hz, a hand hovering: the
+    # glove reads something, the back gets no massage.)
+    decide(f.level_n < t.touch_level_min_n, "none", (t.touch_level_min_n - f.level_n) / 0.5)
 
     # A clean fast rhythm that stands out of the noise: vibration. Checked before the grasp,
     # since finger-pad vibration loads the thumb and fingers together (they move as one).
