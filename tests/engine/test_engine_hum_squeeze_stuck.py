@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from glovecoach.engine.coaching import CoachingEngine
-from glovecoach.protocols import default_protocol
 from glovecoach.pipeline.analysis import analyze_table
+from glovecoach.protocols import default_protocol
 from glovecoach.recording.force_csv import ForceTable
 from glovecoach.simulate.realism import MessyParams, Realism, messy_technique_forces, simulate_messy
 from glovecoach.simulate.session import simulate_technique
