@@ -216,13 +216,14 @@ def _band(freqs: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return (freqs >= lo) & (freqs <= hi)
 
 
-def _peak(power: np.ndarray, freqs: np.ndarray, band: np.ndarray, floor: np.ndarray
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _peak(power: np.ndarray, freqs: np.ndarray, band: np.ndarray, floor: np.ndarray,
+          weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Strongest peak in `band` per row: (frequency, power near it less the noise floor's share,
-    prominence = power near it / the floor's share of it, share of the band's power near it)."""
+    prominence = power near it / the floor's share of it, share of the band's power near it).
+    `weight` (rows, bins of the band): the peak is where power x weight is largest."""
     p = power[:, band]
     f = freqs[band]
-    k = p.argmax(axis=1)
+    k = (p * weight).argmax(axis=1) if weight is not None else p.argmax(axis=1)
     hz = f[k]
     near = np.abs(f[None, :] - hz[:, None]) <= PEAK_HALF_WIDTH_HZ
     near_power = (p * near).sum(axis=1)
@@ -376,7 +377,14 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
     # so their swings add up while their noises do not.
     fast = _band(freqs, HF_BAND_HZ[0], min(HF_BAND_HZ[1], 0.95 * fs / 2))
     rest_spectrum, line = _rest_lines(xd, cd, hann, nfft, floor_band, fast, n_w, rest_spectrum)
-    hf_hz, hf_excess, hf_prom, _ = _peak(_discount(total_power, line, tot_floor), freqs, fast, tot_floor)
+    # The fast peak is looked for where the power rides on the load (a vibration beside a
+    # stronger hum line is still found).
+    fast_bins = np.flatnonzero(fast)
+    fast_slice = slice(int(fast_bins[0]), int(fast_bins[-1]) + 1) if len(fast_bins) else slice(0, 0)
+    hf_hz, hf_excess, hf_prom, _ = _peak(
+        _discount(total_power, line, tot_floor), freqs, fast, tot_floor,
+        _coherence_spectrum(spectra[:, :, fast_slice], np.maximum(mean_kept, 0.0),
+                            channel_power[:, fast_slice], ch_floor))
     hf_coherence = _load_coherence(spectra, freqs, hf_hz, np.maximum(mean_kept, 0.0), ch_floor)
     _, slow_total_excess, _, _ = _peak(total_power, freqs, slow, tot_floor)
     hf_dominance = np.divide(hf_excess, slow_total_excess, out=np.full(n_w, np.inf), where=slow_total_excess > 0)
@@ -401,15 +409,19 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
         rest_spec = total_spec[sub] - spectra[sub, hs, :]
         rest_power = rest_spec.real ** 2 + rest_spec.imag ** 2
         rest_floor = _row_median(rest_power[:, floor_band])
+        r_load = load[sub].copy()
+        r_load[np.arange(len(sub)), hs] = 0.0
+        spec_s = spectra[sub]
+        own = spec_s[np.arange(len(sub)), hs, fast_slice]
+        ch_fast = channel_power[sub, fast_slice] - (own.real ** 2 + own.imag ** 2)
         hz_s, ex_s, prom_s, _ = _peak(_discount(rest_power, None if line is None else line[sub], rest_floor),
-                                      freqs, fast, rest_floor)
+                                      freqs, fast, rest_floor,
+                                      _coherence_spectrum(spec_s[:, :, fast_slice], r_load, ch_fast, ch_floor[sub]))
         _, slow_s, _, _ = _peak(rest_power, freqs, slow, rest_floor)
         r_hz[sub], r_prom[sub] = hz_s, prom_s
         r_dominance[sub] = np.divide(ex_s, slow_s, out=np.full(len(sub), np.inf), where=slow_s > 0)
         r_ratio[sub] = np.sqrt(ex_s * scale) / np.maximum(level[sub] - top[sub], CONTACT_N)
-        r_load = load[sub].copy()
-        r_load[np.arange(len(sub)), hs] = 0.0
-        r_coherence[sub] = _load_coherence(spectra[sub], freqs, hz_s, r_load, ch_floor[sub])
+        r_coherence[sub] = _load_coherence(spec_s, freqs, hz_s, r_load, ch_floor[sub])
 
     mean_ch = np.maximum(mean_ch, 0.0)
     mean_total = np.maximum(mean_ch.sum(axis=1), 1e-9)
@@ -434,6 +446,19 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
         rest_hf_hz=r_hz, rest_hf_ratio=r_ratio, rest_hf_prominence=r_prom, rest_hf_dominance=r_dominance,
         rest_hf_coherence=r_coherence, rest_spectrum=rest_spectrum,
     )
+
+
+def _coherence_spectrum(spectra: np.ndarray, load: np.ndarray, ch_power: np.ndarray, ch_floor: np.ndarray
+                        ) -> np.ndarray:
+    """Per bin, the share of the sensors' power that a swing proportional to each sensor's load
+    explains (see `_load_coherence`, which reads it near one peak): spectra (w, ch, f), load
+    (w, ch), ch_power (w, f) the sensors' summed power, ch_floor (w,) its noise floor."""
+    along = np.einsum("wc,wcf->wf", load.astype(np.float32), spectra)
+    l2 = (load ** 2).sum(axis=1)
+    explained = np.divide(along.real ** 2 + along.imag ** 2, l2[:, None], out=np.zeros(along.shape),
+                          where=l2[:, None] > 0)
+    power = ch_power - ch_floor[:, None]
+    return np.clip(np.divide(explained, power, out=np.zeros(along.shape), where=power > 0), 0.0, 1.0)
 
 
 def _load_coherence(spectra: np.ndarray, freqs: np.ndarray, hz: np.ndarray, load: np.ndarray,
