@@ -45,6 +45,13 @@ OPPOSITION_SMOOTH_S = 0.2
 LIFT_GUARD_S = 0.1          # a lift's ramps: samples this close to a lift are left out of rhythm
 IMPACT_MAX_S = 0.2          # percussion contacts last 20-80 ms; longer ones are not hits
 HIT_NOISE_SIGMAS = 5.0      # a hit rises this many noise RMS over rest
+SQUEEZE_SHARE_MIN = 0.3     # one sensor with this share of the load may be squeezing: the fast
+                            # rhythm is read without it too
+REST_LINE_PROMINENCE = 8.0  # a spectral line this far over the floor while the hand is off is the
+                            # sensors' own (mains hum aliased by the sampling), not the hand's
+REST_LINE_MARGIN = 4.0      # ... and this many times its resting power is discounted in contact
+                            # (a sensor clipped at zero at rest shows a hum at half its amplitude)
+NOISE_STEP_Q25 = 0.4506    # 25th percentile of |step| of white noise, in noise RMS (sqrt(2) x 0.3186)
 RELEASED_NOISE_SIGMAS = 3.0  # released: within this many noise RMS of rest (or under 10 % of the peak)
 
 # Regions as the recogniser groups them (finer than the sensor map's: the thumb and the
@@ -80,13 +87,26 @@ class WindowFeatures:
     hf_prominence: np.ndarray   # fast peak's power / the spectrum's noise floor
     hf_dominance: np.ndarray    # fast peak's power / slow peak's power
     noise_n: np.ndarray         # RMS noise of the whole-hand force (from sample-to-sample steps)
+    hf_coherence: np.ndarray    # how much of the sensors' swing at the fast peak rides on their load
+    # The same fast-rhythm features for the hand without its most loaded sensor: one finger
+    # squeezing hard (an over-force) stops its own sensor shaking and swamps the whole-hand
+    # spectrum with its slow rise and fall, while the rest of the hand still vibrates.
+    rest_hf_hz: np.ndarray
+    rest_hf_ratio: np.ndarray
+    rest_hf_prominence: np.ndarray
+    rest_hf_dominance: np.ndarray
+    rest_hf_coherence: np.ndarray
+    # Power spectrum of the whole-hand force in the latest window spent wholly off the back (or
+    # the one given in), to carry into the next windows' features; None while none was seen.
+    rest_spectrum: np.ndarray | None = None
 
     def row(self, k: int) -> dict[str, float]:
         """One window's features as plain numbers (for docs, debugging and tests)."""
         out = {name: float(getattr(self, name)[k]) for name in (
             "level_n", "peak_n", "contact", "dominant_hz", "periodicity", "rhythm_prominence", "modulation",
             "opposition", "crest", "released", "impacts", "impact_span", "hf_ratio", "hf_hz",
-            "hf_prominence", "hf_dominance", "noise_n")}
+            "hf_prominence", "hf_dominance", "noise_n", "hf_coherence", "rest_hf_hz", "rest_hf_ratio",
+            "rest_hf_prominence", "rest_hf_dominance", "rest_hf_coherence")}
         out.update({f"share_{r}": float(v[k]) for r, v in self.shares.items()})
         return out
 
@@ -152,10 +172,15 @@ def _block_mean(x: np.ndarray, d: int) -> np.ndarray:
 
 
 def _noise_rms(total: np.ndarray) -> np.ndarray:
-    """White-noise RMS of each row from its sample-to-sample steps (median: hits and strokes
-    are a minority of steps)."""
+    """White-noise RMS of each row from its sample-to-sample steps: their quietest quarter
+    (the 25th percentile of |step|, which is 0.45 noise RMS for white noise). Fast percussion
+    sampled at 50 Hz is a hit every six or seven samples, each two or three samples long: more
+    than half of the steps are hits, but under a quarter of them when released."""
     steps = np.abs(np.diff(total, axis=1))
-    return _row_median(steps) / (0.6745 * np.sqrt(2.0))
+    if steps.shape[1] == 0:
+        return np.zeros(len(steps))
+    k = (steps.shape[1] - 1) // 4
+    return np.partition(steps, k, axis=1)[:, k] / NOISE_STEP_Q25
 
 
 def _short_contacts(total: np.ndarray, level_on: np.ndarray, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
@@ -191,13 +216,14 @@ def _band(freqs: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return (freqs >= lo) & (freqs <= hi)
 
 
-def _peak(power: np.ndarray, freqs: np.ndarray, band: np.ndarray, floor: np.ndarray
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _peak(power: np.ndarray, freqs: np.ndarray, band: np.ndarray, floor: np.ndarray,
+          weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Strongest peak in `band` per row: (frequency, power near it less the noise floor's share,
-    prominence = power near it / the floor's share of it, share of the band's power near it)."""
+    prominence = power near it / the floor's share of it, share of the band's power near it).
+    `weight` (rows, bins of the band): the peak is where power x weight is largest."""
     p = power[:, band]
     f = freqs[band]
-    k = p.argmax(axis=1)
+    k = (p * weight).argmax(axis=1) if weight is not None else p.argmax(axis=1)
     hz = f[k]
     near = np.abs(f[None, :] - hz[:, None]) <= PEAK_HALF_WIDTH_HZ
     near_power = (p * near).sum(axis=1)
@@ -255,13 +281,16 @@ def _column_sum(x: np.ndarray, cols: list[int]) -> np.ndarray:
 
 
 def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarray, window: int,
-                  channels: Sequence[str], rate_hz: float, d_spec: int, d_imp: int) -> WindowFeatures:
+                  channels: Sequence[str], rate_hz: float, d_spec: int, d_imp: int,
+                  rest_spectrum: np.ndarray | None = None) -> WindowFeatures:
     """Features of the windows [s, s + window) of one contiguous span of samples.
 
     `span` (N, ch) glove forces over baseline; `contact` (N,) the hand-on-the-back mask or
     None; `starts` window starts, multiples of `d_spec` and `d_imp` (the averaging factors of
     the rhythm and of the hit features). Per-sample work is done once for the span, not once
-    per overlapping window.
+    per overlapping window. `rest_spectrum`: the whole-hand power spectrum of the latest window
+    before the span spent wholly off the back (`WindowFeatures.rest_spectrum` of the previous
+    span), whose steady lines are the sensors' own and not taken for the hand's fast rhythm.
     """
     x = np.asarray(span, dtype=np.float64)
     if not np.isfinite(x.sum()):
@@ -347,7 +376,16 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
     # The fast rhythm on the whole-hand force: a vibration moves every loaded sensor together,
     # so their swings add up while their noises do not.
     fast = _band(freqs, HF_BAND_HZ[0], min(HF_BAND_HZ[1], 0.95 * fs / 2))
-    hf_hz, hf_excess, hf_prom, _ = _peak(total_power, freqs, fast, tot_floor)
+    rest_spectrum, line = _rest_lines(xd, cd, hann, nfft, floor_band, fast, n_w, rest_spectrum)
+    # The fast peak is looked for where the power rides on the load (a vibration beside a
+    # stronger hum line is still found).
+    fast_bins = np.flatnonzero(fast)
+    fast_slice = slice(int(fast_bins[0]), int(fast_bins[-1]) + 1) if len(fast_bins) else slice(0, 0)
+    hf_hz, hf_excess, hf_prom, _ = _peak(
+        _discount(total_power, line, tot_floor), freqs, fast, tot_floor,
+        _coherence_spectrum(spectra[:, :, fast_slice], np.maximum(mean_kept, 0.0),
+                            channel_power[:, fast_slice], ch_floor))
+    hf_coherence = _load_coherence(spectra, freqs, hf_hz, np.maximum(mean_kept, 0.0), ch_floor)
     _, slow_total_excess, _, _ = _peak(total_power, freqs, slow, tot_floor)
     hf_dominance = np.divide(hf_excess, slow_total_excess, out=np.full(n_w, np.inf), where=slow_total_excess > 0)
     # The fast peak's swing: its power less the floor's share, through Parseval with the Hann
@@ -356,6 +394,34 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
     safe_level = np.maximum(level, CONTACT_N)
     hf_ratio = np.sqrt(hf_excess * scale) / safe_level
     modulation = np.sqrt((total_ac ** 2).mean(axis=1)) / safe_level
+
+    # Without the most loaded sensor (see WindowFeatures.rest_hf_hz), where one sensor carries
+    # a large share of the load (a squeeze does); elsewhere the same as the whole hand's.
+    load = np.maximum(mean_kept, 0.0)
+    heaviest = load.argmax(axis=1)
+    w_idx = np.arange(n_w)
+    top = load[w_idx, heaviest]
+    r_hz, r_ratio, r_prom, r_dominance, r_coherence = (a.copy() for a in (hf_hz, hf_ratio, hf_prom, hf_dominance,
+                                                                           hf_coherence))
+    sub = np.flatnonzero(top >= SQUEEZE_SHARE_MIN * np.maximum(load.sum(axis=1), 1e-9))
+    if len(sub):
+        hs = heaviest[sub]
+        rest_spec = total_spec[sub] - spectra[sub, hs, :]
+        rest_power = rest_spec.real ** 2 + rest_spec.imag ** 2
+        rest_floor = _row_median(rest_power[:, floor_band])
+        r_load = load[sub].copy()
+        r_load[np.arange(len(sub)), hs] = 0.0
+        spec_s = spectra[sub]
+        own = spec_s[np.arange(len(sub)), hs, fast_slice]
+        ch_fast = channel_power[sub, fast_slice] - (own.real ** 2 + own.imag ** 2)
+        hz_s, ex_s, prom_s, _ = _peak(_discount(rest_power, None if line is None else line[sub], rest_floor),
+                                      freqs, fast, rest_floor,
+                                      _coherence_spectrum(spec_s[:, :, fast_slice], r_load, ch_fast, ch_floor[sub]))
+        _, slow_s, _, _ = _peak(rest_power, freqs, slow, rest_floor)
+        r_hz[sub], r_prom[sub] = hz_s, prom_s
+        r_dominance[sub] = np.divide(ex_s, slow_s, out=np.full(len(sub), np.inf), where=slow_s > 0)
+        r_ratio[sub] = np.sqrt(ex_s * scale) / np.maximum(level[sub] - top[sub], CONTACT_N)
+        r_coherence[sub] = _load_coherence(spec_s, freqs, hz_s, r_load, ch_floor[sub])
 
     mean_ch = np.maximum(mean_ch, 0.0)
     mean_total = np.maximum(mean_ch.sum(axis=1), 1e-9)
@@ -376,8 +442,102 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
         level_n=level, peak_n=peak, contact=contact_frac, dominant_hz=dominant, periodicity=periodicity,
         rhythm_prominence=rhythm_prom, modulation=modulation, shares=shares, opposition=opposition, crest=crest,
         released=released, impacts=impacts, impact_span=impact_span, hf_ratio=hf_ratio, hf_hz=hf_hz,
-        hf_prominence=hf_prom, hf_dominance=hf_dominance, noise_n=noise,
+        hf_prominence=hf_prom, hf_dominance=hf_dominance, noise_n=noise, hf_coherence=hf_coherence,
+        rest_hf_hz=r_hz, rest_hf_ratio=r_ratio, rest_hf_prominence=r_prom, rest_hf_dominance=r_dominance,
+        rest_hf_coherence=r_coherence, rest_spectrum=rest_spectrum,
     )
+
+
+def _coherence_spectrum(spectra: np.ndarray, load: np.ndarray, ch_power: np.ndarray, ch_floor: np.ndarray
+                        ) -> np.ndarray:
+    """Per bin, the share of the sensors' power that a swing proportional to each sensor's load
+    explains (see `_load_coherence`, which reads it near one peak): spectra (w, ch, f), load
+    (w, ch), ch_power (w, f) the sensors' summed power, ch_floor (w,) its noise floor."""
+    along = np.einsum("wc,wcf->wf", load.astype(np.float32), spectra)
+    l2 = (load ** 2).sum(axis=1)
+    explained = np.divide(along.real ** 2 + along.imag ** 2, l2[:, None], out=np.zeros(along.shape),
+                          where=l2[:, None] > 0)
+    power = ch_power - ch_floor[:, None]
+    return np.clip(np.divide(explained, power, out=np.zeros(along.shape), where=power > 0), 0.0, 1.0)
+
+
+def _load_coherence(spectra: np.ndarray, freqs: np.ndarray, hz: np.ndarray, load: np.ndarray,
+                    ch_floor: np.ndarray) -> np.ndarray:
+    """Share of the sensors' power near the fast peak that a swing proportional to each
+    sensor's load explains (0..1): |sum_c L_c S_c|^2 / (sum_c L_c^2 sum_c |S_c|^2) over the
+    peak's bins, with the noise floor's share taken out of the sensors' power.
+
+    A vibration shakes the hand's load: every loaded sensor swings in step, by the same share
+    of its own load, and an idle one does not swing at all (near 1). A line picked up by the
+    sensors themselves (mains hum) has its own amplitude and phase on each sensor, idle ones
+    included, whatever the load (about one over the number of sensors).
+    """
+    n_w = spectra.shape[0]
+    step = freqs[1] - freqs[0]
+    centre = np.rint(hz / step).astype(np.int64)
+    half = max(int(PEAK_HALF_WIDTH_HZ / step), 0)
+    offsets = np.arange(-half, half + 1)
+    bins = np.clip(centre[:, None] + offsets[None, :], 0, len(freqs) - 1)          # (n_w, b)
+    rows = np.arange(n_w)[:, None, None]
+    s = spectra[rows, np.arange(spectra.shape[1])[None, :, None], bins[:, None, :]]   # (n_w, ch, b)
+    s = s.astype(np.complex128)
+    power = (s.real ** 2 + s.imag ** 2).sum(axis=(1, 2)) - ch_floor * bins.shape[1]
+    l2 = (load ** 2).sum(axis=1)
+    along = np.einsum("wc,wcb->wb", load, s)
+    explained = np.divide((along.real ** 2 + along.imag ** 2).sum(axis=1), l2, out=np.zeros(n_w), where=l2 > 0)
+    return np.clip(np.divide(explained, power, out=np.zeros(n_w), where=power > 0), 0.0, 1.0)
+
+
+def _discount(power: np.ndarray, line: np.ndarray | None, floor: np.ndarray) -> np.ndarray:
+    """`power` less REST_LINE_MARGIN times the sensors' own lines (`_rest_lines`), never below
+    the spectrum's noise floor."""
+    if line is None:
+        return power
+    return np.where(line > 0, np.maximum(power - REST_LINE_MARGIN * line, floor[:, None]), power)
+
+
+def _rest_lines(xd: np.ndarray, cd: np.ndarray, hann: np.ndarray, nfft: int, floor_band: np.ndarray,
+                fast: np.ndarray, n_w: int, carry: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(the latest resting spectrum, the power of the sensors' own lines per window and bin, or
+    None where there is nothing to discount).
+
+    Mains hum (50 or 60 Hz) sampled at 50-100 Hz aliases to a steady line, 10 Hz for 60 Hz
+    hum at 50 Hz, inside vibration's band; no averaging before the spectrum removes it, and
+    on a light stroke it can stand out like a vibration. Such a line is there whatever the hand
+    does, so it shows while the hand is off the back, where nothing else moves: each window
+    spent wholly off the back gives the whole-hand spectrum there, and every later window
+    (until the next such one) has that spectrum's prominent fast-band lines taken off its own
+    (`_discount`), times a margin, never below its noise floor. Only the fast band is touched: a slow line
+    could not pass for any technique's rhythm that the slow features do not already doubt.
+    """
+    off = ~cd.any(axis=1)
+    if not off.any() and carry is None:
+        return None, None
+    rows = np.flatnonzero(off)
+    if len(rows):
+        tot = xd[rows].sum(axis=2)
+        tot -= tot.mean(axis=1, keepdims=True)
+        spec = np.fft.rfft(tot * hann[None, :], n=nfft, axis=1)
+        rest = spec.real ** 2 + spec.imag ** 2                    # (n_off, f)
+    else:
+        rest = np.zeros((0, nfft // 2 + 1))
+    if carry is not None and carry.shape == (nfft // 2 + 1,):
+        rest = np.concatenate([carry[None, :], rest])
+        rows = np.concatenate([[-1], rows])
+    elif carry is not None:
+        carry = None
+    # The latest resting window at or before each window (-1: the carried one; none: no discount).
+    at = np.maximum.accumulate(np.where(off, np.arange(n_w), -1))
+    which = np.searchsorted(rows, at)                # index into `rest` of that window
+    seen = (at >= 0) | (carry is not None)
+    if not seen.any():
+        return None, None
+    floor = _row_median(rest[:, floor_band])
+    lines = (rest > REST_LINE_PROMINENCE * floor[:, None]) & fast[None, :]
+    if not lines.any():
+        return rest[-1], None
+    which = np.where(at >= 0, which, 0)
+    return rest[-1], np.where(lines[which] & seen[:, None], rest[which], 0.0)
 
 
 def _boxcar(x: np.ndarray, k: int) -> np.ndarray:

@@ -18,7 +18,8 @@ intermittent  repeated dropouts: the reading falls from a load to 0 N (or open) 
               together, and never in one sample from a load). DROPOUTS_TO_FLAG within
               DROPOUT_WINDOW_S.
 stuck         the value stays within STUCK_COUNTS ADC steps (nominal curve of the sensor map)
-              for STUCK_S of neighbour activity, at a level above ZERO_LEVEL_N. Real sensors
+              for STUCK_S of neighbour activity (for a glove sensor: of any other glove
+              sensors' activity), at a level above STUCK_MIN_N. Real sensors
               and the ADC always show some noise; a held hand still moves by more than that.
 saturated     pinned at the top of the range: at least 90 % of every chunk for SATURATED_S in a
               row, or SATURATED_SHARE of the last minute. A hard press that touches the
@@ -550,8 +551,14 @@ class SensorHealthMonitor:
         # stuck: flat above nothing while the neighbours work
         # (only at a load: flat at a resting offset, a sensor on a glove with no noise at all,
         # reads like an idle one and harms nothing)
+        # The hand may work with sensors that are not this one's neighbours (percussion with the
+        # hand edge while a stuck thumb holds the load of the kneading before it): a glove sensor
+        # flat at a load while other glove sensors work is stuck just the same.
         loaded = mean >= STUCK_MIN_N
-        evidence["stuck"] = (flat & loaded & unsat & ~any_open & nb_ok, ~flat & unsat)
+        glove_working = working & ~self._is_spine[None, :]
+        hand_ok = ((glove_working.sum(axis=1, keepdims=True) - glove_working) >= 1) \
+            & ~self._is_spine[None, :]
+        evidence["stuck"] = (flat & loaded & unsat & ~any_open & (nb_ok | hand_ok), ~flat & unsat)
         # ... or the one sensor holding a load, exactly still, while every other glove sensor
         # reads nothing: no hand leaves one sensor pressed that steadily (the hand lifted for
         # gel, say).

@@ -37,6 +37,8 @@ class Thresholds:
     """The rule cascade's thresholds (tuned on simulator seeds 0-99 and messy seeds 0-99 only)."""
 
     contact_min: float = 0.5          # below: hand lifted ("none"), unless it is percussion
+    touch_level_min_n: float = 2.0    # a whole-hand load under this is a touch, no technique (the
+                                      # lightest stroking is about 6 N)
     impulsive_released_min: float = 0.45
     impulsive_impacts_min: float = 3
     impulsive_peak_min_n: float = 4.0
@@ -48,12 +50,14 @@ class Thresholds:
     knead_digits_share_min: float = 0.6      # after the rhythm rules: thumb + index..ring carry
     knead_held_thumb_share_min: float = 0.1  # ... most of the load, the thumb a tenth of it
     knead_pulse_digits_min: float = 0.55     # the digits carry the load and it swings by most of
-    knead_pulse_modulation_min: float = 0.55  # ... its level: grasp and release
+    knead_pulse_modulation_min: float = 0.55  # ... its level: grasp and release ...
+    knead_pulse_hz_min: float = 0.4          # ... at a grasp's pace (0.5-1.5 Hz), not one slow press
     vibration_hf_ratio_min: float = 0.035    # the fast peak's swing, noise removed, over the level
     vibration_hz: tuple[float, float] = (4.5, 13.0)
     vibration_prominence_min: float = 8.0   # the fast peak stands this far over the noise floor
     vibration_dominance_min: float = 0.3     # ... and is not a small harmonic of a slow rhythm
     vibration_crest_max: float = 2.2         # ... on a held load (vibration's crest is 1.2-1.5)
+    vibration_coherence_min: float = 0.4     # ... and the swing rides on the sensors' load (not hum)
     rubbing_hz_min: float = 0.75
     rubbing_hz_max: float = 4.5
     rubbing_prominence_min: float = 4.0
@@ -105,15 +109,24 @@ def classify(f: WindowFeatures, t: Thresholds = DEFAULT_THRESHOLDS) -> tuple[np.
     decide(impulsive, "percussion",
            (f.released - t.impulsive_released_min) / 0.2)
     decide(f.contact < t.contact_min, "none", (t.contact_min - f.contact) / 0.2)
+    # (Resting offsets that wander with mains hum folded to near 0 Hz, a hand hovering: the
+    # glove reads something, the back gets no massage.)
+    decide(f.level_n < t.touch_level_min_n, "none", (t.touch_level_min_n - f.level_n) / 0.5)
 
     # A clean fast rhythm that stands out of the noise: vibration. Checked before the grasp,
     # since finger-pad vibration loads the thumb and fingers together (they move as one).
     lo, hi = t.vibration_hz
     # (a small oscillation on a held load: hits that spike far over the window's RMS are
     # percussion, even where too few of them were counted to make the percussion rule)
-    vibrating = ((f.hf_hz >= lo) & (f.hf_hz <= hi) & (f.hf_prominence >= t.vibration_prominence_min)
-                 & (f.hf_ratio >= t.vibration_hf_ratio_min) & (f.hf_dominance >= t.vibration_dominance_min)
-                 & (f.crest < t.vibration_crest_max))
+    # The same holds for the hand without its most loaded sensor when one finger squeezes.
+    def shaking(hz, prominence, ratio, dominance, coherence):
+        return ((hz >= lo) & (hz <= hi) & (prominence >= t.vibration_prominence_min)
+                & (ratio >= t.vibration_hf_ratio_min) & (dominance >= t.vibration_dominance_min)
+                & (coherence >= t.vibration_coherence_min))
+
+    vibrating = (f.crest < t.vibration_crest_max) & (
+        shaking(f.hf_hz, f.hf_prominence, f.hf_ratio, f.hf_dominance, f.hf_coherence)
+        | shaking(f.rest_hf_hz, f.rest_hf_prominence, f.rest_hf_ratio, f.rest_hf_dominance, f.rest_hf_coherence))
     decide(vibrating, "vibration", np.minimum((f.hf_ratio - t.vibration_hf_ratio_min) / 0.02,
                                               np.log10(np.maximum(f.hf_prominence, 1e-9) / t.vibration_prominence_min)))
 
@@ -129,8 +142,11 @@ def classify(f: WindowFeatures, t: Thresholds = DEFAULT_THRESHOLDS) -> tuple[np.
     # Grasp and release: the digits carry the load and it rises and falls almost to nothing
     # each cycle (rubbing keeps contact, its swing is a fraction of the level). This holds
     # when the thumb sensor is missing or broken too.
+    # (A single squeeze of one finger rises and falls too, but once: its slowest rhythm, under
+    # any grasp's pace, dominates the window.)
     digits = thumb + f.shares["grasp_fingers"]
-    pulsing = (digits >= t.knead_pulse_digits_min) & (f.modulation >= t.knead_pulse_modulation_min)
+    pulsing = ((digits >= t.knead_pulse_digits_min) & (f.modulation >= t.knead_pulse_modulation_min)
+               & (f.dominant_hz >= t.knead_pulse_hz_min))
     decide(pulsing, "kneading", np.minimum((digits - t.knead_pulse_digits_min) / 0.1,
                                            (f.modulation - t.knead_pulse_modulation_min) / 0.15))
     rhythmic = f.rhythm_prominence >= t.rubbing_prominence_min
@@ -195,6 +211,9 @@ class TechniqueRecognizer:
         self._impulse_decimate = impulse_decimation(self.rate_hz, self.hop)
         self._buf_start = 0          # session index of self._buf[0]
         self._stroking_levels: deque[float] = deque(maxlen=OWN_STROKING_WINDOWS)
+        # The whole-hand spectrum of the latest window wholly off the back: its steady lines
+        # (mains hum) are the sensors' own (features.span_features).
+        self._rest_spectrum: np.ndarray | None = None
         self._next_start: int | None = None   # session index of the next window to emit
         # Every window labelled so far, before the own-stroking pass: (starts, labels,
         # confidences, knuckles working, levels) per batch, so the report can label a stretch
@@ -241,7 +260,7 @@ class TechniqueRecognizer:
         span = self._buf[offset:offset + (count - 1) * self.hop + self.window]
         cspan = self._contact[offset:offset + (count - 1) * self.hop + self.window]
         starts = self._next_start + self.hop * np.arange(count)
-        raw = self._raw_labels(span, cspan, count)
+        raw = self._raw_labels(span, cspan, count, carry=True)
         self._history.append((starts.astype(np.int64), *raw))
         labels = self._with_own_stroking(*raw)
         out = [WindowLabel(int(s), int(s) + self.window, TECHNIQUES[k], float(c), bool(fist))
@@ -255,10 +274,12 @@ class TechniqueRecognizer:
         hop from span[0]; `contact` is the hand-on-the-back mask of the same samples."""
         return self._with_own_stroking(*self._raw_labels(span, contact, count))
 
-    def _raw_labels(self, span: np.ndarray, contact: np.ndarray, count: int
+    def _raw_labels(self, span: np.ndarray, contact: np.ndarray, count: int, carry: bool = False
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(labels, confidences, knuckles working, levels) of the windows by the rule cascade
-        alone (before the trainee's own stroking level is taken into account)."""
+        alone (before the trainee's own stroking level is taken into account). `carry`: these
+        windows follow the ones labelled before (the resting spectrum is taken on to the next)."""
+        rest = self._rest_spectrum
         labels, confs, fists, levels = [], [], [], []
         # In chunks of windows: the spectra of thousands of windows at once would need gigabytes.
         for k in range(0, count, _CHUNK_WINDOWS):
@@ -266,12 +287,15 @@ class TechniqueRecognizer:
             a = k * self.hop
             b = a + (n - 1) * self.hop + self.window
             feats = span_features(span[a:b], contact[a:b], self.hop * np.arange(n), self.window,
-                                  self._glove_ids, self.rate_hz, self._decimate, self._impulse_decimate)
+                                  self._glove_ids, self.rate_hz, self._decimate, self._impulse_decimate, rest)
+            rest = feats.rest_spectrum
             label, conf = classify(feats, self.thresholds)
             labels.append(label)
             confs.append(conf)
             fists.append(feats.shares["knuckles"] >= self.thresholds.knead_knuckle_share_min)
             levels.append(feats.level_n)
+        if carry:
+            self._rest_spectrum = rest
         if not labels:
             return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool), np.zeros(0)
         return (np.concatenate(labels).astype(np.int64), np.concatenate(confs).astype(np.float64),
@@ -366,6 +390,7 @@ class PhaseChange:
 CONFIRM_S = 6.0             # a new technique must dominate this long to be believed
 CONFIRM_FRACTION = 0.75     # ... in at least this share of the windows in that span
 NONE_CONFIRM_S = 8.0        # the hand must be off the back this long to end a phase
+BOUNDARY_LOOKBACK_S = 16.0  # a change between two techniques is placed within this long before it
 
 
 class PhaseSmoother:
@@ -375,7 +400,11 @@ class PhaseSmoother:
     of the last CONFIRM_S seconds (NONE_CONFIRM_S for "hand lifted", so repositioning lifts
     never split a phase). The new phase starts where its first window of that span is
     centred, less half a hop (the window was labelled X because X filled most of it); the old
-    phase ends where its own last window was centred, plus half a hop.
+    phase ends where its own last window was centred, plus half a hop. Between two techniques
+    A and X the start is placed earlier where that agrees better with the windows of the last
+    BOUNDARY_LOOKBACK_S: at the split that leaves the most windows labelled A before it and X
+    after it (a squeeze or a stumble in X's first seconds can make a few windows read as
+    something else; the windows on either side of them still say where X began).
 
     `current` is the phase in progress (its end is provisional: the latest window's end),
     or None before the first phase and while the hand is off the back.
@@ -419,7 +448,7 @@ class PhaseSmoother:
                 step = (centre - self._recent[-1][0]) / 2
                 self._half_hop = step if self._half_hop == 0.0 else min(self._half_hop, step)
             self._recent.append((centre, end, w.technique))
-            horizon = max(self.confirm_s, self.none_confirm_s)
+            horizon = max(self.confirm_s, self.none_confirm_s, BOUNDARY_LOOKBACK_S)
             while self._recent and self._recent[0][0] < centre - horizon:
                 self._recent.popleft()
             self._last_s = end
@@ -440,6 +469,8 @@ class PhaseSmoother:
         if votes < self.fraction * len(recent):
             return None
         first = next(r for r in recent if r[2] == candidate)
+        if candidate != "none" and self._technique != "none" and self._started:
+            first = self._best_split(candidate, first)
         if self._first_window is not None and first[0] == self._first_window[0]:
             start_s = self._first_window[1]     # there from the very first sample seen
         else:
@@ -453,6 +484,27 @@ class PhaseSmoother:
         self._last_own_s = now_s
         self._started = True
         return PhaseChange(candidate, start_s, end_s, previous)
+
+    def _best_split(self, candidate: str, first: tuple[float, float, str]) -> tuple[float, float, str]:
+        """The window where `candidate` began, moved earlier (never later than `first`, the
+        first of the confirmation span) to the split of the lookback windows that leaves the
+        most windows of the current technique before it and of `candidate` from it on; on a
+        tie, the latest such split. Only windows after the current phase's own start count."""
+        window = [r for r in self._recent if r[0] > self._start_s and r[0] <= first[0]]
+        if len(window) < 2:
+            return first
+        old = np.array([r[2] == self._technique for r in window], dtype=np.int64)
+        new = np.array([r[2] == candidate for r in window], dtype=np.int64)
+        # Split before window j: old windows before j, new ones from j up to `first`.
+        score = np.concatenate([[0], np.cumsum(old)]) + np.concatenate([np.cumsum(new[::-1])[::-1], [0]])
+        j = len(score) - 1 - int(np.argmax(score[::-1]))
+        if j >= len(window) or not new[j]:
+            # The split lands on a window of neither: start at the next window of `candidate`.
+            later = np.flatnonzero(new[j:])
+            if not len(later):
+                return first
+            j += int(later[0])
+        return window[j]
 
     def finish(self, end_s: float) -> list[Phase]:
         """All phases of the session ("none" stretches are not phases); call once at the end."""
