@@ -34,9 +34,9 @@ class Collect:
             self.seen += 1
 
 
-def coach(d, messages, hold_s):
+def coach(d, messages, hold_s, hold_phase=0.0):
     listener = StationCoachingListener(protocol=default_protocol(), layout=d.layout, rate_hz=d.rate_hz,
-                                       hold_s=hold_s)
+                                       hold_s=hold_s, hold_phase=hold_phase)
     collect = Collect()
     notifier = Notifier(iter([]), [collect, listener, collect], join_samples=False)
     for m in messages:   # one message per pump, as a live station delivers them
@@ -56,6 +56,7 @@ def events(updates):
 
 
 LONG_SQUEEZE = (REST_S + 20, 3.0)     # an over-force standing for 3 s on the right index tip
+JABS = (REST_S + 8, 2.0)              # four 40 ms jabs on the right middle tip, one every 0.5 s
 
 
 def session():
@@ -69,7 +70,7 @@ def session():
                           ("left", REST_S + 22, 0.5, "thumb_tip", 3 * limit("kneading", "thumb_tip")),
                           ("left", REST_S + 22.65, 0.5, "thumb_tip", 3 * limit("kneading", "thumb_tip")),
                           # jabs shorter than the over-force's debounce: no alert, nothing to tell
-                          *[("right", REST_S + 8 + 0.5 * k, 0.04, "middle_tip", hard) for k in range(4)]])
+                          *[("right", JABS[0] + 0.5 * k, 0.04, "middle_tip", hard) for k in range(4)]])
     present = (True, True, True)
     msgs = [StationSamples(a, d.raw[a:a + BLOCK], present) for a in range(0, d.n, BLOCK)]
     # the right glove drops out for a second: a presence change and a gap flush what is held
@@ -80,6 +81,10 @@ def session():
     msgs = [m for m in msgs if not (gap_at <= m.first_index < gap_at + 40)]
     msgs.insert(next(k for k, m in enumerate(msgs) if m.first_index > gap_at), StationGap(gap_at, 40, "none"))
     return d, msgs
+
+
+def is_safety(event):
+    return event[0] in SAFETY or event[1] in SAFETY
 
 
 def station_told(updates):
@@ -152,9 +157,9 @@ def test_a_standing_over_force_and_short_jabs_are_coached_in_held_blocks():
     assert calls(held_updates, start + 0.5, seconds - 0.5) <= calls(every_updates, start + 0.5, seconds - 0.5) / 4
     # the jabs (40 ms, under the 100 ms debounce) never force a block out (no alert stands
     # then: one that stood below its most lenient release level would rightly be coached at once)
-    quiet = [u for _, u in every_updates if (REST_S + 8) * rate <= u.first_index < (REST_S + 10) * rate]
+    quiet = [u for _, u in every_updates if JABS[0] * rate <= u.first_index < sum(JABS) * rate]
     assert not any(a.kind == "overforce" for u in quiet for h in u.hands.values() for a in h.active_alerts)
-    assert calls(held_updates, REST_S + 8, 2.0) <= calls(every_updates, REST_S + 8, 2.0) / 4
+    assert calls(held_updates, *JABS) <= calls(every_updates, *JABS) / 4
 
 
 def test_a_standing_over_force_level_is_above_where_any_limit_could_release_it():
@@ -187,15 +192,10 @@ def test_a_standing_over_force_level_is_above_where_any_limit_could_release_it()
 def test_stations_with_their_own_hold_phase_coach_in_turn_with_the_same_decisions():
     d, msgs = session()
     _, every_updates = coach(d, msgs, 0.0)
-    every_safety = [e for e in events(every_updates) if SAFETY_KIND(e)]
+    every_safety = [e for e in events(every_updates) if is_safety(e)]
     for phase in (0.0, 0.5):
-        listener = StationCoachingListener(protocol=default_protocol(), layout=d.layout, rate_hz=d.rate_hz,
-                                           hold_s=0.2, hold_phase=phase)
-        updates = []
-        for m in msgs:
-            updates += [(0, u) for u in listener.on_other(m) or ()]
-        updates += [(0, u) for u in listener.flush()]
-        assert [e for e in events(updates) if SAFETY_KIND(e)] == every_safety
+        listener, updates = coach(d, msgs, 0.2, phase)
+        assert [e for e in events(updates) if is_safety(e)] == every_safety
         # quiet stretches (0.2 s) end just past the station's own turn
         rows = listener.hold_rows
         quiet = [u.first_index + u.n_samples for _, u in updates if u.n_samples >= rows - BLOCK]
@@ -204,6 +204,3 @@ def test_stations_with_their_own_hold_phase_coach_in_turn_with_the_same_decision
         assert len(quiet) > 100 and np.mean(at_turn) > 0.95
     assert listener.hold_offset == listener.hold_rows // 2
 
-
-def SAFETY_KIND(e):
-    return e[0] in SAFETY or e[1] in SAFETY

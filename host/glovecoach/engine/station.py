@@ -369,6 +369,11 @@ class StationCoach:
             self.engines[hand] = engine
             self._glove_cols[hand] = cols[keep]
             self._glove_role[hand] = role
+        # `standing_overforce_levels`: per hand, the live release level of the most lenient
+        # limit any technique gives each glove channel (the limit table never changes)
+        ratio = protocol.force_feedback.release_ratio("live")
+        self._lenient_release = {hand: ratio * np.max([row["live_max"] for row in e.limits.table.values()], axis=0)
+                                 for hand, e in self.engines.items()}
         self.strip_role = layout.spine_role()
         self.strip: _Strip | None = None
         if self.strip_role is not None:
@@ -501,18 +506,13 @@ class StationCoach:
         contacts get no such level: one also ends when the hands leave the back, which the
         strip's own readings cannot show.)"""
         levels = np.full(len(self.layout.columns), np.nan)
-        ratio = self.protocol.force_feedback.release_ratio("live")
         for hand, engine in self.engines.items():
-            standing = [a.channel for a in engine.active_alerts() if a.kind == "overforce"]
-            if not standing:
-                continue
-            lenient = np.max([row["live_max"] for row in engine.limits.table.values()], axis=0)
-            level = ratio * lenient + np.maximum(engine.conditioner.current_baseline(), 0.0) + STANDING_MARGIN_N
-            index = {c: k for k, c in enumerate(engine.glove)}
-            for channel in standing:
-                k = index.get(channel)
-                if k is not None:
-                    levels[self._glove_cols[hand][k]] = level[k]
+            standing = [engine.glove.index(a.channel) for a in engine.active_alerts()
+                        if a.kind == "overforce" and a.channel in engine.glove]
+            if standing:
+                level = (self._lenient_release[hand] + np.maximum(engine.conditioner.current_baseline(), 0.0)
+                         + STANDING_MARGIN_N)
+                levels[self._glove_cols[hand][standing]] = level[standing]
         return levels
 
     def gap(self, first_index: int, n_samples: int) -> StationStep:
