@@ -12,8 +12,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 from test_station_coach_data import REST_S, limit, station  # noqa: E402
 
+from glovecoach.classroom.hub import coach_in_turn  # noqa: E402
 from glovecoach.pipeline import Notifier  # noqa: E402
-from glovecoach.pipeline.station_coaching import StationCoachingListener, StationUpdate  # noqa: E402
+from glovecoach.pipeline.listener import Listener  # noqa: E402
+from glovecoach.pipeline.station_coaching import (  # noqa: E402
+    ALERT_DUE,
+    NOT_DUE,
+    STRETCH_DUE,
+    StationCoachingListener,
+    StationUpdate,
+)
+from glovecoach.pipeline.station_session import StationPipeline  # noqa: E402
 from glovecoach.protocols import default_protocol  # noqa: E402
 from glovecoach.vocabulary.station import StationGap, StationSamples  # noqa: E402
 from glovecoach.vocabulary.techniques import MASSAGE_TECHNIQUES  # noqa: E402
@@ -204,3 +213,83 @@ def test_stations_with_their_own_hold_phase_coach_in_turn_with_the_same_decision
         assert len(quiet) > 100 and np.mean(at_turn) > 0.95
     assert listener.hold_offset == listener.hold_rows // 2
 
+
+
+def test_a_deferring_listener_coaches_the_same_stretches_when_asked_and_says_which_hold_an_alert():
+    """A room's stations defer (`defer=True`): a due stretch waits for the room to call
+    `flush()`, alerts first. Asked at once, the decisions, the moment each safety alert is told
+    and the report are those of the listener that coaches them itself."""
+    d, msgs = session()
+    held, held_updates = coach(d, msgs, 0.2)
+    listener = StationCoachingListener(protocol=default_protocol(), layout=d.layout, rate_hz=d.rate_hz,
+                                       hold_s=0.2, defer=True)
+    collect = Collect()
+    notifier = Notifier(iter([]), [collect, listener, collect], join_samples=False)
+    by_itself = 0            # updates the deferring listener made inside process_raw
+    dues = []
+    for m in msgs:
+        before = len(collect.updates)
+        notifier.deliver(m)
+        by_itself += len(collect.updates) - before
+        if listener.due:
+            dues.append(listener.due)
+            coached = listener.flush()
+            assert len(coached) == 1 and listener.due == NOT_DUE
+            alerts = [e for e in [*coached[0].events, *(e for h in coached[0].hands.values() for e in h.events)]
+                      if e.kind in SAFETY and e.state == "begin"]
+            # a stretch holding the start of a safety alert is always the alert kind of due
+            assert not alerts or dues[-1] == ALERT_DUE, alerts
+            notifier.deliver(coached[0], 2)
+    for u in listener.flush():
+        notifier.deliver(u, 2)
+    # only the gap and the glove's coming and going coach anything by themselves
+    assert by_itself <= 3
+    assert events(collect.updates) == events(held_updates)
+    assert [seen for seen, _ in collect.updates] == [seen for seen, _ in held_updates]
+    assert dues.count(ALERT_DUE) >= 5 and dues.count(STRETCH_DUE) > 100
+    assert listener.finish().to_dict() == held.finish().to_dict()
+
+
+class Order(Listener):
+    def __init__(self, name, log):
+        self.name, self.log = name, log
+
+    def on_other(self, message):
+        if isinstance(message, StationUpdate):
+            self.log.append(self.name)
+
+
+def test_a_room_coaches_every_alert_before_the_quiet_stretches_due_with_it():
+    """`coach_in_turn` over real deferring StationPipelines (fed at their notifier, as their
+    link would): in a round where one station holds an alert and the others quiet stretches,
+    the alert is coached first, wherever the station stands in the room's turn; with no time
+    left it is the only one coached, the others in the next round."""
+    d, msgs = session()
+    log: list[str] = []
+    stations = {name: StationPipeline({}, d.layout, d.rate_hz, protocol=default_protocol(), coach_hold_s=0.2,
+                                      coach_hold_phase=phase, defer_coaching=True, listeners=[Order(name, log)])
+                for name, phase in (("a", 0.0), ("b", 0.3), ("c", 0.6))}
+    # b and c play the session from its start, "a" from 10 s in (its squeezes come earlier)
+    skip = int(10 * d.rate_hz / BLOCK)
+    feeds = {"a": msgs[skip:], "b": msgs, "c": msgs}
+    contested = budget_rounds = 0
+    for k in range(len(msgs) - skip):
+        for name, pipeline in stations.items():
+            pipeline.notifier.deliver(feeds[name][k])
+        dues = {name: p.coaching_due for name, p in stations.items()}
+        log.clear()
+        if dues["a"] == ALERT_DUE and STRETCH_DUE in (dues["b"], dues["c"]):
+            contested += 1
+            if contested % 2:
+                n, stopped = coach_in_turn([stations["b"], stations["c"], stations["a"]])
+                assert stopped is None and log[0] == "a" and len(log) == n == 1 + list(dues.values()).count(STRETCH_DUE)
+            else:
+                budget_rounds += 1
+                n, stopped = coach_in_turn([stations["c"], stations["b"], stations["a"]], budget_s=0.0)
+                assert stopped is stations["a"] and log == ["a"] and n == 1
+                n, stopped = coach_in_turn([stations["c"], stations["b"], stations["a"]], budget_s=None)
+                assert log[1:] == [name for name in ("c", "b") if dues[name] == STRETCH_DUE]
+        else:
+            coach_in_turn(list(stations.values()))
+        assert all(p.coaching_due == NOT_DUE for p in stations.values())
+    assert contested >= 2 and budget_rounds >= 1

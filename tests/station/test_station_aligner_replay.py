@@ -34,9 +34,9 @@ def runs():
     return [simulate_device(d, 100.0, RATE, rng) for d in devices]
 
 
-def live(runs, seed, *, max_join, lag_s):
+def live(runs, seed, *, max_join, lag_s, origin_delay_s=0.0):
     """The station as a live source gives it, and every device's messages as a recorder got them."""
-    aligner = StationAligner(LAYOUT, RATE)
+    aligner = StationAligner(LAYOUT, RATE, origin_delay_s=origin_delay_s)
     blocks = []
     messages = {run.role: [] for run in runs}
     for _, poll in deliver(runs, poll_s=0.03, max_join=max_join, lag_s=lag_s, rng=np.random.default_rng(seed)):
@@ -99,6 +99,28 @@ def test_replay_without_a_stored_origin_takes_the_first_sample_like_live(runs, t
     replay = align_recording(record(messages, tmp_path), LAYOUT, RATE)
     assert replay.origin_host_s == aligner.origin_host_s
     assert np.array_equal(replay.raw, raw) and np.array_equal(replay.present, present)
+
+
+def test_a_delayed_origin_moves_slot_0_and_nothing_else(runs, tmp_path):
+    """A classroom delays each station's slot 0 by its own fraction of a second: the slots are
+    the undelayed ones moved by that many samples, the samples before it are counted (and in
+    the recording), and the replay on the stored origin gives the live slots."""
+    aligner, blocks, messages = live(runs, 4, max_join=4, lag_s=0.0)
+    raw, present = station_arrays(blocks, LAYOUT)
+    delay = 0.37
+    shift = round(delay * RATE)
+    later, later_blocks, _ = live(runs, 4, max_join=4, lag_s=0.0, origin_delay_s=delay)
+    later_raw, later_present = station_arrays(later_blocks, LAYOUT)
+    assert later.origin_host_s == pytest.approx(aligner.origin_host_s + delay)
+    assert np.array_equal(later_raw, raw[shift:]) and np.array_equal(later_present, present[shift:])
+    for role, stats in later.stats().items():
+        # each device's samples before the moved slot 0: those it had there undelayed
+        moved = stats.before_origin - aligner.stats()[role].before_origin
+        assert moved == present[:shift, LAYOUT.roles.index(role)].sum()
+    replay = align_recording(record(messages, tmp_path), LAYOUT, RATE, origin=later.origin_host_s)
+    assert np.array_equal(replay.raw, later_raw) and np.array_equal(replay.present, later_present)
+    with pytest.raises(ValueError, match="origin_delay_s"):
+        StationAligner(LAYOUT, RATE, origin_delay_s=-0.1)
 
 
 def test_a_station_recording_is_aligned_on_its_stored_origin(runs, tmp_path):

@@ -28,11 +28,12 @@ from typing import Any
 
 from glovecoach.classroom.room import Room, StationSeat
 from glovecoach.classroom.tile import TileModel
+from glovecoach.engine.technique import HOP_S
 from glovecoach.link.broker import BrokerAddress
 from glovecoach.link.client import GloveClient, LinkLost
 from glovecoach.link.mqtt_shared import SharedMqttConnection
 from glovecoach.pipeline.listener import Listener
-from glovecoach.pipeline.station_coaching import StationUpdate
+from glovecoach.pipeline.station_coaching import ALERT_DUE, STRETCH_DUE, StationUpdate
 from glovecoach.pipeline.station_session import StationPipeline
 from glovecoach.recording import StationRecordingWriter
 from glovecoach.vocabulary.station import DeviceMessage, StationLayout
@@ -46,6 +47,12 @@ COACH_HOLD_S = 0.2
 # Station k's held stretches end at its own phase, k x this (mod 1) of COACH_HOLD_S: phases
 # spread evenly however many stations a room opens, and whenever they are opened.
 GOLDEN_STEP = 0.6180339887
+# Station k's slot 0 comes k x GOLDEN_STEP (mod 1) of the technique hop after its first
+# sample. Opened together, every station's recognition and sensor-health windows closed in the
+# same instant once a second (5-12 ms of coaching each), and an alert raised then by every
+# station waited for all of them: p99 460 ms with twelve. The samples before slot 0 are in
+# the recording, on their devices' own index; the coaching starts under a second later.
+ORIGIN_SPREAD_S = HOP_S
 
 
 def settle_garbage_collector() -> None:
@@ -171,27 +178,36 @@ class Classroom:
                                    device_info={r: h.info for r, h in hellos.items()},
                                    listeners=[TileListener(tile), *extra], with_state=True,
                                    coach_hold_s=COACH_HOLD_S,
-                                   coach_hold_phase=(len(self.stations) * GOLDEN_STEP) % 1.0)
+                                   coach_hold_phase=(len(self.stations) * GOLDEN_STEP) % 1.0,
+                                   defer_coaching=True,
+                                   origin_delay_s=((len(self.stations) * GOLDEN_STEP) % 1.0) * ORIGIN_SPREAD_S)
         self.stations[seat.name] = ClassStation(seat, layout, clients, pipeline, tile, path, problems)
 
     # ------------------------------------------------------------------ running
     def pump(self, budget_s: float | None = None) -> int:
-        """Pump every station's pipeline; returns how many messages went through. With
-        ``budget_s``, stop at the first station boundary after that long and begin the next
-        call at the station after it: a screen paints between the slices, so an alert one
-        station raised is drawn without waiting for every other station's pump."""
+        """Pump every station; returns how many messages and coaching updates went through.
+
+        Every station's frames are taken in first (decoded, aligned, recorded: cheap), which is
+        also how each station's coaching learns what fell due. Then the coaching: first every
+        station with an alert due, then the quiet stretches due, taking turns. A station's
+        coaching costs 1-2 ms a stretch but 5-12 ms when its technique and sensor-health
+        windows close (once a second, ORIGIN_SPREAD_S): pumped station by station, an alert
+        waited behind whichever of those came before it in the room's order.
+
+        With ``budget_s``, the coaching stops at the first station after that long and the
+        next call goes on from the station after it: a screen paints between the slices, so an
+        alert is drawn without waiting for every other station's coaching."""
         live = [s for s in self.stations.values() if not s.pipeline.finished]
         if not live:
             return 0
-        n = 0
-        first = self._next_to_pump % len(live)
         start = time.monotonic()
-        for k in range(len(live)):
-            n += live[(first + k) % len(live)].pipeline.pump()
-            if budget_s is not None and k < len(live) - 1 and time.monotonic() - start >= budget_s:
-                self._next_to_pump = first + k + 1
-                return n
-        return n
+        n = sum(s.pipeline.pump() for s in live)
+        first = self._next_to_pump % len(live)
+        pipelines = [s.pipeline for s in live]
+        coached, stopped = coach_in_turn(pipelines[first:] + pipelines[:first], budget_s, start)
+        if stopped is not None:
+            self._next_to_pump = pipelines.index(stopped) + 1
+        return n + coached
 
     def mark(self, station: str, text: str = "") -> dict:
         """The instructor marks a moment of a station: stored in its recording (shown in its
@@ -251,6 +267,23 @@ class Classroom:
     def __exit__(self, *exc: object) -> None:
         if any(not s.pipeline.finished for s in self.stations.values()):
             self.finish()
+
+
+def coach_in_turn(pipelines: Sequence[Any], budget_s: float | None = None,
+                  start: float | None = None) -> tuple[int, Any]:
+    """Coach what is due in ``pipelines`` (deferring `StationPipeline`s, in their turn's order):
+    every alert first, then the quiet stretches. With ``budget_s``, stop at the first pipeline
+    after that long since ``start`` (monotonic). Returns (updates delivered, the pipeline it
+    stopped after, or None when everything due was coached)."""
+    start = time.monotonic() if start is None else start
+    due = ([p for p in pipelines if p.coaching_due == ALERT_DUE]
+           + [p for p in pipelines if p.coaching_due == STRETCH_DUE])
+    n = 0
+    for k, pipeline in enumerate(due):
+        n += pipeline.coach_due()
+        if budget_s is not None and k < len(due) - 1 and time.monotonic() - start >= budget_s:
+            return n, pipeline
+    return n, None
 
 
 def topic_level(name: str) -> str:

@@ -32,6 +32,9 @@ from glovecoach.vocabulary.station import StationGap, StationLayout, StationSamp
 FLOOR_RISE_N = 0.5
 FLOOR_DROP_N = 0.1
 
+# What a deferring listener's held stretch waits for (`StationCoachingListener.due`).
+NOT_DUE, STRETCH_DUE, ALERT_DUE = 0, 1, 2
+
 
 @dataclass(frozen=True)
 class StationUpdate:
@@ -79,7 +82,7 @@ class StationCoachingListener(Listener):
                  calibrations: Mapping[str, Calibration] | None = None,
                  device_info: Mapping[str, dict] | None = None,
                  calibration_dir: Any = None, with_state: bool = False, hold_s: float = 0.0,
-                 hold_phase: float = 0.0) -> None:
+                 hold_phase: float = 0.0, defer: bool = False) -> None:
         self.layout = layout
         self.rate_hz = float(rate_hz)
         self.with_state = with_state
@@ -95,6 +98,12 @@ class StationCoachingListener(Listener):
         self._held_first = 0
         self._held_present: tuple[bool, ...] = ()
         self._held_rows = 0
+        # With `defer`, a held stretch that is due is not coached inside `process_raw`: `due`
+        # says so (ALERT_DUE before STRETCH_DUE) and whoever runs many stations calls `flush()`
+        # in that order, so one station's alert is not coached after the other stations'
+        # quiet stretches that fell due in the same instant. The blocks coached are the same.
+        self.defer = defer
+        self.due = NOT_DUE
         self._floor_counts = np.zeros(0, dtype=np.int64)    # a held sample at or above may alert
         self._standing: np.ndarray | None = None            # columns with a standing over-force
         self._standing_low: np.ndarray | None = None        # a held sample below may end one
@@ -168,7 +177,10 @@ class StationCoachingListener(Listener):
         offset, rows = self.hold_offset, self.hold_rows
         turn = (self.end_index + offset) // rows > (self._held_first + offset) // rows
         if may_alert or turn or self._held_rows >= rows:
-            updates += self.flush()
+            if self.defer:
+                self.due = max(self.due, ALERT_DUE if may_alert else STRETCH_DUE)
+            else:
+                updates += self.flush()
         return updates
 
     def flush(self) -> list[StationUpdate]:
@@ -176,7 +188,7 @@ class StationCoachingListener(Listener):
         if not self._held:
             return []
         blocks, present = self._held, self._held_present
-        self._held, self._held_rows = [], 0
+        self._held, self._held_rows, self.due = [], 0, NOT_DUE
         raw = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
         return [self._coach(self._held_first, raw, present)]
 
@@ -303,4 +315,4 @@ class StationCoachingListener(Listener):
                              state=self.coach.state if self.with_state else None)
 
 
-__all__ = ["StationCoachingListener", "StationUpdate"]
+__all__ = ["ALERT_DUE", "NOT_DUE", "STRETCH_DUE", "StationCoachingListener", "StationUpdate"]

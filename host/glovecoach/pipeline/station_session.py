@@ -14,6 +14,9 @@ station mode, the demo and every station of a classroom:
   ``coach_hold_s`` (a classroom, many stations in one process) blocks that cannot raise a
   safety alert are coached together up to that long; the decisions are the same.
   ``coach_hold_phase`` (0-1) staggers where those stretches end, station by station.
+  ``defer_coaching``: `pump()` only takes in (and records) what came; the held stretch that
+  fell due is coached by `coach_due()`, so a room can coach its stations' alerts first.
+  ``origin_delay_s``: station slot 0 that long after the first sample (`StationAligner`).
 """
 
 from __future__ import annotations
@@ -35,17 +38,18 @@ class StationPipeline:
                  writer: Any = None, protocol: Any = None, device_info: Mapping[str, dict] | None = None,
                  calibration_dir: Any = None, listeners: Sequence[Listener] = (), with_state: bool = False,
                  limit_samples: int | None = None, hold_s: float = 0.25, coach_hold_s: float = 0.0,
-                 coach_hold_phase: float = 0.0) -> None:
+                 coach_hold_phase: float = 0.0, defer_coaching: bool = False,
+                 origin_delay_s: float = 0.0) -> None:
         self.layout = layout
         self.rate_hz = float(rate_hz)
-        self.source = StationSource(clients, layout, rate_hz, hold_s)
+        self.source = StationSource(clients, layout, rate_hz, hold_s, origin_delay_s=origin_delay_s)
         self.writer = writer
         self.recorder = (StationRecorderListener(writer, rate_hz, limit_samples=limit_samples)
                          if writer is not None else None)
         self.coaching = (StationCoachingListener(protocol=protocol, layout=layout, rate_hz=rate_hz,
                                                  device_info=device_info, calibration_dir=calibration_dir,
                                                  with_state=with_state, hold_s=coach_hold_s,
-                                                 hold_phase=coach_hold_phase)
+                                                 hold_phase=coach_hold_phase, defer=defer_coaching)
                          if protocol is not None else None)
         chain: list[Listener] = [x for x in (self.recorder, self.coaching) if x is not None]
         self.notifier = Notifier(self.source, [*chain, *listeners])
@@ -65,6 +69,25 @@ class StationPipeline:
         self._store_origin()
         return n
 
+    @property
+    def coaching_due(self) -> int:
+        """What the coaching's held stretch waits for (`station_coaching.NOT_DUE`,
+        `STRETCH_DUE` or `ALERT_DUE`); always NOT_DUE unless ``defer_coaching``."""
+        return self.coaching.due if self.coaching is not None else 0
+
+    def coach_due(self) -> int:
+        """Coach the held stretch if it is due and hand its updates to the listeners after the
+        coaching; returns how many updates."""
+        if self.coaching is None or not self.coaching.due:
+            return 0
+        return self._deliver_coached(self.coaching.flush())
+
+    def _deliver_coached(self, updates: list) -> int:
+        after = self.notifier.listeners.index(self.coaching) + 1
+        for update in updates:
+            self.notifier.deliver(update, after)
+        return len(updates)
+
     def _store_origin(self) -> None:
         if not self._origin_written and self.writer is not None and self.source.origin_host_s is not None:
             self.writer.set_station_origin(self.source.origin_host_s)
@@ -83,9 +106,7 @@ class StationPipeline:
         for message in self.source.finish():
             self.notifier.deliver(message)
         if self.coaching is not None:
-            after = self.notifier.listeners.index(self.coaching) + 1
-            for update in self.coaching.flush():
-                self.notifier.deliver(update, after)
+            self._deliver_coached(self.coaching.flush())
         self._store_origin()
         report = self.coaching.finish() if self.coaching is not None else None
         if self.writer is not None:

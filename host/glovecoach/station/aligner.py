@@ -47,8 +47,10 @@ Everything else that comes for a slot is counted (`DeviceStats.late_samples`) an
 nothing already placed or emitted ever moves.
 
 Time is host time in seconds as the frames carry it (Unix time from `GloveClient`). The
-station's slot 0 is the host time of the first sample placed (`origin_host_s`), unless given:
-a replay is given the origin the live session stored, so its slots are the live ones.
+station's slot 0 is the host time of the first sample placed (`origin_host_s`), or
+`origin_delay_s` after it, unless given: a replay is given the origin the live session stored,
+so its slots are the live ones. (A classroom delays each station's origin by its own fraction
+of the technique hop, so the stations' recognition windows do not all close in the same instant.)
 """
 
 from __future__ import annotations
@@ -133,7 +135,8 @@ class StationAligner:
 
     def __init__(self, layout: StationLayout, rate_hz: float, hold_s: float = 0.25, *,
                  reorder_s: float = 0.05, rejoin_s: float = 0.05, warmup_s: float = 0.1,
-                 origin_host_s: float | None = None, refit_s: float = REFIT_S) -> None:
+                 origin_host_s: float | None = None, refit_s: float = REFIT_S,
+                 origin_delay_s: float = 0.0) -> None:
         if not (rate_hz > 0 and math.isfinite(rate_hz)):
             raise ValueError(f"rate_hz must be a positive number, got {rate_hz!r}")
         if not (hold_s > 0 and math.isfinite(hold_s)):
@@ -147,6 +150,8 @@ class StationAligner:
                              f"({hold_s}), got {reorder_s}, {rejoin_s}, {warmup_s}")
         if origin_host_s is not None and not math.isfinite(origin_host_s):
             raise ValueError(f"origin_host_s must be a finite host time, got {origin_host_s!r}")
+        if not (0.0 <= origin_delay_s < 10.0):
+            raise ValueError(f"origin_delay_s must be 0-10 s after the first sample, got {origin_delay_s!r}")
         self.layout = layout
         self.rate_hz = float(rate_hz)
         self.hold_s = float(hold_s)
@@ -155,7 +160,7 @@ class StationAligner:
         self.warmup_s = float(warmup_s)
         self.accept_s = self.hold_s - self.reorder_s
         self.down_wait_s = self.reorder_s + self.rejoin_s
-        self.timebase = StationTimebase(rate_hz, refit_s=refit_s)
+        self.timebase = StationTimebase(rate_hz, refit_s=refit_s, origin_delay_s=origin_delay_s)
         if origin_host_s is not None:
             self.timebase.origin_host_s = float(origin_host_s)
         self._devices: dict[str, _Device] = {}

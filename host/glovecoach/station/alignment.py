@@ -146,11 +146,14 @@ class StationTimebase:
     """The devices of one station on one sample index: ``observe`` each frame's clock stamp,
     then ``place`` its samples."""
 
-    def __init__(self, rate_hz: float, refit_s: float | None = None) -> None:
+    def __init__(self, rate_hz: float, refit_s: float | None = None, origin_delay_s: float = 0.0) -> None:
         self.rate_hz = float(rate_hz)
         self.refit_s = refit_s
         self.devices: dict[str, DeviceAlignment] = {}
         self.origin_host_s: float | None = None
+        # Slot 0 this long after the first sample placed (the samples before it are counted as
+        # before the origin; a recording keeps them on their device's own index).
+        self.origin_delay_s = float(origin_delay_s)
 
     def device(self, name: str) -> DeviceAlignment:
         if name not in self.devices:
@@ -169,5 +172,5 @@ class StationTimebase:
             fit = device.current_fit(device_s_first)
             if fit is None:
                 raise RuntimeError(f"{name}: no clock pairs yet: observe() a frame first")
-            self.origin_host_s = float(fit.to_host(device_s_first))
+            self.origin_host_s = float(fit.to_host(device_s_first)) + self.origin_delay_s
         return device.place(device_s_first, n, self.origin_host_s, follows_previous)
