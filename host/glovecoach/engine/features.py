@@ -96,6 +96,10 @@ class WindowFeatures:
     rest_hf_prominence: np.ndarray
     rest_hf_dominance: np.ndarray
     rest_hf_coherence: np.ndarray
+    # The largest share of the slow rhythm's power (0.2-4.5 Hz, all sensors' spectra summed)
+    # that any one sensor holds: several digits rising and falling together (a grasp) spread
+    # it, one finger squeezing holds nearly all of it. 0 where nothing swings.
+    slow_top_share: np.ndarray
     # Power spectrum of the whole-hand force in the latest window spent wholly off the back (or
     # the one given in), to carry into the next windows' features; None while none was seen.
     rest_spectrum: np.ndarray | None = None
@@ -106,7 +110,7 @@ class WindowFeatures:
             "level_n", "peak_n", "contact", "dominant_hz", "periodicity", "rhythm_prominence", "modulation",
             "opposition", "crest", "released", "impacts", "impact_span", "hf_ratio", "hf_hz",
             "hf_prominence", "hf_dominance", "noise_n", "hf_coherence", "rest_hf_hz", "rest_hf_ratio",
-            "rest_hf_prominence", "rest_hf_dominance", "rest_hf_coherence")}
+            "rest_hf_prominence", "rest_hf_dominance", "rest_hf_coherence", "slow_top_share")}
         out.update({f"share_{r}": float(v[k]) for r, v in self.shares.items()})
         return out
 
@@ -373,6 +377,12 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
 
     slow = _band(freqs, *RHYTHM_BAND_HZ)
     dominant, _, rhythm_prom, periodicity = _peak(channel_power, freqs, slow, ch_floor)
+    slow_bins = np.flatnonzero(slow)
+    slow_spec = spectra[:, :, int(slow_bins[0]):int(slow_bins[-1]) + 1] if len(slow_bins) else spectra[:, :, :0]
+    per_sensor = (slow_spec.real ** 2 + slow_spec.imag ** 2).sum(axis=2, dtype=np.float64)    # (n_w, ch)
+    slow_all = per_sensor.sum(axis=1)
+    slow_top = np.divide(per_sensor.max(axis=1) if n_ch else np.zeros(n_w), slow_all,
+                         out=np.zeros(n_w), where=slow_all > 0)
     # The fast rhythm on the whole-hand force: a vibration moves every loaded sensor together,
     # so their swings add up while their noises do not.
     fast = _band(freqs, HF_BAND_HZ[0], min(HF_BAND_HZ[1], 0.95 * fs / 2))
@@ -444,7 +454,7 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
         released=released, impacts=impacts, impact_span=impact_span, hf_ratio=hf_ratio, hf_hz=hf_hz,
         hf_prominence=hf_prom, hf_dominance=hf_dominance, noise_n=noise, hf_coherence=hf_coherence,
         rest_hf_hz=r_hz, rest_hf_ratio=r_ratio, rest_hf_prominence=r_prom, rest_hf_dominance=r_dominance,
-        rest_hf_coherence=r_coherence, rest_spectrum=rest_spectrum,
+        rest_hf_coherence=r_coherence, slow_top_share=slow_top, rest_spectrum=rest_spectrum,
     )
 
 

@@ -30,6 +30,10 @@ noisy         the noise floor at rest (robust: medians of three |second differen
               does not come at the same moments as another sensor's: the hits of percussion
               or the shaking of vibration reach lightly loaded sensors too, noise does not.
               NOISY_S of such chunks within NOISY_WINDOW_S, most of its noisy chunks alone.
+              Once told, it stays noisy until it shows clean rest: RECOVER_S of quiet chunks at
+              rest, above 0 N (a reading clipped at 0 N hides half its noise), none of them
+              within NOISY_WINDOW_S of a chunk noisy on its own, which starts the count again.
+              Under load its noise is not judged, so a load never clears it.
 
 How the work is done: samples are grouped into CHUNK_S chunks aligned to the session's sample
 index (like glovecoach.engine.spine), so results do not depend on how the session is split
@@ -133,8 +137,12 @@ class _Latch:
         self.good_run = np.zeros(n, dtype=np.int32)   # good chunks since the last bad one
         self.active = np.zeros(n, dtype=bool)
 
-    def run(self, bad: np.ndarray, good: np.ndarray) -> np.ndarray:
-        """(K, ch) evidence (bad and good never both) -> (K, ch) latch state after each chunk."""
+    def run(self, bad: np.ndarray, good: np.ndarray, hold: np.ndarray | None = None) -> np.ndarray:
+        """(K, ch) evidence (bad and good never both) -> (K, ch) latch state after each chunk.
+
+        `hold` (K, ch): chunks that are not bad enough to turn a latch on but show the fault is
+        still there; they restart the count of healthy chunks an active latch needs to turn off.
+        """
         k = bad.shape[0]
         state = np.zeros(bad.shape, dtype=bool)
         # Most columns are off and see no bad evidence: they stay off, and only their run
@@ -144,6 +152,8 @@ class _Latch:
         if quiet.any():
             any_good = good[:, quiet].any(axis=0)
             self.bad_run[quiet] = np.where(any_good, 0, self.bad_run[quiet])
+            # (`hold` is left out here: an off latch needs its count of healthy chunks only
+            # once it is on, and the bad chunk that turns it on restarts that count.)
             self.good_run[quiet] += np.count_nonzero(good[:, quiet], axis=0).astype(np.int32)
         cols = np.flatnonzero(busy)
         if not len(cols):
@@ -153,7 +163,8 @@ class _Latch:
         bad_t = np.ascontiguousarray(bad[:, cols].T)
         good_t = np.ascontiguousarray(good[:, cols].T)
         bad_run = self._runs(bad_t, good_t, self.bad_run[cols])
-        good_run = self._runs(good_t, bad_t, self.good_run[cols])
+        stop = bad_t if hold is None else bad_t | np.ascontiguousarray(hold[:, cols].T)
+        good_run = self._runs(good_t, stop, self.good_run[cols])
         # Forward-fill the last decision: 2 * chunk + 1 for "on", 2 * chunk for "off", -1 none;
         # the running maximum is then the latest decision (no fancy indexing needed).
         idx2 = 2 * np.arange(k, dtype=np.int32)[None, :]
@@ -587,12 +598,22 @@ class SensorHealthMonitor:
             alone[rows, cols] = self._coincidence(st["d2"], rows, cols) < NOISY_SHARED
         n_alone = self._alone_window.run(alone)
         n_noisy = self._noisy_window.run(noisy_now)
+        # Recovery needs clean rest, not the odd quiet chunk: a noisy sensor resting at 0 N has
+        # its readings clipped there, and about one chunk in three of such half-wave noise
+        # looks clean while others in between are plainly noisy. So a chunk counts as healthy
+        # only when no chunk of the last NOISY_WINDOW_S was noisy on its own, and every such
+        # chunk starts the RECOVER_S of healthy chunks afresh (`hold`). A sensor told noisy
+        # thus stays out of recognition and force checks through any load (where its noise is
+        # not judged) until it has shown about half a minute of clean rest.
         evidence["noisy"] = (alone & (n_alone >= round(NOISY_S / CHUNK_S)) & (n_alone >= NOISY_MAJORITY * n_noisy),
-                             rest & (sigma < NOISY_CLEAR * thr))
+                             rest & (sigma < NOISY_CLEAR * thr) & (n_alone == 0) & (lo > 0.0))
         quiet = rest & (~noisy_now | alone)
         bad = np.concatenate([evidence[name][0] for name in self._latch_names], axis=1)
         good = np.concatenate([evidence[name][1] for name in self._latch_names], axis=1)
-        on = self._latches.run(bad, good)
+        hold = np.zeros_like(bad)
+        col = self._latch_names.index("noisy") * self.n
+        hold[:, col:col + self.n] = alone
+        on = self._latches.run(bad, good, hold)
         latched = {name: on[:, i * self.n:(i + 1) * self.n] for i, name in enumerate(self._latch_names)}
         # Where the latest healthy evidence ended, per chunk and latch (for the fault's onset).
         last_good = np.maximum.accumulate(np.where(good, chunk_ends.astype(np.int64)[:, None], -1), axis=0)

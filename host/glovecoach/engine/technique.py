@@ -51,7 +51,8 @@ class Thresholds:
     knead_held_thumb_share_min: float = 0.1  # ... most of the load, the thumb a tenth of it
     knead_pulse_digits_min: float = 0.55     # the digits carry the load and it swings by most of
     knead_pulse_modulation_min: float = 0.55  # ... its level: grasp and release ...
-    knead_pulse_hz_min: float = 0.4          # ... at a grasp's pace (0.5-1.5 Hz), not one slow press
+    knead_pulse_hz_min: float = 0.4          # ... at a grasp's pace (0.5-1.5 Hz), not one slow press,
+    knead_pulse_spread_max: float = 0.6      # ... unless no one sensor holds more of the rhythm than this
     vibration_hf_ratio_min: float = 0.035    # the fast peak's swing, noise removed, over the level
     vibration_hz: tuple[float, float] = (4.5, 13.0)
     vibration_prominence_min: float = 8.0   # the fast peak stands this far over the noise floor
@@ -144,9 +145,13 @@ def classify(f: WindowFeatures, t: Thresholds = DEFAULT_THRESHOLDS) -> tuple[np.
     # when the thumb sensor is missing or broken too.
     # (A single squeeze of one finger rises and falls too, but once: its slowest rhythm, under
     # any grasp's pace, dominates the window.)
+    # Slow kneading with an irregular hand (a late or missed grasp) can leave a 4 s window
+    # with little more than one grasp, its rhythm then under that pace; several digits rising
+    # and falling together still tell it from one finger's squeeze, whose own sensor holds
+    # nearly all of the window's slow swing.
     digits = thumb + f.shares["grasp_fingers"]
-    pulsing = ((digits >= t.knead_pulse_digits_min) & (f.modulation >= t.knead_pulse_modulation_min)
-               & (f.dominant_hz >= t.knead_pulse_hz_min))
+    paced = (f.dominant_hz >= t.knead_pulse_hz_min) | (f.slow_top_share <= t.knead_pulse_spread_max)
+    pulsing = ((digits >= t.knead_pulse_digits_min) & (f.modulation >= t.knead_pulse_modulation_min) & paced)
     decide(pulsing, "kneading", np.minimum((digits - t.knead_pulse_digits_min) / 0.1,
                                            (f.modulation - t.knead_pulse_modulation_min) / 0.15))
     rhythmic = f.rhythm_prominence >= t.rubbing_prominence_min

@@ -905,6 +905,28 @@ def sensor_ceiling_n() -> np.ndarray:
     return np.array([float(raw_to_force(smap.saturated_at, p)) for p in channel_params(ALL_CHANNELS)])
 
 
+def messy_sensors(true_newtons: np.ndarray, realism: Realism, seed: int,
+                  faults: dict[str, str] | None = None) -> tuple[np.ndarray, list[ChannelFault]]:
+    """What a glove with the realism's sensor settings reports for `true_newtons` (n, 20)
+    sampled at `realism.rate_hz`, with each channel named in `faults` given that fault
+    (channel id -> kind from FAULT_KINDS), exactly as `simulate_messy` renders its sessions.
+    For tests that build a session from technique stretches (`messy_technique_forces`) and
+    need a fault on one chosen sensor."""
+    true_n = np.asarray(true_newtons, dtype=np.float32)
+    if true_n.ndim != 2 or true_n.shape[1] != len(ALL_CHANNELS):
+        raise ValueError(f"true_newtons must be (samples, {len(ALL_CHANNELS)}) in ALL_CHANNELS order; "
+                         f"got shape {true_n.shape}")
+    plan: list[tuple[int, str]] = []
+    for channel, kind in (faults or {}).items():
+        if channel not in _CH:
+            raise ValueError(f"messy_sensors: unknown channel {channel!r}")
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"messy_sensors: unknown fault {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
+        plan.append((_CH[channel], kind))
+    g = _rngs(seed, "messy_sensors")
+    return _sensor_path(true_n, realism, int(realism.rate_hz), "messy_sensors", plan, g["sensor"], g["fault"])
+
+
 def _sensor_path(true_n: np.ndarray, realism: Realism, rate: int, scenario: str,
                  fault_plan: list[tuple[int, str]], rng: np.random.Generator,
                  frng: np.random.Generator) -> tuple[np.ndarray, list[ChannelFault]]:
@@ -1015,4 +1037,5 @@ def _to_counts(newtons: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["FAULT_KINDS", "MESSY_SCENARIOS", "RANGES", "RATES_HZ", "TRANSITIONS", "ChannelFault",
-           "MessySession", "Realism", "simulate_messy"]
+           "MessyParams", "MessySession", "Realism", "draw_messy_params", "messy_sensors",
+           "messy_technique_forces", "simulate_messy"]
