@@ -174,13 +174,13 @@ class Classroom:
         writer.note("session_start", {"trainee": seat.trainee, "station": seat.name, "room": self.room.name})
         tile = TileModel(seat.name, seat.trainee, layout, self.rate_hz, width_px=self.tile_width_px)
         extra = list(self.listeners_for(seat.name)) if self.listeners_for else []
+        phase = (len(self.stations) * GOLDEN_STEP) % 1.0     # this station's own, 0-1
         pipeline = StationPipeline(clients, layout, self.rate_hz, writer=writer, protocol=self.protocol,
                                    device_info={r: h.info for r, h in hellos.items()},
                                    listeners=[TileListener(tile), *extra], with_state=True,
                                    coach_hold_s=COACH_HOLD_S,
-                                   coach_hold_phase=(len(self.stations) * GOLDEN_STEP) % 1.0,
-                                   defer_coaching=True,
-                                   origin_delay_s=((len(self.stations) * GOLDEN_STEP) % 1.0) * ORIGIN_SPREAD_S)
+                                   coach_hold_phase=phase, defer_coaching=True,
+                                   origin_delay_s=phase * ORIGIN_SPREAD_S)
         self.stations[seat.name] = ClassStation(seat, layout, clients, pipeline, tile, path, problems)
 
     # ------------------------------------------------------------------ running

@@ -28,7 +28,7 @@ from typing import Any
 from glovecoach.pipeline.listener import Listener
 from glovecoach.pipeline.notifier import Notifier
 from glovecoach.pipeline.recorder import StationRecorderListener
-from glovecoach.pipeline.station_coaching import StationCoachingListener
+from glovecoach.pipeline.station_coaching import NOT_DUE, StationCoachingListener
 from glovecoach.pipeline.station_source import StationSource
 from glovecoach.vocabulary.station import StationLayout
 
@@ -73,7 +73,7 @@ class StationPipeline:
     def coaching_due(self) -> int:
         """What the coaching's held stretch waits for (`station_coaching.NOT_DUE`,
         `STRETCH_DUE` or `ALERT_DUE`); always NOT_DUE unless ``defer_coaching``."""
-        return self.coaching.due if self.coaching is not None else 0
+        return self.coaching.due if self.coaching is not None else NOT_DUE
 
     def coach_due(self) -> int:
         """Coach the held stretch if it is due and hand its updates to the listeners after the
