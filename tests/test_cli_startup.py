@@ -16,13 +16,17 @@ from glovecoach.commands import COMMANDS
 
 HEAVY = ("PySide6", "pyqtgraph", "serial", "glovecoach.simulate", "glovecoach.link", "glovecoach.app",
          "glovecoach.deploy", "glovecoach.wire")
+# A station's code, which one glove's recording never needs.
+STATION = ("glovecoach.station", "glovecoach.vocabulary.station", "glovecoach.engine.station",
+           "glovecoach.pipeline.station_coaching", "glovecoach.recording.force_csv")
 
 
-def loaded_after(code: str) -> list[str]:
-    """Top-level heavy modules present in sys.modules after running `code` in a fresh interpreter."""
+def loaded_after(code: str, heavy: tuple[str, ...] = HEAVY) -> list[str]:
+    """Modules of `heavy` (or under them) present in sys.modules after running `code` in a
+    fresh interpreter."""
     probe = code + (
         "\nimport sys\n"
-        f"heavy = {HEAVY!r}\n"
+        f"heavy = {heavy!r}\n"
         "print(sorted(m for m in sys.modules if any(m == h or m.startswith(h + '.') for h in heavy)))\n")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
@@ -48,7 +52,8 @@ def test_analyzing_a_csv_imports_nothing_heavy(tmp_path: Path) -> None:
 
 def test_analyzing_a_recording_imports_nothing_heavy(tmp_path: Path) -> None:
     """A recording goes through the pipeline like a live session, yet analysing one loads
-    neither the device link nor the wire decoder (start-up time, issue 9)."""
+    neither the device link nor the wire decoder, nor a station's code, nor the CSV reader
+    (start-up time, issue 9)."""
     from glovecoach.simulate import simulate
     from glovecoach.simulate.files import write_recording
 
@@ -56,7 +61,7 @@ def test_analyzing_a_recording_imports_nothing_heavy(tmp_path: Path) -> None:
     code = ("import contextlib, io\nfrom glovecoach.cli import main\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             f"    assert main(['analyze', {str(path)!r}, '--json']) == 0\n")
-    assert loaded_after(code) == []
+    assert loaded_after(code, HEAVY + STATION) == []
 
 
 def test_every_command_module_is_in_the_table() -> None:

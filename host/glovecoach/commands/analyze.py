@@ -40,7 +40,6 @@ def run(args: argparse.Namespace) -> int:
     from glovecoach.pipeline.analysis import analyze_recording, analyze_table
     from glovecoach.protocols import ProtocolError, default_protocol, load_protocol
     from glovecoach.recording import RecordingError, StationRecording, open_any_recording
-    from glovecoach.recording.force_csv import ForceCsvError, read_force_csv
 
     try:
         protocol = load_protocol(args.protocol) if args.protocol else default_protocol()
@@ -65,7 +64,12 @@ def run(args: argparse.Namespace) -> int:
         if path.suffix.lower() == ".csv":
             if args.calibration:
                 raise CommandError("--calibration applies to .gcrec recordings; a CSV already holds newtons")
-            table = read_force_csv(path)
+            from glovecoach.recording.force_csv import ForceCsvError, read_force_csv  # (not needed for a .gcrec)
+
+            try:
+                table = read_force_csv(path)
+            except ForceCsvError as exc:
+                raise CommandError(str(exc)) from None
             info = table.export_info or {}
             report = analyze_table(table, protocol, {
                 "nominal": info.get("calibration", "nominal") == "nominal" if info else False,
@@ -85,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
             report = analyze_recording(recording, protocol, calibration, args.calibrations_dir)
             if recording.truncated:
                 extra["recording_problem"] = recording.truncation_reason
-    except (ForceCsvError, CalibrationError, RecordingError) as exc:
+    except (CalibrationError, RecordingError) as exc:
         raise CommandError(str(exc)) from None
 
     # Everything is computed before anything is printed: an error never leaves half a report.

@@ -15,21 +15,26 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from glovecoach.calibration import Calibration, calibration_for
 from glovecoach.engine.coaching import CoachingEngine
-from glovecoach.engine.report import SessionReport, StationReport
+from glovecoach.engine.report import SessionReport
 from glovecoach.pipeline.coaching import CoachingListener
 from glovecoach.pipeline.notifier import Notifier
 from glovecoach.pipeline.recording_source import RecordingSource
-from glovecoach.pipeline.station_coaching import StationCoachingListener
 from glovecoach.protocols import Protocol
-from glovecoach.recording.force_csv import ForceTable
 from glovecoach.recording.runs import contiguous_blocks
 from glovecoach.vocabulary.blocks import ForceBlock
-from glovecoach.vocabulary.station import StationGap, StationLayout, StationSamples
+
+if TYPE_CHECKING:
+    # Imported where they are used: `analyze FILE.gcrec` starts without the station's and the
+    # CSV's code (start-up is a third of a 15-minute analysis).
+    from glovecoach.engine.report import StationReport
+    from glovecoach.recording.force_csv import ForceTable
+    from glovecoach.vocabulary.station import StationLayout
 
 ANALYSIS_BLOCK_S = 60.0   # results do not depend on block size; longer blocks cost less overhead
 
@@ -75,6 +80,8 @@ def station_messages(raw: np.ndarray, present: np.ndarray, gaps: Iterable[tuple[
     blocks that never span a change in which devices are present (nor `block_rows`), and a
     `StationGap` for each stretch no device filled (rows with no device present, and the
     `gaps` given as (first_index, n_samples))."""
+    from glovecoach.vocabulary.station import StationGap, StationSamples
+
     n = len(raw)
     empty = np.asarray(~present.any(axis=1), dtype=bool)
     for a, k in gaps:
@@ -106,6 +113,8 @@ def analyze_station(raw: np.ndarray, present: np.ndarray | tuple, layout: Statio
     readings in that row; `gaps`: (first_index, n_samples) of slots that are gaps whatever
     the rows hold; `calibrations` per device role (else each device's stored one by its id in
     `device_info`, else nominal)."""
+    from glovecoach.pipeline.station_coaching import StationCoachingListener
+
     raw = np.asarray(raw)
     if raw.ndim != 2 or raw.shape[1] != len(layout.columns):
         raise ValueError(f"station data of shape {raw.shape} does not match the station's "

@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -45,8 +45,10 @@ from glovecoach.recording.format import (
     RecordingError,
     decode_json,
 )
-from glovecoach.vocabulary.station import StationLayout
 from glovecoach.vocabulary.stream import SessionGap
+
+if TYPE_CHECKING:   # imported where a station's file is read: one glove's recording does without it
+    from glovecoach.vocabulary.station import StationLayout
 
 _MISSING_REASON = "no samples for these indices in the file (never written, or lost to file damage)"
 
@@ -321,6 +323,8 @@ def _layout(value: Any) -> StationLayout:
         if not isinstance(device.get("role"), str) or not isinstance(device.get("hand"), (str, type(None))):
             raise ValueError("a layout device needs a role and a hand (a string or null)")
         _channel_ids(device.get("channels"))
+    from glovecoach.vocabulary.station import StationLayout
+
     return StationLayout.from_description(value)  # refuses repeated roles, hands and columns
 
 

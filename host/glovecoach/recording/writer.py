@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
@@ -46,7 +46,9 @@ from glovecoach.recording.format import (
     encode_samples,
     file_header,
 )
-from glovecoach.vocabulary.station import StationLayout
+
+if TYPE_CHECKING:   # imported where a station's file is written: one glove's recording does without it
+    from glovecoach.vocabulary.station import StationLayout
 
 # Wake the flusher early once this much is buffered, and cap one SAMPLES record's raw block
 # (bounded memory for the reader's per-record work; 1 MiB is ~26 s at 200 Hz x 20 channels).
@@ -546,6 +548,8 @@ class StationRecordingWriter(_RecordFile):
         flush_interval_s: float = 0.5,
         overwrite: bool = False,
     ) -> None:
+        from glovecoach.vocabulary.station import StationLayout
+
         if not isinstance(layout, StationLayout):
             raise TypeError(f"layout must be a StationLayout, got {type(layout).__name__}")
         if not layout.devices:
