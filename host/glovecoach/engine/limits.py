@@ -103,7 +103,7 @@ class LimitTable:
     def per_sample(self, stretches: Sequence[tuple], n: int) -> LimitRow:
         """(n, glove) limit arrays for a block tiled by `stretches` [(start, end, technique,
         recent techniques, knuckles working)]; a single stretch gives (1, glove) rows that
-        broadcast over the block."""
+        broadcast over the block (the table's own: not to be written), several give new arrays."""
         rows = [self.for_stretch(cur, recent, fist) for _, _, cur, recent, fist in stretches]
         if len(stretches) == 1:
             return {k: v[None, :] for k, v in rows[0].items()}
@@ -271,10 +271,23 @@ class ReturnGrace:
         self._last_return = int(ret_at[-1])
         if not grace.any():
             return lim
+        # Grace comes in a few runs (one per return): they are relaxed as slices, not gathered
+        # and scattered through a mask.
+        edges = np.flatnonzero(np.diff(grace, prepend=False, append=False))
+        runs = list(zip(edges[::2].tolist(), edges[1::2].tolist()))
         out = {}
-        for key, value in lim.items():   # (only the rows in grace change: no pass over the others)
-            out[key] = np.array(np.broadcast_to(value, (n, value.shape[1])))
-            out[key][grace] = np.maximum(out[key][grace], default[key]) if key.endswith("_max") else np.nan
+        for key, value in lim.items():
+            # Rows already one per sample are this block's own (`LimitTable.per_sample` makes
+            # them afresh) and are relaxed in place; shared rows (one for the whole block, the
+            # table's cached ones) are spread into a new array first.
+            rows = value if value.shape[0] == n and n > 1 else np.array(np.broadcast_to(value, (n, value.shape[1])))
+            relaxed = default[key]
+            for a, b in runs:
+                if key.endswith("_max"):
+                    np.maximum(rows[a:b], relaxed, out=rows[a:b])
+                else:
+                    rows[a:b] = np.nan
+            out[key] = rows
         return out
 
 
