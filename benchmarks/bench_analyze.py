@@ -13,7 +13,9 @@ session-minute, beside the same figures for the baseline measured in the same ru
   old `glovecoach analyze` imported (every subcommand module: that was its start-up cost).
 
 Also printed: the start-up alone (`analyze --help`). Targets (issue 9): 15 minutes in under
-0.5 s wall, start-up included; linear to 60 minutes.
+0.5 s wall, start-up included; linear to 60 minutes. The 0.5 s was set where the baseline took
+1.16 s; this machine's speed varies by a fifth from hour to hour, so the target is also printed
+scaled by the baseline measured in the same run.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+TARGET_15_S = 0.5               # issue 9: a 15-minute session at 200 Hz in under 0.5 s, start-up included
+ISSUE_BASELINE_15_S = 1.16      # what the baseline took when that target was set (issue 9's text)
 
 BASELINE = """
 import sys, json, importlib, pkgutil
@@ -121,6 +125,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{minutes:7g} {name:>9} {r[0]:7.3f} {r[1]:6.3f} {r[0] * 1000 / minutes:7.1f} "
                       f"{r[2]:8d} {r[3]:8d}")
             print(f"{'':7} {'ratio':>9} {base[0] / now[0]:7.2f}x faster")
+            if minutes == 15:
+                # The target was set on a machine where the baseline took ISSUE_BASELINE_15_S; this
+                # machine's speed today is read off the baseline measured in the same run.
+                scaled = TARGET_15_S * base[0] / ISSUE_BASELINE_15_S
+                met = "met" if now[0] < TARGET_15_S else "not met"
+                print(f"{'':7} {'target':>9} {TARGET_15_S:.2f} s wall ({met}); "
+                      f"at this run's machine speed (baseline {base[0]:.2f} s against {ISSUE_BASELINE_15_S:.2f} s "
+                      f"when the target was set) {scaled:.2f} s ({'met' if now[0] < scaled else 'not met'})")
     return 0
 
 
