@@ -132,3 +132,38 @@ def test_the_health_monitor_dates_a_fault_from_the_last_healthy_evidence() -> No
     assert 59.5 <= onset <= 60.5 < start
     onset, start = spans[("ring_tip", "stuck")]
     assert 39.5 <= onset <= 40.5 and start >= 55.0
+
+
+def test_the_report_reads_again_only_around_each_fault() -> None:
+    """Two faults five minutes apart: the stretches labelled again are each fault's own
+    neighbourhood, not the whole session between them (a 60-minute analysis read it all again),
+    and both faults' windows are still labelled without their sensor."""
+    rate = 100
+    x = glove_session([("kneading", 150, "grasp"), ("vibration", 130, "finger_pads"), ("stroking", 150, None)],
+                      rate, 11)
+    x = stick(x, "palm_center", 120.0, 175.0, 20.0, rate)       # told some 20 s later
+    x = pin(x, "hypothenar", 400.0, 420.0, rate)                 # told 5 s later
+    engine = CoachingEngine(P, ALL_CHANNELS, rate)
+    top = np.array([CEILING[c] for c in ALL_CHANNELS], dtype=np.float32) * np.float32(0.999)
+    events = []
+    for a in range(0, len(x), 60 * rate):
+        block = x[a:a + 60 * rate]
+        events += engine.process(ForceBlock(a, block, block >= top, np.zeros(block.shape, dtype=bool)))
+    read_again: list[tuple[float, float]] = []
+    kept = engine.hindsight.stretches
+
+    def recording_stretches(a: int, b: int):
+        read_again.append((a / rate, b / rate))
+        return kept(a, b)
+
+    engine.hindsight.stretches = recording_stretches
+    report = engine.finish()
+    told = sorted((e.channel, e.rule) for e in events if e.kind == "sensor_fault" and e.state == "begin")
+    assert told == [("hypothenar", "saturated"), ("palm_center", "stuck")]
+    assert len(read_again) == 2
+    assert all(b - a < 120.0 for a, b in read_again)
+    assert not any(a < 300.0 < b for a, b in read_again)       # the stretch between the faults
+    assert [p.technique for p in report.phases] == ["kneading", "vibration", "stroking"]
+    kneading, vibration, stroking = report.phases
+    assert abs(kneading.end_s - 153.0) < 2.5 and abs(vibration.start_s - 153.0) < 2.5
+    assert not [v for v in report.violations if v.rule == "phase_too_short"]

@@ -60,6 +60,7 @@ from glovecoach.vocabulary.techniques import Phase
 
 OPEN_SENSOR_MIN_S = 0.5      # a lead reading open this long is reported (shorter: a loose contact blip)
 PAUSE_SHOWN_AFTER_S = 3.0    # the hand off the back this long: the phase bar says "paused"
+HINDSIGHT_CONTEXT_S = 3.0    # contact decided again this long before the first window it decides for
 
 
 @dataclass(frozen=True)
@@ -449,6 +450,21 @@ class CoachingEngine:
             return {}
         return {"pause_s": off_s, "paused_technique": last.technique, "pause_max_s": self.protocol.pause_max_s}
 
+    def _hindsight_stretches(self, redo: list[tuple[int, int, int]]) -> list[tuple[int, np.ndarray, np.ndarray | None]]:
+        """The kept forces around each stretch [a, b) of `redo` [(column, a, b)] where a sensor
+        was faulty before it was told: every window that overlaps the stretch, and
+        HINDSIGHT_CONTEXT_S before the first of them for the hand contact (decided again from
+        a lifted start) to settle. Overlapping neighbourhoods are merged, so no window comes
+        twice, and the session between two faults far apart is not read again."""
+        pad = self.recognizer.window + int(round(HINDSIGHT_CONTEXT_S * self.rate_hz))
+        merged: list[list[int]] = []
+        for lo, hi in sorted((a - pad, b + self.recognizer.window) for _, a, b in redo):
+            if merged and lo <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        return [stretch for lo, hi in merged for stretch in self.hindsight.stretches(lo, hi)]
+
     def _phases_in_hindsight(self, spans: list[tuple[str, str, float, float, float]], end_s: float) -> list[Phase]:
         """The session's phases for the report. Live, a faulty glove sensor is left out only
         from the moment its fault is told (seconds to a minute after it began), and until then
@@ -468,8 +484,7 @@ class CoachingEngine:
         starts = rec.window_starts()
         ends = starts + rec.window
         changed = False
-        for first, forces, level in self.hindsight.stretches(min(a for _, a, _ in redo) - rec.window,
-                                                             max(b for _, _, b in redo) + rec.window):
+        for first, forces, level in self._hindsight_stretches(redo):
             if level is None:
                 continue
             last = first + len(forces)
