@@ -351,9 +351,9 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
     sums = np.einsum("wmc,wm->wc", xd, (~lifted).astype(np.float64))
     mean_ch = xd.mean(axis=1)                                # (n_w, ch)
     mean_kept = np.where(kept[:, None] > 0, sums / np.maximum(kept, 1)[:, None], mean_ch)
+    # (Centred already: the kept samples less their own mean sum to zero, the lifted ones are zero.)
     ac = xd - mean_kept[:, None, :]
     np.copyto(ac, 0.0, where=lifted[:, :, None])
-    ac -= ac.mean(axis=1, keepdims=True)
     total_ac = ac.sum(axis=2)
 
     # Spectra: Hann-windowed, zero-padded for a finer frequency grid than 1/window.
