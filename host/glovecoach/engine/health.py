@@ -12,13 +12,14 @@ dead          no signal while the sensors next to it on the hand (its region in 
               are noisy at rest (with the hand off the back, every glove sensor but one
               under OFF_BACK_N, the median over the glove of each sensor's own noise, not
               shared with the others, at least GLOVE_NOISE_N: in most such chunks and in
-              GLOVE_NOISE_S of them). A broken lead can leave the divider at any constant
-              level, so a dead sensor may read a steady resting offset rather than 0 N. A
-              healthy idle sensor also reads its resting level for minutes (the knuckles
-              while the palm strokes), so flatness alone proves nothing; flatness while the
-              neighbours work does, where a live sensor could not be flat: under 0 N a live
-              sensor idles at exactly 0 N only when its readings are clipped there, and above
-              it a live sensor on a noisy glove never holds one value. On a glove with no
+              GLOVE_NOISE_S of them, among the first GLOVE_NOISE_JUDGED_S of such chunks).
+              A broken lead can leave the divider at any constant level, so a dead sensor
+              may read a steady resting offset rather than 0 N. A healthy idle sensor also
+              reads its resting level for minutes (the knuckles while the palm strokes), so
+              flatness alone proves nothing; flatness while the neighbours work does, where a
+              live sensor could not be flat: near 0 N a live sensor reads exactly 0 N only
+              when its readings are clipped there, and above that a live sensor on a noisy
+              glove never holds one value for a whole chunk. On a glove with no
               noise at all every idle sensor reads exactly its offset, as a dead one does, and
               a sensor flat at an offset is not called dead. A lead that reads open for
               DEAD_OPEN_S in a row is dead whatever the neighbours do: a healthy sensor's bias
@@ -85,6 +86,7 @@ FLAT_EXACT_N = 1e-6         # "no noise at all": float32 readings of one ADC cou
 GLOVE_NOISE_N = 0.01        # a glove's sensors are noisy at rest when their noise (median over the
                             # glove) is this much (RMS; ~10 ADC steps at rest levels)...
 GLOVE_NOISE_S = 2.0         # ...in this long of chunks with the hand off the back, and in most of them
+GLOVE_NOISE_JUDGED_S = 60.0  # ...judged on the first this long of chunks with the hand off the back
 OFF_BACK_N = 2.0            # the hand is off the back: every glove sensor but one under this
 STUCK_ALONE_S = 8.0         # flat at a load while every other sensor is idle this long: stuck
 STUCK_MIN_N = 0.6           # stuck means stuck at a load: above any resting offset (up to 0.5 N)
@@ -683,9 +685,9 @@ class SensorHealthMonitor:
         can leave every reading under OFF_BACK_N, but the shaking of vibration and the hits of
         percussion reach several sensors at the same moments, as noise does not
         (`_coincidence`), and slow movement barely shows in second differences. The median
-        keeps a dead or stuck sensor or two from deciding it. Counted over the whole stream
-        (the noise is the hardware's, not the moment's), so the answer does not depend on how
-        the stream is cut into blocks."""
+        keeps a dead or stuck sensor or two from deciding it. Counted from the start of the
+        stream over the first GLOVE_NOISE_JUDGED_S of such chunks (the noise is the hardware's,
+        not the moment's), so the answer does not depend on how the stream is cut into blocks."""
         k = hi.shape[0]
         g = np.flatnonzero(self._is_glove)
         if len(g) < 3:
@@ -694,6 +696,10 @@ class SensorHealthMonitor:
         count = usable.sum(axis=1)
         off = ((hi[:, g] < OFF_BACK_N) | ~usable).sum(axis=1) >= len(g) - 1
         off &= count >= 3
+        # A minute of the hand off the back settles it (and bounds the cost): later chunks
+        # are not counted.
+        seen = self._off_noisy + self._off_quiet
+        off &= seen + np.cumsum(off) <= round(GLOVE_NOISE_JUDGED_S / CHUNK_S)
         noise = np.where(usable, sigma[:, g], np.inf)
         rows = np.flatnonzero(off)
         if len(rows):
