@@ -4,8 +4,8 @@ A broken lead does not always read 0 N: the divider behind it can leave it at an
 level, and the calibration then reports a constant resting offset (0.05-0.5 N in the messy
 simulator's dead fault, `glovecoach.simulate.realism`). The health monitor used to call a flat
 sensor dead only under 0.05 N and stuck only at 0.6 N or more, so a dead heel-of-the-palm
-sensor at 0.11 N went unreported; deep stroking without its heaviest sensor then read as
-stroking and the verdict was wrong (tuning seed 358 of the 100-399 robustness range).
+sensor at 0.11 N went unreported and its constant reading went on shaping the technique
+windows (tuning seed 358 of the 100-399 robustness range).
 
 What tells such a sensor from a live idle one is noise: on a glove whose sensors show noise
 while the hand is off the back, a live sensor never reads the same value for half a second,
