@@ -5,13 +5,25 @@ multiplexer input repeats one value) or like no force (a broken lead reads nothi
 one drops out now and then). `SensorHealthMonitor` watches every channel for five faults and
 says, in plain words, which sensor to check:
 
-dead          flat with no noise at all (exactly constant near 0 N) or reading as an open lead,
-              while sensors next to it on the hand (its region in the sensor map; adjacent
-              segments on the spine strip) are loaded and moving. A healthy idle sensor also
-              reads about 0 N for minutes (the knuckles while the palm strokes), so flatness
-              alone proves nothing; flatness while the neighbours work does. A lead that reads
-              open for DEAD_OPEN_S in a row is dead whatever the neighbours do: a healthy
-              sensor's bias resistor keeps it well above the open level.
+dead          no signal while the sensors next to it on the hand (its region in the sensor map;
+              adjacent segments on the spine strip) are loaded and moving: flat with no noise
+              at all near 0 N, or, for a glove sensor, flat (within STUCK_COUNTS ADC steps) at
+              any resting level below STUCK_MIN_N once the glove has shown that its sensors
+              are noisy at rest (with the hand off the back, every glove sensor but one
+              under OFF_BACK_N, the median over the glove of each sensor's own noise, not
+              shared with the others, at least GLOVE_NOISE_N: in most such chunks and in
+              GLOVE_NOISE_S of them, among the first GLOVE_NOISE_JUDGED_S of such chunks).
+              A broken lead can leave the divider at any constant level, so a dead sensor
+              may read a steady resting offset rather than 0 N. A healthy idle sensor also
+              reads its resting level for minutes (the knuckles while the palm strokes), so
+              flatness alone proves nothing; flatness while the neighbours work does, where a
+              live sensor could not be flat: near 0 N a live sensor reads exactly 0 N only
+              when its readings are clipped there, and above that a live sensor on a noisy
+              glove never holds one value for a whole chunk. On a glove with no
+              noise at all every idle sensor reads exactly its offset, as a dead one does, and
+              a sensor flat at an offset is not called dead. A lead that reads open for
+              DEAD_OPEN_S in a row is dead whatever the neighbours do: a healthy sensor's bias
+              resistor keeps it well above the open level.
 intermittent  repeated dropouts: the reading falls from a load to 0 N (or open) in one sample,
               stays there DROPOUT_MIN_S..DROPOUT_MAX_S and jumps back, while the neighbours
               stay loaded (a lift or the gaps between percussion hits release every sensor
@@ -71,6 +83,11 @@ MIN_RATE_HZ = 10.0          # below this a chunk holds too few samples to judge 
 
 ZERO_LEVEL_N = 0.05         # below this a flat channel reads "nothing" (dead), above it "stuck"
 FLAT_EXACT_N = 1e-6         # "no noise at all": float32 readings of one ADC count are identical
+GLOVE_NOISE_N = 0.01        # a glove's sensors are noisy at rest when their noise (median over the
+                            # glove) is this much (RMS; ~10 ADC steps at rest levels)...
+GLOVE_NOISE_S = 2.0         # ...in this long of chunks with the hand off the back, and in most of them
+GLOVE_NOISE_JUDGED_S = 60.0  # ...judged on the first this long of chunks with the hand off the back
+OFF_BACK_N = 2.0            # the hand is off the back: every glove sensor but one under this
 STUCK_ALONE_S = 8.0         # flat at a load while every other sensor is idle this long: stuck
 STUCK_MIN_N = 0.6           # stuck means stuck at a load: above any resting offset (up to 0.5 N)
 STUCK_COUNTS = 2.0          # "within ADC quantisation": this many steps of the nominal curve
@@ -227,6 +244,7 @@ class SensorHealthMonitor:
         regions = [known[c].region if c in known else None for c in self.channels]
         self._regions = regions
         self._is_spine = np.array([c in known and known[c].is_spine for c in self.channels], dtype=bool)
+        self._is_glove = np.array([c in known and not known[c].is_spine for c in self.channels], dtype=bool)
         self._adj = self._neighbours(regions, known)            # adj[j, c]: j is a neighbour of c
         self._adj_f = self._adj.astype(np.float32)              # for counting by matrix product
         n_nb = self._adj.sum(axis=0)
@@ -287,6 +305,10 @@ class SensorHealthMonitor:
         self._rest_chunks = np.zeros(n, dtype=np.int64)
         self._rest_var_sum = np.zeros(n)
         self._rest_mean_sum = np.zeros(n)
+        # Chunks with the hand off the back in which the glove's sensors showed noise, and in
+        # which they did not (whether a glove sensor flat at a resting offset can be dead).
+        self._off_noisy = 0
+        self._off_quiet = 0
 
     # ------------------------------------------------------------------ set-up
     def _neighbours(self, regions: list[str | None], known: dict) -> np.ndarray:
@@ -555,13 +577,18 @@ class SensorHealthMonitor:
         nb_ok = n_working >= self._need
 
         evidence: dict[str, tuple[np.ndarray, np.ndarray]] = {}     # fault -> (bad, good)
-        # dead: flat at nothing while the neighbours work, or an open lead
-        flat_zero = (flat_exact & low) | all_open
-        evidence["dead_flat"] = (flat_zero & nb_ok, ~flat & ~any_open)
+        # dead: no signal while the neighbours work: flat at nothing, or an open lead, or (a
+        # glove sensor) flat at a resting level under any load on a glove whose live sensors
+        # never hold one value at rest. A flat reading that high on a glove with no noise says
+        # nothing: an idle live sensor there reads exactly its offset too.
+        noisy_glove = self._glove_noisy_at_rest(hi, sigma, st["d2"], any_open | ~unsat)
+        flat_offset = flat & ~low & (mean < STUCK_MIN_N) & unsat & ~any_open \
+            & self._is_glove[None, :] & noisy_glove[:, None]
+        no_signal = (flat_exact & low) | all_open | flat_offset
+        evidence["dead_flat"] = (no_signal & nb_ok, ~flat & ~any_open)
         evidence["dead_open"] = (all_open, ~any_open)
-        # stuck: flat above nothing while the neighbours work
-        # (only at a load: flat at a resting offset, a sensor on a glove with no noise at all,
-        # reads like an idle one and harms nothing)
+        # stuck: flat at a load while the neighbours work (flat at a resting level is dead
+        # above, or on a glove with no noise cannot be told from an idle sensor)
         # The hand may work with sensors that are not this one's neighbours (percussion with the
         # hand edge while a stuck thumb holds the load of the kneading before it): a glove sensor
         # flat at a load while other glove sensors work is stuck just the same.
@@ -647,6 +674,54 @@ class SensorHealthMonitor:
         out.sort(key=lambda h: (h.at_s, self.channels.index(h.channel)))
         return out
 
+    def _glove_noisy_at_rest(self, hi: np.ndarray, sigma: np.ndarray, d2: np.ndarray,
+                             unusable: np.ndarray) -> np.ndarray:
+        """(K,) per chunk: has this glove shown, by the end of the chunk, that its sensors are
+        noisy at rest, so that a live one never reads one value for a whole chunk?
+
+        Judged only with the hand off the back (every glove sensor but one under OFF_BACK_N
+        throughout the chunk; open or saturated ones aside): the median over the glove of each
+        sensor's noise (`sigma`), counting only variation that is the sensor's own. Light work
+        can leave every reading under OFF_BACK_N, but the shaking of vibration and the hits of
+        percussion reach several sensors at the same moments, as noise does not
+        (`_coincidence`), and slow movement barely shows in second differences. The median
+        keeps a dead or stuck sensor or two from deciding it. Counted from the start of the
+        stream over the first GLOVE_NOISE_JUDGED_S of such chunks (the noise is the hardware's,
+        not the moment's), so the answer does not depend on how the stream is cut into blocks."""
+        k = hi.shape[0]
+        g = np.flatnonzero(self._is_glove)
+        if len(g) < 3:
+            return np.zeros(k, dtype=bool)
+        usable = ~unusable[:, g]
+        count = usable.sum(axis=1)
+        off = ((hi[:, g] < OFF_BACK_N) | ~usable).sum(axis=1) >= len(g) - 1
+        off &= count >= 3
+        # A minute of the hand off the back settles it (and bounds the cost): later chunks
+        # are not counted.
+        seen = self._off_noisy + self._off_quiet
+        off &= seen + np.cumsum(off) <= round(GLOVE_NOISE_JUDGED_S / CHUNK_S)
+        noise = np.where(usable, sigma[:, g], np.inf)
+        rows = np.flatnonzero(off)
+        if len(rows):
+            # Only where the median could reach the threshold is it worth asking whose it is.
+            candidate = noise[rows] >= GLOVE_NOISE_N
+            cand = np.flatnonzero(candidate.sum(axis=1) >= (count[rows] + 1) // 2)
+            if len(cand):
+                rr = np.repeat(rows[cand], len(g))
+                cc = np.tile(g, len(cand))
+                own = self._coincidence(d2, rr, cc) < NOISY_SHARED
+                noise[rows[cand]] = np.where(own.reshape(len(cand), len(g)) | ~usable[rows[cand]],
+                                             noise[rows[cand]], 0.0)
+        # Median of the usable sensors (the lower one for an even count): unusable sort last.
+        ordered = np.sort(noise, axis=1)
+        median = ordered[np.arange(k), np.maximum(count - 1, 0) // 2]
+        noisy = off & (median >= GLOVE_NOISE_N)
+        quiet = off & ~noisy
+        n_noisy = self._off_noisy + np.cumsum(noisy)
+        n_quiet = self._off_quiet + np.cumsum(quiet)
+        self._off_noisy, self._off_quiet = int(n_noisy[-1]), int(n_quiet[-1])
+        return (n_noisy >= round(GLOVE_NOISE_S / CHUNK_S)) & (n_noisy > n_quiet)
+
     def _coincidence(self, d2: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """How much a channel's fast variation (|second differences| at the chunk's points)
         comes at the same moments as that of another channel of its kind, for chunks `rows` and
@@ -700,7 +775,9 @@ class SensorHealthMonitor:
             words = _REGION_WORDS.get(region or "", "the sensors next to it press")
             if self.channels[ch] == "hand_edge":
                 words = "the palm and little finger press"
-            return f"The {name} sensor reads nothing while {words}: check its lead."
+            # A dead lead may hold a steady resting level: say which, as the sensor would show it.
+            level = "" if info["level"] < ZERO_LEVEL_N else f" (a constant {info['level']:.2f} N)"
+            return f"The {name} sensor reads nothing{level} while {words}: check its lead."
         if state == "intermittent":
             return (f"The {name} sensor keeps dropping out ({info['drops']} times in the last minute): "
                     f"check its lead and connector.")
