@@ -281,10 +281,10 @@ class ReturnGrace:
             # them afresh) and are relaxed in place; shared rows (one for the whole block, the
             # table's cached ones) are spread into a new array first.
             rows = value if value.shape[0] == n and n > 1 else np.array(np.broadcast_to(value, (n, value.shape[1])))
-            relaxed = default[key]
+            widen = key.endswith("_max")     # a maximum rises to the default's; a minimum is lifted
             for a, b in runs:
-                if key.endswith("_max"):
-                    np.maximum(rows[a:b], relaxed, out=rows[a:b])
+                if widen:
+                    np.maximum(rows[a:b], default[key], out=rows[a:b])
                 else:
                     rows[a:b] = np.nan
             out[key] = rows

@@ -21,7 +21,7 @@ import numpy as np
 
 from glovecoach.calibration import Calibration, calibration_for
 from glovecoach.engine.coaching import CoachingEngine
-from glovecoach.engine.report import SessionReport
+from glovecoach.engine.report import SessionReport, StationReport
 from glovecoach.pipeline.coaching import CoachingListener
 from glovecoach.pipeline.notifier import Notifier
 from glovecoach.pipeline.recording_source import RecordingSource
@@ -32,7 +32,6 @@ from glovecoach.vocabulary.blocks import ForceBlock
 if TYPE_CHECKING:
     # Imported where they are used: `analyze FILE.gcrec` starts without the station's and the
     # CSV's code (start-up is a third of a 15-minute analysis).
-    from glovecoach.engine.report import StationReport
     from glovecoach.recording.force_csv import ForceTable
     from glovecoach.vocabulary.station import StationLayout
 
