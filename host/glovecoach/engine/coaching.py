@@ -214,6 +214,7 @@ class CoachingEngine:
         n = x_all.shape[0]
         fg = faulty[self.glove_idx]
         self.conditioner.excluded = fg
+        self.recognizer.excluded = fg
         gi = self.glove_idx
         cond = self.conditioner.process(first, x_all[:, gi], sat_all[:, gi], open_all[:, gi])
         if faulty.any():
@@ -503,7 +504,10 @@ class CoachingEngine:
             # Windows are hop apart; relabel each unbroken run of them at once.
             cuts = np.flatnonzero(np.diff(starts[positions]) != rec.hop) + 1
             for run in np.split(positions, cuts):
-                rec.relabel(run, x, contact, first)
+                left_out = np.zeros((len(run), len(self.glove)), dtype=bool)
+                for c, a, b in redo:
+                    left_out[:, c] |= (starts[run] < b) & (ends[run] > a)
+                rec.relabel(run, x, contact, first, left_out)
             changed = True
         if not changed:
             return self.smoother.finish(end_s)

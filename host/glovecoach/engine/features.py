@@ -100,6 +100,9 @@ class WindowFeatures:
     # that any one sensor holds: several digits rising and falling together (a grasp) spread
     # it, one finger squeezing holds nearly all of it. 0 where nothing swings.
     slow_top_share: np.ndarray
+    # Each sensor's share of the window's load while on the back (n_w, ch), rows summing to 1
+    # (0 where nothing is loaded): what the hand's level would lose without that sensor.
+    channel_share: np.ndarray | None = None
     # Power spectrum of the whole-hand force in the latest window spent wholly off the back (or
     # the one given in), to carry into the next windows' features; None while none was seen.
     rest_spectrum: np.ndarray | None = None
@@ -433,6 +436,8 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
         r_ratio[sub] = np.sqrt(ex_s * scale) / np.maximum(level[sub] - top[sub], CONTACT_N)
         r_coherence[sub] = _load_coherence(spec_s, freqs, hz_s, r_load, ch_floor[sub])
 
+    load_total = load.sum(axis=1)
+    channel_share = np.divide(load, load_total[:, None], out=np.zeros_like(load), where=load_total[:, None] > 0)
     mean_ch = np.maximum(mean_ch, 0.0)
     mean_total = np.maximum(mean_ch.sum(axis=1), 1e-9)
     shares = {r: (mean_ch[:, c].sum(axis=1) / mean_total if c else np.zeros(n_w)) for r, c in cols.items()}
@@ -454,7 +459,8 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
         released=released, impacts=impacts, impact_span=impact_span, hf_ratio=hf_ratio, hf_hz=hf_hz,
         hf_prominence=hf_prom, hf_dominance=hf_dominance, noise_n=noise, hf_coherence=hf_coherence,
         rest_hf_hz=r_hz, rest_hf_ratio=r_ratio, rest_hf_prominence=r_prom, rest_hf_dominance=r_dominance,
-        rest_hf_coherence=r_coherence, slow_top_share=slow_top, rest_spectrum=rest_spectrum,
+        rest_hf_coherence=r_coherence, slow_top_share=slow_top, channel_share=channel_share,
+        rest_spectrum=rest_spectrum,
     )
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from glovecoach.engine.features import (
     CONTACT_N,
+    REGIONS,
     WindowFeatures,
     decimation,
     glove_columns,
@@ -30,6 +31,9 @@ WINDOW_S = 4.0
 HOP_S = 1.0
 _CHUNK_WINDOWS = 256
 OWN_STROKING_WINDOWS = 120   # the trainee's stroking level: median of the last 2 minutes of stroking
+# The finger pads (the classify rules' "fingertips"): stroking spreads the load over them and
+# the palm, deep stroking bears down with the palm and its heel.
+FINGER_PADS = REGIONS["thumb"] + REGIONS["grasp_fingers"] + REGIONS["little"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,9 @@ class Thresholds:
     deep_palm_level_min_n: float = 6.0
     own_stroking_min_windows: int = 10       # this trainee's stroking level, once 10 windows show it:
     deep_over_own_stroking_min: float = 1.25  # deep stroking is at least 1.25x it ...
-    deep_over_own_stroking_sure: float = 2.5  # ... and anything stroked at 2.5x it is deep
+    deep_over_own_stroking_sure: float = 2.5  # ... and anything stroked at 2.5x it is deep,
+    deep_palm_over_own_stroking_min: float = 1.0   # ... as is a stroke at least as heavy whose
+    deep_tips_of_own_stroking_max: float = 0.5     # ... finger pads carry under half their share in it
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -215,14 +221,22 @@ class TechniqueRecognizer:
         self._decimate = decimation(self.rate_hz, self.hop)
         self._impulse_decimate = impulse_decimation(self.rate_hz, self.hop)
         self._buf_start = 0          # session index of self._buf[0]
+        # Glove sensors left out (faulty, set by the engine): they read zero from then on, so the
+        # trainee's own stroking level is compared without their share of it too.
+        self.excluded = np.zeros(len(self._cols), dtype=bool)
+        # The trainee's stroking windows: whole-hand level and each sensor's share of it.
         self._stroking_levels: deque[float] = deque(maxlen=OWN_STROKING_WINDOWS)
+        self._stroking_shares: deque[np.ndarray] = deque(maxlen=OWN_STROKING_WINDOWS)
+        self._stroking_tips: deque[float] = deque(maxlen=OWN_STROKING_WINDOWS)
+        self._tips = np.array([c in FINGER_PADS for c in self._glove_ids], dtype=bool)
         # The whole-hand spectrum of the latest window wholly off the back: its steady lines
         # (mains hum) are the sensors' own (features.span_features).
         self._rest_spectrum: np.ndarray | None = None
         self._next_start: int | None = None   # session index of the next window to emit
         # Every window labelled so far, before the own-stroking pass: (starts, labels,
-        # confidences, knuckles working, levels) per batch, so the report can label a stretch
-        # again and replay the session's windows (`relabel`, `replay`).
+        # confidences, knuckles working, levels, sensor shares, sensors left out) per batch, so
+        # the report can label a stretch again and replay the session's windows (`relabel`,
+        # `replay`).
         self._history: list[tuple[np.ndarray, ...]] = []
 
     def reset(self) -> None:
@@ -266,26 +280,22 @@ class TechniqueRecognizer:
         cspan = self._contact[offset:offset + (count - 1) * self.hop + self.window]
         starts = self._next_start + self.hop * np.arange(count)
         raw = self._raw_labels(span, cspan, count, carry=True)
-        self._history.append((starts.astype(np.int64), *raw))
-        labels = self._with_own_stroking(*raw)
+        excluded = np.broadcast_to(self.excluded, (count, len(self._cols)))
+        self._history.append((starts.astype(np.int64), *raw, excluded))
+        labels = self._with_own_stroking(*raw, excluded)
         out = [WindowLabel(int(s), int(s) + self.window, TECHNIQUES[k], float(c), bool(fist))
                for s, (k, c, fist) in zip(starts, labels)]
         self._next_start += count * self.hop
         self._trim()
         return out
 
-    def label_span(self, span: np.ndarray, contact: np.ndarray, count: int) -> list[tuple[int, float, bool]]:
-        """(technique index, confidence, knuckles working) of the `count` windows that start every
-        hop from span[0]; `contact` is the hand-on-the-back mask of the same samples."""
-        return self._with_own_stroking(*self._raw_labels(span, contact, count))
-
     def _raw_labels(self, span: np.ndarray, contact: np.ndarray, count: int, carry: bool = False
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(labels, confidences, knuckles working, levels) of the windows by the rule cascade
-        alone (before the trainee's own stroking level is taken into account). `carry`: these
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(labels, confidences, knuckles working, levels, sensor shares) of the windows by the
+        rule cascade alone (before the trainee's own stroking level is taken into account). `carry`: these
         windows follow the ones labelled before (the resting spectrum is taken on to the next)."""
         rest = self._rest_spectrum
-        labels, confs, fists, levels = [], [], [], []
+        labels, confs, fists, levels, shares = [], [], [], [], []
         # In chunks of windows: the spectra of thousands of windows at once would need gigabytes.
         for k in range(0, count, _CHUNK_WINDOWS):
             n = min(_CHUNK_WINDOWS, count - k)
@@ -299,16 +309,19 @@ class TechniqueRecognizer:
             confs.append(conf)
             fists.append(feats.shares["knuckles"] >= self.thresholds.knead_knuckle_share_min)
             levels.append(feats.level_n)
+            shares.append(feats.channel_share)
         if carry:
             self._rest_spectrum = rest
         if not labels:
-            return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool), np.zeros(0)
+            return (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool), np.zeros(0),
+                    np.zeros((0, len(self._cols))))
         return (np.concatenate(labels).astype(np.int64), np.concatenate(confs).astype(np.float64),
-                np.concatenate(fists).astype(bool), np.concatenate(levels).astype(np.float64))
+                np.concatenate(fists).astype(bool), np.concatenate(levels).astype(np.float64),
+                np.concatenate(shares).astype(np.float64))
 
-    def _with_own_stroking(self, label: np.ndarray, conf: np.ndarray, fist: np.ndarray, level: np.ndarray
-                           ) -> list[tuple[int, float, bool]]:
-        label = self._relative_to_own_stroking(label, level)
+    def _with_own_stroking(self, label: np.ndarray, conf: np.ndarray, fist: np.ndarray, level: np.ndarray,
+                           shares: np.ndarray, excluded: np.ndarray) -> list[tuple[int, float, bool]]:
+        label = self._relative_to_own_stroking(label, level, shares, excluded)
         return list(zip(label.tolist(), conf.tolist(), fist.tolist()))
 
     # ---------------------------------------------------------------- in hindsight (the report)
@@ -316,10 +329,13 @@ class TechniqueRecognizer:
         """Session index of the first sample of every window labelled so far, in order."""
         return np.concatenate([h[0] for h in self._history]) if self._history else np.zeros(0, np.int64)
 
-    def relabel(self, positions: np.ndarray, span: np.ndarray, contact: np.ndarray, span_first: int) -> None:
+    def relabel(self, positions: np.ndarray, span: np.ndarray, contact: np.ndarray, span_first: int,
+                excluded: np.ndarray | None = None) -> None:
         """Label again the windows at `positions` (indices into `window_starts()`, in order, hop
         apart) from `span` (forces of all `channels`, spine columns ignored) and `contact`,
-        whose first row is session index `span_first`; every window must lie inside the span."""
+        whose first row is session index `span_first`; every window must lie inside the span.
+        `excluded` (len(positions), glove sensors): sensors now known to have been left out of
+        those windows (their columns zeroed in `span`), added to the ones left out live."""
         if not len(positions):
             return
         starts = self.window_starts()
@@ -329,9 +345,11 @@ class TechniqueRecognizer:
         length = (count - 1) * self.hop + self.window
         raw = self._raw_labels(np.asarray(glove[offset:offset + length], dtype=np.float64),
                                np.asarray(contact[offset:offset + length], dtype=bool), count)
-        joined = [np.concatenate([h[k] for h in self._history]) for k in range(5)]
-        for k in range(4):
+        joined = [np.concatenate([h[k] for h in self._history]) for k in range(7)]
+        for k in range(5):
             joined[k + 1][positions] = raw[k]
+        if excluded is not None:
+            joined[6][positions] |= np.asarray(excluded, dtype=bool)
         self._history = [tuple(joined)]
 
     def replay(self) -> list[WindowLabel]:
@@ -340,38 +358,58 @@ class TechniqueRecognizer:
         `process` would have labelled them."""
         if not self._history:
             return []
-        starts, label, conf, fist, level = (np.concatenate([h[k] for h in self._history]) for k in range(5))
-        saved = self._stroking_levels
+        starts, *raw = (np.concatenate([h[k] for h in self._history]) for k in range(7))
+        saved = self._stroking_levels, self._stroking_shares, self._stroking_tips
         self._stroking_levels = deque(maxlen=OWN_STROKING_WINDOWS)
+        self._stroking_shares = deque(maxlen=OWN_STROKING_WINDOWS)
+        self._stroking_tips = deque(maxlen=OWN_STROKING_WINDOWS)
         try:
-            labels = self._with_own_stroking(label, conf, fist, level)
+            labels = self._with_own_stroking(*raw)
         finally:
-            self._stroking_levels = saved
+            self._stroking_levels, self._stroking_shares, self._stroking_tips = saved
         return [WindowLabel(int(s), int(s) + self.window, TECHNIQUES[k], float(c), bool(f))
                 for s, (k, c, f) in zip(starts.tolist(), labels)]
 
-    def _relative_to_own_stroking(self, label: np.ndarray, level: np.ndarray) -> np.ndarray:
+    def _relative_to_own_stroking(self, label: np.ndarray, level: np.ndarray, shares: np.ndarray,
+                                  excluded: np.ndarray) -> np.ndarray:
         """Deep stroking is stroking at 2-4 times the force: once this trainee's own stroking
         level is known (the protocol begins with stroking), a window is deep stroking only if it
         is well over it, and stroking at well over twice it is deep stroking whatever surface
-        carries it. Window by window in order, so any block size gives the same labels."""
+        carries it. Window by window in order, so any block size gives the same labels.
+
+        The surface counts too: a stroke at least as heavy as the trainee's own stroking whose
+        finger pads carry under half their share of it is borne by the palm, deep stroking.
+
+        Both sides are read on the same sensors: a window with sensors left out (`excluded`,
+        per window) is compared with the stroking level, and the finger pads' share, less
+        those sensors' part in them. (A broken palm heel, which carries a third of deep
+        stroking's load, would otherwise leave deep stroking under a level it helped to make.)"""
         t = self.thresholds
         stroking, deep = TECHNIQUES.index("stroking"), TECHNIQUES.index("deep_stroking")
         if not ((label == stroking) | (label == deep)).any():
             return label
         label = label.copy()
-        level = level.tolist()
+        level_list = level.tolist()
+        tips = shares[:, self._tips].sum(axis=1).tolist()
         for k in np.flatnonzero((label == stroking) | (label == deep)).tolist():
             if len(self._stroking_levels) >= t.own_stroking_min_windows:
-                ordered = sorted(self._stroking_levels)      # (120 at most: cheaper than np.median)
-                mid = len(ordered) // 2
-                ref = ordered[mid] if len(ordered) % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
-                if label[k] == deep and level[k] < t.deep_over_own_stroking_min * ref:
+                out = excluded[k]
+                if out.any():
+                    kept = np.maximum(1.0 - np.asarray(self._stroking_shares)[:, out].sum(axis=1), 1e-9)
+                    ref = float(np.median(np.asarray(self._stroking_levels) * kept))
+                    ref_tips = float(np.median(np.asarray(self._stroking_tips) / kept))
+                else:
+                    ref, ref_tips = _median(self._stroking_levels), _median(self._stroking_tips)
+                palm_borne = (level_list[k] >= t.deep_palm_over_own_stroking_min * ref
+                              and tips[k] <= t.deep_tips_of_own_stroking_max * ref_tips)
+                if label[k] == deep and level_list[k] < t.deep_over_own_stroking_min * ref and not palm_borne:
                     label[k] = stroking
-                elif label[k] == stroking and level[k] >= t.deep_over_own_stroking_sure * ref:
+                elif label[k] == stroking and (level_list[k] >= t.deep_over_own_stroking_sure * ref or palm_borne):
                     label[k] = deep
             if label[k] == stroking:
-                self._stroking_levels.append(level[k])
+                self._stroking_levels.append(level_list[k])
+                self._stroking_shares.append(shares[k])
+                self._stroking_tips.append(tips[k])
         return label
 
     def _trim(self) -> None:
@@ -380,6 +418,13 @@ class TechniqueRecognizer:
             self._buf = self._buf[keep_from:]
             self._contact = self._contact[keep_from:]
             self._buf_start += keep_from
+
+
+def _median(values: deque[float]) -> float:
+    """Median of at most a few hundred floats (cheaper than np.median at this size)."""
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
 
 
 # ------------------------------------------------------------------------------ phases
