@@ -52,6 +52,13 @@ REST_LINE_PROMINENCE = 8.0  # a spectral line this far over the floor while the 
 REST_LINE_MARGIN = 4.0      # ... and this many times its resting power is discounted in contact
                             # (a sensor clipped at zero at rest shows a hum at half its amplitude)
 NOISE_STEP_Q25 = 0.4506    # 25th percentile of |step| of white noise, in noise RMS (sqrt(2) x 0.3186)
+# A resting floor under the hits is read as rest (a baseline's residue, a sensor stuck at a load)
+# if it is at most this share of the peak, the hits rise from it this many times their RMS over
+# it (a held load's swing over its troughs does not: a sine's crest is 1.4) and this many noise
+# RMS (a light load's noise over its troughs is no hit).
+RESIDUE_OF_PEAK_MAX = 0.5
+FLOOR_CREST_MIN = 2.2
+FLOOR_SWING_SIGMAS = 15.0
 RELEASED_NOISE_SIGMAS = 3.0  # released: within this many noise RMS of rest (or under 10 % of the peak)
 
 # Regions as the recogniser groups them (finer than the sensor map's: the thumb and the
@@ -178,28 +185,46 @@ def _block_mean(x: np.ndarray, d: int) -> np.ndarray:
     return total
 
 
+# Lags at which mains hum, aliased by the sampling and the averaging to IMPULSE_RATE_HZ, comes
+# back to its own value: 50 Hz hum averaged over 10 ms alternates sample by sample (lag 2),
+# 60 Hz hum at 100 or 50 samples a second repeats every 5 samples.
+_HUM_FREE_LAGS = (1, 2, 5)
+
+
 def _noise_rms(total: np.ndarray) -> np.ndarray:
-    """White-noise RMS of each row from its sample-to-sample steps: their quietest quarter
-    (the 25th percentile of |step|, which is 0.45 noise RMS for white noise). Fast percussion
-    sampled at 50 Hz is a hit every six or seven samples, each two or three samples long: more
-    than half of the steps are hits, but under a quarter of them when released."""
-    steps = np.abs(np.diff(total, axis=1))
-    if steps.shape[1] == 0:
-        return np.zeros(len(steps))
-    k = (steps.shape[1] - 1) // 4
-    return np.partition(steps, k, axis=1)[:, k] / NOISE_STEP_Q25
+    """White-noise RMS of each row from its steps: their quietest quarter (the 25th percentile
+    of |step|, which is 0.45 noise RMS for white noise). Fast percussion sampled at 50 Hz is a
+    hit every six or seven samples, each two or three samples long: more than half of the steps
+    are hits, but under a quarter of them when released. The steps are taken at a few lags and
+    the quietest kept: mains hum makes every step of one lag large (white noise makes them
+    alike at any lag), and a hum is no noise against which a hit must stand out."""
+    n = total.shape[1]
+    best = None
+    t32 = total.astype(np.float32)     # (a noise level needs no more digits; twice as fast)
+    for lag in _HUM_FREE_LAGS:
+        if n <= lag:
+            break
+        steps = np.abs(t32[:, lag:] - t32[:, :-lag])
+        k = (steps.shape[1] - 1) // 4
+        q = np.partition(steps, k, axis=1)[:, k]
+        best = q if best is None else np.minimum(best, q)
+    if best is None:
+        return np.zeros(len(total))
+    return best.astype(np.float64) / NOISE_STEP_Q25
 
 
-def _short_contacts(total: np.ndarray, level_on: np.ndarray, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
+def _short_contacts(total: np.ndarray, level_on: np.ndarray, rate_hz: float,
+                    floor: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Hits per window and the share of the window from first to last hit.
 
-    A hit starts where the whole-hand force rises over `level_on` and ends where it falls under
-    half of it (hysteresis: noise at the threshold does not split one hit in two). Hits count
-    only if the contacts are brief on average (percussion's are; a lift and return during
-    rubbing is not).
+    A hit starts where the whole-hand force rises over `level_on` and ends where it falls
+    under half way back to the window's resting `floor` (hysteresis: noise at the threshold
+    does not split one hit in two). Hits count only if the contacts are brief on average
+    (percussion's are; a lift and return during rubbing is not).
     """
+    rest = np.zeros(len(total)) if floor is None else floor
     above = total > level_on[:, None]
-    below = total < 0.5 * level_on[:, None]
+    below = total < (0.5 * (level_on + rest))[:, None]
     n = total.shape[1]
     # The state at each sample is the latest crossing's: coded 2 * index + 1 for "over
     # level_on", 2 * index for "under half of it", -1 for neither, the running maximum is
@@ -321,13 +346,34 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
     wi = window // d_imp
     tw = _windowed(ti, starts // d_imp, wi)                  # (n_w, wi)
     peak = tw.max(axis=1)
-    rms = np.sqrt((tw ** 2).mean(axis=1))
+    # Window means and mean squares by cumulative sums (the windows overlap).
+    si = starts // d_imp
+    cs1 = np.concatenate([[0.0], np.cumsum(ti)])
+    cs2 = np.concatenate([[0.0], np.cumsum(ti * ti)])
+    mean_i = (cs1[si + wi] - cs1[si]) / max(wi, 1)
+    ms = np.maximum((cs2[si + wi] - cs2[si]) / max(wi, 1), 0.0)
+    rms = np.sqrt(ms)
     crest = np.divide(peak, rms, out=np.zeros(n_w), where=rms > 0)
     noise = _noise_rms(tw)
-    rest_level = np.maximum(0.1 * peak, RELEASED_NOISE_SIGMAS * noise)
+    # Released and hits are read over the window's own resting floor (its 10th percentile, when
+    # over zero): a baseline that could not follow the sensors while the hits went on (contact
+    # bridges the gaps between fast hits; mains hum aliased to a slowly wandering offset at
+    # 50 Hz) leaves the rest between hits a newton or two over zero.
+    if wi:
+        k10 = (wi - 1) // 10
+        floor = np.maximum(np.partition(tw, k10, axis=1)[:, k10], 0.0)
+    else:
+        floor = np.zeros(n_w)
+    # ... as long as what rises from it spikes like hits: a held load's troughs (rubbing's, a
+    # vibration's) are a floor too, but the load swings smoothly over them.
+    over = np.sqrt(np.maximum(ms - 2.0 * floor * mean_i + floor ** 2, 0.0))
+    spiky = ((peak - floor) >= FLOOR_CREST_MIN * over) & ((peak - floor) >= FLOOR_SWING_SIGMAS * noise)
+    floor = np.where(spiky & (floor <= RESIDUE_OF_PEAK_MAX * peak), floor, 0.0)
+    swing = peak - floor
+    rest_level = floor + np.maximum(0.1 * swing, RELEASED_NOISE_SIGMAS * noise)
     released = (tw < rest_level[:, None]).mean(axis=1)
-    hit_level = np.maximum.reduce([0.2 * peak, np.full(n_w, CONTACT_N), HIT_NOISE_SIGMAS * noise])
-    impacts, impact_span = _short_contacts(tw, hit_level, rate_hz / d_imp)
+    hit_level = floor + np.maximum.reduce([0.2 * swing, np.full(n_w, CONTACT_N), HIT_NOISE_SIGMAS * noise])
+    impacts, impact_span = _short_contacts(tw, hit_level, rate_hz / d_imp, floor)
 
     # Rhythm and shares on forces averaged down to ~40-80 Hz (all rhythms are under 15 Hz).
     d = d_spec
