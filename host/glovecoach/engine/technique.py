@@ -63,6 +63,8 @@ class Thresholds:
     vibration_dominance_min: float = 0.3     # ... and is not a small harmonic of a slow rhythm
     vibration_crest_max: float = 2.2         # ... on a held load (vibration's crest is 1.2-1.5)
     vibration_coherence_min: float = 0.4     # ... and the swing rides on the sensors' load (not hum)
+    harmonic_rhythm_prominence_min: float = 20.0   # ... and is not the 2nd or 3rd harmonic of a
+    harmonic_tolerance: float = 0.12               # ... strong slow rhythm (circular rubbing)
     rubbing_hz_min: float = 0.75
     rubbing_hz_max: float = 4.5
     rubbing_prominence_min: float = 4.0
@@ -126,10 +128,20 @@ def classify(f: WindowFeatures, t: Thresholds = DEFAULT_THRESHOLDS) -> tuple[np.
     # (a small oscillation on a held load: hits that spike far over the window's RMS are
     # percussion, even where too few of them were counted to make the percussion rule)
     # The same holds for the hand without its most loaded sensor when one finger squeezes.
+    # A fast peak at twice or three times a strong slow rhythm is that rhythm's harmonic: circular
+    # rubbing moves the load from finger to finger, so the whole hand's sum (or the hand without
+    # its heaviest finger) loses the rhythm itself and keeps its harmonics.
+    strong_slow = (f.rhythm_prominence >= t.harmonic_rhythm_prominence_min) & (f.dominant_hz > 0)
+
+    def harmonic(hz):
+        ratio = np.divide(hz, f.dominant_hz, out=np.zeros(n), where=f.dominant_hz > 0)
+        return strong_slow & ((np.abs(ratio - 2.0) <= 2.0 * t.harmonic_tolerance)
+                              | (np.abs(ratio - 3.0) <= 3.0 * t.harmonic_tolerance))
+
     def shaking(hz, prominence, ratio, dominance, coherence):
         return ((hz >= lo) & (hz <= hi) & (prominence >= t.vibration_prominence_min)
                 & (ratio >= t.vibration_hf_ratio_min) & (dominance >= t.vibration_dominance_min)
-                & (coherence >= t.vibration_coherence_min))
+                & (coherence >= t.vibration_coherence_min) & ~harmonic(hz))
 
     vibrating = (f.crest < t.vibration_crest_max) & (
         shaking(f.hf_hz, f.hf_prominence, f.hf_ratio, f.hf_dominance, f.hf_coherence)
