@@ -214,7 +214,7 @@ def _noise_rms(total: np.ndarray) -> np.ndarray:
 
 
 def _short_contacts(total: np.ndarray, level_on: np.ndarray, rate_hz: float,
-                    floor: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    floor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Hits per window and the share of the window from first to last hit.
 
     A hit starts where the whole-hand force rises over `level_on` and ends where it falls
@@ -222,9 +222,8 @@ def _short_contacts(total: np.ndarray, level_on: np.ndarray, rate_hz: float,
     does not split one hit in two). Hits count only if the contacts are brief on average
     (percussion's are; a lift and return during rubbing is not).
     """
-    rest = np.zeros(len(total)) if floor is None else floor
     above = total > level_on[:, None]
-    below = total < (0.5 * (level_on + rest))[:, None]
+    below = total < (0.5 * (level_on + floor))[:, None]
     n = total.shape[1]
     # The state at each sample is the latest crossing's: coded 2 * index + 1 for "over
     # level_on", 2 * index for "under half of it", -1 for neither, the running maximum is
@@ -350,8 +349,8 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
     si = starts // d_imp
     cs1 = np.concatenate([[0.0], np.cumsum(ti)])
     cs2 = np.concatenate([[0.0], np.cumsum(ti * ti)])
-    mean_i = (cs1[si + wi] - cs1[si]) / max(wi, 1)
-    ms = np.maximum((cs2[si + wi] - cs2[si]) / max(wi, 1), 0.0)
+    mean_i = (cs1[si + wi] - cs1[si]) / wi
+    ms = np.maximum((cs2[si + wi] - cs2[si]) / wi, 0.0)
     rms = np.sqrt(ms)
     crest = np.divide(peak, rms, out=np.zeros(n_w), where=rms > 0)
     noise = _noise_rms(tw)
@@ -359,11 +358,8 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
     # over zero): a baseline that could not follow the sensors while the hits went on (contact
     # bridges the gaps between fast hits; mains hum aliased to a slowly wandering offset at
     # 50 Hz) leaves the rest between hits a newton or two over zero.
-    if wi:
-        k10 = (wi - 1) // 10
-        floor = np.maximum(np.partition(tw, k10, axis=1)[:, k10], 0.0)
-    else:
-        floor = np.zeros(n_w)
+    k10 = (wi - 1) // 10
+    floor = np.maximum(np.partition(tw, k10, axis=1)[:, k10], 0.0)
     # ... as long as what rises from it spikes like hits: a held load's troughs (rubbing's, a
     # vibration's) are a floor too, but the load swings smoothly over them.
     over = np.sqrt(np.maximum(ms - 2.0 * floor * mean_i + floor ** 2, 0.0))

@@ -236,7 +236,8 @@ class TechniqueRecognizer:
         # Glove sensors left out (faulty, set by the engine): they read zero from then on, so the
         # trainee's own stroking level is compared without their share of it too.
         self.excluded = np.zeros(len(self._cols), dtype=bool)
-        # The trainee's stroking windows: whole-hand level and each sensor's share of it.
+        # The trainee's stroking windows: whole-hand level and each sensor's share of it (and the
+        # finger pads' part, summed once per window rather than per comparison).
         self._stroking_levels: deque[float] = deque(maxlen=OWN_STROKING_WINDOWS)
         self._stroking_shares: deque[np.ndarray] = deque(maxlen=OWN_STROKING_WINDOWS)
         self._stroking_tips: deque[float] = deque(maxlen=OWN_STROKING_WINDOWS)
@@ -342,7 +343,7 @@ class TechniqueRecognizer:
         return np.concatenate([h[0] for h in self._history]) if self._history else np.zeros(0, np.int64)
 
     def relabel(self, positions: np.ndarray, span: np.ndarray, contact: np.ndarray, span_first: int,
-                excluded: np.ndarray | None = None) -> None:
+                excluded: np.ndarray) -> None:
         """Label again the windows at `positions` (indices into `window_starts()`, in order, hop
         apart) from `span` (forces of all `channels`, spine columns ignored) and `contact`,
         whose first row is session index `span_first`; every window must lie inside the span.
@@ -360,8 +361,7 @@ class TechniqueRecognizer:
         joined = [np.concatenate([h[k] for h in self._history]) for k in range(7)]
         for k in range(5):
             joined[k + 1][positions] = raw[k]
-        if excluded is not None:
-            joined[6][positions] |= np.asarray(excluded, dtype=bool)
+        joined[6][positions] |= np.asarray(excluded, dtype=bool)
         self._history = [tuple(joined)]
 
     def replay(self) -> list[WindowLabel]:
