@@ -77,7 +77,10 @@ class Thresholds:
     deep_over_own_stroking_min: float = 1.25  # deep stroking is at least 1.25x it ...
     deep_over_own_stroking_sure: float = 2.5  # ... and anything stroked at 2.5x it is deep,
     deep_palm_over_own_stroking_min: float = 1.0   # ... as is a stroke at least as heavy whose
-    deep_tips_of_own_stroking_max: float = 0.5     # ... finger pads carry under half their share in it
+    deep_tips_of_own_stroking_max: float = 0.5     # ... finger pads carry under half their share in it,
+    deep_palm_over_own_palm_min: float = 2.5       # ... or one at 1.25x it whose palm (all but the
+    deep_palm_tips_of_own_max: float = 0.7         # ... finger pads) bears 2.5x its part in the
+                                                   # ... trainee's stroking, the pads' share at most 0.7x
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -241,6 +244,7 @@ class TechniqueRecognizer:
         self._stroking_levels: deque[float] = deque(maxlen=OWN_STROKING_WINDOWS)
         self._stroking_shares: deque[np.ndarray] = deque(maxlen=OWN_STROKING_WINDOWS)
         self._stroking_tips: deque[float] = deque(maxlen=OWN_STROKING_WINDOWS)
+        self._stroking_palm: deque[float] = deque(maxlen=OWN_STROKING_WINDOWS)
         self._tips = np.array([c in FINGER_PADS for c in self._glove_ids], dtype=bool)
         # The whole-hand spectrum of the latest window wholly off the back: its steady lines
         # (mains hum) are the sensors' own (features.span_features).
@@ -371,14 +375,15 @@ class TechniqueRecognizer:
         if not self._history:
             return []
         starts, *raw = (np.concatenate([h[k] for h in self._history]) for k in range(7))
-        saved = self._stroking_levels, self._stroking_shares, self._stroking_tips
+        saved = self._stroking_levels, self._stroking_shares, self._stroking_tips, self._stroking_palm
         self._stroking_levels = deque(maxlen=OWN_STROKING_WINDOWS)
         self._stroking_shares = deque(maxlen=OWN_STROKING_WINDOWS)
         self._stroking_tips = deque(maxlen=OWN_STROKING_WINDOWS)
+        self._stroking_palm = deque(maxlen=OWN_STROKING_WINDOWS)
         try:
             labels = self._with_own_stroking(*raw)
         finally:
-            self._stroking_levels, self._stroking_shares, self._stroking_tips = saved
+            self._stroking_levels, self._stroking_shares, self._stroking_tips, self._stroking_palm = saved
         return [WindowLabel(int(s), int(s) + self.window, TECHNIQUES[k], float(c), bool(f))
                 for s, (k, c, f) in zip(starts.tolist(), labels)]
 
@@ -390,7 +395,11 @@ class TechniqueRecognizer:
         carries it. Window by window in order, so any block size gives the same labels.
 
         The surface counts too: a stroke at least as heavy as the trainee's own stroking whose
-        finger pads carry under half their share of it is borne by the palm, deep stroking.
+        finger pads carry under half their share of it is borne by the palm, deep stroking; so
+        is one at 1.25x it whose palm (every sensor but the finger pads) bears 2.5x its part in
+        the trainee's stroking while the pads' share falls (the pads keep much the same force in
+        both, so their share in deep stroking is under half of stroking's only when the palm
+        heel, a third of deep stroking's load, is read; without it, about 0.55).
 
         Both sides are read on the same sensors: a window with sensors left out (`excluded`,
         per window) is compared with the stroking level, and the finger pads' share, less
@@ -407,13 +416,22 @@ class TechniqueRecognizer:
             if len(self._stroking_levels) >= t.own_stroking_min_windows:
                 out = excluded[k]
                 if out.any():
-                    kept = np.maximum(1.0 - np.asarray(self._stroking_shares)[:, out].sum(axis=1), 1e-9)
-                    ref = float(np.median(np.asarray(self._stroking_levels) * kept))
+                    shares_then = np.asarray(self._stroking_shares)
+                    levels_then = np.asarray(self._stroking_levels)
+                    kept = np.maximum(1.0 - shares_then[:, out].sum(axis=1), 1e-9)
+                    ref = float(np.median(levels_then * kept))
                     ref_tips = float(np.median(np.asarray(self._stroking_tips) / kept))
+                    ref_palm = float(np.median(levels_then * shares_then[:, ~self._tips & ~out].sum(axis=1)))
                 else:
                     ref, ref_tips = _median(self._stroking_levels), _median(self._stroking_tips)
-                palm_borne = (level_list[k] >= t.deep_palm_over_own_stroking_min * ref
-                              and tips[k] <= t.deep_tips_of_own_stroking_max * ref_tips)
+                    ref_palm = _median(self._stroking_palm)
+                # (a sensor left out reads zero, so this window's palm part is all but the pads)
+                palm_part = level_list[k] * (1.0 - tips[k])
+                palm_borne = ((level_list[k] >= t.deep_palm_over_own_stroking_min * ref
+                               and tips[k] <= t.deep_tips_of_own_stroking_max * ref_tips)
+                              or (level_list[k] >= t.deep_over_own_stroking_min * ref
+                                  and palm_part >= t.deep_palm_over_own_palm_min * ref_palm
+                                  and tips[k] <= t.deep_palm_tips_of_own_max * ref_tips))
                 if label[k] == deep and level_list[k] < t.deep_over_own_stroking_min * ref and not palm_borne:
                     label[k] = stroking
                 elif label[k] == stroking and (level_list[k] >= t.deep_over_own_stroking_sure * ref or palm_borne):
@@ -422,6 +440,7 @@ class TechniqueRecognizer:
                 self._stroking_levels.append(level_list[k])
                 self._stroking_shares.append(shares[k])
                 self._stroking_tips.append(tips[k])
+                self._stroking_palm.append(level_list[k] * (1.0 - tips[k]))
         return label
 
     def _trim(self) -> None:
