@@ -126,12 +126,16 @@ def test_default_limits_for_a_window_after_the_hand_returns(block: int) -> None:
 def test_hindsight_limits_of_a_finished_session() -> None:
     phases = [Phase("stroking", 10.0, 20.0), Phase("kneading", 20.0, 40.0)]
     spans = TABLE.phase_spans(phases, RATE)
-    assert [(a, b, t) for a, b, _, t in spans] == [(600, 2400, "stroking"), (1600, 4400, "kneading")]
+    # Each phase widened by BOUNDARY_LENIENCY_S (2 s) on both sides.
+    assert [(a, b, t) for a, b, _, t in spans] == [(800, 2200, "stroking"), (1800, 4200, "kneading")]
     mx, mn = TABLE.hindsight(0, 5000, spans)
     tip = col("index_tip")
     assert mx[0, tip] == 30                        # before any phase: the "*" scoring maximum
     assert mx[1000, tip] == 10                     # inside stroking
     assert mx[2000, tip] == 25                     # near the boundary: the more lenient (kneading)
+    # 3 s from the boundary is past the boundary's uncertainty: the phase's own limits (a window's
+    # length, 4 s, let an over-force 3-4 s into vibration go against the kneading before it).
+    assert mx[1700, tip] == 10 and mx[2300, tip] == 25
     assert mx[3000, tip] == 25 and mn[3000, col("knuckles_index_middle")] == 4
     assert np.isnan(mn[2000, col("knuckles_index_middle")])   # stroking has no minimum: none applies
     assert mx[4900, tip] == 30

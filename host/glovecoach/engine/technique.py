@@ -148,7 +148,9 @@ def classify(f: WindowFeatures, t: Thresholds = DEFAULT_THRESHOLDS) -> tuple[np.
 
     vibrating = (f.crest < t.vibration_crest_max) & (
         shaking(f.hf_hz, f.hf_prominence, f.hf_ratio, f.hf_dominance, f.hf_coherence)
-        | shaking(f.rest_hf_hz, f.rest_hf_prominence, f.rest_hf_ratio, f.rest_hf_dominance, f.rest_hf_coherence))
+        | shaking(f.rest_hf_hz, f.rest_hf_prominence, f.rest_hf_ratio, f.rest_hf_dominance, f.rest_hf_coherence)
+        | (f.load_hf_hz is not None and shaking(f.load_hf_hz, f.load_hf_prominence, f.load_hf_ratio,
+                                                f.load_hf_dominance, f.load_hf_coherence)))
     decide(vibrating, "vibration", np.minimum((f.hf_ratio - t.vibration_hf_ratio_min) / 0.02,
                                               np.log10(np.maximum(f.hf_prominence, 1e-9) / t.vibration_prominence_min)))
 
