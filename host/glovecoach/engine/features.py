@@ -505,6 +505,11 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
     w_swing_level = np.maximum((channel_share * load).sum(axis=1), 1e-9)
     w_ratio = np.sqrt(w_excess * scale) / w_swing_level
     w_coherence = _load_coherence(spectra, freqs, w_hz, load, ch_floor)
+    if line is not None:
+        # A steady line the sensors showed at rest (mains hum) near this peak: the weighted sum
+        # cannot discount it (the line is known as the whole hand's power), so it says nothing.
+        near = np.abs(freqs[None, :] - w_hz[:, None]) <= PEAK_HALF_WIDTH_HZ
+        w_prom = np.where((line * near > 0).any(axis=1), 0.0, w_prom)
     mean_ch = np.maximum(mean_ch, 0.0)
     mean_total = np.maximum(mean_ch.sum(axis=1), 1e-9)
     shares = {r: (mean_ch[:, c].sum(axis=1) / mean_total if c else np.zeros(n_w)) for r, c in cols.items()}
