@@ -444,10 +444,9 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
     # stronger hum line is still found).
     fast_bins = np.flatnonzero(fast)
     fast_slice = slice(int(fast_bins[0]), int(fast_bins[-1]) + 1) if len(fast_bins) else slice(0, 0)
-    hf_hz, hf_excess, hf_prom, _ = _peak(
-        _discount(total_power, line, tot_floor), freqs, fast, tot_floor,
-        _coherence_spectrum(spectra[:, :, fast_slice], np.maximum(mean_kept, 0.0),
-                            channel_power[:, fast_slice], ch_floor))
+    coherent = _coherence_spectrum(spectra[:, :, fast_slice], np.maximum(mean_kept, 0.0),
+                                   channel_power[:, fast_slice], ch_floor)
+    hf_hz, hf_excess, hf_prom, _ = _peak(_discount(total_power, line, tot_floor), freqs, fast, tot_floor, coherent)
     hf_coherence = _load_coherence(spectra, freqs, hf_hz, np.maximum(mean_kept, 0.0), ch_floor)
     _, slow_total_excess, _, _ = _peak(total_power, freqs, slow, tot_floor)
     hf_dominance = np.divide(hf_excess, slow_total_excess, out=np.full(n_w, np.inf), where=slow_total_excess > 0)
@@ -497,9 +496,7 @@ def span_features(span: np.ndarray, contact: np.ndarray | None, starts: np.ndarr
     weighted = np.einsum("wcf,wc->wf", spectra, channel_share.astype(np.float32))
     w_power = (weighted.real ** 2 + weighted.imag ** 2).astype(np.float64)
     w_floor = _row_median(w_power[:, floor_band])
-    w_hz, w_excess, w_prom, _ = _peak(w_power, freqs, fast, w_floor,
-                                      _coherence_spectrum(spectra[:, :, fast_slice], load,
-                                                          channel_power[:, fast_slice], ch_floor))
+    w_hz, w_excess, w_prom, _ = _peak(w_power, freqs, fast, w_floor, coherent)
     _, w_slow, _, _ = _peak(w_power, freqs, slow, w_floor)
     w_dominance = np.divide(w_excess, w_slow, out=np.full(n_w, np.inf), where=w_slow > 0)
     w_swing_level = np.maximum((channel_share * load).sum(axis=1), 1e-9)
