@@ -105,16 +105,22 @@ def test_a_light_deep_stroking_borne_by_the_palm_is_deep_stroking() -> None:
     assert abs(found[1][1] - 133.0) <= 5.0, found
 
 
+def heavier_stroking(rate: int, factor: float) -> np.ndarray:
+    """Stroking from 3 s to 263 s, `factor` times heavier from 133 s with the load spread as
+    before, 3 s off the back around it (0.2 N offsets, the spine strip at 0.3 N)."""
+    stroking = simulate_technique("stroking", 260, 9, rate_hz=rate)[0]
+    stroking[130 * rate:] *= factor
+    x = np.full((len(stroking) + 6 * rate, len(ALL_CHANNELS)), 0.3, dtype=np.float32)
+    x[:, :len(GLOVE_CHANNELS)] = 0.2
+    x[3 * rate:3 * rate + len(stroking), :len(GLOVE_CHANNELS)] += stroking
+    return x
+
+
 def test_heavier_stroking_on_the_finger_pads_stays_stroking() -> None:
     # The same trainee strokes 1.2 times harder in the second half, with the load spread as
     # before: no deep stroking.
     rate = 100
-    stroking = simulate_technique("stroking", 260, 9, rate_hz=rate)[0]
-    stroking[130 * rate:] *= 1.2
-    x = np.full((len(stroking) + 6 * rate, len(ALL_CHANNELS)), 0.3, dtype=np.float32)
-    x[:, :len(GLOVE_CHANNELS)] = 0.2
-    x[3 * rate:3 * rate + len(stroking), :len(GLOVE_CHANNELS)] += stroking
-    report, _ = run(x, rate, 60.0)
+    report, _ = run(heavier_stroking(rate, 1.2), rate, 60.0)
     assert [t for t, _, _ in phases(report)] == ["stroking"], phases(report)
 
 
@@ -155,11 +161,5 @@ def test_heavier_stroking_stays_stroking_when_the_palm_heel_is_out_all_session()
     # The same loose palm heel under stroking that is 1.6 times heavier in its second half,
     # spread over the hand as before: the palm bears 1.6 times its part, not 2.5. No deep stroking.
     rate = 100
-    stroking = simulate_technique("stroking", 260, 9, rate_hz=rate)[0]
-    stroking[130 * rate:] *= 1.6
-    x = np.full((len(stroking) + 6 * rate, len(ALL_CHANNELS)), 0.3, dtype=np.float32)
-    x[:, :len(GLOVE_CHANNELS)] = 0.2
-    x[3 * rate:3 * rate + len(stroking), :len(GLOVE_CHANNELS)] += stroking
-    x = heel_drops_out(x, rate, 9)
-    report, _ = run(x, rate, 60.0)
+    report, _ = run(heel_drops_out(heavier_stroking(rate, 1.6), rate, 9), rate, 60.0)
     assert [t for t, _, _ in phases(report)] == ["stroking"], phases(report)
