@@ -109,13 +109,13 @@ class WindowFeatures:
     slow_top_share: np.ndarray
     # Each sensor's share of the window's load while on the back (n_w, ch), rows summing to 1
     # (0 where nothing is loaded): what the hand's level would lose without that sensor.
-    channel_share: np.ndarray | None = None
+    channel_share: np.ndarray
     # The same fast-rhythm features for the sensors' sum weighted by their load (see span_features).
-    load_hf_hz: np.ndarray | None = None
-    load_hf_ratio: np.ndarray | None = None
-    load_hf_prominence: np.ndarray | None = None
-    load_hf_dominance: np.ndarray | None = None
-    load_hf_coherence: np.ndarray | None = None
+    load_hf_hz: np.ndarray
+    load_hf_ratio: np.ndarray
+    load_hf_prominence: np.ndarray
+    load_hf_dominance: np.ndarray
+    load_hf_coherence: np.ndarray
     # Power spectrum of the whole-hand force in the latest window spent wholly off the back (or
     # the one given in), to carry into the next windows' features; None while none was seen.
     rest_spectrum: np.ndarray | None = None
@@ -127,8 +127,7 @@ class WindowFeatures:
             "opposition", "crest", "released", "impacts", "impact_span", "hf_ratio", "hf_hz",
             "hf_prominence", "hf_dominance", "noise_n", "hf_coherence", "rest_hf_hz", "rest_hf_ratio",
             "rest_hf_prominence", "rest_hf_dominance", "rest_hf_coherence", "slow_top_share",
-            "load_hf_hz", "load_hf_ratio", "load_hf_prominence", "load_hf_dominance", "load_hf_coherence")
-            if getattr(self, name) is not None}
+            "load_hf_hz", "load_hf_ratio", "load_hf_prominence", "load_hf_dominance", "load_hf_coherence")}
         out.update({f"share_{r}": float(v[k]) for r, v in self.shares.items()})
         return out
 

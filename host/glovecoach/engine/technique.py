@@ -11,7 +11,7 @@ where it began. The rules, thresholds and how they were tuned: docs/technique-re
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -149,8 +149,7 @@ def classify(f: WindowFeatures, t: Thresholds = DEFAULT_THRESHOLDS) -> tuple[np.
     vibrating = (f.crest < t.vibration_crest_max) & (
         shaking(f.hf_hz, f.hf_prominence, f.hf_ratio, f.hf_dominance, f.hf_coherence)
         | shaking(f.rest_hf_hz, f.rest_hf_prominence, f.rest_hf_ratio, f.rest_hf_dominance, f.rest_hf_coherence)
-        | (f.load_hf_hz is not None and shaking(f.load_hf_hz, f.load_hf_prominence, f.load_hf_ratio,
-                                                f.load_hf_dominance, f.load_hf_coherence)))
+        | shaking(f.load_hf_hz, f.load_hf_prominence, f.load_hf_ratio, f.load_hf_dominance, f.load_hf_coherence))
     decide(vibrating, "vibration", np.minimum((f.hf_ratio - t.vibration_hf_ratio_min) / 0.02,
                                               np.log10(np.maximum(f.hf_prominence, 1e-9) / t.vibration_prominence_min)))
 
@@ -246,7 +245,6 @@ class TechniqueRecognizer:
         self._stroking_levels: deque[float] = deque(maxlen=OWN_STROKING_WINDOWS)
         self._stroking_shares: deque[np.ndarray] = deque(maxlen=OWN_STROKING_WINDOWS)
         self._stroking_tips: deque[float] = deque(maxlen=OWN_STROKING_WINDOWS)
-        self._stroking_palm: deque[float] = deque(maxlen=OWN_STROKING_WINDOWS)
         self._tips = np.array([c in FINGER_PADS for c in self._glove_ids], dtype=bool)
         # The whole-hand spectrum of the latest window wholly off the back: its steady lines
         # (mains hum) are the sensors' own (features.span_features).
@@ -377,15 +375,14 @@ class TechniqueRecognizer:
         if not self._history:
             return []
         starts, *raw = (np.concatenate([h[k] for h in self._history]) for k in range(7))
-        saved = self._stroking_levels, self._stroking_shares, self._stroking_tips, self._stroking_palm
+        saved = self._stroking_levels, self._stroking_shares, self._stroking_tips
         self._stroking_levels = deque(maxlen=OWN_STROKING_WINDOWS)
         self._stroking_shares = deque(maxlen=OWN_STROKING_WINDOWS)
         self._stroking_tips = deque(maxlen=OWN_STROKING_WINDOWS)
-        self._stroking_palm = deque(maxlen=OWN_STROKING_WINDOWS)
         try:
             labels = self._with_own_stroking(*raw)
         finally:
-            self._stroking_levels, self._stroking_shares, self._stroking_tips, self._stroking_palm = saved
+            self._stroking_levels, self._stroking_shares, self._stroking_tips = saved
         return [WindowLabel(int(s), int(s) + self.window, TECHNIQUES[k], float(c), bool(f))
                 for s, (k, c, f) in zip(starts.tolist(), labels)]
 
@@ -426,7 +423,8 @@ class TechniqueRecognizer:
                     ref_palm = float(np.median(levels_then * shares_then[:, ~self._tips & ~out].sum(axis=1)))
                 else:
                     ref, ref_tips = _median(self._stroking_levels), _median(self._stroking_tips)
-                    ref_palm = _median(self._stroking_palm)
+                    # (the palm's part of each stroking window: all but the finger pads')
+                    ref_palm = _median(lv * (1.0 - tp) for lv, tp in zip(self._stroking_levels, self._stroking_tips))
                 # (a sensor left out reads zero, so this window's palm part is all but the pads)
                 palm_part = level_list[k] * (1.0 - tips[k])
                 palm_borne = ((level_list[k] >= t.deep_palm_over_own_stroking_min * ref
@@ -442,7 +440,6 @@ class TechniqueRecognizer:
                 self._stroking_levels.append(level_list[k])
                 self._stroking_shares.append(shares[k])
                 self._stroking_tips.append(tips[k])
-                self._stroking_palm.append(level_list[k] * (1.0 - tips[k]))
         return label
 
     def _trim(self) -> None:
@@ -453,7 +450,7 @@ class TechniqueRecognizer:
             self._buf_start += keep_from
 
 
-def _median(values: deque[float]) -> float:
+def _median(values: Iterable[float]) -> float:
     """Median of at most a few hundred floats (cheaper than np.median at this size)."""
     ordered = sorted(values)
     mid = len(ordered) // 2
