@@ -221,6 +221,30 @@ def test_a_stream_stopped_by_another_screen_is_started_again_by_one_that_wants_i
     assert watched > 0
 
 
+def test_a_screen_that_stopped_does_not_record_the_stream_another_screen_starts_again(signal_file):
+    """The trainee's screen sends STOP and is still open (finishing its session) when the
+    instructor starts the stream again: the trainee's session ends at its STOP, without a
+    gap and without the instructor's new stream."""
+    with Mosquitto() as broker, MqttGlove(broker.port, glove_id="GC-WIFI-K", signal_path=signal_file) as glove:
+        glove.wait_output("connected")
+        with GloveClient(glove.url) as trainee, GloveClient(glove.url) as instructor:
+            trainee.connect()
+            trainee.start(200)
+            instructor.connect()
+            assert instructor.join_stream() == 200
+            collect(instructor, 1.0)
+            trainee.stop()
+            restarted = collect(instructor, 3.0)      # the instructor starts it again meanwhile
+            trainee_events = collect(trainee, 0.5)    # every event of the trainee's session
+            instructor.stop()
+    assert [g.reason for g in restarted if isinstance(g, GapDetected)] == ["stopped_elsewhere"]
+    assert not [e for e in trainee_events if isinstance(e, GapDetected)], trainee_events
+    last_trainee = max(e.frames["t_us"][-1] for e in trainee_events if isinstance(e, SamplesReceived))
+    after_gap = [e for e in restarted if isinstance(e, SamplesReceived) and e.frames["t_us"][0] > last_trainee]
+    assert sum(len(e.raw) for e in after_gap) >= 400, "the instructor's stream did not go on"
+    assert trainee.samples_received == sum(len(e.raw) for e in trainee_events if isinstance(e, SamplesReceived))
+
+
 def test_wrong_password_is_refused_with_a_clear_error(signal_file):
     with Mosquitto(users={"glove": "right-horse"}) as broker:
         # The host: a clear, specific error, without the password in it.

@@ -136,6 +136,35 @@ def test_a_new_stream_is_placed_by_the_host_clock():
     assert samples(events) == [(800, 8)]
 
 
+def test_after_this_session_stops_a_stream_another_screen_starts_is_not_placed():
+    """Our STOP went out; frames still on their way are ours. Another screen of the same device
+    then STARTs it again: that stream is not this session's (no gap, no samples), whether its
+    first frame arrives or is lost, until this session starts again."""
+    timeline = SessionTimeline()
+    for k in range(0, 150, 3):
+        place(timeline, frames(*[(j, 4 * j) for j in range(k, k + 3)]))
+    timeline.stream_stopped()
+    in_flight = place(timeline, frames((150, 600), (151, 604)))
+    assert samples(in_flight) == [(600, 8)] and not gaps(in_flight)
+    t0_new = 700 * PERIOD_US
+    for batch in (frames((0, 0, SAMPLES_FIRST_AFTER_START), (1, 4), t0_us=t0_new),
+                  frames((2, 8), (3, 12), t0_us=t0_new), frames((4, 16), t0_us=t0_new)):
+        assert place(timeline, batch, t0_us=t0_new) == []
+    assert timeline.next_index == 608 and timeline.refused_after_stop == 20
+    # The same, when the new stream's first frame was lost on the way.
+    lost_first = SessionTimeline()
+    place(lost_first, frames((0, 0), (1, 4), (2, 8)))
+    lost_first.stream_stopped()
+    assert place(lost_first, frames((1, 4), (2, 8), t0_us=t0_new), t0_us=t0_new) == []
+    # Starting again makes the next stream this session's, placed by the host clock.
+    timeline.stream_wanted()
+    t0_again = 900 * PERIOD_US
+    events = place(timeline, frames((0, 0, SAMPLES_FIRST_AFTER_START), (1, 4), t0_us=t0_again),
+                   t0_us=t0_again)
+    assert gaps(events) == [GapDetected(608, 292, "stream_restart", exact=False)]
+    assert samples(events) == [(900, 8)]
+
+
 def test_after_a_reboot_the_gap_says_device_reset():
     timeline = SessionTimeline()
     for k in range(0, 150, 3):

@@ -326,6 +326,7 @@ class GloveClient:
         self._rate_hz = rate_hz
         self._stall.reset(time.monotonic())
         self._want_streaming = True
+        self._timeline.stream_wanted()
         ack = self.command(Command.START, timeout=timeout)
         self._stall.restart_clock(time.monotonic())  # the stall clock starts now
         return ack
@@ -345,11 +346,16 @@ class GloveClient:
             raise ValueError(f"this session records at {self._rate_hz} Hz; the device streams at {rate} Hz")
         self._rate_hz = rate
         self._want_streaming = True
+        self._timeline.stream_wanted()
         self._stall.restart_clock(time.monotonic())
         return rate
 
     def stop(self, timeout: float = 1.0) -> Ack:
+        """STOP the stream. The frames already on their way are still placed; a stream another
+        screen of the same device starts after this is not this session's, so it is not placed
+        (until `start` or `join_stream` again)."""
         self._want_streaming = False
+        self._timeline.stream_stopped()
         return self.command(Command.STOP, timeout=timeout)
 
     def tare(self, n: int = 64, timeout: float = 3.0) -> Ack:

@@ -20,8 +20,12 @@ How it places samples:
   later sample) and counted;
 * a new stream (START flag, counters going backwards, a reboot) is placed by the host clock:
   the gap is the host time between the last sample placed and the first new one, times the
-  rate (**not exact**). The device→host clock (:mod:`glovecoach.link.device_clock`) is fitted
-  here, from every frame, and STATUS stamps the coordinator passes on.
+  rate (**not exact**);
+* once this session has stopped the stream, a new stream is not its own (another screen of the
+  same device started it again): it is refused, not placed, until this session starts again.
+
+The device→host clock (:mod:`glovecoach.link.device_clock`) is fitted here, from every frame,
+and STATUS stamps the coordinator passes on.
 """
 
 from __future__ import annotations
@@ -65,7 +69,11 @@ class SessionTimeline:
         # that wakes up may first flush the frame it was filling, then skip the slots it slept
         # through, so the gap can come a frame after samples resumed.
         self._stall_from: int | None = None
+        # This session sent STOP; a new stream seen since then belongs to another screen.
+        self._stopped = False
+        self._refusing = False
         self.samples = 0        # samples placed
+        self.refused_after_stop = 0  # samples of a stream another screen started after our STOP
         self.lost_frames = 0    # frames missing in seq
         self.duplicates = 0     # frames received twice: dropped
         self.out_of_order = 0   # frames overtaken by later ones: dropped
@@ -82,6 +90,18 @@ class SessionTimeline:
     def stream_restarting(self, reason: str = "stream_restart") -> None:
         """The next stream's gap gets ``reason`` unless a reboot already gave one."""
         self._restart_reason = self._restart_reason or reason
+
+    def stream_stopped(self) -> None:
+        """This session is stopping the stream (call before the STOP is sent). Frames of the
+        stream still on their way are placed; a new stream after it (another screen of the same
+        device starting it again) is refused: it would be recorded in a session already ended,
+        after a gap that session never had."""
+        self._stopped = True
+
+    def stream_wanted(self) -> None:
+        """This session starts or joins the stream (call before the START is sent)."""
+        self._stopped = False
+        self._refusing = False
 
     def resuming_after_link_loss(self) -> None:
         """The link came back to the same boot, still streaming: the next gap (exact, from the
@@ -172,6 +192,10 @@ class SessionTimeline:
                       # Slots already placed (a tracker reset by a new boot_id, then frames of the
                       # old stream): never overlap the timeline; place them by the host clock.
                       or first_device + self._offset < self.next_index)
+        if self._refusing or (self._stopped and new_stream and self._offset is not None):
+            self._refusing = True
+            self.refused_after_stop += part.n_samples
+            return
         # Device time of each sample = its slot on the device's grid. The firmware samples on a
         # deadline schedule and stamps a frame with the time its first sample was actually
         # taken: never before the slot's deadline, sometimes up to a period after it. So the
