@@ -5,8 +5,8 @@ waking for every message. For a station that is 3 connections; for a room of 12 
 is 36, and measured on this 2-core machine the paho side alone cost 21.5 % of a core for 36
 devices at 200 Hz against 8.3 % with one connection subscribed to the whole room
 (benchmarks/bench_classroom.py). `SharedMqttConnection` is that one connection: one client
-subscribed to ``glovecoach/<room>/+/frames`` (and ``+/hello``, ``+/online``), handing each device's
-payloads to that device's `SharedMqttTransport`. Above the transport nothing changes: each
+(`RoomMqttClient`) subscribed to ``glovecoach/<room>/+/frames`` (and ``+/hello``, ``+/online``),
+handing each device's payloads to that device's `SharedMqttTransport`. Above the transport nothing changes: each
 device still has its `GloveClient`, decoder, sequence checks and gap sizing.
 
 A broker lost is lost for every device at once: each transport raises `LinkLost`, each
@@ -16,20 +16,23 @@ others then join.
 
 from __future__ import annotations
 
+import ssl
 import threading
-import time
 import uuid
 from collections.abc import Callable
 
-import paho.mqtt.client as paho
-
+from glovecoach.link.mqtt_room_client import Message, MqttRefused, RoomMqttClient
 from glovecoach.link.mqtt_transport import CONNECT_TIMEOUT_S, DEFAULT_KEEPALIVE_S, TOPIC_ROOT, BrokerRefused
 from glovecoach.link.reader import PushTransport, ReaderTicker
 from glovecoach.link.transport import LinkLost
 
 
 class SharedMqttConnection:
-    """One paho client for every device of a room; `transport(device_id)` for each device."""
+    """One connection for every device of a room; `transport(device_id)` for each device.
+
+    The connection is a `RoomMqttClient` (glovecoach.link.mqtt_room_client), not paho: it reads
+    the socket in large pieces and hands over every message of a read at once, and here each
+    device gets the payloads of one read joined, in order, in one call."""
 
     def __init__(self, host: str, port: int, room: str, *, username: str | None = None,
                  password: str | None = None, tls: bool = False, tls_ca: str | None = None,
@@ -40,13 +43,9 @@ class SharedMqttConnection:
         self.keepalive_s, self.connect_timeout = keepalive_s, connect_timeout
         self.name = f"{'mqtts' if self.tls else 'mqtt'}://{host}:{port}/{room}"
         self._lock = threading.Lock()          # one (re)connection at a time
-        self._cond = threading.Condition()
-        self._client: paho.Client | None = None
-        self._lost: str | None = None
-        self._connack: paho.ReasonCode | None = None
-        self._subscribed = 0
+        self._client: RoomMqttClient | None = None
         self._devices: dict[str, SharedMqttTransport] = {}
-        self._pending: paho.Client | None = None
+        self._prefix = f"{TOPIC_ROOT}/{room}/".encode()
         self.retained_skipped = 0
         self.ticker = ReaderTicker(self.name)   # the clock for every device's reader
 
@@ -57,66 +56,34 @@ class SharedMqttConnection:
     def ensure_open(self) -> None:
         """Connected and subscribed, (re)connecting if needed; LinkLost / BrokerRefused if not."""
         with self._lock:
-            if self._client is not None and self._lost is None:
+            if self._client is not None and self._client.lost is None:
                 return
             self._drop_client()
-            client = paho.Client(paho.CallbackAPIVersion.VERSION2,
-                                 client_id=f"glovecoach-room-{uuid.uuid4().hex[:12]}",
-                                 protocol=paho.MQTTv311, clean_session=True)
-            client.connect_timeout = self.connect_timeout
-            user, password = self._credentials
-            if user is not None:
-                client.username_pw_set(user, password)
+            context = None
             if self.tls:
                 try:
-                    client.tls_set(ca_certs=self.tls_ca)
-                except (OSError, ValueError) as exc:
+                    context = ssl.create_default_context(cafile=self.tls_ca)
+                except (OSError, ValueError, ssl.SSLError) as exc:
                     raise LinkLost(f"{self.name}: cannot use the CA certificate {self.tls_ca}: {exc}") from exc
-            client.on_connect = self._on_connect
-            client.on_disconnect = self._on_disconnect
-            client.on_subscribe = self._on_subscribe
-            client.on_message = self._on_message
-            with self._cond:
-                self._lost, self._connack, self._subscribed = None, None, 0
-                self._pending = client   # callbacks from an older client (paho retrying) are ignored
+            user, password = self._credentials
+            # frames, the live HELLO (its topic's retained copy is history and skipped), presence
+            topics = [f"{TOPIC_ROOT}/{self.room}/+/{what}" for what in ("frames", "hello", "online")]
+            client = RoomMqttClient(self.host, self.port, f"glovecoach-room-{uuid.uuid4().hex[:12]}", topics,
+                                    on_messages=self._on_messages, on_lost=self._on_lost,
+                                    username=user, password=password, ssl_context=context,
+                                    keepalive_s=self.keepalive_s, connect_timeout=self.connect_timeout)
             try:
-                client.connect(self.host, self.port, keepalive=self.keepalive_s)
-            except (OSError, ValueError) as exc:
-                raise LinkLost(f"{self.name}: cannot reach the broker: {exc}") from exc
-            client.loop_start()
-            try:
-                self._wait_ready(client)
-            except BaseException:
-                client.loop_stop()
-                client.disconnect()
-                raise
+                client.connect()
+            except MqttRefused as exc:
+                raise BrokerRefused(f"{self.name}: the broker refused the connection: {exc}") from exc
+            except LinkLost as exc:
+                raise LinkLost(f"{self.name}: {exc}") from exc
             self._client = client
-
-    def _wait_ready(self, client: paho.Client) -> None:
-        deadline = time.monotonic() + self.connect_timeout
-        with self._cond:
-            self._cond.wait_for(lambda: self._connack is not None or self._lost is not None,
-                                timeout=self.connect_timeout)
-            code, lost = self._connack, self._lost
-        if code is None:
-            raise LinkLost(f"{self.name}: {lost or f'no CONNACK within {self.connect_timeout:.1f} s'}")
-        if code.is_failure:
-            raise BrokerRefused(f"{self.name}: the broker refused the connection: {code}")
-        # frames, the live HELLO (its topic's retained copy is history and skipped), presence
-        topics = [f"{TOPIC_ROOT}/{self.room}/+/{what}" for what in ("frames", "hello", "online")]
-        for topic in topics:
-            client.subscribe(topic, qos=0)
-        with self._cond:
-            self._cond.wait_for(lambda: self._subscribed >= len(topics) or self._lost is not None,
-                                timeout=max(0.0, deadline - time.monotonic()))
-            if self._subscribed < len(topics):
-                raise LinkLost(f"{self.name}: {self._lost or 'no SUBACK from the broker'}")
 
     def _drop_client(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            client.disconnect()
-            client.loop_stop()
+            client.close()
 
     def close(self) -> None:
         with self._lock:
@@ -128,60 +95,45 @@ class SharedMqttConnection:
         """Publish on the room's connection (a mark, a message to a station's screen)."""
         self.ensure_open()
         assert self._client is not None
-        self._client.publish(topic, payload, qos=qos)
+        try:
+            self._client.publish(topic, payload, qos=qos)
+        except LinkLost as exc:
+            raise LinkLost(f"{self.name}: {exc}") from exc
 
     def publish(self, device_id: str, data: bytes) -> None:
         client = self._client
-        if client is None or self._lost is not None:
-            raise LinkLost(f"{self.name}/{device_id}: {self._lost or 'not open'}")
-        info = client.publish(f"{TOPIC_ROOT}/{self.room}/{device_id}/cmd", bytes(data), qos=0)
-        if info.rc != paho.MQTT_ERR_SUCCESS:
-            raise LinkLost(f"{self.name}/{device_id}: publish failed: {paho.error_string(info.rc)}")
+        if client is None:
+            raise LinkLost(f"{self.name}/{device_id}: not open")
+        try:
+            client.publish(f"{TOPIC_ROOT}/{self.room}/{device_id}/cmd", data, qos=0)
+        except LinkLost as exc:
+            raise LinkLost(f"{self.name}/{device_id}: {exc}") from exc
 
-    # ------------------------------------------------------------------ paho's thread
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        if client is not self._pending:
-            return
-        with self._cond:
-            self._connack = reason_code
-            self._cond.notify_all()
-
-    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
-        if client is not self._pending:
-            return
-        with self._cond:
-            self._subscribed += 1
-            self._cond.notify_all()
-
-    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        if client is not self._pending:
-            return
-        why = f"disconnected from the broker ({reason_code})"
-        with self._cond:
-            if self._lost is None:
-                self._lost = why
-            self._cond.notify_all()
+    # ------------------------------------------------------------------ the client's thread
+    def _on_lost(self, why: str) -> None:
         for device in list(self._devices.values()):   # every device's stream broke here
             device._mark_lost(why)
 
-    def _on_message(self, client, userdata, message: paho.MQTTMessage) -> None:
-        if client is not self._pending:
-            return
-        parts = message.topic.split("/")
-        if len(parts) != 4:
-            return
-        device = self._devices.get(parts[2])
-        if device is None:
-            return
-        if parts[3] == "online":
-            device.device_online = message.payload == b"1"
-            return
-        if parts[3] not in ("frames", "hello"):
-            return
-        if message.retain:
-            self.retained_skipped += 1
-            return
-        device._deliver(message.payload)
+    def _on_messages(self, messages: list[Message], received: float) -> None:
+        """The messages of one read: each device's payloads joined, in their order, one call."""
+        prefix, n = self._prefix, len(self._prefix)
+        payloads: dict[SharedMqttTransport, list[bytes]] = {}
+        for topic, payload, retained in messages:
+            if not topic.startswith(prefix):
+                continue
+            device_id, _, what = topic[n:].partition(b"/")
+            device = self._devices.get(device_id.decode("utf-8", "replace"))
+            if device is None:
+                continue
+            if what == b"online":
+                device.device_online = payload == b"1"
+            elif what in (b"frames", b"hello"):
+                if retained:
+                    self.retained_skipped += 1
+                else:
+                    payloads.setdefault(device, []).append(payload)
+        for device, parts in payloads.items():
+            device._deliver(parts[0] if len(parts) == 1 else b"".join(parts), received)
 
 
 class SharedMqttTransport(PushTransport):
@@ -221,8 +173,8 @@ class SharedMqttTransport(PushTransport):
             return f"{self.name} is not open"
         return None
 
-    def _deliver(self, payload: bytes) -> None:
-        """A message's payload, on the connection's network thread."""
+    def _deliver(self, payload: bytes, received: float) -> None:
+        """Payloads (whole frames), on the connection's network thread."""
         with self._cond:
             receiver = self._receiver
             if receiver is None:
@@ -233,7 +185,7 @@ class SharedMqttTransport(PushTransport):
                 payload = b"".join([*self._chunks, payload])
                 self._chunks = []
         # Outside the lock: the receiver takes its reader's lock, whose holder may reopen us.
-        receiver(payload, time.monotonic())
+        receiver(payload, received)
 
     def _mark_lost(self, why: str) -> None:
         with self._cond:
