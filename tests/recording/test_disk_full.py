@@ -151,10 +151,14 @@ def test_non_finite_values_are_refused_or_stored_as_null(tmp_path: Path) -> None
     with RecordingWriter(path, device_info=HELLO, rate_hz=200, channels=CHANNELS) as writer:
         with pytest.raises(ValueError, match="host_time must be a finite number"):
             writer.write_status(float("nan"), {"seq": 1})
-        frames = frames_for(0, 4)
-        frames["host_time"][0] = np.inf
-        with pytest.raises(ValueError, match="finite host_time"):
-            writer.write_samples(0, pattern(0, 4), frames)
+        # a one-frame table (the live case) and a longer one are held to the same checks
+        for n in (4, 12):
+            for field, bad in (("host_time", np.inf), ("host_time", np.nan), ("sample_index", -4),
+                               ("t_us", 1 << 30)):
+                frames = frames_for(0, n)
+                frames[field][0] = bad
+                with pytest.raises(ValueError, match="finite host_time, sample_index >= 0 and a 30-bit t_us"):
+                    writer.write_samples(0, pattern(0, n), frames)
         # A NaN statistic inside a free-form note is stored as null, not a lost note.
         writer.write_note("report", {"peak_n": float("nan"), "mean": np.float32("inf"), "ok": 1.5})
     rec = open_recording(path)

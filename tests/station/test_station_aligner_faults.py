@@ -204,6 +204,11 @@ def test_bad_input_is_refused_with_a_clear_error():
     frames["sample_index"], frames["host_time"] = 4, np.nan
     aligner.feed([DeviceMessage("left_glove", SamplesReceived(4, np.zeros((4, 12), np.uint16), frames))])
     assert aligner.stats()["left_glove"].unframed_samples == 8
+    # a block's frame table out of order is an error, not a guess
+    two = np.zeros(2, dtype=frames.dtype)
+    two["sample_index"], two["host_time"] = (12, 8), (1.0, 1.0)
+    with pytest.raises(ValueError, match="left_glove: the frame table of a block is not in increasing sample order"):
+        aligner.feed([DeviceMessage("left_glove", SamplesReceived(8, np.zeros((8, 12), np.uint16), two))])
     assert aligner.finish() == []
 
 

@@ -27,6 +27,8 @@ from glovecoach.vocabulary.station import StationLayout
 from glovecoach.vocabulary.stream import LinkDown, LinkStalled, LinkUp, StatusReceived
 from glovecoach.vocabulary.techniques import technique_name
 
+_BADGE_MESSAGES = (LinkUp, LinkDown, LinkStalled, StatusReceived)
+
 TRACE_SECONDS = 20.0   # a tile shows the last 20 s: a few strokes, enough to see a rhythm
 
 
@@ -259,6 +261,8 @@ class TileModel:
     # ------------------------------------------------------------------ devices
     def on_device_message(self, role: str, message: Any) -> None:
         """A `DeviceMessage`'s parts: link state and STATUS for the device's badge."""
+        if not isinstance(message, _BADGE_MESSAGES):
+            return      # every frame passes here (50 a second a device): nothing on the badge
         badges = list(self.state.devices)
         for i, badge in enumerate(badges):
             if badge.role != role:

@@ -58,6 +58,8 @@ class Notifier:
 
 def join_sample_runs(messages: Iterable[Any]) -> list[Any]:
     """Join consecutive, contiguous `SamplesReceived` into one (order of everything else kept)."""
+    if isinstance(messages, list) and len(messages) < 2:
+        return messages     # most polls of a live device: nothing or one frame
     out: list[Any] = []
     run: list[SamplesReceived] = []
 

@@ -77,6 +77,14 @@ def _utc_now_iso() -> str:
 
 def _as_frames(frames: np.ndarray) -> np.ndarray:
     frames = np.asarray(frames)
+    if frames.dtype == FRAME_DTYPE and frames.shape == (1,):
+        # The live case, a frame a block (1,800 a second in a classroom): the same checks on
+        # the one row as Python numbers, without the table's copies and reductions.
+        row = frames[0]
+        host, index, t_us = float(row["host_time"]), int(row["sample_index"]), int(row["t_us"])
+        if not (math.isfinite(host) and index >= 0 and 0 <= t_us < T_US_MODULUS):
+            raise ValueError("frames must have finite host_time, sample_index >= 0 and a 30-bit t_us")
+        return frames.copy()
     names = frames.dtype.names or ()
     missing = [name for name in FRAME_DTYPE.names or () if name not in names]
     if missing or frames.ndim != 1:

@@ -275,28 +275,21 @@ class StationAligner:
             # The live case (a block per wire frame), without the table arithmetic.
             row = frames[0]
             return [(float(row["host_time"]), first, n_rows, int(row["t_us"]), raw)]
-        starts = np.asarray(frames["sample_index"], dtype=np.int64) if len(frames) else np.zeros(0, np.int64)
-        # A frame without a usable receive time places nothing: its rows go with the frame
-        # before it in the block, or count as unframed.
-        inside = (starts >= first) & (starts < first + n_rows)
-        if len(frames):
-            inside &= np.isfinite(frames["host_time"])
-        if not inside.all():
-            frames, starts = frames[inside], starts[inside]
-        if len(starts) and np.any(np.diff(starts) <= 0):
+        # A few frames a block (a poll's worth): plain Python numbers, not table arithmetic. A
+        # frame without a usable receive time places nothing: its rows go with the frame before
+        # it in the block, or count as unframed.
+        end = first + n_rows
+        table = [(s, t, h) for s, t, h in zip(frames["sample_index"].tolist(), frames["t_us"].tolist(),
+                                              frames["host_time"].tolist())
+                 if first <= s < end and math.isfinite(h)]
+        if any(b[0] <= a[0] for a, b in zip(table, table[1:])):
             raise ValueError(f"{dev.role}: the frame table of a block is not in increasing sample order")
-        lead = int(starts[0]) - first if len(starts) else n_rows
+        lead = table[0][0] - first if table else n_rows
         if lead:
             # Rows before the first frame row have no receive time to place them by.
             dev.stats.unframed_samples += lead
-        if not len(starts):
-            return []
-        ends = np.r_[starts[1:], first + n_rows]
-        out = []
-        for s, e, t_us, host in zip(starts.tolist(), ends.tolist(), frames["t_us"].tolist(),
-                                    frames["host_time"].tolist()):
-            out.append((float(host), s, e - s, int(t_us), raw[s - first:e - first]))
-        return out
+        ends = [row[0] for row in table[1:]] + [end]
+        return [(float(h), s, e - s, int(t), raw[s - first:e - first]) for (s, t, h), e in zip(table, ends)]
 
     def _event(self, dev: _Device, event: Any) -> None:
         if isinstance(event, GapDetected):
