@@ -75,6 +75,9 @@ def _utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+_BAD_FRAME_VALUES = "frames must have finite host_time, sample_index >= 0 and a 30-bit t_us"
+
+
 def _as_frames(frames: np.ndarray) -> np.ndarray:
     frames = np.asarray(frames)
     if frames.dtype == FRAME_DTYPE and frames.shape == (1,):
@@ -83,7 +86,7 @@ def _as_frames(frames: np.ndarray) -> np.ndarray:
         row = frames[0]
         host, index, t_us = float(row["host_time"]), int(row["sample_index"]), int(row["t_us"])
         if not (math.isfinite(host) and index >= 0 and 0 <= t_us < T_US_MODULUS):
-            raise ValueError("frames must have finite host_time, sample_index >= 0 and a 30-bit t_us")
+            raise ValueError(_BAD_FRAME_VALUES)
         return frames.copy()
     names = frames.dtype.names or ()
     missing = [name for name in FRAME_DTYPE.names or () if name not in names]
@@ -99,7 +102,7 @@ def _as_frames(frames: np.ndarray) -> np.ndarray:
     if len(out) and not (np.isfinite(out["host_time"]).all() and (out["sample_index"] >= 0).all()
                          and (np.asarray(frames["t_us"]) < T_US_MODULUS).all()
                          and (np.asarray(frames["t_us"]) >= 0).all()):
-        raise ValueError("frames must have finite host_time, sample_index >= 0 and a 30-bit t_us")
+        raise ValueError(_BAD_FRAME_VALUES)
     return out
 
 
