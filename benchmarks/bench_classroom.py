@@ -29,7 +29,9 @@ watched by today's full station views instead of tiles (`--views K`: K stations,
 still run).
 
     .venv/bin/python benchmarks/bench_classroom.py [--stations 12] [--seconds 120] [--views K]
-        [--alerts lockstep|staggered|both]
+        [--alerts lockstep|staggered|both] [--parts]
+
+`--parts` also prints where the instructor's CPU goes (`PartClock`).
 """
 
 from __future__ import annotations
@@ -89,7 +91,50 @@ def publisher_main(port: int, room: str, n: int, seconds: float, clocks_path: st
         pub.stop()
 
 
-def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.01, stagger: bool = False) -> dict:
+class PartClock:
+    """The instructor's main-thread CPU per part of its work (`time.thread_time` inside each):
+    the stations' intake (`StationPipeline.pump`: frames decoded, aligned, recorded, tested for
+    alerts), their coaching (`coach_due`, quiet stretches and alerts apart) and the painting
+    (the grid's refresh, the event loop and any full views). Installed on the classes for one
+    run and taken off again; about 1 us of timing per call."""
+
+    def __init__(self) -> None:
+        self.seconds: collections.Counter = collections.Counter()
+        self._undo: list[tuple[type, str, object]] = []
+
+    def install(self) -> None:
+        from glovecoach.pipeline.station_coaching import ALERT_DUE
+        from glovecoach.pipeline.station_session import StationPipeline
+
+        seconds = self.seconds
+        pump, coach_due = StationPipeline.pump, StationPipeline.coach_due
+
+        def timed_pump(pipeline):
+            t = time.thread_time()
+            try:
+                return pump(pipeline)
+            finally:
+                seconds["intake"] += time.thread_time() - t
+
+        def timed_coach_due(pipeline):
+            part = "coaching alerts" if pipeline.coaching_due == ALERT_DUE else "coaching quiet stretches"
+            t = time.thread_time()
+            try:
+                return coach_due(pipeline)
+            finally:
+                seconds[part] += time.thread_time() - t
+
+        self._undo = [(StationPipeline, "pump", pump), (StationPipeline, "coach_due", coach_due)]
+        StationPipeline.pump, StationPipeline.coach_due = timed_pump, timed_coach_due
+
+    def uninstall(self) -> None:
+        for owner, name, original in self._undo:
+            setattr(owner, name, original)
+        self._undo = []
+
+
+def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.01, stagger: bool = False,
+            parts: bool = False) -> dict:
     from PySide6 import QtWidgets
     from room_publisher import COUNTER_MODULUS, slot_counter
 
@@ -168,6 +213,10 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.01, stag
             decided: list[float] = []       # the part from the device's sample to the coach's decision
             warming = 0
             settled_from = time.time() + WARMUP_S
+            clock = PartClock()
+            if parts:
+                clock.install()
+            main0 = time.thread_time()
             cpu0, broker0, t0 = time.process_time(), _proc_cpu_s(broker._proc.pid), time.monotonic()
             publisher0 = _proc_cpu_s(publisher.pid)
             next_frame = t0
@@ -176,6 +225,7 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.01, stag
                 tick = time.monotonic()
                 got = classroom.pump(PUMP_SLICE_S)
                 now = time.monotonic()
+                painting = time.thread_time()
                 if now >= next_frame:       # traces at 10 fps (and views at 30 fps, baseline)
                     grid.refresh(traces=True)
                     for v in views.values():
@@ -185,6 +235,7 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.01, stag
                 elif got:
                     grid.refresh(traces=False)
                 app.processEvents()
+                clock.seconds["painting"] += time.thread_time() - painting
                 if alerts_pending:
                     drawn = time.time()
                     clocks = json.loads(Path(clocks_path).read_text())
@@ -206,6 +257,13 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.01, stag
             elapsed = time.monotonic() - t0
             publish_lag = json.loads(Path(clocks_path).read_text())["_publish_lag_ms"]
             cpu = (time.process_time() - cpu0) / elapsed
+            main_s = time.thread_time() - main0
+            clock.uninstall()
+            shares = {}
+            if parts:
+                shares = {part: clock.seconds[part] / elapsed for part in PARTS[:-2]}
+                shares["other, main thread"] = (main_s - sum(clock.seconds.values())) / elapsed
+                shares["other threads"] = cpu - main_s / elapsed
             broker_cpu = (_proc_cpu_s(broker._proc.pid) - broker0) / elapsed
             publisher_cpu = (_proc_cpu_s(publisher.pid) - publisher0) / elapsed
             classroom.finish()
@@ -229,9 +287,10 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.01, stag
             "alerts": len(lat), "warming": warming,
             "lat": np.percentile(lat, [50, 99]) if len(lat) else (np.nan, np.nan),
             "decided": np.percentile(dec, [50, 99]) if len(dec) else (np.nan, np.nan), "publish_lag": publish_lag,
-            "latencies": lat}
+            "latencies": lat, "parts": shares}
 
 
+PARTS = ("intake", "coaching quiet stretches", "coaching alerts", "painting", "other, main thread", "other threads")
 TARGET_FPS = 10.0
 TARGET_P99_MS = 150.0
 
@@ -262,14 +321,18 @@ def main() -> None:
                         help="how often the classroom is pumped (as the grid window's PUMP_MS; default 10 ms)")
     parser.add_argument("--views", type=int, default=0,
                         help="baseline: also run with full station views for this many stations")
+    parser.add_argument("--parts", action="store_true",
+                        help="also print where the instructor's CPU goes: the main thread's time in the "
+                             "stations' intake, their coaching and the painting, and the other threads'")
     parser.add_argument("--alerts", choices=("lockstep", "staggered", "both"), default="both",
                         help="every station pressing at the same instants (the worst case), spread over "
                              "the press period (independent trainees), or each size both ways (default)")
     args = parser.parse_args()
     modes = {"lockstep": [False], "staggered": [True], "both": [False, True]}[args.alerts]
-    rows = [measure(n, args.seconds, False, args.pump_ms / 1000, stagger) for n in args.stations for stagger in modes]
+    rows = [measure(n, args.seconds, False, args.pump_ms / 1000, stagger, args.parts)
+            for n in args.stations for stagger in modes]
     if args.views:
-        rows.append(measure(args.views, args.seconds, True, args.pump_ms / 1000, modes[-1]))
+        rows.append(measure(args.views, args.seconds, True, args.pump_ms / 1000, modes[-1], args.parts))
     print(f"classroom at 200 Hz, 3 devices per station, {args.seconds:.0f} s per run, this machine "
           f"({os.cpu_count()} cores)")
     print(f"{'stations':>8} {'display':<14} {'alerts':<10} {'samples':>9} {'lost':>5} {'shifted':>7} {'fps':>5} "
@@ -296,6 +359,14 @@ def main() -> None:
           "instructor under one core; largest N measured that meets them: "
           + ", ".join(f"{max(ns) if ns else 'none'} ({mode})" for mode, ns in holding.items()
                       if any(r["stagger"] == (mode == "staggered") for r in rows)))
+    if args.parts:
+        print("\nwhere the instructor's CPU goes, % of a core (main thread's CPU timed inside each part; "
+              "other threads: the room's MQTT client, the recorders' writers, the stall watch)")
+        print(f"{'stations':>8} {'display':<14} {'alerts':<10} " + " ".join(f"{p:>{max(len(p), 6)}}" for p in PARTS))
+        for r in rows:
+            print(f"{r['n']:>8} {'station views' if r['views'] else 'tiles':<14} "
+                  f"{'staggered' if r['stagger'] else 'lockstep':<10} "
+                  + " ".join(f"{r['parts'][p] * 100:>{max(len(p), 6) - 1}.1f}%" for p in PARTS))
 
 
 if __name__ == "__main__":
