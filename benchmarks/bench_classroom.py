@@ -147,6 +147,17 @@ def _room_mqtt_thread_clock() -> int | None:
     return None
 
 
+def _cpu_clock_s(clock: int | None) -> float:
+    """A thread's CPU seconds by its clock, NaN if there is none or the thread has ended (its
+    clock goes with it)."""
+    if clock is None:
+        return float("nan")
+    try:
+        return time.clock_gettime(clock)
+    except OSError:
+        return float("nan")
+
+
 def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.01, stagger: bool = False,
             parts: bool = False) -> dict:
     from PySide6 import QtWidgets
@@ -232,7 +243,7 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.01, stag
                 clock.install()
             main0 = time.thread_time()
             room_thread = _room_mqtt_thread_clock()
-            room0 = time.clock_gettime(room_thread) if room_thread is not None else 0.0
+            room0 = _cpu_clock_s(room_thread)
             cpu0, broker0, t0 = time.process_time(), _proc_cpu_s(broker._proc.pid), time.monotonic()
             publisher0 = _proc_cpu_s(publisher.pid)
             next_frame = t0
@@ -279,9 +290,9 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.01, stag
             if parts:
                 shares = {part: clock.seconds[part] / elapsed for part in PARTS[:4]}
                 shares["other, main thread"] = (main_s - sum(clock.seconds.values())) / elapsed
-                room_s = time.clock_gettime(room_thread) - room0 if room_thread is not None else float("nan")
+                room_s = _cpu_clock_s(room_thread) - room0
                 shares["room's MQTT thread"] = room_s / elapsed
-                shares["other threads"] = cpu - (main_s + room_s) / elapsed
+                shares["other threads"] = cpu - (main_s + (0.0 if np.isnan(room_s) else room_s)) / elapsed
             broker_cpu = (_proc_cpu_s(broker._proc.pid) - broker0) / elapsed
             publisher_cpu = (_proc_cpu_s(publisher.pid) - publisher0) / elapsed
             classroom.finish()
