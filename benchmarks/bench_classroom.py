@@ -138,8 +138,10 @@ def _room_mqtt_thread_clock() -> int | None:
     device's frames and places them on the device's clock), or None if it is not running."""
     import threading
 
+    from glovecoach.link.mqtt_room_client import THREAD_NAME
+
     for thread in threading.enumerate():
-        if thread.name.startswith("glovecoach-room-mqtt") and thread.ident is not None:
+        if thread.name.startswith(THREAD_NAME) and thread.ident is not None:
             try:
                 return time.pthread_getcpuclockid(thread.ident)
             except (AttributeError, OSError):

@@ -73,13 +73,10 @@ class Received:
     def on_messages(self, messages, received):
         assert isinstance(received, float)
         self.calls += 1
-        if self.calls == self.busy_call:
-            self.messages += messages
-            self.changed.set()
-            assert self.busy.wait(10.0), "the test never ended the busy moment"
-            return
         self.messages += messages
         self.changed.set()
+        if self.calls == self.busy_call:
+            assert self.busy.wait(10.0), "the test never ended the busy moment"
 
     def on_lost(self, why):
         self.lost.append(why)

@@ -38,6 +38,8 @@ Message = tuple[bytes, bytes, bool]   # topic, payload, retained
 _CONNECT, _CONNACK, _PUBLISH, _PUBACK = 1, 2, 3, 4
 _SUBSCRIBE, _SUBACK, _PINGREQ, _PINGRESP, _DISCONNECT = 8, 9, 12, 13, 14
 _READ_BYTES = 65536
+# The client's thread is named THREAD_NAME, then the broker's address.
+THREAD_NAME = "glovecoach-room-mqtt"
 _MAX_PACKET = 1 << 20      # a room's messages are frames of a few hundred bytes
 
 # CONNACK return codes of MQTT 3.1.1 (section 3.2.2.3), in the words a person can act on.
@@ -180,7 +182,7 @@ class RoomMqttClient:
         sock.settimeout(max(1.0, self.keepalive_s / 2))
         self._sock = sock
         self._last_read = self._last_write = time.monotonic()
-        self._thread = threading.Thread(target=self._run, name=f"glovecoach-room-mqtt {self.host}:{self.port}",
+        self._thread = threading.Thread(target=self._run, name=f"{THREAD_NAME} {self.host}:{self.port}",
                                         daemon=True)
         self._thread.start()
         body = struct.pack("!H", self._next_packet_id()) + b"".join(
