@@ -50,6 +50,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
+from machine_pace import LOOP_STEPS, python_loop_s  # noqa: E402
 
 RATE = 200
 PRESS_EVERY_S = 4.0
@@ -178,6 +179,7 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.01, stag
     from glovecoach.recording import open_station_recording
     from glovecoach.vocabulary.station import StationSamples
 
+    pace_s = python_loop_s()
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     room = Room("bench")
     for s in range(n):
@@ -318,7 +320,7 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.01, stag
             "alerts": len(lat), "warming": warming,
             "lat": np.percentile(lat, [50, 99]) if len(lat) else (np.nan, np.nan),
             "decided": np.percentile(dec, [50, 99]) if len(dec) else (np.nan, np.nan), "publish_lag": publish_lag,
-            "latencies": lat, "parts": shares}
+            "latencies": lat, "parts": shares, "pace_s": pace_s}
 
 
 PARTS = ("intake", "coaching quiet stretches", "coaching alerts", "painting", "other, main thread",
@@ -369,7 +371,7 @@ def main() -> None:
           f"({os.cpu_count()} cores)")
     print(f"{'stations':>8} {'display':<14} {'alerts':<10} {'samples':>9} {'lost':>5} {'shifted':>7} {'fps':>5} "
           f"{'alerts':>6} {'alert p50/p99 ms':>17} {'(decided)':>13} {'(published)':>13} {'instructor CPU':>15} "
-          f"{'mosquitto':>9} {'publisher':>9}  meets targets")
+          f"{'mosquitto':>9} {'publisher':>9} {'pace s':>6}  meets targets")
     for r in rows:
         print(f"{r['n']:>8} {'station views' if r['views'] else 'tiles':<14} "
               f"{'staggered' if r['stagger'] else 'lockstep':<10} {r['samples']:>9} {r['lost']:>5} "
@@ -386,7 +388,9 @@ def main() -> None:
           "deciding it, the rest is the other stations' turns and the painting;\n(published): how late this "
           "benchmark's publisher handed frames to the broker (a device would not lag: a loaded machine shows here);\n"
           "publisher: the CPU of the process standing in for the room's devices, on the instructor's 2 cores "
-          "(a real room's devices are not on the instructor's machine)")
+          "(a real room's devices are not on the instructor's machine);\n"
+          f"pace s: this machine's pace just before the run, a {LOOP_STEPS // 1_000_000}-million-step Python loop "
+          "(0.33 s on a quiet morning, 0.6-2.0 s on a busy one: the same code meets or misses the targets with it)")
     print(f"targets: no sample lost or shifted, >= {TARGET_FPS:.0f} fps, alert p99 < {TARGET_P99_MS:.0f} ms, "
           "instructor under one core; largest N measured that meets them: "
           + ", ".join(f"{max(ns) if ns else 'none'} ({mode})" for mode, ns in holding.items()

@@ -78,16 +78,19 @@ def _utc_now_iso() -> str:
 _BAD_FRAME_VALUES = "frames must have finite host_time, sample_index >= 0 and a 30-bit t_us"
 
 
-def _as_frames(frames: np.ndarray) -> np.ndarray:
+def _frame_rows(frames: np.ndarray) -> list[tuple[int, int, float]]:
+    """The rows of a frame table as (sample_index, t_us, host_time) tuples, checked. Rows are
+    kept as tuples until a SAMPLES record is sealed: one array made from a few hundred tuples
+    costs far less than joining as many one-row structured arrays."""
     frames = np.asarray(frames)
     if frames.dtype == FRAME_DTYPE and frames.shape == (1,):
         # The live case, a frame a block (1,800 a second in a classroom): the same checks on
         # the one row as Python numbers, without the table's copies and reductions.
-        row = frames[0]
-        host, index, t_us = float(row["host_time"]), int(row["sample_index"]), int(row["t_us"])
+        row = frames.item(0)   # the fields as Python numbers, in one call (a copy)
+        index, t_us, host = row
         if not (math.isfinite(host) and index >= 0 and 0 <= t_us < T_US_MODULUS):
             raise ValueError(_BAD_FRAME_VALUES)
-        return frames.copy()
+        return [row]
     names = frames.dtype.names or ()
     missing = [name for name in FRAME_DTYPE.names or () if name not in names]
     if missing or frames.ndim != 1:
@@ -103,7 +106,7 @@ def _as_frames(frames: np.ndarray) -> np.ndarray:
                          and (np.asarray(frames["t_us"]) < T_US_MODULUS).all()
                          and (np.asarray(frames["t_us"]) >= 0).all()):
         raise ValueError(_BAD_FRAME_VALUES)
-    return out
+    return out.tolist()
 
 
 def _finite_time(host_time: Any) -> float:
@@ -311,7 +314,7 @@ class _StreamWriter:
         self._stream_no = number
         self.channels = channels
         self._pending_raw: list[np.ndarray] = []
-        self._pending_frames: list[np.ndarray] = []
+        self._pending_frames: list[tuple[int, int, float]] = []   # (sample_index, t_us, host_time)
         self._pending_first = 0
         self._pending_rows = 0
         self._end_index = 0                # first session index not yet covered by samples/gaps
@@ -340,7 +343,7 @@ class _StreamWriter:
                 raise ValueError(
                     f"raw values must fit in uint16, got range {raw.min()}..{raw.max()}"
                 )
-        frame_table = _as_frames(frames) if frames is not None else np.empty(0, FRAME_DTYPE)
+        frame_rows = _frame_rows(frames) if frames is not None else []
         first_index = self._check_index(first_index, "first_index")
         n = raw.shape[0]
         block = np.array(raw, dtype=RAW_DTYPE, order="C", copy=True)  # the caller may reuse its array
@@ -352,14 +355,14 @@ class _StreamWriter:
                     f"samples starting at index {first_index} overlap what is already recorded "
                     f"(everything before index {self._end_index})"
                 )
-            if n == 0 and not len(frame_table):
+            if n == 0 and not frame_rows:
                 return
             contiguous = self._pending_rows and first_index == self._pending_first + self._pending_rows
             if not contiguous or (self._pending_rows + n) * block.shape[1] * 2 > _MAX_BLOCK_BYTES:
                 self._seal_pending()
                 self._pending_first = first_index
             self._pending_raw.append(block)
-            self._pending_frames.append(frame_table)
+            self._pending_frames.extend(frame_rows)
             self._pending_rows += n
             self._end_index = first_index + n
             self._samples_written += n
@@ -434,7 +437,7 @@ class _StreamWriter:
         if not self._pending_raw:
             return
         raw = self._pending_raw[0] if len(self._pending_raw) == 1 else np.concatenate(self._pending_raw)
-        frames = np.concatenate(self._pending_frames)
+        frames = np.array(self._pending_frames, dtype=FRAME_DTYPE).reshape(-1)
         self._sink._buffer += encode_record(Kind.SAMPLES, encode_samples(self._pending_first, raw, frames),
                                             self._stream_no)
         self._pending_raw.clear()

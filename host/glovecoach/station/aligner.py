@@ -63,6 +63,7 @@ from typing import Any
 
 import numpy as np
 
+from glovecoach.recording.format import FRAME_DTYPE
 from glovecoach.station.alignment import StationTimebase
 from glovecoach.vocabulary.station import DeviceMessage, StationGap, StationLayout, StationSamples
 from glovecoach.vocabulary.stream import GapDetected, LinkDown, LinkResumed, LinkStalled, LinkUp, SamplesReceived
@@ -168,6 +169,7 @@ class StationAligner:
             self._devices[device.role] = _Device(device.role, order, layout.slice_of(device.role),
                                                  len(device.channels), DeviceStats(device.role))
         self._n_columns = len(layout.columns)
+        self._all_present = (True,) * len(layout.devices)
         # Pending slots: buffer row r holds slot `_buf_start + r`; rows before `emitted_to` are
         # out already and are dropped at the next compaction.
         capacity = max(64, int(4 * self.hold_s * self.rate_hz))
@@ -271,10 +273,12 @@ class StationAligner:
             return []
         first = int(message.first_index)
         frames = message.frames
-        if len(frames) == 1 and int(frames[0]["sample_index"]) == first and math.isfinite(frames[0]["host_time"]):
-            # The live case (a block per wire frame), without the table arithmetic.
-            row = frames[0]
-            return [(float(row["host_time"]), first, n_rows, int(row["t_us"]), raw)]
+        if len(frames) == 1 and frames.dtype == FRAME_DTYPE:
+            # The live case (a block per wire frame), without the table arithmetic; item()
+            # gives the row's fields as Python numbers in one call.
+            index, t_us, host = frames.item(0)
+            if index == first and math.isfinite(host):
+                return [(float(host), first, n_rows, int(t_us), raw)]
         # A few frames a block (a poll's worth): plain Python numbers, not table arithmetic. A
         # frame without a usable receive time places nothing: its rows go with the frame before
         # it in the block, or count as unframed.
@@ -429,6 +433,12 @@ class StationAligner:
             return
         r0, r1 = start - self._buf_start, upto - self._buf_start
         filled = self._filled[r0:r1]
+        if filled.all():
+            # Every device in every slot (nearly every emit of a live station): one block, no
+            # device absent, with one reduction instead of the three below.
+            out.append(StationSamples(start, self._raw[r0:r1].copy(), self._all_present))
+            self.emitted_to = upto
+            return
         # Runs of slots with the same devices present: a block never spans a change.
         changes = np.flatnonzero(np.any(filled[1:] != filled[:-1], axis=1)) + 1
         bounds = [0, *changes.tolist(), r1 - r0]
