@@ -378,7 +378,8 @@ def main() -> None:
               f"{r['shifted']:>7} {r['fps']:>5.1f} {r['alerts']:>6} {r['lat'][0]:>8.0f} {r['lat'][1]:>8.0f} "
               f"{r['decided'][0]:>6.0f} {r['decided'][1]:>6.0f} "
               f"{r['publish_lag'][0]:>6.0f} {r['publish_lag'][1]:>6.0f} "
-              f"{r['cpu'] * 100:>14.0f}% {r['broker_cpu'] * 100:>8.1f}% {r['publisher_cpu'] * 100:>8.0f}%  "
+              f"{r['cpu'] * 100:>14.0f}% {r['broker_cpu'] * 100:>8.1f}% {r['publisher_cpu'] * 100:>8.0f}% "
+              f"{r['pace_s']:>6.2f}  "
               f"{'yes' if meets(r) else 'no'}")
     holding = {mode: [r["n"] for r in rows if not r["views"] and r["stagger"] == (mode == "staggered") and meets(r)]
                for mode in ("lockstep", "staggered")}
@@ -390,7 +391,8 @@ def main() -> None:
           "publisher: the CPU of the process standing in for the room's devices, on the instructor's 2 cores "
           "(a real room's devices are not on the instructor's machine);\n"
           f"pace s: this machine's pace just before the run, a {LOOP_STEPS // 1_000_000}-million-step Python loop "
-          "(0.33 s on a quiet morning, 0.6-2.0 s on a busy one: the same code meets or misses the targets with it)")
+          "(0.18 s on a quiet morning here; two to six times that on busy ones, when the same code misses targets it "
+          "meets on a quiet one)")
     print(f"targets: no sample lost or shifted, >= {TARGET_FPS:.0f} fps, alert p99 < {TARGET_P99_MS:.0f} ms, "
           "instructor under one core; largest N measured that meets them: "
           + ", ".join(f"{max(ns) if ns else 'none'} ({mode})" for mode, ns in holding.items()

@@ -1,8 +1,9 @@
 """How fast this machine runs Python right now, for reading a benchmark's figures.
 
-This 2-core machine's pace is not steady: a fixed 10-million-step loop takes 0.33 s on a quiet
-morning and 0.6-2.0 s on a busy one, and a benchmark near its limit (the classroom's alert
-latency at a core's worth of work) passes or fails with it. A run that prints the pace beside
+This 2-core machine's pace is not steady: the loop below takes 0.18 s on a quiet morning, and
+the same loop took two to six times as long on busy ones (measured 2026-12-03/04), so a
+benchmark near its limit (the classroom's alert latency at a core's worth of work) passes or
+fails with it. A run that prints the pace beside
 its figures can be compared with another run of another hour.
 """
 
