@@ -3,8 +3,8 @@
 This 2-core machine's pace is not steady: the loop below takes 0.18 s on a quiet morning, and
 the same loop took two to six times as long on busy ones (measured 2026-12-03/04), so a
 benchmark near its limit (the classroom's alert latency at a core's worth of work) passes or
-fails with it. A run that prints the pace beside
-its figures can be compared with another run of another hour.
+fails with it. A run that prints the pace beside its figures can be compared with another run
+of another hour.
 """
 
 from __future__ import annotations

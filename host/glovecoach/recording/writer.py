@@ -437,7 +437,7 @@ class _StreamWriter:
         if not self._pending_raw:
             return
         raw = self._pending_raw[0] if len(self._pending_raw) == 1 else np.concatenate(self._pending_raw)
-        frames = np.array(self._pending_frames, dtype=FRAME_DTYPE).reshape(-1)
+        frames = np.array(self._pending_frames, dtype=FRAME_DTYPE)
         self._sink._buffer += encode_record(Kind.SAMPLES, encode_samples(self._pending_first, raw, frames),
                                             self._stream_no)
         self._pending_raw.clear()
