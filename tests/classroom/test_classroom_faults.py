@@ -11,12 +11,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import paho.mqtt.client as paho
 import pytest
 
 from glovecoach.classroom.hub import Classroom
 from glovecoach.classroom.room import Room
 from glovecoach.classroom.virtual import VirtualStations, virtual_room
 from glovecoach.link.broker import BrokerAddress
+from glovecoach.link.mqtt_transport import device_topics
 from glovecoach.link.room_broker import RoomAccounts, RoomBroker
 from glovecoach.pipeline.analysis import analyze_station
 from glovecoach.protocols import default_protocol
@@ -208,6 +210,64 @@ def test_a_device_rebooting_after_the_trainee_screen_that_started_it_has_gone(ro
     assert set(badges.values()) == {"up"}, badges
     lost, resumed_s = _check_reboot(rec, "left_glove")
     print(f"reboot (joined stream, its screen gone): gap of {lost} samples, {resumed_s:.1f} s streamed after it")
+
+
+def test_a_device_login_publishing_garbage_costs_nothing_but_its_own_corrupt_bytes(room_and_broker, tmp_path):
+    """A login of table 2's left glove (a broken build, a copied password) publishes on that
+    glove's topics, mid-class: noise, frames cut in half or with a flipped bit, copies of
+    frames already sent, a HELLO that is not one, then a 2 MB message. The noise is counted
+    corrupt and the copies duplicate, no real frame is lost, the 2 MB message costs the
+    sender its connection, and no station's stream, the victim's included, gets a gap."""
+    room, accounts, broker = room_and_broker
+    victim = room.stations[1].devices["left_glove"]
+    topics = device_topics(room.name, victim)
+    sent: list[bytes] = []
+    with VirtualStations(room, accounts, broker.port, RATE):
+        classroom = instructor(room, accounts, broker.port, tmp_path).start()
+        spy = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="spy")
+        spy.username_pw_set("instructor", accounts.screens["instructor"])
+        spy.on_message = lambda c, u, m: sent.append(m.payload)
+        spy.connect("127.0.0.1", broker.port)
+        spy.subscribe(topics["frames"])
+        spy.loop_start()
+        evil = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="not-the-glove")
+        evil.username_pw_set(victim, accounts.devices[victim])
+        cut_off: list = []
+        evil.on_disconnect = lambda c, u, f, rc, p=None: cut_off.append(rc)
+        evil.connect("127.0.0.1", broker.port)
+        evil.loop_start()
+        try:
+            run_for(classroom, seconds=3.0)
+            frames = [m for m in sent if m[1:2] == b"\x10"][-10:]   # SAMPLES (COBS: byte 1 is the type)
+            rng = np.random.default_rng(13)
+            flipped = [bytes(f[:len(f) // 2]) + bytes([f[len(f) // 2] ^ 0x55]) + bytes(f[len(f) // 2 + 1:])
+                       for f in frames[:5]]
+            garbage = ([rng.integers(0, 256, int(rng.integers(1, 300)), dtype=np.uint8).tobytes() for _ in range(10)]
+                       + [f[:len(f) // 2] for f in frames[:5]] + flipped)
+            for payload in garbage + frames:
+                evil.publish(topics["frames"], payload).wait_for_publish(2)
+                run_for(classroom, seconds=0.02)
+            evil.publish(topics["hello"], b"\x00not a hello").wait_for_publish(2)
+            evil.publish(topics["frames"], bytes(2_000_000))
+            run_for(classroom, seconds=3.0)
+            victim_stats = classroom.stations["table 2"].clients["left_glove"].stats
+            badges = {name: links(classroom, name) for name in classroom.stations}
+            classroom.finish()
+        finally:
+            for c in (spy, evil):
+                c.loop_stop()
+    assert cut_off, "the broker kept the connection that sent 2 MB"
+    assert all(set(b.values()) == {"up"} for b in badges.values()), badges
+    for name in classroom.stations:
+        rec = open_station_recording(classroom.stations[name].recording)
+        assert rec.closed_cleanly
+        for role, dev in rec.devices.items():
+            assert dev.lost_samples == 0 and not dev.gaps, f"{name} {role}: {dev.gaps}"
+            assert np.array_equal(dev.sample_index, np.arange(dev.samples)), f"{name} {role}: not continuous"
+            assert dev.samples > 5 * RATE
+    assert victim_stats.lost_frames == 0
+    assert victim_stats.corrupt_frames >= 10, victim_stats
+    assert victim_stats.duplicates + victim_stats.out_of_order >= len(frames), victim_stats
 
 
 def test_joining_a_stream_that_does_not_run_is_refused():

@@ -179,6 +179,42 @@ def test_a_duplicated_message_is_dropped_and_counted(signal_file):
     check_samples(events)
 
 
+def test_cut_frames_and_noise_on_the_topic_cost_only_themselves(signal_file):
+    """Bytes that are not whole frames (a frame cut in half, noise, noise ending in a
+    delimiter) published on a glove's topic are counted corrupt; none runs into the next
+    message and takes the glove's next frame with it: no gap, nothing shifted."""
+    with Mosquitto() as broker, MqttGlove(broker.port, glove_id="GC-WIFI-C", signal_path=signal_file) as glove:
+        glove.wait_output("connected")
+        captured: list[bytes] = []
+        spy = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv311)
+        spy.on_message = lambda c, u, m: captured.append(m.payload)
+        spy.connect("127.0.0.1", broker.port)
+        spy.subscribe(f"glovecoach/test/{glove.glove_id}/frames")
+        spy.loop_start()
+        rng = np.random.default_rng(5)
+        try:
+            with GloveClient(glove.url) as client:
+                client.connect()
+                client.start(200)
+                events = collect(client, 1.0)
+                frame = [m for m in captured if m[1] == 0x10][-1]
+                noise = [frame[:len(frame) // 2], frame[1:], b"\x7f" * 40,
+                         rng.integers(1, 256, 300, dtype=np.uint8).tobytes(),
+                         rng.integers(1, 256, 50, dtype=np.uint8).tobytes() + b"\x00"]
+                for payload in noise * 4:
+                    spy.publish(f"glovecoach/test/{glove.glove_id}/frames", payload).wait_for_publish(2)
+                    events += collect(client, 0.05)
+                events += collect(client, 1.0)
+                client.stop()
+                stats = client.stats
+        finally:
+            spy.loop_stop()
+            spy.disconnect()
+    assert not [e for e in events if isinstance(e, GapDetected)]
+    assert stats.lost_frames == 0 and stats.corrupt_frames >= len(noise) * 4 - 4, stats
+    check_samples(events)
+
+
 def test_several_screens_watch_one_glove(signal_file):
     """The broker fans the frames out: a second client sees the stream the first started."""
     with Mosquitto() as broker, MqttGlove(broker.port, glove_id="GC-WIFI-S", signal_path=signal_file) as glove:

@@ -13,10 +13,12 @@ import paho.mqtt.client as paho
 import pytest
 
 from glovecoach.link.mqtt_room_client import (
+    MAX_PACKET_BYTES,
     MqttRefused,
+    PacketCutter,
     RoomMqttClient,
+    packet,
     publish_packet,
-    split_packets,
 )
 from glovecoach.link.mqtt_shared import SharedMqttConnection
 from glovecoach.link.mqtt_transport import BrokerRefused
@@ -24,35 +26,59 @@ from glovecoach.link.transport import LinkLost
 from mqtt_helpers import MOSQUITTO, Mosquitto, free_port
 
 
+def feed_in_pieces(cutter: PacketCutter, stream: bytes, rng: random.Random) -> list:
+    got, pos = [], 0
+    while pos < len(stream):
+        step = rng.choice([1, 2, 3, 50, 1000, 65536])
+        got += cutter.feed(stream[pos:pos + step])
+        pos += step
+    return got
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_packets_are_cut_whole_from_any_split_of_the_stream(seed):
     rng = random.Random(seed)
-    sizes = [0, 1, 127, 128, 200, 16383, 16384, 70000] + [rng.randrange(0, 600) for _ in range(40)]
+    sizes = [0, 1, 127, 128, 200, 16383, 16384, 60000] + [rng.randrange(0, 600) for _ in range(40)]
     rng.shuffle(sizes)
     sent = [(f"glovecoach/r/D{k}/frames", bytes(rng.getrandbits(8) for _ in range(n)))
             for k, n in enumerate(sizes)]
-    stream = b"".join(publish_packet(t, p) for t, p in sent)
-    buffer, got = bytearray(), []
-    pos = 0
-    while pos < len(stream):
-        step = rng.choice([1, 2, 3, 50, 1000, 65536])
-        buffer += stream[pos:pos + step]
-        pos += step
-        packets, used = split_packets(buffer)
-        del buffer[:used]
-        got += packets
-    assert not buffer
+    cutter = PacketCutter()
+    got = feed_in_pieces(cutter, b"".join(publish_packet(t, p) for t, p in sent), rng)
+    assert not cutter.buffer and cutter.oversize == 0
     assert [kind for kind, _, _ in got] == [3] * len(sent)
     for (_, _, body), (topic, payload) in zip(got, sent):
         topic_end = 2 + (body[0] << 8 | body[1])
         assert body[2:topic_end] == topic.encode() and body[topic_end:] == payload
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_an_oversize_packet_is_passed_over_and_the_stream_goes_on(seed):
+    """A message longer than MAX_PACKET_BYTES (anything with a login may publish one) is not
+    held or handed on, whatever pieces it arrives in; the packets around it arrive whole."""
+    rng = random.Random(seed)
+    small = [(f"glovecoach/r/D{k}/frames", bytes(rng.getrandbits(8) for _ in range(rng.randrange(0, 300))))
+             for k in range(20)]
+    huge = [("glovecoach/r/EVIL/frames", bytes(MAX_PACKET_BYTES + 1)),
+            ("glovecoach/r/EVIL/hello", bytes(3 * MAX_PACKET_BYTES))]
+    stream = [publish_packet(t, p) for t, p in small[:7]] + [publish_packet(*huge[0])] \
+        + [publish_packet(t, p) for t, p in small[7:15]] + [publish_packet(*huge[1]), packet(9, 0, bytes(70000))] \
+        + [publish_packet(t, p) for t, p in small[15:]]
+    cutter = PacketCutter()
+    got = feed_in_pieces(cutter, b"".join(stream), rng)
+    assert cutter.oversize == 3 and not cutter.buffer
+    assert cutter.last_oversize == (b"", 70000 + 4)       # not a PUBLISH: no topic
+    assert [body[2 + (body[0] << 8 | body[1]):] for _, _, body in got] == [p for _, p in small]
+    # The topic of an oversize PUBLISH is read to say which one it was.
+    one = PacketCutter()
+    one.feed(publish_packet(*huge[1])[:200])
+    assert one.oversize == 1 and one.last_oversize[0] == b"glovecoach/r/EVIL/hello" and not one.buffer
+
+
 def test_a_malformed_length_is_an_error_not_a_wait():
     with pytest.raises(ValueError, match="longer than 4 bytes"):
-        split_packets(bytearray(b"\x30\xff\xff\xff\xff\x01"))
-    with pytest.raises(ValueError, match="at most"):
-        split_packets(bytearray(b"\x30\xff\xff\xff\x7f"))
+        PacketCutter().feed(b"\x30\xff\xff\xff\xff\x01")
+    with pytest.raises(ValueError, match="topic is longer than the packet"):
+        PacketCutter(max_packet=100).feed(b"\x30\xff\x01\xff\xff")
 
 
 pytestmark_broker = pytest.mark.skipif(not MOSQUITTO.exists(), reason="mosquitto is not installed")
@@ -128,6 +154,29 @@ def test_messages_arrive_in_order_many_to_a_read_and_retained_copies_are_marked(
     # what piled up while the first call was busy came in a few reads, not one wake per message
     assert got.calls < n / 5, got.calls
     assert not got.lost, "close() is not a loss"
+
+
+@pytestmark_broker
+def test_a_broker_without_a_size_limit_passes_a_huge_message_and_the_room_stays_connected():
+    """A plain Mosquitto (not the room's, which refuses such packets: test_room_broker) hands
+    the room a 2 MB message: passed over and counted, the connection and the order kept."""
+    with Mosquitto() as broker:
+        pub = paho_publisher(broker.port)
+        got = Received()
+        client = client_for(broker.port, got)
+        client.connect()
+        for k in range(5):
+            pub.publish("glovecoach/r/D0/frames", b"before %d" % k)
+        pub.publish("glovecoach/r/D1/frames", bytes(2_000_000))
+        for k in range(5):
+            pub.publish("glovecoach/r/D0/frames", b"after %d" % k).wait_for_publish(2)
+        got.wait_for(10)
+        oversize = client.packets.oversize, client.packets.last_oversize
+        client.close()
+        pub.loop_stop()
+    assert [p for _, p, _ in got.messages] == [b"before %d" % k for k in range(5)] + [b"after %d" % k for k in range(5)]
+    assert not got.lost
+    assert oversize[0] == 1 and oversize[1][0] == b"glovecoach/r/D1/frames" and oversize[1][1] > 2_000_000
 
 
 @pytestmark_broker

@@ -23,6 +23,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 
+from glovecoach.link.mqtt_room_client import MAX_PACKET_BYTES
 from glovecoach.link.room_broker import RoomAccounts, RoomBroker, RoomBrokerError, TlsFiles, password_hash
 from mqtt_helpers import MOSQUITTO, MOSQUITTO_PASSWD, MqttGlove
 
@@ -101,6 +102,30 @@ def test_a_device_publishes_only_to_its_own_topics(room):
     assert got == [("glovecoach/room7/GC-A/frames", b"own")]
     a.close()
     instructor.close()
+
+
+def test_a_device_sending_a_huge_message_is_cut_off_and_nobody_gets_it(room):
+    """One device publishing megabytes (a bug, or a hostile login) loses its own connection;
+    the message reaches no subscriber, and the other devices' messages flow on."""
+    accounts, broker = room
+    instructor = Screen(broker.port, "instructor", accounts.screens["instructor"])
+    assert not instructor.connected().is_failure
+    instructor.subscribe("glovecoach/room7/#")
+    a = Screen(broker.port, "GC-A", accounts.devices["GC-A"])
+    b = Screen(broker.port, "GC-B", accounts.devices["GC-B"])
+    assert not a.connected().is_failure and not b.connected().is_failure
+    gone: queue.Queue = queue.Queue()
+    a.client.on_disconnect = lambda c, u, f, rc, p=None: gone.put(rc)
+    a.client.publish("glovecoach/room7/GC-A/frames", bytes(MAX_PACKET_BYTES + 1))
+    assert gone.get(timeout=5) is not None       # the broker closed GC-A's connection
+    b.publish("glovecoach/room7/GC-B/frames", b"B goes on")
+    got = instructor.received()
+    assert got == [("glovecoach/room7/GC-B/frames", b"B goes on")]
+    # A message of the largest size allowed still goes through (its topic and header count).
+    b.publish("glovecoach/room7/GC-B/frames", bytes(MAX_PACKET_BYTES - 100))
+    assert [len(p) for _, p in instructor.received()] == [MAX_PACKET_BYTES - 100]
+    for c in (a, b, instructor):
+        c.close()
 
 
 def test_a_device_reads_only_its_own_commands_and_screens_may_send_them(room):

@@ -23,6 +23,7 @@ to be read and written from two threads at once); `publish` queues the packet an
 from __future__ import annotations
 
 import collections
+import logging
 import select
 import socket
 import ssl
@@ -38,9 +39,13 @@ Message = tuple[bytes, bytes, bool]   # topic, payload, retained
 _CONNECT, _CONNACK, _PUBLISH, _PUBACK = 1, 2, 3, 4
 _SUBSCRIBE, _SUBACK, _PINGREQ, _PINGRESP, _DISCONNECT = 8, 9, 12, 13, 14
 _READ_BYTES = 65536
+log = logging.getLogger(__name__)
 # The client's thread is named THREAD_NAME, then the broker's address.
 THREAD_NAME = "glovecoach-room-mqtt"
-_MAX_PACKET = 1 << 20      # a room's messages are frames of a few hundred bytes
+# The longest MQTT packet a room carries, with room to spare: a device's messages are at most
+# 4 kB (the firmware's frame batch; its HELLO is 2.2 kB), a screen's a few hundred bytes. The
+# room's Mosquitto disconnects a client that sends a longer one (room_broker, max_packet_size).
+MAX_PACKET_BYTES = 65536
 
 # CONNACK return codes of MQTT 3.1.1 (section 3.2.2.3), in the words a person can act on.
 CONNACK_REFUSALS = {
@@ -96,36 +101,82 @@ def publish_packet(topic: str, payload: bytes, qos: int = 0, packet_id: int = 0)
     return packet(_PUBLISH, qos << 1, head + payload)
 
 
-def split_packets(buffer: bytearray) -> tuple[list[tuple[int, int, bytes]], int]:
-    """The whole packets at the start of ``buffer``: [(type, flags, body)], and how many bytes
-    they took. ValueError on a malformed length."""
-    out = []
-    pos, n = 0, len(buffer)
-    view = memoryview(buffer)
-    try:
-        while pos + 2 <= n:
-            i, length, shift = pos + 1, 0, 0
-            while True:
-                if i >= n:
-                    return out, pos
-                byte = buffer[i]
-                i += 1
-                length |= (byte & 0x7F) << shift
-                if not byte & 0x80:
+class PacketCutter:
+    """Whole MQTT packets out of a byte stream read in pieces of any size: `feed` the bytes of
+    each read, get [(type, flags, body)] of the packets they completed.
+
+    A packet longer than ``max_packet`` is passed over as its bytes arrive, never held, and the
+    connection goes on: a room's messages are frames of a few hundred bytes, and one device
+    (or anything with a login) publishing megabytes must cost that message, not every
+    station's stream. Mosquitto started by glovecoach refuses such packets itself
+    (`glovecoach.link.room_broker`, ``max_packet_size``); this holds on any other broker.
+    ``oversize`` counts them; ``last_oversize`` is (topic, bytes) of the latest one (topic
+    b"" when it was not a PUBLISH). A malformed length is a ValueError: the stream cannot
+    be followed past it."""
+
+    def __init__(self, max_packet: int = MAX_PACKET_BYTES) -> None:
+        self.max_packet = max_packet
+        self.buffer = bytearray()
+        self._skip = 0                    # bytes of an oversize packet still to come
+        self.oversize = 0
+        self.last_oversize: tuple[bytes, int] | None = None
+
+    def feed(self, data: bytes) -> list[tuple[int, int, bytes]]:
+        if self._skip:
+            take = min(self._skip, len(data))
+            self._skip -= take
+            data = data[take:]
+        buffer = self.buffer
+        buffer += data
+        out: list[tuple[int, int, bytes]] = []
+        pos, n = 0, len(buffer)
+        view = memoryview(buffer)
+        try:
+            while pos + 2 <= n:
+                i, length, shift, whole = pos + 1, 0, 0, False
+                while i < n:
+                    byte = buffer[i]
+                    i += 1
+                    length |= (byte & 0x7F) << shift
+                    if not byte & 0x80:
+                        whole = True
+                        break
+                    shift += 7
+                    if shift > 21:
+                        raise ValueError("a packet length longer than 4 bytes")
+                if not whole:
+                    break                 # the length itself is not all here yet
+                end = i + length
+                if length > self.max_packet:
+                    topic = self._oversize_topic(buffer, pos, i, length, n)
+                    if topic is None:
+                        break             # its topic is not all here yet
+                    self.oversize += 1
+                    self.last_oversize = (topic, end - pos)
+                    self._skip = max(0, end - n)
+                    pos = min(end, n)
+                    continue
+                if end > n:
                     break
-                shift += 7
-                if shift > 21:
-                    raise ValueError("a packet length longer than 4 bytes")
-            if length > _MAX_PACKET:
-                raise ValueError(f"a packet of {length} bytes (at most {_MAX_PACKET} expected)")
-            end = i + length
-            if end > n:
-                break
-            out.append((buffer[pos] >> 4, buffer[pos] & 0x0F, bytes(view[i:end])))
-            pos = end
-    finally:
-        view.release()
-    return out, pos
+                out.append((buffer[pos] >> 4, buffer[pos] & 0x0F, bytes(view[i:end])))
+                pos = end
+        finally:
+            view.release()
+        del buffer[:pos]
+        return out
+
+    @staticmethod
+    def _oversize_topic(buffer: bytearray, pos: int, body: int, length: int, n: int) -> bytes | None:
+        """The topic of the oversize packet at ``pos`` (b"" if not a PUBLISH), None until its
+        bytes are here. A PUBLISH whose topic overruns it is malformed (ValueError)."""
+        if buffer[pos] >> 4 != _PUBLISH:
+            return b""
+        if body + 2 > n:
+            return None
+        topic_end = body + 2 + (buffer[body] << 8 | buffer[body + 1])
+        if topic_end > body + length:
+            raise ValueError("a PUBLISH whose topic is longer than the packet")
+        return bytes(buffer[body + 2:topic_end]) if topic_end <= n else None
 
 
 class RoomMqttClient:
@@ -158,6 +209,7 @@ class RoomMqttClient:
         self._thread: threading.Thread | None = None
         self._packet_id = 0
         self.puback_pending = 0    # QoS 1 publishes not yet acknowledged
+        self.packets = PacketCutter()   # its `oversize`: messages passed over for their size
         self._count_lock = threading.Lock()
 
     # ------------------------------------------------------------------ the caller's side
@@ -199,10 +251,11 @@ class RoomMqttClient:
             raise LinkLost(f"the broker refused the subscription to {', '.join(self._refused_topics)}")
 
     def _read_connack(self, sock: socket.socket) -> None:
-        buffer = bytearray()
+        cutter = PacketCutter()
         deadline = time.monotonic() + self.connect_timeout
+        data = b""
         while True:
-            packets, used = split_packets(buffer)
+            packets = cutter.feed(data)
             if packets:
                 kind, _, body = packets[0]
                 if kind != _CONNACK or len(body) != 2:
@@ -217,12 +270,12 @@ class RoomMqttClient:
             try:
                 data = sock.recv(256)
             except TimeoutError:
+                data = b""
                 continue
             except OSError as exc:
                 raise LinkLost(f"the broker closed the connection before CONNACK: {exc}") from exc
             if not data:
                 raise LinkLost("the broker closed the connection before CONNACK")
-            buffer += data
 
     def publish(self, topic: str, payload: bytes, qos: int = 0) -> None:
         """Queue a PUBLISH (QoS 0 or 1); LinkLost if the connection is gone."""
@@ -272,11 +325,10 @@ class RoomMqttClient:
     def _run(self) -> None:
         sock = self._sock
         assert sock is not None
-        buffer = bytearray()
         why = None
         try:
             while not self._closing:
-                why = self._turn(sock, buffer)
+                why = self._turn(sock)
                 if why is not None:
                     break
             else:
@@ -294,7 +346,7 @@ class RoomMqttClient:
             self._subscribed.set()
             self._on_lost(why)
 
-    def _turn(self, sock: socket.socket, buffer: bytearray) -> str | None:
+    def _turn(self, sock: socket.socket) -> str | None:
         """One wait and what it brought; returns why the connection is lost, or None."""
         now = time.monotonic()
         ping_in = self.keepalive_s / 2 - (now - self._last_write)
@@ -317,9 +369,13 @@ class RoomMqttClient:
                 return "the broker closed the connection"
             if data:
                 self._last_read = now
-                buffer += data
-                packets, used = split_packets(buffer)
-                del buffer[:used]
+                cutter = self.packets
+                skipped = cutter.oversize
+                packets = cutter.feed(data)
+                if cutter.oversize != skipped:
+                    topic, size = cutter.last_oversize or (b"", 0)
+                    log.warning("passed over a message of %d bytes on %s (at most %d expected)", size,
+                                topic.decode("utf-8", "replace") or "(not a PUBLISH)", cutter.max_packet)
                 self._handle(sock, packets, now)
         if now - self._last_write >= self.keepalive_s / 2:
             sock.sendall(packet(_PINGREQ, 0, b""))

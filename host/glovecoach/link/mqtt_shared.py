@@ -22,9 +22,16 @@ import uuid
 from collections.abc import Callable
 
 from glovecoach.link.mqtt_room_client import Message, MqttRefused, RoomMqttClient
-from glovecoach.link.mqtt_transport import CONNECT_TIMEOUT_S, DEFAULT_KEEPALIVE_S, TOPIC_ROOT, BrokerRefused
+from glovecoach.link.mqtt_transport import (
+    CONNECT_TIMEOUT_S,
+    DEFAULT_KEEPALIVE_S,
+    TOPIC_ROOT,
+    BrokerRefused,
+    closed_message,
+)
 from glovecoach.link.reader import PushTransport, ReaderTicker
 from glovecoach.link.transport import LinkLost
+from glovecoach.wire.frames import DELIMITER
 
 
 class SharedMqttConnection:
@@ -131,7 +138,8 @@ class SharedMqttConnection:
                 if retained:
                     self.retained_skipped += 1
                 else:
-                    payloads.setdefault(device, []).append(payload)
+                    payloads.setdefault(device, []).append(
+                        payload if payload[-1:] == DELIMITER else closed_message(payload))
         for device, parts in payloads.items():
             device._deliver(parts[0] if len(parts) == 1 else b"".join(parts), received)
 

@@ -12,6 +12,8 @@ What this transport adds to the byte stream, and why:
 
 * a 0x00 at the start of each connection, so the decoder's resync (it drops bytes up to the
   first delimiter of a freshly opened port) does not eat the first frame;
+* a delimiter after a message that does not end in one (`closed_message`): only a broken or
+  hostile publisher sends such bytes, and they must not spoil the next message's frame;
 * nothing from retained messages: a retained HELLO says what was true when the device last
   announced itself (possibly "not streaming", possibly an earlier boot); fed to the client
   after a reconnect it would restart a stream that never stopped. The client asks with INFO
@@ -33,6 +35,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import paho.mqtt.client as paho
 
 from glovecoach.link.transport import LinkLost, Transport
+from glovecoach.wire.frames import DELIMITER
 
 TOPIC_ROOT = "glovecoach"
 DEFAULT_PORT = 1883
@@ -220,8 +223,16 @@ class MqttTransport(Transport):
             self.retained_skipped += 1
             return
         with self._cond:
-            self._chunks.append(bytes(message.payload))
+            self._chunks.append(closed_message(message.payload))
             self._cond.notify_all()
+
+
+def closed_message(payload: bytes) -> bytes:
+    """A message's bytes for the stream, ending in a frame delimiter. A device's messages hold
+    whole frames, so they end in one already; bytes from anything else with a login on the
+    topic (a broken or hostile publisher: a cut frame, noise) would otherwise run into the
+    next message and take its first frame with them, as one corrupt frame."""
+    return bytes(payload) if payload[-1:] == DELIMITER else bytes(payload) + DELIMITER
 
 
 def transport_from_url(url: str) -> MqttTransport:

@@ -47,6 +47,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from glovecoach.link.mqtt_room_client import MAX_PACKET_BYTES
+
 MOSQUITTO_ENV = "GLOVECOACH_MOSQUITTO"
 MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto")
 PASSWORD_ITERATIONS = 10_000   # ~2 ms per login on a laptop; logins happen once per connect
@@ -339,6 +341,10 @@ class RoomBroker:
             f"listener {self.port} {self.host}",
             # a room of 12 stations x 3 devices plus screens; well above, to see a leak
             "max_connections 500",
+            # A client that sends a longer packet is disconnected, and the packet goes no
+            # further: one device publishing megabytes costs its own connection, not the
+            # instructor's stream of every station.
+            f"max_packet_size {MAX_PACKET_BYTES}",
         ]
         if self.tls is not None:
             lines += [f"certfile {self.tls.certfile}", f"keyfile {self.tls.keyfile}", "tls_version tlsv1.2"]
