@@ -205,6 +205,35 @@ def test_a_tile_with_an_alert_stands_out_in_red(qtbot):
     assert white_rows.max() - white_rows.min() >= title_rows.max() - title_rows.min()
 
 
+def test_a_tile_whose_recording_stopped_stands_out_and_says_so(qtbot, tmp_path):
+    """A station whose file met a full disk: a red frame, and red words beside its session
+    clock (its traces and phase go on: it is still coached); the neighbour that records has
+    no red."""
+    layout = StationLayout.full()
+    models = [TileModel(f"table {k}", f"trainee {k}", layout, RATE, width_px=300) for k in (1, 2)]
+    grid = ClassroomGrid(models)
+    qtbot.addWidget(grid)
+    grid.resize(960, 400)
+    grid.show()
+    qtbot.waitExposed(grid)
+    for m in models:
+        m.on_station_update(_alert_update(layout, 0, 800))
+    models[0].recording_stopped()
+    grid.refresh()
+    qtbot.wait(50)
+    assert models[0].state.attention and not models[0].state.recording and not models[1].state.attention
+    image = grid.tiles[0].grab().toImage()
+    image.save(str(tmp_path / "not-recording.png"))
+    stopped, recording = (rgb(t.grab().toImage()) for t in grid.tiles)
+    assert int(is_alert_red(recording).sum()) == 0
+    red = is_alert_red(stopped)
+    h, w = red.shape
+    assert red[3:10, :].any(axis=0).mean() > 0.9              # the frame
+    words = red[int(0.1 * h):int(0.25 * h), w // 2:w - 12]    # the session clock's line, right half
+    assert words.sum() > 40, "NOT RECORDING in red beside the session clock"
+    assert red[int(0.25 * h):h - 12, 12:w - 12].any(axis=1).mean() < 0.1, "no alert band: nothing alerts"
+
+
 def test_the_spine_strip_beside_the_traces_shows_where_the_hands_press(qtbot):
     """Each segment's recent peak in the map's colours, the segment of a spine alert outlined
     in red: fed a block in which segment 3 carries 20 N and the others nothing."""

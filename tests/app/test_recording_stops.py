@@ -3,36 +3,23 @@ what was recorded stays readable, and the coaching goes on."""
 
 from __future__ import annotations
 
-import errno
 import os
+import sys
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 
-from glovecoach.app.controller import GuardedRecorder  # noqa: E402
 from glovecoach.app.session import SessionModel  # noqa: E402
 from glovecoach.calibration import Calibration  # noqa: E402
+from glovecoach.pipeline.guarded_recorder import GuardedRecorder  # noqa: E402
 from glovecoach.protocols import default_protocol  # noqa: E402
 from glovecoach.recording import RecordingWriter, open_recording  # noqa: E402
 from glovecoach.simulate import simulate  # noqa: E402
 
-
-class _FillingDisk:
-    """The writer's file on a disk with `room` bytes left (ENOSPC after that, as os.write)."""
-
-    def __init__(self, raw, room: int) -> None:
-        self._raw, self.room = raw, room
-
-    def write(self, data) -> int:
-        if self.room <= 0:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        n = self._raw.write(memoryview(data)[: self.room])
-        self.room -= n
-        return n
-
-    def __getattr__(self, name: str):
-        return getattr(self._raw, name)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recording"))
+from recording_helpers import FillingDisk  # noqa: E402
 
 
 def test_a_full_disk_stops_the_recording_not_the_coaching(tmp_path) -> None:
@@ -47,7 +34,7 @@ def test_a_full_disk_stops_the_recording_not_the_coaching(tmp_path) -> None:
         recorder.write_samples(a, s.raw[a:a + 100])
         model.process_raw(a, s.raw[a:a + 100])
     recorder.flush()
-    writer._file = _FillingDisk(writer._file, room=3000)
+    writer._file = FillingDisk(writer._file, room=3000)
     for a in range(2000, len(s.raw), 100):               # the disk fills up part way
         recorder.write_samples(a, s.raw[a:a + 100])
         recorder.flush()

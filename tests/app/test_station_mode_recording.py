@@ -4,29 +4,15 @@ debriefs as usual, and what was written stays readable."""
 
 from __future__ import annotations
 
-import errno
+import sys
+from pathlib import Path
 
 from glovecoach.app.main_window import MainWindow
 from glovecoach.commands.app import virtual_station_urls
 from glovecoach.recording import open_station_recording
 
-
-class FillingDisk:
-    """The writer's file on a disk with `room` bytes left (ENOSPC after that, as os.write):
-    the physical edge."""
-
-    def __init__(self, raw, room: int) -> None:
-        self._raw, self.room = raw, room
-
-    def write(self, data) -> int:
-        if self.room <= 0:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        n = self._raw.write(memoryview(data)[: self.room])
-        self.room -= n
-        return n
-
-    def __getattr__(self, name: str):
-        return getattr(self._raw, name)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recording"))
+from recording_helpers import FillingDisk  # noqa: E402
 
 
 def test_a_full_disk_stops_the_station_recording_not_the_coaching(qtbot, tmp_path):

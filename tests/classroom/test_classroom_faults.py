@@ -26,7 +26,9 @@ from glovecoach.recording import open_station_recording
 from glovecoach.station.replay import align_station_recording
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "link"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recording"))
 from mqtt_helpers import TcpRelay  # noqa: E402
+from recording_helpers import FillingDisk  # noqa: E402
 
 pytestmark = pytest.mark.mosquitto
 RATE = 200
@@ -268,6 +270,39 @@ def test_a_device_login_publishing_garbage_costs_nothing_but_its_own_corrupt_byt
     assert victim_stats.lost_frames == 0
     assert victim_stats.corrupt_frames >= 10, victim_stats
     assert victim_stats.duplicates + victim_stats.out_of_order >= len(frames), victim_stats
+
+
+def test_a_full_disk_stops_one_stations_recording_not_the_class(room_and_broker, tmp_path):
+    """Table 1's file meets a full disk mid-class: its recording stops once, in words, with what
+    came before readable; its tile stands out saying so; it is coached to the end and gets its
+    report; table 2 records on and closes cleanly, and the class ends as usual."""
+    room, accounts, broker = room_and_broker
+    with VirtualStations(room, accounts, broker.port, RATE):
+        classroom = instructor(room, accounts, broker.port, tmp_path).start()
+        run_for(classroom, seconds=2.0)
+        full = classroom.stations["table 1"]
+        raw_writer = full.pipeline.writer.writer
+        raw_writer._file = FillingDisk(raw_writer._file, room=2000)
+        run_for(classroom, seconds=3.0)          # pump() raises nothing
+        stopped_tile = full.tile.state
+        coached_when_stopped = full.pipeline.station_end_index
+        run_for(classroom, seconds=2.0)
+        coached_after = full.pipeline.station_end_index
+        reports = classroom.finish()
+    assert full.recording_stopped and "disk is full" in full.recording_stopped
+    assert not stopped_tile.recording and stopped_tile.attention
+    assert coached_after > coached_when_stopped + RATE        # coaching went on
+    assert reports["table 1"] is not None and reports["table 2"] is not None
+    kept = open_station_recording(full.recording)
+    assert not kept.closed_cleanly
+    for role, dev in kept.devices.items():
+        assert dev.samples > RATE, role                       # what came before stays readable
+        assert np.array_equal(dev.sample_index, np.arange(dev.samples)), role
+    other = open_station_recording(classroom.stations["table 2"].recording)
+    assert other.closed_cleanly
+    for role, dev in other.devices.items():
+        assert not dev.gaps and dev.samples > 6 * RATE, role
+        assert np.array_equal(dev.sample_index, np.arange(dev.samples)), role
 
 
 def test_joining_a_stream_that_does_not_run_is_refused():

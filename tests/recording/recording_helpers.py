@@ -5,6 +5,7 @@ Imported by module name from the tests; the name is unique so it cannot clash wi
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import numpy as np
@@ -43,3 +44,21 @@ def write_session(path: Path, blocks: list[tuple[int, int]], *, flush_each: bool
             if flush_each:
                 writer.flush()  # seals the block into its own SAMPLES record
     return path
+
+
+class FillingDisk:
+    """A writer's raw file on a disk with ``room`` bytes left: ENOSPC after that, as os.write
+    raises it (the physical edge; put in place of a writer's ``_file``)."""
+
+    def __init__(self, raw, room: int) -> None:
+        self._raw, self.room = raw, room
+
+    def write(self, data) -> int:
+        if self.room <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        n = self._raw.write(memoryview(data)[: self.room])
+        self.room -= n
+        return n
+
+    def __getattr__(self, name: str):
+        return getattr(self._raw, name)

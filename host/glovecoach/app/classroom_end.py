@@ -58,6 +58,8 @@ def write_class_files(classroom: Any, reports: dict[str, Any], record_dir: Path,
     for name, s in classroom.stations.items():
         report = reports.get(name)
         debrief = None
+        if getattr(s, "recording_stopped", None):
+            files.problems[name] = s.recording_stopped
         if report is not None:
             debrief = s.recording.with_suffix(".html")
             try:
@@ -65,7 +67,8 @@ def write_class_files(classroom: Any, reports: dict[str, Any], record_dir: Path,
                 info.update(instructor_notes(s.recording))
                 write_station_report(debrief, report.to_dict(), info, protocol)
             except Exception as exc:  # noqa: BLE001 - the summary still lists the station
-                files.problems[name] = f"debrief not written: {exc}"
+                files.problems[name] = "; ".join(filter(None, (files.problems.get(name),
+                                                               f"debrief not written: {exc}")))
                 print(f"  {name}: debrief not written: {exc}", file=sys.stderr)
                 debrief = None
         files.debriefs[name] = debrief

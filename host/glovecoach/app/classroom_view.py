@@ -176,6 +176,11 @@ class StationTile(QtWidgets.QWidget):
         begun = state.session_limit_s and (state.session_elapsed_s > 0 or state.technique is not None)
         session = f"{_mmss(state.session_elapsed_s)} of {_mmss(state.session_limit_s)}" if begun else "not begun"
         p.drawText(QtCore.QRectF(pad, y, w - 2 * pad, unit * 1.2), QtCore.Qt.AlignmentFlag.AlignLeft, sub)
+        if not state.recording:
+            # the station's file could not go on (a full disk): still coached, no longer saved
+            session = f"NOT RECORDING \u00b7 {session}"
+            p.setPen(QtGui.QColor(theme.ALERT_RED))
+            p.setFont(_font(unit * 0.8, bold=True))
         p.drawText(QtCore.QRectF(pad, y, w - 2 * pad, unit * 1.2), QtCore.Qt.AlignmentFlag.AlignRight, session)
         y += unit * 1.3
 

@@ -25,11 +25,12 @@ from typing import Any
 
 from PySide6 import QtCore
 
-from glovecoach.app.controller import FRAME_INTERVAL_MS, FrameDriven, GuardedRecorder, alert_entry
+from glovecoach.app.controller import FRAME_INTERVAL_MS, FrameDriven, alert_entry
 from glovecoach.app.session import Alert
 from glovecoach.app.station_view import ROLE_TITLES, StationModel
 from glovecoach.calibration import calibration_for
 from glovecoach.link.transport import url_scheme
+from glovecoach.pipeline.guarded_recorder import GuardedRecorder
 from glovecoach.pipeline.station_session import StationPipeline
 from glovecoach.recording import StationRecordingWriter
 from glovecoach.vocabulary.station import StationLayout

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 import gc
 import json
+import logging
 import re
 import time
 from collections.abc import Sequence
@@ -32,12 +33,14 @@ from glovecoach.engine.technique import HOP_S
 from glovecoach.link.broker import BrokerAddress
 from glovecoach.link.client import GloveClient, LinkLost
 from glovecoach.link.mqtt_shared import SharedMqttConnection
+from glovecoach.pipeline.guarded_recorder import GuardedRecorder
 from glovecoach.pipeline.listener import Listener
 from glovecoach.pipeline.station_coaching import ALERT_DUE, STRETCH_DUE, StationUpdate
 from glovecoach.pipeline.station_session import StationPipeline
 from glovecoach.recording import StationRecordingWriter
 from glovecoach.vocabulary.station import DeviceMessage, StationLayout
 
+log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 10.0
 MAX_PARALLEL_CONNECTS = 16
 # Each station's coach takes quiet stretches in blocks of up to this (StationCoachingListener's
@@ -95,6 +98,7 @@ class ClassStation:
     recording: Path
     problems: list[str] = field(default_factory=list)
     report: Any = None
+    recording_stopped: str | None = None    # why the recording could not go on (a full disk)
 
 
 class Classroom:
@@ -170,10 +174,13 @@ class Classroom:
                       problems: list[str]) -> None:
         layout = StationLayout.for_roles(list(seat.devices))
         path = self.record_dir / recording_name(seat.name, seat.trainee, self.started)
-        writer = StationRecordingWriter(path, layout, self.rate_hz, {
+        # Guarded: a station whose file cannot go on (a full disk) stops recording, says so on
+        # its tile, and goes on being coached; the other stations and the class go on.
+        writer = GuardedRecorder(StationRecordingWriter(path, layout, self.rate_hz, {
             "source": "glovecoach classroom", "room": self.room.name, "station": seat.name,
             "trainee": seat.trainee, "devices": dict(seat.devices),
-            "transports": {role: c.transport.name for role, c in clients.items()}})
+            "transports": {role: c.transport.name for role, c in clients.items()}}),
+            lambda reason, name=seat.name: self._recording_stopped(name, reason))
         writer.note("session_start", {"trainee": seat.trainee, "station": seat.name, "room": self.room.name})
         tile = TileModel(seat.name, seat.trainee, layout, self.rate_hz, width_px=self.tile_width_px)
         extra = list(self.listeners_for(seat.name)) if self.listeners_for else []
@@ -185,6 +192,13 @@ class Classroom:
                                    coach_hold_phase=phase, defer_coaching=True,
                                    origin_delay_s=phase * ORIGIN_SPREAD_S)
         self.stations[seat.name] = ClassStation(seat, layout, clients, pipeline, tile, path, problems)
+
+    def _recording_stopped(self, station: str, reason: str) -> None:
+        s = self.stations.get(station)
+        if s is not None:
+            s.recording_stopped = reason
+            s.tile.recording_stopped()
+        log.error("%s: %s", station, reason)
 
     # ------------------------------------------------------------------ running
     def pump(self, budget_s: float | None = None) -> int:

@@ -54,6 +54,7 @@ class TileState:
     hands_differ: str | None = None     # "left kneading, right stroking"
     devices: tuple[DeviceBadge, ...] = ()
     paused: bool = False
+    recording: bool = True              # False once the station's recording could not go on
 
     @property
     def phase_clock(self) -> str:
@@ -77,7 +78,8 @@ class TileState:
     @property
     def attention(self) -> bool:
         """The tile should stand out from across the room."""
-        return self.alert is not None or any(d.link in ("down", "stalled") for d in self.devices)
+        return (self.alert is not None or not self.recording
+                or any(d.link in ("down", "stalled") for d in self.devices))
 
 
 def _mmss(seconds: float) -> str:
@@ -208,6 +210,10 @@ class TileModel:
 
     def set_trainee(self, trainee: str) -> None:
         self._set(trainee=trainee)
+
+    def recording_stopped(self) -> None:
+        """The station's recording could not go on (a full disk): the tile says so until the end."""
+        self._set(recording=False)
 
     # ------------------------------------------------------------------ coaching
     def on_station_update(self, update: Any) -> None:

@@ -185,6 +185,8 @@ def _print_tiles(classroom) -> None:
     for name, s in classroom.stations.items():
         st = s.tile.state
         alert = f"  ALERT {st.alert}" if st.alert else ""
+        if not st.recording:
+            alert += "  NOT RECORDING"
         links = " ".join(f"{b.role.split('_')[0]}:{b.link}" for b in st.devices)
         print(f"  {name:<10} {st.trainee:<16} {st.technique or '-':<14} {st.phase_clock:<16} {links}{alert}",
               flush=True)
@@ -203,6 +205,8 @@ def _print_summary(classroom, reports) -> None:
         lost = sum(r.lost for r in rec.devices.values())
         print(f"{name:<10} {s.seat.trainee:<16} {s.pipeline.station_end_index:>6} {lost:>6}  {devices:<36} {verdict}")
         print(f"           recording: {s.recording}")
+        if s.recording_stopped:
+            print(f"           {s.recording_stopped} (coached to the end; the file holds what came before)")
 
 
 def _write_class_files(classroom, reports, record: Path, protocol):
