@@ -305,6 +305,43 @@ def test_a_full_disk_stops_one_stations_recording_not_the_class(room_and_broker,
         assert np.array_equal(dev.sample_index, np.arange(dev.samples)), role
 
 
+def test_a_glove_switched_on_after_the_class_started_joins_its_station(room_and_broker, tmp_path, monkeypatch):
+    """Table 2's right glove is off when the class starts: the station opens without it and
+    says so, its badge waits; switched on, it is asked again, started at the room's rate, and
+    recorded and coached from then on, on the station's clock."""
+    import glovecoach.classroom.hub as hub
+
+    monkeypatch.setattr(hub, "CONNECT_TIMEOUT_S", 3.0)
+    room, accounts, broker = room_and_broker
+    with VirtualStations(room, accounts, broker.port, RATE) as stations:
+        late = stations.stations["table 2"].glove("right_glove")
+        late.unplug()
+        classroom = instructor(room, accounts, broker.port, tmp_path).start()
+        problems = {name: list(s.problems) for name, s in classroom.stations.items()}
+        run_for(classroom, seconds=1.0)
+        waiting = links(classroom, "table 2")["right_glove"]
+        late.plug()
+        joined_s = run_until(classroom, lambda: classroom.stations["table 2"].pipeline.recorder
+                             .devices["right_glove"].samples > 0, timeout=15.0)
+        run_for(classroom, seconds=3.0)
+        badges = links(classroom, "table 2")
+        reports = classroom.finish()
+    assert not problems["table 1"] and len(problems["table 2"]) == 1 and "right glove" in problems["table 2"][0]
+    assert waiting == "waiting" and set(badges.values()) == {"up"}, (waiting, badges)
+    rec = open_station_recording(classroom.stations["table 2"].recording)
+    dev = rec.devices["right_glove"]
+    assert dev.samples > 2.5 * RATE and not dev.gaps
+    assert np.array_equal(dev.sample_index, np.arange(dev.samples))
+    # placed on the station's clock: present from when it joined, not from the station's start
+    aligned = align_station_recording(rec)
+    present = np.asarray(aligned.present)[:, aligned.layout.roles.index("right_glove")]
+    first = int(np.flatnonzero(present)[0])
+    assert 1.0 * RATE < first < aligned.n_total - 2.5 * RATE, (first, aligned.n_total)
+    assert present[first:-RATE // 2].all()      # (the class's last half second: devices stop apart)
+    assert reports["table 2"] is not None
+    print(f"late glove: recorded {joined_s:.1f} s after it was switched on, from station slot {first}")
+
+
 def test_joining_a_stream_that_does_not_run_is_refused():
     """Join is for a running stream only: a device that is not streaming must be started,
     or the session would wait for samples nobody asked for."""

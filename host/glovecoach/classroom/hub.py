@@ -20,6 +20,7 @@ import gc
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +43,9 @@ from glovecoach.vocabulary.station import DeviceMessage, StationLayout
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 10.0
+# A device that did not answer when the class started (switched on late, its battery flat, out
+# of range) is asked again this often until it answers, then started like the others.
+LATE_RETRY_S = 2.0
 MAX_PARALLEL_CONNECTS = 16
 # Each station's coach takes quiet stretches in blocks of up to this (StationCoachingListener's
 # hold_s: a block that could raise a safety alert goes at once): coaching costs about 1 ms a
@@ -118,6 +122,8 @@ class Classroom:
         self.listeners_for = listeners_for   # station name -> extra listeners (a full view)
         self.stations: dict[str, ClassStation] = {}
         self._next_to_pump = 0                # where a pump cut short by its budget goes on
+        self._ending = threading.Event()      # set by finish(): late devices are no longer asked
+        self._late: list[threading.Thread] = []
         self.started = _dt.datetime.now()
         # One MQTT connection for the whole room (glovecoach.link.mqtt_shared): a connection per
         # device would cost the instructor's machine a network thread per device.
@@ -143,13 +149,34 @@ class Classroom:
             answers = list(pool.map(lambda job: self._connect(*job), jobs))
         for seat in seats:
             hellos, problems = {}, []
-            for (job_seat, role, _), (hello, problem) in zip(jobs, answers):
+            for (job_seat, role, client), (hello, problem) in zip(jobs, answers):
                 if job_seat is seat:
                     if hello is not None:
                         hellos[role] = hello
                     problems += problem
+                    if problem:
+                        self._late.append(threading.Thread(target=self._join_late, args=(seat, role, client),
+                                                           name=f"classroom late {seat.devices[role]}",
+                                                           daemon=True))
             self._open_station(seat, clients[seat.name], hellos, problems)
+        for thread in self._late:
+            thread.start()
         return self
+
+    def _join_late(self, seat: StationSeat, role: str, client: GloveClient) -> None:
+        """Ask a device that did not answer at the start again every LATE_RETRY_S, until it
+        answers and streams: its station then records and coaches it from that moment (its
+        tile said "waiting" until then). Before, a glove switched on after the class started
+        showed "up" on its tile and recorded nothing all class."""
+        while not self._ending.wait(LATE_RETRY_S):
+            try:
+                hello, problem = self._connect(seat, role, client)
+            except Exception as exc:  # noqa: BLE001 - ended under us (finish closed the client)
+                log.debug("%s %s: %s", seat.name, role, exc)
+                continue
+            if hello is not None and not problem:
+                log.info("%s: %s %s joined the class late", seat.name, role, seat.devices[role])
+                return
 
     def _connect(self, seat: StationSeat, role: str, client: GloveClient) -> tuple[Any, list[str]]:
         """Connect one device and start its stream unless it already runs at the room's rate
@@ -262,6 +289,7 @@ class Classroom:
     # ------------------------------------------------------------------ ending
     def finish(self) -> dict[str, Any]:
         """Stop every station: recordings closed, reports made. Returns station -> report."""
+        self._ending.set()
         reports = {}
         for name, s in self.stations.items():
             for client in s.clients.values():
