@@ -169,9 +169,8 @@ def _alert_update(layout: StationLayout, first: int, n: int, alerts=()) -> Stati
     return StationUpdate(first, n, hands)
 
 
-def test_a_tile_with_an_alert_stands_out_in_red(qtbot):
-    """Measured on the grab: the alert tile has a red frame all round and its alert in red
-    type far larger than the tile's other lines; its calm neighbour has no red at all."""
+def two_tiles(qtbot):
+    """Two tiles of full stations side by side, as a grid shows them, on screen."""
     layout = StationLayout.full()
     models = [TileModel(f"table {k}", f"trainee {k}", layout, RATE, width_px=300) for k in (1, 2)]
     grid = ClassroomGrid(models)
@@ -179,6 +178,13 @@ def test_a_tile_with_an_alert_stands_out_in_red(qtbot):
     grid.resize(960, 400)
     grid.show()
     qtbot.waitExposed(grid)
+    return layout, models, grid
+
+
+def test_a_tile_with_an_alert_stands_out_in_red(qtbot):
+    """Measured on the grab: the alert tile has a red frame all round and its alert in red
+    type far larger than the tile's other lines; its calm neighbour has no red at all."""
+    layout, models, grid = two_tiles(qtbot)
     too_hard = ActiveAlert("overforce", "thumb_tip", 3.0, "Too much force on the thumb tip", peak_n=42.0)
     models[0].on_station_update(_alert_update(layout, 0, 800, [too_hard]))
     models[1].on_station_update(_alert_update(layout, 0, 800))
@@ -209,13 +215,7 @@ def test_a_tile_whose_recording_stopped_stands_out_and_says_so(qtbot, tmp_path):
     """A station whose file met a full disk: a red frame, and red words beside its session
     clock (its traces and phase go on: it is still coached); the neighbour that records has
     no red."""
-    layout = StationLayout.full()
-    models = [TileModel(f"table {k}", f"trainee {k}", layout, RATE, width_px=300) for k in (1, 2)]
-    grid = ClassroomGrid(models)
-    qtbot.addWidget(grid)
-    grid.resize(960, 400)
-    grid.show()
-    qtbot.waitExposed(grid)
+    layout, models, grid = two_tiles(qtbot)
     for m in models:
         m.on_station_update(_alert_update(layout, 0, 800))
     models[0].recording_stopped()

@@ -7,7 +7,6 @@ the writer touches the OS, its raw file's write(), so it runs everywhere.
 
 from __future__ import annotations
 
-import errno
 import json
 import shutil
 import subprocess
@@ -20,7 +19,7 @@ import numpy as np
 import pytest
 
 from glovecoach.recording import RecordingError, RecordingWriter, open_recording
-from recording_helpers import CHANNELS, HELLO, frames_for, pattern
+from recording_helpers import CHANNELS, HELLO, FillingDisk, frames_for, pattern
 
 HERE = Path(__file__).resolve().parent
 
@@ -83,32 +82,13 @@ def test_a_real_full_disk_gives_one_clear_error_and_a_readable_file(tmp_path: Pa
     assert copy.stat().st_size <= 256 * 1024
 
 
-class _FillingDisk:
-    """The writer's raw file with a disk that has `room` bytes left: write() stores what fits,
-    then fails with ENOSPC as os.write does. Everything else is the real file."""
-
-    def __init__(self, raw, room: int) -> None:
-        self._raw = raw
-        self.room = room
-
-    def write(self, data) -> int:
-        if self.room <= 0:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        n = self._raw.write(memoryview(data)[: self.room])
-        self.room -= n
-        return n
-
-    def __getattr__(self, name: str):
-        return getattr(self._raw, name)
-
-
 @pytest.mark.parametrize("who_writes", ["flush", "background"])
 def test_enospc_at_the_os_edge_gives_one_clear_error_and_a_readable_file(tmp_path: Path, who_writes: str) -> None:
     path = tmp_path / "s.gcrec"
     writer = RecordingWriter(path, device_info=HELLO, rate_hz=200, channels=CHANNELS, flush_interval_s=0.05)
     writer.write_samples(0, pattern(0, 400), frames_for(0, 400))
     writer.flush()
-    writer._file = _FillingDisk(writer._file, room=5000)   # the next records only partly fit
+    writer._file = FillingDisk(writer._file, room=5000)   # the next records only partly fit
     errors = []
     deadline = time.monotonic() + 10
     first = 400
@@ -138,7 +118,7 @@ def test_close_reports_a_full_disk_nobody_was_told_about(tmp_path: Path) -> None
     path = tmp_path / "s.gcrec"
     writer = RecordingWriter(path, device_info=HELLO, rate_hz=200, channels=CHANNELS, flush_interval_s=60)
     writer.write_samples(0, pattern(0, 400))
-    writer._file = _FillingDisk(writer._file, room=100)
+    writer._file = FillingDisk(writer._file, room=100)
     with pytest.raises(RecordingError, match="stopped: the disk is full; the 0 samples"):
         writer.close()
     writer.close()   # idempotent, and quiet the second time
