@@ -32,6 +32,21 @@ def test_a_roster_fills_the_room_and_the_room_is_remembered(tmp_path, monkeypatc
     assert again.station("table 1").devices["spine_strip"] == "GC-0103"
 
 
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_a_roster_saved_by_a_spreadsheet_with_semicolons_or_tabs_reads_the_same(tmp_path, sep):
+    """A spreadsheet where the comma is the decimal mark saves its CSV with semicolons (and a
+    byte-order mark, and CRLF line ends); a list pasted from one has tabs."""
+    rows = [["station", "Trainee", "left glove", "right_glove", "spine_strip"],
+            ["table 1", "Lima, Ana", "GC-0101", "GC-0102", "GC-0103"], ["table 2", "Ben Okafor", "", "", ""]]
+    path = tmp_path / "roster.csv"
+    path.write_bytes(("\ufeff" + "\r\n".join(sep.join(r) for r in rows) + "\r\n").encode("utf-8"))
+    room = Room("r")
+    room.apply_roster(path)
+    assert [(s.name, s.trainee) for s in room.stations] == [("table 1", "Lima, Ana"), ("table 2", "Ben Okafor")]
+    assert room.station("table 1").devices == {"left_glove": "GC-0101", "right_glove": "GC-0102",
+                                               "spine_strip": "GC-0103"}
+
+
 def test_moving_a_device_takes_it_from_its_old_station():
     room = Room("r")
     room.add_station("a")

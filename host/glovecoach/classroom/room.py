@@ -10,7 +10,9 @@ Roster files are CSV, the format a class list already comes in; one row per stat
     table 1,Ana Lima,GC-0101,GC-0102,GC-0103
     table 2,Ben Okafor,,,
 
-Only ``station`` is required; empty device cells leave what the room remembers. The room is
+The cells may be separated by semicolons or tabs instead (as a spreadsheet saves or copies a
+list where the comma is the decimal mark). Only ``station`` is required; empty device cells
+leave what the room remembers. The room is
 stored as JSON (`Room.save` / `Room.load`), written atomically.
 """
 
@@ -122,7 +124,8 @@ class Room:
             text = path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             raise RoomError(f"{path}: cannot read the roster: {exc}") from None
-        rows = list(csv.reader(text.splitlines()))
+        lines = text.splitlines()
+        rows = list(csv.reader(lines, delimiter=roster_delimiter(lines[0] if lines else "")))
         if not rows:
             raise RoomError(f"{path}: the roster is empty (expected a header: station,trainee,...)")
         header = [h.strip().lower().replace(" ", "_") for h in rows[0]]
@@ -197,6 +200,16 @@ class Room:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise RoomError(f"{path}: cannot read the room: {exc}") from None
         return cls.from_description(data, str(path))
+
+
+def roster_delimiter(header: str) -> str:
+    """The roster's cell separator, read off its header line: a comma, or the semicolon a
+    spreadsheet writes where the comma is the decimal mark, or a tab (a list pasted from a
+    spreadsheet); "station" is one header cell either way."""
+    for sep in (",", ";", "\t"):
+        if sep in header:
+            return sep
+    return ","
 
 
 def rooms_dir() -> Path:
