@@ -190,6 +190,18 @@ def test_classroom_command_headless(tmp_path):
     assert "table 1" in out.stdout and "table 2" in out.stdout
 
 
+@pytest.mark.parametrize("where, words", [("a-file", "that is a file"),
+                                          ("/proc/no-such/rec", "cannot record the class there")])
+def test_a_record_folder_that_cannot_be_written_is_named_before_anything_starts(tmp_path, where, words):
+    (tmp_path / "a-file").write_text("not a folder")
+    target = tmp_path / where if not where.startswith("/") else where
+    out = subprocess.run([sys.executable, "-m", "glovecoach", "classroom", "--virtual", "1", "--seconds", "2",
+                          "--record", str(target)], capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    assert words in out.stderr and "Traceback" not in out.stderr, out.stderr
+    assert "broker on port" not in out.stdout       # nothing was started
+
+
 class _Subscriber:
     def __init__(self, port: int, user: str, password: str, topic: str) -> None:
         self.q: queue.Queue = queue.Queue()

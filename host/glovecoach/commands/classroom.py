@@ -14,6 +14,7 @@ and the class summary (CSV and HTML) at the end.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -91,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         accounts.save(accounts_path)      # devices are provisioned with these passwords
         room.save(rooms_dir() / f"{room.name}.json")
     record = args.record or Path.home() / "glovecoach-sessions" / f"{room.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    _check_record_dir(record)
     headless = args.seconds is not None or not _has_display()
     tls = _tls_files(args)
     try:
@@ -128,6 +130,21 @@ def _tls_files(args: argparse.Namespace):
     if args.virtual and args.ca is None:
         raise CommandError("--virtual with --tls needs --ca: the virtual devices check the broker with it")
     return TlsFiles(cert, key, args.ca)
+
+
+def _check_record_dir(record: Path) -> None:
+    """The folder every station's recording goes to, made and tried before anything listens:
+    a class that cannot record is not started."""
+    if record.exists() and not record.is_dir():
+        raise CommandError(f"--record {record}: that is a file; give a folder (it is made if it does not exist)")
+    try:
+        record.mkdir(parents=True, exist_ok=True)
+        probe = record / f".glovecoach-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise CommandError(f"--record {record}: cannot record the class there "
+                           f"({exc.strerror or exc}); give a folder you can write to") from None
 
 
 def _has_display() -> bool:
