@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from station_recording_helpers import HELLOS, LAYOUT, PLAN, device_frames, expected_index, rows, write_station
-from test_disk_full import _FillingDisk
 
 from glovecoach.recording import (
     FRAME_DTYPE,
@@ -26,7 +25,7 @@ from glovecoach.recording import (
 )
 from glovecoach.recording.format import RECORD_HEADER, Kind
 from glovecoach.vocabulary.station import StationDevice, StationLayout
-from recording_helpers import write_session
+from recording_helpers import FillingDisk, write_session
 
 HERE = Path(__file__).resolve().parent
 
@@ -189,7 +188,7 @@ def test_a_full_disk_stops_the_station_with_one_message_saying_what_each_device_
     left.write_samples(0, rows("left_glove", 0, 40))
     strip.write_samples(0, rows("spine_strip", 0, 20))
     writer.flush()
-    writer._file = _FillingDisk(writer._file, room=100)
+    writer._file = FillingDisk(writer._file, room=100)
     left.write_samples(40, rows("left_glove", 40, 400))
     with pytest.raises(RecordingError) as info:
         writer.flush()
