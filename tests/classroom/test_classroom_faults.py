@@ -325,8 +325,11 @@ def test_a_glove_switched_on_after_the_class_started_joins_its_station(room_and_
                              .devices["right_glove"].samples > 0, timeout=15.0)
         run_for(classroom, seconds=3.0)
         badges = links(classroom, "table 2")
+        calibration = classroom.stations["table 2"].pipeline.coaching.calibrations["right_glove"]
         reports = classroom.finish()
     assert not problems["table 1"] and len(problems["table 2"]) == 1 and "right glove" in problems["table 2"][0]
+    # its forces come from its own calibration, looked up by its id (nominal: none is stored here)
+    assert calibration.glove_id == room.stations[1].devices["right_glove"]
     assert waiting == "waiting" and set(badges.values()) == {"up"}, (waiting, badges)
     rec = open_station_recording(classroom.stations["table 2"].recording)
     dev = rec.devices["right_glove"]

@@ -212,8 +212,12 @@ class Classroom:
         tile = TileModel(seat.name, seat.trainee, layout, self.rate_hz, width_px=self.tile_width_px)
         extra = list(self.listeners_for(seat.name)) if self.listeners_for else []
         phase = (len(self.stations) * GOLDEN_STEP) % 1.0     # this station's own, 0-1
+        # A device not heard from yet (it may join late) is known by its id, which is its
+        # glove id: its stored calibration is found by it all the same.
+        info = {role: {"glove_id": device} for role, device in seat.devices.items()}
+        info.update({r: h.info for r, h in hellos.items()})
         pipeline = StationPipeline(clients, layout, self.rate_hz, writer=writer, protocol=self.protocol,
-                                   device_info={r: h.info for r, h in hellos.items()},
+                                   device_info=info,
                                    listeners=[TileListener(tile), *extra], with_state=True,
                                    coach_hold_s=COACH_HOLD_S,
                                    coach_hold_phase=phase, defer_coaching=True,
