@@ -58,7 +58,7 @@ def write_class_files(classroom: Any, reports: dict[str, Any], record_dir: Path,
     for name, s in classroom.stations.items():
         report = reports.get(name)
         debrief = None
-        if getattr(s, "recording_stopped", None):
+        if s.recording_stopped:
             files.problems[name] = s.recording_stopped
         if report is not None:
             debrief = s.recording.with_suffix(".html")

@@ -123,7 +123,6 @@ class Classroom:
         self.stations: dict[str, ClassStation] = {}
         self._next_to_pump = 0                # where a pump cut short by its budget goes on
         self._ending = threading.Event()      # set by finish(): late devices are no longer asked
-        self._late: list[threading.Thread] = []
         self.started = _dt.datetime.now()
         # One MQTT connection for the whole room (glovecoach.link.mqtt_shared): a connection per
         # device would cost the instructor's machine a network thread per device.
@@ -147,6 +146,7 @@ class Classroom:
         jobs = [(seat, role, client) for seat in seats for role, client in clients[seat.name].items()]
         with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_CONNECTS, max(1, len(jobs)))) as pool:
             answers = list(pool.map(lambda job: self._connect(*job), jobs))
+        late: list[threading.Thread] = []   # the devices that did not answer, asked again
         for seat in seats:
             hellos, problems = {}, []
             for (job_seat, role, client), (hello, problem) in zip(jobs, answers):
@@ -155,11 +155,10 @@ class Classroom:
                         hellos[role] = hello
                     problems += problem
                     if problem:
-                        self._late.append(threading.Thread(target=self._join_late, args=(seat, role, client),
-                                                           name=f"classroom late {seat.devices[role]}",
-                                                           daemon=True))
+                        late.append(threading.Thread(target=self._join_late, args=(seat, role, client),
+                                                     name=f"classroom late {seat.devices[role]}", daemon=True))
             self._open_station(seat, clients[seat.name], hellos, problems)
-        for thread in self._late:
+        for thread in late:
             thread.start()
         return self
 

@@ -110,9 +110,9 @@ class PacketCutter:
     (or anything with a login) publishing megabytes must cost that message, not every
     station's stream. Mosquitto started by glovecoach refuses such packets itself
     (`glovecoach.link.room_broker`, ``max_packet_size``); this holds on any other broker.
-    ``oversize`` counts them; ``last_oversize`` is (topic, bytes) of the latest one (topic
-    b"" when it was not a PUBLISH). A malformed length is a ValueError: the stream cannot
-    be followed past it."""
+    ``oversize`` counts them, each is logged with its topic and size; ``last_oversize`` is
+    (topic, bytes) of the latest one (topic b"" when it was not a PUBLISH). A malformed length
+    is a ValueError: the stream cannot be followed past it."""
 
     def __init__(self, max_packet: int = MAX_PACKET_BYTES) -> None:
         self.max_packet = max_packet
@@ -153,6 +153,8 @@ class PacketCutter:
                         break             # its topic is not all here yet
                     self.oversize += 1
                     self.last_oversize = (topic, end - pos)
+                    log.warning("passed over a message of %d bytes on %s (at most %d expected)", end - pos,
+                                topic.decode("utf-8", "replace") or "(not a PUBLISH)", self.max_packet)
                     self._skip = max(0, end - n)
                     pos = min(end, n)
                     continue
@@ -369,14 +371,7 @@ class RoomMqttClient:
                 return "the broker closed the connection"
             if data:
                 self._last_read = now
-                cutter = self.packets
-                skipped = cutter.oversize
-                packets = cutter.feed(data)
-                if cutter.oversize != skipped:
-                    topic, size = cutter.last_oversize or (b"", 0)
-                    log.warning("passed over a message of %d bytes on %s (at most %d expected)", size,
-                                topic.decode("utf-8", "replace") or "(not a PUBLISH)", cutter.max_packet)
-                self._handle(sock, packets, now)
+                self._handle(sock, self.packets.feed(data), now)
         if now - self._last_write >= self.keepalive_s / 2:
             sock.sendall(packet(_PINGREQ, 0, b""))
             self._last_write = now

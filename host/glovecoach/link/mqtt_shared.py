@@ -31,7 +31,6 @@ from glovecoach.link.mqtt_transport import (
 )
 from glovecoach.link.reader import PushTransport, ReaderTicker
 from glovecoach.link.transport import LinkLost
-from glovecoach.wire.frames import DELIMITER
 
 
 class SharedMqttConnection:
@@ -138,8 +137,7 @@ class SharedMqttConnection:
                 if retained:
                     self.retained_skipped += 1
                 else:
-                    payloads.setdefault(device, []).append(
-                        payload if payload[-1:] == DELIMITER else closed_message(payload))
+                    payloads.setdefault(device, []).append(closed_message(payload))
         for device, parts in payloads.items():
             device._deliver(parts[0] if len(parts) == 1 else b"".join(parts), received)
 

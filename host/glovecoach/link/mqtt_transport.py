@@ -232,7 +232,8 @@ def closed_message(payload: bytes) -> bytes:
     whole frames, so they end in one already; bytes from anything else with a login on the
     topic (a broken or hostile publisher: a cut frame, noise) would otherwise run into the
     next message and take its first frame with them, as one corrupt frame."""
-    return bytes(payload) if payload[-1:] == DELIMITER else bytes(payload) + DELIMITER
+    payload = bytes(payload)     # (the same object when it is bytes already: no copy)
+    return payload if payload[-1:] == DELIMITER else payload + DELIMITER
 
 
 def transport_from_url(url: str) -> MqttTransport:
