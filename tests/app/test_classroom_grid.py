@@ -69,6 +69,7 @@ def test_clicking_a_tile_names_its_station(qtbot):
 def test_grid_shape_keeps_tiles_wide_and_few_cells_empty():
     assert grid_columns(12) == 4     # 4 x 3 on a 16:9 screen
     assert grid_columns(1) == 1
+    assert grid_columns(0) == 1      # a room with no station yet: an empty grid, not an error
     for n in range(1, 37):
         cols = grid_columns(n)
         rows = -(-n // cols)

@@ -18,8 +18,10 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui
 
+from glovecoach.app import theme
+from glovecoach.app.classroom_end import ClassFiles
 from glovecoach.app.classroom_view import ClassroomGrid, SpineStrip
-from glovecoach.app.classroom_window import ClassroomWindow, StationPage
+from glovecoach.app.classroom_window import ClassroomWindow, StationPage, end_page_html
 from glovecoach.app.theme import ALERT_RED, force_colours, format_clock
 from glovecoach.classroom.hub import Classroom
 from glovecoach.classroom.room import Room
@@ -135,7 +137,7 @@ def test_the_instructors_first_hour(live_class, qtbot, tmp_path):
     with qtbot.waitSignal(window.ended, timeout=60000) as ended:
         qtbot.mouseClick(window.end_button, LEFT)
     files = ended.args[0]
-    assert window.stack.currentWidget() is window.end_page
+    assert window.stack.currentWidget() is window.end_area
     assert "The class has ended" in window.end_page.text()
     assert set(files.debriefs) == {"table 1", "table 2"} and not files.problems
     for name, s in classroom.stations.items():
@@ -232,6 +234,52 @@ def test_a_tile_whose_recording_stopped_stands_out_and_says_so(qtbot, tmp_path):
     words = red[int(0.1 * h):int(0.25 * h), w // 2:w - 12]    # the session clock's line, right half
     assert words.sum() > 40, "NOT RECORDING in red beside the session clock"
     assert red[int(0.25 * h):h - 12, 12:w - 12].any(axis=1).mean() < 0.1, "no alert band: nothing alerts"
+
+
+def test_the_end_page_shows_each_stations_problem_apart_and_scrolls_a_big_room(qtbot, tmp_path):
+    """The page after "End class", for 24 stations on a 1366x768 screen: every row reachable
+    (the page scrolls), the room's dark page with light type (not a grey scroll area under
+    it), and a station's problem in red in its own column, not run into the debrief's name."""
+    room = Room("lab9")
+    for s in range(24):
+        room.add_station(f"table {s + 1}", f"Trainee {s + 1}")
+        room.assign_device(f"GC-Z{s:02d}R", f"table {s + 1}", "right_glove")
+    # No broker: each station opens with its problem; the page is what is tested here.
+    classroom = Classroom(room, BrokerAddress("127.0.0.1", 1), record_dir=tmp_path, protocol=default_protocol(),
+                          rate_hz=RATE).start()
+    try:
+        window = ClassroomWindow(classroom, record_dir=tmp_path, confirm_end=False)
+        qtbot.addWidget(window)
+        files = ClassFiles(summary_csv=tmp_path / "class-summary.csv", summary_html=tmp_path / "class-summary.html")
+        files.debriefs = {name: tmp_path / f"{name}.html" for name in classroom.stations}
+        files.debriefs["table 2"] = None
+        files.problems["table 2"] = "debrief not written: disk full"
+        window.resize(1366, 768)
+        window.show()
+        window.end_page.setText(end_page_html(classroom.stations, None, files, tmp_path))
+        window.stack.setCurrentWidget(window.end_area)
+        qtbot.wait(50)
+        assert window.end_area.verticalScrollBar().maximum() > 0, "24 rows scroll on a laptop screen"
+
+        page = rgb(window.end_area.grab().toImage())
+        dark = QtGui.QColor(theme.BACKGROUND)
+        background = np.abs(page.astype(int) - [dark.red(), dark.green(), dark.blue()]).max(axis=-1) <= 6
+        assert background.mean() > 0.6, "the room's dark page"
+        assert (page.min(axis=-1) > 200).sum() > 500, "light type on it"
+        assert is_alert_red(page).sum() > 100, "the problem in red"
+
+        document = QtGui.QTextDocument()
+        document.setHtml(window.end_page.text())
+        table = next(f for f in document.rootFrame().childFrames() if isinstance(f, QtGui.QTextTable))
+        cells = [[table.cellAt(r, c).firstCursorPosition().block().text() for c in range(table.columns())]
+                 for r in range(table.rows())]
+        assert cells[0] == ["station", "trainee", "score", "debrief", "problem"]
+        rows = {row[0]: row for row in cells[1:]}
+        assert len(rows) == 24
+        assert rows["table 2"][3:] == ["\u2014", "debrief not written: disk full"]
+        assert rows["table 1"][3:] == ["table 1.html", ""]
+    finally:
+        classroom.finish()
 
 
 def test_the_spine_strip_beside_the_traces_shows_where_the_hands_press(qtbot):

@@ -355,6 +355,8 @@ class ClassroomGrid(QtWidgets.QWidget):
 def grid_columns(n: int, screen_aspect: float = 16 / 9, tile_aspect: float = 1.4) -> int:
     """Columns for ``n`` tiles on a screen of ``screen_aspect`` (width/height): tiles close to
     ``tile_aspect`` (room for the text above a trace), with as few empty cells as possible."""
+    if n <= 1:
+        return 1
     def cost(cols: int) -> float:
         rows = math.ceil(n / cols)
         aspect = screen_aspect * rows / cols

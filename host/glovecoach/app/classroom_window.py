@@ -48,7 +48,8 @@ BAR_PX = 17               # type of the header and the station bar: read from a 
 
 # The window's own parts in the app's dark theme (the station view styles itself): without it
 # the page behind the station's view and the buttons would be the platform's light grey.
-STYLE = (f"#classroom, #stationPage {{ background: {theme.BACKGROUND}; }} QLabel {{ color: {theme.TEXT}; }}"
+STYLE = (f"#classroom, #stationPage, #endPage {{ background: {theme.BACKGROUND}; }} "
+         f"QLabel {{ color: {theme.TEXT}; }}"
          f"QLineEdit {{ background: {theme.PANEL}; color: {theme.TEXT}; border: 1px solid {theme.GRID}; "
          "padding: 2px 6px; border-radius: 4px; }"
          f"QPushButton {{ background: {theme.PANEL}; color: {theme.TEXT}; border: 1px solid {theme.GRID}; "
@@ -242,7 +243,13 @@ class ClassroomWindow(QtWidgets.QMainWindow):
         self.end_page.setOpenExternalLinks(True)
         self.end_page.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextBrowserInteraction)
         self.end_page.setContentsMargins(24, 24, 24, 24)
-        self.stack.addWidget(self.end_page)
+        self.end_page.setObjectName("endPage")     # the room's dark page, not the scroll area's grey
+        # A room of twenty stations is more rows than a laptop's screen holds: the page scrolls.
+        self.end_area = QtWidgets.QScrollArea()
+        self.end_area.setWidgetResizable(True)
+        self.end_area.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        self.end_area.setWidget(self.end_page)
+        self.stack.addWidget(self.end_area)
         layout = QtWidgets.QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -431,34 +438,11 @@ class ClassroomWindow(QtWidgets.QMainWindow):
         self.files = write_class_files(self.classroom, self.reports, self.record_dir, self.protocol)
         self.end_button.setEnabled(False)
         self.roster_button.setEnabled(False)
-        self.end_page.setText(self._end_text(self.files))
-        self.stack.setCurrentWidget(self.end_page)
+        self.end_page.setText(end_page_html(self.classroom.stations, self.reports, self.files, self.record_dir))
+        self.stack.setCurrentWidget(self.end_area)
         self._header()
         self.ended.emit(self.files)
         return self.files
-
-    def _end_text(self, files: ClassFiles) -> str:
-        def link(path: Path | None) -> str:
-            if path is None:
-                return "not written"
-            url = QtCore.QUrl.fromLocalFile(str(path)).toString()
-            return f"<a style='color:{theme.ALERT_BLUE}' href='{html.escape(url)}'>{html.escape(path.name)}</a>"
-
-        rows = []
-        for name, s in self.classroom.stations.items():
-            report = (self.reports or {}).get(name)
-            score = ""
-            if report is not None:
-                total = ((report.to_dict().get("station") or {}).get("score") or {}).get("total")
-                score = f"{total}/100" if total is not None else ""
-            problem = files.problems.get(name, "")
-            rows.append(f"<tr><td>{html.escape(name)}</td><td>{html.escape(s.seat.trainee)}</td>"
-                        f"<td>{html.escape(score)}</td><td>{link(files.debriefs.get(name))}"
-                        f"{' ' + html.escape(problem) if problem else ''}</td></tr>")
-        return (f"<h2>The class has ended</h2><p>Class summary: {link(files.summary_html)} \u00B7 "
-                f"{link(files.summary_csv)}<br>Recordings and debriefs in {html.escape(str(self.record_dir))}</p>"
-                "<table cellpadding='6'><tr><th align='left'>station</th><th align='left'>trainee</th>"
-                "<th align='left'>score</th><th align='left'>debrief</th></tr>" + "".join(rows) + "</table>")
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt's name
         if self.files is None:
@@ -471,6 +455,36 @@ class ClassroomWindow(QtWidgets.QMainWindow):
                     return
             self.end_class()
         super().closeEvent(event)
+
+
+def end_page_html(stations: Any, reports: dict[str, Any] | None, files: ClassFiles, record_dir: Path) -> str:
+    """The page shown when the class has ended: the summary's links, then a row a station
+    (trainee, score, its debrief's link) with what went wrong at that station, if anything,
+    in a column of its own in red, so a missing debrief or a recording that stopped is read
+    at a glance and not run into a file name."""
+    def link(path: Path | None) -> str:
+        if path is None:
+            return "\u2014"
+        url = QtCore.QUrl.fromLocalFile(str(path)).toString()
+        return f"<a style='color:{theme.ALERT_BLUE}' href='{html.escape(url)}'>{html.escape(path.name)}</a>"
+
+    rows = []
+    for name, s in stations.items():
+        report = (reports or {}).get(name)
+        score = ""
+        if report is not None:
+            total = ((report.to_dict().get("station") or {}).get("score") or {}).get("total")
+            score = f"{total}/100" if total is not None else ""
+        problem = files.problems.get(name, "")
+        rows.append(f"<tr><td>{html.escape(name)}</td><td>{html.escape(s.seat.trainee)}</td>"
+                    f"<td>{html.escape(score)}</td><td>{link(files.debriefs.get(name))}</td>"
+                    f"<td style='color:{theme.ALERT_RED}'>{html.escape(problem)}</td></tr>")
+    problems_heading = "<th align='left'>problem</th>" if files.problems else "<th></th>"
+    return (f"<h2>The class has ended</h2><p>Class summary: {link(files.summary_html)} \u00B7 "
+            f"{link(files.summary_csv)}<br>Recordings and debriefs in {html.escape(str(record_dir))}</p>"
+            "<table cellpadding='6'><tr><th align='left'>station</th><th align='left'>trainee</th>"
+            "<th align='left'>score</th><th align='left'>debrief</th>" + problems_heading + "</tr>"
+            + "".join(rows) + "</table>")
 
 
 def run_classroom_window(classroom: Any, *, protocol: Any = None, record_dir: str | Path | None = None,
