@@ -74,3 +74,27 @@ def test_grid_shape_keeps_tiles_wide_and_few_cells_empty():
         cols = grid_columns(n)
         rows = -(-n // cols)
         assert rows * cols - n < cols, f"{n} tiles leave a whole empty row"
+
+
+def test_every_tile_of_a_big_room_fits_a_laptop_screen(qtbot):
+    """Up to 36 stations in the grid below a 1366x768 window's header: every tile wholly
+    inside the grid and none over another (a tile's minimum size once pushed the grid past the
+    window: the right column and the bottom row, their alerts too, were cut off)."""
+    layout = StationLayout.full()
+    for n in (12, 16, 24, 36):
+        grid = ClassroomGrid([TileModel(f"table {k + 1}", f"Trainee {k + 1}", layout, 200.0) for k in range(n)])
+        qtbot.addWidget(grid)
+        grid.resize(1366, 726)
+        grid.show()
+        qtbot.waitExposed(grid)
+        # a window cannot be smaller than its layout's minimum: a grid that needs more than
+        # the screen holds grows past it, and the screen shows only part of it
+        assert grid.size() == QtCore.QSize(1366, 726), f"{n} stations need {grid.minimumSizeHint()}"
+        area = grid.rect()
+        rects = [t.geometry() for t in grid.tiles]
+        for tile, r in zip(grid.tiles, rects):
+            assert area.contains(r), f"{n} stations: {tile.model.state.station} at {r} is outside {area}"
+            assert r.width() >= 150 and r.height() >= 100
+        for i, a in enumerate(rects):
+            assert not any(a.intersects(b) for b in rects[i + 1:]), f"{n} stations: tiles overlap"
+        grid.close()

@@ -81,7 +81,10 @@ class StationTile(QtWidgets.QWidget):
     def __init__(self, model: TileModel, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = model
-        self.setMinimumSize(280, 200)
+        # small enough that 36 tiles fit a 1366x768 screen (6 x 6 of about 215 x 105 px): a
+        # larger minimum pushed the grid past the window, and the tiles at its right and bottom
+        # were cut off (their alerts with them)
+        self.setMinimumSize(150, 100)
         self.setCursor(QtCore.Qt.CursorShape.PointingHandCursor)
         self.setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._unit = 10.0
@@ -278,19 +281,20 @@ class StationTile(QtWidgets.QWidget):
         """The trace's frame and which line is which; returns where the lines go."""
         p.setPen(QtGui.QPen(QtGui.QColor(theme.GRID), 1))
         p.drawRect(r)
-        # Which line is which, in words, in the trace's corner.
+        # Which line is which, in words, in the trace's corner, and the lines below them, so a
+        # peak never runs through the words. A trace too short for both (a room of thirty-odd
+        # stations on a laptop) keeps its lines: the colours are the same on every tile.
         p.setFont(_font(max(10.0, min(r.height() / 6, self._unit * 0.6))))
+        label_h = p.fontMetrics().height() + 4
+        if r.height() <= 3 * label_h:
+            return r
         x = r.left() + 6
         for name in self.model.trace.names:
             p.setPen(QtGui.QColor(_TRACE_COLOURS.get(name, theme.TEXT)))
             label = {"left": "left hand", "right": "right hand"}.get(name, name)
             p.drawText(QtCore.QPointF(x, r.top() + p.fontMetrics().ascent() + 3), label)
             x += p.fontMetrics().horizontalAdvance(label) + 10
-        # the lines keep below the labels: a peak never runs through the words
-        label_h = p.fontMetrics().height() + 4
-        if r.height() > 3 * label_h:
-            r = r.adjusted(0, label_h, 0, 0)
-        return r
+        return r.adjusted(0, label_h, 0, 0)
 
     def _paint_lines(self, p: QtGui.QPainter, r: QtCore.QRectF) -> None:
         lo, hi = self.model.trace.columns()
