@@ -19,7 +19,7 @@ import pytest
 from PySide6 import QtCore, QtGui
 
 from glovecoach.app import theme
-from glovecoach.app.classroom_end import ClassFiles
+from glovecoach.app.classroom_end import ClassFiles, write_class_files
 from glovecoach.app.classroom_view import ClassroomGrid, SpineStrip
 from glovecoach.app.classroom_window import ClassroomWindow, StationPage, end_page_html
 from glovecoach.app.theme import ALERT_RED, force_colours, format_clock
@@ -159,6 +159,13 @@ def test_the_instructors_first_hour(live_class, qtbot, tmp_path):
     assert rows["table 1"]["trainee"] == "Zoe Quinn" and rows["table 2"]["trainee"] == "Yusuf Ali"
     assert rows["table 1"]["debrief"] == files.debriefs["table 1"].name
     assert "Zoe Quinn" in files.summary_html.read_text(encoding="utf-8")
+    # the summary as PDF too (the issue: "exportable as HTML/PDF and CSV"), linked on the page
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(str(files.summary_pdf))
+    text = " ".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
+    assert "Zoe Quinn" in text and "Yusuf Ali" in text
+    assert files.summary_pdf.name in window.end_page.text() and not files.summary_problem
     assert json.loads((tmp_path / "rooms" / "lab7.json").read_text())["name"] == "lab7"
 
 
@@ -236,17 +243,34 @@ def test_a_tile_whose_recording_stopped_stands_out_and_says_so(qtbot, tmp_path):
     assert red[int(0.25 * h):h - 12, 12:w - 12].any(axis=1).mean() < 0.1, "no alert band: nothing alerts"
 
 
+def _class_without_broker(n: int, record_dir) -> Classroom:
+    """A started class of n stations whose broker is not there: each station opens with its
+    problem and records nothing; enough for the pages and files of the class's end."""
+    room = Room("lab9")
+    for s in range(n):
+        room.add_station(f"table {s + 1}", f"Trainee {s + 1}")
+        room.assign_device(f"GC-Z{s:02d}R", f"table {s + 1}", "right_glove")
+    return Classroom(room, BrokerAddress("127.0.0.1", 1), record_dir=record_dir, protocol=default_protocol(),
+                     rate_hz=RATE).start()
+
+
+def test_a_summary_pdf_that_cannot_be_written_leaves_the_other_files_and_says_why(qtbot, tmp_path):
+    (tmp_path / "class-summary.pdf").mkdir()         # in the PDF's way
+    classroom = _class_without_broker(2, tmp_path)
+    reports = classroom.finish()
+    files = write_class_files(classroom, reports, tmp_path, default_protocol())
+    assert files.summary_pdf is None and "class-summary.pdf not written" in files.summary_problem
+    assert files.summary_csv.read_text(encoding="utf-8").count("\n") == 3
+    assert "Trainee 2" in files.summary_html.read_text(encoding="utf-8")
+    page = end_page_html(classroom.stations, reports, files, tmp_path)
+    assert "class-summary.pdf not written" in page and "class-summary.html" in page
+
+
 def test_the_end_page_shows_each_stations_problem_apart_and_scrolls_a_big_room(qtbot, tmp_path):
     """The page after "End class", for 24 stations on a 1366x768 screen: every row reachable
     (the page scrolls), the room's dark page with light type (not a grey scroll area under
     it), and a station's problem in red in its own column, not run into the debrief's name."""
-    room = Room("lab9")
-    for s in range(24):
-        room.add_station(f"table {s + 1}", f"Trainee {s + 1}")
-        room.assign_device(f"GC-Z{s:02d}R", f"table {s + 1}", "right_glove")
-    # No broker: each station opens with its problem; the page is what is tested here.
-    classroom = Classroom(room, BrokerAddress("127.0.0.1", 1), record_dir=tmp_path, protocol=default_protocol(),
-                          rate_hz=RATE).start()
+    classroom = _class_without_broker(24, tmp_path)
     try:
         window = ClassroomWindow(classroom, record_dir=tmp_path, confirm_end=False)
         qtbot.addWidget(window)

@@ -187,6 +187,8 @@ def test_classroom_command_headless(tmp_path):
     recordings = sorted(tmp_path.glob("*.gcrec"))
     assert len(recordings) == 2
     assert (tmp_path / "class-summary.csv").read_text().count("\n") == 3
+    assert (tmp_path / "class-summary.pdf").read_bytes().startswith(b"%PDF")
+    assert f"{tmp_path / 'class-summary.pdf'}" in out.stdout
     assert "table 1" in out.stdout and "table 2" in out.stdout
 
 

@@ -19,12 +19,15 @@ from glovecoach.recording import open_station_recording
 @dataclass
 class ClassFiles:
     """What the end of a class wrote: each station's debrief (None where it could not be
-    written, with the reason in ``problems``) and the summary as CSV and HTML."""
+    written, with the reason in ``problems``) and the summary as CSV, HTML and PDF (None if
+    the PDF could not be typeset, with the reason in ``summary_problem``)."""
 
     debriefs: dict[str, Path | None] = field(default_factory=dict)
     summary_csv: Path | None = None
     summary_html: Path | None = None
+    summary_pdf: Path | None = None
     problems: dict[str, str] = field(default_factory=dict)
+    summary_problem: str = ""
 
 
 def instructor_notes(recording: Path) -> dict[str, list[dict]]:
@@ -45,10 +48,11 @@ def instructor_notes(recording: Path) -> dict[str, list[dict]]:
 
 
 def write_class_files(classroom: Any, reports: dict[str, Any], record_dir: Path, protocol: Any) -> ClassFiles:
-    """Each station's debrief (`<recording>.html`) and ``class-summary.csv`` / ``.html`` in
-    ``record_dir``. A station whose debrief fails is still in the summary (without a link);
+    """Each station's debrief (`<recording>.html`) and ``class-summary.csv`` / ``.html`` /
+    ``.pdf`` in ``record_dir``. A station whose debrief fails is still in the summary (without a link);
     needs a QApplication (the debrief's pictures are drawn with Qt)."""
     from glovecoach.app.qt import ensure_app
+    from glovecoach.app.report_pdf import write_summary_pdf
     from glovecoach.app.station_report import write_station_report
     from glovecoach.classroom.summary import ClassSummary
 
@@ -77,4 +81,10 @@ def write_class_files(classroom: Any, reports: dict[str, Any], record_dir: Path,
     summary = ClassSummary.from_reports(entries, classroom.room, classroom.started.isoformat(), protocol)
     files.summary_csv = summary.to_csv(Path(record_dir) / "class-summary.csv")
     files.summary_html = summary.write_html(Path(record_dir) / "class-summary.html")
+    # The PDF last, and on its own: the CSV and HTML are written whatever befalls it.
+    try:
+        files.summary_pdf = write_summary_pdf(Path(record_dir) / "class-summary.pdf", summary)
+    except Exception as exc:  # noqa: BLE001 - the class's other files are already written
+        files.summary_problem = f"class-summary.pdf not written: {exc}"
+        print(f"  {files.summary_problem}", file=sys.stderr)
     return files

@@ -480,8 +480,12 @@ def end_page_html(stations: Any, reports: dict[str, Any] | None, files: ClassFil
                     f"<td>{html.escape(score)}</td><td>{link(files.debriefs.get(name))}</td>"
                     f"<td style='color:{theme.ALERT_RED}'>{html.escape(problem)}</td></tr>")
     problems_heading = "<th align='left'>problem</th>" if files.problems else "<th></th>"
-    return (f"<h2>The class has ended</h2><p>Class summary: {link(files.summary_html)} \u00B7 "
-            f"{link(files.summary_csv)}<br>Recordings and debriefs in {html.escape(str(record_dir))}</p>"
+    summary = " \u00B7 ".join(link(path) for path in (files.summary_html, files.summary_pdf, files.summary_csv)
+                             if path is not None)
+    if files.summary_problem:
+        summary += f" <span style='color:{theme.ALERT_RED}'>{html.escape(files.summary_problem)}</span>"
+    return (f"<h2>The class has ended</h2><p>Class summary: {summary}"
+            f"<br>Recordings and debriefs in {html.escape(str(record_dir))}</p>"
             "<table cellpadding='6'><tr><th align='left'>station</th><th align='left'>trainee</th>"
             "<th align='left'>score</th><th align='left'>debrief</th>" + problems_heading + "</tr>"
             + "".join(rows) + "</table>")

@@ -194,7 +194,8 @@ def _run_class(room, accounts, broker, record: Path, args, headless: bool) -> in
     _print_summary(classroom, reports)
     if files is None:
         files = _write_class_files(classroom, reports, record, protocol)
-    print(f"class summary: {files.summary_csv}, {files.summary_html}")
+    print("class summary: " + ", ".join(str(f) for f in (files.summary_csv, files.summary_html, files.summary_pdf)
+                                        if f is not None))
     return 0
 
 
