@@ -243,19 +243,20 @@ def test_a_tile_whose_recording_stopped_stands_out_and_says_so(qtbot, tmp_path):
     assert red[int(0.25 * h):h - 12, 12:w - 12].any(axis=1).mean() < 0.1, "no alert band: nothing alerts"
 
 
-def _class_without_broker(n: int, record_dir) -> Classroom:
+def _class_without_broker(n: int, record_dir, trainee: str = "Trainee") -> Classroom:
     """A started class of n stations whose broker is not there: each station opens with its
     problem and records nothing; enough for the pages and files of the class's end."""
     room = Room("lab9")
     for s in range(n):
-        room.add_station(f"table {s + 1}", f"Trainee {s + 1}")
+        room.add_station(f"table {s + 1}", f"{trainee} {s + 1}")
         room.assign_device(f"GC-Z{s:02d}R", f"table {s + 1}", "right_glove")
     return Classroom(room, BrokerAddress("127.0.0.1", 1), record_dir=record_dir, protocol=default_protocol(),
                      rate_hz=RATE).start()
 
 
 def test_a_summary_pdf_that_cannot_be_written_leaves_the_other_files_and_says_why(qtbot, tmp_path):
-    (tmp_path / "class-summary.pdf").mkdir()         # in the PDF's way
+    # a folder where the PDF is written before it is moved into place (CSV and HTML are free)
+    (tmp_path / "class-summary.pdf.part").mkdir()
     classroom = _class_without_broker(2, tmp_path)
     reports = classroom.finish()
     files = write_class_files(classroom, reports, tmp_path, default_protocol())
@@ -264,6 +265,25 @@ def test_a_summary_pdf_that_cannot_be_written_leaves_the_other_files_and_says_wh
     assert "Trainee 2" in files.summary_html.read_text(encoding="utf-8")
     page = end_page_html(classroom.stations, reports, files, tmp_path)
     assert "class-summary.pdf not written" in page and "class-summary.html" in page
+
+
+def test_a_second_class_in_the_same_folder_keeps_the_first_ones_summary(qtbot, tmp_path):
+    first = _class_without_broker(2, tmp_path)
+    first_files = write_class_files(first, first.finish(), tmp_path, default_protocol())
+    assert first_files.summary_csv.name == "class-summary.csv"
+    kept = {p: p.read_bytes() for p in (first_files.summary_csv, first_files.summary_html, first_files.summary_pdf)}
+    second = _class_without_broker(3, tmp_path, trainee="Student")
+    second_files = write_class_files(second, second.finish(), tmp_path, default_protocol())
+    third = _class_without_broker(1, tmp_path, trainee="Pupil")
+    third.started = second.started                   # started the same second as the second class
+    third_files = write_class_files(third, third.finish(), tmp_path, default_protocol())
+    assert all(path.read_bytes() == data for path, data in kept.items()), "the first class's summary kept"
+    stamp = f"{second.started:%Y%m%d-%H%M%S}"
+    assert second_files.summary_csv.name == f"class-summary-{stamp}.csv"
+    assert second_files.summary_pdf.name == f"class-summary-{stamp}.pdf"
+    assert third_files.summary_html.name == f"class-summary-{stamp}-2.html"
+    assert second_files.summary_csv.read_text(encoding="utf-8").count("\n") == 4
+    assert third_files.summary_csv.read_text(encoding="utf-8").count("\n") == 2
 
 
 def test_the_end_page_shows_each_stations_problem_apart_and_scrolls_a_big_room(qtbot, tmp_path):

@@ -8,6 +8,8 @@ memory: what the debrief shows is what the recording holds.
 
 from __future__ import annotations
 
+import datetime as _dt
+import itertools
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +49,21 @@ def instructor_notes(recording: Path) -> dict[str, list[dict]]:
     return {"instructor_marks": marks, "instructor_messages": messages}
 
 
+SUMMARY_SUFFIXES = (".csv", ".html", ".pdf")
+
+
+def summary_stem(record_dir: Path, started: _dt.datetime) -> str:
+    """``class-summary`` in a folder that holds none yet; else the class's start is added
+    (and a count, if need be): a second class recorded into the same folder keeps the first
+    one's summary, as its recordings are kept by their own names."""
+    def free(stem: str) -> bool:
+        return not any((record_dir / f"{stem}{suffix}").exists() for suffix in SUMMARY_SUFFIXES)
+
+    dated = f"class-summary-{started:%Y%m%d-%H%M%S}"
+    stems = itertools.chain(("class-summary", dated), (f"{dated}-{k}" for k in itertools.count(2)))
+    return next(stem for stem in stems if free(stem))
+
+
 def write_class_files(classroom: Any, reports: dict[str, Any], record_dir: Path, protocol: Any) -> ClassFiles:
     """Each station's debrief (`<recording>.html`) and ``class-summary.csv`` / ``.html`` /
     ``.pdf`` in ``record_dir``. A station whose debrief fails is still in the summary (without a link);
@@ -79,12 +96,13 @@ def write_class_files(classroom: Any, reports: dict[str, Any], record_dir: Path,
         entries.append((name, s.seat.trainee, report.to_dict() if report is not None else "no session",
                         debrief.name if debrief else None))
     summary = ClassSummary.from_reports(entries, classroom.room, classroom.started.isoformat(), protocol)
-    files.summary_csv = summary.to_csv(Path(record_dir) / "class-summary.csv")
-    files.summary_html = summary.write_html(Path(record_dir) / "class-summary.html")
+    stem = summary_stem(Path(record_dir), classroom.started)
+    files.summary_csv = summary.to_csv(Path(record_dir) / f"{stem}.csv")
+    files.summary_html = summary.write_html(Path(record_dir) / f"{stem}.html")
     # The PDF last, and on its own: the CSV and HTML are written whatever befalls it.
     try:
-        files.summary_pdf = write_summary_pdf(Path(record_dir) / "class-summary.pdf", summary)
+        files.summary_pdf = write_summary_pdf(Path(record_dir) / f"{stem}.pdf", summary)
     except Exception as exc:  # noqa: BLE001 - the class's other files are already written
-        files.summary_problem = f"class-summary.pdf not written: {exc}"
+        files.summary_problem = f"{stem}.pdf not written: {exc}"
         print(f"  {files.summary_problem}", file=sys.stderr)
     return files
