@@ -267,6 +267,40 @@ def test_a_summary_pdf_that_cannot_be_written_leaves_the_other_files_and_says_wh
     assert "class-summary.pdf not written" in page and "class-summary.html" in page
 
 
+def test_a_whole_room_needing_the_instructor_keeps_the_window_on_a_laptop_screen(qtbot, tmp_path):
+    """Twelve stations needing the instructor at once (here every recording stopped; a broker
+    restart does the same with every link): the header names what fits and counts the rest,
+    the window stays 1366 wide with "End class" on it, and an open station's line names three
+    others and counts the rest. The header's plain label once made the window 2,283 px wide."""
+    classroom = _class_without_broker(12, tmp_path)
+    try:
+        window = ClassroomWindow(classroom, record_dir=tmp_path, confirm_end=False)
+        qtbot.addWidget(window)
+        window.resize(1366, 768)
+        window.show()
+        for s in classroom.stations.values():
+            s.tile.recording_stopped()
+        window._header()
+        qtbot.wait(50)
+        assert len(window.needing_attention()) == 12
+        assert window.width() == 1366, f"the window grew to {window.size()}"
+        end = window.end_button.geometry().translated(window.end_button.parentWidget().mapTo(window, QtCore.QPoint()))
+        assert window.rect().contains(end), "End class on the screen"
+        line = window.attention.text()
+        assert line.startswith("\u26A0 12 need you: table 1") and line.endswith("more"), line
+        assert window.attention.fontMetrics().horizontalAdvance(line) <= window.attention.width()
+        assert window.attention.toolTip() == ", ".join(f"table {k}" for k in range(1, 13))
+
+        window.open_station("table 1")
+        window.page.draw(window._others_text())
+        others = window.page.others.text()
+        assert "table 2: " in others and "table 4: " in others and "table 5: " not in others
+        assert others.endswith("and 8 more stations"), others
+        assert window.width() == 1366
+    finally:
+        classroom.finish()
+
+
 def test_a_second_class_in_the_same_folder_keeps_the_first_ones_summary(qtbot, tmp_path):
     first = _class_without_broker(2, tmp_path)
     first_files = write_class_files(first, first.finish(), tmp_path, default_protocol())

@@ -43,6 +43,7 @@ PUMP_MS = 10
 PUMP_SLICE_S = 0.008
 VIEW_FRAME_S = 1 / 30     # the open station's view, as a station screen draws it
 HEADER_MS = 500           # the class clock and the "needs you" line
+OTHERS_NAMED = 3           # other stations named on an open station's line; the rest are counted
 BAR_PX = 17               # type of the header and the station bar: read from a desk, not the room
 
 
@@ -184,6 +185,44 @@ class StationPage(QtWidgets.QWidget):
         self.window.classroom.unlisten(self.name, self.model)
 
 
+class AttentionLine(QtWidgets.QLabel):
+    """The header's "⚠ N need you: table 4, table 8" in the width the header leaves it: the
+    names that fit, then "and K more". A plain label as wide as every name made the window
+    wider than a laptop's screen when a whole room needed the instructor at once (a broker
+    restart: every station's link down), and pushed "End class" off it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
+
+    def set_names(self, names: list[str]) -> None:
+        if names != self.names:
+            self.names = list(names)
+            self._fit()
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        names = self.names
+        text = ""
+        if names:
+            head = f"\u26A0 {len(names)} need{'s' if len(names) == 1 else ''} you: "
+            metrics = self.fontMetrics()
+            text = head + ", ".join(names)
+            shown = len(names)
+            while shown > 0 and metrics.horizontalAdvance(text) > self.width():
+                shown -= 1
+                text = head + ", ".join(names[:shown]) + f"{' and' if shown else ''} {len(names) - shown} more"
+            if metrics.horizontalAdvance(text) > self.width():
+                text = head.rstrip(": ")
+        if self.text() != text:
+            self.setText(text)
+        self.setToolTip(", ".join(names))
+
+
 class ClassroomWindow(QtWidgets.QMainWindow):
     """``ClassroomWindow(classroom, protocol=..., record_dir=...)``; `start()` pumps it.
 
@@ -214,7 +253,7 @@ class ClassroomWindow(QtWidgets.QMainWindow):
         self.setCentralWidget(central)
         self.heading = QtWidgets.QLabel()
         self.heading.setFont(theme.font(BAR_PX, bold=True))
-        self.attention = QtWidgets.QLabel()
+        self.attention = AttentionLine()
         self.attention.setFont(theme.font(BAR_PX, bold=True))
         self.attention.setStyleSheet(f"color: {theme.ALERT_RED};")
         self.roster_button = _button("Load roster\u2026", "a CSV: station,trainee[,left_glove,right_glove,spine_strip]")
@@ -301,6 +340,10 @@ class ClassroomWindow(QtWidgets.QMainWindow):
             if name != shown:
                 state = self.classroom.stations[name].tile.state
                 parts.append(f"{name}: {state.alert or 'device lost'}")
+        if len(parts) > OTHERS_NAMED:
+            # the view keeps its height: a whole room in alert (a broker restart) would
+            # otherwise wrap this line over a third of a laptop's screen
+            parts = parts[:OTHERS_NAMED] + [f"and {len(parts) - OTHERS_NAMED} more stations"]
         return ("Also needs you \u2014 " + "  \u00B7  ".join(parts)) if parts else ""
 
     def _header(self) -> None:
@@ -309,10 +352,7 @@ class ClassroomWindow(QtWidgets.QMainWindow):
         elapsed = f"class {_clock(time.time() - started)}" if self.files is None else "class ended"
         self.heading.setText(f"{c.room.name}  \u00B7  {len(c.stations)} station{'s' if len(c.stations) != 1 else ''}"
                              f"  \u00B7  {elapsed}")
-        names = self.needing_attention() if self.files is None else []
-        text = (f"\u26A0 {len(names)} need{'s' if len(names) == 1 else ''} you: {', '.join(names)}") if names else ""
-        if self.attention.text() != text:
-            self.attention.setText(text)
+        self.attention.set_names(self.needing_attention() if self.files is None else [])
 
     # ------------------------------------------------------------------ a station
     def open_station(self, name: str) -> StationPage:
