@@ -107,10 +107,10 @@ def test_the_instructors_first_hour(live_class, qtbot, tmp_path):
 
     # Mark a moment, send a message, rename the trainee: all from the screen.
     qtbot.mouseClick(page.mark_button, LEFT)
-    assert page.done.text().startswith("Marked at ")
+    assert page.done.full_text.startswith("Marked at ")
     qtbot.keyClicks(page.message_edit, "slow down a little")
     qtbot.mouseClick(page.send_button, LEFT)
-    assert page.message_edit.text() == "" and page.done.text() == "Sent: slow down a little"
+    assert page.message_edit.text() == "" and page.done.full_text == "Sent: slow down a little"
     page.trainee_edit.selectAll()
     qtbot.keyClicks(page.trainee_edit, "Zoe Quinn")
     qtbot.keyClick(page.trainee_edit, QtCore.Qt.Key.Key_Return)
@@ -299,6 +299,35 @@ def test_a_whole_room_needing_the_instructor_keeps_the_window_on_a_laptop_screen
         assert window.width() == 1366
     finally:
         classroom.finish()
+
+
+def test_with_the_broker_down_a_mark_and_a_message_are_recorded_and_the_page_says_so(qtbot, tmp_path):
+    """The broker gone (restarting) when the instructor marks a moment and sends a long
+    message: both are stored in the station's recording, the page says the message did not
+    reach the station's screen, and the long words do not widen the window. Before, the click
+    raised out of the button's slot (the page said nothing) and a long "Sent: ..." widened
+    the window to 1,709 px."""
+    classroom = _class_without_broker(2, tmp_path)
+    try:
+        window = ClassroomWindow(classroom, record_dir=tmp_path, confirm_end=False)
+        qtbot.addWidget(window)
+        window.resize(1366, 768)
+        window.show()
+        page = window.open_station("table 1")
+        qtbot.mouseClick(page.mark_button, LEFT)
+        assert page.done.full_text.startswith("Marked at ")
+        words = "please use less pressure with your right thumb near the shoulder blades, and keep your wrists soft"
+        qtbot.keyClicks(page.message_edit, words)
+        qtbot.mouseClick(page.send_button, LEFT)
+        assert page.done.full_text.startswith("Not sent, kept in the recording (") and words in page.done.full_text
+        qtbot.wait(50)
+        assert window.width() == 1366, f"the window grew to {window.size()}"
+        assert page.done.text().endswith("\u2026") and page.done.toolTip() == page.done.full_text
+    finally:
+        classroom.finish()
+    rec = open_station_recording(classroom.stations["table 1"].recording)
+    assert len(rec.notes_of("mark")) == 1
+    assert [n.payload["text"] for n in rec.notes_of("instructor_message")] == [words]
 
 
 def test_a_second_class_in_the_same_folder_keeps_the_first_ones_summary(qtbot, tmp_path):

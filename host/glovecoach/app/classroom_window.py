@@ -119,7 +119,7 @@ class StationPage(QtWidgets.QWidget):
         for edit in (self.trainee_edit, self.message_edit):
             edit.setFont(theme.font(BAR_PX * 0.75))
             edit.setMinimumHeight(36)
-        self.done = QtWidgets.QLabel()      # "Marked at 3:12", "Sent: ..."
+        self.done = FittedLabel()      # "Marked at 3:12", "Sent: ..."
         self.done.setFont(theme.font(BAR_PX * 0.7))
         self.done.setStyleSheet(f"color: {theme.OK_TEAL};")
         self.others = QtWidgets.QLabel()   # the other stations that need the instructor
@@ -136,7 +136,7 @@ class StationPage(QtWidgets.QWidget):
         bar.addWidget(self.mark_button)
         bar.addWidget(self.message_edit, 2)
         bar.addWidget(self.send_button)
-        bar.addWidget(self.done)
+        bar.addWidget(self.done, 1)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 0)
         layout.setSpacing(4)
@@ -156,18 +156,23 @@ class StationPage(QtWidgets.QWidget):
         text = self.trainee_edit.text().strip()
         if text and text != self.window.classroom.stations[self.name].seat.trainee:
             self.window.rename_trainee(self.name, text)
-            self.done.setText(f"Renamed: {text}")
+            self.done.set_full_text(f"Renamed: {text}")
 
     def _mark(self) -> None:
         mark = self.window.mark(self.name)
-        self.done.setText(f"Marked at {_clock(mark['at_s'])}")
+        self.done.set_full_text(f"Marked at {_clock(mark['at_s'])}")
 
     def _send(self) -> None:
         text = self.message_edit.text().strip()
         if text:
-            self.window.classroom.message(self.name, text)
+            problem = self.window.classroom.message(self.name, text)
             self.message_edit.clear()
-            self.done.setText(f"Sent: {text}")
+            if problem is None:
+                self.done.setStyleSheet(f"color: {theme.OK_TEAL};")
+                self.done.set_full_text(f"Sent: {text}")
+            else:
+                self.done.setStyleSheet(f"color: {theme.ALERT_AMBER};")
+                self.done.set_full_text(f"Not sent, kept in the recording ({problem}): {text}")
 
     def draw(self, others: str) -> None:
         """At ~30 fps, and at once when one of this station's alerts begins."""
@@ -183,6 +188,31 @@ class StationPage(QtWidgets.QWidget):
 
     def detach(self) -> None:
         self.window.classroom.unlisten(self.name, self.model)
+
+
+class FittedLabel(QtWidgets.QLabel):
+    """One line that gives up width rather than take it: its text cut with "…" to the width
+    its layout leaves it, the whole of it in its tooltip. A plain label as wide as a long
+    message ("Sent: …") made the window wider than the screen."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.full_text = ""
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
+
+    def set_full_text(self, text: str) -> None:
+        self.full_text = text
+        self.setToolTip(text)
+        self._fit()
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        shown = self.fontMetrics().elidedText(self.full_text, QtCore.Qt.TextElideMode.ElideRight, self.width())
+        if shown != self.text():
+            self.setText(shown)
 
 
 class AttentionLine(QtWidgets.QLabel):

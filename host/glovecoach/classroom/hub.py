@@ -264,15 +264,17 @@ class Classroom:
         mark = {"at_s": at_index / self.rate_hz, "station_index": at_index, "text": text,
                 "host_time": time.time()}
         s.pipeline.writer.note("mark", mark)
-        self._publish(station, "marks", mark)
+        self._publish(station, "marks", mark)   # the recording has it whatever the broker does
         return mark
 
-    def message(self, station: str, text: str) -> None:
-        """A message to a station's screen (and stored in its recording)."""
+    def message(self, station: str, text: str) -> str | None:
+        """A message to a station's screen (and stored in its recording). Returns None once
+        the broker has it, else why the station's screen will not get it (the broker down or
+        restarting); it is stored in the recording all the same."""
         s = self.stations[station]
         payload = {"text": text, "host_time": time.time()}
         s.pipeline.writer.note("instructor_message", payload)
-        self._publish(station, "messages", payload)
+        return self._publish(station, "messages", payload)
 
     def listen(self, station: str, listener: Listener) -> None:
         """Add a listener to a running station's pipeline, after its coaching (the full view
@@ -284,10 +286,17 @@ class Classroom:
         if listener in listeners:
             listeners.remove(listener)
 
-    def _publish(self, station: str, what: str, payload: dict) -> None:
+    def _publish(self, station: str, what: str, payload: dict) -> str | None:
+        """None once handed to the broker, else why not. A broker that is down (restarting)
+        must not turn the instructor's click into an error: what was clicked is recorded."""
         # The station's topic is its name made a topic level.
         topic = f"glovecoach/{self.room.name}/{topic_level(station)}/{what}"
-        self.connection.publish_to(topic, json.dumps(payload).encode())
+        try:
+            self.connection.publish_to(topic, json.dumps(payload).encode())
+        except (LinkLost, OSError) as exc:
+            log.warning("%s: %s not sent to its screen: %s", station, what, exc)
+            return str(exc)
+        return None
 
     # ------------------------------------------------------------------ ending
     def finish(self) -> dict[str, Any]:
