@@ -201,56 +201,50 @@ class FittedLabel(QtWidgets.QLabel):
         self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
 
     def set_full_text(self, text: str) -> None:
-        self.full_text = text
-        self.setToolTip(text)
-        self._fit()
-
-    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt's name
-        super().resizeEvent(event)
-        self._fit()
-
-    def _fit(self) -> None:
-        shown = self.fontMetrics().elidedText(self.full_text, QtCore.Qt.TextElideMode.ElideRight, self.width())
-        if shown != self.text():
-            self.setText(shown)
-
-
-class AttentionLine(QtWidgets.QLabel):
-    """The header's "⚠ N need you: table 4, table 8" in the width the header leaves it: the
-    names that fit, then "and K more". A plain label as wide as every name made the window
-    wider than a laptop's screen when a whole room needed the instructor at once (a broker
-    restart: every station's link down), and pushed "End class" off it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.names: list[str] = []
-        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
-
-    def set_names(self, names: list[str]) -> None:
-        if names != self.names:
-            self.names = list(names)
+        if text != self.full_text:
+            self.full_text = text
+            self.setToolTip(text)
             self._fit()
 
     def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
         self._fit()
 
+    def shown(self, width: int) -> str:
+        """What fits in ``width`` pixels."""
+        return self.fontMetrics().elidedText(self.full_text, QtCore.Qt.TextElideMode.ElideRight, width)
+
     def _fit(self) -> None:
+        shown = self.shown(self.width())
+        if shown != self.text():
+            self.setText(shown)
+
+
+class AttentionLine(FittedLabel):
+    """The header's "⚠ N need you: table 4, table 8": the names that fit, then "and K more".
+    A plain label as wide as every name made the window wider than a laptop's screen when a
+    whole room needed the instructor at once (a broker restart: every station's link down),
+    and pushed "End class" off it."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        super().__init__()
+
+    def set_names(self, names: list[str]) -> None:
+        self.names = list(names)
+        self.set_full_text(", ".join(names))
+
+    def shown(self, width: int) -> str:
         names = self.names
-        text = ""
-        if names:
-            head = f"\u26A0 {len(names)} need{'s' if len(names) == 1 else ''} you: "
-            metrics = self.fontMetrics()
-            text = head + ", ".join(names)
-            shown = len(names)
-            while shown > 0 and metrics.horizontalAdvance(text) > self.width():
-                shown -= 1
-                text = head + ", ".join(names[:shown]) + f"{' and' if shown else ''} {len(names) - shown} more"
-            if metrics.horizontalAdvance(text) > self.width():
-                text = head.rstrip(": ")
-        if self.text() != text:
-            self.setText(text)
-        self.setToolTip(", ".join(names))
+        if not names:
+            return ""
+        head = f"\u26A0 {len(names)} need{'s' if len(names) == 1 else ''} you: "
+        metrics = self.fontMetrics()
+        for k in range(len(names), 0, -1):
+            text = head + ", ".join(names[:k]) + (f" and {len(names) - k} more" if k < len(names) else "")
+            if metrics.horizontalAdvance(text) <= width:
+                return text
+        return head.rstrip(": ")
 
 
 class ClassroomWindow(QtWidgets.QMainWindow):
