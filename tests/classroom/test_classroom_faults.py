@@ -6,6 +6,8 @@ instructor's Classroom; each fault must cost the counted gap and nothing else.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -14,7 +16,7 @@ import numpy as np
 import paho.mqtt.client as paho
 import pytest
 
-from glovecoach.classroom.hub import Classroom
+from glovecoach.classroom.hub import STOP_WAIT_S, Classroom
 from glovecoach.classroom.room import Room
 from glovecoach.classroom.virtual import VirtualStations, virtual_room
 from glovecoach.link.broker import BrokerAddress
@@ -354,3 +356,31 @@ def test_joining_a_stream_that_does_not_run_is_refused():
         client.connect(timeout=10)
         with pytest.raises(ValueError, match="is not streaming"):
             client.join_stream()
+
+
+def test_ending_a_class_whose_gloves_froze_waits_for_them_once_not_in_turn(room_and_broker, tmp_path):
+    """Every device stops answering just before "End class" (switched off: the broker hears
+    of it only after the keepalive). Each is told to stop at once, so the class ends in about
+    one device's wait, not one per device in turn (six here; 36 in a room of twelve), and
+    every recording is closed with what came before."""
+    room, accounts, broker = room_and_broker
+    with VirtualStations(room, accounts, broker.port, RATE) as stations:
+        classroom = instructor(room, accounts, broker.port, tmp_path).start()
+        run_for(classroom, seconds=3.0)
+        frozen = [stations.stations[seat.name].glove(role).pid for seat in room.stations for role in seat.devices]
+        assert len(frozen) == 6 and all(frozen)
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            classroom.finish()
+            took = time.monotonic() - t0
+        finally:
+            for pid in frozen:
+                os.kill(pid, signal.SIGCONT)
+    print(f"class ended in {took:.2f} s with {len(frozen)} frozen devices")
+    assert took < 0.5 * len(frozen) * STOP_WAIT_S, f"{took:.2f} s: the devices were waited for in turn"
+    for s in classroom.stations.values():
+        rec = open_station_recording(s.recording)
+        assert rec.closed_cleanly
+        assert all(dev.samples > 2 * RATE for dev in rec.devices.values())
