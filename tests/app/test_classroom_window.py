@@ -254,6 +254,15 @@ def _class_without_broker(n: int, record_dir, trainee: str = "Trainee") -> Class
                      rate_hz=RATE).start()
 
 
+def _laptop_window(qtbot, classroom: Classroom, record_dir) -> ClassroomWindow:
+    """The instructor's window on ``classroom``, shown on a 1366x768 laptop screen."""
+    window = ClassroomWindow(classroom, record_dir=record_dir, confirm_end=False)
+    qtbot.addWidget(window)
+    window.resize(1366, 768)
+    window.show()
+    return window
+
+
 def test_a_summary_pdf_that_cannot_be_written_leaves_the_other_files_and_says_why(qtbot, tmp_path):
     # a folder where the PDF is written before it is moved into place (CSV and HTML are free)
     (tmp_path / "class-summary.pdf.part").mkdir()
@@ -274,10 +283,7 @@ def test_a_whole_room_needing_the_instructor_keeps_the_window_on_a_laptop_screen
     others and counts the rest. The header's plain label once made the window 2,283 px wide."""
     classroom = _class_without_broker(12, tmp_path)
     try:
-        window = ClassroomWindow(classroom, record_dir=tmp_path, confirm_end=False)
-        qtbot.addWidget(window)
-        window.resize(1366, 768)
-        window.show()
+        window = _laptop_window(qtbot, classroom, tmp_path)
         for s in classroom.stations.values():
             s.tile.recording_stopped()
         window._header()
@@ -309,10 +315,7 @@ def test_with_the_broker_down_a_mark_and_a_message_are_recorded_and_the_page_say
     the window to 1,709 px."""
     classroom = _class_without_broker(2, tmp_path)
     try:
-        window = ClassroomWindow(classroom, record_dir=tmp_path, confirm_end=False)
-        qtbot.addWidget(window)
-        window.resize(1366, 768)
-        window.show()
+        window = _laptop_window(qtbot, classroom, tmp_path)
         page = window.open_station("table 1")
         qtbot.mouseClick(page.mark_button, LEFT)
         assert page.done.full_text.startswith("Marked at ")
@@ -355,14 +358,11 @@ def test_the_end_page_shows_each_stations_problem_apart_and_scrolls_a_big_room(q
     it), and a station's problem in red in its own column, not run into the debrief's name."""
     classroom = _class_without_broker(24, tmp_path)
     try:
-        window = ClassroomWindow(classroom, record_dir=tmp_path, confirm_end=False)
-        qtbot.addWidget(window)
+        window = _laptop_window(qtbot, classroom, tmp_path)
         files = ClassFiles(summary_csv=tmp_path / "class-summary.csv", summary_html=tmp_path / "class-summary.html")
         files.debriefs = {name: tmp_path / f"{name}.html" for name in classroom.stations}
         files.debriefs["table 2"] = None
         files.problems["table 2"] = "debrief not written: disk full"
-        window.resize(1366, 768)
-        window.show()
         window.end_page.setText(end_page_html(classroom.stations, None, files, tmp_path))
         window.stack.setCurrentWidget(window.end_area)
         qtbot.wait(50)
