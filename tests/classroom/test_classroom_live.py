@@ -223,3 +223,55 @@ class _Subscriber:
         self.c.loop_stop()
         self.c.disconnect()
         return out
+
+
+def test_a_message_from_the_instructor_reaches_the_trainees_station_screen(room_and_broker, tmp_path,
+                                                                           monkeypatch):
+    """The trainee's station screen as the station app makes it: a GloveClient per device
+    over ``mqtt://`` (its own login), one StationPipeline, the station view's model. The
+    instructor marks a moment and sends a message: the trainee's banner shows each once (it
+    comes on each of the station's three devices), and the other station's screen nothing.
+    Before, the message reached only the instructor's recording and a topic nobody read."""
+    from glovecoach.app.station_view import StationModel
+    from glovecoach.link.client import GloveClient
+    from glovecoach.pipeline.station_session import StationPipeline
+    from glovecoach.vocabulary.station import StationLayout
+
+    room, accounts, broker = room_and_broker
+    monkeypatch.setenv("GLOVECOACH_MQTT_USER", "table-1-screen")
+    monkeypatch.setenv("GLOVECOACH_MQTT_PASSWORD", accounts.screens["table-1-screen"])
+    layout = StationLayout.full()
+    screens = {}
+    with VirtualStations(room, accounts, broker.port, RATE):
+        for seat in room.stations:
+            clients = {role: GloveClient(f"mqtt://127.0.0.1:{broker.port}/{room.name}/{device}")
+                       for role, device in seat.devices.items()}
+            for client in clients.values():
+                client.connect(timeout=10.0)
+            model = StationModel(layout, RATE)
+            screens[seat.name] = (StationPipeline(clients, layout, RATE, listeners=[model]), model)
+        instructor = Classroom(room, BrokerAddress("127.0.0.1", broker.port), record_dir=tmp_path,
+                               protocol=default_protocol(), rate_hz=RATE, username="instructor",
+                               password=accounts.screens["instructor"]).start()
+        try:
+            run_for(instructor, 2.0)
+            instructor.mark("table 1")
+            assert instructor.message("table 1", "lighter on the right thumb, please") is None
+            end = time.monotonic() + 5.0
+            while time.monotonic() < end:
+                instructor.pump()
+                for pipeline, _ in screens.values():
+                    pipeline.pump()
+                time.sleep(0.01)
+            shown = {name: [a for a in model.current_alerts() if a.kind.startswith("instructor_")]
+                     for name, (_, model) in screens.items()}
+        finally:
+            instructor.finish()
+            for pipeline, _ in screens.values():
+                pipeline.finish()
+    table1 = sorted((a.kind, a.message, a.severity) for a in shown["table 1"])
+    assert table1 == [("instructor_mark", "The instructor marked this moment", "info"),
+                      ("instructor_message", "From the instructor: lighter on the right thumb, please", "info")]
+    assert shown["table 2"] == []
+    log = [a.kind for a in screens["table 1"][1].station_board.log]
+    assert log.count("instructor_message") == 1 and log.count("instructor_mark") == 1

@@ -19,8 +19,8 @@ def test_url_is_parsed_into_broker_room_and_device():
     t = make_transport("mqtt://10.0.0.5:1884/lab-2/GC-0A1B?keepalive=20")
     assert isinstance(t, MqttTransport)
     assert (t.host, t.port, t.room, t.device_id, t.keepalive_s) == ("10.0.0.5", 1884, "lab-2", "GC-0A1B", 20)
-    assert t.topics == {"frames": "glovecoach/lab-2/GC-0A1B/frames", "hello": "glovecoach/lab-2/GC-0A1B/hello",
-                        "cmd": "glovecoach/lab-2/GC-0A1B/cmd", "online": "glovecoach/lab-2/GC-0A1B/online"}
+    assert t.topics == {what: f"glovecoach/lab-2/GC-0A1B/{what}"
+                        for what in ("frames", "hello", "cmd", "online", "marks", "messages")}
     assert transport_from_url("mqtt://broker.local/r/d").port == 1883
 
 
@@ -116,6 +116,44 @@ def test_retained_hello_is_not_fed_to_the_client_and_a_broker_gone_is_link_lost(
                     t.read(1000, 0.1)
         finally:
             t.close()
+
+
+def test_an_instructors_notes_come_beside_the_stream_and_bad_ones_are_dropped():
+    """A mark and a message on the device's own topics reach `on_note` (not the byte stream);
+    what is not a JSON object with a text (noise, a list, a number for a text) is counted and
+    dropped; another device's message does not come at all."""
+    with Mosquitto() as broker:
+        pub = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv311)
+        pub.connect("127.0.0.1", broker.port)
+        pub.loop_start()
+        t = MqttTransport("127.0.0.1", broker.port, "r", "GC-1")
+        notes = []
+        t.on_note = lambda kind, payload: notes.append((kind, payload))
+        t.open()
+        try:
+            for topic, payload in (("glovecoach/r/GC-1/messages", b'{"text": "slow down", "host_time": 1.5}'),
+                                   ("glovecoach/r/GC-1/marks", b'{"at_s": 3.0, "text": ""}'),
+                                   ("glovecoach/r/GC-1/messages", b"\xff\x00noise"),
+                                   ("glovecoach/r/GC-1/messages", b'["a", "list"]'),
+                                   ("glovecoach/r/GC-1/messages", b'{"text": 42}'),
+                                   ("glovecoach/r/GC-2/messages", b'{"text": "not yours"}'),
+                                   ("glovecoach/r/GC-1/frames", b"\x03ab\x00")):
+                pub.publish(topic, payload, qos=1).wait_for_publish(2)
+            stream = b""
+            deadline = time.monotonic() + 2
+            while not stream.endswith(b"ab\x00") and time.monotonic() < deadline:
+                stream += t.read(1000, 0.1)
+            assert stream == b"\x00\x03ab\x00"     # the resync delimiter and the frame: nothing of the notes
+            deadline = time.monotonic() + 2
+            while t.notes_refused < 3 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert notes == [("message", {"text": "slow down", "host_time": 1.5}),
+                             ("mark", {"at_s": 3.0, "text": ""})]
+            assert t.notes_refused == 3
+        finally:
+            t.close()
+            pub.loop_stop()
+            pub.disconnect()
 
 
 def test_embedded_broker_on_a_busy_port_says_so():

@@ -39,12 +39,16 @@ SEVERITY = {
     "device_flag": "warning",
     "device_problem": "warning",
     "link_up": "info",
+    "instructor_message": "info",
+    "instructor_mark": "info",
     "link_resumed": "info",
     "phase_change": "info",
 }
 _SEVERITY_RANK = {"danger": 0, "warning": 1, "info": 2}
-# An instant event stays in the banner this long (session seconds).
+# An instant event stays in the banner this long (session seconds); an instructor's message
+# longer, since the trainee's eyes are on the partner's back, not on the screen.
 INSTANT_SHOW_S = 5.0
+SHOW_S = {"instructor_message": 30.0}
 
 
 @dataclass
@@ -116,7 +120,7 @@ class AlertBoard:
     def current(self, now_s: float) -> list[Alert]:
         """What the banner shows now: worst first; within a severity, ongoing alerts before
         instant ones and the oldest first, so the banner does not flicker between alerts."""
-        self._recent = [a for a in self._recent if now_s - a.at_s <= INSTANT_SHOW_S]
+        self._recent = [a for a in self._recent if now_s - a.at_s <= SHOW_S.get(a.kind, INSTANT_SHOW_S)]
         shown = list(self.active.values()) + [a for a in self._recent if a.kind != "phase_change"]
         return sorted(shown, key=lambda a: (_SEVERITY_RANK[a.severity], a.instant, a.at_s))
 

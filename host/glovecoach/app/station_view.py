@@ -33,6 +33,7 @@ from glovecoach.pipeline.station_coaching import StationUpdate
 from glovecoach.vocabulary.sensors import KIT_ROLE, SPINE_CHANNELS
 from glovecoach.vocabulary.station import DeviceMessage, StationLayout
 from glovecoach.vocabulary.stream import (
+    InstructorNote,
     LinkDown,
     LinkResumed,
     LinkStalled,
@@ -218,6 +219,7 @@ class StationModel(Listener):
         self.present: dict[str, bool] = {}
         self.end_index = 0
         self.updates_seen = 0
+        self._notes_seen: set[tuple[str, object, str]] = set()
 
     # -- input -------------------------------------------------------------------------------
     def take(self, messages: Any) -> None:
@@ -272,7 +274,27 @@ class StationModel(Listener):
         device = self.devices.get(message.role)
         if device is None:
             return      # a device this station does not use (another station's, on the broker)
+        if isinstance(message.message, InstructorNote):
+            self.on_instructor_note(message.message)
+            return
         device.take(message.message, self.clock())
+
+    def on_instructor_note(self, note: InstructorNote) -> None:
+        """The classroom instructor's message (or mark) for this station, in the banner: it
+        comes once on each of the station's devices, and is shown once."""
+        text = str(note.payload.get("text") or "")
+        key = (note.kind, note.payload.get("host_time"), text)
+        if key in self._notes_seen:
+            return
+        self._notes_seen.add(key)
+        if note.kind == "message" and text:
+            words = f"From the instructor: {text}"
+        elif note.kind == "mark":
+            words = "The instructor marked this moment" + (f": {text}" if text else "")
+        else:
+            return
+        kind = f"instructor_{note.kind}"
+        self.station_board.begin(Alert(kind, words, self.now_s, severity=SEVERITY[kind], instant=True))
 
     # -- output ------------------------------------------------------------------------------
     @property

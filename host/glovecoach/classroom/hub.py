@@ -289,11 +289,16 @@ class Classroom:
 
     def _publish(self, station: str, what: str, payload: dict) -> str | None:
         """None once handed to the broker, else why not. A broker that is down (restarting)
-        must not turn the instructor's click into an error: what was clicked is recorded."""
-        # The station's topic is its name made a topic level.
-        topic = f"glovecoach/{self.room.name}/{topic_level(station)}/{what}"
+        must not turn the instructor's click into an error: what was clicked is recorded.
+
+        On the station's topic (its name made a topic level) and on each of its devices' own:
+        a trainee's station screen knows its devices, not the name the room gives it, and
+        shows what comes on theirs (`MqttTransport`, `InstructorNote`)."""
+        data = json.dumps(payload).encode()
+        levels = [topic_level(station), *self.stations[station].seat.devices.values()]
         try:
-            self.connection.publish_to(topic, json.dumps(payload).encode())
+            for level in levels:
+                self.connection.publish_to(f"glovecoach/{self.room.name}/{level}/{what}", data)
         except (LinkLost, OSError) as exc:
             log.warning("%s: %s not sent to its screen: %s", station, what, exc)
             return str(exc)

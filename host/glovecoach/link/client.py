@@ -49,6 +49,7 @@ from glovecoach.link.events import (
     DeviceProblem,
     Event,
     GapDetected,
+    InstructorNote,
     LinkDown,
     LinkResumed,
     LinkStalled,
@@ -118,6 +119,8 @@ class GloveClient:
         self.hello_retry_s = hello_retry_s
         self.stall_timeout = stall_timeout
         self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        # an instructor's marks and messages, where the transport brings them (a broker's)
+        self.transport.on_note = lambda kind, payload: self._emit(InstructorNote(kind, payload))
         self._io_lock = threading.Lock()        # open/close/write of the transport
         self._hello_changed = threading.Condition()
         self._commands = CommandMatcher()

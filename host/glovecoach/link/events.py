@@ -12,6 +12,7 @@ from glovecoach.vocabulary.stream import (
     DeviceProblem,
     Event,
     GapDetected,
+    InstructorNote,
     LinkDown,
     LinkResumed,
     LinkStalled,
@@ -21,8 +22,8 @@ from glovecoach.vocabulary.stream import (
     StatusReceived,
 )
 
-__all__ = ["DeviceLog", "DeviceProblem", "Event", "GapDetected", "LinkDown", "LinkResumed", "LinkStalled",
-           "LinkStats", "LinkUp", "SamplesReceived", "SessionGap", "StatusReceived", "printable"]
+__all__ = ["DeviceLog", "DeviceProblem", "Event", "GapDetected", "InstructorNote", "LinkDown", "LinkResumed",
+           "LinkStalled", "LinkStats", "LinkUp", "SamplesReceived", "SessionGap", "StatusReceived", "printable"]
 
 
 @dataclass

@@ -26,6 +26,7 @@ sizes the gap from the device's counters, as after a USB replug.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -56,7 +57,7 @@ class BrokerRefused(LinkLost):
 def device_topics(room: str, device_id: str) -> dict[str, str]:
     base = f"{TOPIC_ROOT}/{room}/{device_id}"
     return {"frames": f"{base}/frames", "hello": f"{base}/hello", "cmd": f"{base}/cmd",
-            "online": f"{base}/online"}
+            "online": f"{base}/online", "marks": f"{base}/marks", "messages": f"{base}/messages"}
 
 
 def _check_level(value: str, what: str, url: str) -> str:
@@ -81,6 +82,8 @@ class MqttTransport(Transport):
         self.keepalive_s = keepalive_s
         self.connect_timeout = connect_timeout
         self.topics = device_topics(room, device_id)
+        self._note_topics = {self.topics["marks"]: "mark", self.topics["messages"]: "message"}
+        self.notes_refused = 0    # marks and messages that were not a JSON object with a text
         # The name is shown to users and logged: never with the credentials.
         self.name = f"{'mqtts' if self.tls else 'mqtt'}://{host}:{port}/{room}/{device_id}"
         self._client: paho.Client | None = None
@@ -151,7 +154,8 @@ class MqttTransport(Transport):
                     if code.value in (4, 5, 134, 135) else "")
             raise BrokerRefused(f"{self.name}: the broker refused the connection: {code}{hint}")
         # Subscribe before returning, so the reply to the client's first INFO cannot be missed.
-        wanted = ("frames", "hello", "online")
+        # and the classroom instructor's marks and messages for this device's station
+        wanted = ("frames", "hello", "online", "marks", "messages")
         for name in wanted:
             client.subscribe(self.topics[name], qos=0)
         with self._cond:
@@ -194,6 +198,14 @@ class MqttTransport(Transport):
         if info.rc != paho.MQTT_ERR_SUCCESS:
             raise LinkLost(f"{self.name}: publish failed: {paho.error_string(info.rc)}")
 
+    def _take_note(self, kind: str, payload: bytes) -> None:
+        note = instructor_note(payload)
+        if note is None:
+            self.notes_refused += 1
+            return
+        if self.on_note is not None:
+            self.on_note(kind, note)
+
     # -- paho callbacks (its network thread) ---------------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         with self._cond:
@@ -222,9 +234,24 @@ class MqttTransport(Transport):
         if message.retain:
             self.retained_skipped += 1
             return
+        if message.topic in self._note_topics:
+            self._take_note(self._note_topics[message.topic], message.payload)
+            return
         with self._cond:
             self._chunks.append(closed_message(message.payload))
             self._cond.notify_all()
+
+
+def instructor_note(payload: bytes) -> dict | None:
+    """An instructor's mark or message as published (a JSON object; a message has a "text"),
+    or None for anything else: whoever could publish there, a bad payload is dropped."""
+    try:
+        note = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(note, dict) or not isinstance(note.get("text", ""), str):
+        return None
+    return note
 
 
 def closed_message(payload: bytes) -> bytes:

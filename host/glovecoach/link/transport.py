@@ -34,6 +34,9 @@ class Transport(abc.ABC):
     """One link to one device. Not thread-safe beyond one reader and one writer thread."""
 
     name: str
+    # Where a transport hands what comes beside the byte stream (an instructor's message on a
+    # glove's topics through a broker): ``on_note(kind, payload)``; the client sets it.
+    on_note: Callable[[str, dict], None] | None = None
 
     @abc.abstractmethod
     def open(self) -> None:

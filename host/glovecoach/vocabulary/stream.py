@@ -109,5 +109,15 @@ class DeviceProblem:
         return f"{self.device}: {self.field}: {self.message}{times}"
 
 
+@dataclass(frozen=True)
+class InstructorNote:
+    """What a classroom's instructor sent the station a device belongs to, as it came on that
+    device's ``marks`` or ``messages`` topic (docs/classroom.md, Topics): ``kind`` is "mark" or
+    "message", ``payload`` the instructor's JSON object ({"text", "host_time", ...})."""
+
+    kind: str
+    payload: dict
+
+
 Event = (SamplesReceived | GapDetected | StatusReceived | LinkDown | LinkUp | DeviceLog
-         | LinkStalled | LinkResumed | DeviceProblem)
+         | LinkStalled | LinkResumed | DeviceProblem | InstructorNote)
