@@ -269,6 +269,8 @@ def test_a_message_from_the_instructor_reaches_the_trainees_station_screen(room_
             instructor.finish()
             for pipeline, _ in screens.values():
                 pipeline.finish()
+                for client in pipeline.source.clients.values():
+                    client.close()      # its reader thread with it
     table1 = sorted((a.kind, a.message, a.severity) for a in shown["table 1"])
     assert table1 == [("instructor_mark", "The instructor marked this moment", "info"),
                       ("instructor_message", "From the instructor: lighter on the right thumb, please", "info")]
