@@ -96,12 +96,13 @@ def write_class_files(classroom: Any, reports: dict[str, Any], record_dir: Path,
         entries.append((name, s.seat.trainee, report.to_dict() if report is not None else "no session",
                         debrief.name if debrief else None))
     summary = ClassSummary.from_reports(entries, classroom.room, classroom.started.isoformat(), protocol)
-    stem = summary_stem(Path(record_dir), classroom.started)
-    files.summary_csv = summary.to_csv(Path(record_dir) / f"{stem}.csv")
-    files.summary_html = summary.write_html(Path(record_dir) / f"{stem}.html")
+    folder = Path(record_dir)
+    stem = summary_stem(folder, classroom.started)
+    files.summary_csv = summary.to_csv(folder / f"{stem}.csv")
+    files.summary_html = summary.write_html(folder / f"{stem}.html")
     # The PDF last, and on its own: the CSV and HTML are written whatever befalls it.
     try:
-        files.summary_pdf = write_summary_pdf(Path(record_dir) / f"{stem}.pdf", summary)
+        files.summary_pdf = write_summary_pdf(folder / f"{stem}.pdf", summary)
     except Exception as exc:  # noqa: BLE001 - the class's other files are already written
         files.summary_problem = f"{stem}.pdf not written: {exc}"
         print(f"  {files.summary_problem}", file=sys.stderr)

@@ -81,7 +81,7 @@ class StationTile(QtWidgets.QWidget):
     def __init__(self, model: TileModel, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = model
-        # small enough that 36 tiles fit a 1366x768 screen (6 x 6 of about 215 x 105 px): a
+        # small enough that 36 tiles fit a 1366x768 screen (7 x 6 of about 180 x 105 px): a
         # larger minimum pushed the grid past the window, and the tiles at its right and bottom
         # were cut off (their alerts with them)
         self.setMinimumSize(150, 100)

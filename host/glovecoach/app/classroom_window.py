@@ -119,9 +119,8 @@ class StationPage(QtWidgets.QWidget):
         for edit in (self.trainee_edit, self.message_edit):
             edit.setFont(theme.font(BAR_PX * 0.75))
             edit.setMinimumHeight(36)
-        self.done = FittedLabel()      # "Marked at 3:12", "Sent: ..."
+        self.done = FittedLabel()      # "Marked at 3:12", "Sent: ..." (`_say`)
         self.done.setFont(theme.font(BAR_PX * 0.7))
-        self.done.setStyleSheet(f"color: {theme.OK_TEAL};")
         self.others = QtWidgets.QLabel()   # the other stations that need the instructor
         self.others.setFont(theme.font(BAR_PX * 0.8, bold=True))
         self.others.setStyleSheet(f"color: {theme.ALERT_RED};")
@@ -156,11 +155,11 @@ class StationPage(QtWidgets.QWidget):
         text = self.trainee_edit.text().strip()
         if text and text != self.window.classroom.stations[self.name].seat.trainee:
             self.window.rename_trainee(self.name, text)
-            self.done.set_full_text(f"Renamed: {text}")
+            self._say(f"Renamed: {text}")
 
     def _mark(self) -> None:
         mark = self.window.mark(self.name)
-        self.done.set_full_text(f"Marked at {_clock(mark['at_s'])}")
+        self._say(f"Marked at {_clock(mark['at_s'])}")
 
     def _send(self) -> None:
         text = self.message_edit.text().strip()
@@ -168,11 +167,15 @@ class StationPage(QtWidgets.QWidget):
             problem = self.window.classroom.message(self.name, text)
             self.message_edit.clear()
             if problem is None:
-                self.done.setStyleSheet(f"color: {theme.OK_TEAL};")
-                self.done.set_full_text(f"Sent: {text}")
+                self._say(f"Sent: {text}")
             else:
-                self.done.setStyleSheet(f"color: {theme.ALERT_AMBER};")
-                self.done.set_full_text(f"Not sent, kept in the recording ({problem}): {text}")
+                self._say(f"Not sent, kept in the recording ({problem}): {text}", colour=theme.ALERT_AMBER)
+
+    def _say(self, words: str, colour: str = theme.OK_TEAL) -> None:
+        """What the last click did, on the bar; each line in its own colour (a "Not sent" in
+        amber is not carried over to the next line)."""
+        self.done.setStyleSheet(f"color: {colour};")
+        self.done.set_full_text(words)
 
     def draw(self, others: str) -> None:
         """At ~30 fps, and at once when one of this station's alerts begins."""

@@ -22,7 +22,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,8 +145,7 @@ class Classroom:
         # Every device is asked at once: one by one, each waiting for its INFO answer through
         # the broker, a room of 36 devices took 8 s to open while the first streams piled up.
         jobs = [(seat, role, client) for seat in seats for role, client in clients[seat.name].items()]
-        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_CONNECTS, max(1, len(jobs)))) as pool:
-            answers = list(pool.map(lambda job: self._connect(*job), jobs))
+        answers = _all_at_once(lambda job: self._connect(*job), jobs)
         late: list[threading.Thread] = []   # the devices that did not answer, asked again
         for seat in seats:
             hellos, problems = {}, []
@@ -311,9 +310,7 @@ class Classroom:
         # Every device is told to stop at once. One by one, gloves switched off just before
         # the end (the broker hears of it only after their keepalive, 45 s) cost STOP_WAIT_S
         # each: 18 s of a frozen window for twelve stations.
-        clients = [client for s in self.stations.values() for client in s.clients.values()]
-        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_CONNECTS, max(1, len(clients)))) as pool:
-            list(pool.map(_stop_quietly, clients))
+        _all_at_once(_stop_quietly, [client for s in self.stations.values() for client in s.clients.values()])
         reports = {}
         for name, s in self.stations.items():
             try:
@@ -331,6 +328,13 @@ class Classroom:
     def __exit__(self, *exc: object) -> None:
         if any(not s.pipeline.finished for s in self.stations.values()):
             self.finish()
+
+
+def _all_at_once(call: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    """``call`` on every item, up to MAX_PARALLEL_CONNECTS at a time (each mostly waits for a
+    device's answer through the broker); the results in the items' order."""
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_CONNECTS, max(1, len(items)))) as pool:
+        return list(pool.map(call, items))
 
 
 def _stop_quietly(client: GloveClient) -> None:
