@@ -71,6 +71,12 @@ def test_a_station_runs_from_screening_to_a_debrief_of_both_hands(qtbot, station
         assert "USB" in cards["spine_strip"]
         assert window.toolbar.link.text().endswith("3 devices connected")
         path = controller.recording_path
+        # a classroom instructor's message, as a broker transport hands it to its client: it
+        # comes on every device of the station and is stored once, shown in the debrief
+        for client in controller.clients.values():
+            client.transport.on_note("message", {"text": "slower strokes, please", "host_time": 1.5e9})
+        qtbot.waitUntil(lambda: any(a.kind == "instructor_message" for a in model.station_board.log),
+                        timeout=5000)
 
         report = window.stop_session()
     finally:
@@ -82,9 +88,12 @@ def test_a_station_runs_from_screening_to_a_debrief_of_both_hands(qtbot, station
     assert debrief.hands == ["left", "right"] and set(debrief.grids) == {"left", "right"}
     assert debrief.timeline.rows[2:4] == ["Left hand", "Right hand"]
     assert any("Ada" in label.text() for label in debrief.findChildren(type(debrief.score_label)))
-    # the HTML report beside the recording has both hands
+    assert debrief.instructor.isVisibleTo(debrief) and debrief.instructor.count() == 1
+    assert debrief.instructor.item(0).text().endswith("message: slower strokes, please")
+    # the HTML report beside the recording has both hands, and the instructor's message
     html = path.with_suffix(".html").read_text(encoding="utf-8")
     assert "Left hand" in html and "Right hand" in html and "Ada" in html
+    assert "Marked by the instructor" in html and "slower strokes, please" in html
 
     # the recording: a station file with the three devices' own streams, and the session's notes
     recording = open_station_recording(path)
@@ -98,6 +107,8 @@ def test_a_station_runs_from_screening_to_a_debrief_of_both_hands(qtbot, station
     assert notes["session_start"]["device_urls"] == station
     assert set(notes["report"]["hands"]) == {"left", "right"}
     assert set(notes["link_stats"]) == set(STATION_ROLES)
+    [message] = recording.notes_of("instructor_message")
+    assert message.payload["text"] == "slower strokes, please" and 2.0 < message.payload["at_s"] < 60.0
     assert recording.metadata["protocol"] == report.protocol_name
     assert set(recording.metadata["calibration"]) == set(STATION_ROLES)
 

@@ -21,7 +21,7 @@ from glovecoach.classroom.virtual import VirtualStations, virtual_room
 from glovecoach.link.broker import BrokerAddress
 from glovecoach.link.room_broker import RoomAccounts, RoomBroker
 from glovecoach.protocols import default_protocol
-from glovecoach.recording import open_station_recording
+from glovecoach.recording import StationRecordingWriter, open_station_recording
 from glovecoach.station.replay import align_station_recording
 
 pytestmark = pytest.mark.mosquitto
@@ -242,6 +242,7 @@ def test_a_message_from_the_instructor_reaches_the_trainees_station_screen(room_
     monkeypatch.setenv("GLOVECOACH_MQTT_PASSWORD", accounts.screens["table-1-screen"])
     layout = StationLayout.full()
     screens = {}
+    (tmp_path / "trainee").mkdir()
     with VirtualStations(room, accounts, broker.port, RATE):
         for seat in room.stations:
             clients = {role: GloveClient(f"mqtt://127.0.0.1:{broker.port}/{room.name}/{device}")
@@ -249,7 +250,9 @@ def test_a_message_from_the_instructor_reaches_the_trainees_station_screen(room_
             for client in clients.values():
                 client.connect(timeout=10.0)
             model = StationModel(layout, RATE)
-            screens[seat.name] = (StationPipeline(clients, layout, RATE, listeners=[model]), model)
+            # the trainee's own recording of the station, as the station app makes it
+            writer = StationRecordingWriter(tmp_path / "trainee" / f"{seat.name}.gcrec", layout, RATE)
+            screens[seat.name] = (StationPipeline(clients, layout, RATE, writer=writer, listeners=[model]), model)
         instructor = Classroom(room, BrokerAddress("127.0.0.1", broker.port), record_dir=tmp_path,
                                protocol=default_protocol(), rate_hz=RATE, username="instructor",
                                password=accounts.screens["instructor"]).start()
@@ -277,3 +280,11 @@ def test_a_message_from_the_instructor_reaches_the_trainees_station_screen(room_
     assert shown["table 2"] == []
     log = [a.kind for a in screens["table 1"][1].station_board.log]
     assert log.count("instructor_message") == 1 and log.count("instructor_mark") == 1
+    # The trainee's own recording holds each note once, at its own session time (its debrief's
+    # section); the other station's holds none.
+    own = open_station_recording(tmp_path / "trainee" / "table 1.gcrec").instructor_notes()
+    assert [m["text"] for m in own["instructor_messages"]] == ["lighter on the right thumb, please"]
+    assert [m["text"] for m in own["instructor_marks"]] == [""]
+    assert 1.0 < own["instructor_marks"][0]["at_s"] <= own["instructor_messages"][0]["at_s"] < 10.0
+    assert open_station_recording(tmp_path / "trainee" / "table 2.gcrec").instructor_notes() == {
+        "instructor_marks": [], "instructor_messages": []}

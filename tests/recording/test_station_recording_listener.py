@@ -16,6 +16,7 @@ from glovecoach.vocabulary.stream import (
     DeviceLog,
     DeviceProblem,
     GapDetected,
+    InstructorNote,
     LinkDown,
     LinkResumed,
     LinkStalled,
@@ -113,3 +114,29 @@ def test_limits_and_devices_the_recording_has_no_stream_for(tmp_path: Path) -> N
     assert station.devices["right_glove"].samples == 10          # cut at the limit, as RecorderListener does
     assert station.devices["spine_strip"].samples == 0
     assert [(n.kind, n.payload["role"]) for n in station.notes] == [("unrecorded_device", "left_glove")]
+
+
+def test_an_instructors_notes_are_stored_once_at_the_stations_own_time(tmp_path: Path) -> None:
+    """A classroom instructor's mark and message come on each device's topic (the station's
+    screen subscribes to its devices'): one station note each, at the session time the
+    recording had reached, read back as the debrief's section. A note of a kind this version
+    does not know is not stored."""
+    path = tmp_path / "station.gcrec"
+    mark = {"at_s": 99.0, "station_index": 19800, "text": "good rhythm", "host_time": 1.7e9}
+    message = {"text": "lighter, please", "host_time": 1.7e9 + 1}
+    with StationRecordingWriter(path, LAYOUT, 200) as writer:
+        listener = StationRecorderListener(writer, 200, clock=Clock())
+        listener.on_message(StationSamples(0, np.zeros((400, len(LAYOUT.columns)), np.uint16), (True,) * 3))
+        for role in LAYOUT.roles:
+            listener.on_message(DeviceMessage(role, InstructorNote("mark", dict(mark))))
+        listener.on_message(StationSamples(400, np.zeros((200, len(LAYOUT.columns)), np.uint16), (True,) * 3))
+        for role in reversed(LAYOUT.roles):
+            listener.on_message(DeviceMessage(role, InstructorNote("message", dict(message))))
+            listener.on_message(DeviceMessage(role, InstructorNote("applause", {"text": "?"})))
+    station = open_station_recording(path)
+    assert [n.kind for n in station.notes] == ["mark", "instructor_message"]
+    assert station.instructor_notes() == {
+        "instructor_marks": [{"text": "good rhythm", "host_time": 1.7e9, "at_s": 2.0, "via": LAYOUT.roles[0]}],
+        "instructor_messages": [{"text": "lighter, please", "host_time": 1.7e9 + 1, "at_s": 3.0,
+                                 "via": LAYOUT.roles[-1]}]}
+    assert all(not rec.notes for rec in station.devices.values())     # not a device's own story

@@ -15,7 +15,8 @@ from glovecoach.link.client import GloveClient
 from glovecoach.pipeline.station_session import StationPipeline
 from glovecoach.recording import StationRecordingWriter, open_station_recording
 from glovecoach.station.replay import align_station_recording
-from glovecoach.vocabulary.station import StationLayout
+from glovecoach.vocabulary.station import DeviceMessage, StationLayout
+from glovecoach.vocabulary.stream import InstructorNote
 
 RATE = 200
 LAYOUT = StationLayout.full()
@@ -38,6 +39,9 @@ def station_file(tmp_path_factory):
             if time.monotonic() > end - 1.5 and not left_stopped:
                 clients["left_glove"].stop()       # the left glove stops early: absent rows
                 left_stopped = True
+                # a classroom instructor's mark, as a broker link hands it on
+                pipeline.recorder.on_message(DeviceMessage("right_glove", InstructorNote(
+                    "mark", {"text": "hold the stroke here", "host_time": time.time()})))
         pipeline.finish()
     finally:
         for c in clients.values():
@@ -88,6 +92,8 @@ def test_analyze_reports_both_hands_and_writes_the_station_debrief(station_file,
     assert set(report["hands"]) == {"left", "right"} and "station" in report
     text = html.read_text()
     assert "Left hand" in text and "Right hand" in text
+    # the instructor's mark the recording holds is in the debrief analysed afterwards too
+    assert "Marked by the instructor" in text and "hold the stroke here" in text
 
 
 def test_a_calibration_file_for_one_glove_is_refused_for_a_station(station_file, tmp_path):

@@ -32,23 +32,6 @@ class ClassFiles:
     summary_problem: str = ""
 
 
-def instructor_notes(recording: Path) -> dict[str, list[dict]]:
-    """The marks and messages stored in a station's recording, each with its session time
-    ``at_s`` (a message is stored with the host's clock; the station's origin turns it into
-    session time)."""
-    rec = open_station_recording(recording)
-    marks = [dict(n.payload) for n in rec.notes_of("mark")]
-    origin = rec.station_origin
-    messages = []
-    for note in rec.notes_of("instructor_message"):
-        entry = dict(note.payload)
-        host = entry.get("host_time", note.host_time)
-        if entry.get("at_s") is None and origin is not None and host is not None:
-            entry["at_s"] = max(0.0, float(host) - origin)
-        messages.append(entry)
-    return {"instructor_marks": marks, "instructor_messages": messages}
-
-
 SUMMARY_SUFFIXES = (".csv", ".html", ".pdf")
 
 
@@ -85,7 +68,7 @@ def write_class_files(classroom: Any, reports: dict[str, Any], record_dir: Path,
             debrief = s.recording.with_suffix(".html")
             try:
                 info = {"recording": str(s.recording), "trainee": s.seat.trainee, "station": name}
-                info.update(instructor_notes(s.recording))
+                info.update(open_station_recording(s.recording).instructor_notes())
                 write_station_report(debrief, report.to_dict(), info, protocol)
             except Exception as exc:  # noqa: BLE001 - the summary still lists the station
                 files.problems[name] = "; ".join(filter(None, (files.problems.get(name),

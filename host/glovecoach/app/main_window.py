@@ -309,6 +309,7 @@ class MainWindow(QtWidgets.QMainWindow):
         controller = self.controller
         info = controller.recorder_metadata()
         info["uncalibrated"] = controller.uncalibrated
+        info.update(controller.instructor_notes())
         return StationDebriefView(report.to_dict(), protocol=controller.protocol,
                                   recording_path=controller.recording_path, info=info,
                                   alerts=controller.alert_log())

@@ -272,13 +272,19 @@ def screening_section(info: Mapping[str, Any], level: int = 2) -> str:
         ["question", "answer"], [(v.get("question"), v.get("answer")) for v in screening.values()], "screening")
 
 
-def instructor_section(info: Mapping[str, Any], level: int = 2) -> str:
+def instructor_rows(info: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """What the instructor marked and said during a class (``info["instructor_marks"]``, each
-    {"at_s", "text"}, and ``info["instructor_messages"]``), as the station's recording holds it."""
-    rows = [(theme.format_clock(m.get("at_s") or 0), "marked", m.get("text") or "")
-            for m in info.get("instructor_marks") or []]
-    rows += [(theme.format_clock(m["at_s"]) if m.get("at_s") is not None else "", "message", m.get("text") or "")
-             for m in info.get("instructor_messages") or []]
+    {"at_s", "text"}, and ``info["instructor_messages"]``), as the station's recording holds
+    it: (clock, "marked" or "message", words) in the session's order."""
+    notes = [(m.get("at_s"), "marked", m.get("text") or "") for m in info.get("instructor_marks") or []]
+    notes += [(m.get("at_s"), "message", m.get("text") or "") for m in info.get("instructor_messages") or []]
+    notes.sort(key=lambda n: (n[0] is None, n[0] or 0.0))
+    return [(theme.format_clock(at) if at is not None else "", what, text) for at, what, text in notes]
+
+
+def instructor_section(info: Mapping[str, Any], level: int = 2) -> str:
+    """`instructor_rows` as the debrief's table; nothing without a note."""
+    rows = instructor_rows(info)
     if not rows:
         return ""
     return _heading(level, "Marked by the instructor") + _table(["at", "", "note"], rows, "instructor-marks")

@@ -32,7 +32,7 @@ from glovecoach.calibration import calibration_for
 from glovecoach.link.transport import url_scheme
 from glovecoach.pipeline.guarded_recorder import GuardedRecorder
 from glovecoach.pipeline.station_session import StationPipeline
-from glovecoach.recording import StationRecordingWriter
+from glovecoach.recording import RecordingError, StationRecordingWriter, open_station_recording
 from glovecoach.vocabulary.station import StationLayout
 
 STOP_WAIT_S = 2.0     # a STOP's ACK comes within the client's 1 s command timeout
@@ -148,6 +148,15 @@ class StationController(FrameDriven):
     def recorder_metadata(self) -> dict:
         return {**self.session_info, "recording": str(self.recording_path), "rate_hz": self.rate_hz,
                 "devices": {role: h.glove_id for role, h in self.hellos.items()}}
+
+    def instructor_notes(self) -> dict[str, list[dict]]:
+        """The classroom instructor's marks and messages for the debrief, read back from the
+        closed recording (what the debrief shows is what the recording holds); none if it
+        cannot be read (its failure was said when it stopped)."""
+        try:
+            return open_station_recording(self.recording_path).instructor_notes()
+        except (OSError, RecordingError):
+            return {}
 
     def link_stats(self) -> dict:
         """Each device's link counters (`LinkStats`), for the recording and the debrief."""

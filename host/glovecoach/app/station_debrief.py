@@ -18,7 +18,13 @@ from PySide6 import QtCore, QtWidgets
 from glovecoach.app import theme
 from glovecoach.app.debrief import DebriefView, region_grid, score_words, spine_rows
 from glovecoach.app.debrief_widgets import RegionForceGrid
-from glovecoach.app.report_html import agreement_text, roles_text, station_as_session, station_hands
+from glovecoach.app.report_html import (
+    agreement_text,
+    instructor_rows,
+    roles_text,
+    station_as_session,
+    station_hands,
+)
 from glovecoach.app.station_report import StationTimeline, write_station_report
 from glovecoach.app.widgets.maps import SpineMap
 from glovecoach.app.widgets.phasebar import plan_of
@@ -141,6 +147,17 @@ class StationDebriefView(QtWidgets.QScrollArea):
         self.violations.setMaximumHeight(160)
         layout.addWidget(QtWidgets.QLabel("Rules broken (the station)"))
         layout.addWidget(self.violations)
+        # A class's station: what the instructor marked and said, from the recording.
+        self.instructor = QtWidgets.QListWidget()
+        self.instructor.setFont(theme.font(11))
+        self.instructor.setMaximumHeight(120)
+        for at, what, text in instructor_rows(self.info):
+            label = "\u2691 marked" if what == "marked" else "\u2709 message"
+            self.instructor.addItem(f"{at:>5}  {label}" + (f": {text}" if text else ""))
+        self.instructor_title = QtWidgets.QLabel("From the instructor")
+        for widget in (self.instructor_title, self.instructor):
+            widget.setVisible(self.instructor.count() > 0)
+            layout.addWidget(widget)
 
     def _spine_box(self) -> QtWidgets.QWidget:
         self.spine = SpineMap([])

@@ -38,7 +38,7 @@ from glovecoach.pipeline.guarded_recorder import GuardedRecorder
 from glovecoach.pipeline.listener import Listener
 from glovecoach.pipeline.station_coaching import ALERT_DUE, STRETCH_DUE, StationUpdate
 from glovecoach.pipeline.station_session import StationPipeline
-from glovecoach.recording import StationRecordingWriter
+from glovecoach.recording import INSTRUCTOR_MESSAGE_NOTE, MARK_NOTE, StationRecordingWriter
 from glovecoach.vocabulary.station import DeviceMessage, StationLayout
 
 log = logging.getLogger(__name__)
@@ -263,7 +263,7 @@ class Classroom:
         at_index = s.pipeline.station_end_index
         mark = {"at_s": at_index / self.rate_hz, "station_index": at_index, "text": text,
                 "host_time": time.time()}
-        s.pipeline.writer.note("mark", mark)
+        s.pipeline.writer.note(MARK_NOTE, mark)
         self._publish(station, "marks", mark)   # the recording has it whatever the broker does
         return mark
 
@@ -273,7 +273,7 @@ class Classroom:
         restarting); it is stored in the recording all the same."""
         s = self.stations[station]
         payload = {"text": text, "host_time": time.time()}
-        s.pipeline.writer.note("instructor_message", payload)
+        s.pipeline.writer.note(INSTRUCTOR_MESSAGE_NOTE, payload)
         return self._publish(station, "messages", payload)
 
     def listen(self, station: str, listener: Listener) -> None:

@@ -144,6 +144,7 @@ def write_station_reports(report: dict, protocol, path: Path, station, html: Pat
     info: dict = {"recording": str(path), "started_at": station.started_at, **station.metadata}
     for note in station.notes_of("session_start"):
         info.update(note.payload)
+    info.update(station.instructor_notes())
     alerts: list = []
     for note in station.notes_of("alert_log"):
         alerts = list(note.payload.get("alerts", []))

@@ -14,11 +14,13 @@ from collections.abc import Callable
 from typing import Any
 
 from glovecoach.pipeline.listener import Derived, Listener
+from glovecoach.recording.format import INSTRUCTOR_MESSAGE_NOTE, MARK_NOTE
 from glovecoach.vocabulary.station import DeviceMessage, StationGap, StationSamples
 from glovecoach.vocabulary.stream import (
     DeviceLog,
     DeviceProblem,
     GapDetected,
+    InstructorNote,
     LinkDown,
     LinkResumed,
     LinkStalled,
@@ -131,11 +133,15 @@ class StationRecorderListener(Listener):
         self.clock = clock
         self.devices = {role: _DeviceRecorder(stream, rate_hz, limit_samples=limit_samples, clock=clock)
                         for role, stream in writer.devices.items()}
+        self.rate_hz = float(rate_hz)
         self.station_end_index = 0
         self._unknown_roles: set[str] = set()
+        self._notes_seen: set[tuple] = set()
 
     def on_other(self, message: Any) -> Derived:
-        if isinstance(message, DeviceMessage):
+        if isinstance(message, DeviceMessage) and isinstance(message.message, InstructorNote):
+            self.on_instructor_note(message.role, message.message)
+        elif isinstance(message, DeviceMessage):
             recorder = self.devices.get(message.role)
             if recorder is not None:
                 return recorder.on_message(message.message)
@@ -149,3 +155,19 @@ class StationRecorderListener(Listener):
         elif isinstance(message, StationGap):
             self.station_end_index = max(self.station_end_index, message.end_index)
         return None
+
+    def on_instructor_note(self, role: str, note: InstructorNote) -> None:
+        """The classroom instructor's mark or message, stored as the station note the
+        instructor's own recording of this station holds. It comes once on each of the
+        station's devices and is stored once, at the session time it reached this station
+        (the instructor's ``at_s`` counts on the instructor's own alignment of the devices,
+        which this one need not share)."""
+        kind = {"mark": MARK_NOTE, "message": INSTRUCTOR_MESSAGE_NOTE}.get(note.kind)
+        text = str(note.payload.get("text") or "")
+        key = (note.kind, note.payload.get("host_time"), text)
+        if kind is None or key in self._notes_seen:
+            return
+        self._notes_seen.add(key)
+        self.writer.note(kind, {"text": text, "host_time": note.payload.get("host_time"),
+                                "at_s": round(self.station_end_index / self.rate_hz, 3), "via": role},
+                         self.clock())

@@ -8,7 +8,14 @@ Layout and guarantees: docs/recording-format.md.
 from __future__ import annotations
 
 from glovecoach.recording.export import export_csv
-from glovecoach.recording.format import FORMAT_VERSION, FRAME_DTYPE, STATION_FORMAT_VERSION, RecordingError
+from glovecoach.recording.format import (
+    FORMAT_VERSION,
+    FRAME_DTYPE,
+    INSTRUCTOR_MESSAGE_NOTE,
+    MARK_NOTE,
+    STATION_FORMAT_VERSION,
+    RecordingError,
+)
 from glovecoach.recording.reader import (
     Note,
     Recording,
@@ -23,6 +30,8 @@ from glovecoach.recording.writer import DeviceStreamWriter, RecordingWriter, Sta
 __all__ = [
     "FORMAT_VERSION",
     "FRAME_DTYPE",
+    "INSTRUCTOR_MESSAGE_NOTE",
+    "MARK_NOTE",
     "STATION_FORMAT_VERSION",
     "DeviceStreamWriter",
     "SessionGap",

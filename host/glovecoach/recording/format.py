@@ -55,6 +55,10 @@ MAX_STREAMS = 64  # devices in one station recording (a station has three)
 
 STATION_ORIGIN_NOTE = "station_origin"
 """The station NOTE holding `{"host_s": ...}`: the host time of station index 0."""
+MARK_NOTE = "mark"
+"""A station NOTE: the classroom instructor marked a moment (`{"at_s", "text", "host_time"}`)."""
+INSTRUCTOR_MESSAGE_NOTE = "instructor_message"
+"""A station NOTE: the classroom instructor's message to the station (`{"text", "host_time"}`)."""
 T_US_MODULUS = 1 << 30  # the wire's t_us is 30 bits (docs/protocol.md section 2)
 
 

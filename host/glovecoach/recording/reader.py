@@ -24,7 +24,9 @@ from glovecoach.recording.format import (
     FILE_HEADER,
     FORMAT_VERSION,
     FRAME_DTYPE,
+    INSTRUCTOR_MESSAGE_NOTE,
     MAGIC,
+    MARK_NOTE,
     MAX_CHANNEL_ID_CHARS,
     MAX_CHANNELS,
     MAX_RATE_HZ,
@@ -200,6 +202,20 @@ class StationRecording:
 
     def notes_of(self, kind: str) -> list[Note]:
         return [note for note in self.notes if note.kind == kind]
+
+    def instructor_notes(self) -> dict[str, list[dict]]:
+        """The classroom instructor's marks and messages this recording holds, for the
+        debrief, each with its session time ``at_s``. A message stored without one (the
+        instructor's recording stores the host's clock) takes it from the station origin."""
+        marks = [dict(n.payload) for n in self.notes_of(MARK_NOTE)]
+        messages = []
+        for note in self.notes_of(INSTRUCTOR_MESSAGE_NOTE):
+            entry = dict(note.payload)
+            host = entry.get("host_time", note.host_time)
+            if entry.get("at_s") is None and self.station_origin is not None and host is not None:
+                entry["at_s"] = max(0.0, float(host) - self.station_origin)
+            messages.append(entry)
+        return {"instructor_marks": marks, "instructor_messages": messages}
 
     def __repr__(self) -> str:
         each = ", ".join(f"{role} {rec.samples} samples ({rec.lost_samples} lost)"
