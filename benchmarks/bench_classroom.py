@@ -16,7 +16,8 @@ lossless station recording, station coach, tile) and the real grid offscreen, pu
 10 fps, as the window does.
 
 Printed: samples lost and samples shifted (the slot counter not counting on by one inside a
-run), tile frames per second, alert latency, the instructor process's CPU, and Mosquitto's.
+run), tile frames per second, alert latency, the instructor process's CPU, and Mosquitto's,
+and the instructor process's memory: its resident size and how fast it grows per station.
 
 Alert latency runs from the instant the triggering sample was taken on the device to the tile
 repainted showing the alert. The publisher's players run on the wall clock and tell (through a
@@ -58,6 +59,14 @@ PRESS_EVERY_S = 4.0
 # counted apart): each device's first frames are held until they span the aligner's warm-up
 # and 36 connections are still settling; the class's steady state is what is measured.
 WARMUP_S = 5.0
+
+
+def _rss_mb() -> float:
+    """This process's resident size, MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def _proc_cpu_s(pid: int) -> float:
@@ -252,8 +261,13 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.01, stag
             publisher0 = _proc_cpu_s(publisher.pid)
             next_frame = t0
             frames = 0
+            # Memory growth is read from a quarter into the run (at most 30 s in), when the
+            # tiles' traces and the links' buffers have filled: what grows after is the class.
+            rss_from, rss_mid, t_mid = min(30.0, seconds / 4), None, t0
             while time.monotonic() - t0 < seconds:
                 tick = time.monotonic()
+                if rss_mid is None and tick - t0 >= rss_from:
+                    rss_mid, t_mid = _rss_mb(), tick
                 got = classroom.pump(PUMP_SLICE_S)
                 now = time.monotonic()
                 painting = time.thread_time()
@@ -286,6 +300,8 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.01, stag
                     alerts_pending.clear()
                 time.sleep(max(0.0, pump_s - (time.monotonic() - tick)))
             elapsed = time.monotonic() - t0
+            rss_end = _rss_mb()
+            growth = (rss_end - rss_mid) / n / ((t0 + elapsed - t_mid) / 60) if rss_mid is not None else np.nan
             publish_lag = json.loads(Path(clocks_path).read_text())["_publish_lag_ms"]
             cpu = (time.process_time() - cpu0) / elapsed
             main_s = time.thread_time() - main0
@@ -320,7 +336,8 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.01, stag
             "alerts": len(lat), "warming": warming,
             "lat": np.percentile(lat, [50, 99]) if len(lat) else (np.nan, np.nan),
             "decided": np.percentile(dec, [50, 99]) if len(dec) else (np.nan, np.nan), "publish_lag": publish_lag,
-            "latencies": lat, "parts": shares, "pace_s": pace_s}
+            "latencies": lat, "parts": shares, "pace_s": pace_s,
+            "rss_mb": rss_end, "growth_mb": growth}
 
 
 PARTS = ("intake", "coaching quiet stretches", "coaching alerts", "painting", "other, main thread",
@@ -371,7 +388,7 @@ def main() -> None:
           f"({os.cpu_count()} cores)")
     print(f"{'stations':>8} {'display':<14} {'alerts':<10} {'samples':>9} {'lost':>5} {'shifted':>7} {'fps':>5} "
           f"{'alerts':>6} {'alert p50/p99 ms':>17} {'(decided)':>13} {'(published)':>13} {'instructor CPU':>15} "
-          f"{'mosquitto':>9} {'publisher':>9} {'pace s':>6}  meets targets")
+          f"{'mosquitto':>9} {'publisher':>9} {'pace s':>6} {'RSS MB':>7} {'MB/stn/min':>10}  meets targets")
     for r in rows:
         print(f"{r['n']:>8} {'station views' if r['views'] else 'tiles':<14} "
               f"{'staggered' if r['stagger'] else 'lockstep':<10} {r['samples']:>9} {r['lost']:>5} "
@@ -379,7 +396,7 @@ def main() -> None:
               f"{r['decided'][0]:>6.0f} {r['decided'][1]:>6.0f} "
               f"{r['publish_lag'][0]:>6.0f} {r['publish_lag'][1]:>6.0f} "
               f"{r['cpu'] * 100:>14.0f}% {r['broker_cpu'] * 100:>8.1f}% {r['publisher_cpu'] * 100:>8.0f}% "
-              f"{r['pace_s']:>6.2f}  "
+              f"{r['pace_s']:>6.2f} {r['rss_mb']:>7.0f} {r['growth_mb']:>10.2f}  "
               f"{'yes' if meets(r) else 'no'}")
     holding = {mode: [r["n"] for r in rows if not r["views"] and r["stagger"] == (mode == "staggered") and meets(r)]
                for mode in ("lockstep", "staggered")}
@@ -392,7 +409,8 @@ def main() -> None:
           "(a real room's devices are not on the instructor's machine);\n"
           f"pace s: this machine's pace just before the run, a {LOOP_STEPS // 1_000_000}-million-step Python loop "
           "(0.18 s on a quiet morning here; two to six times that on busy ones, when the same code misses targets it "
-          "meets on a quiet one)")
+          "meets on a quiet one);\nRSS MB: the instructor process's resident size at the end; MB/stn/min: its growth "
+          "per station per minute, from a quarter into the run (the debriefs' kept samples, mostly)")
     print(f"targets: no sample lost or shifted, >= {TARGET_FPS:.0f} fps, alert p99 < {TARGET_P99_MS:.0f} ms, "
           "instructor under one core; largest N measured that meets them: "
           + ", ".join(f"{max(ns) if ns else 'none'} ({mode})" for mode, ns in holding.items()

@@ -142,3 +142,72 @@ def test_faults_excuse_episodes_up_to_a_minute_before_they_were_told() -> None:
 
 def test_no_spine_strip_no_spine_map() -> None:
     assert spine_map(None, (), np.zeros(0)) == {}
+
+
+def _kept_session() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """60 s at RATE: an over-force press in stroking, a saturated one in kneading, and light
+    knuckle presses in kneading (below its 4 N scoring minimum, knuckles working)."""
+    g = len(GLOVE_CHANNELS)
+    n = 60 * RATE
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0.0, 0.4, (n, g)).astype(np.float32)
+    sat = np.zeros((n, g), bool)
+    pressing = np.zeros((n, g), bool)
+    working = np.zeros(n, bool)
+    tip, palm = GLOVE_CHANNELS.index("index_tip"), GLOVE_CHANNELS.index("palm_center")
+    x[10 * RATE:11 * RATE, tip] = 15.0                  # in stroking: over its 10 N
+    x[30 * RATE:31 * RATE, palm] = 60.0                 # in kneading: saturated
+    sat[30 * RATE:31 * RATE, palm] = True
+    knuckle = GLOVE_CHANNELS.index("knuckles_index_middle")
+    working[35 * RATE:50 * RATE] = True
+    for k in range(8):                                  # 0.5 s presses of 2.5 N, one a second
+        a = (36 + k) * RATE
+        x[a:a + RATE // 2, knuckle] = 2.5
+        pressing[a:a + RATE // 2, knuckle] = True
+    level = rng.uniform(1.0, 2.0, n).astype(np.float32)
+    return x, sat, pressing, working, level
+
+
+PHASES = [ObservedPhase("stroking", 0, 25), ObservedPhase("kneading", 25, 60)]
+
+
+def _scorer_fed(block: int, skip: tuple[int, int] = (0, 0)) -> HindsightScorer:
+    x, sat, pressing, working, level = _kept_session()
+    scorer = HindsightScorer(P, LimitTable(P, GLOVE_CHANNELS), RATE)
+    for a in range(0, len(x), block):
+        b = min(a + block, len(x))
+        if skip[0] <= a < skip[1]:
+            continue                                    # a gap in the session
+        scorer.keep(a, x[a:b], sat[a:b], pressing[a:b], working[a:b], level[a:b])
+    return scorer
+
+
+def test_the_kept_session_gives_the_same_episodes_however_its_blocks_came() -> None:
+    """The scorer keeps the session in packed runs (flags eight to a byte, blocks joined):
+    what it judges at the end is what was kept, block for block. Every kind of episode comes
+    out, and the same from 7-sample blocks as from one block of the whole session."""
+    whole = _scorer_fed(60 * RATE).episodes(PHASES, 60 * RATE, lambda index: None)
+    over, under = whole
+    assert [(e.channel, e.start_s, e.saturated) for e in over] == [("index_tip", 10.0, False),
+                                                                 ("palm_center", 30.0, True)]
+    assert [e.channel for e in under] == ["knuckles_index_middle"]       # pressing and working kept
+    for block in (7, 20, 333):
+        assert _scorer_fed(block).episodes(PHASES, 60 * RATE, lambda index: None) == whole
+
+
+def test_the_kept_session_reads_back_exactly_across_a_gap_and_keeps_its_flags_as_bits() -> None:
+    x, _, _, _, level = _kept_session()
+    scorer = _scorer_fed(20, skip=(20 * RATE, 22 * RATE))         # 2 s missing
+    runs = scorer.stretches(0, 60 * RATE)
+    assert [(first, len(forces)) for first, forces, _ in runs] == [(0, 20 * RATE), (22 * RATE, 38 * RATE)]
+    for first, forces, levels in runs:
+        np.testing.assert_array_equal(forces, x[first:first + len(forces)])
+        np.testing.assert_array_equal(levels, level[first:first + len(forces)])
+    [(first, forces, _)] = scorer.stretches(30 * RATE + 5, 31 * RATE)
+    assert first == 30 * RATE + 5 and len(forces) == RATE - 5
+    # float32 forces, four flags (two per sensor, one per sample) at a bit each, the level:
+    # against the flags kept as bools, block by block, as before
+    g = len(GLOVE_CHANNELS)
+    kept = 58 * RATE
+    assert scorer.kept_bytes <= kept * (4 * g + 2 * -(-g // 8) + 1 + 4)
+    assert scorer.kept_bytes < 0.75 * kept * (4 * g + 2 * g + 1 + 4)

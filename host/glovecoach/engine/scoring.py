@@ -13,7 +13,9 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+import zlib
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -123,6 +125,55 @@ def session_score(protocol: Protocol, phases: Sequence, violations: Sequence, fo
                           "violations": n_viol}}
 
 
+# The kept session is stored in runs of CHUNK_S to twice that (HindsightScorer). Making a run
+# costs about 0.35 ms a hand for 2 s at 200 Hz (1.5 ms for 10 s); each scorer takes its own
+# length in that range (`_run_lengths`), so that the 24 hands of a classroom started together
+# do not all make theirs in the same pump (24 x 1.5 ms would be 36 ms at once, a quarter of the
+# alert latency target). How a session is cut into runs changes nothing it is judged by.
+CHUNK_S = 2.0
+_run_lengths = itertools.count()
+
+
+class _KeptRun:
+    """A run of the kept session without a gap, stored exactly in as little memory as is cheap:
+    the forces (n, glove) float32 and the hand-on level (n,) float32 deflated (zlib's fastest
+    level: a sensor's conditioned forces take few distinct values, about half the bytes on
+    simulated sessions, at about a millisecond per run); the saturated and pressing flags
+    (n, glove) and the knuckles' working flag (n,) packed eight to a byte."""
+
+    __slots__ = ("first", "n", "glove", "_force", "_level", "_sat", "_press", "_work")
+
+    def __init__(self, first: int, force: np.ndarray, sat: np.ndarray, press: np.ndarray, work: np.ndarray,
+                 level: np.ndarray | None) -> None:
+        self.first = first
+        self.n, self.glove = force.shape
+        self._force = zlib.compress(np.ascontiguousarray(force, dtype=np.float32).tobytes(), 1)
+        self._level = None if level is None else zlib.compress(np.ascontiguousarray(level, np.float32).tobytes(), 1)
+        self._sat = np.packbits(sat, axis=1)
+        self._press = np.packbits(press, axis=1)
+        self._work = np.packbits(np.asarray(work).astype(bool))
+
+    @property
+    def force(self) -> np.ndarray:
+        """(n, glove) float32, as kept (read-only)."""
+        return np.frombuffer(zlib.decompress(self._force), np.float32).reshape(self.n, self.glove)
+
+    @property
+    def level(self) -> np.ndarray | None:
+        return None if self._level is None else np.frombuffer(zlib.decompress(self._level), np.float32)
+
+    def flags(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(saturated, pressing, working) as bool arrays again."""
+        return (np.unpackbits(self._sat, axis=1, count=self.glove).view(bool),
+                np.unpackbits(self._press, axis=1, count=self.glove).view(bool),
+                np.unpackbits(self._work, count=self.n).view(bool))
+
+    @property
+    def nbytes(self) -> int:
+        return (len(self._force) + (len(self._level) if self._level is not None else 0)
+                + self._sat.nbytes + self._press.nbytes + self._work.nbytes)
+
+
 class HindsightScorer:
     """Keeps what the scoring pass needs while the session streams in, and runs it at the end.
 
@@ -138,26 +189,63 @@ class HindsightScorer:
         self.protocol = protocol
         self.limits = limits
         self.rate_hz = float(rate_hz)
-        # (first index, glove forces, saturated, pressing, knuckles working, hand-on level) of
-        # every block.
-        self._kept: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = []
+        # The session so far in runs without a gap (see CHUNK_S), each a `_KeptRun`; the
+        # blocks since the last run are `_pending` until they make one (a run is one set of
+        # arrays, not one per block: at 10 blocks a second the arrays' own overhead was a
+        # third of what was kept).
+        self._runs: list[_KeptRun] = []
+        self._pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = []
+        self._pending_n = 0
+        spread = (next(_run_lengths) * 0.618034) % 1.0      # golden-ratio steps fill [0, 1) evenly
+        self._chunk = max(1, int(round(CHUNK_S * (1.0 + spread) * self.rate_hz)))
 
     def keep(self, first: int, xg: np.ndarray, sg: np.ndarray, pressing: np.ndarray, working: np.ndarray,
              hand_on_level: np.ndarray | None = None) -> None:
         """One block of conditioned glove forces (kept as float32: half the memory, and the
-        scoring limits are whole newtons) and the level over which the hand was on the back."""
+        scoring limits are whole newtons), saturated and pressing (n, glove), knuckles working
+        (n,), and the level over which the hand was on the back (n,) or None."""
+        if len(xg) == 0:
+            return
         level = None if hand_on_level is None else np.asarray(hand_on_level, dtype=np.float32)
-        self._kept.append((first, xg.astype(np.float32), sg.copy(), pressing.copy(), working, level))
+        if self._pending:
+            last_first, last_x, *_, last_level = self._pending[-1]
+            if first != last_first + len(last_x) or (level is None) != (last_level is None):
+                self._seal()
+        self._pending.append((first, xg.astype(np.float32), sg.copy(), pressing.copy(), np.array(working), level))
+        self._pending_n += len(xg)
+        if self._pending_n >= self._chunk:
+            self._seal()
+
+    def _seal(self) -> None:
+        """The pending blocks as one run."""
+        if not self._pending:
+            return
+        parts = list(zip(*self._pending))
+        levels = parts[5]
+        self._runs.append(_KeptRun(parts[0][0], np.concatenate(parts[1]), np.concatenate(parts[2]),
+                                        np.concatenate(parts[3]), np.concatenate(parts[4]),
+                                        None if levels[0] is None else np.concatenate(levels)))
+        self._pending = []
+        self._pending_n = 0
+
+    @property
+    def kept_bytes(self) -> int:
+        """The bytes the kept session takes (the pending blocks' included)."""
+        pending = sum(sum(a.nbytes for a in block[1:] if a is not None) for block in self._pending)
+        return pending + sum(run.nbytes for run in self._runs)
 
     def stretches(self, a: int, b: int) -> list[tuple[int, np.ndarray, np.ndarray | None]]:
         """The kept glove forces and hand-on levels over session indices [a, b), as
         (first index, forces, levels) of each run without a gap (copies)."""
+        self._seal()
         out: list[tuple[int, list, list]] = []
         end: int | None = None
-        for first, xg, _, _, _, level in self._kept:
-            lo, hi = max(a, first), min(b, first + len(xg))
+        for run in self._runs:
+            first = run.first
+            lo, hi = max(a, first), min(b, first + run.n)
             if lo >= hi:
                 continue
+            xg, level = run.force, run.level
             piece, lev = xg[lo - first:hi - first], None if level is None else level[lo - first:hi - first]
             if out and end == lo:
                 out[-1][1].append(piece)
@@ -172,7 +260,8 @@ class HindsightScorer:
                  ) -> tuple[list[ForceEpisode], list[ForceEpisode]]:
         """(over-force, too-light) episodes against the scoring limits of `phases` (the
         judged phases); `technique_for(index)` labels an episode outside every phase."""
-        if not self._kept:
+        self._seal()
+        if not self._runs:
             return [], []
         ff = self.protocol.force_feedback
         limits = self.limits
@@ -186,7 +275,8 @@ class HindsightScorer:
         over_eps = []
         light_eps = []
         next_index: int | None = None
-        for first, xg, sg, pressing, working, _ in self._kept:
+        for run in self._runs:
+            first, xg, (sg, pressing, working) = run.first, run.force, run.flags()
             n = len(xg)
             if next_index is not None and first != next_index:
                 over_eps += over.close_all(next_index)
