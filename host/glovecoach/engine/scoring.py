@@ -223,8 +223,8 @@ class HindsightScorer:
         parts = list(zip(*self._pending))
         levels = parts[5]
         self._runs.append(_KeptRun(parts[0][0], np.concatenate(parts[1]), np.concatenate(parts[2]),
-                                        np.concatenate(parts[3]), np.concatenate(parts[4]),
-                                        None if levels[0] is None else np.concatenate(levels)))
+                                   np.concatenate(parts[3]), np.concatenate(parts[4]),
+                                   None if levels[0] is None else np.concatenate(levels)))
         self._pending = []
         self._pending_n = 0
 
