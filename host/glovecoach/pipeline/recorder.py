@@ -124,7 +124,8 @@ class StationRecorderListener(Listener):
     `limit_samples` caps each device's own index (as in `RecorderListener`). Station slots seen
     in `StationSamples`/`StationGap` are counted in `station_end_index`, for the owner to pass
     to `writer.close(station_samples=...)`. A message from a role the recording has no stream
-    for is not written; the first one of each such role is said in a station note.
+    for is not written; the first one of each such role is said in a station note. A classroom
+    instructor's mark or message (`InstructorNote`, on every device's link) is one station note.
     """
 
     def __init__(self, writer: Any, rate_hz: float, *, limit_samples: int | None = None,
