@@ -70,10 +70,13 @@ def test_grid_shape_keeps_tiles_wide_and_few_cells_empty():
     assert grid_columns(12) == 4     # 4 x 3 on a 16:9 screen
     assert grid_columns(1) == 1
     assert grid_columns(0) == 1      # a room with no station yet: an empty grid, not an error
-    for n in range(1, 37):
+    assert grid_columns(16) == 4 and grid_columns(9) == 3 and grid_columns(36) == 6   # squares fill
+    for n in range(1, 41):
         cols = grid_columns(n)
         rows = -(-n // cols)
         assert rows * cols - n < cols, f"{n} tiles leave a whole empty row"
+        # a column fewer would need a row more: no tile is narrower than the rows need
+        assert cols == 1 or -(-n // (cols - 1)) > rows, f"{n} tiles in {cols} columns: one too many"
 
 
 def test_every_tile_of_a_big_room_fits_a_laptop_screen(qtbot):

@@ -81,7 +81,7 @@ class StationTile(QtWidgets.QWidget):
     def __init__(self, model: TileModel, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = model
-        # small enough that 36 tiles fit a 1366x768 screen (7 x 6 of about 180 x 105 px): a
+        # small enough that 36 tiles fit a 1366x768 screen (6 x 6 of about 215 x 110 px): a
         # larger minimum pushed the grid past the window, and the tiles at its right and bottom
         # were cut off (their alerts with them)
         self.setMinimumSize(150, 100)
@@ -358,14 +358,20 @@ class ClassroomGrid(QtWidgets.QWidget):
 
 def grid_columns(n: int, screen_aspect: float = 16 / 9, tile_aspect: float = 1.4) -> int:
     """Columns for ``n`` tiles on a screen of ``screen_aspect`` (width/height): tiles close to
-    ``tile_aspect`` (room for the text above a trace), with as few empty cells as possible."""
+    ``tile_aspect`` (room for the text above a trace), with as few empty cells as possible;
+    and never a column more than the rows need (16 stations as 4 x 4, not 5 x 4 with four
+    cells empty: the tiles are as tall either way, and a wider one has room for larger type)."""
     if n <= 1:
         return 1
     def cost(cols: int) -> float:
         rows = math.ceil(n / cols)
         aspect = screen_aspect * rows / cols
         return abs(math.log(aspect / tile_aspect)) + 0.5 * (rows * cols - n) / n
-    return min(range(1, max(1, n) + 1), key=cost)
+    cols = min(range(1, max(1, n) + 1), key=cost)
+    rows = math.ceil(n / cols)
+    while cols > 1 and math.ceil(n / (cols - 1)) == rows:
+        cols -= 1
+    return cols
 
 
 def _font(px: float, bold: bool = False) -> QtGui.QFont:
