@@ -282,11 +282,10 @@ class StationModel(Listener):
     def on_instructor_note(self, note: InstructorNote) -> None:
         """The classroom instructor's message (or mark) for this station, in the banner: it
         comes once on each of the station's devices, and is shown once."""
-        text = str(note.payload.get("text") or "")
-        key = (note.kind, note.payload.get("host_time"), text)
-        if key in self._notes_seen:
+        text = note.text
+        if note.identity in self._notes_seen:
             return
-        self._notes_seen.add(key)
+        self._notes_seen.add(note.identity)
         if note.kind == "message" and text:
             words = f"From the instructor: {text}"
         elif note.kind == "mark":

@@ -164,11 +164,9 @@ class StationRecorderListener(Listener):
         (the instructor's ``at_s`` counts on the instructor's own alignment of the devices,
         which this one need not share)."""
         kind = {"mark": MARK_NOTE, "message": INSTRUCTOR_MESSAGE_NOTE}.get(note.kind)
-        text = str(note.payload.get("text") or "")
-        key = (note.kind, note.payload.get("host_time"), text)
-        if kind is None or key in self._notes_seen:
+        if kind is None or note.identity in self._notes_seen:
             return
-        self._notes_seen.add(key)
-        self.writer.note(kind, {"text": text, "host_time": note.payload.get("host_time"),
+        self._notes_seen.add(note.identity)
+        self.writer.note(kind, {"text": note.text, "host_time": note.payload.get("host_time"),
                                 "at_s": round(self.station_end_index / self.rate_hz, 3), "via": role},
                          self.clock())

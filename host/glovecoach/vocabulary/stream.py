@@ -118,6 +118,15 @@ class InstructorNote:
     kind: str
     payload: dict
 
+    @property
+    def text(self) -> str:
+        return str(self.payload.get("text") or "")
+
+    @property
+    def identity(self) -> tuple[str, object, str]:
+        """The same note however many of the station's devices it came on (each brings it)."""
+        return (self.kind, self.payload.get("host_time"), self.text)
+
 
 Event = (SamplesReceived | GapDetected | StatusReceived | LinkDown | LinkUp | DeviceLog
          | LinkStalled | LinkResumed | DeviceProblem | InstructorNote)
