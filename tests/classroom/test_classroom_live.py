@@ -17,11 +17,13 @@ import pytest
 
 from glovecoach.classroom.hub import Classroom, topic_level
 from glovecoach.classroom.room import Room
+from glovecoach.classroom.running_class import RunningClass
 from glovecoach.classroom.virtual import VirtualStations, virtual_room
 from glovecoach.link.broker import BrokerAddress
 from glovecoach.link.room_broker import RoomAccounts, RoomBroker
 from glovecoach.protocols import default_protocol
 from glovecoach.recording import StationRecordingWriter, open_station_recording
+from glovecoach.recording.parts import NOT_RECORDED, continued_parts, open_station_session
 from glovecoach.station.replay import align_station_recording
 
 pytestmark = pytest.mark.mosquitto
@@ -158,26 +160,75 @@ def test_the_broker_restarting_mid_class_is_a_counted_gap_and_nothing_else(room_
 
 def test_the_instructor_restarting_picks_up_the_running_sessions(room_and_broker, tmp_path):
     """The instructor's app ends (its process killed) and starts again: the devices never stop,
-    the new session joins their streams (no restart) and records on in a new file."""
+    the new app joins their streams (no restart), records on in a new file in the class's
+    folder that names the file it continues, and the class's end reports the whole session.
+    A witness (the trainee's screen, recording the same station the whole time) shows the two
+    files joined are its own samples at their own places, with one exact gap between them."""
     room, accounts, broker = room_and_broker
     address = BrokerAddress("127.0.0.1", broker.port)
+    running = tmp_path / "rooms" / "lab7.class.json"
     with VirtualStations(room, accounts, broker.port, RATE):
-        first = Classroom(room, address, record_dir=tmp_path / "a", protocol=default_protocol(), rate_hz=RATE,
-                          username="instructor", password=accounts.screens["instructor"]).start(["table 1"])
-        run_for(first, 3.0)
+        witness = Classroom(room, address, record_dir=tmp_path / "witness", protocol=default_protocol(),
+                            rate_hz=RATE, username="table-1-screen",
+                            password=accounts.screens["table-1-screen"]).start(["table 1"])
+        first = Classroom(room, address, record_dir=tmp_path / "class", protocol=default_protocol(), rate_hz=RATE,
+                          username="instructor", password=accounts.screens["instructor"],
+                          running_class_file=running).start(["table 1"])
+        run_all([witness, first], 4.0)
         for client in first.stations["table 1"].clients.values():
             client.close()           # gone without STOP, as a killed app
         first.stations["table 1"].pipeline.writer.close()
-        second = Classroom(room, address, record_dir=tmp_path / "b", protocol=default_protocol(), rate_hz=RATE,
-                           username="instructor", password=accounts.screens["instructor"]).start(["table 1"])
-        run_for(second, 3.0)
-        second.finish()
-    before = open_station_recording(first.stations["table 1"].recording)
-    after = open_station_recording(second.stations["table 1"].recording)
-    for role in before.devices:
-        assert before.devices[role].samples > 2 * RATE and after.devices[role].samples > 2 * RATE
-        # joined, not restarted: the device's stream carried on (its sequence kept counting)
-        assert after.devices[role].device_info.get("streaming") is True
+        run_all([witness], 2.0)      # nobody records for the instructor meanwhile
+        remembered = RunningClass.load(running)
+        assert remembered.parts == {"table 1": [first.stations["table 1"].recording.name]}
+        second = Classroom(room, address, record_dir=tmp_path / "elsewhere", protocol=default_protocol(),
+                           rate_hz=RATE, username="instructor", password=accounts.screens["instructor"],
+                           running_class_file=running, picked_up=remembered).start(["table 1"])
+        assert RunningClass.load(running).parts["table 1"] == [p.name for p in second.stations["table 1"].parts]
+        run_all([witness, second], 4.0)
+        reports = second.finish()
+        witness.finish()
+    assert not running.exists()      # the class ended: nothing to pick up
+    before, after = first.stations["table 1"].recording, second.stations["table 1"].recording
+    assert after.parent == before.parent and after != before
+    assert open_station_recording(after).metadata["continues"] == [before.name]
+    # joined, not restarted: the device's stream carried on (its sequence kept counting)
+    assert all(dev.device_info.get("streaming") for dev in open_station_recording(after).devices.values())
+    joined = open_station_session(continued_parts(after))
+    seen = open_station_recording(witness.stations["table 1"].recording)
+    for role, dev in joined.devices.items():
+        truth = seen.devices[role]
+        shift = _offset_in(truth, dev)
+        at = np.searchsorted(truth.sample_index, dev.sample_index + shift)
+        assert np.array_equal(truth.sample_index[at], dev.sample_index + shift), f"{role}: a sample shifted"
+        assert np.array_equal(truth.raw[at], dev.raw), f"{role}: a sample differs"
+        (between,) = [g for g in dev.gaps if g.reason == NOT_RECORDED]
+        assert between.exact and between.n_samples > RATE    # the 2 s no app recorded, counted
+        missing = set(range(between.first_index, between.end_index))
+        assert missing.isdisjoint(dev.sample_index.tolist())
+        # nothing lost outside that gap: every sample the witness has between the parts' ends is in one
+        first, last = dev.sample_index[0] + shift, dev.sample_index[-1] + shift
+        inside = (truth.sample_index >= first) & (truth.sample_index <= last)
+        assert int(inside.sum()) == dev.samples + between.n_samples, role
+    whole = reports["table 1"].to_dict()["duration_s"]
+    assert whole == pytest.approx(joined.station_samples / RATE, abs=0.05)
+    assert whole > open_station_recording(after).station_samples / RATE + 3.0    # not the last part alone
+
+
+def run_all(classrooms: list[Classroom], seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if not sum(c.pump() for c in classrooms):
+            time.sleep(0.01)
+
+
+def _offset_in(truth, part) -> int:
+    """The witness's index of the part's index 0: where the part's first rows are the witness's."""
+    first = part.raw[:40]
+    for start in range(len(truth.raw) - 40):
+        if np.array_equal(truth.raw[start:start + 40], first):
+            return int(truth.sample_index[start] - part.sample_index[0])
+    raise AssertionError("the part's first samples are not in the witness's recording")
 
 
 def test_classroom_command_headless(tmp_path):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glovecoach.recording import open_station_recording
+from glovecoach.recording.parts import open_station_session
 
 
 @dataclass
@@ -62,13 +62,14 @@ def write_class_files(classroom: Any, reports: dict[str, Any], record_dir: Path,
     for name, s in classroom.stations.items():
         report = reports.get(name)
         debrief = None
-        if s.recording_stopped:
-            files.problems[name] = s.recording_stopped
+        said = [words for words in (s.recording_stopped, s.report_problem) if words]
+        if said:
+            files.problems[name] = "; ".join(said)
         if report is not None:
             debrief = s.recording.with_suffix(".html")
             try:
                 info = {"recording": str(s.recording), "trainee": s.seat.trainee, "station": name}
-                info.update(open_station_recording(s.recording).instructor_notes())
+                info.update(open_station_session(s.parts).instructor_notes())
                 write_station_report(debrief, report.to_dict(), info, protocol)
             except Exception as exc:  # noqa: BLE001 - the summary still lists the station
                 files.problems[name] = "; ".join(filter(None, (files.problems.get(name),

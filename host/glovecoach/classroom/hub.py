@@ -29,16 +29,19 @@ from pathlib import Path
 from typing import Any
 
 from glovecoach.classroom.room import Room, StationSeat
+from glovecoach.classroom.running_class import RunningClass
 from glovecoach.classroom.tile import TileModel
 from glovecoach.engine.technique import HOP_S
 from glovecoach.link.broker import BrokerAddress
 from glovecoach.link.client import GloveClient, LinkLost
 from glovecoach.link.mqtt_shared import SharedMqttConnection
+from glovecoach.pipeline.analysis import analyze_station_recording
 from glovecoach.pipeline.guarded_recorder import GuardedRecorder
 from glovecoach.pipeline.listener import Listener
 from glovecoach.pipeline.station_coaching import ALERT_DUE, STRETCH_DUE, StationUpdate
 from glovecoach.pipeline.station_session import StationPipeline
-from glovecoach.recording import INSTRUCTOR_MESSAGE_NOTE, MARK_NOTE, StationRecordingWriter
+from glovecoach.recording import INSTRUCTOR_MESSAGE_NOTE, MARK_NOTE, RecordingError, StationRecordingWriter
+from glovecoach.recording.parts import CONTINUES_KEY, PartsError, open_station_session
 from glovecoach.vocabulary.station import DeviceMessage, StationLayout
 
 log = logging.getLogger(__name__)
@@ -104,6 +107,13 @@ class ClassStation:
     problems: list[str] = field(default_factory=list)
     report: Any = None
     recording_stopped: str | None = None    # why the recording could not go on (a full disk)
+    earlier_parts: list[Path] = field(default_factory=list)   # this session's files before a restart
+    report_problem: str | None = None       # why the report is not of the whole session
+
+    @property
+    def parts(self) -> list[Path]:
+        """Every file of this station's session, oldest first (one, unless the app restarted)."""
+        return [*self.earlier_parts, self.recording]
 
 
 class Classroom:
@@ -112,10 +122,15 @@ class Classroom:
     def __init__(self, room: Room, broker: BrokerAddress, *, record_dir: str | Path, protocol: Any,
                  rate_hz: int = 200, username: str | None = None, password: str | None = None,
                  tls_ca: str | None = None, tile_width_px: int = 300,
-                 listeners_for: Any = None) -> None:
+                 listeners_for: Any = None, running_class_file: str | Path | None = None,
+                 picked_up: RunningClass | None = None) -> None:
         self.room = room
         self.broker = broker
-        self.record_dir = Path(record_dir)
+        # A class picked up after the instructor's app stopped mid-class records on where it
+        # recorded, and keeps its start (glovecoach.classroom.running_class).
+        self.picked_up = picked_up
+        self.record_dir = Path(picked_up.record_dir if picked_up else record_dir)
+        self.running_class_file = Path(running_class_file) if running_class_file else None
         self.protocol = protocol
         self.rate_hz = int(rate_hz)
         self.tls_ca = tls_ca
@@ -124,7 +139,8 @@ class Classroom:
         self.stations: dict[str, ClassStation] = {}
         self._next_to_pump = 0                # where a pump cut short by its budget goes on
         self._ending = threading.Event()      # set by finish(): late devices are no longer asked
-        self.started = _dt.datetime.now()
+        self.opened = _dt.datetime.now()      # this app's start: its files' names
+        self.started = picked_up.started if picked_up else self.opened
         # One MQTT connection for the whole room (glovecoach.link.mqtt_shared): a connection per
         # device would cost the instructor's machine a network thread per device.
         self.connection = SharedMqttConnection(broker.host, broker.port, room.name, username=username,
@@ -158,9 +174,21 @@ class Classroom:
                         late.append(threading.Thread(target=self._join_late, args=(seat, role, client),
                                                      name=f"classroom late {seat.devices[role]}", daemon=True))
             self._open_station(seat, clients[seat.name], hellos, problems)
+        self._remember_class()
         for thread in late:
             thread.start()
         return self
+
+    def _remember_class(self) -> None:
+        """Say in the rooms folder that this class runs, where, and with which files."""
+        if self.running_class_file is None:
+            return
+        parts = dict(self.picked_up.parts) if self.picked_up else {}
+        parts.update({name: [p.name for p in s.parts] for name, s in self.stations.items()})
+        try:
+            RunningClass(self.room.name, self.record_dir, self.started, parts).save(self.running_class_file)
+        except OSError as exc:   # the class goes on; only a restart could not pick it up
+            log.error("cannot remember the running class in %s: %s", self.running_class_file, exc)
 
     def _join_late(self, seat: StationSeat, role: str, client: GloveClient) -> None:
         """Ask a device that did not answer at the start again every LATE_RETRY_S, until it
@@ -199,14 +227,17 @@ class Classroom:
     def _open_station(self, seat: StationSeat, clients: dict[str, GloveClient], hellos: dict[str, Any],
                       problems: list[str]) -> None:
         layout = StationLayout.for_roles(list(seat.devices))
-        path = self.record_dir / recording_name(seat.name, seat.trainee, self.started)
+        path = self.record_dir / recording_name(seat.name, seat.trainee, self.opened)
+        earlier = self.picked_up.earlier_parts(seat.name) if self.picked_up else []
+        metadata = {"source": "glovecoach classroom", "room": self.room.name, "station": seat.name,
+                    "trainee": seat.trainee, "devices": dict(seat.devices),
+                    "transports": {role: c.transport.name for role, c in clients.items()}}
+        if earlier:
+            metadata[CONTINUES_KEY] = [p.name for p in earlier]
         # Guarded: a station whose file cannot go on (a full disk) stops recording, says so on
         # its tile, and goes on being coached; the other stations and the class go on.
-        writer = GuardedRecorder(StationRecordingWriter(path, layout, self.rate_hz, {
-            "source": "glovecoach classroom", "room": self.room.name, "station": seat.name,
-            "trainee": seat.trainee, "devices": dict(seat.devices),
-            "transports": {role: c.transport.name for role, c in clients.items()}}),
-            lambda reason, name=seat.name: self._recording_stopped(name, reason))
+        writer = GuardedRecorder(StationRecordingWriter(path, layout, self.rate_hz, metadata),
+                                 lambda reason, name=seat.name: self._recording_stopped(name, reason))
         writer.note("session_start", {"trainee": seat.trainee, "station": seat.name, "room": self.room.name})
         tile = TileModel(seat.name, seat.trainee, layout, self.rate_hz, width_px=self.tile_width_px)
         extra = list(self.listeners_for(seat.name)) if self.listeners_for else []
@@ -221,7 +252,8 @@ class Classroom:
                                    coach_hold_s=COACH_HOLD_S,
                                    coach_hold_phase=phase, defer_coaching=True,
                                    origin_delay_s=phase * ORIGIN_SPREAD_S)
-        self.stations[seat.name] = ClassStation(seat, layout, clients, pipeline, tile, path, problems)
+        self.stations[seat.name] = ClassStation(seat, layout, clients, pipeline, tile, path, problems,
+                                                earlier_parts=earlier)
 
     def _recording_stopped(self, station: str, reason: str) -> None:
         s = self.stations.get(station)
@@ -318,9 +350,24 @@ class Classroom:
             finally:
                 for client in s.clients.values():
                     client.close()
+            if s.earlier_parts:
+                self._report_whole_session(s)
             reports[name] = s.report
         self.connection.close()
+        if self.running_class_file is not None:
+            self.running_class_file.unlink(missing_ok=True)    # ended: nothing to pick up
         return reports
+
+    def _report_whole_session(self, s: ClassStation) -> None:
+        """A station recorded in parts (the app restarted mid-class): its report is of the
+        whole session, its parts analysed as one, as `glovecoach analyze` gives it; the live
+        report covers only the last part, and stands if the parts cannot be joined."""
+        try:
+            s.report = analyze_station_recording(open_station_session(s.parts), self.protocol)
+        except (PartsError, RecordingError, ValueError) as exc:
+            s.report_problem = (f"its report covers only {s.recording.name}: the earlier parts could not be "
+                                f"joined ({exc})")
+            log.error("%s: %s", s.seat.name, s.report_problem)
 
     def __enter__(self) -> Classroom:
         return self.start()

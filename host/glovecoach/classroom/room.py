@@ -182,15 +182,7 @@ class Room:
         return room
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(self.describe(), fh, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        return path
+        return save_json_atomically(path, self.describe())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Room:
@@ -200,6 +192,19 @@ class Room:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise RoomError(f"{path}: cannot read the room: {exc}") from None
         return cls.from_description(data, str(path))
+
+
+def save_json_atomically(path: str | os.PathLike[str], data: dict) -> Path:
+    """``data`` as JSON in ``path``, whole or not at all (a crash mid-write leaves the old file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=1)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return path
 
 
 def roster_delimiter(header: str) -> str:

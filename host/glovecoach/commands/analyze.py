@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -20,7 +21,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "with the glove's calibration, or the nominal curve if it has none) or a CSV with a "
                     "time_s column and one column of newtons per channel id.",
     )
-    p.add_argument("file", type=Path, help="a .gcrec recording or a .csv of forces")
+    p.add_argument("file", type=Path, nargs="+",
+                   help="a .gcrec recording or a .csv of forces; several .gcrec files: the parts of one "
+                        "station session (a classroom app that restarted mid-class records on in a new "
+                        "file), analysed as one. A part that says it continues earlier ones (beside it) "
+                        "is analysed with them")
     p.add_argument("--protocol", type=Path, help="protocol file (TOML); default: the classic back massage")
     p.add_argument("--calibration", type=Path, help="calibration file to use instead of the glove's stored one")
     p.add_argument("--calibrations-dir", type=Path,
@@ -40,19 +45,26 @@ def run(args: argparse.Namespace) -> int:
     from glovecoach.pipeline.analysis import analyze_recording, analyze_table
     from glovecoach.protocols import ProtocolError, default_protocol, load_protocol
     from glovecoach.recording import RecordingError, StationRecording, open_any_recording
+    from glovecoach.recording.parts import CONTINUES_KEY, PartsError, continued_parts, open_station_session
 
     try:
         protocol = load_protocol(args.protocol) if args.protocol else default_protocol()
     except ProtocolError as exc:
         raise CommandError(str(exc)) from None
-    path: Path = args.file
-    if not path.exists():
-        raise CommandError(f"{path}: no such file")
+    paths: list[Path] = list(args.file)
+    for each in paths:
+        if not each.exists():
+            raise CommandError(f"{each}: no such file")
+    if len(paths) > 1 and any(each.suffix.lower() != ".gcrec" for each in paths):
+        raise CommandError("several files are the parts of one station session: give .gcrec recordings only")
+    if len(set(map(os.path.realpath, paths))) != len(paths):
+        raise CommandError("a part is given twice: " + ", ".join(map(str, paths)))
+    path = paths[-1]
     # The reports are checked before the analysis, so a refusal does not come after it; first
     # against the inputs (`analyze X.csv --html X.csv` says that X.csv is the input).
     reports = [out for out in (args.html, args.pdf) if out is not None]
     try:
-        check_outputs(reports, overwrite=args.overwrite, inputs=[path, args.protocol, args.calibration])
+        check_outputs(reports, overwrite=args.overwrite, inputs=[*paths, args.protocol, args.calibration])
     except OutputFileError as exc:
         raise CommandError(str(exc)) from None
     for out, suffix in ((args.html, ".html"), (args.pdf, ".pdf")):
@@ -76,7 +88,18 @@ def run(args: argparse.Namespace) -> int:
                 "glove_id": info.get("glove_id"), "source": "csv",
                 "csv_calibration": info.get("calibration")})
         else:
-            recording = open_any_recording(path)
+            recording = open_any_recording(path) if len(paths) == 1 else None
+            if recording is None or (isinstance(recording, StationRecording)
+                                     and recording.metadata.get(CONTINUES_KEY)):
+                try:
+                    if recording is not None:
+                        paths = continued_parts(path, recording)
+                    recording = open_station_session(paths) if len(paths) > 1 else recording
+                except PartsError as exc:
+                    raise CommandError(str(exc)) from None
+                if len(paths) > 1:
+                    extra["parts"] = [str(each) for each in paths]
+                    print(f"analysed as one session: {', '.join(map(str, paths))}", file=sys.stderr)
         if isinstance(recording, StationRecording):
             report = _analyze_station(recording, protocol, args)
             if recording.truncated:
@@ -98,13 +121,13 @@ def run(args: argparse.Namespace) -> int:
         out.update(extra)
         text = json.dumps(out, indent=2)
     else:
-        text = f"{path}\n" + report.summary()
+        text = " + ".join(map(str, paths)) + "\n" + report.summary()
         if "recording_problem" in extra:
             text += f"\nRecording damaged: {extra['recording_problem']}; analysed what could be read."
     print(text)
     if (args.html or args.pdf) and isinstance(recording, StationRecording):
         for written in write_station_reports(report.to_dict(), protocol, path, recording, args.html, args.pdf,
-                                             overwrite=args.overwrite):
+                                             overwrite=args.overwrite, inputs=paths):
             print(f"report written: {written}", file=sys.stderr)
     elif args.html or args.pdf:
         for written in write_reports(report.to_dict(), protocol, path, recording, args.html, args.pdf,
@@ -114,23 +137,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _analyze_station(station, protocol, args: argparse.Namespace):
-    """A station recording: its devices aligned again exactly as they were live (the stored
-    origin, the same aligner), then the station coach over the aligned rows."""
-    from glovecoach.pipeline.analysis import analyze_station
-    from glovecoach.station.replay import align_station_recording
+    from glovecoach.pipeline.analysis import analyze_station_recording
 
     if args.calibration:
         raise CommandError("--calibration takes one glove's calibration; a station recording has a device "
                            "per role: store each glove's calibration (glovecoach calibrate) and use "
                            "--calibrations-dir")
-    aligned = align_station_recording(station)
-    return analyze_station(aligned.raw, aligned.present, aligned.layout, aligned.rate_hz, protocol,
-                           device_info={role: rec.device_info for role, rec in station.devices.items()},
-                           calibration_dir=args.calibrations_dir)
+    return analyze_station_recording(station, protocol, args.calibrations_dir)
 
 
 def write_station_reports(report: dict, protocol, path: Path, station, html: Path | None, pdf: Path | None,
-                          *, overwrite: bool = False) -> list[Path]:
+                          *, overwrite: bool = False, inputs: list[Path] | None = None) -> list[Path]:
     """The station debrief (both hands) as HTML and/or PDF."""
     from glovecoach.app.qt import QtPlatformError, ensure_app
     from glovecoach.output_files import OutputFileError, atomic_output
@@ -152,7 +169,7 @@ def write_station_reports(report: dict, protocol, path: Path, station, html: Pat
     try:
         for out in (html, pdf):
             if out is not None:
-                with atomic_output(out, overwrite=overwrite, inputs=[path]) as temporary:
+                with atomic_output(out, overwrite=overwrite, inputs=inputs or [path]) as temporary:
                     write_station_report(temporary, report, info, protocol, alerts)
                 written.append(out)
     except OutputFileError as exc:

@@ -48,13 +48,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--ca", type=Path, metavar="CA",
                    help="with --tls: the CA certificate (PEM) that signed CERT (checked at start, given to "
                         "--virtual devices)")
-    p.add_argument("--rate", type=int, default=200)
+    p.add_argument("--rate", type=int, default=200, help="samples a second on every device (default 200)")
+    p.add_argument("--new-class", action="store_true",
+                   help="start a new class even if the room's last one never ended (by default a class whose "
+                        "app stopped mid-class is picked up: recorded on in its folder, its sessions whole)")
     p.add_argument("--seed", type=int, default=1, help="with --virtual: first station's simulated session")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from glovecoach.classroom.room import Room, RoomError, load_or_new, rooms_dir
+    from glovecoach.classroom.running_class import running_class_path
     from glovecoach.classroom.virtual import VirtualStations, virtual_room
     from glovecoach.link.room_broker import RoomAccounts, RoomBroker, RoomBrokerError
 
@@ -91,7 +95,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.virtual:
         accounts.save(accounts_path)      # devices are provisioned with these passwords
         room.save(rooms_dir() / f"{room.name}.json")
-    record = args.record or Path.home() / "glovecoach-sessions" / f"{room.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    picked_up, running_file = None, None
+    if not args.virtual:
+        running_file = running_class_path(rooms_dir(), room.name)
+        picked_up = _class_to_pick_up(running_file, args)
+    record = picked_up.record_dir if picked_up else \
+        args.record or Path.home() / "glovecoach-sessions" / f"{room.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     _check_record_dir(record)
     headless = args.seconds is not None or not _has_display()
     tls = _tls_files(args)
@@ -108,9 +117,29 @@ def run(args: argparse.Namespace) -> int:
             with VirtualStations(room, accounts, broker.port, args.rate, args.seed,
                                  tls_ca=tls.cafile if tls else None):
                 return _run_class(room, accounts, broker, record, args, headless)
-        return _run_class(room, accounts, broker, record, args, headless)
+        return _run_class(room, accounts, broker, record, args, headless, running_file, picked_up)
     finally:
         broker.stop()
+
+
+def _class_to_pick_up(running_file: Path, args: argparse.Namespace):
+    """The room's class whose app stopped without ending it, if it is to be picked up."""
+    from glovecoach.classroom.room import RoomError
+    from glovecoach.classroom.running_class import MAX_PICK_UP_HOURS, RunningClass
+
+    if args.new_class:
+        return None
+    try:
+        remembered = RunningClass.load(running_file)
+    except RoomError as exc:
+        raise CommandError(str(exc)) from None
+    if remembered is None or remembered.age_hours() >= MAX_PICK_UP_HOURS or not remembered.record_dir.is_dir():
+        return None
+    if args.record is not None and args.record.resolve() != remembered.record_dir.resolve():
+        raise CommandError(f"the class of room {remembered.room} started at {remembered.started:%H:%M} never ended "
+                           f"(its app stopped) and records in {remembered.record_dir}: leave out --record to "
+                           "pick it up there, or give --new-class to start another")
+    return remembered
 
 
 def _tls_files(args: argparse.Namespace):
@@ -153,7 +182,8 @@ def _has_display() -> bool:
     return has_display()
 
 
-def _run_class(room, accounts, broker, record: Path, args, headless: bool) -> int:
+def _run_class(room, accounts, broker, record: Path, args, headless: bool, running_file: Path | None = None,
+               picked_up=None) -> int:
     from glovecoach.classroom.hub import Classroom, settle_garbage_collector
     from glovecoach.classroom.room import rooms_dir
     from glovecoach.link.broker import BrokerAddress
@@ -162,7 +192,12 @@ def _run_class(room, accounts, broker, record: Path, args, headless: bool) -> in
     protocol = default_protocol()
     address = BrokerAddress("127.0.0.1", broker.loopback_port or broker.port)
     classroom = Classroom(room, address, record_dir=record, protocol=protocol, rate_hz=args.rate,
-                          username="instructor", password=accounts.screens["instructor"])
+                          username="instructor", password=accounts.screens["instructor"],
+                          running_class_file=running_file, picked_up=picked_up)
+    if picked_up is not None:
+        print(f"picking up the class started at {picked_up.started:%H:%M} (its app stopped without ending it): "
+              f"each station records on in a new file that continues its session; --new-class starts another",
+              flush=True)
     print(f"classroom {room.name}: broker on port {broker.port} ({'TLS, ' if broker.tls else ''}logins required), "
           f"{sum(bool(s.devices) for s in room.stations)} station(s), recording to {record}", flush=True)
     classroom.start()

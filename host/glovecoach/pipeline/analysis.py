@@ -132,6 +132,19 @@ def analyze_station(raw: np.ndarray, present: np.ndarray | tuple, layout: Statio
     return coaching.finish()
 
 
+def analyze_station_recording(station, protocol: Protocol,
+                              calibration_dir: str | os.PathLike[str] | None = None) -> StationReport:
+    """A station recording (one file, or the parts of one session joined by
+    `glovecoach.recording.parts`): its devices aligned again exactly as they were live (the
+    stored origin, the same aligner), then the station coach over the aligned rows."""
+    from glovecoach.station.replay import align_station_recording
+
+    aligned = align_station_recording(station)
+    return analyze_station(aligned.raw, aligned.present, aligned.layout, aligned.rate_hz, protocol,
+                           device_info={role: rec.device_info for role, rec in station.devices.items()},
+                           calibration_dir=calibration_dir)
+
+
 class _Messages:
     """A source that holds a whole session's messages and gives them at the first poll."""
 

@@ -101,6 +101,7 @@ class Recording:
     n_total: int = 0  # length of the timeline: one past the last index covered by samples or gaps
     skipped: list[Skipped] = field(default_factory=list)  # damaged stretches, in file order
     role: str | None = None  # the device's role in a station recording; None in a version 1 file
+    hellos: list[dict] = field(default_factory=list)  # every HELLO of a station device, in order
 
     @property
     def truncated(self) -> bool:
@@ -500,6 +501,7 @@ class _Stream:
             n_total=n_total,
             skipped=self.skipped,
             role=self.role,
+            hellos=self.hellos,
         )
 
 
