@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 
 import pytest
 
 from glovecoach.classroom.room import RoomError
-from glovecoach.classroom.running_class import RunningClass, running_class_path
+from glovecoach.classroom.running_class import MAX_PICK_UP_GAP_S, RunningClass, running_class_path
 
 
 def test_a_running_class_is_read_back_with_the_parts_still_there(tmp_path):
@@ -22,8 +23,21 @@ def test_a_running_class_is_read_back_with_the_parts_still_there(tmp_path):
     assert (back.room, back.started, back.record_dir) == ("lab", started, tmp_path / "class")
     assert back.earlier_parts("table 1") == [tmp_path / "class" / "p1.gcrec"]    # a removed file is left out
     assert back.earlier_parts("table 2") == []
-    assert back.age_hours(started + dt.timedelta(hours=3)) == pytest.approx(3.0)
     assert RunningClass.load(tmp_path / "none.class.json") is None
+
+
+def test_a_class_is_picked_up_only_while_its_sessions_can_still_be_going_on(tmp_path):
+    (tmp_path / "p1.gcrec").write_bytes(b"x")
+    (tmp_path / "p2.gcrec").write_bytes(b"x")
+    os.utime(tmp_path / "p1.gcrec", (1_000.0, 1_000.0))
+    os.utime(tmp_path / "p2.gcrec", (1_300.0, 1_300.0))      # the newest write: the app stopped then
+    running = RunningClass("lab", tmp_path, dt.datetime(2026, 12, 4, 9), {"t1": ["p1.gcrec"], "t2": ["p2.gcrec"]})
+    assert running.last_written() == 1_300.0
+    assert running.can_be_picked_up(1_300.0 + 60)                   # restarted a minute later
+    assert running.can_be_picked_up(1_300.0 + MAX_PICK_UP_GAP_S)
+    assert not running.can_be_picked_up(1_300.0 + MAX_PICK_UP_GAP_S + 1)    # its sessions are over
+    assert not RunningClass("lab", tmp_path, dt.datetime(2026, 12, 4, 9), {"t1": ["gone.gcrec"]}) \
+        .can_be_picked_up(1_300.0)                                  # nothing of it left to go on from
 
 
 @pytest.mark.parametrize("text", ["{not json", '{"format": "glovecoach-room"}', '["a list"]',

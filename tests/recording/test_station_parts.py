@@ -141,7 +141,7 @@ def test_files_of_other_sessions_are_refused_by_name(tmp_path):
     with pytest.raises(PartsError, match=r"other.gcrec is not a part of the session of a.gcrec: station"):
         join_station_parts([open_station_recording(a), open_station_recording(other)])
     overlapping = make_part(tmp_path / "overlap.gcrec", station_devices(), 600, 1_000)
-    with pytest.raises(PartsError, match="overlap"):
+    with pytest.raises(PartsError, match="the parts overlap"):
         join_station_parts([open_station_recording(a), open_station_recording(overlapping)])
 
 
@@ -180,21 +180,35 @@ def test_analyze_takes_the_parts_as_one_session_or_says_why_not(tmp_path):
     assert out.returncode != 0 and "a.gcrec, which is not there" in out.stderr, out.stderr
 
 
-def test_a_class_station_whose_parts_cannot_be_joined_keeps_its_live_report_and_says_why(tmp_path):
+def test_a_picked_up_class_station_goes_on_from_its_session_so_far_or_says_why_not(tmp_path):
     from types import SimpleNamespace
 
     from glovecoach.classroom.hub import Classroom
-    from glovecoach.protocols import default_protocol
+    from glovecoach.vocabulary.station import StationGap, StationSamples
 
     a = make_part(tmp_path / "a.gcrec", station_devices(), 0, 2_000)
     b = make_part(tmp_path / "b.gcrec", station_devices(), 3_000, 2_000, continues=["a.gcrec"])
-    good = SimpleNamespace(parts=[a, b], recording=b, seat=SimpleNamespace(name="table 1"), report="live",
-                           report_problem=None)
-    Classroom._report_whole_session(SimpleNamespace(protocol=default_protocol()), good)
-    assert good.report_problem is None and good.report.to_dict()["duration_s"] == pytest.approx(25.0, abs=0.1)
+    room = SimpleNamespace(rate_hz=RATE)
+    resume, problem = Classroom._session_so_far(room, "table 1", [a, b])
+    assert problem is None
+    assert resume.origin_host_s == open_station_recording(a).station_origin
+    assert resume.start_slot == pytest.approx(5_000, abs=10)          # 10 s, 5 s not recorded, 10 s
+    at = 0
+    for block in resume.blocks:                                       # every slot so far, in order
+        assert isinstance(block, StationSamples | StationGap) and block.first_index == at
+        at = block.first_index + block.n_samples
+    assert at == resume.start_slot
+    recorded = sum(blk.n_samples for blk in resume.blocks if isinstance(blk, StationSamples))
+    assert recorded == pytest.approx(4_000, abs=10)
+    # restarted a minute into the session: the slots up to a second before are a gap coached at
+    # once, so the aligner starts near the live stream
+    later, _ = Classroom._session_so_far(room, "table 1", [a, b], resume.origin_host_s + 60.0)
+    assert later.start_slot == 59 * RATE
+    assert [(x.first_index, x.n_samples) for x in later.blocks[:-1]] == [(x.first_index, x.n_samples)
+                                                                         for x in resume.blocks]
+    assert later.blocks[-1] == StationGap(resume.start_slot, 59 * RATE - resume.start_slot, NOT_RECORDED)
     other = make_part(tmp_path / "other.gcrec", station_devices(), 0, 1_000, station="table 2")
-    bad = SimpleNamespace(parts=[other, b], recording=b, seat=SimpleNamespace(name="table 1"), report="live",
-                          report_problem=None)
-    Classroom._report_whole_session(SimpleNamespace(protocol=default_protocol()), bad)
-    assert bad.report == "live"
-    assert "covers only b.gcrec" in bad.report_problem and "station 'table 1' against 'table 2'" in bad.report_problem
+    resume, problem = Classroom._session_so_far(room, "table 1", [other, b])
+    assert resume is None
+    assert "begins again at the restart" in problem and "station 'table 1' against 'table 2'" in problem
+    assert Classroom._session_so_far(room, "table 1", []) == (None, None)

@@ -13,7 +13,7 @@ from glovecoach.recording.writer import RecordingWriter
 from glovecoach.station import StationAligner, align_recording, align_station_recording
 from glovecoach.station.replay import station_arrays
 from glovecoach.station.virtual_frames import Burst, Dropout, Reboot, VirtualDevice, deliver, simulate_device
-from glovecoach.vocabulary.station import StationLayout
+from glovecoach.vocabulary.station import StationGap, StationLayout
 from glovecoach.vocabulary.stream import GapDetected, SamplesReceived
 
 RATE = 200
@@ -147,3 +147,27 @@ def test_a_recorded_device_missing_from_the_station_or_wrong_is_refused(runs, tm
     # a station with only one device recorded: the others are absent throughout
     alone = align_recording({"left_glove": left}, LAYOUT, RATE)
     assert alone.present[:, 0].sum() > 0 and not alone.present[:, 1:].any()
+
+
+def test_a_session_resumed_at_a_slot_goes_on_from_it_on_the_same_origin(runs):
+    """A classroom app restarted mid-class: a new aligner on the session's origin, told the slot
+    its session reached, emits nothing before that slot, and puts what it receives after the
+    restart in the slots the whole live session put it in."""
+    whole, blocks, _ = live(runs, 3, max_join=6, lag_s=0.04)
+    raw, present = station_arrays(blocks, LAYOUT)
+    start = 30 * RATE                          # the first run coached up to 30 s, then stopped
+    resumed = StationAligner(LAYOUT, RATE, origin_host_s=whole.origin_host_s, start_slot=start)
+    after = []
+    for host, poll in deliver(runs, poll_s=0.03, max_join=6, lag_s=0.04, rng=np.random.default_rng(3)):
+        if host - whole.origin_host_s >= 32.0:      # 2 s nobody received
+            after.extend(resumed.feed(poll))
+    after.extend(resumed.finish())
+    assert after[0].first_index == start
+    again_raw, again_present = station_arrays(
+        [StationGap(0, start, "earlier run"), *after], LAYOUT)
+    settled = slice(34 * RATE, len(raw))       # a second after the first frames, the clocks fitted
+    same = np.all(again_raw[settled] == raw[settled], axis=1) & np.all(again_present[settled] == present[settled],
+                                                                       axis=1)
+    assert same.mean() > 0.99, same.mean()
+    with pytest.raises(ValueError, match="start_slot needs origin_host_s"):
+        StationAligner(LAYOUT, RATE, start_slot=10)

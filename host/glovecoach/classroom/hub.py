@@ -35,14 +35,15 @@ from glovecoach.engine.technique import HOP_S
 from glovecoach.link.broker import BrokerAddress
 from glovecoach.link.client import GloveClient, LinkLost
 from glovecoach.link.mqtt_shared import SharedMqttConnection
-from glovecoach.pipeline.analysis import analyze_station_recording
+from glovecoach.pipeline.analysis import station_messages
 from glovecoach.pipeline.guarded_recorder import GuardedRecorder
 from glovecoach.pipeline.listener import Listener
 from glovecoach.pipeline.station_coaching import ALERT_DUE, STRETCH_DUE, StationUpdate
-from glovecoach.pipeline.station_session import StationPipeline
+from glovecoach.pipeline.station_session import ResumedSession, StationPipeline
 from glovecoach.recording import INSTRUCTOR_MESSAGE_NOTE, MARK_NOTE, RecordingError, StationRecordingWriter
-from glovecoach.recording.parts import CONTINUES_KEY, PartsError, open_station_session
-from glovecoach.vocabulary.station import DeviceMessage, StationLayout
+from glovecoach.recording.parts import CONTINUES_KEY, NOT_RECORDED, PartsError, open_station_session
+from glovecoach.station.replay import align_station_recording
+from glovecoach.vocabulary.station import DeviceMessage, StationGap, StationLayout
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 10.0
@@ -67,6 +68,10 @@ GOLDEN_STEP = 0.6180339887
 # station waited for all of them: p99 460 ms with twelve. The samples before slot 0 are in
 # the recording, on their devices' own index; the coaching starts under a second later.
 ORIGIN_SPREAD_S = HOP_S
+# A picked-up station's session so far is coached again in blocks of this (results do not
+# depend on block size): a 15-minute session in 15 calls, about a second at start.
+RESUME_BLOCK_S = 60.0
+RESUME_MARGIN_S = 1.0        # a picked-up station's live slots begin this long before the restart
 
 
 def settle_garbage_collector() -> None:
@@ -108,7 +113,7 @@ class ClassStation:
     report: Any = None
     recording_stopped: str | None = None    # why the recording could not go on (a full disk)
     earlier_parts: list[Path] = field(default_factory=list)   # this session's files before a restart
-    report_problem: str | None = None       # why the report is not of the whole session
+    report_problem: str | None = None       # why the session began again at a restart
 
     @property
     def parts(self) -> list[Path]:
@@ -229,6 +234,9 @@ class Classroom:
         layout = StationLayout.for_roles(list(seat.devices))
         path = self.record_dir / recording_name(seat.name, seat.trainee, self.opened)
         earlier = self.picked_up.earlier_parts(seat.name) if self.picked_up else []
+        resume, report_problem = self._session_so_far(seat.name, earlier, time.time())
+        if resume is None:
+            earlier = []          # begun again: this file continues nothing
         metadata = {"source": "glovecoach classroom", "room": self.room.name, "station": seat.name,
                     "trainee": seat.trainee, "devices": dict(seat.devices),
                     "transports": {role: c.transport.name for role, c in clients.items()}}
@@ -251,9 +259,35 @@ class Classroom:
                                    listeners=[TileListener(tile), *extra], with_state=True,
                                    coach_hold_s=COACH_HOLD_S,
                                    coach_hold_phase=phase, defer_coaching=True,
-                                   origin_delay_s=phase * ORIGIN_SPREAD_S)
+                                   origin_delay_s=phase * ORIGIN_SPREAD_S, resume=resume)
         self.stations[seat.name] = ClassStation(seat, layout, clients, pipeline, tile, path, problems,
-                                                earlier_parts=earlier)
+                                                earlier_parts=earlier, report_problem=report_problem)
+
+    def _session_so_far(self, station: str, earlier: list[Path],
+                        now_host_s: float | None = None) -> tuple[ResumedSession | None, str | None]:
+        """A picked-up station's session so far, from the files of the runs before this one:
+        the live session goes on from it (same origin), coached as one session. (None, why) if
+        they cannot be read as one: the session then begins again here.
+
+        With ``now_host_s``, the slots up to RESUME_MARGIN_S before it are a gap the coaching
+        takes at once (no app recorded them): the aligner then starts near the live stream,
+        not at the end of the earlier files, and never holds rows for the slots between."""
+        if not earlier:
+            return None, None
+        try:
+            aligned = align_station_recording(open_station_session(earlier))
+        except (PartsError, RecordingError, ValueError) as exc:
+            problem = (f"its session begins again at the restart ({exc}); the earlier files are kept: "
+                       + ", ".join(p.name for p in earlier))
+            log.error("%s: %s", station, problem)
+            return None, problem
+        blocks = station_messages(aligned.raw, aligned.present, block_rows=int(RESUME_BLOCK_S * self.rate_hz))
+        start = aligned.n_total
+        if now_host_s is not None:
+            start = max(start, int((now_host_s - RESUME_MARGIN_S - aligned.origin_host_s) * self.rate_hz))
+        if start > aligned.n_total:
+            blocks.append(StationGap(aligned.n_total, start - aligned.n_total, NOT_RECORDED))
+        return ResumedSession(aligned.origin_host_s, start, blocks), None
 
     def _recording_stopped(self, station: str, reason: str) -> None:
         s = self.stations.get(station)
@@ -350,24 +384,11 @@ class Classroom:
             finally:
                 for client in s.clients.values():
                     client.close()
-            if s.earlier_parts:
-                self._report_whole_session(s)
             reports[name] = s.report
         self.connection.close()
         if self.running_class_file is not None:
             self.running_class_file.unlink(missing_ok=True)    # ended: nothing to pick up
         return reports
-
-    def _report_whole_session(self, s: ClassStation) -> None:
-        """A station recorded in parts (the app restarted mid-class): its report is of the
-        whole session, its parts analysed as one, as `glovecoach analyze` gives it; the live
-        report covers only the last part, and stands if the parts cannot be joined."""
-        try:
-            s.report = analyze_station_recording(open_station_session(s.parts), self.protocol)
-        except (PartsError, RecordingError, ValueError) as exc:
-            s.report_problem = (f"its report covers only {s.recording.name}: the earlier parts could not be "
-                                f"joined ({exc})")
-            log.error("%s: %s", s.seat.name, s.report_problem)
 
     def __enter__(self) -> Classroom:
         return self.start()

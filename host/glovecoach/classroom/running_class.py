@@ -20,9 +20,10 @@ from pathlib import Path
 from glovecoach.classroom.room import RoomError, save_json_atomically
 
 RUNNING_CLASS_FORMAT = "glovecoach-running-class"
-# A class left unended longer than this is not picked up (an app killed at the end of one day
-# is not the next morning's class); `glovecoach classroom --new-class` never picks one up.
-MAX_PICK_UP_HOURS = 12.0
+# A class whose files were last written longer ago than this is not picked up: no session of
+# the protocol lasts longer (15 minutes), so its sessions are over, and a class started after
+# it is another class. `glovecoach classroom --new-class` never picks one up.
+MAX_PICK_UP_GAP_S = 15 * 60.0
 
 
 @dataclass
@@ -32,8 +33,16 @@ class RunningClass:
     started: _dt.datetime
     parts: dict[str, list[str]] = field(default_factory=dict)   # station -> its files, oldest first
 
-    def age_hours(self, now: _dt.datetime | None = None) -> float:
-        return ((now or _dt.datetime.now()) - self.started).total_seconds() / 3600.0
+    def last_written(self) -> float | None:
+        """When the class's newest file was last written (Unix seconds; a recording is written
+        every half second while it runs), or None if none of them is there."""
+        times = [p.stat().st_mtime for station in self.parts for p in self.earlier_parts(station)]
+        return max(times, default=None)
+
+    def can_be_picked_up(self, now: float) -> bool:
+        """Its app stopped short of ending it, and not so long ago that its sessions are over."""
+        last = self.last_written()
+        return last is not None and now - last <= MAX_PICK_UP_GAP_S and self.record_dir.is_dir()
 
     def earlier_parts(self, station: str) -> list[Path]:
         """The files this class already recorded for ``station`` that are still there."""

@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
 def _class_to_pick_up(running_file: Path, args: argparse.Namespace):
     """The room's class whose app stopped without ending it, if it is to be picked up."""
     from glovecoach.classroom.room import RoomError
-    from glovecoach.classroom.running_class import MAX_PICK_UP_HOURS, RunningClass
+    from glovecoach.classroom.running_class import RunningClass
 
     if args.new_class:
         return None
@@ -133,7 +133,7 @@ def _class_to_pick_up(running_file: Path, args: argparse.Namespace):
         remembered = RunningClass.load(running_file)
     except RoomError as exc:
         raise CommandError(str(exc)) from None
-    if remembered is None or remembered.age_hours() >= MAX_PICK_UP_HOURS or not remembered.record_dir.is_dir():
+    if remembered is None or not remembered.can_be_picked_up(time.time()):
         return None
     if args.record is not None and args.record.resolve() != remembered.record_dir.resolve():
         raise CommandError(f"the class of room {remembered.room} started at {remembered.started:%H:%M} never ended "
@@ -196,8 +196,8 @@ def _run_class(room, accounts, broker, record: Path, args, headless: bool, runni
                           running_class_file=running_file, picked_up=picked_up)
     if picked_up is not None:
         print(f"picking up the class started at {picked_up.started:%H:%M} (its app stopped without ending it): "
-              f"each station records on in a new file that continues its session; --new-class starts another",
-              flush=True)
+              f"each station's session so far is coached again (about 2-3 s per 15 minutes of it) and goes on, "
+              f"recorded in a new file that continues it; --new-class starts another", flush=True)
     print(f"classroom {room.name}: broker on port {broker.port} ({'TLS, ' if broker.tls else ''}logins required), "
           f"{sum(bool(s.devices) for s in room.stations)} station(s), recording to {record}", flush=True)
     classroom.start()

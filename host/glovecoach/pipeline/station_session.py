@@ -17,6 +17,11 @@ station mode, the demo and every station of a classroom:
   ``defer_coaching``: `pump()` only takes in (and records) what came; the held stretch that
   fell due is coached by `coach_due()`, so a room can coach its stations' alerts first.
   ``origin_delay_s``: station slot 0 that long after the first sample (`StationAligner`).
+* ``resume`` (`ResumedSession`): the session began in an earlier run (a classroom app that
+  stopped mid-class and was started again): its slots so far go through the coaching (and
+  the listeners after it) first, then the live ones go on from the next slot on the same
+  origin. So the phases, the protocol's clock and the report are the whole session's; the
+  recording holds only what this run receives (the earlier run's file holds the rest).
 """
 
 from __future__ import annotations
@@ -30,7 +35,17 @@ from glovecoach.pipeline.notifier import Notifier
 from glovecoach.pipeline.recorder import StationRecorderListener
 from glovecoach.pipeline.station_coaching import NOT_DUE, StationCoachingListener
 from glovecoach.pipeline.station_source import StationSource
-from glovecoach.vocabulary.station import StationLayout
+from glovecoach.vocabulary.station import StationGap, StationLayout, StationSamples
+
+
+@dataclasses.dataclass
+class ResumedSession:
+    """A session so far: its station origin (host seconds of slot 0), the slot the live
+    session goes on from, and the station blocks of the slots before it, in order."""
+
+    origin_host_s: float
+    start_slot: int
+    blocks: Sequence[StationSamples | StationGap]
 
 
 class StationPipeline:
@@ -39,10 +54,12 @@ class StationPipeline:
                  calibration_dir: Any = None, listeners: Sequence[Listener] = (), with_state: bool = False,
                  limit_samples: int | None = None, hold_s: float = 0.25, coach_hold_s: float = 0.0,
                  coach_hold_phase: float = 0.0, defer_coaching: bool = False,
-                 origin_delay_s: float = 0.0) -> None:
+                 origin_delay_s: float = 0.0, resume: ResumedSession | None = None) -> None:
         self.layout = layout
         self.rate_hz = float(rate_hz)
-        self.source = StationSource(clients, layout, rate_hz, hold_s, origin_delay_s=origin_delay_s)
+        resumed = {} if resume is None else {"origin_host_s": resume.origin_host_s,
+                                             "start_slot": resume.start_slot}
+        self.source = StationSource(clients, layout, rate_hz, hold_s, origin_delay_s=origin_delay_s, **resumed)
         self.writer = writer
         self.recorder = (StationRecorderListener(writer, rate_hz, limit_samples=limit_samples)
                          if writer is not None else None)
@@ -55,6 +72,22 @@ class StationPipeline:
         self.notifier = Notifier(self.source, [*chain, *listeners])
         self._origin_written = False
         self.finished = False
+        if resume is not None:
+            self._replay_earlier(resume)
+
+    def _replay_earlier(self, resume: ResumedSession) -> None:
+        """The session's earlier slots through the coaching and what follows it (never the
+        recorder: they are in the earlier run's file)."""
+        if self.coaching is None:
+            return
+        at = self.notifier.listeners.index(self.coaching)
+        deferring, self.coaching.defer = self.coaching.defer, False   # coached as they come
+        try:
+            for block in resume.blocks:
+                self.notifier.deliver(block, at)
+            self._deliver_coached(self.coaching.flush())
+        finally:
+            self.coaching.defer = deferring
 
     @property
     def station_end_index(self) -> int:

@@ -13,8 +13,10 @@ samples in the later file continue its samples in the earlier one, on the device
   between the files, what streamed while no app recorded, is **exact** (reason
   `NOT_RECORDED`). Otherwise (a reboot in between, a device heard in one part only) the host
   clock places it, and the gap says it is an estimate.
-* The station keeps the first part's origin: a later part's slots, marks and notes are moved
-  by its own origin's distance from it, so the instructor's marks stay at their moment.
+* The station keeps the first part's origin. A later part that went on with that origin (the
+  classroom's does: `glovecoach.pipeline.station_session.ResumedSession`) needs no moving; one
+  that aligned its devices afresh has its slots, marks and notes moved by its origin's
+  distance from the first, so the instructor's marks stay at their moment.
 * Nothing is renumbered inside a part; the joined `StationRecording` is what one file would
   have held had the app never stopped, with the hole where it did, and every analysis
   (`glovecoach.station.replay.align_station_recording`, the debrief) takes it unchanged.
@@ -86,16 +88,14 @@ def join_station_parts(parts: Sequence[StationRecording]) -> StationRecording:
     problems = [f"{first.path.name}: {p}" for p in first.problems] if len(parts) > 1 else list(first.problems)
     station_end = _station_end(first)
     for part in parts[1:]:
+        # A part that went on with the session's own origin (the classroom's does) is at 0;
+        # one that aligned its devices afresh, by the distance between the two origins.
         station_offset = round((_origin_of(part) - origin) * rate)
-        if station_offset < station_end:
-            raise PartsError(f"{part.path.name} begins at station slot {station_offset} of the session, before "
-                             f"the part before it ends (slot {station_end}): the parts overlap, so they are "
-                             "not one session recorded one part after the other")
         for role, rec in part.devices.items():
             devices[role] = _join_device(devices[role], rec, station_offset, origin, rate)
         notes += [_moved(n, station_offset, rate) for n in part.notes if n.kind != "station_origin"]
         problems += [f"{part.path.name}: {p}" for p in part.problems]
-        station_end = station_offset + _station_end(part)
+        station_end = max(station_end, station_offset + _station_end(part))
     last = parts[-1]
     end_info = dict(last.end_info) if last.end_info is not None else None
     if end_info is not None:

@@ -137,7 +137,7 @@ class StationAligner:
     def __init__(self, layout: StationLayout, rate_hz: float, hold_s: float = 0.25, *,
                  reorder_s: float = 0.05, rejoin_s: float = 0.05, warmup_s: float = 0.1,
                  origin_host_s: float | None = None, refit_s: float = REFIT_S,
-                 origin_delay_s: float = 0.0) -> None:
+                 origin_delay_s: float = 0.0, start_slot: int = 0) -> None:
         if not (rate_hz > 0 and math.isfinite(rate_hz)):
             raise ValueError(f"rate_hz must be a positive number, got {rate_hz!r}")
         if not (hold_s > 0 and math.isfinite(hold_s)):
@@ -151,6 +151,11 @@ class StationAligner:
                              f"({hold_s}), got {reorder_s}, {rejoin_s}, {warmup_s}")
         if origin_host_s is not None and not math.isfinite(origin_host_s):
             raise ValueError(f"origin_host_s must be a finite host time, got {origin_host_s!r}")
+        if start_slot and origin_host_s is None:
+            # slots counted from a given slot are slots of a given origin (a session resumed)
+            raise ValueError("start_slot needs origin_host_s: the slots it counts are that origin's")
+        if int(start_slot) != start_slot or start_slot < 0:
+            raise ValueError(f"start_slot must be a whole slot >= 0, got {start_slot!r}")
         if not (0.0 <= origin_delay_s < 10.0):
             raise ValueError(f"origin_delay_s must be 0-10 s after the first sample, got {origin_delay_s!r}")
         self.layout = layout
@@ -175,9 +180,11 @@ class StationAligner:
         capacity = max(64, int(4 * self.hold_s * self.rate_hz))
         self._raw = np.zeros((capacity, self._n_columns), dtype=np.uint16)
         self._filled = np.zeros((capacity, len(layout.devices)), dtype=bool)
-        self._buf_start = 0
-        self.emitted_to = 0        # every slot before this one has been emitted
-        self._high = 0             # one past the last slot holding data
+        # A resumed session (`start_slot`: its slots before it were emitted by an earlier run)
+        # goes on from there.
+        self._buf_start = int(start_slot)
+        self.emitted_to = int(start_slot)   # every slot before this one has been emitted
+        self._high = int(start_slot)        # one past the last slot holding data
         self.newest_host_s = -math.inf
         self.gap_slots = 0         # slots emitted as StationGap
 
