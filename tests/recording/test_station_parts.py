@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +63,8 @@ class Device:
 
 
 def make_part(path: Path, devices: list[Device], first_sample: int, n: int, *, station: str = "table 1",
-              continues: list[str] | None = None, close: bool = True, notes: list[tuple] = ()) -> Path:
+              continues: list[str] | None = None, close: bool = True, notes: list[tuple] = (),
+              origin: float | None = None) -> Path:
     metadata = {"room": "lab", "station": station, "devices": {d.role: f"GC-{d.role}" for d in devices}}
     if continues:
         metadata[CONTINUES_KEY] = continues
@@ -71,7 +73,7 @@ def make_part(path: Path, devices: list[Device], first_sample: int, n: int, *, s
         writer.device(d.role).set_device_info({"glove_id": f"GC-{d.role}", "boot_id": d.boot_id, "streaming": True},
                                               host_time=WALL0 + first_sample / RATE)
         d.write(writer, first_sample, n, 0)
-    writer.set_station_origin(WALL0 + first_sample / RATE + 0.02)
+    writer.set_station_origin(WALL0 + first_sample / RATE + 0.02 if origin is None else origin)
     for kind, payload in notes:
         writer.note(kind, payload)
     if close:
@@ -117,6 +119,20 @@ def test_a_device_that_rebooted_between_the_parts_is_placed_by_the_host_clock_an
     assert not between.exact and abs(between.n_samples - 500) <= 8    # host latency jitter, up to 30 ms
     left = joined.devices["left_glove"]
     assert [(g.n_samples, g.exact) for g in left.gaps if g.reason == NOT_RECORDED] == [(500, True)]
+
+
+def test_parts_on_one_origin_join_in_the_order_they_were_begun(tmp_path):
+    """The classroom's later part goes on with the session's origin: the parts are told apart
+    by when each began, whatever order they are given in."""
+    devices = station_devices()
+    a = make_part(tmp_path / "a.gcrec", devices, 0, 1_000)
+    time.sleep(0.01)          # begun later (the file's start time has milliseconds)
+    b = make_part(tmp_path / "b.gcrec", devices, 1_400, 1_000, origin=WALL0 + 0.02)
+    joined = join_station_parts([open_station_recording(b), open_station_recording(a)])
+    assert joined.metadata["parts"] == ["a.gcrec", "b.gcrec"]
+    for role, rec in joined.devices.items():
+        assert np.array_equal(rec.raw, values(role, rec.sample_index)), role
+        assert [(g.n_samples, g.exact) for g in rec.gaps if g.reason == NOT_RECORDED] == [(400, True)]
 
 
 def test_marks_and_notes_of_a_later_part_keep_their_moment_in_the_session(tmp_path):

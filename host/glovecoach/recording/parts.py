@@ -77,7 +77,9 @@ def join_station_parts(parts: Sequence[StationRecording]) -> StationRecording:
     """The parts of one station session (any order) as one `StationRecording`."""
     if not parts:
         raise PartsError("no parts to join")
-    parts = sorted(parts, key=_origin_of)
+    # By origin, then by when each was begun: a part that went on with the session's origin
+    # has the same origin as the part before it.
+    parts = sorted(parts, key=lambda part: (_origin_of(part), part.started_at))
     first = parts[0]
     for part in parts[1:]:
         _check_same_session(first, part)
