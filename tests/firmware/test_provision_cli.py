@@ -92,3 +92,32 @@ def test_password_file_needs_a_username(monkeypatch, capsys, tmp_path):
 def test_no_terminal_and_no_password_stdin_is_a_clear_error(monkeypatch, capsys, tmp_path):
     code = provision(monkeypatch, "--port", str(tmp_path / "none"), "--ssid", "s")
     assert code == 2 and "use --password-stdin" in capsys.readouterr().err
+
+
+def test_a_classroom_room_gives_the_glove_its_own_login(glove, flash, tmp_path, monkeypatch, capsys):
+    """`--room R` of a classroom room (its accounts on this machine), no --username: the glove's
+    user name is its id and its password comes from the room's accounts, added there if new,
+    so the instructor never copies a password by hand."""
+    from glovecoach.link.room_broker import RoomAccounts
+
+    monkeypatch.setenv("GLOVECOACH_ROOMS_DIR", str(tmp_path / "rooms"))
+    accounts_path = tmp_path / "rooms" / "room7.accounts.json"
+    RoomAccounts.create("room7", ["GC-OTHER"]).save(accounts_path)
+    args = ["--port", glove.port, "--ssid", "massage-school", "--password-stdin", "--broker", "192.168.1.10",
+            "--room", "room7"]
+    assert provision(monkeypatch, *args, stdin=WIFI_PASSWORD + "\n") == 0
+    out = capsys.readouterr()
+    assert "its broker login is its id, GC-PROV-1, from room room7's accounts (new" in out.out
+    accounts = RoomAccounts.load(accounts_path)
+    password = accounts.devices["GC-PROV-1"]
+    assert password not in out.out + out.err and set(accounts.devices) == {"GC-OTHER", "GC-PROV-1"}
+    assert json.loads(flash.read_text())["mqtt"] == {"host": "192.168.1.10", "port": 1883, "room": "room7",
+                                                     "user": "GC-PROV-1", "password": password}
+    # provisioned again (another WiFi): the same login, not a new password the broker does not know
+    assert provision(monkeypatch, *args, stdin=WIFI_PASSWORD + "\n") == 0
+    assert "(new" not in capsys.readouterr().out
+    assert RoomAccounts.load(accounts_path).devices["GC-PROV-1"] == password
+    assert json.loads(flash.read_text())["mqtt"]["password"] == password
+    # a room with no accounts here is any broker's room: nothing is made up
+    assert provision(monkeypatch, *args[:-1], "room-elsewhere", stdin=WIFI_PASSWORD + "\n") == 0
+    assert "user" not in json.loads(flash.read_text())["mqtt"]

@@ -19,6 +19,7 @@ import argparse
 import getpass
 import ssl
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--broker", metavar="HOST[:PORT]",
                         help="the MQTT broker the glove publishes to (port 1883 if not given); "
                              "without it the glove joins the WiFi but keeps its frames on USB")
-    parser.add_argument("--room", help="the MQTT room (topic level) of the station, default 'default'")
+    parser.add_argument("--room", help="the MQTT room (topic level) of the station, default 'default'. A "
+                                       "classroom's room (glovecoach classroom --room R has run here): "
+                                       "without --username the glove gets its own login from the room's "
+                                       "accounts, its id as user name")
     parser.add_argument("--username", help="the broker user name for this glove")
     parser.add_argument("--password-file", type=Path, metavar="FILE",
                         help="file holding the broker password (first line), with --username")
@@ -187,14 +191,18 @@ def _read_password_file(path: Path | None) -> str | None:
     return text.splitlines()[0] if text else ""
 
 
-def send(port: str, config: dict[str, Any], timeout: float) -> tuple[str, dict[str, Any]]:
-    """Send NET_CONFIG to the glove on `port`; return its id and the ACK's detail."""
+def send(port: str, config: dict[str, Any] | Callable[[str], dict[str, Any]],
+         timeout: float) -> tuple[str, dict[str, Any]]:
+    """Send NET_CONFIG to the glove on `port` (``config``, or ``config(glove_id)`` once the
+    glove has said who it is); return its id and the ACK's detail."""
     from glovecoach.link import DeviceCommandError, GloveClient, LinkLost
     from glovecoach.wire import Command
 
     try:
         with GloveClient(port, reconnect=False) as client:
             hello = client.connect(timeout=timeout)
+            if callable(config):
+                config = config(hello.glove_id)
             ack = client.command(Command.NET_CONFIG, timeout=timeout, config=config)  # type: ignore[arg-type]
     except DeviceCommandError as exc:
         if isinstance(exc.code, int) and exc.code == 2:   # UNKNOWN_COMMAND: firmware from before provisioning
@@ -221,13 +229,45 @@ def run(args: argparse.Namespace) -> int:
         parse_broker(args.broker)
     ca_pem = read_ca(args.ca) if args.ca is not None else None
     broker_password = _read_password_file(args.password_file)
-    config = build_config(args.ssid, _read_wifi_password(args), args.broker, args.room, args.username,
+    accounts_path = _classroom_accounts(args)
+    wifi_password = _read_wifi_password(args)
+    config = build_config(args.ssid, wifi_password, args.broker, args.room, args.username,
                           broker_password, ca_pem)
-    glove_id, detail = send(args.port, config, args.timeout)
+    login: list[str] = []
+
+    def room_login(glove_id: str) -> dict[str, Any]:
+        """The configuration with the glove's own login from the room's accounts."""
+        from glovecoach.link.room_broker import RoomAccounts
+
+        assert accounts_path is not None
+        try:
+            accounts = RoomAccounts.load(accounts_path)
+            known = glove_id in accounts.devices
+            password = accounts.add_device(glove_id)
+            if not known:
+                accounts.save(accounts_path)
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"room {args.room}'s accounts ({accounts_path}): {exc}") from None
+        login.append(f"its broker login is its id, {glove_id}, from room {args.room}'s accounts"
+                     + ("" if known else " (new: a class already running takes it at its next start)"))
+        return build_config(args.ssid, wifi_password, args.broker, args.room, glove_id, password, ca_pem)
+
+    glove_id, detail = send(args.port, room_login if accounts_path is not None else config, args.timeout)
     broker = detail.get("mqtt")
     where = (f"publishing to {broker['host']}:{broker['port']}{' over TLS' if broker.get('tls') else ''}, "
              f"room {broker['room']}" if broker else "keeping its frames on USB (no broker given)")
-    security = "open network" if not config["wifi"]["password"] else "WPA2"
-    print(f"glove {glove_id}: WiFi {config['wifi']['ssid']!r} ({security}) stored; at its next boot it joins "
-          f"and starts {where}")
+    security = "open network" if not wifi_password else "WPA2"
+    print(f"glove {glove_id}: WiFi {args.ssid!r} ({security}) stored; at its next boot it joins "
+          f"and starts {where}" + "".join(f"; {words}" for words in login))
     return 0
+
+
+def _classroom_accounts(args: argparse.Namespace) -> Path | None:
+    """The accounts file of a classroom's room, when the glove is to take its login from it
+    (``--room R --broker ...`` with no --username: the room has accounts on this machine)."""
+    if not (args.room and args.broker) or args.username is not None or args.password_file is not None:
+        return None
+    from glovecoach.classroom.room import rooms_dir
+
+    path = rooms_dir() / f"{args.room}.accounts.json"
+    return path if path.is_file() else None
