@@ -16,12 +16,13 @@ import json
 
 import numpy as np
 import pytest
-from PySide6 import QtCore, QtGui
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from glovecoach.app import theme
 from glovecoach.app.classroom_end import ClassFiles, write_class_files
 from glovecoach.app.classroom_view import ClassroomGrid, SpineStrip
 from glovecoach.app.classroom_window import ClassroomWindow, StationPage, end_page_html
+from glovecoach.app.stations_dialog import StationsDialog
 from glovecoach.app.theme import ALERT_RED, force_colours, format_clock
 from glovecoach.classroom.hub import Classroom
 from glovecoach.classroom.room import Room
@@ -167,6 +168,64 @@ def test_the_instructors_first_hour(live_class, qtbot, tmp_path):
     assert "Zoe Quinn" in text and "Yusuf Ali" in text
     assert files.summary_pdf.name in window.end_page.text() and not files.summary_problem
     assert json.loads((tmp_path / "rooms" / "lab7.json").read_text())["name"] == "lab7"
+
+
+@needs_mosquitto
+def test_the_instructor_assigns_trainees_and_devices_on_the_screen(live_class, qtbot, tmp_path, monkeypatch):
+    """The Stations table: edited in place, checked whole (a bad row is named and changes
+    nothing), applied as a roster is (trainees on their tiles and in the recordings at once, a
+    running station's devices at its next class), remembered per room."""
+    window = live_class
+    room_file = tmp_path / "rooms" / "lab7.json"
+    window.known_devices = {d for s in window.classroom.room.stations for d in s.devices.values()} | {"GC-SPARE"}
+    told: list[str] = []
+    monkeypatch.setattr(QtWidgets.QMessageBox, "information", lambda _parent, _title, text: told.append(text))
+    qtbot.mouseClick(window.stations_button, LEFT)
+    dialog = window.findChild(StationsDialog)
+    qtbot.waitUntil(dialog.isVisible, timeout=2000)
+    table = dialog.table
+    assert [table.item(r, 0).text() for r in range(table.rowCount())] == ["table 1", "table 2"]
+    assert [table.item(1, c).text() for c in range(5)] == ["table 2", "Ben Okafor", "GC-V02L", "GC-V02R", "GC-V02S"]
+    assert "no station: GC-SPARE" in dialog.free.text()
+    assert not table.item(0, 0).flags() & QtCore.Qt.ItemFlag.ItemIsEditable   # a running station keeps its name
+
+    table.item(1, 1).setText("Yusuf Ali")
+    table.item(1, 4).setText("")                       # the strip off table 2
+    qtbot.mouseClick(next(b for b in dialog.findChildren(QtWidgets.QPushButton) if b.text() == "Add station"), LEFT)
+    assert table.item(2, 0).text() == "table 3" and table.item(2, 0).flags() & QtCore.Qt.ItemFlag.ItemIsEditable
+    table.item(2, 1).setText("Chen Wei")
+    table.item(2, 2).setText("GC-NOPE")
+    qtbot.mouseClick(dialog.apply_button, LEFT)
+    assert dialog.isVisible() and "row 3 (table 3): GC-NOPE has no login on this room's broker" in dialog.error.text()
+    assert window.classroom.room.station("table 2").trainee == "Ben Okafor"      # nothing changed
+    assert not room_file.exists() or "Yusuf Ali" not in room_file.read_text()
+
+    table.item(2, 2).setText("")
+    qtbot.mouseClick(dialog.apply_button, LEFT)
+    assert not dialog.isVisible()
+    assert told == ["table 2: its devices change at the next class"]
+    assert window.grid.tile("table 2").model.state.trainee == "Yusuf Ali"
+    remembered = Room.load(room_file)
+    assert remembered.station("table 2").devices == {"left_glove": "GC-V02L", "right_glove": "GC-V02R"}
+    assert remembered.station("table 3").trainee == "Chen Wei" and remembered.station("table 3").devices == {}
+    assert "table 3" not in window.classroom.stations          # no devices: nothing to start
+
+    # A roster, loaded from the same dialog: a bad one is named there and changes nothing.
+    qtbot.mouseClick(window.stations_button, LEFT)
+    dialog = [d for d in window.findChildren(StationsDialog) if d.isVisible()][0]
+    bad, good = tmp_path / "bad.csv", tmp_path / "good.csv"
+    bad.write_text("station,trainee,left_glove\ntable 3,Chen Wei,GC-V01L,extra\n", encoding="utf-8")
+    good.write_text("station,trainee\ntable 3,Dara Nolan\n", encoding="utf-8")
+    assert not dialog.load_roster(str(bad)) and "line 2: 4 cells for 3 columns" in dialog.error.text()
+    assert window.classroom.room.station("table 3").trainee == "Chen Wei"
+    assert dialog.load_roster(str(good)) and dialog.error.text() == "Roster loaded"
+    assert dialog.table.item(2, 1).text() == "Dara Nolan" and Room.load(room_file).station("table 3").trainee == \
+        "Dara Nolan"
+    dialog.reject()
+    with qtbot.waitSignal(window.ended, timeout=60000):
+        window.end_class()
+    rec = open_station_recording(window.classroom.stations["table 2"].recording)
+    assert [(n.payload["trainee"], n.payload["was"]) for n in rec.notes_of("trainee")] == [("Yusuf Ali", "Ben Okafor")]
 
 
 def _alert_update(layout: StationLayout, first: int, n: int, alerts=()) -> StationUpdate:

@@ -103,3 +103,48 @@ def test_a_damaged_room_file_is_a_clear_error(tmp_path):
 def test_room_names_must_be_topic_levels():
     with pytest.raises(RoomError, match="room name"):
         Room("room/7")
+
+
+def _room() -> Room:
+    room = Room("lab")
+    room.add_station("table 1", "Ana")
+    room.assign_device("GC-1L", "table 1", "left_glove")
+    room.assign_device("GC-1R", "table 1", "right_glove")
+    room.add_station("table 2", "Ben")
+    room.assign_device("GC-2L", "table 2", "left_glove")
+    return room
+
+
+def test_the_screens_table_sets_each_station_exactly_as_shown():
+    room = _room()
+    room.apply_table([
+        {"station": "table 1", "trainee": "Ana Lima", "left_glove": "GC-1L", "right_glove": "", "spine_strip": ""},
+        {"station": "table 2", "trainee": "Ben", "left_glove": "GC-2L", "right_glove": "GC-1R"},   # moved
+        {"station": "table 3", "trainee": "Chen", "spine_strip": "GC-3S"},                          # added
+    ])
+    assert [(s.name, s.trainee, s.devices) for s in room.stations] == [
+        ("table 1", "Ana Lima", {"left_glove": "GC-1L"}),
+        ("table 2", "Ben", {"left_glove": "GC-2L", "right_glove": "GC-1R"}),
+        ("table 3", "Chen", {"spine_strip": "GC-3S"})]
+    # a station left out of the table stays as it was
+    room.apply_table([{"station": "table 3", "trainee": "Chen Wei", "spine_strip": "GC-3S"}])
+    assert room.station("table 1").devices == {"left_glove": "GC-1L"} and room.station("table 3").trainee == "Chen Wei"
+
+
+@pytest.mark.parametrize("rows, words", [
+    ([{"station": "table 1", "left_glove": "GC-1L"}, {"station": "table 2", "right_glove": "GC-1L"}],
+     "row 2: GC-1L is in row 1 too"),
+    ([{"station": "", "trainee": "X"}], "row 1: no station name"),
+    ([{"station": "table 1"}, {"station": "table 1"}], "row 2 (table 1): station 'table 1' is in the table twice"),
+    ([{"station": "table 2", "left_glove": "GC-2L", "right_glove": "bad id!"}], "row 1 (table 2): "),
+    ([{"station": "table 2", "kit": "GC-K", "left_glove": "GC-2L"}], "row 1 (table 2): "),
+    ([{"station": "table 2", "left_glove": "GC-NEW"}], "GC-NEW has no login on this room's broker: give the glove "
+                                                        "its login (glovecoach provision --port PORT --room lab"),
+])
+def test_a_bad_table_says_which_row_and_changes_nothing(rows, words):
+    room = _room()
+    before = room.describe()
+    with pytest.raises(RoomError) as caught:
+        room.apply_table(rows, known_devices={"GC-1L", "GC-1R", "GC-2L", "GC-K"})
+    assert words in str(caught.value)
+    assert room.describe() == before

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import html
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,9 @@ from glovecoach.app import theme
 from glovecoach.app.classroom_end import ClassFiles, write_class_files
 from glovecoach.app.classroom_view import ClassroomGrid, SpineStrip
 from glovecoach.app.station_view import StationModel, StationView
+from glovecoach.app.stations_dialog import StationsDialog
 from glovecoach.classroom.hub import settle_garbage_collector
+from glovecoach.classroom.room import Room
 
 PUMP_MS = 10
 # A pump stops after about this long (at a station boundary) and the next goes on from there:
@@ -260,7 +263,8 @@ class ClassroomWindow(QtWidgets.QMainWindow):
     ended = QtCore.Signal(object)       # the ClassFiles
 
     def __init__(self, classroom: Any, *, protocol: Any = None, record_dir: str | Path | None = None,
-                 room_path: str | Path | None = None, confirm_end: bool = True) -> None:
+                 room_path: str | Path | None = None, confirm_end: bool = True,
+                 known_devices: set[str] | None = None) -> None:
         super().__init__()
         from glovecoach.protocols import default_protocol
 
@@ -269,6 +273,7 @@ class ClassroomWindow(QtWidgets.QMainWindow):
         self.record_dir = Path(record_dir) if record_dir is not None else classroom.record_dir
         self.room_path = Path(room_path) if room_path is not None else None
         self.confirm_end = confirm_end
+        self.known_devices = known_devices   # the devices with a login on the room's broker
         self.reports: dict[str, Any] | None = None
         self.files: ClassFiles | None = None
         self.page: StationPage | None = None
@@ -283,8 +288,11 @@ class ClassroomWindow(QtWidgets.QMainWindow):
         self.attention = AttentionLine()
         self.attention.setFont(theme.font(BAR_PX, bold=True))
         self.attention.setStyleSheet(f"color: {theme.ALERT_RED};")
-        self.roster_button = _button("Load roster\u2026", "a CSV: station,trainee[,left_glove,right_glove,spine_strip]")
-        self.roster_button.clicked.connect(self._ask_roster)
+        # One button for the room (the table, and a roster from it): a laptop's header has no
+        # room for two beside the stations that need the instructor.
+        self.stations_button = _button("Stations\u2026", "who trains at each station, and its devices; "
+                                       "or load a roster (CSV)")
+        self.stations_button.clicked.connect(self._ask_table)
         self.end_button = _button("End class", "stop every station; write each debrief and the class summary")
         self.end_button.setStyleSheet(f"QPushButton {{ background: {theme.ALERT_RED}; color: white; "
                                       "padding: 4px 16px; border-radius: 4px; }")
@@ -295,7 +303,7 @@ class ClassroomWindow(QtWidgets.QMainWindow):
         header.setSpacing(14)
         header.addWidget(self.heading)
         header.addWidget(self.attention, 1)
-        header.addWidget(self.roster_button)
+        header.addWidget(self.stations_button)
         header.addWidget(self.end_button)
 
         self.stack = QtWidgets.QStackedWidget()
@@ -423,37 +431,46 @@ class ClassroomWindow(QtWidgets.QMainWindow):
         s = self.classroom.stations[station]
         old = s.seat.trainee
         self.classroom.room.assign_trainee(station, trainee)
-        s.tile.set_trainee(s.seat.trainee)
-        s.pipeline.writer.note("trainee", {"trainee": s.seat.trainee, "was": old,
-                                           "at_s": s.pipeline.station_end_index / self.classroom.rate_hz})
+        self._trainee_changed(s, old)
         self._remember()
         self.grid.refresh(traces=False)
+
+    def _trainee_changed(self, s: Any, old: str) -> None:
+        """The tile and the station's recording (a ``trainee`` note) take the new name."""
+        s.tile.set_trainee(s.seat.trainee)
+        if s.seat.trainee != old:
+            s.pipeline.writer.note("trainee", {"trainee": s.seat.trainee, "was": old,
+                                               "at_s": s.pipeline.station_end_index / self.classroom.rate_hz})
 
     # ------------------------------------------------------------------ the room
     def _remember(self) -> None:
         if self.room_path is not None:
             self.classroom.room.save(self.room_path)
 
-    def _ask_roster(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Load a roster", str(Path.home()),
-                                                        "Roster (*.csv);;All files (*)")
-        if path:
-            try:
-                changed = self.load_roster(path)
-            except ValueError as exc:
-                QtWidgets.QMessageBox.warning(self, "Roster not loaded", str(exc))
-                return
-            if changed:
-                QtWidgets.QMessageBox.information(self, "Roster loaded", "\n".join(changed))
+    def _ask_table(self) -> None:
+        dialog = StationsDialog(self.classroom.room, self.known_devices, self.apply_table, self,
+                                load_roster=self.load_roster)
+        dialog.accepted.connect(lambda: dialog.later and QtWidgets.QMessageBox.information(
+            self, "Stations changed", "\n".join(dialog.later)))
+        dialog.open()
 
     def load_roster(self, path: str | Path) -> list[str]:
         """Apply a roster CSV to the room (checked whole first: a bad row changes nothing;
         `RoomError` says which): trainees are renamed on their tiles at once, stations that
         gained devices join the class, and the room is remembered. Returns what could not
         take effect now (a running station's devices change at its next class)."""
+        return self._change_room(lambda room: room.apply_roster(path))
+
+    def apply_table(self, rows: list[dict[str, str]]) -> list[str]:
+        """The room as the instructor edited it in the stations table (`Room.apply_table`:
+        checked whole first, `RoomError` says which row), applied as a roster is."""
+        return self._change_room(lambda room: room.apply_table(rows, self.known_devices))
+
+    def _change_room(self, change: Callable[[Room], None]) -> list[str]:
         room = self.classroom.room
         before = {s.name: dict(s.devices) for s in room.stations}
-        room.apply_roster(path)
+        trainees = {s.name: s.trainee for s in room.stations}
+        change(room)
         later = []
         new = []
         for seat in room.stations:
@@ -461,7 +478,7 @@ class ClassroomWindow(QtWidgets.QMainWindow):
             if running is not None:
                 # apply_roster builds new seats: the class goes on with the room's
                 running.seat = seat
-                running.tile.set_trainee(seat.trainee)
+                self._trainee_changed(running, trainees.get(seat.name, ""))
                 if seat.devices != before.get(seat.name):
                     later.append(f"{seat.name}: its devices change at the next class")
             elif seat.devices:
@@ -504,7 +521,7 @@ class ClassroomWindow(QtWidgets.QMainWindow):
         self.reports = self.classroom.finish()
         self.files = write_class_files(self.classroom, self.reports, self.record_dir, self.protocol)
         self.end_button.setEnabled(False)
-        self.roster_button.setEnabled(False)
+        self.stations_button.setEnabled(False)
         self.end_page.setText(end_page_html(self.classroom.stations, self.reports, self.files, self.record_dir))
         self.stack.setCurrentWidget(self.end_area)
         self._header()
@@ -559,13 +576,15 @@ def end_page_html(stations: Any, reports: dict[str, Any] | None, files: ClassFil
 
 
 def run_classroom_window(classroom: Any, *, protocol: Any = None, record_dir: str | Path | None = None,
-                         room_path: str | Path | None = None) -> ClassroomWindow:
+                         room_path: str | Path | None = None,
+                         known_devices: set[str] | None = None) -> ClassroomWindow:
     """Show the grid full screen and run until the instructor ends the class; returns the
     window (its ``reports`` and ``files`` are None if the app was stopped otherwise)."""
     from glovecoach.app.qt import ensure_app
 
     app = ensure_app(headless=False)
-    window = ClassroomWindow(classroom, protocol=protocol, record_dir=record_dir, room_path=room_path)
+    window = ClassroomWindow(classroom, protocol=protocol, record_dir=record_dir, room_path=room_path,
+                             known_devices=known_devices)
     window.resize(1600, 1000)
     window.showMaximized()
     window.start()

@@ -159,6 +159,47 @@ class Room:
                 raise RoomError(f"{path}: line {number}: {exc}") from None
         self.stations = trial.stations
 
+    def apply_table(self, rows: list[dict[str, str]], known_devices: set[str] | None = None) -> None:
+        """Stations, trainees and devices as the instructor's screen edits them: each row a
+        station (``station``, ``trainee`` and a cell per role: a device id, or empty for none),
+        exactly as given; stations not in ``rows`` stay as they are. With ``known_devices``
+        (the devices with a login on the room's broker), any other device is refused: it could
+        not log in. Checked whole first: a bad row leaves the room as it was."""
+        trial = Room.from_description(self.describe())
+        names: set[str] = set()
+        seen: dict[str, int] = {}
+        for number, cells in enumerate(rows, start=1):
+            for role in ROLES:
+                device = (cells.get(role) or "").strip()
+                if device and seen.setdefault(device, number) != number:
+                    raise RoomError(f"row {number}: {device} is in row {seen[device]} too; a device is at one "
+                                    "station")
+        for number, cells in enumerate(rows, start=1):
+            name = (cells.get("station") or "").strip()
+            where = f"row {number}" + (f" ({name})" if name else "")
+            try:
+                if not name:
+                    raise RoomError("no station name")
+                if name in names:
+                    raise RoomError(f"station {name!r} is in the table twice")
+                names.add(name)
+                seat = trial.station(name) if any(s.name == name for s in trial.stations) else trial.add_station(name)
+                seat.trainee = (cells.get("trainee") or "").strip()
+                wanted = {role: (cells.get(role) or "").strip() for role in ROLES if (cells.get(role) or "").strip()}
+                unknown = sorted(set(wanted.values()) - known_devices) if known_devices is not None else []
+                if unknown:
+                    raise RoomError(f"{', '.join(unknown)} {'has' if len(unknown) == 1 else 'have'} no login on this "
+                                    f"room's broker: give the glove its login (glovecoach provision --port PORT "
+                                    f"--room {self.name} --broker HOST), then start the class again")
+                for role, device in list(seat.devices.items()):
+                    if wanted.get(role) != device:
+                        del seat.devices[role]
+                for role, device in wanted.items():
+                    trial.assign_device(device, name, role)
+            except RoomError as exc:
+                raise RoomError(f"{where}: {exc}") from None
+        self.stations = trial.stations
+
     # ------------------------------------------------------------------ files
     def describe(self) -> dict:
         return {"format": ROOM_FORMAT, "version": 1, "name": self.name,

@@ -222,7 +222,8 @@ def _run_class(room, accounts, broker, record: Path, args, headless: bool, runni
         files = None
     else:
         # the window ends the class itself (End class, or closing it) and writes the files
-        window = _run_window(classroom, protocol, record, None if args.virtual else rooms_dir() / f"{room.name}.json")
+        window = _run_window(classroom, protocol, record, None if args.virtual else rooms_dir() / f"{room.name}.json",
+                             set(accounts.devices))
         reports, files = window.reports, window.files
         if reports is None:        # the app was stopped some other way (a signal)
             reports = classroom.finish()
@@ -268,7 +269,8 @@ def _write_class_files(classroom, reports, record: Path, protocol):
     return write_class_files(classroom, reports, record, protocol)
 
 
-def _run_window(classroom, protocol, record: Path, room_path: Path | None):
+def _run_window(classroom, protocol, record: Path, room_path: Path | None, known_devices: set[str]):
     from glovecoach.app.classroom_window import run_classroom_window
 
-    return run_classroom_window(classroom, protocol=protocol, record_dir=record, room_path=room_path)
+    return run_classroom_window(classroom, protocol=protocol, record_dir=record, room_path=room_path,
+                                known_devices=known_devices)
