@@ -322,6 +322,20 @@ def _laptop_window(qtbot, classroom: Classroom, record_dir) -> ClassroomWindow:
     return window
 
 
+def test_a_room_with_no_station_yet_says_what_to_do_and_takes_stations_from_the_screen(qtbot, tmp_path):
+    classroom = _class_without_broker(0, tmp_path)
+    try:
+        window = _laptop_window(qtbot, classroom, tmp_path)
+        window.start()
+        assert window.stack.currentWidget() is window.empty_hint and window.empty_hint.isVisible()
+        assert "Stations\u2026" in window.empty_hint.text() and "glovecoach provision" in window.empty_hint.text()
+        assert window.apply_table([{"station": "table 1", "trainee": "Ana", "right_glove": "GC-Z00R"}]) == []
+        assert window.stack.currentWidget() is window.grid and list(classroom.stations) == ["table 1"]
+        assert window.grid.tile("table 1").model.state.trainee == "Ana"
+    finally:
+        classroom.finish()
+
+
 def test_a_summary_pdf_that_cannot_be_written_leaves_the_other_files_and_says_why(qtbot, tmp_path):
     # a folder where the PDF is written before it is moved into place (CSV and HTML are free)
     (tmp_path / "class-summary.pdf.part").mkdir()

@@ -310,6 +310,19 @@ class ClassroomWindow(QtWidgets.QMainWindow):
         self.spines: dict[str, SpineStrip] = {}
         self.grid = self._make_grid()
         self.stack.addWidget(self.grid)
+        # A room with no station given devices yet: what to do, where the tiles will be.
+        self.empty_hint = QtWidgets.QLabel(
+            f"No station of {classroom.room.name} has devices yet.\n\nStations\u2026 (top right) puts "
+            "trainees and devices at stations, or loads a roster. A glove needs its login on this "
+            f"room's broker first: glovecoach provision --port PORT --room {classroom.room.name} "
+            "--broker THIS-MACHINE, then start the class again.")
+        self.empty_hint.setWordWrap(True)
+        self.empty_hint.setFont(theme.font(BAR_PX))
+        self.empty_hint.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.empty_hint.setContentsMargins(48, 48, 48, 48)
+        self.stack.addWidget(self.empty_hint)
+        if not classroom.stations:
+            self.stack.setCurrentWidget(self.empty_hint)
         self.end_page = QtWidgets.QLabel()
         self.end_page.setFont(theme.font(BAR_PX))
         self.end_page.setWordWrap(True)

@@ -79,9 +79,12 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     if args.virtual:
         virtual_room(room, args.virtual)
-    if not any(seat.devices for seat in room.stations):
+    headless = args.seconds is not None or not _has_display()
+    if not any(seat.devices for seat in room.stations) and headless:
+        # On a screen the instructor assigns them there (Stations...); headless, nobody can.
         raise CommandError(f"room {room.name} has no station with devices: give a --roster with device ids "
-                           "(station,trainee,left_glove,right_glove,spine_strip)")
+                           "(station,trainee,left_glove,right_glove,spine_strip), or start it on a screen and "
+                           "assign them there (Stations...)")
     accounts_path = rooms_dir() / f"{room.name}.accounts.json"
     try:
         accounts = RoomAccounts.load(accounts_path) if accounts_path.exists() and not args.virtual \
@@ -102,7 +105,6 @@ def run(args: argparse.Namespace) -> int:
     record = picked_up.record_dir if picked_up else \
         args.record or Path.home() / "glovecoach-sessions" / f"{room.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     _check_record_dir(record)
-    headless = args.seconds is not None or not _has_display()
     tls = _tls_files(args)
     try:
         # With TLS the instructor's own process joins on a plain loopback listener (same logins):
