@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from glovecoach.classroom.room import Room, RoomError, load_or_new, rooms_dir
@@ -148,3 +152,12 @@ def test_a_bad_table_says_which_row_and_changes_nothing(rows, words):
         room.apply_table(rows, known_devices={"GC-1L", "GC-1R", "GC-2L", "GC-K"})
     assert words in str(caught.value)
     assert room.describe() == before
+
+
+def test_a_room_without_stations_headless_names_both_ways_to_give_it_some(tmp_path):
+    env = {**os.environ, "GLOVECOACH_ROOMS_DIR": str(tmp_path / "rooms")}
+    out = subprocess.run([sys.executable, "-m", "glovecoach", "classroom", "--room", "empty-room", "--seconds", "2",
+                          "--record", str(tmp_path / "rec")], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert "room empty-room has no station with devices: give a --roster" in out.stderr
+    assert "assign them there (Stations...)" in out.stderr and "broker on port" not in out.stdout

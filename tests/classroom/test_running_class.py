@@ -58,3 +58,4 @@ def test_parts_named_with_folders_are_kept_to_the_class_folder(tmp_path):
                                 "started": "2026-12-04T09:15:00", "parts": {"table 1": ["../../etc/p1.gcrec"]}}))
     (tmp_path / "p1.gcrec").write_bytes(b"x")
     assert RunningClass.load(path).earlier_parts("table 1") == [tmp_path / "p1.gcrec"]
+
