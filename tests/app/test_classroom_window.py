@@ -177,7 +177,9 @@ def test_the_instructor_assigns_trainees_and_devices_on_the_screen(live_class, q
     running station's devices at its next class), remembered per room."""
     window = live_class
     room_file = tmp_path / "rooms" / "lab7.json"
-    window.known_devices = {d for s in window.classroom.room.stations for d in s.devices.values()} | {"GC-SPARE"}
+    # as the command gives it: asked each time the table opens or is applied
+    window.known_devices = lambda: {d for s in window.classroom.room.stations for d in s.devices.values()} | {
+        "GC-SPARE"}
     told: list[str] = []
     monkeypatch.setattr(QtWidgets.QMessageBox, "information", lambda _parent, _title, text: told.append(text))
     qtbot.mouseClick(window.stations_button, LEFT)

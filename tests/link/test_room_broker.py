@@ -388,3 +388,51 @@ def test_a_killed_owner_leaves_no_broker_listening(tmp_path):
         assert not alive, "the broker outlived the process that started it"
     finally:
         owner.kill()
+
+
+def test_a_login_added_mid_class_is_taken_without_a_restart(room):
+    """A glove provisioned while the class runs: refused until the running broker rereads the
+    room's logins (SIGHUP), then let in; the clients already connected stay connected."""
+    accounts, broker = room
+    staying = Screen(broker.port, "GC-A", accounts.devices["GC-A"])
+    assert not staying.connected().is_failure
+    password = accounts.add_device("GC-NEW")
+    before = Screen(broker.port, "GC-NEW", password)
+    assert before.connected().is_failure
+    before.close()
+    broker.reload_accounts(accounts)
+    assert logs_in_within(broker.port, "GC-NEW", password), "the new login was not taken"
+    assert staying.client.is_connected()
+    staying.close()
+
+
+def test_the_classroom_takes_in_gloves_provisioned_since_it_started(room, tmp_path):
+    """`glovecoach provision --room` adds a glove to the room's accounts file mid-class; the
+    classroom's `logins` (asked when the Stations table opens) finds it and lets it in."""
+    from glovecoach.commands.classroom import logins
+
+    accounts, broker = room
+    path = accounts.save(tmp_path / "room7.accounts.json")
+    assert logins(accounts, broker, path) == {"GC-A", "GC-B"}
+    on_disk = RoomAccounts.load(path)
+    password = on_disk.add_device("GC-LATE")          # what provision does
+    on_disk.save(path)
+    assert logins(accounts, broker, path) == {"GC-A", "GC-B", "GC-LATE"}
+    assert logs_in_within(broker.port, "GC-LATE", password)
+    path.write_text("{broken")                          # a bad file: the logins it had, and says so
+    assert logins(accounts, broker, path) == {"GC-A", "GC-B", "GC-LATE"}
+
+
+def logs_in_within(port: int, user: str, password: str, seconds: float = 5.0) -> bool:
+    """Whether ``user`` gets in within ``seconds`` (Mosquitto rereads its logins a moment
+    after SIGHUP)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        client = Screen(port, user, password)
+        rc = client.connected()
+        client.close()
+        if not rc.is_failure:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)

@@ -264,7 +264,7 @@ class ClassroomWindow(QtWidgets.QMainWindow):
 
     def __init__(self, classroom: Any, *, protocol: Any = None, record_dir: str | Path | None = None,
                  room_path: str | Path | None = None, confirm_end: bool = True,
-                 known_devices: set[str] | None = None) -> None:
+                 known_devices: set[str] | Callable[[], set[str]] | None = None) -> None:
         super().__init__()
         from glovecoach.protocols import default_protocol
 
@@ -273,7 +273,9 @@ class ClassroomWindow(QtWidgets.QMainWindow):
         self.record_dir = Path(record_dir) if record_dir is not None else classroom.record_dir
         self.room_path = Path(room_path) if room_path is not None else None
         self.confirm_end = confirm_end
-        self.known_devices = known_devices   # the devices with a login on the room's broker
+        # The devices with a login on the room's broker, or how to ask (a glove provisioned
+        # mid-class is let in then: the command's `logins`).
+        self.known_devices = known_devices
         self.reports: dict[str, Any] | None = None
         self.files: ClassFiles | None = None
         self.page: StationPage | None = None
@@ -315,7 +317,7 @@ class ClassroomWindow(QtWidgets.QMainWindow):
             f"No station of {classroom.room.name} has devices yet.\n\nStations\u2026 (top right) puts "
             "trainees and devices at stations, or loads a roster. A glove needs its login on this "
             f"room's broker first: glovecoach provision --port PORT --room {classroom.room.name} "
-            "--broker THIS-MACHINE, then start the class again.")
+            "--broker THIS-MACHINE; the class lets it in when Stations\u2026 opens.")
         self.empty_hint.setWordWrap(True)
         self.empty_hint.setFont(theme.font(BAR_PX))
         self.empty_hint.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
@@ -461,7 +463,7 @@ class ClassroomWindow(QtWidgets.QMainWindow):
             self.classroom.room.save(self.room_path)
 
     def _ask_table(self) -> None:
-        dialog = StationsDialog(self.classroom.room, self.known_devices, self.apply_table, self,
+        dialog = StationsDialog(self.classroom.room, self._logins(), self.apply_table, self,
                                 load_roster=self.load_roster)
         dialog.accepted.connect(lambda: dialog.later and QtWidgets.QMessageBox.information(
             self, "Stations changed", "\n".join(dialog.later)))
@@ -477,7 +479,11 @@ class ClassroomWindow(QtWidgets.QMainWindow):
     def apply_table(self, rows: list[dict[str, str]]) -> list[str]:
         """The room as the instructor edited it in the stations table (`Room.apply_table`:
         checked whole first, `RoomError` says which row), applied as a roster is."""
-        return self._change_room(lambda room: room.apply_table(rows, self.known_devices))
+        return self._change_room(lambda room: room.apply_table(rows, self._logins()))
+
+    def _logins(self) -> set[str] | None:
+        known = self.known_devices
+        return known() if callable(known) else known
 
     def _change_room(self, change: Callable[[Room], None]) -> list[str]:
         room = self.classroom.room
@@ -590,7 +596,7 @@ def end_page_html(stations: Any, reports: dict[str, Any] | None, files: ClassFil
 
 def run_classroom_window(classroom: Any, *, protocol: Any = None, record_dir: str | Path | None = None,
                          room_path: str | Path | None = None,
-                         known_devices: set[str] | None = None) -> ClassroomWindow:
+                         known_devices: set[str] | Callable[[], set[str]] | None = None) -> ClassroomWindow:
     """Show the grid full screen and run until the instructor ends the class; returns the
     window (its ``reports`` and ``files`` are None if the app was stopped otherwise)."""
     from glovecoach.app.qt import ensure_app

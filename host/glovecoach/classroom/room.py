@@ -190,7 +190,7 @@ class Room:
                 if unknown:
                     raise RoomError(f"{', '.join(unknown)} {'has' if len(unknown) == 1 else 'have'} no login on this "
                                     f"room's broker: give the glove its login (glovecoach provision --port PORT "
-                                    f"--room {self.name} --broker HOST), then start the class again")
+                                    f"--room {self.name} --broker HOST), then try again")
                 for role, device in list(seat.devices.items()):
                     if wanted.get(role) != device:
                         del seat.devices[role]

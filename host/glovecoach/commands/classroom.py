@@ -225,7 +225,8 @@ def _run_class(room, accounts, broker, record: Path, args, headless: bool, runni
     else:
         # the window ends the class itself (End class, or closing it) and writes the files
         window = _run_window(classroom, protocol, record, None if args.virtual else rooms_dir() / f"{room.name}.json",
-                             set(accounts.devices))
+                             (lambda: set(accounts.devices)) if args.virtual else
+                             (lambda: logins(accounts, broker, rooms_dir() / f"{room.name}.accounts.json")))
         reports, files = window.reports, window.files
         if reports is None:        # the app was stopped some other way (a signal)
             reports = classroom.finish()
@@ -271,7 +272,25 @@ def _write_class_files(classroom, reports, record: Path, protocol):
     return write_class_files(classroom, reports, record, protocol)
 
 
-def _run_window(classroom, protocol, record: Path, room_path: Path | None, known_devices: set[str]):
+def logins(accounts, broker, path: Path) -> set[str]:
+    """The devices with a login on the room's broker, after taking in the gloves provisioned
+    since the class started (`glovecoach provision --room` added them to the accounts file):
+    the running broker rereads its logins, nobody is dropped."""
+    from glovecoach.link.room_broker import RoomAccounts
+
+    try:
+        fresh = RoomAccounts.load(path)
+    except (OSError, ValueError) as exc:
+        print(f"  the room's accounts ({path}) could not be read again: {exc}", file=sys.stderr)
+        return set(accounts.devices)
+    new = {device: password for device, password in fresh.devices.items() if device not in accounts.devices}
+    if new:
+        accounts.devices.update(new)
+        broker.reload_accounts(accounts)
+    return set(accounts.devices)
+
+
+def _run_window(classroom, protocol, record: Path, room_path: Path | None, known_devices):
     from glovecoach.app.classroom_window import run_classroom_window
 
     return run_classroom_window(classroom, protocol=protocol, record_dir=record, room_path=room_path,

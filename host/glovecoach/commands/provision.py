@@ -249,7 +249,8 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             raise CommandError(f"room {args.room}'s accounts ({accounts_path}): {exc}") from None
         login.append(f"its broker login is its id, {glove_id}, from room {args.room}'s accounts"
-                     + ("" if known else " (new: a class already running takes it at its next start)"))
+                     + ("" if known else " (new: a class already running lets it in when its Stations\u2026 "
+                                         "table is next opened)"))
         return build_config(args.ssid, wifi_password, args.broker, args.room, glove_id, password, ca_pem)
 
     glove_id, detail = send(args.port, room_login if accounts_path is not None else config, args.timeout)

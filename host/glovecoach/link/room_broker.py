@@ -322,12 +322,7 @@ class RoomBroker:
         if self.accounts is None:
             lines.append("allow_anonymous true")
         else:
-            pw = self._dir / "passwd"
-            acl = self._dir / "acl"
-            for path, text in ((pw, self.accounts.password_file()), (acl, self.accounts.acl_file())):
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    fh.write(text)
+            pw, acl = self._write_accounts()
             lines += ["allow_anonymous false", f"password_file {pw}", f"acl_file {acl}"]
         lines += [
             "persistence false",
@@ -359,6 +354,31 @@ class RoomBroker:
         conf = self._dir / "mosquitto.conf"
         conf.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return conf
+
+    def _write_accounts(self) -> tuple[Path, Path]:
+        """The logins (hashed) and the ACL, private, where mosquitto.conf points."""
+        assert self._dir is not None and self.accounts is not None
+        pw = self._dir / "passwd"
+        acl = self._dir / "acl"
+        for path, text in ((pw, self.accounts.password_file()), (acl, self.accounts.acl_file())):
+            tmp = path.with_name(path.name + ".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, path)    # Mosquitto never reads half a file
+        return pw, acl
+
+    def reload_accounts(self, accounts: RoomAccounts) -> None:
+        """The room's logins as ``accounts`` has them now (a glove provisioned mid-class),
+        taken by the running broker without a restart: its password and ACL files are
+        rewritten and Mosquitto rereads them on SIGHUP; nobody connected is dropped."""
+        if self.accounts is None:
+            raise RoomBrokerError("a broker without accounts takes anyone; it has no logins to reload")
+        self.accounts = accounts
+        if self._dir is None or self._proc is None or self._proc.poll() is not None:
+            return                   # not running: start() writes them
+        self._write_accounts()
+        self._proc.send_signal(signal.SIGHUP)
 
     def _check_port_free(self) -> None:
         # Probing by connecting cannot tell our Mosquitto from whatever already holds the port.
