@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 
 import numpy as np
 import pytest
@@ -211,6 +212,15 @@ def test_the_instructor_assigns_trainees_and_devices_on_the_screen(live_class, q
     assert remembered.station("table 2").devices == {"left_glove": "GC-V02L", "right_glove": "GC-V02R"}
     assert remembered.station("table 3").trainee == "Chen Wei" and remembered.station("table 3").devices == {}
     assert "table 3" not in window.classroom.stations          # no devices: nothing to start
+
+    # A station given a glove that is not on yet joins at once, its tile waiting for it: the
+    # window is not frozen for the 10 s a class's start waits.
+    started = time.monotonic()
+    rows = [{"station": "table 3", "trainee": "Chen Wei", "right_glove": "GC-SPARE"}]
+    assert window.apply_table(rows) == []
+    assert time.monotonic() - started < 4.0
+    assert "table 3" in window.classroom.stations and window.grid.tile("table 3") is not None
+    assert any("GC-SPARE" in p for p in window.classroom.stations["table 3"].problems)
 
     # A roster, loaded from the same dialog: a bad one is named there and changes nothing.
     qtbot.mouseClick(window.stations_button, LEFT)

@@ -47,6 +47,10 @@ PUMP_SLICE_S = 0.008
 VIEW_FRAME_S = 1 / 30     # the open station's view, as a station screen draws it
 HEADER_MS = 500           # the class clock and the "needs you" line
 OTHERS_NAMED = 3           # other stations named on an open station's line; the rest are counted
+# A station added mid-class (Stations..., a roster) waits this long for its devices with the
+# window still; one not answering by then is asked again in the background (Classroom's late
+# join) and its tile says "waiting". At the class's start the wait is 10 s: nothing is shown yet.
+JOIN_WAIT_S = 1.5
 BAR_PX = 17               # type of the header and the station bar: read from a desk, not the room
 
 
@@ -503,7 +507,7 @@ class ClassroomWindow(QtWidgets.QMainWindow):
             elif seat.devices:
                 new.append(seat.name)
         if new:
-            self.classroom.start(new)
+            self.classroom.start(new, wait_s=JOIN_WAIT_S)
             self._close_page()
             index = self.stack.indexOf(self.grid)
             self.stack.removeWidget(self.grid)

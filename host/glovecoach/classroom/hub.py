@@ -155,9 +155,11 @@ class Classroom:
     def _client(self, device_id: str) -> GloveClient:
         return GloveClient(self.connection.transport(device_id))
 
-    def start(self, stations: Sequence[str] | None = None) -> Classroom:
+    def start(self, stations: Sequence[str] | None = None, *, wait_s: float = CONNECT_TIMEOUT_S) -> Classroom:
         """Open every station that has devices (or those named), each as far as it can:
-        a station whose device does not answer is started with the others and says so."""
+        a station whose device does not answer within ``wait_s`` is started with the others
+        and says so, and the device is asked again until it answers (a screen adding a
+        station mid-class waits less: its window must not freeze for a glove not yet on)."""
         self.record_dir.mkdir(parents=True, exist_ok=True)
         seats = [seat for seat in self.room.stations
                  if seat.devices and (stations is None or seat.name in stations)]
@@ -166,7 +168,7 @@ class Classroom:
         # Every device is asked at once: one by one, each waiting for its INFO answer through
         # the broker, a room of 36 devices took 8 s to open while the first streams piled up.
         jobs = [(seat, role, client) for seat in seats for role, client in clients[seat.name].items()]
-        answers = _all_at_once(lambda job: self._connect(*job), jobs)
+        answers = _all_at_once(lambda job: self._connect(*job, timeout=wait_s), jobs)
         late: list[threading.Thread] = []   # the devices that did not answer, asked again
         for seat in seats:
             hellos, problems = {}, []
@@ -210,11 +212,12 @@ class Classroom:
                 log.info("%s: %s %s joined the class late", seat.name, role, seat.devices[role])
                 return
 
-    def _connect(self, seat: StationSeat, role: str, client: GloveClient) -> tuple[Any, list[str]]:
+    def _connect(self, seat: StationSeat, role: str, client: GloveClient,
+                 timeout: float = CONNECT_TIMEOUT_S) -> tuple[Any, list[str]]:
         """Connect one device and start its stream unless it already runs at the room's rate
         (a trainee's screen started it: it is joined, not restarted)."""
         try:
-            hello = client.connect(timeout=CONNECT_TIMEOUT_S)
+            hello = client.connect(timeout=timeout)
         except (TimeoutError, LinkLost) as exc:
             return None, [f"{role.replace('_', ' ')} {seat.devices[role]}: {exc}"]
         streaming = bool(hello.info.get("streaming")) and int(hello.info.get("rate_hz") or 0) == self.rate_hz
