@@ -140,3 +140,20 @@ def test_an_instructors_notes_are_stored_once_at_the_stations_own_time(tmp_path:
         "instructor_messages": [{"text": "lighter, please", "host_time": 1.7e9 + 1, "at_s": 3.0,
                                  "via": LAYOUT.roles[-1]}]}
     assert all(not rec.notes for rec in station.devices.values())     # not a device's own story
+
+
+def test_an_instructors_note_is_placed_by_when_it_came_not_by_how_far_the_pipeline_had_got(tmp_path: Path) -> None:
+    """A screen behind a backlog (a busy machine: two seconds of frames and the note in one
+    poll) reaches the note before the slots that came with it: the note keeps the host time it
+    arrived, and the reader places it by that against the station origin."""
+    path = tmp_path / "station.gcrec"
+    origin = 1.79e9
+    with StationRecordingWriter(path, LAYOUT, 200) as writer:
+        writer.set_station_origin(origin)
+        listener = StationRecorderListener(writer, 200, clock=Clock())
+        for role in LAYOUT.roles:    # no slot emitted yet when it is taken in
+            listener.on_message(DeviceMessage(role, InstructorNote("mark", {"text": "", "host_time": 5.0},
+                                                                   received_host_s=origin + 2.25)))
+        listener.on_message(StationSamples(0, np.zeros((600, len(LAYOUT.columns)), np.uint16), (True,) * 3))
+    (mark,) = open_station_recording(path).instructor_notes()["instructor_marks"]
+    assert mark["at_s"] == 2.25 and mark["received_host_s"] == origin + 2.25

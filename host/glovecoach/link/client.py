@@ -120,7 +120,8 @@ class GloveClient:
         self.stall_timeout = stall_timeout
         self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
         # an instructor's marks and messages, where the transport brings them (a broker's)
-        self.transport.on_note = lambda kind, payload: self._emit(InstructorNote(kind, payload))
+        self.transport.on_note = lambda kind, payload: self._emit(
+            InstructorNote(kind, payload, self.host_time(time.monotonic())))
         self._io_lock = threading.Lock()        # open/close/write of the transport
         self._hello_changed = threading.Condition()
         self._commands = CommandMatcher()

@@ -167,6 +167,10 @@ class StationRecorderListener(Listener):
         if kind is None or note.identity in self._notes_seen:
             return
         self._notes_seen.add(note.identity)
-        self.writer.note(kind, {"text": note.text, "host_time": note.payload.get("host_time"),
-                                "at_s": round(self.station_end_index / self.rate_hz, 3), "via": role},
-                         self.clock())
+        payload = {"text": note.text, "host_time": note.payload.get("host_time"),
+                   "at_s": round(self.station_end_index / self.rate_hz, 3), "via": role}
+        if note.received_host_s is not None:
+            # the reader places it by this against the station origin: ``at_s`` above is only
+            # as far as this pipeline had got, which lags behind a backlog
+            payload["received_host_s"] = note.received_host_s
+        self.writer.note(kind, payload, self.clock())

@@ -208,14 +208,16 @@ class StationRecording:
         """The classroom instructor's marks and messages this recording holds, for the
         debrief, each with its session time ``at_s``. A message stored without one (the
         instructor's recording stores the host's clock) takes it from the station origin."""
-        marks = [dict(n.payload) for n in self.notes_of(MARK_NOTE)]
-        messages = []
-        for note in self.notes_of(INSTRUCTOR_MESSAGE_NOTE):
+        marks, messages = [], []
+        for note in self.notes_of(MARK_NOTE) + self.notes_of(INSTRUCTOR_MESSAGE_NOTE):
             entry = dict(note.payload)
+            received = entry.get("received_host_s")   # a trainee's recording: when it came
             host = entry.get("host_time", note.host_time)
-            if entry.get("at_s") is None and self.station_origin is not None and host is not None:
+            if self.station_origin is not None and isinstance(received, (int, float)):
+                entry["at_s"] = round(max(0.0, float(received) - self.station_origin), 3)
+            elif entry.get("at_s") is None and self.station_origin is not None and host is not None:
                 entry["at_s"] = max(0.0, float(host) - self.station_origin)
-            messages.append(entry)
+            (marks if note.kind == MARK_NOTE else messages).append(entry)
         return {"instructor_marks": marks, "instructor_messages": messages}
 
     def __repr__(self) -> str:

@@ -117,6 +117,9 @@ class InstructorNote:
 
     kind: str
     payload: dict
+    # When it reached this host (Unix seconds, the clock of the frames' host times): where it
+    # falls in this station's session, however long the pipeline takes to get to it.
+    received_host_s: float | None = None
 
     @property
     def text(self) -> str:
