@@ -69,7 +69,8 @@ GOLDEN_STEP = 0.6180339887
 # the recording, on their devices' own index; the coaching starts under a second later.
 ORIGIN_SPREAD_S = HOP_S
 # A picked-up station's session so far is coached again in blocks of this (results do not
-# depend on block size): a 15-minute session in 15 calls, about a second at start.
+# depend on block size): a 15-minute session in 15 calls; with reading and aligning its files,
+# about 2.5 s at start (docs/classroom.md, the restart fault).
 RESUME_BLOCK_S = 60.0
 RESUME_MARGIN_S = 1.0        # a picked-up station's live slots begin this long before the restart
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glovecoach.recording.format import T_US_MODULUS
+from glovecoach.recording.format import STATION_ORIGIN_NOTE, T_US_MODULUS
 from glovecoach.recording.reader import Note, Recording, StationRecording, open_station_recording
 from glovecoach.vocabulary.stream import SessionGap
 
@@ -95,7 +95,7 @@ def join_station_parts(parts: Sequence[StationRecording]) -> StationRecording:
         station_offset = round((_origin_of(part) - origin) * rate)
         for role, rec in part.devices.items():
             devices[role] = _join_device(devices[role], rec, station_offset, origin, rate)
-        notes += [_moved(n, station_offset, rate) for n in part.notes if n.kind != "station_origin"]
+        notes += [_moved(n, station_offset, rate) for n in part.notes if n.kind != STATION_ORIGIN_NOTE]
         problems += [f"{part.path.name}: {p}" for p in part.problems]
         station_end = max(station_end, station_offset + _station_end(part))
     last = parts[-1]
