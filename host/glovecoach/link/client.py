@@ -122,6 +122,7 @@ class GloveClient:
         # an instructor's marks and messages, where the transport brings them (a broker's)
         self.transport.on_note = lambda kind, payload: self._emit(
             InstructorNote(kind, payload, self.host_time(time.monotonic())))
+        self.transport.on_problem = self._problem
         self._io_lock = threading.Lock()        # open/close/write of the transport
         self._hello_changed = threading.Condition()
         self._commands = CommandMatcher()

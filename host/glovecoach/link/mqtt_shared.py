@@ -9,6 +9,11 @@ devices at 200 Hz against 8.3 % with one connection subscribed to the whole room
 handing each device's payloads to that device's `SharedMqttTransport`. Above the transport nothing changes: each
 device still has its `GloveClient`, decoder, sequence checks and gap sizing.
 
+Each device's messages are weighed against its budget (`glovecoach.link.flood_guard`) before
+anything is decoded: a device sending several times what any glove sends, for longer than a
+burst lasts, has the excess dropped unread (a counted gap, and a device problem saying so), so
+that it cannot take the instructor's process from every other station.
+
 A broker lost is lost for every device at once: each transport raises `LinkLost`, each
 client's reconnect policy reopens it, and the first reopen builds a new connection that the
 others then join.
@@ -16,11 +21,13 @@ others then join.
 
 from __future__ import annotations
 
+import logging
 import ssl
 import threading
 import uuid
 from collections.abc import Callable
 
+from glovecoach.link.flood_guard import GLOVE_FLOOD_LIMITS, FloodLimits, MessageBudget
 from glovecoach.link.mqtt_room_client import Message, MqttRefused, RoomMqttClient
 from glovecoach.link.mqtt_transport import (
     CONNECT_TIMEOUT_S,
@@ -32,6 +39,8 @@ from glovecoach.link.mqtt_transport import (
 from glovecoach.link.reader import PushTransport, ReaderTicker
 from glovecoach.link.transport import LinkLost
 
+log = logging.getLogger(__name__)
+
 
 class SharedMqttConnection:
     """One connection for every device of a room; `transport(device_id)` for each device.
@@ -42,8 +51,10 @@ class SharedMqttConnection:
 
     def __init__(self, host: str, port: int, room: str, *, username: str | None = None,
                  password: str | None = None, tls: bool = False, tls_ca: str | None = None,
-                 keepalive_s: int = DEFAULT_KEEPALIVE_S, connect_timeout: float = CONNECT_TIMEOUT_S) -> None:
+                 keepalive_s: int = DEFAULT_KEEPALIVE_S, connect_timeout: float = CONNECT_TIMEOUT_S,
+                 flood_limits: FloodLimits = GLOVE_FLOOD_LIMITS) -> None:
         self.host, self.port, self.room = host, port, room
+        self.flood_limits = flood_limits
         self._credentials = (username, password)
         self.tls, self.tls_ca = tls or tls_ca is not None, tls_ca
         self.keepalive_s, self.connect_timeout = keepalive_s, connect_timeout
@@ -124,6 +135,7 @@ class SharedMqttConnection:
         """The messages of one read: each device's payloads joined, in their order, one call."""
         prefix, n = self._prefix, len(self._prefix)
         payloads: dict[SharedMqttTransport, list[bytes]] = {}
+        flooding: set[SharedMqttTransport] = set()
         for topic, payload, retained in messages:
             if not topic.startswith(prefix):
                 continue
@@ -136,10 +148,14 @@ class SharedMqttConnection:
             elif what in (b"frames", b"hello"):
                 if retained:
                     self.retained_skipped += 1
-                else:
+                elif device.budget.admit(len(payload), received):
                     payloads.setdefault(device, []).append(closed_message(payload))
+                else:
+                    flooding.add(device)
         for device, parts in payloads.items():
             device._deliver(parts[0] if len(parts) == 1 else b"".join(parts), received)
+        for device in flooding:
+            device._report_flood()
 
 
 class SharedMqttTransport(PushTransport):
@@ -159,6 +175,8 @@ class SharedMqttTransport(PushTransport):
         self._cond = threading.Condition()
         self._receiver: Callable[[bytes, float], None] | None = None
         self.device_online: bool | None = None
+        # What this device may send (glovecoach.link.flood_guard); it outlives reconnections.
+        self.budget = MessageBudget(connection.flood_limits)
 
     # ------------------------------------------------------------------ pushing
     @property
@@ -192,6 +210,16 @@ class SharedMqttTransport(PushTransport):
                 self._chunks = []
         # Outside the lock: the receiver takes its reader's lock, whose holder may reopen us.
         receiver(payload, received)
+
+    def _report_flood(self) -> None:
+        """Tell the device's client that messages were dropped unread (it reports them as a
+        device problem, at most every few seconds with the count since)."""
+        budget = self.budget
+        log.warning("%s: over its budget (%s): %d messages (%d bytes) dropped so far", self.name,
+                    budget.limits.describe(), budget.refused, budget.refused_bytes)
+        if self.on_problem is not None:
+            self.on_problem("flood", f"sends more than any glove: over {budget.limits.describe()}; "
+                                     f"{budget.refused} messages dropped unread so far (a counted gap)")
 
     def _mark_lost(self, why: str) -> None:
         with self._cond:

@@ -37,6 +37,9 @@ class Transport(abc.ABC):
     # Where a transport hands what comes beside the byte stream (an instructor's message on a
     # glove's topics through a broker): ``on_note(kind, payload)``; the client sets it.
     on_note: Callable[[str, dict], None] | None = None
+    # Where a transport says it refused what a device sent before it reached the byte stream (a
+    # device over its message budget): ``on_problem(field, message)``; the client sets it.
+    on_problem: Callable[[str, str], None] | None = None
 
     @abc.abstractmethod
     def open(self) -> None:
