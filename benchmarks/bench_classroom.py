@@ -30,7 +30,10 @@ watched by today's full station views instead of tiles (`--views K`: K stations,
 still run).
 
     .venv/bin/python benchmarks/bench_classroom.py [--stations 12] [--seconds 120] [--views K]
-        [--alerts lockstep|staggered|both] [--parts]
+        [--alerts lockstep|staggered|both] [--channels N] [--parts]
+
+`--channels 20`: every device carries 20 channels, the issue's "3 devices x 20 channels" taken
+literally (a widened sensor map, benchmarks/wide_sensor_map.py; today's devices carry 12 / 12 / 8).
 
 `--parts` also prints where the instructor's CPU goes (`PartClock`).
 """
@@ -38,6 +41,7 @@ still run).
 from __future__ import annotations
 
 import argparse
+import atexit
 import collections
 import json
 import os
@@ -319,8 +323,10 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.01, stag
         finally:
             publisher.kill()
     lost = shifted = samples = 0
+    widths: set[tuple[int, ...]] = set()   # each station recording's channels per device
     for s in classroom.stations.values():
         rec = open_station_recording(s.recording)
+        widths.add(tuple(dev.raw.shape[1] for dev in rec.devices.values()))
         for dev in rec.devices.values():
             samples += dev.samples
             lost += dev.lost_samples
@@ -337,7 +343,7 @@ def measure(n: int, seconds: float, full_views: bool, pump_s: float = 0.01, stag
             "lat": np.percentile(lat, [50, 99]) if len(lat) else (np.nan, np.nan),
             "decided": np.percentile(dec, [50, 99]) if len(dec) else (np.nan, np.nan), "publish_lag": publish_lag,
             "latencies": lat, "parts": shares, "pace_s": pace_s,
-            "rss_mb": rss_end, "growth_mb": growth}
+            "rss_mb": rss_end, "growth_mb": growth, "recorded_widths": sorted(widths)}
 
 
 PARTS = ("intake", "coaching quiet stretches", "coaching alerts", "painting", "other, main thread",
@@ -352,6 +358,22 @@ def meets(r: dict) -> bool:
     kept up means under 1 % of the frames missed."""
     return (r["lost"] == 0 and r["shifted"] == 0 and r["fps"] >= 0.99 * TARGET_FPS and r["alerts"] > 0
             and r["lat"][1] < TARGET_P99_MS and r["cpu"] < 1.0)
+
+
+def _use_wide_sensor_map(per_device: int) -> None:
+    """Every device of the room carries ``per_device`` channels: a widened sensor map for this
+    process and the publisher it starts (both read the layout from GLOVECOACH_SENSOR_MAP),
+    set before anything of glovecoach is imported."""
+    if any(name == "glovecoach" or name.startswith("glovecoach.") for name in sys.modules):
+        raise RuntimeError("the sensor map must be chosen before glovecoach is imported")
+    from wide_sensor_map import widened_sensor_map
+
+    base = json.loads((Path(__file__).resolve().parents[1] / "hardware" / "sensor_map.json").read_text())
+    handle, path = tempfile.mkstemp(prefix="glovecoach-wide-map-", suffix=".json")
+    with os.fdopen(handle, "w") as fh:
+        json.dump(widened_sensor_map(base, per_device), fh)
+    os.environ["GLOVECOACH_SENSOR_MAP"] = path
+    atexit.register(os.unlink, path)
 
 
 def _layout():
@@ -375,16 +397,26 @@ def main() -> None:
     parser.add_argument("--parts", action="store_true",
                         help="also print where the instructor's CPU goes: the main thread's time in the "
                              "stations' intake, their coaching and the painting, and the other threads'")
+    parser.add_argument("--channels", type=int, default=None, metavar="N",
+                        help="every device carries N channels (benchmarks/wide_sensor_map.py: the issue's "
+                             "3 x 20 is --channels 20); default: the devices as built (hardware/sensor_map.json)")
     parser.add_argument("--alerts", choices=("lockstep", "staggered", "both"), default="both",
                         help="every station pressing at the same instants (the worst case), spread over "
                              "the press period (independent trainees), or each size both ways (default)")
     args = parser.parse_args()
+    if args.channels is not None:
+        _use_wide_sensor_map(args.channels)
     modes = {"lockstep": [False], "staggered": [True], "both": [False, True]}[args.alerts]
     rows = [measure(n, args.seconds, False, args.pump_ms / 1000, stagger, args.parts)
             for n in args.stations for stagger in modes]
     if args.views:
         rows.append(measure(args.views, args.seconds, True, args.pump_ms / 1000, modes[-1], args.parts))
-    print(f"classroom at 200 Hz, 3 devices per station, {args.seconds:.0f} s per run, this machine "
+    # The devices' widths as the stations' recordings hold them (every run's, every station's).
+    recorded = sorted({w for r in rows for w in r["recorded_widths"]})
+    widths = ", ".join(" / ".join(map(str, w)) for w in recorded)
+    print(f"classroom at 200 Hz, 3 devices per station ({widths} channels recorded"
+          f"{', benchmarks/wide_sensor_map.py' if args.channels else ', as built'}), "
+          f"{args.seconds:.0f} s per run, this machine "
           f"({os.cpu_count()} cores)")
     print(f"{'stations':>8} {'display':<14} {'alerts':<10} {'samples':>9} {'lost':>5} {'shifted':>7} {'fps':>5} "
           f"{'alerts':>6} {'alert p50/p99 ms':>17} {'(decided)':>13} {'(published)':>13} {'instructor CPU':>15} "
