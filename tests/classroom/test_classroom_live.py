@@ -29,6 +29,7 @@ from glovecoach.station.replay import align_station_recording
 
 pytestmark = pytest.mark.mosquitto
 RATE = 200
+FRAME_SAMPLES = RATE // 50   # a SAMPLES frame holds 20 ms
 
 
 def run_for(classroom: Classroom, seconds: float) -> None:
@@ -159,12 +160,18 @@ def test_the_broker_restarting_mid_class_is_a_counted_gap_and_nothing_else(room_
             assert dev.lost_samples == lost and 0 < lost < 4 * RATE, (name, role, dev.gaps)
 
 
-def test_the_instructor_restarting_picks_up_the_running_sessions(room_and_broker, tmp_path):
+@pytest.mark.parametrize("pump_budget_s, slow_join_s", [(None, 0.0), (0.0005, 1.5)])
+def test_the_instructor_restarting_picks_up_the_running_sessions(room_and_broker, tmp_path, monkeypatch,
+                                                                 pump_budget_s, slow_join_s):
     """The instructor's app ends (its process killed) and starts again: the devices never stop,
     the new app joins their streams (no restart), records on in a new file in the class's
     folder that names the file it continues, and the class's end reports the whole session.
     A witness (the trainee's screen, recording the same station the whole time) shows the two
-    files joined are its own samples at their own places, with one exact gap between them."""
+    files joined are its own samples at their own places, with one exact gap between them.
+    Pumped with a budget (as the window pumps), the earlier part is coached a slice per pump,
+    the tile saying how far, while the live frames are recorded as they come. A join that takes
+    long (a slow broker, or the stations before it reading their files) loses no live frame
+    from the coaching: the live slots begin before the first device was joined."""
     room, accounts, broker = room_and_broker
     address = BrokerAddress("127.0.0.1", broker.port)
     running = tmp_path / "rooms" / "lab7.class.json"
@@ -182,12 +189,32 @@ def test_the_instructor_restarting_picks_up_the_running_sessions(room_and_broker
         run_all([witness], 2.0)      # nobody records for the instructor meanwhile
         remembered = RunningClass.load(running)
         assert remembered.parts == {"table 1": [first.stations["table 1"].recording.name]}
+        connect = Classroom._connect
+
+        def slow_connect(self, *args, **kwargs):
+            answer = connect(self, *args, **kwargs)    # joined: its frames come in from now
+            time.sleep(slow_join_s)
+            return answer
+
+        monkeypatch.setattr(Classroom, "_connect", slow_connect)
         second = Classroom(room, address, record_dir=tmp_path / "elsewhere", protocol=default_protocol(),
                            rate_hz=RATE, username="instructor", password=accounts.screens["instructor"],
                            running_class_file=running, picked_up=remembered).start(["table 1"])
         assert RunningClass.load(running).parts["table 1"] == [p.name for p in second.stations["table 1"].parts]
-        run_all([witness, second], 4.0)
+        tile = second.stations["table 1"].tile
+        picking_up = [tile.state.picking_up]
+        while second.stations["table 1"].pipeline.resuming:
+            second.pump(pump_budget_s)
+            picking_up.append(tile.state.picking_up)
+        if pump_budget_s is not None:
+            assert picking_up[0] == 0.0 and any(0 < f < 1 for f in picking_up[1:-1]), picking_up
+        assert picking_up[-1] is None
+        run_all([witness, second], 4.0, pump_budget_s)
         reports = second.finish()
+        late = {role: stats["late_samples"] for role, stats in second.stations["table 1"].pipeline.alignment().items()}
+        # A device's first frame keeps what is under rejoin_s old, as after any gap (a sample
+        # or two on a busy machine); slow joining lost the first half second before.
+        assert max(late.values()) <= FRAME_SAMPLES, f"live frames fell before the first live slot: {late}"
         witness.finish()
     assert not running.exists()      # the class ended: nothing to pick up
     before, after = first.stations["table 1"].recording, second.stations["table 1"].recording
@@ -222,10 +249,10 @@ def test_the_instructor_restarting_picks_up_the_running_sessions(room_and_broker
     assert second.stations["table 1"].pipeline.coaching.samples_seen > 6 * RATE    # both runs' slots, not 4 s
 
 
-def run_all(classrooms: list[Classroom], seconds: float) -> None:
+def run_all(classrooms: list[Classroom], seconds: float, budget_s: float | None = None) -> None:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        if not sum(c.pump() for c in classrooms):
+        if not sum(c.pump(budget_s) for c in classrooms):
             time.sleep(0.01)
 
 

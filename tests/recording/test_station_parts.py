@@ -215,7 +215,9 @@ def test_a_picked_up_class_station_goes_on_from_its_session_so_far_or_says_why_n
         at = block.first_index + block.n_samples
     assert at == resume.start_slot
     recorded = sum(blk.n_samples for blk in resume.blocks if isinstance(blk, StationSamples))
-    assert recorded == pytest.approx(4_000, abs=10)
+    # (b's run aligned its devices afresh on its own origin, 0.02 s after its first samples:
+    # those it left out, its replay leaves out too)
+    assert recorded == pytest.approx(4_000, abs=25)
     # restarted a minute into the session: the slots up to a second before are a gap coached at
     # once, so the aligner starts near the live stream
     later, _ = Classroom._session_so_far(room, "table 1", [a, b], resume.origin_host_s + 60.0)
@@ -228,3 +230,74 @@ def test_a_picked_up_class_station_goes_on_from_its_session_so_far_or_says_why_n
     assert resume is None
     assert "begins again at the restart" in problem and "station 'table 1' against 'table 2'" in problem
     assert Classroom._session_so_far(room, "table 1", []) == (None, None)
+
+
+def test_a_picked_up_session_coached_in_slices_reports_as_one_coached_at_once(tmp_path):
+    """The window shows at once while a picked-up session's earlier part is coached a slice per
+    pump: the slices, or an end that comes before they are done, give the one session's report."""
+    from types import SimpleNamespace
+
+    from glovecoach.classroom.hub import Classroom
+    from glovecoach.pipeline.station_session import StationPipeline
+    from glovecoach.protocols import default_protocol
+
+    a = make_part(tmp_path / "a.gcrec", station_devices(), 0, 90 * RATE)
+    b = make_part(tmp_path / "b.gcrec", station_devices(), 100 * RATE, 60 * RATE, continues=["a.gcrec"])
+    resume, _ = Classroom._session_so_far(SimpleNamespace(rate_hz=RATE), "table 1", [a, b],
+                                          open_station_recording(a).station_origin + 170.0)
+
+    def pipeline() -> StationPipeline:
+        return StationPipeline({}, LAYOUT, RATE, protocol=default_protocol(), with_state=True, coach_hold_s=0.4,
+                               defer_coaching=True, resume=resume)
+
+    whole = pipeline()
+    assert whole.resuming and whole.resumed_fraction == 0.0
+    assert whole.resume_some(None) and not whole.resuming
+    expected = json.dumps(whole.finish().to_dict(), sort_keys=True)
+
+    sliced = pipeline()
+    done = []
+    while not sliced.resume_some(0.0):      # one block per call
+        done.append(sliced.resumed_fraction)
+        assert sliced.resuming and sliced.coaching_due == 0     # nothing live is coached meanwhile
+    assert len(done) >= 30 and done == sorted(done) and 0 < done[0] and done[-1] < 1
+    assert sliced.resumed_fraction == 1.0 and sliced.coaching.defer, "live coaching deferred again"
+    assert json.dumps(sliced.finish().to_dict(), sort_keys=True) == expected
+
+    cut_short = pipeline()
+    assert not cut_short.resume_some(0.0)
+    assert json.dumps(cut_short.finish().to_dict(), sort_keys=True) == expected    # the rest coached first
+
+
+@pytest.mark.parametrize("same_origin", [True, False])
+def test_joined_parts_align_each_part_as_the_run_that_recorded_it_did(tmp_path, same_origin):
+    """A picked-up session's live run fitted each device's clock afresh at the restart and
+    counted its samples from 0, so the joined parts' replay aligns each part as that run did:
+    every slot of each part is where that part's own run put it (one aligner over the joined
+    streams put samples a slot away now and then). Parts on one origin (a picked-up class) and
+    a part aligned afresh on its own origin both."""
+    from glovecoach.station.replay import align_recording, align_station_recording
+
+    a = make_part(tmp_path / "a.gcrec", station_devices(), 0, 3_000)
+    origin = open_station_recording(a).station_origin
+    b = make_part(tmp_path / "b.gcrec", station_devices(), 4_000, 3_000, continues=["a.gcrec"],
+                  origin=origin if same_origin else None)
+    joined = align_station_recording(open_station_session([a, b]))
+    alone_a = align_station_recording(open_station_recording(a))
+    part_b = open_station_recording(b)
+    alone_b = align_recording(part_b.devices, part_b.layout, RATE, part_b.station_origin)
+    offset = round((part_b.station_origin - origin) * RATE)
+    n = alone_a.n_total
+    assert joined.origin_host_s == origin
+    assert np.array_equal(joined.present[:n], alone_a.present) and np.array_equal(joined.raw[:n], alone_a.raw)
+    first_b = int(np.flatnonzero(alone_b.present.any(axis=1))[0])
+    assert first_b + offset > n
+    span = alone_b.n_total - first_b
+    assert span > 2_900 and joined.n_total == offset + alone_b.n_total
+    at = slice(first_b + offset, offset + alone_b.n_total)
+    assert np.array_equal(joined.present[at], alone_b.present[first_b:])
+    assert np.array_equal(joined.raw[at], alone_b.raw[first_b:])
+    assert not joined.present[n:first_b + offset].any()        # the gap between the parts holds nothing
+    for role, stats in joined.devices.items():                  # each device's counts over both parts
+        assert stats.samples == alone_a.devices[role].samples + alone_b.devices[role].samples
+        assert stats.clock_ppm == alone_b.devices[role].clock_ppm

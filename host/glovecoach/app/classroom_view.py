@@ -179,6 +179,9 @@ class StationTile(QtWidgets.QWidget):
         begun = state.session_limit_s and (state.session_elapsed_s > 0 or state.technique is not None)
         session = f"{_mmss(state.session_elapsed_s)} of {_mmss(state.session_limit_s)}" if begun else "not begun"
         p.drawText(QtCore.QRectF(pad, y, w - 2 * pad, unit * 1.2), QtCore.Qt.AlignmentFlag.AlignLeft, sub)
+        if state.picking_up is not None:
+            # a restarted app coaching the session's earlier part again: its clocks catch up
+            session = f"picking up {state.picking_up:.0%}"
         if not state.recording:
             # the station's file could not go on (a full disk): still coached, no longer saved
             session = f"NOT RECORDING \u00b7 {session}"

@@ -69,9 +69,13 @@ GOLDEN_STEP = 0.6180339887
 # the recording, on their devices' own index; the coaching starts under a second later.
 ORIGIN_SPREAD_S = HOP_S
 # A picked-up station's session so far is coached again in blocks of this (results do not
-# depend on block size): a 15-minute session in 15 calls; with reading and aligning its files,
-# about 2.5 s at start (docs/classroom.md, the restart fault).
-RESUME_BLOCK_S = 60.0
+# depend on block size), a few blocks in each pump after the live stations' coaching, so the
+# window shows and paints while it goes on; a 15-minute session is about 1.7 s of coaching, and
+# reading and aligning its files 0.9 s more at start (docs/classroom.md, the restart fault).
+RESUME_BLOCK_S = 5.0
+# How long one pump coaches picked-up sessions when its caller gives no budget of its own
+# (the window's pump gives PUMP_SLICE_S; a headless pump with no budget finishes them at once).
+RESUME_SLICE_S = 0.008
 RESUME_MARGIN_S = 1.0        # a picked-up station's live slots begin this long before the restart
 
 
@@ -166,6 +170,11 @@ class Classroom:
                  if seat.devices and (stations is None or seat.name in stations)]
         clients = {seat.name: {role: self._client(device) for role, device in seat.devices.items()}
                    for seat in seats}
+        # Before any device is joined: a picked-up session's live slots begin near here, and no
+        # frame taken in can be older. (Taken per station after the stations before it had read
+        # their earlier files, it put the first seconds of the later stations' live frames
+        # before their first live slot: recorded, but never coached.)
+        joining_from = time.time()
         # Every device is asked at once: one by one, each waiting for its INFO answer through
         # the broker, a room of 36 devices took 8 s to open while the first streams piled up.
         jobs = [(seat, role, client) for seat in seats for role, client in clients[seat.name].items()]
@@ -181,7 +190,7 @@ class Classroom:
                     if problem:
                         late.append(threading.Thread(target=self._join_late, args=(seat, role, client),
                                                      name=f"classroom late {seat.devices[role]}", daemon=True))
-            self._open_station(seat, clients[seat.name], hellos, problems)
+            self._open_station(seat, clients[seat.name], hellos, problems, joining_from)
         self._remember_class()
         for thread in late:
             thread.start()
@@ -234,11 +243,11 @@ class Classroom:
         return hello, []
 
     def _open_station(self, seat: StationSeat, clients: dict[str, GloveClient], hellos: dict[str, Any],
-                      problems: list[str]) -> None:
+                      problems: list[str], joining_from: float) -> None:
         layout = StationLayout.for_roles(list(seat.devices))
         path = self.record_dir / recording_name(seat.name, seat.trainee, self.opened)
         earlier = self.picked_up.earlier_parts(seat.name) if self.picked_up else []
-        resume, report_problem = self._session_so_far(seat.name, earlier, time.time())
+        resume, report_problem = self._session_so_far(seat.name, earlier, joining_from)
         if resume is None:
             earlier = []          # begun again: this file continues nothing
         metadata = {"source": "glovecoach classroom", "room": self.room.name, "station": seat.name,
@@ -264,6 +273,8 @@ class Classroom:
                                    coach_hold_s=COACH_HOLD_S,
                                    coach_hold_phase=phase, defer_coaching=True,
                                    origin_delay_s=phase * ORIGIN_SPREAD_S, resume=resume)
+        if pipeline.resuming:
+            tile.picking_up(0.0)
         self.stations[seat.name] = ClassStation(seat, layout, clients, pipeline, tile, path, problems,
                                                 earlier_parts=earlier, report_problem=report_problem)
 
@@ -324,7 +335,26 @@ class Classroom:
         coached, stopped = coach_in_turn(pipelines[first:] + pipelines[:first], budget_s, start)
         if stopped is not None:
             self._next_to_pump = pipelines.index(stopped) + 1
-        return n + coached
+        return n + coached + self._pick_up_some(live, budget_s, start)
+
+    def _pick_up_some(self, live: list[ClassStation], budget_s: float | None, start: float) -> int:
+        """Coach picked-up sessions' earlier slots, one station after another, with what is left
+        of the pump's budget (at least RESUME_SLICE_S / 4, so it always gets on); without a
+        budget, all of them. Returns how many stations moved on."""
+        moved = 0
+        for s in live:
+            if not s.pipeline.resuming:
+                continue
+            if budget_s is None:
+                s.pipeline.resume_some(None)
+            else:
+                left = max(RESUME_SLICE_S / 4, budget_s - (time.monotonic() - start))
+                s.pipeline.resume_some(left)
+            s.tile.picking_up(s.pipeline.resumed_fraction if s.pipeline.resuming else None)
+            moved += 1
+            if budget_s is not None and time.monotonic() - start >= budget_s:
+                break
+        return moved
 
     def mark(self, station: str, text: str = "") -> dict:
         """The instructor marks a moment of a station: stored in its recording (shown in its

@@ -55,6 +55,7 @@ class TileState:
     devices: tuple[DeviceBadge, ...] = ()
     paused: bool = False
     recording: bool = True              # False once the station's recording could not go on
+    picking_up: float | None = None     # a picked-up session's earlier part being coached: done, 0-1
 
     @property
     def phase_clock(self) -> str:
@@ -214,6 +215,11 @@ class TileModel:
     def recording_stopped(self) -> None:
         """The station's recording could not go on (a full disk): the tile says so until the end."""
         self._set(recording=False)
+
+    def picking_up(self, done: float | None) -> None:
+        """A picked-up session's earlier part is being coached (``done``: how much, 0-1), or
+        None once it all is: the tile's clocks are the session's from then on."""
+        self._set(picking_up=None if done is None else round(done, 2))
 
     # ------------------------------------------------------------------ coaching
     def on_station_update(self, update: Any) -> None:

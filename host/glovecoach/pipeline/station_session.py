@@ -22,16 +22,22 @@ station mode, the demo and every station of a classroom:
   the listeners after it) first, then the live ones go on from the next slot on the same
   origin. So the phases, the protocol's clock and the report are the whole session's; the
   recording holds only what this run receives (the earlier run's file holds the rest).
+  The earlier slots are coached in slices (`resume_some`, about 5 ms a 2.5 s block), so a room
+  picking up twelve sessions shows its window at once instead of after half a minute; until
+  they are all coached, `pump()` records the live messages as they come and holds them for
+  the coaching (`finish()` coaches whatever is left first).
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from glovecoach.pipeline.listener import Listener
-from glovecoach.pipeline.notifier import Notifier
+from glovecoach.pipeline.notifier import Notifier, join_sample_runs
 from glovecoach.pipeline.recorder import StationRecorderListener
 from glovecoach.pipeline.station_coaching import NOT_DUE, StationCoachingListener
 from glovecoach.pipeline.station_source import StationSource
@@ -72,22 +78,50 @@ class StationPipeline:
         self.notifier = Notifier(self.source, [*chain, *listeners])
         self._origin_written = False
         self.finished = False
-        if resume is not None:
-            self._replay_earlier(resume)
+        # The earlier run's blocks still to coach (never recorded: the earlier file holds them),
+        # and the live messages recorded meanwhile, held for the coaching until then.
+        self._earlier: collections.deque | None = None
+        self._earlier_total = 0
+        self._held_live: list[Any] = []
+        self._defer_live = defer_coaching
+        if resume is not None and self.coaching is not None:
+            self._earlier = collections.deque(resume.blocks)
+            self._earlier_total = len(self._earlier)
+            self.coaching.defer = False    # the earlier blocks are coached as they are handed in
 
-    def _replay_earlier(self, resume: ResumedSession) -> None:
-        """The session's earlier slots through the coaching and what follows it (never the
-        recorder: they are in the earlier run's file)."""
-        if self.coaching is None:
-            return
+    @property
+    def resuming(self) -> bool:
+        """The earlier run's slots are not all coached yet (`resume_some`)."""
+        return self._earlier is not None
+
+    @property
+    def resumed_fraction(self) -> float:
+        """How much of the earlier run's session is coached, 0-1 (1 when there is none)."""
+        if self._earlier is None or not self._earlier_total:
+            return 1.0
+        return 1.0 - len(self._earlier) / self._earlier_total
+
+    def resume_some(self, budget_s: float | None = None) -> bool:
+        """Coach the earlier run's next blocks for about ``budget_s`` (None: all that is left);
+        True once they are all coached, and then the live messages held meanwhile go on to the
+        coaching, in their order, before anything newer."""
+        if self._earlier is None:
+            return True
+        assert self.coaching is not None
         at = self.notifier.listeners.index(self.coaching)
-        deferring, self.coaching.defer = self.coaching.defer, False   # coached as they come
-        try:
-            for block in resume.blocks:
-                self.notifier.deliver(block, at)
-            self._deliver_coached(self.coaching.flush())
-        finally:
-            self.coaching.defer = deferring
+        start = time.monotonic()
+        earlier = self._earlier
+        while earlier:
+            self.notifier.deliver(earlier.popleft(), at)
+            if budget_s is not None and earlier and time.monotonic() - start >= budget_s:
+                return False
+        self._deliver_coached(self.coaching.flush())
+        self.coaching.defer = self._defer_live
+        self._earlier = None
+        held, self._held_live = self._held_live, []
+        for message in held:
+            self.notifier.deliver(message, at)
+        return True
 
     @property
     def station_end_index(self) -> int:
@@ -97,7 +131,17 @@ class StationPipeline:
         return self.source.aligner.emitted_to
 
     def pump(self) -> int:
-        """Deliver what the devices sent since the last call; returns how many messages."""
+        """Deliver what the devices sent since the last call; returns how many messages.
+        While the earlier run's session is being coached (`resuming`), they are recorded now
+        and held for the coaching."""
+        if self._earlier is not None:
+            messages = self.source.poll()
+            for message in join_sample_runs(messages):
+                if self.recorder is not None:
+                    self.recorder.on_message(message)   # it derives nothing: the file is the end
+                self._held_live.append(message)
+            self._store_origin()
+            return len(messages)
         n = self.notifier.pump()
         self._store_origin()
         return n
@@ -135,6 +179,7 @@ class StationPipeline:
         alignment, the coaching finished. Returns the station report (None without coaching)."""
         if self.finished:
             return None
+        self.resume_some(None)     # the whole session is reported, however soon it ends
         self.finished = True
         for message in self.source.finish():
             self.notifier.deliver(message)

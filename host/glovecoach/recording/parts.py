@@ -108,7 +108,8 @@ def join_station_parts(parts: Sequence[StationRecording]) -> StationRecording:
     return dataclasses.replace(
         first, path=last.path, metadata=metadata, devices=devices, notes=notes, problems=problems,
         closed_cleanly=last.closed_cleanly, ended_at=last.ended_at, end_info=end_info,
-        station_origin=origin, skipped=[s for p in parts for s in p.skipped])
+        station_origin=origin, skipped=[s for p in parts for s in p.skipped],
+        parts=tuple(parts) if len(parts) > 1 else ())
 
 
 def _origin_of(part: StationRecording) -> float:

@@ -167,6 +167,10 @@ class StationRecording:
     end_info: dict | None = None        # the station END record
     station_origin: float | None = None  # host seconds of station index 0, if the caller set it
     skipped: list[Skipped] = field(default_factory=list)  # every damaged stretch, in file order
+    # The parts of a session recorded in several files (glovecoach.recording.parts), in session
+    # order, each as read; empty for a one-file session. Each part's samples are placed on the
+    # station index as the run that recorded it placed them (station.replay).
+    parts: tuple[StationRecording, ...] = ()
 
     @property
     def truncated(self) -> bool:

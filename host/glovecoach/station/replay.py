@@ -11,12 +11,14 @@ does not matter).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from glovecoach.recording.parts import NOT_RECORDED
 from glovecoach.station.aligner import DeviceStats, StationAligner
 from glovecoach.vocabulary.station import DeviceMessage, StationGap, StationLayout, StationSamples
 from glovecoach.vocabulary.stream import GapDetected, SamplesReceived
@@ -123,6 +125,14 @@ def align_recording(devices: Mapping[str, Any], layout: StationLayout, rate_hz: 
     with the recording); None takes the first sample placed, as a live session does.
     ``hold_s`` and ``options`` are the `StationAligner`'s, and must be the live session's for
     the same slots."""
+    blocks, aligner = _aligned_blocks(devices, layout, rate_hz, origin, hold_s, **options)
+    raw, present = station_arrays(blocks, layout)
+    return AlignedStation(layout, float(rate_hz), aligner.origin_host_s, raw, present, aligner.stats())
+
+
+def _aligned_blocks(devices: Mapping[str, Any], layout: StationLayout, rate_hz: float, origin: float | None,
+                    hold_s: float, **options: Any) -> tuple[list[StationSamples | StationGap], StationAligner]:
+    """The station blocks `align_recording` puts together, and the aligner that made them."""
     for role in devices:
         if role not in layout.roles:
             raise ValueError(f"a recording of {role!r}, which is not a device of this station "
@@ -152,8 +162,7 @@ def align_recording(devices: Mapping[str, Any], layout: StationLayout, rate_hz: 
     for k in range(0, len(merged), _CHUNK):
         blocks.extend(aligner.feed([all_messages[i] for i in merged[k:k + _CHUNK].tolist()]))
     blocks.extend(aligner.finish())
-    raw, present = station_arrays(blocks, layout)
-    return AlignedStation(layout, float(rate_hz), aligner.origin_host_s, raw, present, aligner.stats())
+    return blocks, aligner
 
 
 def station_arrays(blocks: Iterable[StationSamples | StationGap],
@@ -177,6 +186,46 @@ def station_arrays(blocks: Iterable[StationSamples | StationGap],
 
 def align_station_recording(station: Any, *, hold_s: float = 0.25, **options: Any) -> AlignedStation:
     """`align_recording` of a station recording (anything with ``devices`` by role, ``layout``,
-    ``rate_hz`` and ``station_origin``), on the origin its live session stored."""
-    return align_recording(station.devices, station.layout, station.rate_hz,
-                           getattr(station, "station_origin", None), hold_s=hold_s, **options)
+    ``rate_hz`` and ``station_origin``), on the origin its live session stored.
+
+    A session recorded in parts (``parts``: a picked-up class, glovecoach.recording.parts) is
+    aligned part by part, each with an aligner of its own from where the part before ended, as
+    the run that recorded it aligned it live: that run fitted each device's clock afresh and
+    counted its devices' samples from 0. One aligner over the joined streams fits on across
+    the gap instead, and at host times of 1.8e9 s the two fits' last bits differ enough to put
+    a sample a slot away now and then: the joined report then differed from the one the
+    picked-up session gave live."""
+    parts = getattr(station, "parts", ())
+    if len(parts) < 2:
+        return align_recording(station.devices, station.layout, station.rate_hz,
+                               getattr(station, "station_origin", None), hold_s=hold_s, **options)
+    layout, rate = station.layout, station.rate_hz
+    origin = float(station.station_origin)
+    blocks: list[StationSamples | StationGap] = []
+    stats: dict[str, DeviceStats] = {}
+    end = 0
+    for part in parts:
+        # A part that went on with the session's origin is at 0; one that aligned its devices
+        # afresh, at the distance between the origins (as recording.parts joins them).
+        offset = round((float(part.station_origin) - origin) * rate)
+        part_blocks, aligner = _aligned_blocks(part.devices, layout, rate, float(part.station_origin), hold_s,
+                                               start_slot=max(0, end - offset), **options)
+        if part_blocks and part_blocks[0].first_index + offset > end:
+            # a part aligned afresh begins where its own origin put it: the slots between
+            # are the time no app recorded
+            blocks.append(StationGap(end, part_blocks[0].first_index + offset - end, NOT_RECORDED))
+        for block in part_blocks:
+            blocks.append(dataclasses.replace(block, first_index=block.first_index + offset))
+        if blocks:
+            end = blocks[-1].first_index + blocks[-1].n_samples
+        for role, part_stats in aligner.stats().items():
+            stats[role] = part_stats if role not in stats else _add_stats(stats[role], part_stats)
+    raw, present = station_arrays(blocks, layout)
+    return AlignedStation(layout, float(rate), origin, raw, present, stats)
+
+
+def _add_stats(before: DeviceStats, after: DeviceStats) -> DeviceStats:
+    """One device's counters over two parts; its clock as the later part fitted it."""
+    counts = {f.name: getattr(before, f.name) + getattr(after, f.name) for f in dataclasses.fields(DeviceStats)
+              if f.type in ("int", int)}
+    return dataclasses.replace(after, **counts)
