@@ -135,3 +135,13 @@ def test_each_device_has_its_own_budget():
         a.budget.admit(10, 0.0)
     assert a.budget.refused == 5 and b.budget.refused == 0
     assert b.budget.admit(10, 0.0)
+
+
+def test_a_flood_with_no_client_to_tell_is_logged_seldom_not_on_every_read(caplog):
+    conn = SharedMqttConnection("127.0.0.1", 1, "r")
+    device = conn.transport("GC-X")
+    for _ in range(500):           # a flood calls this on every read of the connection
+        device.budget.admit(10, 0.0)
+        device._report_flood()
+    warnings = [r for r in caplog.records if "sends more than any glove" in r.getMessage()]
+    assert len(warnings) == 1

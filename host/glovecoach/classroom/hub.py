@@ -70,8 +70,9 @@ GOLDEN_STEP = 0.6180339887
 ORIGIN_SPREAD_S = HOP_S
 # A picked-up station's session so far is coached again in blocks of this (results do not
 # depend on block size), a few blocks in each pump after the live stations' coaching, so the
-# window shows and paints while it goes on; a 15-minute session is about 1.7 s of coaching, and
-# reading and aligning its files 0.9 s more at start (docs/classroom.md, the restart fault).
+# window shows and paints while it goes on: a 15-minute session is 183 slices of 14 ms, 2.5 s of
+# coaching (1.7 s in 60 s blocks, but each of those held the window 110 ms), and reading and
+# aligning its files 0.8 s more at start (docs/classroom.md, the restart fault).
 RESUME_BLOCK_S = 5.0
 # How long one pump coaches picked-up sessions when its caller gives no budget of its own
 # (the window's pump gives PUMP_SLICE_S; a headless pump with no budget finishes them at once).

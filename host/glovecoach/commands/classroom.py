@@ -199,7 +199,7 @@ def _run_class(room, accounts, broker, record: Path, args, headless: bool, runni
     if picked_up is not None:
         print(f"picking up the class started at {picked_up.started:%H:%M} (its app stopped without ending it): "
               f"each station's session so far is read and coached again while the class goes on (its tile says "
-              f"\"picking up\" until then: about 2-3 s of work per 15 minutes of a session), and it is recorded in a "
+              f"\"picking up\" until then: about 3 s of work per 15 minutes of a session), and it is recorded in a "
               f"new file that continues it; --new-class starts another", flush=True)
     print(f"classroom {room.name}: broker on port {broker.port} ({'TLS, ' if broker.tls else ''}logins required), "
           f"{sum(bool(s.devices) for s in room.stations)} station(s), recording to {record}", flush=True)

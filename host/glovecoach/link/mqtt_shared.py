@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
+import time
 import uuid
 from collections.abc import Callable
 
@@ -40,6 +41,7 @@ from glovecoach.link.reader import PushTransport, ReaderTicker
 from glovecoach.link.transport import LinkLost
 
 log = logging.getLogger(__name__)
+FLOOD_LOG_EVERY_S = 5.0
 
 
 class SharedMqttConnection:
@@ -177,6 +179,7 @@ class SharedMqttTransport(PushTransport):
         self.device_online: bool | None = None
         # What this device may send (glovecoach.link.flood_guard); it outlives reconnections.
         self.budget = MessageBudget(connection.flood_limits)
+        self._flood_logged_at = -float("inf")
 
     # ------------------------------------------------------------------ pushing
     @property
@@ -212,14 +215,19 @@ class SharedMqttTransport(PushTransport):
         receiver(payload, received)
 
     def _report_flood(self) -> None:
-        """Tell the device's client that messages were dropped unread (it reports them as a
-        device problem, at most every few seconds with the count since)."""
+        """Tell the device's client that messages were dropped unread: it reports them as a
+        device problem, at most every few seconds with the count since (a flood calls this on
+        every read). Without a client, the log says so as seldom."""
         budget = self.budget
-        log.warning("%s: over its budget (%s): %d messages (%d bytes) dropped so far", self.name,
-                    budget.limits.describe(), budget.refused, budget.refused_bytes)
+        message = (f"sends more than any glove: over {budget.limits.describe()}; "
+                   f"{budget.refused} messages ({budget.refused_bytes} bytes) dropped unread so far (a counted gap)")
         if self.on_problem is not None:
-            self.on_problem("flood", f"sends more than any glove: over {budget.limits.describe()}; "
-                                     f"{budget.refused} messages dropped unread so far (a counted gap)")
+            self.on_problem("flood", message)
+            return
+        now = time.monotonic()
+        if now - self._flood_logged_at >= FLOOD_LOG_EVERY_S:
+            self._flood_logged_at = now
+            log.warning("%s: %s", self.name, message)
 
     def _mark_lost(self, why: str) -> None:
         with self._cond:
