@@ -203,12 +203,16 @@ def test_the_instructor_restarting_picks_up_the_running_sessions(room_and_broker
         assert RunningClass.load(running).parts["table 1"] == [p.name for p in second.stations["table 1"].parts]
         tile = second.stations["table 1"].tile
         picking_up = [tile.state.picking_up]
+        badges = [{b.link for b in tile.state.devices}]
         while second.stations["table 1"].pipeline.resuming:
             second.pump(pump_budget_s)
             picking_up.append(tile.state.picking_up)
+            badges.append({b.link for b in tile.state.devices})
         if pump_budget_s is not None:
             assert picking_up[0] == 0.0 and any(0 < f < 1 for f in picking_up[1:-1]), picking_up
         assert picking_up[-1] is None
+        # while it catches up, its devices' badges say what their links are, not "waiting"
+        assert all(b == {"up"} for b in badges), badges
         run_all([witness, second], 4.0, pump_budget_s)
         reports = second.finish()
         late = {role: stats["late_samples"] for role, stats in second.stations["table 1"].pipeline.alignment().items()}

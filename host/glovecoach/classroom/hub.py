@@ -74,9 +74,10 @@ ORIGIN_SPREAD_S = HOP_S
 # coaching (1.7 s in 60 s blocks, but each of those held the window 110 ms), and reading and
 # aligning its files 0.8 s more at start (docs/classroom.md, the restart fault).
 RESUME_BLOCK_S = 5.0
-# How long one pump coaches picked-up sessions when its caller gives no budget of its own
-# (the window's pump gives PUMP_SLICE_S; a headless pump with no budget finishes them at once).
-RESUME_SLICE_S = 0.008
+# The least time a budgeted pump gives picked-up sessions after the live coaching has used its
+# budget, so they always get on (at least one block each pump; a pump with no budget, headless,
+# finishes them at once).
+RESUME_MIN_SLICE_S = 0.002
 RESUME_MARGIN_S = 1.0        # a picked-up station's live slots begin this long before the restart
 
 
@@ -276,6 +277,7 @@ class Classroom:
                                    origin_delay_s=phase * ORIGIN_SPREAD_S, resume=resume)
         if pipeline.resuming:
             tile.picking_up(0.0)
+            tile.show_links({role: client.link_state for role, client in clients.items()})
         self.stations[seat.name] = ClassStation(seat, layout, clients, pipeline, tile, path, problems,
                                                 earlier_parts=earlier, report_problem=report_problem)
 
@@ -340,8 +342,8 @@ class Classroom:
 
     def _pick_up_some(self, live: list[ClassStation], budget_s: float | None, start: float) -> int:
         """Coach picked-up sessions' earlier slots, one station after another, with what is left
-        of the pump's budget (at least RESUME_SLICE_S / 4, so it always gets on); without a
-        budget, all of them. Returns how many stations moved on."""
+        of the pump's budget (at least RESUME_MIN_SLICE_S); without a budget, all of them.
+        Returns how many stations moved on."""
         moved = 0
         for s in live:
             if not s.pipeline.resuming:
@@ -349,9 +351,11 @@ class Classroom:
             if budget_s is None:
                 s.pipeline.resume_some(None)
             else:
-                left = max(RESUME_SLICE_S / 4, budget_s - (time.monotonic() - start))
+                left = max(RESUME_MIN_SLICE_S, budget_s - (time.monotonic() - start))
                 s.pipeline.resume_some(left)
             s.tile.picking_up(s.pipeline.resumed_fraction if s.pipeline.resuming else None)
+            if s.pipeline.resuming:      # its link news waits with its frames: the badges from the clients
+                s.tile.show_links({role: client.link_state for role, client in s.clients.items()})
             moved += 1
             if budget_s is not None and time.monotonic() - start >= budget_s:
                 break

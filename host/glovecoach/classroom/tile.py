@@ -216,6 +216,12 @@ class TileModel:
         """The station's recording could not go on (a full disk): the tile says so until the end."""
         self._set(recording=False)
 
+    def show_links(self, states: dict[str, str]) -> None:
+        """Each device's link as its client has it now (``GloveClient.link_state``), for the
+        while its link news waits with its frames (a picked-up session catching up)."""
+        words = {"up": "up", "stalled": "stalled", "down": "down", "connecting": "waiting"}
+        self._set(devices=tuple(replace(b, link=words.get(states.get(b.role, ""), b.link)) for b in self.state.devices))
+
     def picking_up(self, done: float | None) -> None:
         """A picked-up session's earlier part is being coached (``done``: how much, 0-1), or
         None once it all is: the tile's clocks are the session's from then on."""

@@ -22,10 +22,10 @@ station mode, the demo and every station of a classroom:
   the listeners after it) first, then the live ones go on from the next slot on the same
   origin. So the phases, the protocol's clock and the report are the whole session's; the
   recording holds only what this run receives (the earlier run's file holds the rest).
-  The earlier slots are coached in slices (`resume_some`, about 5 ms a 2.5 s block), so a room
-  picking up twelve sessions shows its window at once instead of after half a minute; until
-  they are all coached, `pump()` records the live messages as they come and holds them for
-  the coaching (`finish()` coaches whatever is left first).
+  The earlier slots are coached in slices (`resume_some`: a classroom gives it 5 s blocks, about
+  14 ms each), so a room picking up twelve sessions does not hold its window for half a minute;
+  until they are all coached, `pump()` records the live messages as they come and holds them
+  for the coaching (`finish()` coaches whatever is left first).
 """
 
 from __future__ import annotations
