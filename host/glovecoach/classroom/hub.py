@@ -127,6 +127,14 @@ class ClassStation:
         """Every file of this station's session, oldest first (one, unless the app restarted)."""
         return [*self.earlier_parts, self.recording]
 
+    def show_pick_up(self) -> None:
+        """Its tile while its session's earlier part is coached again: how far that is, and its
+        devices' links as their clients have them (their link news waits with their frames)."""
+        resuming = self.pipeline.resuming
+        self.tile.picking_up(self.pipeline.resumed_fraction if resuming else None)
+        if resuming:
+            self.tile.show_links({role: client.link_state for role, client in self.clients.items()})
+
 
 class Classroom:
     """``with Classroom(room, broker, ...) as c: c.pump()...``; `finish()` gives the reports."""
@@ -275,11 +283,11 @@ class Classroom:
                                    coach_hold_s=COACH_HOLD_S,
                                    coach_hold_phase=phase, defer_coaching=True,
                                    origin_delay_s=phase * ORIGIN_SPREAD_S, resume=resume)
+        station = ClassStation(seat, layout, clients, pipeline, tile, path, problems,
+                               earlier_parts=earlier, report_problem=report_problem)
         if pipeline.resuming:
-            tile.picking_up(0.0)
-            tile.show_links({role: client.link_state for role, client in clients.items()})
-        self.stations[seat.name] = ClassStation(seat, layout, clients, pipeline, tile, path, problems,
-                                                earlier_parts=earlier, report_problem=report_problem)
+            station.show_pick_up()
+        self.stations[seat.name] = station
 
     def _session_so_far(self, station: str, earlier: list[Path],
                         now_host_s: float | None = None) -> tuple[ResumedSession | None, str | None]:
@@ -353,9 +361,7 @@ class Classroom:
             else:
                 left = max(RESUME_MIN_SLICE_S, budget_s - (time.monotonic() - start))
                 s.pipeline.resume_some(left)
-            s.tile.picking_up(s.pipeline.resumed_fraction if s.pipeline.resuming else None)
-            if s.pipeline.resuming:      # its link news waits with its frames: the badges from the clients
-                s.tile.show_links({role: client.link_state for role, client in s.clients.items()})
+            s.show_pick_up()
             moved += 1
             if budget_s is not None and time.monotonic() - start >= budget_s:
                 break
